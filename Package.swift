@@ -1,0 +1,47 @@
+// swift-tools-version: 6.0
+// Foresight: on-device self-supervised learning for small robots.
+import PackageDescription
+
+// Kernels are the product's speed. Release builds compile the numeric modules for the CPU
+// they are built on (`-target-cpu native`: AVX-512/AVX2+FMA on x86-64, NEON and, on a
+// Raspberry Pi 5, the dot-product instructions on aarch64). Set FORESIGHT_TARGET_CPU to
+// build for another CPU (for example `x86-64-v3` or `cortex-a72`) when the binary is
+// copied to a different machine. Debug builds optimise the numeric modules too, so that
+// `swift test` trains models in seconds; the rest of the package stays debuggable.
+let targetCPU = Context.environment["FORESIGHT_TARGET_CPU"] ?? "native"
+let numericSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-target-cpu", targetCPU], .when(configuration: .release)),
+    .unsafeFlags(["-O", "-target-cpu", targetCPU], .when(configuration: .debug)),
+]
+
+let package = Package(
+    name: "Foresight",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "foresight", targets: ["foresight"]),
+        .library(name: "ForesightCore", targets: ["ForesightCore"]),
+        .library(name: "ForesightNN", targets: ["ForesightNN"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "CAllocationCounter"),
+        .target(name: "ForesightCore", swiftSettings: numericSettings),
+        .target(name: "ForesightNN", dependencies: ["ForesightCore"], swiftSettings: numericSettings),
+        .executableTarget(
+            name: "foresight",
+            dependencies: [
+                "ForesightCore", "ForesightNN", "CAllocationCounter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ForesightCoreTests", dependencies: ["ForesightCore"]),
+        .testTarget(
+            name: "ForesightNNTests",
+            dependencies: ["ForesightNN", "CAllocationCounter"],
+            swiftSettings: numericSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

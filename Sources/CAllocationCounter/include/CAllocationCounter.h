@@ -1,0 +1,15 @@
+// Counts heap allocations of the whole process, for the zero-allocation checks of the
+// training step (tests and `foresight bench`). Not a profiler: it only counts calls.
+#ifndef C_ALLOCATION_COUNTER_H
+#define C_ALLOCATION_COUNTER_H
+
+#include <stdint.h>
+
+/// Number of malloc/calloc/realloc/aligned allocations made by any thread since start-up.
+uint64_t foresight_allocation_count(void);
+
+/// Returns 1 when this process's allocations go through the counter (it can fail to when
+/// the binary is linked so that libc's malloc wins), else 0.
+int foresight_allocation_counter_active(void);
+
+#endif

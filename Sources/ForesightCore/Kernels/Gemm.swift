@@ -1,0 +1,341 @@
+// Float32 matrix multiply: C[M,N] (+)= op(A)[M,K] * op(B)[K,N], row-major with leading
+// dimensions. The fast path packs panels (blocks KC x NC of B, MC x KC of A) and runs an
+// 8 x 32 register-blocked SIMD16 micro-kernel; `gemmReference` is the plain triple loop
+// the tests hold it to. Not a BLAS: no alpha/beta scaling other than overwrite/accumulate.
+//
+// Symbols: M, N, K are the matrix extents; MR x NR the micro-kernel tile; MC, KC, NC the
+// cache blocks. op(A) = A or A^T as `transA` says; A[i, p] lives at a[i*lda + p] (or
+// a[p*lda + i] when transposed), likewise B.
+
+/// Register tile rows.
+public let gemmMR = 8
+/// Register tile columns (two SIMD16 vectors).
+public let gemmNR = 32
+/// Cache block along K: a KC x NR panel of B (24 KiB) stays in L1 across the rows of A.
+public let gemmKC = 192
+/// Cache block along M: an MC x KC block of A (96 KiB) stays in L2.
+public let gemmMC = 128
+/// Cache block along N.
+public let gemmNC = 1024
+
+/// Scratch memory for one thread's GEMM: packed panels of A and B and one edge tile.
+public struct GemmWorkspace: @unchecked Sendable {
+    /// Floats a workspace needs.
+    public static let floatCount = gemmMC * gemmKC + gemmKC * gemmNC + gemmMR * gemmNR
+
+    let packedA: UnsafeMutablePointer<Float>
+    let packedB: UnsafeMutablePointer<Float>
+    let tile: UnsafeMutablePointer<Float>
+
+    /// A workspace over `floatCount` floats at `memory` (64-byte aligned).
+    public init(memory: UnsafeMutablePointer<Float>) {
+        packedA = memory
+        packedB = memory + gemmMC * gemmKC
+        tile = packedB + gemmKC * gemmNC
+    }
+}
+
+/// C[M,N] = op(A) * op(B), or C += op(A) * op(B) when `accumulate`.
+///
+/// ```swift
+/// // y[M,N] = w[M,K] * x[K,N]
+/// gemm(m: M, n: N, k: K, a: w, lda: K, b: x, ldb: N, c: y, ldc: N, workspace: ws)
+/// ```
+public func gemm(
+    transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false, workspace: GemmWorkspace
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "gemm extents must not be negative: m \(m) n \(n) k \(k)")
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+        return
+    }
+    // Few rows waste most of an 8-row tile: use dot-product or axpy loops instead.
+    if m < 4 && !transA {
+        if transB {
+            gemmRowsDot(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+            return
+        }
+        gemmRowsAxpy(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+        return
+    }
+    var columnStart = 0
+    while columnStart < n {
+        let nc = min(gemmNC, n - columnStart)
+        var depthStart = 0
+        while depthStart < k {
+            let kc = min(gemmKC, k - depthStart)
+            packB(transB, b, ldb, depthStart, kc, columnStart, nc, workspace.packedB)
+            let accumulateBlock = accumulate || depthStart > 0
+            var rowStart = 0
+            while rowStart < m {
+                let mc = min(gemmMC, m - rowStart)
+                packA(transA, a, lda, rowStart, mc, depthStart, kc, workspace.packedA)
+                var column = 0
+                while column < nc {
+                    let nr = min(gemmNR, nc - column)
+                    let panelB = workspace.packedB + column * kc
+                    var row = 0
+                    while row < mc {
+                        let mr = min(gemmMR, mc - row)
+                        let target = c + (rowStart + row) * ldc + columnStart + column
+                        let panelA = workspace.packedA + row * kc
+                        if mr == gemmMR && nr == gemmNR {
+                            microKernel8x32(kc, panelA, panelB, target, ldc, accumulateBlock)
+                        } else {
+                            microKernel8x32(kc, panelA, panelB, workspace.tile, gemmNR, false)
+                            for i in 0..<mr {
+                                let source = workspace.tile + i * gemmNR
+                                let destination = target + i * ldc
+                                if accumulateBlock {
+                                    for j in 0..<nr { destination[j] += source[j] }
+                                } else {
+                                    destination.update(from: source, count: nr)
+                                }
+                            }
+                        }
+                        row += gemmMR
+                    }
+                    column += gemmNR
+                }
+                rowStart += mc
+            }
+            depthStart += kc
+        }
+        columnStart += nc
+    }
+}
+
+/// Multithreaded `gemm`: the columns of C are split among the pool's threads, each with its
+/// own workspace (`workspaces.count >= pool.threadCount`).
+public func gemm(
+    transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false,
+    workspaces: UnsafeBufferPointer<GemmWorkspace>, pool: ThreadPool
+) {
+    let threads = pool.threadCount
+    precondition(workspaces.count >= threads, "gemm needs \(threads) workspaces, got \(workspaces.count)")
+    let panels = (n + gemmNR - 1) / gemmNR
+    if threads == 1 || panels < 2 || m * n * k < 1 << 19 {
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+             c: c, ldc: ldc, accumulate: accumulate, workspace: workspaces[0])
+        return
+    }
+    let panelsPerThread = (panels + threads - 1) / threads
+    pool.parallelFor(threads) { thread in
+        let first = thread * panelsPerThread * gemmNR
+        let last = min(n, first + panelsPerThread * gemmNR)
+        guard first < last else { return }
+        let columnsB = transB ? b + first * ldb : b + first
+        gemm(transA: transA, transB: transB, m: m, n: last - first, k: k, a: a, lda: lda,
+             b: columnsB, ldb: ldb, c: c + first, ldc: ldc, accumulate: accumulate,
+             workspace: workspaces[thread])
+    }
+}
+
+/// Packs rows [row0, row0+mc) x depth [depth0, depth0+kc) of op(A) into MR-row panels:
+/// panel p holds, for each depth step, MR consecutive row values (zero past the edge).
+@inline(__always)
+private func packA(
+    _ transposed: Bool, _ a: UnsafePointer<Float>, _ lda: Int,
+    _ row0: Int, _ mc: Int, _ depth0: Int, _ kc: Int, _ packed: UnsafeMutablePointer<Float>
+) {
+    var panel = 0
+    while panel < mc {
+        let rows = min(gemmMR, mc - panel)
+        let out = packed + panel * kc
+        if transposed {
+            for p in 0..<kc {
+                let source = a + (depth0 + p) * lda + row0 + panel
+                let destination = out + p * gemmMR
+                for r in 0..<rows { destination[r] = source[r] }
+                for r in rows..<gemmMR { destination[r] = 0 }
+            }
+        } else {
+            for r in 0..<gemmMR {
+                if r < rows {
+                    let source = a + (row0 + panel + r) * lda + depth0
+                    for p in 0..<kc { out[p * gemmMR + r] = source[p] }
+                } else {
+                    for p in 0..<kc { out[p * gemmMR + r] = 0 }
+                }
+            }
+        }
+        panel += gemmMR
+    }
+}
+
+/// Packs depth [depth0, depth0+kc) x columns [column0, column0+nc) of op(B) into NR-column
+/// panels: panel q holds, for each depth step, NR consecutive column values (zero past the edge).
+@inline(__always)
+private func packB(
+    _ transposed: Bool, _ b: UnsafePointer<Float>, _ ldb: Int,
+    _ depth0: Int, _ kc: Int, _ column0: Int, _ nc: Int, _ packed: UnsafeMutablePointer<Float>
+) {
+    var panel = 0
+    while panel < nc {
+        let columns = min(gemmNR, nc - panel)
+        let out = packed + panel * kc
+        if transposed {
+            for j in 0..<gemmNR {
+                if j < columns {
+                    let source = b + (column0 + panel + j) * ldb + depth0
+                    for p in 0..<kc { out[p * gemmNR + j] = source[p] }
+                } else {
+                    for p in 0..<kc { out[p * gemmNR + j] = 0 }
+                }
+            }
+        } else if columns == gemmNR {
+            for p in 0..<kc {
+                let source = UnsafeRawPointer(b + (depth0 + p) * ldb + column0 + panel)
+                let destination = UnsafeMutableRawPointer(out + p * gemmNR)
+                destination.storeBytes(of: source.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+                (destination + 64).storeBytes(of: source.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+            }
+        } else {
+            for p in 0..<kc {
+                let source = b + (depth0 + p) * ldb + column0 + panel
+                let destination = out + p * gemmNR
+                for j in 0..<columns { destination[j] = source[j] }
+                for j in columns..<gemmNR { destination[j] = 0 }
+            }
+        }
+        panel += gemmNR
+    }
+}
+
+/// C[8, 32] (+)= Apanel[kc x 8] * Bpanel[kc x 32]; sixteen SIMD16 accumulators.
+@inline(__always)
+private func microKernel8x32(
+    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool
+) {
+    typealias V = SIMD16<Float>
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+    var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
+    let rawB = UnsafeRawPointer(b)
+    var p = 0
+    while p < kc {
+        let b0 = rawB.load(fromByteOffset: p * 128, as: V.self)
+        let b1 = rawB.load(fromByteOffset: p * 128 + 64, as: V.self)
+        let column = a + p * 8
+        var broadcast = V(repeating: column[0])
+        c00.addProduct(broadcast, b0); c01.addProduct(broadcast, b1)
+        broadcast = V(repeating: column[1])
+        c10.addProduct(broadcast, b0); c11.addProduct(broadcast, b1)
+        broadcast = V(repeating: column[2])
+        c20.addProduct(broadcast, b0); c21.addProduct(broadcast, b1)
+        broadcast = V(repeating: column[3])
+        c30.addProduct(broadcast, b0); c31.addProduct(broadcast, b1)
+        broadcast = V(repeating: column[4])
+        c40.addProduct(broadcast, b0); c41.addProduct(broadcast, b1)
+        broadcast = V(repeating: column[5])
+        c50.addProduct(broadcast, b0); c51.addProduct(broadcast, b1)
+        broadcast = V(repeating: column[6])
+        c60.addProduct(broadcast, b0); c61.addProduct(broadcast, b1)
+        broadcast = V(repeating: column[7])
+        c70.addProduct(broadcast, b0); c71.addProduct(broadcast, b1)
+        p += 1
+    }
+    @inline(__always) func store(_ row: Int, _ left: V, _ right: V) {
+        let raw = UnsafeMutableRawPointer(c + row * ldc)
+        if accumulate {
+            raw.storeBytes(of: raw.loadUnaligned(as: V.self) + left, as: V.self)
+            (raw + 64).storeBytes(of: (raw + 64).loadUnaligned(as: V.self) + right, as: V.self)
+        } else {
+            raw.storeBytes(of: left, as: V.self)
+            (raw + 64).storeBytes(of: right, as: V.self)
+        }
+    }
+    store(0, c00, c01); store(1, c10, c11); store(2, c20, c21); store(3, c30, c31)
+    store(4, c40, c41); store(5, c50, c51); store(6, c60, c61); store(7, c70, c71)
+}
+
+/// C[i, j] (+)= dot(A[i, :], B[j, :]) for few rows of A and transposed B; SIMD16 dot products.
+private func gemmRowsDot(
+    m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+) {
+    for i in 0..<m {
+        let rowA = a + i * lda
+        for j in 0..<n {
+            let value = dot(rowA, b + j * ldb, k)
+            c[i * ldc + j] = accumulate ? c[i * ldc + j] + value : value
+        }
+    }
+}
+
+/// C[i, :] (+)= sum_p A[i, p] * B[p, :] for few rows of A; SIMD16 axpy along the row.
+private func gemmRowsAxpy(
+    m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+) {
+    for i in 0..<m {
+        let rowC = c + i * ldc
+        if !accumulate { rowC.update(repeating: 0, count: n) }
+        var p = 0
+        while p < k {
+            let weight = a[i * lda + p]
+            axpy(weight, b + p * ldb, rowC, n)
+            p += 1
+        }
+    }
+}
+
+/// Sum of x[i] * y[i] over `count` elements, four SIMD16 accumulators then a scalar tail.
+@inline(__always)
+public func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int) -> Float {
+    typealias V = SIMD16<Float>
+    let rawX = UnsafeRawPointer(x), rawY = UnsafeRawPointer(y)
+    var s0 = V(), s1 = V()
+    var i = 0
+    while i + 32 <= count {
+        s0.addProduct(rawX.loadUnaligned(fromByteOffset: i * 4, as: V.self), rawY.loadUnaligned(fromByteOffset: i * 4, as: V.self))
+        s1.addProduct(rawX.loadUnaligned(fromByteOffset: i * 4 + 64, as: V.self), rawY.loadUnaligned(fromByteOffset: i * 4 + 64, as: V.self))
+        i += 32
+    }
+    while i + 16 <= count {
+        s0.addProduct(rawX.loadUnaligned(fromByteOffset: i * 4, as: V.self), rawY.loadUnaligned(fromByteOffset: i * 4, as: V.self))
+        i += 16
+    }
+    var total = (s0 + s1).sum()
+    while i < count { total += x[i] * y[i]; i += 1 }
+    return total
+}
+
+/// y[i] += alpha * x[i] over `count` elements; SIMD16 body, scalar tail.
+@inline(__always)
+public func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
+    typealias V = SIMD16<Float>
+    let rawX = UnsafeRawPointer(x), rawY = UnsafeMutableRawPointer(y)
+    let scale = V(repeating: alpha)
+    var i = 0
+    while i + 16 <= count {
+        let updated = rawY.loadUnaligned(fromByteOffset: i * 4, as: V.self).addingProduct(scale, rawX.loadUnaligned(fromByteOffset: i * 4, as: V.self))
+        rawY.storeBytes(of: updated, toByteOffset: i * 4, as: V.self)
+        i += 16
+    }
+    while i < count { y[i] += alpha * x[i]; i += 1 }
+}
+
+/// The plain reference: C (+)= op(A) * op(B), accumulated in Double.
+public func gemmReference(
+    transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false
+) {
+    for i in 0..<m {
+        for j in 0..<n {
+            var sum = 0.0
+            for p in 0..<k {
+                let left = transA ? a[p * lda + i] : a[i * lda + p]
+                let right = transB ? b[j * ldb + p] : b[p * ldb + j]
+                sum += Double(left) * Double(right)
+            }
+            c[i * ldc + j] = accumulate ? c[i * ldc + j] + Float(sum) : Float(sum)
+        }
+    }
+}

@@ -1,0 +1,12 @@
+// The `foresight` command-line tool: one executable, one subcommand per job.
+
+import ArgumentParser
+
+@main
+struct Foresight: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "foresight",
+        abstract: "Self-supervised learning from a robot's own senses, in fixed memory.",
+        subcommands: [Learn.self, Bench.self]
+    )
+}
