@@ -21,6 +21,8 @@ let package = Package(
         .executable(name: "foresight", targets: ["foresight"]),
         .library(name: "ForesightCore", targets: ["ForesightCore"]),
         .library(name: "ForesightNN", targets: ["ForesightNN"]),
+        .library(name: "ForesightSensors", targets: ["ForesightSensors"]),
+        .library(name: "ForesightLearn", targets: ["ForesightLearn"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,17 +31,19 @@ let package = Package(
         .target(name: "CAllocationCounter"),
         .target(name: "ForesightCore", swiftSettings: numericSettings),
         .target(name: "ForesightNN", dependencies: ["ForesightCore"], swiftSettings: numericSettings),
+        .target(name: "ForesightSensors", dependencies: ["ForesightCore"], swiftSettings: numericSettings),
+        .target(name: "ForesightLearn", dependencies: ["ForesightCore", "ForesightNN", "ForesightSensors"], swiftSettings: numericSettings),
         .executableTarget(
             name: "foresight",
             dependencies: [
-                "ForesightCore", "ForesightNN", "CAllocationCounter",
+                "ForesightCore", "ForesightNN", "ForesightSensors", "ForesightLearn", "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "ForesightCoreTests", dependencies: ["ForesightCore"]),
         .testTarget(
             name: "ForesightNNTests",
-            dependencies: ["ForesightNN", "CAllocationCounter"],
+            dependencies: ["ForesightNN", "ForesightSensors", "ForesightLearn", "CAllocationCounter"],
             swiftSettings: numericSettings
         ),
     ],

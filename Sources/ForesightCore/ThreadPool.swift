@@ -1,11 +1,17 @@
 // A fixed pool of kernel worker threads started once. Not a task scheduler: one parallel
-// loop at a time, split statically, with the calling thread taking part. Running a loop
-// allocates nothing, so training steps stay allocation-free.
+// region at a time, split statically, with the calling thread taking part. `run` with a
+// `ParallelWork` object allocates nothing (training steps use it); `parallelFor` with a
+// closure is the convenient form and allocates one small box per call on several threads.
 
 import Foundation
 import Synchronization
 
-/// A fixed set of worker threads that run `parallelFor` loops.
+/// An object whose work splits over threads: `work(thread:threads:)` does share `thread` of `threads`.
+public protocol ParallelWork: AnyObject {
+    func work(thread: Int, threads: Int)
+}
+
+/// A fixed set of worker threads that run parallel regions.
 ///
 /// ```swift
 /// let pool = ThreadPool(threads: 2)
@@ -19,6 +25,7 @@ public final class ThreadPool: @unchecked Sendable {
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var job: ((Int) -> Void)?
+    private var work: (any ParallelWork)?
     private var taskCount = 0
     private var generation = 0
     private var running = 0
@@ -61,6 +68,18 @@ public final class ThreadPool: @unchecked Sendable {
         done.deallocate()
     }
 
+    /// Runs `work.work(thread: t, threads: threadCount)` for every thread t, the caller's
+    /// included, and returns when all are done. Allocates nothing.
+    public func run(_ work: any ParallelWork) {
+        if threadCount == 1 { work.work(thread: 0, threads: 1); return }
+        publish(job: nil, work: work, count: threadCount)
+        work.work(thread: 0, threads: threadCount)
+        waitForWorkers()
+        pthread_mutex_lock(mutex)
+        self.work = nil
+        pthread_mutex_unlock(mutex)
+    }
+
     /// Runs `body(i)` for every `i` in `0..<count`; thread `t` takes `t, t + threads, ...`.
     /// Returns when all are done. Loops must not nest.
     public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
@@ -69,32 +88,46 @@ public final class ThreadPool: @unchecked Sendable {
             return
         }
         withoutActuallyEscaping(body) { escapable in
-            pthread_mutex_lock(mutex)
-            job = escapable
-            taskCount = count
-            running = threadCount - 1
-            generation += 1
-            published.store(generation, ordering: .releasing)
-            pthread_cond_broadcast(wake)
-            pthread_mutex_unlock(mutex)
-
+            publish(job: escapable, work: nil, count: count)
             var index = 0
             while index < count { escapable(index); index += threadCount }
-
-            // Spin briefly (loops are short), then sleep until the workers finish.
-            var spins = 0
-            while finished.load(ordering: .acquiring) != generation && spins < 20000 { spins += 1 }
+            waitForWorkers()
             pthread_mutex_lock(mutex)
-            while running > 0 { pthread_cond_wait(done, mutex) }
             job = nil
             pthread_mutex_unlock(mutex)
         }
+    }
+
+    private func publish(job: ((Int) -> Void)?, work: (any ParallelWork)?, count: Int) {
+        pthread_mutex_lock(mutex)
+        self.job = job
+        self.work = work
+        taskCount = count
+        running = threadCount - 1
+        generation += 1
+        published.store(generation, ordering: .releasing)
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Spins briefly (regions are short and come back to back), then sleeps until the workers finish.
+    private func waitForWorkers() {
+        var spins = 0
+        while finished.load(ordering: .acquiring) != generation && spins < 20000 { spins += 1 }
+        pthread_mutex_lock(mutex)
+        while running > 0 { pthread_cond_wait(done, mutex) }
+        pthread_mutex_unlock(mutex)
     }
 
     /// Takes the published loop (the mutex is held on entry, released inside) and runs this
     /// worker's share; the loop body is released before the caller is told it is done.
     @inline(never)
     private func runTasks(worker: Int) {
+        if let work {
+            pthread_mutex_unlock(mutex)
+            work.work(thread: worker, threads: threadCount)
+            return
+        }
         let body = job!
         let count = taskCount
         pthread_mutex_unlock(mutex)

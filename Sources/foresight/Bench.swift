@@ -5,6 +5,7 @@ import ArgumentParser
 import CAllocationCounter
 import Foundation
 import ForesightCore
+import ForesightLearn
 import ForesightNN
 
 struct Bench: ParsableCommand {
@@ -60,13 +61,10 @@ struct Bench: ParsableCommand {
             var rng = SeededRandom(seed: 1)
             for i in 0..<(n * n) { a[i] = rng.nextFloat() - 0.5; b[i] = rng.nextFloat() - 0.5 }
             let workspaceMemory = UnsafeMutablePointer<Float>.allocate(capacity: GemmWorkspace.floatCount * threads)
-            let workspaces = (0..<threads).map { GemmWorkspace(memory: workspaceMemory + $0 * GemmWorkspace.floatCount) }
             defer { a.deallocate(); b.deallocate(); c.deallocate(); workspaceMemory.deallocate() }
-            let seconds = workspaces.withUnsafeBufferPointer { spaces in
-                medianSeconds(work: 2.0 * Double(n * n * n)) {
-                    gemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n, workspaces: spaces, pool: pool)
-                }
-            }
+            let task = GemmTask(memory: workspaceMemory, threads: threads)
+            task.set(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
+            let seconds = medianSeconds { task.run(on: pool) }
             let gflops = 2.0 * Double(n * n * n) / seconds / 1e9
             emit(["workload": "gemm", "dtype": "float32", "n": n, "threads": threads, "gops": rounded(gflops, 2)],
                  table: String(format: "%6d  %8.1f", n, gflops))
@@ -74,8 +72,7 @@ struct Bench: ParsableCommand {
     }
 
     private func benchPC64() throws {
-        let pool = ThreadPool(threads: threads)
-        let trainer = try PC64Benchmark(threads: threads, pool: pool)
+        let trainer = try PC64Benchmark(threads: threads)
         for _ in 0..<20 { try trainer.step() }
         var rates: [Double] = []
         var allocations: [Double] = []
@@ -100,7 +97,7 @@ struct Bench: ParsableCommand {
 }
 
 /// Median seconds per call of `body`, over 5 runs each long enough (>= 0.2 s) to time.
-func medianSeconds(work: Double, _ body: () -> Void) -> Double {
+func medianSeconds(_ body: () -> Void) -> Double {
     body()
     var repetitions = 1
     while true {

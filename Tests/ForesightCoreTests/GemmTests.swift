@@ -17,12 +17,9 @@ final class GemmTests: XCTestCase {
         let lda = transA ? m : k, ldb = transB ? k : n
         let memory = UnsafeMutablePointer<Float>.allocate(capacity: GemmWorkspace.floatCount * threads)
         defer { memory.deallocate() }
-        let workspaces = (0..<threads).map { GemmWorkspace(memory: memory + $0 * GemmWorkspace.floatCount) }
         let pool = ThreadPool(threads: threads)
-        workspaces.withUnsafeBufferPointer { spaces in
-            gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                 c: &fast, ldc: n, accumulate: accumulate, workspaces: spaces, pool: pool)
-        }
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+             c: &fast, ldc: n, accumulate: accumulate, workspaceMemory: memory, pool: pool)
         gemmReference(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
                       c: &reference, ldc: n, accumulate: accumulate)
         var worst: Float = 0

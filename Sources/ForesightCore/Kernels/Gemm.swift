@@ -108,32 +108,64 @@ public func gemm(
     }
 }
 
-/// Multithreaded `gemm`: the columns of C are split among the pool's threads, each with its
-/// own workspace (`workspaces.count >= pool.threadCount`).
+/// A GEMM whose columns of C are split among threads, each with its own workspace. Made once
+/// and reused (set the operands, then `pool.run(task)`), it lets training steps run threaded
+/// GEMMs without allocating.
+public final class GemmTask: ParallelWork, @unchecked Sendable {
+    public var transA = false, transB = false, accumulate = false
+    public var m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0
+    public var a: UnsafePointer<Float>?, b: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>?
+    /// One workspace per thread.
+    public let workspaces: [GemmWorkspace]
+
+    /// A task over `threads` workspaces carved from `memory` (`threads * GemmWorkspace.floatCount` floats).
+    public init(memory: UnsafeMutablePointer<Float>, threads: Int) {
+        workspaces = (0..<threads).map { GemmWorkspace(memory: memory + $0 * GemmWorkspace.floatCount) }
+    }
+
+    /// Sets the operands, as for `gemm(...)`.
+    public func set(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false) {
+        self.transA = transA; self.transB = transB; self.accumulate = accumulate
+        self.m = m; self.n = n; self.k = k; self.lda = lda; self.ldb = ldb; self.ldc = ldc
+        self.a = a; self.b = b; self.c = c
+    }
+
+    /// Runs the GEMM on `pool` (on one thread when it is too small to split).
+    public func run(on pool: ThreadPool) {
+        precondition(workspaces.count >= pool.threadCount, "gemm needs \(pool.threadCount) workspaces, got \(workspaces.count)")
+        if pool.threadCount == 1 || n < 2 * gemmNR || m * n * k < 1 << 19 {
+            work(thread: 0, threads: 1)
+        } else {
+            pool.run(self)
+        }
+    }
+
+    public func work(thread: Int, threads: Int) {
+        let panels = (n + gemmNR - 1) / gemmNR
+        let panelsPerThread = (panels + threads - 1) / threads
+        let first = thread * panelsPerThread * gemmNR
+        let last = min(n, first + panelsPerThread * gemmNR)
+        guard first < last else { return }
+        let columnsB = transB ? b! + first * ldb : b! + first
+        gemm(transA: transA, transB: transB, m: m, n: last - first, k: k, a: a!, lda: lda,
+             b: columnsB, ldb: ldb, c: c! + first, ldc: ldc, accumulate: accumulate, workspace: workspaces[thread])
+    }
+}
+
+/// Multithreaded `gemm` over the pool's threads; `workspaceMemory` holds
+/// `pool.threadCount * GemmWorkspace.floatCount` floats. Allocates a small task object per
+/// call: in loops, keep a `GemmTask` instead.
 public func gemm(
     transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false,
-    workspaces: UnsafeBufferPointer<GemmWorkspace>, pool: ThreadPool
+    workspaceMemory: UnsafeMutablePointer<Float>, pool: ThreadPool
 ) {
-    let threads = pool.threadCount
-    precondition(workspaces.count >= threads, "gemm needs \(threads) workspaces, got \(workspaces.count)")
-    let panels = (n + gemmNR - 1) / gemmNR
-    if threads == 1 || panels < 2 || m * n * k < 1 << 19 {
-        gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
-             c: c, ldc: ldc, accumulate: accumulate, workspace: workspaces[0])
-        return
-    }
-    let panelsPerThread = (panels + threads - 1) / threads
-    pool.parallelFor(threads) { thread in
-        let first = thread * panelsPerThread * gemmNR
-        let last = min(n, first + panelsPerThread * gemmNR)
-        guard first < last else { return }
-        let columnsB = transB ? b + first * ldb : b + first
-        gemm(transA: transA, transB: transB, m: m, n: last - first, k: k, a: a, lda: lda,
-             b: columnsB, ldb: ldb, c: c + first, ldc: ldc, accumulate: accumulate,
-             workspace: workspaces[thread])
-    }
+    let task = GemmTask(memory: workspaceMemory, threads: pool.threadCount)
+    task.set(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+    task.run(on: pool)
 }
 
 /// Packs rows [row0, row0+mc) x depth [depth0, depth0+kc) of op(A) into MR-row panels:

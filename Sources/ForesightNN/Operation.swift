@@ -1,0 +1,59 @@
+// What every operation of a graph provides: a shape check at build time, its memory needs,
+// and forward and backward over memory bound once by the program. Not a tensor library:
+// operations see raw views and call the kernels of ForesightCore.
+
+import ForesightCore
+
+/// Concrete memory of one operation, fixed when the program is planned.
+public struct Binding: @unchecked Sendable {
+    /// Values of the operands, in the graph's order.
+    public let inputs: [Tensor]
+    /// The produced value.
+    public let output: Tensor
+    /// Gradients of the operands (nil where none is needed); backward adds into them.
+    public let inputGradients: [Tensor?]
+    /// Gradient of the output (nil in inference programs).
+    public let outputGradient: Tensor?
+    /// The operation's own memory that lives from its forward to its backward (statistics, indices).
+    public let saved: UnsafeMutablePointer<Float>?
+    /// Memory shared by all operations, valid only during one call.
+    public let scratch: UnsafeMutablePointer<Float>?
+    /// Threads the scratch was sized for.
+    public let scratchThreads: Int
+}
+
+/// An operation of a static graph.
+public protocol Operation: AnyObject {
+    /// Checks operand shapes and types and returns the output shape.
+    func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape
+    /// Floats the operation keeps from forward to backward.
+    var savedFloats: Int { get }
+    /// Floats of scratch one call needs with `threads` threads.
+    func scratchFloats(threads: Int) -> Int
+    /// Whether backward reads the operands' values.
+    var backwardReadsInputs: Bool { get }
+    /// Whether backward reads the output value.
+    var backwardReadsOutput: Bool { get }
+    /// Receives its memory, once.
+    func bind(_ binding: Binding)
+    /// Computes the output from the operands.
+    func forward(pool: ThreadPool)
+    /// Adds the operands' gradients from the output's gradient.
+    func backward(pool: ThreadPool)
+    /// Multiply-adds (or element operations) of one forward pass, for reports.
+    var forwardCost: Int { get }
+}
+
+extension Operation {
+    public var savedFloats: Int { 0 }
+    public func scratchFloats(threads: Int) -> Int { 0 }
+    public var backwardReadsInputs: Bool { true }
+    public var backwardReadsOutput: Bool { false }
+    public var forwardCost: Int { 0 }
+}
+
+/// Throws a shape mismatch unless `condition` holds.
+@inline(__always)
+func require(_ condition: Bool, _ operation: String, expected: @autoclosure () -> String, got: @autoclosure () -> String) throws {
+    if !condition { throw ShapeError.mismatch(operation: operation, expected: expected(), got: got()) }
+}

@@ -1,0 +1,42 @@
+// Operations that move values without learning: nearest and bilinear x2 upsampling,
+// pooling, channel concatenation, element-wise add and multiply.
+
+import ForesightCore
+
+/// x2 upsampling of NCHW tensors: [N, C, H, W] -> [N, C, 2H, 2W].
+public final class Upsample2xOperation: Operation {
+    public enum Mode: Sendable { case nearest, bilinear }
+    public let mode: Mode
+    private var dims = (batch: 0, channels: 0, height: 0, width: 0)
+    private var binding: Binding?
+
+    public init(_ mode: Mode) { self.mode = mode }
+
+    public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
+        try require(inputs.count == 1 && inputs[0].rank == 4, "upsample", expected: "one operand [N, C, H, W]", got: "\(inputs)")
+        let x = inputs[0]
+        dims = (x[0], x[1], x[2], x[3])
+        return try Shape(x[0], x[1], 2 * x[2], 2 * x[3])
+    }
+
+    public var backwardReadsInputs: Bool { false }
+    public var forwardCost: Int { 4 * dims.batch * dims.channels * dims.height * dims.width }
+    public func bind(_ binding: Binding) { self.binding = binding }
+
+    public func forward(pool: ThreadPool) {
+        let x = binding!.inputs[0].floatPointer, y = binding!.output.floatPointer
+        switch mode {
+        case .nearest: upsampleNearest2xForward(x, y, batch: dims.batch, channels: dims.channels, height: dims.height, width: dims.width)
+        case .bilinear: upsampleBilinear2xForward(x, y, batch: dims.batch, channels: dims.channels, height: dims.height, width: dims.width)
+        }
+    }
+
+    public func backward(pool: ThreadPool) {
+        guard let dx = binding!.inputGradients[0]?.floatPointer else { return }
+        let dy = binding!.outputGradient!.floatPointer
+        switch mode {
+        case .nearest: upsampleNearest2xBackward(dy: dy, dx: dx, batch: dims.batch, channels: dims.channels, height: dims.height, width: dims.width)
+        case .bilinear: upsampleBilinear2xBackward(dy: dy, dx: dx, batch: dims.batch, channels: dims.channels, height: dims.height, width: dims.width)
+        }
+    }
+}

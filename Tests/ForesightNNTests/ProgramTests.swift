@@ -1,0 +1,104 @@
+// Programs: memory planning, budgets, bad graphs, non-finite losses and the promise that a
+// training step allocates nothing.
+
+import CAllocationCounter
+import XCTest
+@testable import ForesightCore
+@testable import ForesightNN
+@testable import ForesightLearn
+
+final class ProgramTests: XCTestCase {
+    func testPlannerNeverOverlapsLiveBlocks() {
+        var rng = SeededRandom(seed: 3)
+        for _ in 0..<50 {
+            var blocks: [LiveBlock] = (0..<30).map { _ in
+                let first = rng.nextInt(below: 20)
+                return LiveBlock(bytes: 64 * (1 + rng.nextInt(below: 10)), first: first, last: first + rng.nextInt(below: 10))
+            }
+            let extent = planOffsets(&blocks)
+            for i in blocks.indices {
+                XCTAssertLessThanOrEqual(blocks[i].offset + blocks[i].bytes, extent)
+                for j in blocks.indices where j > i {
+                    let alive = blocks[i].first <= blocks[j].last && blocks[j].first <= blocks[i].last
+                    let overlap = blocks[i].offset < blocks[j].offset + blocks[j].bytes && blocks[j].offset < blocks[i].offset + blocks[i].bytes
+                    XCTAssertFalse(alive && overlap, "blocks \(i) and \(j) share bytes while both alive")
+                }
+            }
+            XCTAssertLessThanOrEqual(extent, blocks.reduce(0) { $0 + $1.bytes })
+        }
+    }
+
+    func testPlanningReusesActivationMemory() throws {
+        let model = try Models.pc64(batch: 8)
+        let program = try Program(model.graph, loss: model.loss, optimizer: Adam())
+        XCTAssertLessThan(program.memory.activations, program.memory.activationsUnplanned)
+        XCTAssertEqual(program.memory.total, program.arena.capacity)
+        // Parameters of pc64: e1 16*4*9+16, e2 32*16*9+32, e3 32*32*9+32, d1 16*32*9+16, d2 1*16*9+1.
+        XCTAssertEqual(program.parameterCount, 592 + 4640 + 9248 + 4624 + 145)
+    }
+
+    func testOverBudgetSaysWhatTakesTheSpace() throws {
+        let model = try Models.pc64(batch: 8)
+        XCTAssertThrowsError(try Program(model.graph, loss: model.loss, optimizer: Adam(), budget: 1 << 20)) { error in
+            guard case let ProgramError.overBudget(budget, report) = error else { return XCTFail("unexpected \(error)") }
+            XCTAssertEqual(budget, 1 << 20)
+            XCTAssertGreaterThan(report.total, budget)
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("activations"), message)
+            XCTAssertTrue(message.contains("shrink"), message)
+        }
+    }
+
+    func testInvalidShapesAreClearErrors() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [2, 3, 8, 8])
+        XCTAssertThrowsError(try graph.conv2d(x, outChannels: 4, kernel: 3, groups: 2, name: "bad")) { error in
+            XCTAssertTrue("\(error)".contains("divisible"), "\(error)")
+        }
+        XCTAssertThrowsError(try graph.conv2d(x, outChannels: 4, kernel: 11, name: "huge")) { error in
+            XCTAssertTrue("\(error)".contains("kernel"), "\(error)")
+        }
+        let target = try graph.input("t", [2, 1, 8, 8])
+        XCTAssertThrowsError(try graph.mseLoss(x, target, name: "loss")) { error in
+            XCTAssertTrue("\(error)".contains("shape"), "\(error)")
+        }
+        XCTAssertThrowsError(try graph.input("x", [1])) { XCTAssertEqual($0 as? GraphError, .duplicateName("x")) }
+        XCTAssertThrowsError(try graph.input("negative", [2, -1]))
+    }
+
+    func testNonFiniteLossThrowsAndKeepsParameters() throws {
+        let model = try Models.pc64(batch: 2)
+        let program = try Program(model.graph, loss: model.loss, optimizer: Adam())
+        program.tensor(model.frames).fill(0.5)
+        program.tensor(model.target).fill(0.5)
+        try program.step()
+        let weight = model.graph.tensor(named: "e1.weight")!
+        let before = program.tensor(weight).toArray()
+        program.tensor(model.target).floats[0] = .nan
+        XCTAssertThrowsError(try program.step()) { error in
+            guard case ProgramError.nonFiniteLoss = error else { return XCTFail("unexpected \(error)") }
+            XCTAssertTrue("\(error)".contains("nan"), "\(error)")
+        }
+        XCTAssertEqual(program.tensor(weight).toArray(), before)
+    }
+
+    func testTrainingStepAllocatesNothing() throws {
+        XCTAssertEqual(foresight_allocation_counter_active(), 1, "the allocation counter is not linked in")
+        for threads in [1, 2] {
+            let trainer = try FramePredictionTrainer(threads: threads, seed: 5)
+            for _ in 0..<3 { _ = try trainer.step() }
+            let before = foresight_allocation_count()
+            for _ in 0..<10 { _ = try trainer.step() }
+            let allocations = foresight_allocation_count() - before
+            XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in 10 steps with \(threads) thread(s)")
+        }
+    }
+
+    func testSameSeedSameTraining() throws {
+        let first = try FramePredictionTrainer(batch: 2, seed: 9)
+        let second = try FramePredictionTrainer(batch: 2, seed: 9)
+        for _ in 0..<3 {
+            XCTAssertEqual(try first.step().loss, try second.step().loss)
+        }
+    }
+}
