@@ -85,7 +85,7 @@ public final class Program: @unchecked Sendable {
     private var optimizerStates: [UnsafeMutablePointer<Float>?]
     private let parameterIDs: [TensorID]
     /// Gradients to zero before each backward node runs (by node index), planned once.
-    private let gradientsToClear: [[Tensor]]
+    let gradientsToClear: [[Tensor]]
 
     /// Plans and binds `graph`. With an optimizer and a loss the program can train;
     /// without, it only runs forward. `budget` (bytes) bounds the arena.
@@ -324,4 +324,37 @@ public final class Program: @unchecked Sendable {
 
     /// Bytes of parameters and elements of parameters.
     public var parameterCount: Int { parameterIDs.reduce(0) { $0 + graph[$1].shape.count } }
+}
+
+extension Program {
+    /// Time spent per operation over `steps` training steps (forward and backward, seconds
+    /// per step), in graph order: where a step's time goes.
+    public func profile(steps: Int) throws -> [(name: String, forward: Double, backward: Double)] {
+        guard let optimizer, let loss, let seed = gradient(loss) else { preconditionFailure("profile() needs a training program") }
+        let nodes = graph.nodes
+        var forward = [UInt64](repeating: 0, count: nodes.count), backward = forward
+        for _ in 0..<steps {
+            for (index, node) in nodes.enumerated() {
+                let start = DispatchTime.now().uptimeNanoseconds
+                node.operation.forward(pool: pool)
+                forward[index] += DispatchTime.now().uptimeNanoseconds - start
+            }
+            guard lossValue.isFinite else { throw ProgramError.nonFiniteLoss(step: optimizer.stepCount + 1, value: lossValue) }
+            for id in parameters { gradient(id)!.zero() }
+            for index in stride(from: nodes.count - 1, through: 0, by: -1) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                for gradient in gradientsToClear[index] { gradient.zero() }
+                if nodes[index].output == loss { seed.floats[0] = 1 }
+                if graph[nodes[index].output].requiresGradient { nodes[index].operation.backward(pool: pool) }
+                backward[index] += DispatchTime.now().uptimeNanoseconds - start
+            }
+            optimizer.beginStep()
+            for id in parameters {
+                let g = gradient(id)!
+                optimizer.update(parameter: tensor(id).floatPointer, gradient: g.floatPointer,
+                                 state: optimizerState(id)?.baseAddress ?? g.floatPointer, count: g.count)
+            }
+        }
+        return nodes.indices.map { (nodes[$0].name, Double(forward[$0]) / 1e9 / Double(steps), Double(backward[$0]) / 1e9 / Double(steps)) }
+    }
 }

@@ -30,6 +30,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed steps per run (pc64).")
     var steps = 200
 
+    @Option(help: "gemm: measure one shape M,N,K (optionally ,tA,tB for transposed operands) instead of the square sizes.")
+    var shape: String?
+
+    @Flag(help: "pc64: also print the time of each operation.")
+    var profile = false
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
@@ -54,20 +60,36 @@ struct Bench: ParsableCommand {
     private func benchGemm() throws {
         let pool = ThreadPool(threads: threads)
         if !json { print("gemm float32, \(threads) thread(s)\n     n   GFLOP/s") }
-        for n in [64, 256, 512, 1024] {
-            let a = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
-            let b = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
-            let c = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+        var cases = [64, 256, 512, 1024].map { (m: $0, n: $0, k: $0, transA: false, transB: false) }
+        if let shape {
+            let parts = shape.split(separator: ",").map(String.init)
+            let numbers = parts.prefix(3).compactMap { Int($0) }
+            guard numbers.count == 3, numbers.allSatisfy({ $0 > 0 }) else {
+                throw ValidationError("--shape takes M,N,K (positive), optionally followed by tA and/or tB; got \(shape)")
+            }
+            cases = [(numbers[0], numbers[1], numbers[2], parts.contains("tA"), parts.contains("tB"))]
+        }
+        for (m, n, k, transA, transB) in cases {
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+            let b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
+            let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
             var rng = SeededRandom(seed: 1)
-            for i in 0..<(n * n) { a[i] = rng.nextFloat() - 0.5; b[i] = rng.nextFloat() - 0.5 }
+            for i in 0..<(m * k) { a[i] = rng.nextFloat() - 0.5 }
+            for i in 0..<(k * n) { b[i] = rng.nextFloat() - 0.5 }
             let workspaceMemory = UnsafeMutablePointer<Float>.allocate(capacity: GemmWorkspace.floatCount * threads)
             defer { a.deallocate(); b.deallocate(); c.deallocate(); workspaceMemory.deallocate() }
             let task = GemmTask(memory: workspaceMemory, threads: threads)
-            task.set(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
+            task.set(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: transA ? m : k, b: b, ldb: transB ? k : n, c: c, ldc: n)
             let seconds = medianSeconds { task.run(on: pool) }
-            let gflops = 2.0 * Double(n * n * n) / seconds / 1e9
-            emit(["workload": "gemm", "dtype": "float32", "n": n, "threads": threads, "gops": rounded(gflops, 2)],
-                 table: String(format: "%6d  %8.1f", n, gflops))
+            let gflops = 2.0 * Double(m * n * k) / seconds / 1e9
+            if m == n && n == k && !transA && !transB {
+                emit(["workload": "gemm", "dtype": "float32", "n": n, "threads": threads, "gops": rounded(gflops, 2)],
+                     table: String(format: "%6d  %8.1f", n, gflops))
+            } else {
+                emit(["workload": "gemm", "dtype": "float32", "m": m, "n": n, "k": k, "trans_a": transA, "trans_b": transB,
+                      "threads": threads, "gops": rounded(gflops, 2)],
+                     table: "\(m)x\(n)x\(k)\(transA ? " tA" : "")\(transB ? " tB" : "")  " + String(format: "%8.1f", gflops))
+            }
         }
     }
 
@@ -83,6 +105,12 @@ struct Bench: ParsableCommand {
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             allocations.append(Double(foresight_allocation_count() - before) / Double(steps))
             rates.append(Double(steps) / elapsed)
+        }
+        if profile && !json {
+            print("operation            forward ms  backward ms")
+            for entry in try trainer.trainer.program.profile(steps: steps) {
+                print(entry.name.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: " %10.3f  %11.3f", entry.forward * 1000, entry.backward * 1000))
+            }
         }
         let stepsPerSecond = median(rates)
         let rss = peakResidentMiB()

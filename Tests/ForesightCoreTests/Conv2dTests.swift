@@ -29,7 +29,20 @@ final class Conv2dTests: XCTestCase {
         try! Conv2dGeometry(batch: 2, inChannels: 6, height: 5, width: 7, outChannels: 6, kernel: 3, stride: 1, padding: 1, groups: 6),
         try! Conv2dGeometry(batch: 2, inChannels: 5, height: 4, width: 4, outChannels: 3, kernel: 1),
         try! Conv2dGeometry(batch: 1, inChannels: 2, height: 5, width: 5, outChannels: 2, kernel: 5, stride: 3, padding: 2),
+        // Stride 1 with many filters: input gradient by the flipped-weight convolution.
+        try! Conv2dGeometry(batch: 2, inChannels: 3, height: 6, width: 5, outChannels: 8, kernel: 3, stride: 1, padding: 1),
+        try! Conv2dGeometry(batch: 1, inChannels: 2, height: 6, width: 7, outChannels: 6, kernel: 3, stride: 1, padding: 0),
+        // Few filters: the direct path, with rows wider than one vector.
+        try! Conv2dGeometry(batch: 2, inChannels: 2, height: 3, width: 21, outChannels: 1, kernel: 3, stride: 1, padding: 1),
+        try! Conv2dGeometry(batch: 1, inChannels: 2, height: 4, width: 18, outChannels: 3, kernel: 5, stride: 1, padding: 2),
     ]
+
+    func testGeometriesCoverEveryPath() {
+        XCTAssertTrue(geometries.contains { $0.usesDirectPath })
+        XCTAssertTrue(geometries.contains { $0.usesTransposedInputGradient && !$0.usesDirectPath })
+        XCTAssertTrue(geometries.contains { !$0.usesTransposedInputGradient && !$0.isPointwise })
+        XCTAssertTrue(geometries.contains { $0.isPointwise })
+    }
 
     func testForwardMatchesDirectReference() {
         var rng = SeededRandom(seed: 11)

@@ -1,6 +1,9 @@
-// Float32 2-D convolution over NCHW tensors, forward and backward, by im2col + packed GEMM
-// per sample and group, samples split over the thread pool. Not a direct or Winograd
-// convolution: one path for every stride, padding and group count (depthwise included).
+// Float32 2-D convolution over NCHW tensors, forward and backward, samples split over the
+// thread pool. The general path is im2col + packed GEMM per sample and group (any stride,
+// padding, groups, depthwise included). Two shortcuts where im2col wastes most: layers with
+// few output channels (F <= 4, stride 1) run directly over a zero-padded copy of the input,
+// and the input gradient of stride-1 layers is the forward convolution of the output
+// gradient with flipped weights (no scatter). Not Winograd or FFT.
 //
 // Symbols: N batch, C input channels, H x W input size, F output channels ("filters"),
 // OH x OW output size, KH x KW kernel, G groups; K = C/G * KH * KW is the im2col depth.
@@ -60,6 +63,20 @@ public struct Conv2dGeometry: Sendable, Equatable {
     public var outputShape: [Int] { [batch, outChannels, outHeight, outWidth] }
     /// Whether the input itself is its im2col matrix (1x1, stride 1, no padding).
     public var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
+    /// Few output channels, stride 1, one group: computed directly, without im2col.
+    public var usesDirectPath: Bool { outChannels <= 4 && stride == 1 && groups == 1 && !isPointwise }
+    /// Stride 1, one group: the input gradient is a convolution of the output gradient.
+    public var usesTransposedInputGradient: Bool { stride == 1 && groups == 1 && !isPointwise && padding <= kernelHeight - 1 }
+    /// Padded input extents of the direct path.
+    var paddedHeight: Int { height + 2 * padding }
+    var paddedWidth: Int { width + 2 * padding }
+    /// The convolution whose forward pass is this one's input gradient (stride 1, one group):
+    /// F input channels, C output channels, padding K - 1 - padding, over the output grid.
+    var transposed: Conv2dGeometry {
+        try! Conv2dGeometry(batch: 1, inChannels: outChannels, height: outHeight, width: outWidth, outChannels: inChannels,
+                            kernel: kernelHeight, stride: 1, padding: kernelHeight - 1 - padding)
+    }
+
     /// Multiply-adds of one forward pass.
     public var multiplyAdds: Int { batch * outChannels * columnCount * columnRows }
 }
@@ -68,25 +85,43 @@ public struct Conv2dGeometry: Sendable, Equatable {
 /// backward pass, private weight and bias gradients that are summed at the end.
 public struct Conv2dScratch: @unchecked Sendable {
     /// Floats one thread needs.
-    public static func floatsPerThread(_ geometry: Conv2dGeometry) -> Int {
-        let column = Arena.roundUp(geometry.columnRows * geometry.columnCount * 4) / 4
-        let gradients = Arena.roundUp((geometry.outChannels * geometry.columnRows + geometry.outChannels) * 4) / 4
-        return column + GemmWorkspace.floatCount + gradients
+    public static func floatsPerThread(_ g: Conv2dGeometry) -> Int {
+        layout(g).total
+    }
+
+    /// Offsets (in floats) of the parts: columns (im2col, padded input or the transposed
+    /// convolution's im2col), flipped weights, GEMM workspace, private gradients.
+    private static func layout(_ g: Conv2dGeometry) -> (flipped: Int, gemm: Int, gradients: Int, total: Int) {
+        func rounded(_ floats: Int) -> Int { Arena.roundUp(floats * 4) / 4 }
+        var columns = g.columnRows * g.columnCount
+        if g.usesDirectPath { columns = max(columns, g.inChannels * g.paddedHeight * g.paddedWidth) }
+        var flipped = 0
+        if g.usesTransposedInputGradient {
+            let t = g.transposed
+            columns = max(columns, t.columnRows * t.columnCount)
+            flipped = g.outChannels * g.columnRows
+        }
+        let flippedStart = rounded(columns)
+        let gemmStart = flippedStart + rounded(flipped)
+        let gradientStart = gemmStart + GemmWorkspace.floatCount
+        return (flippedStart, gemmStart, gradientStart, gradientStart + rounded(g.outChannels * g.columnRows + g.outChannels))
     }
 
     let columns: UnsafeMutablePointer<Float>
+    let flippedWeights: UnsafeMutablePointer<Float>
     let gemmWorkspace: GemmWorkspace
     let weightGradient: UnsafeMutablePointer<Float>
     let biasGradient: UnsafeMutablePointer<Float>
 
     /// Carves thread `thread`'s scratch out of `memory` (`threads * floatsPerThread` floats).
-    public init(_ geometry: Conv2dGeometry, memory: UnsafeMutablePointer<Float>, thread: Int) {
-        let base = memory + thread * Conv2dScratch.floatsPerThread(geometry)
+    public init(_ g: Conv2dGeometry, memory: UnsafeMutablePointer<Float>, thread: Int) {
+        let parts = Conv2dScratch.layout(g)
+        let base = memory + thread * parts.total
         columns = base
-        let gemmStart = base + Arena.roundUp(geometry.columnRows * geometry.columnCount * 4) / 4
-        gemmWorkspace = GemmWorkspace(memory: gemmStart)
-        weightGradient = gemmStart + GemmWorkspace.floatCount
-        biasGradient = weightGradient + geometry.outChannels * geometry.columnRows
+        flippedWeights = base + parts.flipped
+        gemmWorkspace = GemmWorkspace(memory: base + parts.gemm)
+        weightGradient = base + parts.gradients
+        biasGradient = weightGradient + g.outChannels * g.columnRows
     }
 }
 
@@ -114,6 +149,12 @@ public func conv2dForward(
     while sample < g.batch {
         let input = x + sample * inputSize
         let output = y + sample * outputSize
+        if g.usesDirectPath {
+            padInput(g, input, work.columns)
+            directForward(g, work.columns, weight, bias, output)
+            sample += threads
+            continue
+        }
         for group in 0..<g.groups {
             let groupInput = input + group * g.groupInChannels * g.height * g.width
             let columns: UnsafePointer<Float>
@@ -171,14 +212,18 @@ public func conv2dBackward(
         weightSum.update(repeating: 0, count: weightCount)
         biasSum?.update(repeating: 0, count: g.outChannels)
     }
+    if dx != nil && g.usesTransposedInputGradient { flipWeights(g, weight, work.flippedWeights) }
     var sample = thread
     while sample < g.batch {
         let input = x + sample * inputSize
         let outputGradient = dy + sample * outputSize
-        for group in 0..<g.groups {
+        if g.usesDirectPath {
+            padInput(g, input, work.columns)
+            directWeightGradient(g, work.columns, outputGradient, weightSum)
+        }
+        for group in 0..<g.groups where !g.usesDirectPath {
             let groupInput = input + group * g.groupInChannels * g.height * g.width
             let groupGradient = outputGradient + group * g.groupOutChannels * g.columnCount
-            let groupWeight = weight + group * g.groupOutChannels * g.columnRows
             let columns: UnsafePointer<Float>
             if g.isPointwise {
                 columns = groupInput
@@ -191,19 +236,34 @@ public func conv2dBackward(
                  a: groupGradient, lda: g.columnCount, b: columns, ldb: g.columnCount,
                  c: weightSum + group * g.groupOutChannels * g.columnRows, ldc: g.columnRows,
                  accumulate: true, workspace: work.gemmWorkspace)
-            guard let dx else { continue }
-            let inputGradient = dx + sample * inputSize + group * g.groupInChannels * g.height * g.width
-            if g.isPointwise {
-                // dX_g[C/G, HW] += W_g^T * dY_g
-                gemm(transA: true, m: g.columnRows, n: g.columnCount, k: g.groupOutChannels,
-                     a: groupWeight, lda: g.columnRows, b: groupGradient, ldb: g.columnCount,
-                     c: inputGradient, ldc: g.columnCount, accumulate: true, workspace: work.gemmWorkspace)
+        }
+        if let dx {
+            let sampleGradient = dx + sample * inputSize
+            if g.usesTransposedInputGradient {
+                // dX[C, HW] += flip(W)[C, F*KK] * im2col(dY)[F*KK, HW]
+                let t = g.transposed
+                im2col(t, outputGradient, work.columns)
+                gemm(m: t.outChannels, n: t.columnCount, k: t.columnRows, a: work.flippedWeights, lda: t.columnRows,
+                     b: work.columns, ldb: t.columnCount, c: sampleGradient, ldc: t.columnCount, accumulate: true,
+                     workspace: work.gemmWorkspace)
             } else {
-                // dcol[K, OHW] = W_g^T * dY_g, then scattered back onto the input grid.
-                gemm(transA: true, m: g.columnRows, n: g.columnCount, k: g.groupOutChannels,
-                     a: groupWeight, lda: g.columnRows, b: groupGradient, ldb: g.columnCount,
-                     c: work.columns, ldc: g.columnCount, workspace: work.gemmWorkspace)
-                col2imAdd(g, work.columns, inputGradient)
+                for group in 0..<g.groups {
+                    let groupGradient = outputGradient + group * g.groupOutChannels * g.columnCount
+                    let groupWeight = weight + group * g.groupOutChannels * g.columnRows
+                    let inputGradient = sampleGradient + group * g.groupInChannels * g.height * g.width
+                    if g.isPointwise {
+                        // dX_g[C/G, HW] += W_g^T * dY_g
+                        gemm(transA: true, m: g.columnRows, n: g.columnCount, k: g.groupOutChannels,
+                             a: groupWeight, lda: g.columnRows, b: groupGradient, ldb: g.columnCount,
+                             c: inputGradient, ldc: g.columnCount, accumulate: true, workspace: work.gemmWorkspace)
+                    } else {
+                        // dcol[K, OHW] = W_g^T * dY_g, then scattered back onto the input grid.
+                        gemm(transA: true, m: g.columnRows, n: g.columnCount, k: g.groupOutChannels,
+                             a: groupWeight, lda: g.columnRows, b: groupGradient, ldb: g.columnCount,
+                             c: work.columns, ldc: g.columnCount, workspace: work.gemmWorkspace)
+                        col2imAdd(g, work.columns, inputGradient)
+                    }
+                }
             }
         }
         if let biasSum {
@@ -225,6 +285,114 @@ public func conv2dBackwardReduce(
         let work = Conv2dScratch(g, memory: scratch, thread: thread)
         axpy(1, work.weightGradient, dweight, g.outChannels * g.columnRows)
         if let dbias { axpy(1, work.biasGradient, dbias, g.outChannels) }
+    }
+}
+
+/// Copies one sample's input [C, H, W] into padded[C, H + 2p, W + 2p] with a zero border.
+@inline(__always)
+func padInput(_ g: Conv2dGeometry, _ input: UnsafePointer<Float>, _ padded: UnsafeMutablePointer<Float>) {
+    let paddedWidth = g.paddedWidth, paddedHeight = g.paddedHeight, padding = g.padding
+    for channel in 0..<g.inChannels {
+        let plane = padded + channel * paddedHeight * paddedWidth
+        plane.update(repeating: 0, count: padding * paddedWidth)
+        for row in 0..<g.height {
+            let destination = plane + (row + padding) * paddedWidth
+            destination.update(repeating: 0, count: padding)
+            (destination + padding).update(from: input + (channel * g.height + row) * g.width, count: g.width)
+            (destination + padding + g.width).update(repeating: 0, count: padding)
+        }
+        (plane + (padding + g.height) * paddedWidth).update(repeating: 0, count: padding * paddedWidth)
+    }
+}
+
+/// Direct stride-1 convolution of one sample over its padded input, 16 output columns at a
+/// time held in a register: y[f, oy, ox] = bias[f] + sum_{c,kh,kw} w[f,c,kh,kw] * padded[c, oy+kh, ox+kw].
+@inline(__always)
+func directForward(
+    _ g: Conv2dGeometry, _ padded: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+    _ bias: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>
+) {
+    typealias V = SIMD16<Float>
+    let paddedWidth = g.paddedWidth, planeSize = g.paddedHeight * g.paddedWidth
+    let kernelHeight = g.kernelHeight, kernelWidth = g.kernelWidth, channels = g.inChannels
+    for filter in 0..<g.outChannels {
+        let filterWeights = weight + filter * g.columnRows
+        let start = bias?[filter] ?? 0
+        for outY in 0..<g.outHeight {
+            let outputRow = output + (filter * g.outHeight + outY) * g.outWidth
+            var outX = 0
+            while outX + 16 <= g.outWidth {
+                var accumulator = V(repeating: start)
+                var tap = 0
+                for channel in 0..<channels {
+                    let window = UnsafeRawPointer(padded + channel * planeSize + outY * paddedWidth + outX)
+                    for kernelRow in 0..<kernelHeight {
+                        let row = window + kernelRow * paddedWidth * 4
+                        for kernelColumn in 0..<kernelWidth {
+                            accumulator.addProduct(V(repeating: filterWeights[tap]), row.loadUnaligned(fromByteOffset: kernelColumn * 4, as: V.self))
+                            tap += 1
+                        }
+                    }
+                }
+                UnsafeMutableRawPointer(outputRow + outX).storeBytes(of: accumulator, as: V.self)
+                outX += 16
+            }
+            while outX < g.outWidth {
+                var total = start
+                var tap = 0
+                for channel in 0..<channels {
+                    for kernelRow in 0..<kernelHeight {
+                        let row = padded + channel * planeSize + (outY + kernelRow) * paddedWidth + outX
+                        for kernelColumn in 0..<kernelWidth { total += filterWeights[tap] * row[kernelColumn]; tap += 1 }
+                    }
+                }
+                outputRow[outX] = total
+                outX += 1
+            }
+        }
+    }
+}
+
+/// Weight gradient of the direct path for one sample: dw[f,c,kh,kw] += sum_{oy,ox} dy[f,oy,ox] * padded[c, oy+kh, ox+kw].
+@inline(__always)
+func directWeightGradient(
+    _ g: Conv2dGeometry, _ padded: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dweight: UnsafeMutablePointer<Float>
+) {
+    let paddedWidth = g.paddedWidth, planeSize = g.paddedHeight * g.paddedWidth
+    for filter in 0..<g.outChannels {
+        let gradientPlane = dy + filter * g.columnCount
+        var tap = 0
+        for channel in 0..<g.inChannels {
+            for kernelRow in 0..<g.kernelHeight {
+                for kernelColumn in 0..<g.kernelWidth {
+                    let window = padded + channel * planeSize + kernelRow * paddedWidth + kernelColumn
+                    var total: Float = 0
+                    for outY in 0..<g.outHeight {
+                        total += dot(gradientPlane + outY * g.outWidth, window + outY * paddedWidth, g.outWidth)
+                    }
+                    dweight[filter * g.columnRows + tap] += total
+                    tap += 1
+                }
+            }
+        }
+    }
+}
+
+/// flipped[c, f, kh, kw] = weight[f, c, K-1-kh, K-1-kw]: the weights of the convolution that maps
+/// the output gradient to the input gradient (stride 1, one group).
+@inline(__always)
+func flipWeights(_ g: Conv2dGeometry, _ weight: UnsafePointer<Float>, _ flipped: UnsafeMutablePointer<Float>) {
+    let kernelHeight = g.kernelHeight, kernelWidth = g.kernelWidth
+    for filter in 0..<g.outChannels {
+        for channel in 0..<g.inChannels {
+            for kernelRow in 0..<kernelHeight {
+                for kernelColumn in 0..<kernelWidth {
+                    let source = ((filter * g.inChannels + channel) * kernelHeight + kernelRow) * kernelWidth + kernelColumn
+                    let destination = ((channel * g.outChannels + filter) * kernelHeight + (kernelHeight - 1 - kernelRow)) * kernelWidth + (kernelWidth - 1 - kernelColumn)
+                    flipped[destination] = weight[source]
+                }
+            }
+        }
     }
 }
 

@@ -88,6 +88,15 @@ func accumulateVectors(
     }
 }
 
+/// accumulator[i] += contribution(x[i]); see the two-input `accumulateVectors`.
+@inline(__always)
+func accumulateVectors(
+    _ x: UnsafePointer<Float>, into accumulator: UnsafeMutablePointer<Float>, count: Int,
+    _ contribution: (FloatVector) -> FloatVector
+) {
+    accumulateVectors(x, x, into: accumulator, count: count) { value, _ in contribution(value) }
+}
+
 /// Sum over i of term(a[i], b[i]), 16 lanes at a time. Lanes past `count` in the last vector are
 /// masked out, so `term(0, 0)` need not be 0. Every 256 vectors the lane sums are folded into a
 /// Double, which keeps long reductions (a group-norm group, a bias gradient) accurate.
@@ -154,8 +163,8 @@ public func addForward(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y
 /// dy, da, db: [count]
 public func addBackward(dy: UnsafePointer<Float>, da: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, count: Int) {
     checkCount(count, "addBackward")
-    accumulateVectors(dy, dy, into: da, count: count) { gradient, _ in gradient }
-    accumulateVectors(dy, dy, into: db, count: count) { gradient, _ in gradient }
+    accumulateVectors(dy, into: da, count: count) { $0 }
+    accumulateVectors(dy, into: db, count: count) { $0 }
 }
 
 // MARK: - mul
@@ -197,7 +206,7 @@ public func scaleForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Fl
 public func scaleBackward(dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count: Int, factor: Float) {
     checkCount(count, "scaleBackward")
     let factors = FloatVector(repeating: factor)
-    accumulateVectors(dy, dy, into: dx, count: count) { gradient, _ in gradient * factors }
+    accumulateVectors(dy, into: dx, count: count) { $0 * factors }
 }
 
 // MARK: - per-channel bias
@@ -270,7 +279,7 @@ public func concatChannelsBackward(
     let firstItem = firstChannels * height * width, secondItem = secondChannels * height * width
     for n in 0..<batch {
         let item = dy + n * (firstItem + secondItem)
-        accumulateVectors(item, item, into: dfirst + n * firstItem, count: firstItem) { gradient, _ in gradient }
-        accumulateVectors(item + firstItem, item + firstItem, into: dsecond + n * secondItem, count: secondItem) { gradient, _ in gradient }
+        accumulateVectors(item, into: dfirst + n * firstItem, count: firstItem) { $0 }
+        accumulateVectors(item + firstItem, into: dsecond + n * secondItem, count: secondItem) { $0 }
     }
 }

@@ -52,6 +52,11 @@ public func gemm(
         if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
+    // A * B^T with long contiguous rows on both sides: dot products, no packing.
+    if transB && !transA && k >= 64 && m <= 64 {
+        gemmDotBlocks(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+        return
+    }
     // Few rows waste most of an 8-row tile: use dot-product or axpy loops instead.
     if m < 4 && !transA {
         if transB {
@@ -67,7 +72,15 @@ public func gemm(
         var depthStart = 0
         while depthStart < k {
             let kc = min(gemmKC, k - depthStart)
-            packB(transB, b, ldb, depthStart, kc, columnStart, nc, workspace.packedB)
+            // With few rows of A each panel of B is used only m / MR times: packing it would cost
+            // about as much as using it, so full panels are read in place and only the edge is packed.
+            let readBInPlace = !transB && m <= 4 * gemmMR
+            if readBInPlace {
+                let edge = nc % gemmNR
+                if edge != 0 { packB(false, b, ldb, depthStart, kc, columnStart + nc - edge, edge, workspace.packedB) }
+            } else {
+                packB(transB, b, ldb, depthStart, kc, columnStart, nc, workspace.packedB)
+            }
             let accumulateBlock = accumulate || depthStart > 0
             var rowStart = 0
             while rowStart < m {
@@ -76,16 +89,23 @@ public func gemm(
                 var column = 0
                 while column < nc {
                     let nr = min(gemmNR, nc - column)
-                    let panelB = workspace.packedB + column * kc
+                    let inPlace = readBInPlace && nr == gemmNR
+                    let panelB: UnsafePointer<Float>
+                    if inPlace {
+                        panelB = b + (depthStart * ldb + columnStart + column)
+                    } else {
+                        panelB = UnsafePointer(workspace.packedB + (readBInPlace ? 0 : column * kc))
+                    }
+                    let strideB = inPlace ? ldb : gemmNR
                     var row = 0
                     while row < mc {
                         let mr = min(gemmMR, mc - row)
                         let target = c + (rowStart + row) * ldc + columnStart + column
                         let panelA = workspace.packedA + row * kc
                         if mr == gemmMR && nr == gemmNR {
-                            microKernel8x32(kc, panelA, panelB, target, ldc, accumulateBlock)
+                            microKernel8x32(kc, panelA, panelB, strideB, target, ldc, accumulateBlock)
                         } else {
-                            microKernel8x32(kc, panelA, panelB, workspace.tile, gemmNR, false)
+                            microKernel8x32(kc, panelA, panelB, strideB, workspace.tile, gemmNR, false)
                             for i in 0..<mr {
                                 let source = workspace.tile + i * gemmNR
                                 let destination = target + i * ldc
@@ -239,10 +259,11 @@ private func packB(
     }
 }
 
-/// C[8, 32] (+)= Apanel[kc x 8] * Bpanel[kc x 32]; sixteen SIMD16 accumulators.
+/// C[8, 32] (+)= Apanel[kc x 8] * B[kc x 32] (rows of B `ldb` floats apart: 32 when packed);
+/// sixteen SIMD16 accumulators.
 @inline(__always)
 private func microKernel8x32(
-    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool
 ) {
     typealias V = SIMD16<Float>
@@ -251,8 +272,8 @@ private func microKernel8x32(
     let rawB = UnsafeRawPointer(b)
     var p = 0
     while p < kc {
-        let b0 = rawB.load(fromByteOffset: p * 128, as: V.self)
-        let b1 = rawB.load(fromByteOffset: p * 128 + 64, as: V.self)
+        let b0 = rawB.loadUnaligned(fromByteOffset: p * ldb * 4, as: V.self)
+        let b1 = rawB.loadUnaligned(fromByteOffset: p * ldb * 4 + 64, as: V.self)
         let column = a + p * 8
         var broadcast = V(repeating: column[0])
         c00.addProduct(broadcast, b0); c01.addProduct(broadcast, b1)
@@ -284,6 +305,63 @@ private func microKernel8x32(
     }
     store(0, c00, c01); store(1, c10, c11); store(2, c20, c21); store(3, c30, c31)
     store(4, c40, c41); store(5, c50, c51); store(6, c60, c61); store(7, c70, c71)
+}
+
+/// C[i, j] (+)= dot(A[i, :], B[j, :]) in blocks of 4 x 4 dot products (sixteen SIMD16
+/// accumulators; 8 loads feed 16 FMAs). Blocks of B rows are the outer loop so that they stay
+/// in L1 while every row of A passes by.
+private func gemmDotBlocks(
+    m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+) {
+    typealias V = SIMD16<Float>
+    let vectorEnd = k / 16 * 16
+    var j = 0
+    while j + 4 <= n {
+        let b0 = UnsafeRawPointer(b + j * ldb), b1 = UnsafeRawPointer(b + (j + 1) * ldb)
+        let b2 = UnsafeRawPointer(b + (j + 2) * ldb), b3 = UnsafeRawPointer(b + (j + 3) * ldb)
+        var i = 0
+        while i + 4 <= m {
+            let a0 = UnsafeRawPointer(a + i * lda), a1 = UnsafeRawPointer(a + (i + 1) * lda)
+            let a2 = UnsafeRawPointer(a + (i + 2) * lda), a3 = UnsafeRawPointer(a + (i + 3) * lda)
+            var s00 = V(), s01 = V(), s02 = V(), s03 = V(), s10 = V(), s11 = V(), s12 = V(), s13 = V()
+            var s20 = V(), s21 = V(), s22 = V(), s23 = V(), s30 = V(), s31 = V(), s32 = V(), s33 = V()
+            var offset = 0
+            while offset < vectorEnd * 4 {
+                let x0 = a0.loadUnaligned(fromByteOffset: offset, as: V.self), x1 = a1.loadUnaligned(fromByteOffset: offset, as: V.self)
+                let x2 = a2.loadUnaligned(fromByteOffset: offset, as: V.self), x3 = a3.loadUnaligned(fromByteOffset: offset, as: V.self)
+                var y = b0.loadUnaligned(fromByteOffset: offset, as: V.self)
+                s00.addProduct(x0, y); s10.addProduct(x1, y); s20.addProduct(x2, y); s30.addProduct(x3, y)
+                y = b1.loadUnaligned(fromByteOffset: offset, as: V.self)
+                s01.addProduct(x0, y); s11.addProduct(x1, y); s21.addProduct(x2, y); s31.addProduct(x3, y)
+                y = b2.loadUnaligned(fromByteOffset: offset, as: V.self)
+                s02.addProduct(x0, y); s12.addProduct(x1, y); s22.addProduct(x2, y); s32.addProduct(x3, y)
+                y = b3.loadUnaligned(fromByteOffset: offset, as: V.self)
+                s03.addProduct(x0, y); s13.addProduct(x1, y); s23.addProduct(x2, y); s33.addProduct(x3, y)
+                offset += 64
+            }
+            @inline(__always) func finish(_ row: Int, _ column: Int, _ partial: V) {
+                var total = partial.sum()
+                let left = a + (i + row) * lda, right = b + (j + column) * ldb
+                var p = vectorEnd
+                while p < k { total += left[p] * right[p]; p += 1 }
+                let index = (i + row) * ldc + j + column
+                c[index] = accumulate ? c[index] + total : total
+            }
+            finish(0, 0, s00); finish(0, 1, s01); finish(0, 2, s02); finish(0, 3, s03)
+            finish(1, 0, s10); finish(1, 1, s11); finish(1, 2, s12); finish(1, 3, s13)
+            finish(2, 0, s20); finish(2, 1, s21); finish(2, 2, s22); finish(2, 3, s23)
+            finish(3, 0, s30); finish(3, 1, s31); finish(3, 2, s32); finish(3, 3, s33)
+            i += 4
+        }
+        if i < m {
+            gemmRowsDot(m: m - i, n: 4, k: k, a: a + i * lda, lda: lda, b: b + j * ldb, ldb: ldb, c: c + i * ldc + j, ldc: ldc, accumulate: accumulate)
+        }
+        j += 4
+    }
+    if j < n {
+        gemmRowsDot(m: m, n: n - j, k: k, a: a, lda: lda, b: b + j * ldb, ldb: ldb, c: c + j, ldc: ldc, accumulate: accumulate)
+    }
 }
 
 /// C[i, j] (+)= dot(A[i, :], B[j, :]) for few rows of A and transposed B; SIMD16 dot products.

@@ -113,9 +113,7 @@ public func crossEntropyBackward(
         precondition(target >= 0 && target < classes, "crossEntropyBackward: target \(target) of row \(n) is outside 0..<\(classes)")
         let maximum = FloatVector(repeating: statistics[2 * n]), logSum = FloatVector(repeating: statistics[2 * n + 1])
         let row = logits + n * classes
-        accumulateVectors(row, row, into: dlogits + n * classes, count: classes) { logit, _ in
-            factors * vectorExp((logit - maximum) - logSum)
-        }
+        accumulateVectors(row, into: dlogits + n * classes, count: classes) { factors * vectorExp(($0 - maximum) - logSum) }
         dlogits[n * classes + target] -= factor
     }
 }

@@ -86,7 +86,7 @@ public func layerNormForward(
         statistics[2 * r + 1] = reciprocalStd
         let means = FloatVector(repeating: mean), reciprocalStds = FloatVector(repeating: reciprocalStd)
         mapVectors(input, gamma, output, count: columns) { ($0 - means) * reciprocalStds * $1 }
-        accumulateVectors(beta, beta, into: output, count: columns) { shift, _ in shift }
+        accumulateVectors(beta, into: output, count: columns) { $0 }
     }
 }
 
@@ -136,13 +136,14 @@ public func layerNormBackward(
 
         // Pass 2: dx.
         let meanScaled = sum / Float(columns), meanScaledNormalized = sumNormalized / Float(columns)
-        let meanScaleds = FloatVector(repeating: meanScaled), meanScaledNormalizeds = FloatVector(repeating: meanScaledNormalized)
+        let meanScaledLanes = FloatVector(repeating: meanScaled)
+        let meanScaledNormalizedLanes = FloatVector(repeating: meanScaledNormalized)
         i = 0
         while i + floatVectorLanes <= columns {
             let offset = i * 4
             let normalized = (rawX.loadUnaligned(fromByteOffset: offset, as: FloatVector.self) - means) * reciprocalStds
             let scaled = rawDy.loadUnaligned(fromByteOffset: offset, as: FloatVector.self) * rawGamma.loadUnaligned(fromByteOffset: offset, as: FloatVector.self)
-            let contribution = reciprocalStds * (scaled - meanScaleds - normalized * meanScaledNormalizeds)
+            let contribution = reciprocalStds * (scaled - meanScaledLanes - normalized * meanScaledNormalizedLanes)
             rawDx.storeBytes(of: rawDx.loadUnaligned(fromByteOffset: offset, as: FloatVector.self) + contribution, toByteOffset: offset, as: FloatVector.self)
             i += floatVectorLanes
         }
