@@ -31,7 +31,16 @@ let package = Package(
         .target(name: "CAllocationCounter"),
         .target(name: "ForesightCore", swiftSettings: numericSettings),
         .target(name: "ForesightNN", dependencies: ["ForesightCore"], swiftSettings: numericSettings),
-        .target(name: "ForesightSensors", dependencies: ["ForesightCore"], swiftSettings: numericSettings),
+        // Sensors: system libraries (Debian -dev packages) seen through small shim module maps.
+        .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CKissFFT", providers: [.apt(["libkissfft-dev"])]),
+        .target(
+            name: "ForesightSensors",
+            dependencies: ["ForesightCore", "CV4L2", "CALSA", "CPNG", "CKissFFT"],
+            swiftSettings: numericSettings
+        ),
         .target(name: "ForesightLearn", dependencies: ["ForesightCore", "ForesightNN", "ForesightSensors"], swiftSettings: numericSettings),
         .executableTarget(
             name: "foresight",
@@ -46,6 +55,7 @@ let package = Package(
             dependencies: ["ForesightNN", "ForesightSensors", "ForesightLearn", "CAllocationCounter"],
             swiftSettings: numericSettings
         ),
+        .testTarget(name: "ForesightSensorsTests", dependencies: ["ForesightSensors", "CAllocationCounter"]),
     ],
     swiftLanguageModes: [.v6]
 )
