@@ -19,8 +19,11 @@ struct Learn: ParsableCommand {
     @Option(help: "Stop after this many training steps.")
     var steps: Int?
 
-    @Option(help: "Kernel worker threads.")
-    var threads = 1
+    @Option(help: "Kernel worker threads (default: the profile's cores, else 1).")
+    var threads: Int?
+
+    @Option(help: "Device profile: a name from devices/ (e.g. raspberry-pi-5) or a path to a profile file.")
+    var profile: String?
 
     @Option(help: "Adam learning rate.")
     var learningRate: Float = 1e-3
@@ -32,15 +35,18 @@ struct Learn: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps))") }
         if let seconds, !(seconds > 0) { throw ValidationError("--seconds must be positive (got \(seconds))") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
     }
 
     func run() throws {
-        let trainer = try FramePredictionTrainer(threads: threads, learningRate: learningRate, seed: seed)
+        let device = try profile.map { try DeviceProfile.load(named: $0) }
+        let threads = self.threads ?? device?.cores ?? 1
+        let trainer = try FramePredictionTrainer(threads: threads, learningRate: learningRate, seed: seed, budget: device?.memoryBudget)
         if !json {
+            if let device { print("profile: \(device.name), \(device.cores) cores, budget \(device.memoryBudgetMiB) MiB") }
             print("pc64 on the synthetic moving-squares scene: batch \(trainer.batch), \(threads) thread(s), \(trainer.program.parameterCount) parameters")
             print("memory plan:\n\(trainer.program.memory)")
             print("   step   model MSE   copy-last MSE   ratio   steps/s")

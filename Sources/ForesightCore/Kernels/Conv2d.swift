@@ -89,25 +89,29 @@ public struct Conv2dScratch: @unchecked Sendable {
         layout(g).total
     }
 
-    /// Offsets (in floats) of the parts: columns (im2col, padded input or the transposed
-    /// convolution's im2col), flipped weights, GEMM workspace, private gradients.
-    private static func layout(_ g: Conv2dGeometry) -> (flipped: Int, gemm: Int, gradients: Int, total: Int) {
+    /// Offsets (in floats) of the parts: columns (im2col of the input or of the output gradient),
+    /// the zero-padded planes that im2col and the direct path read, flipped weights, the GEMM
+    /// workspace, private gradients.
+    private static func layout(_ g: Conv2dGeometry) -> (padded: Int, flipped: Int, gemm: Int, gradients: Int, total: Int) {
         func rounded(_ floats: Int) -> Int { Arena.roundUp(floats * 4) / 4 }
         var columns = g.columnRows * g.columnCount
-        if g.usesDirectPath { columns = max(columns, g.inChannels * g.paddedHeight * g.paddedWidth) }
+        var padded = g.isPointwise ? 0 : g.inChannels * g.paddedHeight * g.paddedWidth
         var flipped = 0
         if g.usesTransposedInputGradient {
             let t = g.transposed
             columns = max(columns, t.columnRows * t.columnCount)
+            padded = max(padded, t.inChannels * t.paddedHeight * t.paddedWidth)
             flipped = g.outChannels * g.columnRows
         }
-        let flippedStart = rounded(columns)
+        let paddedStart = rounded(columns)
+        let flippedStart = paddedStart + rounded(padded)
         let gemmStart = flippedStart + rounded(flipped)
         let gradientStart = gemmStart + GemmWorkspace.floatCount
-        return (flippedStart, gemmStart, gradientStart, gradientStart + rounded(g.outChannels * g.columnRows + g.outChannels))
+        return (paddedStart, flippedStart, gemmStart, gradientStart, gradientStart + rounded(g.outChannels * g.columnRows + g.outChannels))
     }
 
     let columns: UnsafeMutablePointer<Float>
+    let padded: UnsafeMutablePointer<Float>
     let flippedWeights: UnsafeMutablePointer<Float>
     let gemmWorkspace: GemmWorkspace
     let weightGradient: UnsafeMutablePointer<Float>
@@ -118,6 +122,7 @@ public struct Conv2dScratch: @unchecked Sendable {
         let parts = Conv2dScratch.layout(g)
         let base = memory + thread * parts.total
         columns = base
+        padded = base + parts.padded
         flippedWeights = base + parts.flipped
         gemmWorkspace = GemmWorkspace(memory: base + parts.gemm)
         weightGradient = base + parts.gradients
@@ -150,8 +155,8 @@ public func conv2dForward(
         let input = x + sample * inputSize
         let output = y + sample * outputSize
         if g.usesDirectPath {
-            padInput(g, input, work.columns)
-            directForward(g, work.columns, weight, bias, output)
+            padPlanes(g, input, channels: g.inChannels, work.padded)
+            directForward(g, work.padded, weight, bias, output)
             sample += threads
             continue
         }
@@ -161,7 +166,7 @@ public func conv2dForward(
             if g.isPointwise {
                 columns = UnsafePointer(groupInput)
             } else {
-                im2col(g, groupInput, work.columns)
+                im2col(g, groupInput, work.columns, padded: work.padded)
                 columns = UnsafePointer(work.columns)
             }
             gemm(m: g.groupOutChannels, n: g.columnCount, k: g.columnRows,
@@ -218,8 +223,8 @@ public func conv2dBackward(
         let input = x + sample * inputSize
         let outputGradient = dy + sample * outputSize
         if g.usesDirectPath {
-            padInput(g, input, work.columns)
-            directWeightGradient(g, work.columns, outputGradient, weightSum)
+            padPlanes(g, input, channels: g.inChannels, work.padded)
+            directWeightGradient(g, work.padded, outputGradient, weightSum)
         }
         for group in 0..<g.groups where !g.usesDirectPath {
             let groupInput = input + group * g.groupInChannels * g.height * g.width
@@ -228,7 +233,7 @@ public func conv2dBackward(
             if g.isPointwise {
                 columns = groupInput
             } else {
-                im2col(g, groupInput, work.columns)
+                im2col(g, groupInput, work.columns, padded: work.padded)
                 columns = UnsafePointer(work.columns)
             }
             // dW_g[Fg, K] += dY_g[Fg, OHW] * col[K, OHW]^T
@@ -242,7 +247,7 @@ public func conv2dBackward(
             if g.usesTransposedInputGradient {
                 // dX[C, HW] += flip(W)[C, F*KK] * im2col(dY)[F*KK, HW]
                 let t = g.transposed
-                im2col(t, outputGradient, work.columns)
+                im2col(t, outputGradient, work.columns, padded: work.padded)
                 gemm(m: t.outChannels, n: t.columnCount, k: t.columnRows, a: work.flippedWeights, lda: t.columnRows,
                      b: work.columns, ldb: t.columnCount, c: sampleGradient, ldc: t.columnCount, accumulate: true,
                      workspace: work.gemmWorkspace)
@@ -288,20 +293,20 @@ public func conv2dBackwardReduce(
     }
 }
 
-/// Copies one sample's input [C, H, W] into padded[C, H + 2p, W + 2p] with a zero border.
+/// Copies `channels` planes [H, W] into padded[channels, H + 2p, W + 2p] with a zero border.
 @inline(__always)
-func padInput(_ g: Conv2dGeometry, _ input: UnsafePointer<Float>, _ padded: UnsafeMutablePointer<Float>) {
+func padPlanes(_ g: Conv2dGeometry, _ input: UnsafePointer<Float>, channels: Int, _ padded: UnsafeMutablePointer<Float>) {
     let paddedWidth = g.paddedWidth, paddedHeight = g.paddedHeight, padding = g.padding
-    for channel in 0..<g.inChannels {
+    for channel in 0..<channels {
         let plane = padded + channel * paddedHeight * paddedWidth
-        plane.update(repeating: 0, count: padding * paddedWidth)
+        fillShort(plane, 0, padding * paddedWidth)
         for row in 0..<g.height {
             let destination = plane + (row + padding) * paddedWidth
-            destination.update(repeating: 0, count: padding)
-            (destination + padding).update(from: input + (channel * g.height + row) * g.width, count: g.width)
-            (destination + padding + g.width).update(repeating: 0, count: padding)
+            fillShort(destination, 0, padding)
+            copyShort(input + (channel * g.height + row) * g.width, destination + padding, g.width)
+            fillShort(destination + padding + g.width, 0, padding)
         }
-        (plane + (padding + g.height) * paddedWidth).update(repeating: 0, count: padding * paddedWidth)
+        fillShort(plane + (padding + g.height) * paddedWidth, 0, padding * paddedWidth)
     }
 }
 
@@ -396,35 +401,40 @@ func flipWeights(_ g: Conv2dGeometry, _ weight: UnsafePointer<Float>, _ flipped:
     }
 }
 
-/// Unfolds one group of one sample into columns[K, OH*OW] (zeros where the kernel hangs over the edge).
-/// input: [C/G, H, W].
+/// Unfolds one group of one sample into columns[K, OH*OW] (zeros where the kernel hangs over
+/// the edge). The group's planes are first copied with a zero border into `padded`, so every
+/// row of the unfolded matrix is a plain copy (stride 1) or an even-lane gather (stride 2)
+/// with no edge cases. input: [C/G, H, W].
 @inline(__always)
-func im2col(_ g: Conv2dGeometry, _ input: UnsafePointer<Float>, _ columns: UnsafeMutablePointer<Float>) {
-    let outHeight = g.outHeight, outWidth = g.outWidth, stride = g.stride, padding = g.padding
+func im2col(_ g: Conv2dGeometry, _ input: UnsafePointer<Float>, _ columns: UnsafeMutablePointer<Float>, padded: UnsafeMutablePointer<Float>) {
+    typealias V = SIMD16<Float>
+    padPlanes(g, input, channels: g.groupInChannels, padded)
+    let outHeight = g.outHeight, outWidth = g.outWidth, stride = g.stride
+    let paddedWidth = g.paddedWidth, planeSize = g.paddedHeight * g.paddedWidth
     for channel in 0..<g.groupInChannels {
-        let plane = input + channel * g.height * g.width
+        let plane = padded + channel * planeSize
         for kernelRow in 0..<g.kernelHeight {
             for kernelColumn in 0..<g.kernelWidth {
                 let row = columns + ((channel * g.kernelHeight + kernelRow) * g.kernelWidth + kernelColumn) * outHeight * outWidth
-                // Output columns whose input column ox*stride - padding + kernelColumn is inside [0, W).
-                let firstX = max(0, (padding - kernelColumn + stride - 1) / stride)
-                let lastX = min(outWidth, (g.width + padding - kernelColumn + stride - 1) / stride)
                 for outY in 0..<outHeight {
                     let destination = row + outY * outWidth
-                    let inputY = outY * stride - padding + kernelRow
-                    if inputY < 0 || inputY >= g.height || firstX >= lastX {
-                        destination.update(repeating: 0, count: outWidth)
-                        continue
-                    }
-                    if firstX > 0 { destination.update(repeating: 0, count: firstX) }
-                    let source = plane + inputY * g.width - padding + kernelColumn
+                    let source = plane + (outY * stride + kernelRow) * paddedWidth + kernelColumn
                     if stride == 1 {
-                        (destination + firstX).update(from: source + firstX, count: lastX - firstX)
+                        copyShort(source, destination, outWidth)
+                    } else if stride == 2 {
+                        let rawSource = UnsafeRawPointer(source), rawDestination = UnsafeMutableRawPointer(destination)
+                        var outX = 0
+                        // The last vector reads up to 31 floats past the row start; keep it inside the plane row.
+                        while outX + 16 <= outWidth && 2 * outX + 32 <= paddedWidth - kernelColumn {
+                            let pair = SIMD32<Float>(lowHalf: rawSource.loadUnaligned(fromByteOffset: 8 * outX, as: V.self),
+                                                     highHalf: rawSource.loadUnaligned(fromByteOffset: 8 * outX + 64, as: V.self))
+                            rawDestination.storeBytes(of: pair.evenHalf, toByteOffset: 4 * outX, as: V.self)
+                            outX += 16
+                        }
+                        while outX < outWidth { destination[outX] = source[2 * outX]; outX += 1 }
                     } else {
-                        var outX = firstX
-                        while outX < lastX { destination[outX] = source[outX * stride]; outX += 1 }
+                        for outX in 0..<outWidth { destination[outX] = source[outX * stride] }
                     }
-                    if lastX < outWidth { (destination + lastX).update(repeating: 0, count: outWidth - lastX) }
                 }
             }
         }
@@ -491,6 +501,29 @@ public func conv2dReference(
     }
 }
 
+/// Copies `count` floats with inline SIMD16 moves: rows of a few dozen floats, where a call to
+/// memmove per row would cost more than the copy.
+@inline(__always)
+func copyShort(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ count: Int) {
+    let rawSource = UnsafeRawPointer(source), rawDestination = UnsafeMutableRawPointer(destination)
+    var i = 0
+    while i + 16 <= count {
+        rawDestination.storeBytes(of: rawSource.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), toByteOffset: i * 4, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count { destination[i] = source[i]; i += 1 }
+}
+
+/// Sets `count` floats to `value` with inline SIMD16 stores (see `copyShort`).
+@inline(__always)
+func fillShort(_ destination: UnsafeMutablePointer<Float>, _ value: Float, _ count: Int) {
+    let raw = UnsafeMutableRawPointer(destination)
+    let splat = SIMD16<Float>(repeating: value)
+    var i = 0
+    while i + 16 <= count { raw.storeBytes(of: splat, toByteOffset: i * 4, as: SIMD16<Float>.self); i += 16 }
+    while i < count { destination[i] = value; i += 1 }
+}
+
 /// x[i] += value over `count` elements.
 @inline(__always)
 func addScalar(_ value: Float, _ x: UnsafeMutablePointer<Float>, _ count: Int) {
@@ -511,7 +544,7 @@ public func sum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
     var total = SIMD16<Float>()
     var i = 0
     while i + 16 <= count { total += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self); i += 16 }
-    var result = total.sum()
+    var result = horizontalSum(total)
     while i < count { result += x[i]; i += 1 }
     return result
 }

@@ -341,7 +341,7 @@ private func gemmDotBlocks(
                 offset += 64
             }
             @inline(__always) func finish(_ row: Int, _ column: Int, _ partial: V) {
-                var total = partial.sum()
+                var total = horizontalSum(partial)
                 let left = a + (i + row) * lda, right = b + (j + column) * ldb
                 var p = vectorEnd
                 while p < k { total += left[p] * right[p]; p += 1 }
@@ -411,7 +411,7 @@ public func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ count: I
         s0.addProduct(rawX.loadUnaligned(fromByteOffset: i * 4, as: V.self), rawY.loadUnaligned(fromByteOffset: i * 4, as: V.self))
         i += 16
     }
-    var total = (s0 + s1).sum()
+    var total = horizontalSum(s0 + s1)
     while i < count { total += x[i] * y[i]; i += 1 }
     return total
 }
@@ -429,6 +429,15 @@ public func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePo
         i += 16
     }
     while i < count { y[i] += alpha * x[i]; i += 1 }
+}
+
+/// Sum of the 16 lanes by halving (the generic `sum()` is not inlined).
+@inline(__always)
+public func horizontalSum(_ v: SIMD16<Float>) -> Float {
+    let eight = v.lowHalf + v.highHalf
+    let four = eight.lowHalf + eight.highHalf
+    let two = four.lowHalf + four.highHalf
+    return two[0] + two[1]
 }
 
 /// The plain reference: C (+)= op(A) * op(B), accumulated in Double.
