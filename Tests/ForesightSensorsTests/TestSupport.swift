@@ -37,3 +37,13 @@ func expectParsesOrFileError(_ what: String, _ body: () throws -> Void) {
     do { try body() } catch is FileFormatError {
     } catch { XCTFail("\(what): unexpected error type \(error)") }
 }
+
+/// Asserts two float arrays have the same length and agree element-wise within `tolerance`.
+func assertClose(_ actual: [Float], _ expected: [Float], tolerance: Float = 1e-6, _ message: String = "",
+                 file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(actual.count, expected.count, message, file: file, line: line)
+    for (index, (a, b)) in zip(actual, expected).enumerated() where !(abs(a - b) <= tolerance) {
+        XCTFail("\(message) element \(index): \(a) vs \(b)", file: file, line: line)
+        return
+    }
+}

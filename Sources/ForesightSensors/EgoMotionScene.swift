@@ -1,0 +1,167 @@
+// A synthetic camera: a seeded textured world with a few moving striped discs, seen through
+// a camera that pans, zooms and rotates over time, rendered as grey frames in [0, 1].
+// Not a 3-D renderer: the world is a flat torus, so every frame is an affine view of it.
+
+import ForesightCore
+import Glibc
+
+/// Grey frames of a textured world seen by a moving camera (pan, zoom, rotation) with
+/// independently moving objects, at a fixed frame rate; 64x64 at 30 fps by default.
+///
+/// ```swift
+/// var scene = EgoMotionScene(seed: 7)                 // 64x64, 30 fps
+/// var frame = [Float](repeating: 0, count: 64 * 64)   // [H, W]
+/// frame.withUnsafeMutableBufferPointer { scene.render(into: $0.baseAddress!) }
+/// scene.advance()
+/// ```
+public struct EgoMotionScene: Sendable {
+    /// How the camera moves; speeds are per second, so frame rate changes sampling only.
+    public struct Motion: Sendable {
+        /// Pan speed in world pixels per second (x, y).
+        public var panVelocity: (x: Float, y: Float)
+        /// Zoom factor swings between 1 - amplitude and 1 + amplitude.
+        public var zoomAmplitude: Float
+        /// Seconds for one zoom in-and-out cycle.
+        public var zoomPeriod: Float
+        /// Rotation swings between -amplitude and +amplitude radians.
+        public var rotationAmplitude: Float
+        /// Seconds for one rotation cycle.
+        public var rotationPeriod: Float
+
+        /// A camera motion; the default pans 20 px/s, zooms +-20 % over 4 s and rotates
+        /// +-0.3 rad over 6 s.
+        public init(panVelocity: (x: Float, y: Float) = (20, 8), zoomAmplitude: Float = 0.2, zoomPeriod: Float = 4,
+                    rotationAmplitude: Float = 0.3, rotationPeriod: Float = 6) {
+            precondition(zoomAmplitude >= 0 && zoomAmplitude < 0.9, "zoom amplitude must be in [0, 0.9), got \(zoomAmplitude)")
+            precondition(zoomPeriod > 0 && rotationPeriod > 0, "periods must be positive, got \(zoomPeriod), \(rotationPeriod)")
+            self.panVelocity = panVelocity
+            self.zoomAmplitude = zoomAmplitude
+            self.zoomPeriod = zoomPeriod
+            self.rotationAmplitude = rotationAmplitude
+            self.rotationPeriod = rotationPeriod
+        }
+    }
+
+    struct Disc {
+        var x: Float, y: Float
+        let vx: Float, vy: Float, radius: Float, brightness: Float, stripePeriod: Float
+    }
+
+    /// Frame width in pixels.
+    public let width: Int
+    /// Frame height in pixels.
+    public let height: Int
+    /// Frames per second.
+    public let framesPerSecond: Float
+    /// The camera's motion.
+    public let motion: Motion
+    /// Frames advanced so far.
+    public private(set) var frameIndex = 0
+
+    static let worldSize = 256  // a power of two, so wrapping is a mask
+    private let world: [Float]  // [worldSize, worldSize]
+    private var discs: [Disc]
+
+    /// A scene of `objects` moving discs on a seeded texture.
+    public init(width: Int = 64, height: Int = 64, framesPerSecond: Float = 30, motion: Motion = Motion(),
+                objects: Int = 3, seed: UInt64) {
+        precondition(width >= 4 && height >= 4 && framesPerSecond > 0, "scene needs at least 4x4 pixels and a positive rate, got \(width)x\(height) at \(framesPerSecond)")
+        self.width = width
+        self.height = height
+        self.framesPerSecond = framesPerSecond
+        self.motion = motion
+        var rng = SeededRandom(seed: seed)
+        world = EgoMotionScene.makeTexture(&rng)
+        let size = Float(EgoMotionScene.worldSize)
+        discs = (0..<objects).map { _ in
+            Disc(x: rng.nextFloat(in: 0..<size), y: rng.nextFloat(in: 0..<size),
+                 vx: rng.nextFloat(in: -30..<30), vy: rng.nextFloat(in: -30..<30),
+                 radius: rng.nextFloat(in: 5..<12), brightness: rng.nextFloat(in: 0.6..<1),
+                 stripePeriod: rng.nextFloat(in: 2..<5))
+        }
+    }
+
+    /// A smooth random texture: Gaussian blobs of many sizes on a faint grating, wrapped on
+    /// the torus and scaled into [0.1, 0.8].
+    static func makeTexture(_ rng: inout SeededRandom) -> [Float] {
+        let size = worldSize
+        var texture = [Float](repeating: 0, count: size * size)
+        for y in 0..<size {
+            for x in 0..<size {
+                texture[y * size + x] = 0.15 * sin(2 * Float.pi * Float(x + 2 * y) / 32)
+            }
+        }
+        for _ in 0..<60 {
+            let cx = rng.nextFloat(in: 0..<Float(size)), cy = rng.nextFloat(in: 0..<Float(size))
+            let sigma = rng.nextFloat(in: 3..<20), amplitude = rng.nextFloat(in: -1..<1)
+            let reach = Int(3 * sigma)
+            for dy in -reach...reach {
+                for dx in -reach...reach {
+                    let x = (Int(cx) + dx) & (size - 1), y = (Int(cy) + dy) & (size - 1)
+                    let distance2 = Float(dx * dx + dy * dy)
+                    texture[y * size + x] += amplitude * exp(-distance2 / (2 * sigma * sigma))
+                }
+            }
+        }
+        let low = texture.min()!, high = texture.max()!
+        return texture.map { 0.1 + 0.7 * ($0 - low) / max(high - low, 1e-6) }
+    }
+
+    /// The camera at the current frame: world position of the frame centre, zoom and angle.
+    public var pose: (x: Float, y: Float, zoom: Float, angle: Float) {
+        let time = Float(frameIndex) / framesPerSecond
+        let zoom = 1 + motion.zoomAmplitude * sin(2 * Float.pi * time / motion.zoomPeriod)
+        let angle = motion.rotationAmplitude * sin(2 * Float.pi * time / motion.rotationPeriod)
+        return (motion.panVelocity.x * time, motion.panVelocity.y * time, zoom, angle)
+    }
+
+    /// Draws the current frame into `frame` ([height, width], row-major, values in [0, 1]).
+    public func render(into frame: UnsafeMutablePointer<Float>) {
+        let (centerX, centerY, zoom, angle) = pose
+        let cosine = cos(angle) / zoom, sine = sin(angle) / zoom
+        let mask = EgoMotionScene.worldSize - 1
+        let size = Float(EgoMotionScene.worldSize)
+        world.withUnsafeBufferPointer { world in
+            for row in 0..<height {
+                let v = Float(row) - Float(height) / 2 + 0.5
+                for column in 0..<width {
+                    let u = Float(column) - Float(width) / 2 + 0.5
+                    let worldX = centerX + cosine * u - sine * v, worldY = centerY + sine * u + cosine * v
+                    var value = EgoMotionScene.bilinear(world, worldX, worldY, mask: mask)
+                    for disc in discs {
+                        // Shortest offset on the torus.
+                        var dx = worldX - disc.x, dy = worldY - disc.y
+                        dx -= size * (dx / size).rounded()
+                        dy -= size * (dy / size).rounded()
+                        if dx * dx + dy * dy < disc.radius * disc.radius {
+                            let stripe = Int(((dx + disc.radius) / disc.stripePeriod).rounded(.down)) & 1
+                            value = stripe == 0 ? disc.brightness : disc.brightness * 0.5
+                        }
+                    }
+                    frame[row * width + column] = value
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func bilinear(_ world: UnsafeBufferPointer<Float>, _ x: Float, _ y: Float, mask: Int) -> Float {
+        let x0 = x.rounded(.down), y0 = y.rounded(.down)
+        let fx = x - x0, fy = y - y0
+        let ix = Int(x0), iy = Int(y0)
+        let left = ix & mask, right = (ix + 1) & mask, top = (iy & mask) * (mask + 1), bottom = ((iy + 1) & mask) * (mask + 1)
+        let upper = world[top + left] + fx * (world[top + right] - world[top + left])
+        let lower = world[bottom + left] + fx * (world[bottom + right] - world[bottom + left])
+        return upper + fy * (lower - upper)
+    }
+
+    /// Moves the camera and the objects one frame on.
+    public mutating func advance() {
+        frameIndex += 1
+        let step = 1 / framesPerSecond, size = Float(EgoMotionScene.worldSize)
+        for index in discs.indices {
+            discs[index].x = (discs[index].x + discs[index].vx * step + size).truncatingRemainder(dividingBy: size)
+            discs[index].y = (discs[index].y + discs[index].vy * step + size).truncatingRemainder(dividingBy: size)
+        }
+    }
+}
