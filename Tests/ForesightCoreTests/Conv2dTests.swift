@@ -35,6 +35,13 @@ final class Conv2dTests: XCTestCase {
         // Few filters: the direct path, with rows wider than one vector.
         try! Conv2dGeometry(batch: 2, inChannels: 2, height: 3, width: 21, outChannels: 1, kernel: 3, stride: 1, padding: 1),
         try! Conv2dGeometry(batch: 1, inChannels: 2, height: 4, width: 18, outChannels: 3, kernel: 5, stride: 1, padding: 2),
+        // Rows of whole vectors: the implicit GEMM (forward, weight and input gradients), with
+        // a partial tile of filters and, in the last, two depth blocks (K = 225 > KC).
+        try! Conv2dGeometry(batch: 2, inChannels: 3, height: 2, width: 16, outChannels: 8, kernel: 3, stride: 1, padding: 1),
+        try! Conv2dGeometry(batch: 1, inChannels: 2, height: 3, width: 32, outChannels: 5, kernel: 3, stride: 1, padding: 1),
+        try! Conv2dGeometry(batch: 1, inChannels: 9, height: 2, width: 16, outChannels: 12, kernel: 5, stride: 1, padding: 2),
+        // Few filters over whole-vector rows: direct forward, implicit input gradient.
+        try! Conv2dGeometry(batch: 1, inChannels: 3, height: 2, width: 16, outChannels: 1, kernel: 3, stride: 1, padding: 1),
     ]
 
     func testGeometriesCoverEveryPath() {
@@ -42,6 +49,8 @@ final class Conv2dTests: XCTestCase {
         XCTAssertTrue(geometries.contains { $0.usesTransposedInputGradient && !$0.usesDirectPath })
         XCTAssertTrue(geometries.contains { !$0.usesTransposedInputGradient && !$0.isPointwise })
         XCTAssertTrue(geometries.contains { $0.isPointwise })
+        XCTAssertTrue(geometries.contains { $0.supportsImplicitGemm && !$0.usesDirectPath && $0.columnRows > gemmKC })
+        XCTAssertTrue(geometries.contains { $0.usesDirectPath && $0.transposed.supportsImplicitGemm })
     }
 
     func testForwardMatchesDirectReference() {

@@ -102,3 +102,15 @@ final class ProgramTests: XCTestCase {
         }
     }
 }
+
+final class OperandTypeTests: XCTestCase {
+    func testIntegerOperandsAreRejectedAtBuildTime() throws {
+        let graph = Graph()
+        let labels = try graph.input("labels", [4], dtype: .int32)
+        XCTAssertThrowsError(try graph.relu(labels)) { XCTAssertTrue("\($0)".contains("float32"), "\($0)") }
+        XCTAssertThrowsError(try graph.linear(labels, outFeatures: 2, name: "fc")) { XCTAssertTrue("\($0)".contains("float32"), "\($0)") }
+        let image = try graph.input("image", [1, 1, 4, 4], dtype: .int8)
+        XCTAssertThrowsError(try graph.conv2d(image, outChannels: 1, kernel: 3, name: "c")) { XCTAssertTrue("\($0)".contains("float32"), "\($0)") }
+        XCTAssertThrowsError(try graph.upsampleNearest2x(image, name: "u")) { XCTAssertTrue("\($0)".contains("float32"), "\($0)") }
+    }
+}

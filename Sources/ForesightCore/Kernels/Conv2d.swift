@@ -92,7 +92,7 @@ public struct Conv2dScratch: @unchecked Sendable {
     /// Offsets (in floats) of the parts: columns (im2col of the input or of the output gradient),
     /// the zero-padded planes that im2col and the direct path read, flipped weights, the GEMM
     /// workspace, private gradients.
-    private static func layout(_ g: Conv2dGeometry) -> (padded: Int, flipped: Int, gemm: Int, gradients: Int, total: Int) {
+    private static func layout(_ g: Conv2dGeometry) -> (padded: Int, flipped: Int, offsets: Int, gemm: Int, gradients: Int, total: Int) {
         func rounded(_ floats: Int) -> Int { Arena.roundUp(floats * 4) / 4 }
         var columns = g.columnRows * g.columnCount
         var padded = g.isPointwise ? 0 : g.inChannels * g.paddedHeight * g.paddedWidth
@@ -105,13 +105,18 @@ public struct Conv2dScratch: @unchecked Sendable {
         }
         let paddedStart = rounded(columns)
         let flippedStart = paddedStart + rounded(padded)
-        let gemmStart = flippedStart + rounded(flipped)
+        let offsetsStart = flippedStart + rounded(flipped)
+        let offsets = g.columnRows + (g.usesTransposedInputGradient ? g.transposed.columnRows : 0)
+        let gemmStart = offsetsStart + rounded(offsets)
         let gradientStart = gemmStart + GemmWorkspace.floatCount
-        return (paddedStart, flippedStart, gemmStart, gradientStart, gradientStart + rounded(g.outChannels * g.columnRows + g.outChannels))
+        return (paddedStart, flippedStart, offsetsStart, gemmStart, gradientStart, gradientStart + rounded(g.outChannels * g.columnRows + g.outChannels))
     }
 
     let columns: UnsafeMutablePointer<Float>
     let padded: UnsafeMutablePointer<Float>
+    /// Row offsets of the implicit GEMM: the layer's, then its input gradient's.
+    let offsets: UnsafeMutablePointer<Int32>
+    let transposedOffsets: UnsafeMutablePointer<Int32>
     let flippedWeights: UnsafeMutablePointer<Float>
     let gemmWorkspace: GemmWorkspace
     let weightGradient: UnsafeMutablePointer<Float>
@@ -123,6 +128,8 @@ public struct Conv2dScratch: @unchecked Sendable {
         let base = memory + thread * parts.total
         columns = base
         padded = base + parts.padded
+        offsets = UnsafeMutableRawPointer(base + parts.offsets).assumingMemoryBound(to: Int32.self)
+        transposedOffsets = offsets + g.columnRows
         flippedWeights = base + parts.flipped
         gemmWorkspace = GemmWorkspace(memory: base + parts.gemm)
         weightGradient = base + parts.gradients
@@ -150,6 +157,7 @@ public func conv2dForward(
     let inputSize = g.inChannels * g.height * g.width
     let outputSize = g.outChannels * g.columnCount
     let work = Conv2dScratch(g, memory: scratch, thread: thread)
+    if g.supportsImplicitGemm { unfoldedRowOffsets(g, work.offsets) }
     var sample = thread
     while sample < g.batch {
         let input = x + sample * inputSize
@@ -157,6 +165,16 @@ public func conv2dForward(
         if g.usesDirectPath {
             padPlanes(g, input, channels: g.inChannels, work.padded)
             directForward(g, work.padded, weight, bias, output)
+            sample += threads
+            continue
+        }
+        if g.supportsImplicitGemm {
+            padPlanes(g, input, channels: g.inChannels, work.padded)
+            implicitGemmForward(g, weights: weight, padded: work.padded, offsets: work.offsets, output: output,
+                                accumulate: false, workspace: work.gemmWorkspace)
+            if let bias {
+                for filter in 0..<g.outChannels { addScalar(bias[filter], output + filter * g.columnCount, g.columnCount) }
+            }
             sample += threads
             continue
         }
@@ -217,7 +235,11 @@ public func conv2dBackward(
         weightSum.update(repeating: 0, count: weightCount)
         biasSum?.update(repeating: 0, count: g.outChannels)
     }
-    if dx != nil && g.usesTransposedInputGradient { flipWeights(g, weight, work.flippedWeights) }
+    if dx != nil && g.usesTransposedInputGradient {
+        flipWeights(g, weight, work.flippedWeights)
+        if g.transposed.supportsImplicitGemm { unfoldedRowOffsets(g.transposed, work.transposedOffsets) }
+    }
+    if g.supportsImplicitGemm { unfoldedRowOffsets(g, work.offsets) }
     var sample = thread
     while sample < g.batch {
         let input = x + sample * inputSize
@@ -225,8 +247,11 @@ public func conv2dBackward(
         if g.usesDirectPath {
             padPlanes(g, input, channels: g.inChannels, work.padded)
             directWeightGradient(g, work.padded, outputGradient, weightSum)
+        } else if g.supportsImplicitGemm {
+            padPlanes(g, input, channels: g.inChannels, work.padded)
+            implicitWeightGradient(g, dy: outputGradient, padded: work.padded, offsets: work.offsets, dweight: weightSum)
         }
-        for group in 0..<g.groups where !g.usesDirectPath {
+        for group in 0..<g.groups where !g.usesDirectPath && !g.supportsImplicitGemm {
             let groupInput = input + group * g.groupInChannels * g.height * g.width
             let groupGradient = outputGradient + group * g.groupOutChannels * g.columnCount
             let columns: UnsafePointer<Float>
@@ -247,10 +272,16 @@ public func conv2dBackward(
             if g.usesTransposedInputGradient {
                 // dX[C, HW] += flip(W)[C, F*KK] * im2col(dY)[F*KK, HW]
                 let t = g.transposed
-                im2col(t, outputGradient, work.columns, padded: work.padded)
-                gemm(m: t.outChannels, n: t.columnCount, k: t.columnRows, a: work.flippedWeights, lda: t.columnRows,
-                     b: work.columns, ldb: t.columnCount, c: sampleGradient, ldc: t.columnCount, accumulate: true,
-                     workspace: work.gemmWorkspace)
+                if t.supportsImplicitGemm {
+                    padPlanes(t, outputGradient, channels: t.inChannels, work.padded)
+                    implicitGemmForward(t, weights: work.flippedWeights, padded: work.padded, offsets: work.transposedOffsets,
+                                        output: sampleGradient, accumulate: true, workspace: work.gemmWorkspace)
+                } else {
+                    im2col(t, outputGradient, work.columns, padded: work.padded)
+                    gemm(m: t.outChannels, n: t.columnCount, k: t.columnRows, a: work.flippedWeights, lda: t.columnRows,
+                         b: work.columns, ldb: t.columnCount, c: sampleGradient, ldc: t.columnCount, accumulate: true,
+                         workspace: work.gemmWorkspace)
+                }
             } else {
                 for group in 0..<g.groups {
                     let groupGradient = outputGradient + group * g.groupOutChannels * g.columnCount

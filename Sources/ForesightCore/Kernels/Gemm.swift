@@ -191,7 +191,7 @@ public func gemm(
 /// Packs rows [row0, row0+mc) x depth [depth0, depth0+kc) of op(A) into MR-row panels:
 /// panel p holds, for each depth step, MR consecutive row values (zero past the edge).
 @inline(__always)
-private func packA(
+func packA(
     _ transposed: Bool, _ a: UnsafePointer<Float>, _ lda: Int,
     _ row0: Int, _ mc: Int, _ depth0: Int, _ kc: Int, _ packed: UnsafeMutablePointer<Float>
 ) {
@@ -259,21 +259,31 @@ private func packB(
     }
 }
 
-/// C[8, 32] (+)= Apanel[kc x 8] * B[kc x 32] (rows of B `ldb` floats apart: 32 when packed);
-/// sixteen SIMD16 accumulators.
+/// C[8, 32] (+)= Apanel[kc x 8] * B[kc x 32] with B's rows `ldb` floats apart (32 when packed).
 @inline(__always)
 private func microKernel8x32(
     _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool
 ) {
+    let rawB = UnsafeRawPointer(b)
+    microKernel8x32(kc, a, c, ldc, accumulate, secondHalf: 64) { rawB + $0 * ldb * 4 }
+}
+
+/// C[8, 32] (+)= Apanel[kc x 8] * B[kc x 32], where row p of B starts at `row(p)` (16 floats)
+/// and continues at `row(p) + secondHalf` bytes (16 more); sixteen SIMD16 accumulators.
+@inline(__always)
+func microKernel8x32(
+    _ kc: Int, _ a: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool,
+    secondHalf: Int, row: (Int) -> UnsafeRawPointer
+) {
     typealias V = SIMD16<Float>
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
     var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
-    let rawB = UnsafeRawPointer(b)
     var p = 0
     while p < kc {
-        let b0 = rawB.loadUnaligned(fromByteOffset: p * ldb * 4, as: V.self)
-        let b1 = rawB.loadUnaligned(fromByteOffset: p * ldb * 4 + 64, as: V.self)
+        let rowStart = row(p)
+        let b0 = rowStart.loadUnaligned(as: V.self)
+        let b1 = rowStart.loadUnaligned(fromByteOffset: secondHalf, as: V.self)
         let column = a + p * 8
         var broadcast = V(repeating: column[0])
         c00.addProduct(broadcast, b0); c01.addProduct(broadcast, b1)

@@ -20,6 +20,7 @@ public final class ActivationOperation: Operation {
     public init(_ activation: Activation) { self.activation = activation }
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
+        try requireFloat(dtypes, "\(activation)")
         try require(inputs.count == 1, "\(activation)", expected: "one operand", got: "\(inputs.count)")
         count = inputs[0].count
         return inputs[0]

@@ -15,6 +15,7 @@ public final class Conv2dOperation: Operation, ParallelWork {
     }
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
+        try requireFloat(dtypes, "conv2d")
         try require(inputs.count == 2 || inputs.count == 3, "conv2d", expected: "x, weight and optional bias", got: "\(inputs.count) operands")
         let x = inputs[0], weight = inputs[1]
         try require(x.rank == 4, "conv2d", expected: "input [N, C, H, W]", got: "\(x)")
@@ -70,6 +71,7 @@ public final class LinearOperation: Operation {
     public init() {}
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
+        try requireFloat(dtypes, "linear")
         try require(inputs.count == 2 || inputs.count == 3, "linear", expected: "x, weight and optional bias", got: "\(inputs.count) operands")
         let x = inputs[0], weight = inputs[1]
         try require(weight.rank == 2 && x[-1] == weight[1], "linear", expected: "weight [out, \(x[-1])]", got: "\(weight)")

@@ -1,5 +1,5 @@
-// Operations that move values without learning: nearest and bilinear x2 upsampling,
-// pooling, channel concatenation, element-wise add and multiply.
+// x2 upsampling (nearest and bilinear) as a graph operation. Pooling, concatenation and
+// element-wise arithmetic are in their own files.
 
 import ForesightCore
 
@@ -13,6 +13,7 @@ public final class Upsample2xOperation: Operation {
     public init(_ mode: Mode) { self.mode = mode }
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
+        try requireFloat(dtypes, "upsample")
         try require(inputs.count == 1 && inputs[0].rank == 4, "upsample", expected: "one operand [N, C, H, W]", got: "\(inputs)")
         let x = inputs[0]
         dims = (x[0], x[1], x[2], x[3])

@@ -1,0 +1,357 @@
+// Graph-level gradient checks: small graphs built through `Graph` and run by `Program`, every
+// parameter gradient (and one early activation's) against central differences of the program's
+// own loss; bad shapes as thrown errors; a small classifier that learns. Kernel-level checks are
+// in ForesightCoreTests.
+
+import CAllocationCounter
+import XCTest
+@testable import ForesightCore
+@testable import ForesightNN
+
+/// Tolerances of `checkGradients`.
+///
+/// The numeric gradient is (L(v + h) - L(v - h)) / 2h of the program's float32 loss, h = 1e-2.
+/// Its truncation error is about h^2 / 6 |L'''| (~2e-5 of a unit-scale gradient); rounding a
+/// float32 loss of size ~1 costs 6e-8 / 2h = 3e-6 per ulp, ~3e-5 for the ten-odd ulps a graph's
+/// sums lose. An element passes when |analytic - numeric| <= 2e-4 + 1e-2 * max(|analytic|, |numeric|).
+/// The losses here are means over tens of elements, so gradients are ~1e-3 to 1e-1: the
+/// absolute floor is below the kernel tests' 1e-3, which would let a wrong term in a 1e-2-size
+/// gradient pass. Kinked operations (ReLU, max pool, L1) get values farther than h from their kinks.
+private enum Tolerance {
+    static let step: Float = 1e-2
+    static let absolute = 2e-4
+    static let relative = 1e-2
+}
+
+/// A training program for `graph` with plain SGD: float inputs uniform in [-1, 1), parameters
+/// made with `.ones` / `.zeros` (norm gamma, beta) moved to [0.5, 1.5) / [-0.5, 0.5) so that a
+/// gradient that forgets them shows. Int32 inputs stay 0 for the test to fill.
+private func makeProgram(_ graph: Graph, loss: TensorID, seed: UInt64 = 1) throws -> Program {
+    let program = try Program(graph, loss: loss, optimizer: SGD(learningRate: 0.1), seed: seed)
+    var random = SeededRandom(seed: seed + 1000)
+    for id in graph.inputs where graph[id].dtype == .float32 {
+        let values = program.tensor(id).floats
+        for i in values.indices { values[i] = random.nextFloat(in: -1..<1) }
+    }
+    for id in graph.parameters {
+        let values = program.tensor(id).floats
+        switch graph[id].role {
+        case .parameter(.ones): for i in values.indices { values[i] = random.nextFloat(in: 0.5..<1.5) }
+        case .parameter(.zeros): for i in values.indices { values[i] = random.nextFloat(in: -0.5..<0.5) }
+        default: break
+        }
+    }
+    return program
+}
+
+/// Compares `program.backward()` with central differences of `program.forward()`'s loss for
+/// every parameter element and, if given, every element of `activation`. An activation is
+/// perturbed right after its producer runs, then the nodes after it run. Its gradient
+/// is read after the whole backward pass, so it must be the first activation that carries one
+/// (a later-written gradient could otherwise reuse its memory).
+private func checkGradients(_ program: Program, activation: TensorID? = nil, file: StaticString = #filePath, line: UInt = #line) {
+    let graph = program.graph
+    program.forward()
+    program.backward()
+    var checked = program.parameters.map { (id: $0, analytic: program.gradient($0)!.toArray()) }
+    if let activation {
+        let producer = graph[activation].producer!
+        precondition(graph.nodes[..<producer].allSatisfy { !graph[$0.output].requiresGradient },
+                     "\(graph[activation].name) is not the first activation with a gradient")
+        checked.append((activation, program.gradient(activation)!.toArray()))
+    }
+    var failures: [String] = []
+    for (id, analytic) in checked {
+        let values = program.tensor(id).floats
+        // A parameter is set, then everything runs; an activation is set once its producer has run.
+        let setAfter = id == activation ? graph[id].producer! + 1 : 0
+        func runUpToSet() { for node in graph.nodes[..<setAfter] { node.operation.forward(pool: program.pool) } }
+        func loss(element: Int, value: Float) -> Double {
+            runUpToSet()
+            values[element] = value
+            for node in graph.nodes[setAfter...] { node.operation.forward(pool: program.pool) }
+            return Double(program.lossValue)
+        }
+        var largest = 0.0
+        for element in values.indices {
+            runUpToSet()
+            let original = values[element]
+            let above = original + Tolerance.step, below = original - Tolerance.step
+            let numeric = (loss(element: element, value: above) - loss(element: element, value: below)) / (Double(above) - Double(below))
+            values[element] = original
+            let difference = abs(Double(analytic[element]) - numeric)
+            if !(difference <= Tolerance.absolute + Tolerance.relative * max(abs(Double(analytic[element])), abs(numeric))) {
+                failures.append("\(graph[id].name)[\(element)]: analytic \(analytic[element]), numeric \(numeric)")
+            }
+            largest = max(largest, abs(numeric))
+        }
+        // A tensor whose gradient is ~0 everywhere would pass whatever backward does.
+        if largest < 10 * Tolerance.absolute { failures.append("\(graph[id].name): largest gradient \(largest) is too small to check") }
+    }
+    if !failures.isEmpty {
+        XCTFail("\(failures.count) gradient mismatches: \(failures.prefix(6).joined(separator: "; "))", file: file, line: line)
+    }
+}
+
+final class GraphGradientTests: XCTestCase {
+    // MARK: existing operations
+
+    /// Strided grouped (im2col, scattered input gradient), direct few-channel stride-1 (flipped-
+    /// weight input gradient) and pointwise convolutions, with and without bias.
+    func testConv2dGradients() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [2, 4, 7, 7])
+        let pointwise = try graph.conv2d(x, outChannels: 4, kernel: 1, name: "pointwise")
+        var h = try graph.gelu(pointwise)
+        h = try graph.tanh(try graph.conv2d(h, outChannels: 6, kernel: 3, stride: 2, padding: 1, groups: 2, name: "strided"))
+        h = try graph.sigmoid(try graph.conv2d(h, outChannels: 3, kernel: 3, padding: 1, bias: false, name: "direct"))
+        h = try graph.conv2d(h, outChannels: 2, kernel: 1, bias: false, name: "last")
+        h = try graph.scale(h, by: 8)                          // gradients of PyTorch-initialised layers are small
+        let loss = try graph.mseLoss(h, try graph.input("target", [2, 2, 4, 4]), name: "loss")
+        checkGradients(try makeProgram(graph, loss: loss), activation: pointwise)
+    }
+
+    func testLinearOnRank3InputGradients() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [2, 3, 5])
+        let first = try graph.linear(x, outFeatures: 4, name: "fc1")
+        let h = try graph.linear(try graph.sigmoid(first), outFeatures: 3, bias: false, name: "fc2")
+        let loss = try graph.mseLoss(h, try graph.input("target", [2, 3, 3]), name: "loss")
+        checkGradients(try makeProgram(graph, loss: loss), activation: first)
+    }
+
+    /// Each activation straight on a parameter, so perturbing one element never crosses a kink
+    /// (values are at least 0.1 from 0).
+    func testActivationGradients() throws {
+        let kinds: [Activation] = [.relu, .leakyRelu(slope: 0.1), .gelu, .sigmoid, .tanh]
+        for (index, kind) in kinds.enumerated() {
+            let graph = Graph()
+            let p = try graph.parameter("p", [3, 7], initializer: .zeros)
+            let y = try graph.activation(p, kind, name: "y")
+            let loss = try graph.mseLoss(y, try graph.input("target", [3, 7]), name: "loss")
+            let program = try makeProgram(graph, loss: loss, seed: UInt64(index))
+            var random = SeededRandom(seed: 50 + UInt64(index))
+            let values = program.tensor(p).floats
+            for i in values.indices { values[i] = (random.nextFloat() < 0.5 ? -1 : 1) * random.nextFloat(in: 0.1..<1.5) }
+            checkGradients(program, activation: y)
+        }
+    }
+
+    func testUpsampleGradients() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [2, 2, 3, 3])
+        let h = try graph.conv2d(x, outChannels: 3, kernel: 1, name: "conv")
+        let nearest = try graph.upsampleNearest2x(h, name: "nearest")
+        let bilinear = try graph.upsampleBilinear2x(nearest, name: "bilinear")
+        let loss = try graph.mseLoss(bilinear, try graph.input("target", [2, 3, 12, 12]), name: "loss")
+        checkGradients(try makeProgram(graph, loss: loss), activation: h)
+    }
+
+    /// L1 with every target at least 0.1 away from its prediction; cross-entropy from int32 labels.
+    func testL1AndCrossEntropyGradients() throws {
+        let l1Graph = Graph()
+        let p = try l1Graph.parameter("p", [4, 5], initializer: .fanIn(1))
+        let target = try l1Graph.input("target", [4, 5])
+        let l1 = try makeProgram(l1Graph, loss: try l1Graph.l1Loss(p, target, name: "loss"))
+        var random = SeededRandom(seed: 8)
+        for i in 0..<20 {
+            l1.tensor(target).floats[i] = l1.tensor(p).floats[i] + (random.nextFloat() < 0.5 ? -1 : 1) * random.nextFloat(in: 0.1..<1)
+        }
+        checkGradients(l1)
+
+        let graph = Graph()
+        let x = try graph.input("x", [6, 5])
+        let labels = try graph.input("labels", [6], dtype: .int32)
+        let logits = try graph.linear(x, outFeatures: 4, name: "fc")
+        let program = try makeProgram(graph, loss: try graph.crossEntropyLoss(logits, labels, name: "loss"))
+        for (i, label) in [0, 3, 1, 2, 3, 0].enumerated() { program.tensor(labels).int32s[i] = Int32(label) }
+        checkGradients(program, activation: logits)
+    }
+
+    // MARK: pooling and normalization
+
+    /// Max and average pooling of one parameter with overlapping, padded windows; its values are
+    /// distinct and 0.05 apart, so a step of h never changes which one is a window's maximum.
+    func testPoolingGradients() throws {
+        let graph = Graph()
+        let p = try graph.parameter("p", [2, 2, 5, 5], initializer: .zeros)
+        let maximum = try graph.maxPool2d(p, kernel: 3, stride: 2, padding: 1)
+        let average = try graph.avgPool2d(p, kernel: 3, stride: 2, padding: 1)
+        let loss = try graph.mseLoss(try graph.add(maximum, average), try graph.input("target", [2, 2, 3, 3]), name: "loss")
+        let program = try makeProgram(graph, loss: loss)
+        var random = SeededRandom(seed: 4)
+        let ranks = Array(0..<100).shuffled(using: &random)
+        for (i, rank) in ranks.enumerated() { program.tensor(p).floats[i] = Float(rank) * 0.05 - 2.5 }
+        checkGradients(program)
+
+        // Average pooling's input gradient, with default stride, after a convolution.
+        let second = Graph()
+        let x = try second.input("x", [2, 2, 6, 6])
+        let h = try second.conv2d(x, outChannels: 3, kernel: 3, padding: 1, name: "conv")
+        let pooled = try second.tanh(try second.avgPool2d(h, kernel: 2))
+        let secondLoss = try second.mseLoss(pooled, try second.input("target", [2, 3, 3, 3]), name: "loss")
+        checkGradients(try makeProgram(second, loss: secondLoss), activation: h)
+    }
+
+    /// Softmax over the last axis of a rank-3 tensor, scaled up so its gradients are not tiny.
+    func testSoftmaxGradients() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [2, 3, 4])
+        let logits = try graph.linear(x, outFeatures: 5, name: "fc")
+        let probabilities = try graph.scale(try graph.softmax(logits), by: 4)
+        let loss = try graph.mseLoss(probabilities, try graph.input("target", [2, 3, 5]), name: "loss")
+        checkGradients(try makeProgram(graph, loss: loss), activation: logits)
+    }
+
+    /// Layer norm straight on an input (no input gradient: the operation's stand-in path) and
+    /// after a linear layer (its input gradient, checked through the linear layer's output).
+    func testLayerNormGradients() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [2, 3, 8])
+        let normalized = try graph.layerNorm(x, name: "ln")
+        checkGradients(try makeProgram(graph, loss: try graph.mseLoss(normalized, try graph.input("target", [2, 3, 8]), name: "loss")))
+
+        let second = Graph()
+        let features = try second.linear(try second.input("x", [2, 3, 6]), outFeatures: 8, name: "fc")
+        let h = try second.gelu(try second.layerNorm(features, name: "ln"))
+        let loss = try second.mseLoss(h, try second.input("target", [2, 3, 8]), name: "loss")
+        checkGradients(try makeProgram(second, loss: loss), activation: features)
+    }
+
+    /// Group norm straight on an input (stand-in path) and after a convolution.
+    func testGroupNormGradients() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [2, 4, 3, 3])
+        let normalized = try graph.groupNorm(x, groups: 2, name: "gn")
+        checkGradients(try makeProgram(graph, loss: try graph.mseLoss(normalized, try graph.input("target", [2, 4, 3, 3]), name: "loss")))
+
+        let second = Graph()
+        let h = try second.conv2d(try second.input("x", [2, 3, 4, 4]), outChannels: 6, kernel: 3, padding: 1, name: "conv")
+        let y = try second.tanh(try second.groupNorm(h, groups: 3, name: "gn"))
+        let loss = try second.mseLoss(y, try second.input("target", [2, 6, 4, 4]), name: "loss")
+        checkGradients(try makeProgram(second, loss: loss), activation: h)
+    }
+
+    // MARK: element-wise and concatenation
+
+    /// Add, multiply and scale: one side an input (no gradient), the same tensor on both sides,
+    /// and a parameter used by several operations.
+    func testElementwiseGradients() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [2, 3, 4])
+        let p = try graph.parameter("p", [2, 3, 4], initializer: .fanIn(1))
+        let q = try graph.parameter("q", [2, 3, 4], initializer: .fanIn(1))
+        let first = try graph.add(p, x)                        // one-sided add
+        var h = try graph.multiply(first, q)
+        h = try graph.multiply(x, h)                           // one-sided multiply, input first
+        h = try graph.add(x, try graph.multiply(h, x))         // and input second; one-sided add, input first
+        h = try graph.add(h, h)                                // x + x
+        h = try graph.multiply(h, h)                           // x * x
+        h = try graph.add(h, try graph.multiply(q, q))
+        h = try graph.add(h, try graph.add(p, p))
+        h = try graph.scale(h, by: 0.5)
+        let loss = try graph.mseLoss(h, try graph.input("target", [2, 3, 4]), name: "loss")
+        checkGradients(try makeProgram(graph, loss: loss), activation: first)
+    }
+
+    /// Concatenation with one side an input, the other side an input, and both sides one tensor.
+    func testConcatChannelsGradients() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [2, 2, 3, 3])
+        let h = try graph.conv2d(x, outChannels: 3, kernel: 1, name: "conv")
+        let left = try graph.concatChannels(h, x)              // second needs no gradient
+        let right = try graph.concatChannels(x, h)             // first needs no gradient
+        let both = try graph.concatChannels(try graph.add(left, right), try graph.add(left, right))
+        let p = try graph.parameter("p", [2, 1, 3, 3], initializer: .fanIn(1))
+        let twice = try graph.concatChannels(p, p)             // the same tensor on both sides
+        var y = try graph.concatChannels(both, twice)          // [2, 12, 3, 3]
+        y = try graph.scale(try graph.tanh(try graph.conv2d(y, outChannels: 2, kernel: 1, name: "mix")), by: 4)
+        let loss = try graph.mseLoss(y, try graph.input("target", [2, 2, 3, 3]), name: "loss")
+        checkGradients(try makeProgram(graph, loss: loss), activation: h)
+    }
+
+    // MARK: bad input
+
+    func testBadShapesAreClearErrors() throws {
+        let graph = Graph()
+        let a = try graph.input("a", [2, 3])
+        let b = try graph.input("b", [2, 4])
+        XCTAssertThrowsError(try graph.add(a, b)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("same shape") && message.contains("[2x3]") && message.contains("[2x4]"), message)
+        }
+        XCTAssertThrowsError(try graph.multiply(a, b)) { XCTAssertTrue("\($0)".contains("same shape"), "\($0)") }
+
+        let tokens = try graph.input("tokens", [2, 5, 8])
+        let gamma = try graph.parameter("gamma", [4], initializer: .ones)
+        let beta = try graph.parameter("beta", [4], initializer: .zeros)
+        XCTAssertThrowsError(try graph.apply(LayerNormOperation(), [tokens, gamma, beta], name: "ln")) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("last axis") && message.contains("[8]") && message.contains("gamma [4]"), message)
+        }
+
+        let large = try graph.input("large", [2, 3, 8, 8])
+        let small = try graph.input("small", [2, 3, 4, 4])
+        XCTAssertThrowsError(try graph.concatChannels(large, small)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("height and width") && message.contains("[2x3x4x4]"), message)
+        }
+
+        XCTAssertThrowsError(try graph.groupNorm(large, groups: 2, name: "gn")) { XCTAssertTrue("\($0)".contains("divisible into 2 groups"), "\($0)") }
+        XCTAssertThrowsError(try graph.groupNorm(a, groups: 1, name: "gn2")) { XCTAssertTrue("\($0)".contains("[N, C, H, W]"), "\($0)") }
+        XCTAssertThrowsError(try graph.maxPool2d(small, kernel: 7)) { XCTAssertTrue("\($0)".contains("height and width of at least 7"), "\($0)") }
+        XCTAssertThrowsError(try graph.avgPool2d(small, kernel: 2, padding: 2)) { XCTAssertTrue("\($0)".contains("padding"), "\($0)") }
+        let labels = try graph.input("labels", [2], dtype: .int32)
+        XCTAssertThrowsError(try graph.softmax(labels)) { XCTAssertTrue("\($0)".contains("float32"), "\($0)") }
+    }
+
+    // MARK: training
+
+    func testNewOperationsStepWithoutAllocating() throws {
+        XCTAssertEqual(foresight_allocation_counter_active(), 1, "the allocation counter is not linked in")
+        let graph = Graph()
+        let x = try graph.input("x", [2, 3, 8, 8])
+        var h = try graph.leakyRelu(try graph.groupNorm(try graph.conv2d(x, outChannels: 4, kernel: 3, padding: 1, name: "conv"), groups: 2, name: "gn"))
+        h = try graph.avgPool2d(try graph.maxPool2d(h, kernel: 2), kernel: 3, stride: 1, padding: 1)   // [2, 4, 4, 4]
+        h = try graph.concatChannels(h, try graph.avgPool2d(x, kernel: 2))                            // [2, 7, 4, 4]
+        h = try graph.multiply(try graph.add(h, h), try graph.scale(h, by: 0.5))
+        h = try graph.softmax(try graph.gelu(try graph.layerNorm(h, name: "ln")))
+        let loss = try graph.mseLoss(try graph.tanh(h), try graph.input("target", [2, 7, 4, 4]), name: "loss")
+        for threads in [1, 2] {
+            let program = try Program(graph, loss: loss, optimizer: Adam(), threads: threads)
+            program.tensor(x).fill(0.3)
+            for _ in 0..<3 { try program.step() }
+            let before = foresight_allocation_count()
+            for _ in 0..<10 { try program.step() }
+            let allocations = foresight_allocation_count() - before
+            XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in 10 steps with \(threads) thread(s)")
+        }
+    }
+
+    /// linear -> gelu -> linear -> cross-entropy separates a disk from the ring around it (not
+    /// linearly separable, so the hidden layer has to learn).
+    func testSmallClassifierLearnsSeparableClasses() throws {
+        let count = 128
+        let graph = Graph()
+        let points = try graph.input("points", [count, 2])
+        let labels = try graph.input("labels", [count], dtype: .int32)
+        let hidden = try graph.gelu(try graph.linear(points, outFeatures: 16, name: "fc1"))
+        let logits = try graph.linear(hidden, outFeatures: 2, name: "fc2")
+        let loss = try graph.crossEntropyLoss(logits, labels, name: "loss")
+        let program = try Program(graph, loss: loss, optimizer: Adam(learningRate: 0.03), seed: 2)
+        var random = SeededRandom(seed: 11)
+        for i in 0..<count {
+            let label = i % 2
+            let radius = label == 0 ? random.nextFloat(in: 0..<0.5) : random.nextFloat(in: 0.8..<1.2)
+            let angle = random.nextFloat(in: 0..<(2 * .pi))
+            program.tensor(points).floats[2 * i] = radius * cos(angle)
+            program.tensor(points).floats[2 * i + 1] = radius * sin(angle)
+            program.tensor(labels).int32s[i] = Int32(label)
+        }
+        for _ in 0..<300 { try program.step() }
+        program.forward()
+        let scores = program.tensor(logits).floats
+        let correct = (0..<count).filter { (scores[2 * $0 + 1] > scores[2 * $0] ? 1 : 0) == $0 % 2 }.count
+        XCTAssertGreaterThan(Double(correct) / Double(count), 0.95, "accuracy \(correct)/\(count), loss \(program.lossValue)")
+    }
+}
