@@ -1,0 +1,431 @@
+// V4L2 cameras through libv4l2: enumeration of devices, formats, sizes and frame rates;
+// opening, format negotiation, frame-rate control and mmap streaming with typed errors.
+// Not the capture thread (CameraCapture.swift) and not a pixel converter (Preprocessing.swift).
+
+import CV4L2
+import Glibc
+
+/// What can go wrong with a camera, worded for the person at the robot.
+public enum CameraError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// No device node at the path (unplugged, or a wrong number).
+    case noSuchDevice(path: String)
+    /// Another program is using the camera.
+    case busy(path: String)
+    /// The user may not open the device node.
+    case permissionDenied(path: String)
+    /// The node exists but is not a video capture device (e.g. a metadata node).
+    case notACaptureDevice(path: String)
+    /// The camera refused the format, size or frame rate asked for.
+    case formatRejected(path: String, reason: String)
+    /// The camera disappeared while streaming (unplugged, driver unbound).
+    case deviceGone(path: String)
+    /// No frame arrived within the time allowed.
+    case timeout(path: String, milliseconds: Int)
+    /// Any other failing system call, with its errno.
+    case system(path: String, call: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .noSuchDevice(let path): return "no camera at \(path): check the cable and `foresight devices`"
+        case .busy(let path): return "camera \(path) is busy: another program is using it"
+        case .permissionDenied(let path): return "no permission to open \(path): add the user to the 'video' group"
+        case .notACaptureDevice(let path): return "\(path) is not a video capture device"
+        case .formatRejected(let path, let reason): return "camera \(path) rejected the format: \(reason)"
+        case .deviceGone(let path): return "camera \(path) disappeared while streaming"
+        case .timeout(let path, let milliseconds): return "no frame from \(path) within \(milliseconds) ms"
+        case .system(let path, let call, let code): return "\(call) on \(path) failed: \(String(cString: strerror(code))) (errno \(code))"
+        }
+    }
+
+    /// Maps errno after `call` on `path` to the error a user can act on.
+    static func from(errno code: Int32, call: String, path: String) -> CameraError {
+        switch code {
+        case ENOENT: return .noSuchDevice(path: path)
+        case EBUSY: return .busy(path: path)
+        case EACCES, EPERM: return .permissionDenied(path: path)
+        case ENODEV, ENXIO: return .deviceGone(path: path)
+        default: return .system(path: path, call: call, errno: code)
+        }
+    }
+}
+
+/// A frame size a camera offers, with the frame rates it lists for it (empty when the
+/// driver gives none for this format).
+public struct CameraFrameSize: Sendable, Equatable {
+    /// Width in pixels.
+    public var width: Int
+    /// Height in pixels.
+    public var height: Int
+    /// Frames per second.
+    public var framesPerSecond: [Double]
+}
+
+/// A pixel format a camera offers.
+public struct CameraPixelFormat: Sendable, Equatable {
+    /// The V4L2 FourCC, e.g. "YUYV".
+    public var fourCC: String
+    /// The driver's description.
+    public var name: String
+    /// True when libv4l2 converts to it in software (e.g. RGB3 from an MJPEG camera).
+    public var emulated: Bool
+    /// Discrete sizes, or the smallest and largest of a stepwise range.
+    public var sizes: [CameraFrameSize]
+}
+
+/// A camera found by `Camera.enumerate()`.
+public struct CameraDescription: Sendable, Equatable {
+    /// Device node, e.g. "/dev/video0".
+    public var path: String
+    /// The card name the driver reports.
+    public var name: String
+    /// The driver's name (e.g. "vivid", "uvcvideo").
+    public var driver: String
+    /// Where the device sits (e.g. "usb-0000:00:14.0-1").
+    public var bus: String
+    /// Formats, sizes and rates.
+    public var formats: [CameraPixelFormat]
+}
+
+/// FourCC codes and their `PixelFormat` for the formats we convert ourselves.
+enum FourCC {
+    static func string(_ code: UInt32) -> String {
+        String(decoding: (0..<4).map { UInt8(truncatingIfNeeded: code >> (8 * $0)) }, as: UTF8.self)
+    }
+
+    static func code(_ format: PixelFormat) -> UInt32 {
+        switch format {
+        case .gray8: return foresight_V4L2_PIX_FMT_GREY()
+        case .yuyv: return foresight_V4L2_PIX_FMT_YUYV()
+        case .uyvy: return foresight_V4L2_PIX_FMT_UYVY()
+        case .yuv420: return foresight_V4L2_PIX_FMT_YUV420()
+        case .nv12: return foresight_V4L2_PIX_FMT_NV12()
+        case .rgb24: return foresight_V4L2_PIX_FMT_RGB24()
+        case .bgr24: return foresight_V4L2_PIX_FMT_BGR24()
+        }
+    }
+
+    static func pixelFormat(_ code: UInt32) -> PixelFormat? { PixelFormat.allCases.first { FourCC.code($0) == code } }
+}
+
+/// The one choke point for V4L2 requests: `ioctl` through libv4l2, retried on EINTR.
+/// Returns 0 or the errno.
+@inline(__always)
+func v4l2Request<T>(_ descriptor: Int32, _ request: UInt, _ argument: inout T) -> Int32 {
+    while true {
+        if foresight_v4l2_ioctl(descriptor, request, &argument) == 0 { return 0 }
+        if errno != EINTR { return errno }
+    }
+}
+
+/// Fixed-size C char arrays (tuples) as Swift strings.
+func cString<T>(_ tuple: T) -> String {
+    withUnsafeBytes(of: tuple) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+}
+
+/// Device discovery.
+public enum Camera {
+    /// Every V4L2 capture device among /dev/video0 ... /dev/video63, with its modes.
+    /// Devices that cannot be opened (busy, no permission) are listed with no formats.
+    public static func enumerate() -> [CameraDescription] {
+        var cameras: [CameraDescription] = []
+        for index in 0..<64 {
+            let path = "/dev/video\(index)"
+            guard access(path, F_OK) == 0 else { continue }
+            if let description = try? describe(path: path) { cameras.append(description) }
+        }
+        return cameras
+    }
+
+    /// The formats, sizes and frame rates of the camera at `path`.
+    public static func describe(path: String) throws(CameraError) -> CameraDescription {
+        let descriptor = foresight_v4l2_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { throw CameraError.from(errno: errno, call: "open", path: path) }
+        defer { v4l2_close(descriptor) }
+        let capability = try queryCapability(descriptor, path: path)
+        return CameraDescription(path: path, name: cString(capability.card), driver: cString(capability.driver),
+                                 bus: cString(capability.bus_info), formats: formats(descriptor))
+    }
+
+    /// VIDIOC_QUERYCAP, checking for single-planar video capture with streaming.
+    static func queryCapability(_ descriptor: Int32, path: String) throws(CameraError) -> v4l2_capability {
+        var capability = v4l2_capability()
+        let status = v4l2Request(descriptor, foresight_VIDIOC_QUERYCAP(), &capability)
+        guard status == 0 else {
+            throw status == ENOTTY ? .notACaptureDevice(path: path) : CameraError.from(errno: status, call: "VIDIOC_QUERYCAP", path: path)
+        }
+        let deviceCaps = capability.capabilities & UInt32(V4L2_CAP_DEVICE_CAPS) != 0 ? capability.device_caps : capability.capabilities
+        guard deviceCaps & UInt32(V4L2_CAP_VIDEO_CAPTURE) != 0, deviceCaps & UInt32(V4L2_CAP_STREAMING) != 0 else {
+            throw .notACaptureDevice(path: path)
+        }
+        return capability
+    }
+
+    static func formats(_ descriptor: Int32) -> [CameraPixelFormat] {
+        var result: [CameraPixelFormat] = []
+        var index: UInt32 = 0
+        while true {
+            var description = v4l2_fmtdesc()
+            description.index = index
+            description.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+            guard v4l2Request(descriptor, foresight_VIDIOC_ENUM_FMT(), &description) == 0 else { break }
+            result.append(CameraPixelFormat(
+                fourCC: FourCC.string(description.pixelformat), name: cString(description.description),
+                emulated: description.flags & UInt32(V4L2_FMT_FLAG_EMULATED) != 0,
+                sizes: sizes(descriptor, pixelFormat: description.pixelformat)))
+            index += 1
+        }
+        return result
+    }
+
+    static func sizes(_ descriptor: Int32, pixelFormat: UInt32) -> [CameraFrameSize] {
+        var result: [CameraFrameSize] = []
+        var index: UInt32 = 0
+        while index < 256 {
+            var size = v4l2_frmsizeenum()
+            size.index = index
+            size.pixel_format = pixelFormat
+            guard v4l2Request(descriptor, foresight_VIDIOC_ENUM_FRAMESIZES(), &size) == 0 else { break }
+            if size.type == V4L2_FRMSIZE_TYPE_DISCRETE.rawValue {
+                let (width, height) = (Int(size.discrete.width), Int(size.discrete.height))
+                result.append(CameraFrameSize(width: width, height: height,
+                                              framesPerSecond: rates(descriptor, pixelFormat: pixelFormat, width: width, height: height)))
+            } else {
+                for (width, height) in [(size.stepwise.min_width, size.stepwise.min_height), (size.stepwise.max_width, size.stepwise.max_height)] {
+                    result.append(CameraFrameSize(width: Int(width), height: Int(height),
+                                                  framesPerSecond: rates(descriptor, pixelFormat: pixelFormat, width: Int(width), height: Int(height))))
+                }
+                break
+            }
+            index += 1
+        }
+        return result
+    }
+
+    static func rates(_ descriptor: Int32, pixelFormat: UInt32, width: Int, height: Int) -> [Double] {
+        var result: [Double] = []
+        var index: UInt32 = 0
+        while index < 64 {
+            var interval = v4l2_frmivalenum()
+            interval.index = index
+            interval.pixel_format = pixelFormat
+            interval.width = UInt32(width)
+            interval.height = UInt32(height)
+            guard v4l2Request(descriptor, foresight_VIDIOC_ENUM_FRAMEINTERVALS(), &interval) == 0 else { break }
+            if interval.type == V4L2_FRMIVAL_TYPE_DISCRETE.rawValue {
+                if interval.discrete.numerator > 0 { result.append(Double(interval.discrete.denominator) / Double(interval.discrete.numerator)) }
+            } else {
+                let fastest = interval.stepwise.min, slowest = interval.stepwise.max
+                if fastest.numerator > 0 && slowest.numerator > 0 {
+                    result += [Double(slowest.denominator) / Double(slowest.numerator), Double(fastest.denominator) / Double(fastest.numerator)]
+                }
+                break
+            }
+            index += 1
+        }
+        return result
+    }
+}
+
+/// Where and when a captured frame was taken.
+public struct CameraFrameInfo: Sendable, Equatable {
+    /// The driver's frame counter (gaps are frames the driver dropped).
+    public var sequence: UInt32
+    /// The driver's time stamp in nanoseconds (CLOCK_MONOTONIC for most drivers).
+    public var timestampNanoseconds: UInt64
+    /// Bytes of the frame in the buffer.
+    public var bytesUsed: Int
+}
+
+/// An open V4L2 camera streaming through mmap buffers.
+///
+/// ```swift
+/// let camera = try V4L2Camera(path: "/dev/video0", width: 640, height: 480, framesPerSecond: 30)
+/// try camera.start()
+/// try camera.readFrame(timeoutMilliseconds: 1000) { bytes, info in
+///     convertToGray(camera.pixelFormat, source: bytes.baseAddress!, width: camera.width, height: camera.height,
+///                   bytesPerLine: camera.bytesPerLine, gray: frame)
+/// }
+/// ```
+public final class V4L2Camera {
+    /// Device node.
+    public let path: String
+    /// Negotiated size (the driver may pick the nearest it supports).
+    public let width: Int, height: Int
+    /// Negotiated pixel layout.
+    public let pixelFormat: PixelFormat
+    /// Bytes per row of the first plane.
+    public let bytesPerLine: Int
+    /// The frame rate the driver accepted (0 when it does not say).
+    public let framesPerSecond: Double
+
+    private let descriptor: Int32
+    private var buffers: [(start: UnsafeMutableRawPointer, length: Int)] = []
+    private var streaming = false
+    private var gone = false
+
+    /// The formats we convert, in order of preference for grey output: luma planes first.
+    public static let preferredFormats: [PixelFormat] = [.gray8, .yuyv, .uyvy, .yuv420, .nv12, .rgb24, .bgr24]
+
+    /// Opens `path` and negotiates a format (the first of `formats` that the camera lists,
+    /// natively or through libv4l2's conversion), a size near `width` x `height`, and
+    /// `framesPerSecond`; then maps `bufferCount` buffers.
+    public init(path: String, width: Int, height: Int, framesPerSecond: Double = 30,
+                formats: [PixelFormat] = V4L2Camera.preferredFormats, bufferCount: Int = 4) throws(CameraError) {
+        precondition(width > 0 && height > 0 && framesPerSecond > 0 && bufferCount >= 2,
+                     "camera needs a positive size and rate and 2+ buffers, got \(width)x\(height) at \(framesPerSecond), \(bufferCount)")
+        self.path = path
+        let descriptor = foresight_v4l2_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { throw CameraError.from(errno: errno, call: "open", path: path) }
+        var mapped: [(start: UnsafeMutableRawPointer, length: Int)] = []
+        var opened = false
+        defer {
+            if !opened {
+                for buffer in mapped { v4l2_munmap(buffer.start, buffer.length) }
+                v4l2_close(descriptor)
+            }
+        }
+        _ = try Camera.queryCapability(descriptor, path: path)
+
+        // Pick the first wanted format the camera offers (libv4l2 adds converted ones).
+        let offered = Camera.formats(descriptor).map(\.fourCC)
+        guard let chosen = formats.first(where: { offered.contains(FourCC.string(FourCC.code($0))) }) else {
+            throw .formatRejected(path: path, reason: "it offers \(offered.joined(separator: ", ")); none of \(formats.map { FourCC.string(FourCC.code($0)) }.joined(separator: ", "))")
+        }
+        var format = v4l2_format()
+        format.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        format.fmt.pix.width = UInt32(width)
+        format.fmt.pix.height = UInt32(height)
+        format.fmt.pix.pixelformat = FourCC.code(chosen)
+        format.fmt.pix.field = V4L2_FIELD_NONE.rawValue
+        let status = v4l2Request(descriptor, foresight_VIDIOC_S_FMT(), &format)
+        guard status == 0 else {
+            if status == EINVAL { throw .formatRejected(path: path, reason: "VIDIOC_S_FMT refused \(FourCC.string(FourCC.code(chosen))) \(width)x\(height)") }
+            throw CameraError.from(errno: status, call: "VIDIOC_S_FMT", path: path)
+        }
+        guard let negotiated = FourCC.pixelFormat(format.fmt.pix.pixelformat), negotiated == chosen else {
+            throw .formatRejected(path: path, reason: "asked for \(FourCC.string(FourCC.code(chosen))), the driver set \(FourCC.string(format.fmt.pix.pixelformat))")
+        }
+        guard format.fmt.pix.field == V4L2_FIELD_NONE.rawValue || format.fmt.pix.field == V4L2_FIELD_ANY.rawValue else {
+            throw .formatRejected(path: path, reason: "the driver only gives interlaced frames (field \(format.fmt.pix.field))")
+        }
+        self.pixelFormat = negotiated
+        self.width = Int(format.fmt.pix.width)
+        self.height = Int(format.fmt.pix.height)
+        let minimumLine = negotiated == .yuyv || negotiated == .uyvy ? 2 * self.width
+            : negotiated == .rgb24 || negotiated == .bgr24 ? 3 * self.width : self.width
+        self.bytesPerLine = max(Int(format.fmt.pix.bytesperline), minimumLine)
+
+        // Frame rate: timeperframe = 1 / fps, as a fraction with a millisecond-level numerator.
+        var parameters = v4l2_streamparm()
+        parameters.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        var actualRate = 0.0
+        if v4l2Request(descriptor, foresight_VIDIOC_G_PARM(), &parameters) == 0,
+           parameters.parm.capture.capability & UInt32(V4L2_CAP_TIMEPERFRAME) != 0 {
+            parameters.parm.capture.timeperframe = v4l2_fract(numerator: 1000, denominator: UInt32((framesPerSecond * 1000).rounded()))
+            let rateStatus = v4l2Request(descriptor, foresight_VIDIOC_S_PARM(), &parameters)
+            guard rateStatus == 0 else { throw CameraError.from(errno: rateStatus, call: "VIDIOC_S_PARM", path: path) }
+            let fraction = parameters.parm.capture.timeperframe
+            if fraction.numerator > 0 { actualRate = Double(fraction.denominator) / Double(fraction.numerator) }
+        }
+        self.framesPerSecond = actualRate
+
+        // mmap streaming buffers.
+        var request = v4l2_requestbuffers()
+        request.count = UInt32(bufferCount)
+        request.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        request.memory = V4L2_MEMORY_MMAP.rawValue
+        let requestStatus = v4l2Request(descriptor, foresight_VIDIOC_REQBUFS(), &request)
+        guard requestStatus == 0 else { throw CameraError.from(errno: requestStatus, call: "VIDIOC_REQBUFS", path: path) }
+        guard request.count >= 2 else { throw .formatRejected(path: path, reason: "the driver gave \(request.count) buffer(s), 2 are needed") }
+        for index in 0..<request.count {
+            var buffer = v4l2_buffer()
+            buffer.index = index
+            buffer.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+            buffer.memory = V4L2_MEMORY_MMAP.rawValue
+            let queryStatus = v4l2Request(descriptor, foresight_VIDIOC_QUERYBUF(), &buffer)
+            guard queryStatus == 0 else { throw CameraError.from(errno: queryStatus, call: "VIDIOC_QUERYBUF", path: path) }
+            let start = v4l2_mmap(nil, Int(buffer.length), PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, Int64(buffer.m.offset))
+            guard let start, start != MAP_FAILED else { throw CameraError.from(errno: errno, call: "mmap", path: path) }
+            mapped.append((start, Int(buffer.length)))
+        }
+        self.descriptor = descriptor
+        self.buffers = mapped
+        opened = true
+    }
+
+    deinit {
+        stop()
+        unmapAll()
+        v4l2_close(descriptor)
+    }
+
+    private func unmapAll() {
+        for buffer in buffers { v4l2_munmap(buffer.start, buffer.length) }
+        buffers.removeAll()
+    }
+
+    /// Queues every buffer and starts streaming.
+    public func start() throws(CameraError) {
+        guard !streaming else { return }
+        for index in buffers.indices {
+            var buffer = v4l2_buffer()
+            buffer.index = UInt32(index)
+            buffer.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+            buffer.memory = V4L2_MEMORY_MMAP.rawValue
+            let status = v4l2Request(descriptor, foresight_VIDIOC_QBUF(), &buffer)
+            guard status == 0 else { throw CameraError.from(errno: status, call: "VIDIOC_QBUF", path: path) }
+        }
+        var type = Int32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+        let status = v4l2Request(descriptor, foresight_VIDIOC_STREAMON(), &type)
+        guard status == 0 else { throw CameraError.from(errno: status, call: "VIDIOC_STREAMON", path: path) }
+        streaming = true
+    }
+
+    /// Stops streaming (buffers stay mapped; `start()` may be called again).
+    public func stop() {
+        guard streaming else { return }
+        var type = Int32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+        _ = v4l2Request(descriptor, foresight_VIDIOC_STREAMOFF(), &type)
+        streaming = false
+    }
+
+    /// Waits up to `timeoutMilliseconds` for the next frame and lends its bytes to `body`
+    /// (valid only during the call), then gives the buffer back to the driver.
+    /// Allocates nothing.
+    @discardableResult
+    public func readFrame<Result>(timeoutMilliseconds: Int,
+                                  _ body: (UnsafeRawBufferPointer, CameraFrameInfo) -> Result) throws(CameraError) -> Result {
+        precondition(streaming, "readFrame before start()")
+        if gone { throw .deviceGone(path: path) }
+        var buffer = v4l2_buffer()
+        buffer.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        buffer.memory = V4L2_MEMORY_MMAP.rawValue
+        while true {
+            let status = v4l2Request(descriptor, foresight_VIDIOC_DQBUF(), &buffer)
+            if status == 0 { break }
+            guard status == EAGAIN else {
+                if status == ENODEV || status == ENXIO || status == EIO { gone = true; throw .deviceGone(path: path) }
+                throw CameraError.from(errno: status, call: "VIDIOC_DQBUF", path: path)
+            }
+            var waiter = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&waiter, 1, Int32(timeoutMilliseconds))
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw CameraError.from(errno: errno, call: "poll", path: path)
+            }
+            if ready == 0 { throw .timeout(path: path, milliseconds: timeoutMilliseconds) }
+            // An unregistered device reports POLLERR | POLLHUP (and ENODEV on the next call).
+            if waiter.revents & Int16(POLLHUP | POLLNVAL) != 0 { gone = true; throw .deviceGone(path: path) }
+        }
+        let mapped = buffers[Int(buffer.index)]
+        let info = CameraFrameInfo(
+            sequence: buffer.sequence,
+            timestampNanoseconds: UInt64(buffer.timestamp.tv_sec) * 1_000_000_000 + UInt64(buffer.timestamp.tv_usec) * 1000,
+            bytesUsed: Int(buffer.bytesused))
+        let result = body(UnsafeRawBufferPointer(start: mapped.start, count: min(mapped.length, Int(buffer.bytesused == 0 ? UInt32(mapped.length) : buffer.bytesused))), info)
+        let status = v4l2Request(descriptor, foresight_VIDIOC_QBUF(), &buffer)
+        if status == ENODEV || status == ENXIO { gone = true; throw .deviceGone(path: path) }
+        guard status == 0 else { throw CameraError.from(errno: status, call: "VIDIOC_QBUF", path: path) }
+        return result
+    }
+}

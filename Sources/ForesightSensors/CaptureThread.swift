@@ -1,0 +1,187 @@
+// The capture threads: one per sensor, each reading its device at the device's pace into a
+// FrameRing, counting what it captured, dropped and lost, and the CPU time it used. Not a
+// scheduler: the learner reads the ring whenever it likes and is never blocked.
+
+import Glibc
+
+/// A POSIX thread running one closure; `join()` waits for it.
+final class PosixThread {
+    private var thread = pthread_t()
+    private final class Box { let body: () -> Void; init(_ body: @escaping () -> Void) { self.body = body } }
+
+    init(_ body: @escaping () -> Void) {
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let status = pthread_create(&thread, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        precondition(status == 0, "pthread_create failed with \(status)")
+    }
+
+    func join() { pthread_join(thread, nil) }
+}
+
+/// CPU time used so far by the calling thread, in nanoseconds.
+func threadCPUNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+/// A small lock-protected record shared by a capture thread and its owner.
+final class Shared<Value>: @unchecked Sendable {
+    private var value: Value
+    private var mutex = pthread_mutex_t()
+    init(_ value: Value) { self.value = value; pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func read() -> Value { pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }; return value }
+    func update(_ body: (inout Value) -> Void) { pthread_mutex_lock(&mutex); body(&value); pthread_mutex_unlock(&mutex) }
+}
+
+/// What a camera capture thread has done so far.
+public struct CameraCaptureStatus: Sendable {
+    /// Frames converted into the ring.
+    public var framesCaptured: UInt64 = 0
+    /// Times the camera vanished and was opened again.
+    public var reconnects: Int = 0
+    /// The last error met (the thread keeps trying to reopen after `deviceGone`).
+    public var lastError: CameraError? = nil
+    /// True while the camera is open and streaming.
+    public var streaming = false
+    /// CPU time of the capture thread, nanoseconds.
+    public var cpuNanoseconds: UInt64 = 0
+    /// The negotiated format and size of the open camera.
+    public var pixelFormat: PixelFormat? = nil
+    /// Negotiated camera size.
+    public var cameraWidth = 0, cameraHeight = 0
+}
+
+/// A camera read by its own thread into a ring of grey or RGB float frames of the model's
+/// size ([height, width] or [height, width, 3], values in [0, 1]). When the camera
+/// disappears it reopens it every `reconnectInterval` seconds until `stop()`.
+///
+/// ```swift
+/// let capture = try CameraCapture(path: "/dev/video0", outputWidth: 64, outputHeight: 64)
+/// capture.start()
+/// capture.ring.readOldest { pixels, info in learner.add(pixels) }   // never blocks
+/// capture.stop()
+/// ```
+public final class CameraCapture: @unchecked Sendable {
+    /// Frames for the learner.
+    public let ring: FrameRing<Float>
+    /// Device node.
+    public let path: String
+    /// Output size.
+    public let outputWidth: Int, outputHeight: Int
+    /// 1 for grey, 3 for RGB.
+    public let outputChannels: Int
+    /// Asked camera size and rate.
+    public let cameraWidth: Int, cameraHeight: Int, framesPerSecond: Double
+    /// Formats to try, in order.
+    public let formats: [PixelFormat]
+    /// Seconds between reopening attempts after the camera vanished.
+    public let reconnectInterval: Double
+
+    private let state = Shared(CameraCaptureStatus())
+    private let stopRequested = Shared(false)
+    private var thread: PosixThread?
+    private var camera: V4L2Camera?
+
+    /// Opens the camera now (so that errors such as `busy` surface here), but does not start
+    /// the thread.
+    public init(path: String, cameraWidth: Int = 640, cameraHeight: Int = 480, framesPerSecond: Double = 30,
+                outputWidth: Int = 64, outputHeight: Int = 64, rgb: Bool = false, slots: Int = 8,
+                formats: [PixelFormat] = V4L2Camera.preferredFormats, reconnectInterval: Double = 0.5) throws(CameraError) {
+        self.path = path
+        self.cameraWidth = cameraWidth
+        self.cameraHeight = cameraHeight
+        self.framesPerSecond = framesPerSecond
+        self.outputWidth = outputWidth
+        self.outputHeight = outputHeight
+        self.outputChannels = rgb ? 3 : 1
+        self.formats = rgb ? [.rgb24, .bgr24, .yuyv, .uyvy, .yuv420, .nv12].filter(formats.contains) : formats
+        self.reconnectInterval = reconnectInterval
+        ring = FrameRing(slotCount: slots, slotCapacity: outputWidth * outputHeight * outputChannels)
+        camera = try openCamera()
+    }
+
+    private func openCamera() throws(CameraError) -> V4L2Camera {
+        let camera = try V4L2Camera(path: path, width: cameraWidth, height: cameraHeight, framesPerSecond: framesPerSecond, formats: formats)
+        try camera.start()
+        state.update {
+            $0.streaming = true
+            $0.pixelFormat = camera.pixelFormat
+            $0.cameraWidth = camera.width
+            $0.cameraHeight = camera.height
+        }
+        return camera
+    }
+
+    /// The thread's counters and last error.
+    public var status: CameraCaptureStatus { state.read() }
+
+    /// Starts the capture thread.
+    public func start() {
+        precondition(thread == nil, "CameraCapture started twice")
+        thread = PosixThread { [self] in run() }
+    }
+
+    /// Stops the thread and closes the camera; the ring keeps its frames.
+    public func stop() {
+        stopRequested.update { $0 = true }
+        thread?.join()
+        thread = nil
+        ring.close()
+    }
+
+    private func run() {
+        var scratch: [Float] = []
+        var resizer: AreaResizer? = nil
+        var cpuAtLastUpdate = threadCPUNanoseconds()
+        while !stopRequested.read() {
+            guard let camera else {
+                // Vanished: try again after a pause.
+                usleep(UInt32(reconnectInterval * 1_000_000))
+                if let reopened = try? openCamera() {
+                    self.camera = reopened
+                    state.update { $0.reconnects += 1 }
+                }
+                continue
+            }
+            if resizer == nil || resizer!.sourceWidth != camera.width || resizer!.sourceHeight != camera.height {
+                resizer = AreaResizer(sourceWidth: camera.width, sourceHeight: camera.height, targetWidth: outputWidth,
+                                      targetHeight: outputHeight, channels: outputChannels)
+                scratch = [Float](repeating: 0, count: camera.width * camera.height * outputChannels)
+            }
+            do throws(CameraError) {
+                try camera.readFrame(timeoutMilliseconds: 200) { bytes, info in
+                    scratch.withUnsafeMutableBufferPointer { scratch in
+                        if outputChannels == 1 {
+                            convertToGray(camera.pixelFormat, source: bytes.baseAddress!, width: camera.width, height: camera.height,
+                                          bytesPerLine: camera.bytesPerLine, gray: scratch.baseAddress!)
+                        } else {
+                            convertToRGB(camera.pixelFormat, source: bytes.baseAddress!, width: camera.width, height: camera.height,
+                                         bytesPerLine: camera.bytesPerLine, rgb: scratch.baseAddress!)
+                        }
+                        let slot = ring.beginWrite()
+                        resizer!.resize(scratch.baseAddress!, into: slot.baseAddress!)
+                        ring.commitWrite(count: slot.count, timestampNanoseconds: info.timestampNanoseconds)
+                    }
+                }
+                let cpu = threadCPUNanoseconds()
+                state.update { $0.framesCaptured += 1; $0.cpuNanoseconds += cpu - cpuAtLastUpdate }
+                cpuAtLastUpdate = cpu
+            } catch .timeout {
+                continue
+            } catch {
+                state.update { $0.lastError = error; $0.streaming = false }
+                if case .deviceGone = error { self.camera = nil; continue }
+                self.camera = nil  // other errors: also close and retry, the error stays visible
+            }
+        }
+        camera?.stop()
+        self.camera = nil
+        state.update { $0.streaming = false; $0.cpuNanoseconds += threadCPUNanoseconds() - cpuAtLastUpdate }
+    }
+}

@@ -1,0 +1,381 @@
+// ALSA microphones through alsa-lib: enumeration of capture devices, opening `default`,
+// `hw:X,Y` or `plughw:X,Y` as mono S16_LE or float at 16 kHz by default, period/buffer sizing,
+// and overrun recovery that counts the lost samples; plus a playback stream for loopback
+// tests. Not a mixer or a sound server client (PipeWire/Pulse are reached through `default`).
+
+import CALSA
+import Glibc
+
+/// What can go wrong with a microphone, worded for the person at the robot.
+public enum MicrophoneError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// No such ALSA device (wrong card or device number, unknown name).
+    case noSuchDevice(name: String, message: String)
+    /// Another program holds the device.
+    case busy(name: String)
+    /// The device refused the sample format, rate, channel count or sizes.
+    case formatRejected(name: String, reason: String)
+    /// The device disappeared (USB microphone unplugged).
+    case deviceGone(name: String)
+    /// Any other ALSA failure, with ALSA's message.
+    case system(name: String, call: String, code: Int32, message: String)
+
+    public var description: String {
+        switch self {
+        case .noSuchDevice(let name, let message): return "no audio device \(name) (\(message)): see `foresight devices`"
+        case .busy(let name): return "audio device \(name) is busy: another program is using it"
+        case .formatRejected(let name, let reason): return "audio device \(name) rejected the format: \(reason)"
+        case .deviceGone(let name): return "audio device \(name) disappeared"
+        case .system(let name, let call, let code, let message): return "\(call) on \(name) failed: \(message) (\(code))"
+        }
+    }
+
+    static func from(_ code: Int32, call: String, name: String) -> MicrophoneError {
+        let message = String(cString: snd_strerror(code))
+        switch -code {
+        case ENOENT, ENXIO: return .noSuchDevice(name: name, message: message)
+        case EBUSY: return .busy(name: name)
+        case ENODEV: return .deviceGone(name: name)
+        case EINVAL: return .formatRejected(name: name, reason: "\(call): \(message)")
+        default: return .system(name: name, call: call, code: code, message: message)
+        }
+    }
+}
+
+/// Sample storage on the ALSA side; the samples we hand out are always Float in [-1, 1].
+public enum AudioSampleFormat: String, Sendable, CaseIterable {
+    /// Signed 16-bit little-endian.
+    case s16 = "S16_LE"
+    /// 32-bit float little-endian.
+    case float32 = "FLOAT_LE"
+
+    var alsa: snd_pcm_format_t { self == .s16 ? SND_PCM_FORMAT_S16_LE : SND_PCM_FORMAT_FLOAT_LE }
+    var bytes: Int { self == .s16 ? 2 : 4 }
+}
+
+/// An ALSA capture device found by `Microphone.enumerate()`.
+public struct MicrophoneDescription: Sendable, Equatable {
+    /// Name to open, e.g. "hw:1,0" (use "plughw:1,0" for format and rate conversion).
+    public var name: String
+    /// The card's name, e.g. "USB Audio".
+    public var card: String
+    /// The PCM device's name.
+    public var device: String
+}
+
+/// Device discovery.
+public enum Microphone {
+    /// Makes alsa-lib read its configuration again (e.g. after ALSA_CONFIG_PATH changed).
+    public static func reloadConfiguration() { snd_config_update_free_global() }
+
+    /// Every capture PCM of every card (hw:X,Y), after `default`.
+    public static func enumerate() -> [MicrophoneDescription] {
+        var result = [MicrophoneDescription(name: "default", card: "system default", device: "default")]
+        var card: Int32 = -1
+        while snd_card_next(&card) == 0 && card >= 0 {
+            var control: OpaquePointer? = nil
+            guard snd_ctl_open(&control, "hw:\(card)", 0) == 0, let control else { continue }
+            defer { snd_ctl_close(control) }
+            var cardName: UnsafeMutablePointer<CChar>? = nil
+            let cardLabel = snd_card_get_name(card, &cardName) == 0 && cardName != nil ? String(cString: cardName!) : "card \(card)"
+            free(cardName)
+            var info: OpaquePointer? = nil
+            snd_pcm_info_malloc(&info)
+            defer { snd_pcm_info_free(info) }
+            var device: Int32 = -1
+            while snd_ctl_pcm_next_device(control, &device) == 0 && device >= 0 {
+                snd_pcm_info_set_device(info, UInt32(device))
+                snd_pcm_info_set_subdevice(info, 0)
+                snd_pcm_info_set_stream(info, SND_PCM_STREAM_CAPTURE)
+                guard snd_ctl_pcm_info(control, info) == 0 else { continue }
+                result.append(MicrophoneDescription(name: "hw:\(card),\(device)", card: cardLabel,
+                                                    device: String(cString: snd_pcm_info_get_name(info))))
+            }
+        }
+        return result
+    }
+}
+
+/// An open ALSA PCM stream (capture or playback) with negotiated parameters.
+/// Reads and writes convert between Float samples and the device's format and allocate
+/// nothing.
+///
+/// ```swift
+/// let microphone = try ALSAStream(capture: "plughw:1,0")           // mono, 16 kHz, S16_LE
+/// var samples = [Float](repeating: 0, count: microphone.periodFrames)
+/// let frames = try samples.withUnsafeMutableBufferPointer { try microphone.read(into: $0) }
+/// print(microphone.overruns, microphone.lostFrames)
+/// ```
+public final class ALSAStream: @unchecked Sendable {
+    /// The ALSA device name.
+    public let name: String
+    /// True for capture, false for playback.
+    public let isCapture: Bool
+    /// Negotiated sample rate.
+    public let sampleRate: Int
+    /// Channels per frame.
+    public let channels: Int
+    /// Device-side sample format.
+    public let format: AudioSampleFormat
+    /// Frames per period (the unit of wake-ups) and in the whole buffer.
+    public let periodFrames: Int, bufferFrames: Int
+    /// Overruns (capture) or underruns (playback) recovered from.
+    public private(set) var overruns = 0
+    /// Frames lost to overruns: the full buffer discarded plus the time until recovery.
+    public private(set) var lostFrames = 0
+
+    private let pcm: OpaquePointer
+    private let scratch: UnsafeMutableRawPointer  // one period in the device format
+    private var started = false
+
+    /// Opens `name` for capture; `periodFrames` defaults to 10 ms, the buffer to 8 periods.
+    public convenience init(capture name: String = "default", sampleRate: Int = 16_000, channels: Int = 1,
+                            format: AudioSampleFormat = .s16, periodFrames: Int? = nil, periods: Int = 8) throws(MicrophoneError) {
+        try self.init(name: name, capture: true, sampleRate: sampleRate, channels: channels, format: format,
+                      periodFrames: periodFrames ?? max(16, sampleRate / 100), periods: periods)
+    }
+
+    /// Opens `name` for playback with the same parameters as a capture stream.
+    public convenience init(playback name: String, sampleRate: Int = 16_000, channels: Int = 1,
+                            format: AudioSampleFormat = .s16, periodFrames: Int? = nil, periods: Int = 8) throws(MicrophoneError) {
+        try self.init(name: name, capture: false, sampleRate: sampleRate, channels: channels, format: format,
+                      periodFrames: periodFrames ?? max(16, sampleRate / 100), periods: periods)
+    }
+
+    init(name: String, capture: Bool, sampleRate: Int, channels: Int, format: AudioSampleFormat,
+         periodFrames: Int, periods: Int) throws(MicrophoneError) {
+        precondition(sampleRate > 0 && channels > 0 && periodFrames > 0 && periods >= 2,
+                     "audio needs positive rate, channels and period and 2+ periods, got \(sampleRate), \(channels), \(periodFrames), \(periods)")
+        self.name = name
+        self.isCapture = capture
+        var handle: OpaquePointer? = nil
+        var code = snd_pcm_open(&handle, name, capture ? SND_PCM_STREAM_CAPTURE : SND_PCM_STREAM_PLAYBACK, 0)
+        guard code == 0, let handle else { throw MicrophoneError.from(code, call: "snd_pcm_open", name: name) }
+        var ready = false
+        defer { if !ready { snd_pcm_close(handle) } }
+
+        var hardware: OpaquePointer? = nil
+        snd_pcm_hw_params_malloc(&hardware)
+        defer { snd_pcm_hw_params_free(hardware) }
+        func check(_ code: Int32, _ call: String) throws(MicrophoneError) {
+            if code < 0 { throw MicrophoneError.from(code, call: call, name: name) }
+        }
+        try check(snd_pcm_hw_params_any(handle, hardware), "snd_pcm_hw_params_any")
+        try check(snd_pcm_hw_params_set_access(handle, hardware, SND_PCM_ACCESS_RW_INTERLEAVED), "set access (interleaved)")
+        code = snd_pcm_hw_params_set_format(handle, hardware, format.alsa)
+        if code < 0 { throw .formatRejected(name: name, reason: "sample format \(format.rawValue) (try plughw: for conversion)") }
+        code = snd_pcm_hw_params_set_channels(handle, hardware, UInt32(channels))
+        if code < 0 { throw .formatRejected(name: name, reason: "\(channels) channel(s) (try plughw: for conversion)") }
+        var rate = UInt32(sampleRate)
+        try check(snd_pcm_hw_params_set_rate_near(handle, hardware, &rate, nil), "set rate \(sampleRate)")
+        if Int(rate) != sampleRate { throw .formatRejected(name: name, reason: "rate \(sampleRate) Hz (nearest is \(rate); try plughw:)") }
+        var period = snd_pcm_uframes_t(periodFrames)
+        try check(snd_pcm_hw_params_set_period_size_near(handle, hardware, &period, nil), "set period size")
+        var buffer = snd_pcm_uframes_t(Int(period) * periods)
+        try check(snd_pcm_hw_params_set_buffer_size_near(handle, hardware, &buffer), "set buffer size")
+        try check(snd_pcm_hw_params(handle, hardware), "snd_pcm_hw_params")
+
+        // Start on the first frame (set_params would wait for a full buffer), wake per period.
+        var software: OpaquePointer? = nil
+        snd_pcm_sw_params_malloc(&software)
+        defer { snd_pcm_sw_params_free(software) }
+        try check(snd_pcm_sw_params_current(handle, software), "snd_pcm_sw_params_current")
+        try check(snd_pcm_sw_params_set_start_threshold(handle, software, capture ? 1 : period), "set start threshold")
+        try check(snd_pcm_sw_params_set_avail_min(handle, software, period), "set avail min")
+        try check(snd_pcm_sw_params(handle, software), "snd_pcm_sw_params")
+        try check(snd_pcm_prepare(handle), "snd_pcm_prepare")
+
+        self.pcm = handle
+        self.sampleRate = Int(rate)
+        self.channels = channels
+        self.format = format
+        self.periodFrames = Int(period)
+        self.bufferFrames = Int(buffer)
+        scratch = .allocate(byteCount: Int(period) * channels * format.bytes, alignment: 16)
+        ready = true
+    }
+
+    deinit {
+        snd_pcm_close(pcm)
+        scratch.deallocate()
+    }
+
+    /// Capture: reads up to one period of interleaved samples into `samples` (its count is
+    /// rounded down to whole frames) and returns the frames read. Blocks until data arrives.
+    /// An overrun is recovered (prepare, start, continue) and counted in `overruns` and
+    /// `lostFrames`.
+    public func read(into samples: UnsafeMutableBufferPointer<Float>) throws(MicrophoneError) -> Int {
+        precondition(isCapture, "read on a playback stream")
+        let frames = min(samples.count / channels, periodFrames)
+        if !started { try start() }
+        while true {
+            let got = snd_pcm_readi(pcm, scratch, snd_pcm_uframes_t(frames))
+            if got >= 0 {
+                convertIn(count: Int(got) * channels, into: samples.baseAddress!)
+                return Int(got)
+            }
+            try recover(Int32(got), call: "snd_pcm_readi")
+        }
+    }
+
+    /// Playback: writes interleaved samples (any count of whole frames), blocking as needed.
+    public func write(_ samples: UnsafeBufferPointer<Float>) throws(MicrophoneError) {
+        precondition(!isCapture, "write on a capture stream")
+        var done = 0
+        let total = samples.count / channels
+        while done < total {
+            let frames = min(periodFrames, total - done)
+            convertOut(samples.baseAddress! + done * channels, count: frames * channels)
+            var offset = 0
+            while offset < frames {
+                let put = snd_pcm_writei(pcm, scratch + offset * channels * format.bytes, snd_pcm_uframes_t(frames - offset))
+                if put >= 0 { offset += Int(put); continue }
+                try recover(Int32(put), call: "snd_pcm_writei")
+            }
+            done += frames
+        }
+    }
+
+    /// Playback: waits until everything written has been played.
+    public func drain() { snd_pcm_drain(pcm) }
+
+    /// Starts a capture stream explicitly (the first `read` does it too).
+    public func start() throws(MicrophoneError) {
+        let code = snd_pcm_start(pcm)
+        if code < 0 && code != -EBADFD { throw MicrophoneError.from(code, call: "snd_pcm_start", name: name) }
+        started = true
+    }
+
+    /// -EPIPE: estimate the loss, prepare and go on; -ESTRPIPE: resume; others are errors.
+    private func recover(_ code: Int32, call: String) throws(MicrophoneError) {
+        if code == -EINTR || code == -EAGAIN { return }
+        if code == foresight_alsa_overrun_code() {
+            var status: OpaquePointer? = nil
+            snd_pcm_status_malloc(&status)
+            defer { snd_pcm_status_free(status) }
+            var lost = bufferFrames
+            if snd_pcm_status(pcm, status) == 0 {
+                var trigger = timespec(), now = timespec()
+                snd_pcm_status_get_trigger_htstamp(status, &trigger)
+                snd_pcm_status_get_htstamp(status, &now)
+                let seconds = Double(now.tv_sec - trigger.tv_sec) + Double(now.tv_nsec - trigger.tv_nsec) * 1e-9
+                if seconds > 0 && seconds < 3600 { lost += Int((seconds * Double(sampleRate)).rounded()) }
+            }
+            overruns += 1
+            if isCapture { lostFrames += lost }
+            let prepared = snd_pcm_prepare(pcm)
+            if prepared < 0 { throw MicrophoneError.from(prepared, call: "snd_pcm_prepare", name: name) }
+            if isCapture { try start() }
+            return
+        }
+        if code == foresight_alsa_suspended_code() {
+            var resumed = snd_pcm_resume(pcm)
+            while resumed == -EAGAIN { usleep(10_000); resumed = snd_pcm_resume(pcm) }
+            if resumed < 0 { _ = snd_pcm_prepare(pcm) }
+            if isCapture { try start() }
+            return
+        }
+        throw MicrophoneError.from(code, call: call, name: name)
+    }
+
+    private func convertIn(count: Int, into output: UnsafeMutablePointer<Float>) {
+        switch format {
+        case .s16:
+            let source = scratch.assumingMemoryBound(to: Int16.self)
+            for i in 0..<count { output[i] = Float(Int16(littleEndian: source[i])) * (1 / 32768) }
+        case .float32:
+            let source = scratch.assumingMemoryBound(to: Float.self)
+            for i in 0..<count { output[i] = source[i] }
+        }
+    }
+
+    private func convertOut(_ input: UnsafePointer<Float>, count: Int) {
+        switch format {
+        case .s16:
+            let target = scratch.assumingMemoryBound(to: Int16.self)
+            for i in 0..<count { target[i] = Int16(max(-32768, min(32767, (input[i] * 32768).rounded()))).littleEndian }
+        case .float32:
+            let target = scratch.assumingMemoryBound(to: Float.self)
+            for i in 0..<count { target[i] = input[i] }
+        }
+    }
+}
+
+/// What a microphone capture thread has done so far.
+public struct MicrophoneCaptureStatus: Sendable {
+    /// Sample frames put into the ring.
+    public var framesCaptured: UInt64 = 0
+    /// Overruns recovered and frames lost to them.
+    public var overruns = 0, lostFrames = 0
+    /// The error that stopped the thread, if any.
+    public var lastError: MicrophoneError? = nil
+    /// CPU time of the capture thread, nanoseconds.
+    public var cpuNanoseconds: UInt64 = 0
+}
+
+/// A microphone read by its own thread into a ring of fixed-size chunks of mono Float samples.
+///
+/// ```swift
+/// let capture = try MicrophoneCapture(name: "plughw:1,0", chunkFrames: 160)   // 10 ms at 16 kHz
+/// capture.start()
+/// capture.ring.readOldest { samples, info in logMel.push(samples) }
+/// ```
+public final class MicrophoneCapture: @unchecked Sendable {
+    /// Chunks for the learner; each slot holds `chunkFrames` samples (all channels interleaved).
+    public let ring: FrameRing<Float>
+    /// The open stream.
+    public let stream: ALSAStream
+    private let state = Shared(MicrophoneCaptureStatus())
+    private let stopRequested = Shared(false)
+    private var thread: PosixThread?
+
+    /// Opens the device now, so errors surface here; `start()` starts the thread.
+    public init(name: String = "default", sampleRate: Int = 16_000, channels: Int = 1, format: AudioSampleFormat = .s16,
+                chunkFrames: Int? = nil, slots: Int = 64) throws(MicrophoneError) {
+        stream = try ALSAStream(capture: name, sampleRate: sampleRate, channels: channels, format: format, periodFrames: chunkFrames)
+        ring = FrameRing(slotCount: slots, slotCapacity: stream.periodFrames * channels)
+    }
+
+    /// The thread's counters.
+    public var status: MicrophoneCaptureStatus { state.read() }
+
+    /// Starts the capture thread.
+    public func start() {
+        precondition(thread == nil, "MicrophoneCapture started twice")
+        thread = PosixThread { [self] in run() }
+    }
+
+    /// Stops the thread after its current read (at most one period).
+    public func stop() {
+        stopRequested.update { $0 = true }
+        thread?.join()
+        thread = nil
+        ring.close()
+    }
+
+    private func run() {
+        let startCPU = threadCPUNanoseconds()
+        while !stopRequested.read() {
+            let slot = ring.beginWrite()
+            do throws(MicrophoneError) {
+                // Fill the whole slot: reads may return less than a period.
+                var filled = 0
+                while filled < slot.count {
+                    let frames = try stream.read(into: UnsafeMutableBufferPointer(rebasing: slot[filled...]))
+                    filled += frames * stream.channels
+                }
+                ring.commitWrite(count: slot.count, timestampNanoseconds: monotonicNanoseconds())
+                let cpu = threadCPUNanoseconds() - startCPU
+                state.update {
+                    $0.framesCaptured += UInt64(slot.count / stream.channels)
+                    $0.overruns = stream.overruns
+                    $0.lostFrames = stream.lostFrames
+                    $0.cpuNanoseconds = cpu
+                }
+            } catch {
+                ring.abandonWrite()
+                state.update { $0.lastError = error }
+                return
+            }
+        }
+    }
+}
