@@ -21,6 +21,11 @@ public final class ThreadPool: @unchecked Sendable {
     /// Threads that execute a loop, the caller included.
     public let threadCount: Int
 
+    /// Polls of the shared counters before a waiting thread sleeps (about a millisecond): a
+    /// training step issues its parallel regions back to back, and a sleeping worker takes
+    /// tens of microseconds to wake.
+    static let spinLimit = 1_000_000
+
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -113,7 +118,7 @@ public final class ThreadPool: @unchecked Sendable {
     /// Spins briefly (regions are short and come back to back), then sleeps until the workers finish.
     private func waitForWorkers() {
         var spins = 0
-        while finished.load(ordering: .acquiring) != generation && spins < 20000 { spins += 1 }
+        while finished.load(ordering: .acquiring) != generation && spins < ThreadPool.spinLimit { spins += 1 }
         pthread_mutex_lock(mutex)
         while running > 0 { pthread_cond_wait(done, mutex) }
         pthread_mutex_unlock(mutex)
@@ -140,7 +145,7 @@ public final class ThreadPool: @unchecked Sendable {
         while true {
             // Spin a little for the next loop before sleeping: steps issue loops back to back.
             var spins = 0
-            while published.load(ordering: .acquiring) == seen && spins < 20000 { spins += 1 }
+            while published.load(ordering: .acquiring) == seen && spins < ThreadPool.spinLimit { spins += 1 }
             pthread_mutex_lock(mutex)
             while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
             if stopping { pthread_mutex_unlock(mutex); return }

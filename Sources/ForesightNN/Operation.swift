@@ -65,3 +65,25 @@ func requireFloat(_ dtypes: [DType], _ operation: String) throws {
         throw ShapeError.mismatch(operation: operation, expected: "float32 operands", got: "\(dtype) operand \(index)")
     }
 }
+
+/// Element-wise work below this many elements runs on the calling thread: waking the
+/// workers would cost more than it saves.
+let parallelElementThreshold = 1 << 15
+
+/// Runs `work` on the pool when `count` elements are worth splitting, else on this thread alone.
+@inline(__always)
+func runSplit(_ work: any ParallelWork, count: Int, pool: ThreadPool) {
+    if pool.threadCount == 1 || count < parallelElementThreshold {
+        work.work(thread: 0, threads: 1)
+    } else {
+        pool.run(work)
+    }
+}
+
+/// Share `thread` of `threads` of `count` elements: (start, length), starts aligned to 16.
+@inline(__always)
+func splitRange(_ count: Int, thread: Int, threads: Int) -> (start: Int, length: Int) {
+    let chunk = ((count + threads - 1) / threads + 15) / 16 * 16
+    let start = min(count, thread * chunk)
+    return (start, min(count, start + chunk) - start)
+}

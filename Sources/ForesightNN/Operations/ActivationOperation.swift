@@ -12,10 +12,11 @@ public enum Activation: Sendable, Equatable {
 }
 
 /// y = f(x), element-wise, any shape.
-public final class ActivationOperation: Operation {
+public final class ActivationOperation: Operation, ParallelWork {
     public let activation: Activation
     private var count = 0
     private var binding: Binding?
+    private var backwardPass = false
 
     public init(_ activation: Activation) { self.activation = activation }
 
@@ -37,26 +38,38 @@ public final class ActivationOperation: Operation {
     public func bind(_ binding: Binding) { self.binding = binding }
 
     public func forward(pool: ThreadPool) {
-        let x = binding!.inputs[0].floatPointer, y = binding!.output.floatPointer
-        switch activation {
-        case .relu: reluForward(x, y, count: count)
-        case let .leakyRelu(slope): leakyReluForward(x, y, count: count, slope: slope)
-        case .gelu: geluForward(x, y, count: count)
-        case .sigmoid: sigmoidForward(x, y, count: count)
-        case .tanh: tanhForward(x, y, count: count)
-        }
+        backwardPass = false
+        runSplit(self, count: count, pool: pool)
     }
 
     public func backward(pool: ThreadPool) {
+        guard binding!.inputGradients[0] != nil else { return }
+        backwardPass = true
+        runSplit(self, count: count, pool: pool)
+    }
+
+    public func work(thread: Int, threads: Int) {
+        let (start, length) = splitRange(count, thread: thread, threads: threads)
+        guard length > 0 else { return }
         let b = binding!
-        guard let dx = b.inputGradients[0]?.floatPointer else { return }
-        let x = b.inputs[0].floatPointer, y = b.output.floatPointer, dy = b.outputGradient!.floatPointer
+        let x = b.inputs[0].floatPointer + start, y = b.output.floatPointer + start
+        if !backwardPass {
+            switch activation {
+            case .relu: reluForward(x, y, count: length)
+            case let .leakyRelu(slope): leakyReluForward(x, y, count: length, slope: slope)
+            case .gelu: geluForward(x, y, count: length)
+            case .sigmoid: sigmoidForward(x, y, count: length)
+            case .tanh: tanhForward(x, y, count: length)
+            }
+            return
+        }
+        let dx = b.inputGradients[0]!.floatPointer + start, dy = b.outputGradient!.floatPointer + start
         switch activation {
-        case .relu: reluBackward(x: x, dy: dy, dx: dx, count: count)
-        case let .leakyRelu(slope): leakyReluBackward(x: x, dy: dy, dx: dx, count: count, slope: slope)
-        case .gelu: geluBackward(x: x, dy: dy, dx: dx, count: count)
-        case .sigmoid: sigmoidBackward(y: y, dy: dy, dx: dx, count: count)
-        case .tanh: tanhBackward(y: y, dy: dy, dx: dx, count: count)
+        case .relu: reluBackward(x: x, dy: dy, dx: dx, count: length)
+        case let .leakyRelu(slope): leakyReluBackward(x: x, dy: dy, dx: dx, count: length, slope: slope)
+        case .gelu: geluBackward(x: x, dy: dy, dx: dx, count: length)
+        case .sigmoid: sigmoidBackward(y: y, dy: dy, dx: dx, count: length)
+        case .tanh: tanhBackward(y: y, dy: dy, dx: dx, count: length)
         }
     }
 }

@@ -4,11 +4,12 @@
 import ForesightCore
 
 /// x2 upsampling of NCHW tensors: [N, C, H, W] -> [N, C, 2H, 2W].
-public final class Upsample2xOperation: Operation {
+public final class Upsample2xOperation: Operation, ParallelWork {
     public enum Mode: Sendable { case nearest, bilinear }
     public let mode: Mode
     private var dims = (batch: 0, channels: 0, height: 0, width: 0)
     private var binding: Binding?
+    private var backwardPass = false
 
     public init(_ mode: Mode) { self.mode = mode }
 
@@ -25,19 +26,36 @@ public final class Upsample2xOperation: Operation {
     public func bind(_ binding: Binding) { self.binding = binding }
 
     public func forward(pool: ThreadPool) {
-        let x = binding!.inputs[0].floatPointer, y = binding!.output.floatPointer
-        switch mode {
-        case .nearest: upsampleNearest2xForward(x, y, batch: dims.batch, channels: dims.channels, height: dims.height, width: dims.width)
-        case .bilinear: upsampleBilinear2xForward(x, y, batch: dims.batch, channels: dims.channels, height: dims.height, width: dims.width)
-        }
+        backwardPass = false
+        runSplit(self, count: forwardCost, pool: pool)
     }
 
     public func backward(pool: ThreadPool) {
-        guard let dx = binding!.inputGradients[0]?.floatPointer else { return }
-        let dy = binding!.outputGradient!.floatPointer
+        guard binding!.inputGradients[0] != nil else { return }
+        backwardPass = true
+        runSplit(self, count: forwardCost, pool: pool)
+    }
+
+    /// Threads take whole planes: [N * C] planes split evenly.
+    public func work(thread: Int, threads: Int) {
+        let planes = dims.batch * dims.channels
+        let first = planes * thread / threads, last = planes * (thread + 1) / threads
+        guard first < last else { return }
+        let inputPlane = dims.height * dims.width
+        let b = binding!
+        let x = b.inputs[0].floatPointer + first * inputPlane, y = b.output.floatPointer + first * 4 * inputPlane
+        let count = last - first
+        if !backwardPass {
+            switch mode {
+            case .nearest: upsampleNearest2xForward(x, y, batch: 1, channels: count, height: dims.height, width: dims.width)
+            case .bilinear: upsampleBilinear2xForward(x, y, batch: 1, channels: count, height: dims.height, width: dims.width)
+            }
+            return
+        }
+        let dx = b.inputGradients[0]!.floatPointer + first * inputPlane, dy = b.outputGradient!.floatPointer + first * 4 * inputPlane
         switch mode {
-        case .nearest: upsampleNearest2xBackward(dy: dy, dx: dx, batch: dims.batch, channels: dims.channels, height: dims.height, width: dims.width)
-        case .bilinear: upsampleBilinear2xBackward(dy: dy, dx: dx, batch: dims.batch, channels: dims.channels, height: dims.height, width: dims.width)
+        case .nearest: upsampleNearest2xBackward(dy: dy, dx: dx, batch: 1, channels: count, height: dims.height, width: dims.width)
+        case .bilinear: upsampleBilinear2xBackward(dy: dy, dx: dx, batch: 1, channels: count, height: dims.height, width: dims.width)
         }
     }
 }
