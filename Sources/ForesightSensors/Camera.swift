@@ -401,12 +401,7 @@ public final class V4L2Camera {
         buffer.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
         buffer.memory = V4L2_MEMORY_MMAP.rawValue
         while true {
-            let status = v4l2Request(descriptor, foresight_VIDIOC_DQBUF(), &buffer)
-            if status == 0 { break }
-            guard status == EAGAIN else {
-                if status == ENODEV || status == ENXIO || status == EIO { gone = true; throw .deviceGone(path: path) }
-                throw CameraError.from(errno: status, call: "VIDIOC_DQBUF", path: path)
-            }
+            // Wait first, then dequeue: a DQBUF that would block makes libv4l2 print an error.
             var waiter = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
             let ready = poll(&waiter, 1, Int32(timeoutMilliseconds))
             if ready < 0 {
@@ -416,6 +411,11 @@ public final class V4L2Camera {
             if ready == 0 { throw .timeout(path: path, milliseconds: timeoutMilliseconds) }
             // An unregistered device reports POLLERR | POLLHUP (and ENODEV on the next call).
             if waiter.revents & Int16(POLLHUP | POLLNVAL) != 0 { gone = true; throw .deviceGone(path: path) }
+            let status = v4l2Request(descriptor, foresight_VIDIOC_DQBUF(), &buffer)
+            if status == 0 { break }
+            if status == EAGAIN { continue }
+            if status == ENODEV || status == ENXIO || status == EIO { gone = true; throw .deviceGone(path: path) }
+            throw CameraError.from(errno: status, call: "VIDIOC_DQBUF", path: path)
         }
         let mapped = buffers[Int(buffer.index)]
         let info = CameraFrameInfo(

@@ -120,12 +120,14 @@ public final class ALSAStream: @unchecked Sendable {
     public let periodFrames: Int, bufferFrames: Int
     /// Overruns (capture) or underruns (playback) recovered from.
     public private(set) var overruns = 0
-    /// Frames lost to overruns: the full buffer discarded plus the time until recovery.
+    /// Frames lost to overruns: the time from the last good read to the recovery, at the
+    /// sample rate (at least the buffer that `prepare` discards).
     public private(set) var lostFrames = 0
 
     private let pcm: OpaquePointer
     private let scratch: UnsafeMutableRawPointer  // one period in the device format
     private var started = false
+    private var lastTransfer: UInt64 = 0  // monotonic ns of the last good read or write
 
     /// Opens `name` for capture; `periodFrames` defaults to 10 ms, the buffer to 8 periods.
     public convenience init(capture name: String = "default", sampleRate: Int = 16_000, channels: Int = 1,
@@ -206,10 +208,11 @@ public final class ALSAStream: @unchecked Sendable {
     public func read(into samples: UnsafeMutableBufferPointer<Float>) throws(MicrophoneError) -> Int {
         precondition(isCapture, "read on a playback stream")
         let frames = min(samples.count / channels, periodFrames)
-        if !started { try start() }
+        if !started { try start(); lastTransfer = monotonicNanoseconds() }
         while true {
             let got = snd_pcm_readi(pcm, scratch, snd_pcm_uframes_t(frames))
             if got >= 0 {
+                lastTransfer = monotonicNanoseconds()
                 convertIn(count: Int(got) * channels, into: samples.baseAddress!)
                 return Int(got)
             }
@@ -249,22 +252,15 @@ public final class ALSAStream: @unchecked Sendable {
     private func recover(_ code: Int32, call: String) throws(MicrophoneError) {
         if code == -EINTR || code == -EAGAIN { return }
         if code == foresight_alsa_overrun_code() {
-            var status: OpaquePointer? = nil
-            snd_pcm_status_malloc(&status)
-            defer { snd_pcm_status_free(status) }
-            var lost = bufferFrames
-            if snd_pcm_status(pcm, status) == 0 {
-                var trigger = timespec(), now = timespec()
-                snd_pcm_status_get_trigger_htstamp(status, &trigger)
-                snd_pcm_status_get_htstamp(status, &now)
-                let seconds = Double(now.tv_sec - trigger.tv_sec) + Double(now.tv_nsec - trigger.tv_nsec) * 1e-9
-                if seconds > 0 && seconds < 3600 { lost += Int((seconds * Double(sampleRate)).rounded()) }
-            }
+            // Everything captured since the last good read is gone: what sat in the buffer
+            // (discarded by prepare) and what arrived while it was full.
+            let elapsed = Double(monotonicNanoseconds() &- lastTransfer) * 1e-9
+            let lost = max(bufferFrames, Int((elapsed * Double(sampleRate)).rounded()))
             overruns += 1
             if isCapture { lostFrames += lost }
             let prepared = snd_pcm_prepare(pcm)
             if prepared < 0 { throw MicrophoneError.from(prepared, call: "snd_pcm_prepare", name: name) }
-            if isCapture { try start() }
+            if isCapture { try start(); lastTransfer = monotonicNanoseconds() }
             return
         }
         if code == foresight_alsa_suspended_code() {
