@@ -24,6 +24,7 @@ public enum CameraError: Error, Equatable, CustomStringConvertible, Sendable {
     /// Any other failing system call, with its errno.
     case system(path: String, call: String, errno: Int32)
 
+    /// What happened and what to do about it.
     public var description: String {
         switch self {
         case .noSuchDevice(let path): return "no camera at \(path): check the cable and `foresight devices`"

@@ -39,6 +39,7 @@ public struct FileFormatError: Error, Equatable, CustomStringConvertible, Sendab
         self.message = message
     }
 
+    /// One line: format, kind, offset and message.
     public var description: String { "\(format) file \(kind.rawValue) at byte \(offset): \(message)" }
 }
 

@@ -19,6 +19,7 @@ public enum MicrophoneError: Error, Equatable, CustomStringConvertible, Sendable
     /// Any other ALSA failure, with ALSA's message.
     case system(name: String, call: String, code: Int32, message: String)
 
+    /// What happened and what to do about it.
     public var description: String {
         switch self {
         case .noSuchDevice(let name, let message): return "no audio device \(name) (\(message)): see `foresight devices`"

@@ -70,6 +70,7 @@ public struct Y4MHeader: Equatable, Sendable {
         return text + "\n"
     }
 
+    /// Equal when every field and tag is equal.
     public static func == (a: Y4MHeader, b: Y4MHeader) -> Bool {
         a.width == b.width && a.height == b.height && a.frameRate == b.frameRate
             && a.pixelAspect == b.pixelAspect && a.chroma == b.chroma && a.extensions == b.extensions

@@ -2,6 +2,7 @@
 // plugin (no sound card needed): samples arrive exactly, in S16 and float, through the
 // capture thread and ring too; bad names give typed errors.
 
+import Foundation
 import ForesightSensors
 import Glibc
 import XCTest
@@ -111,5 +112,40 @@ final class MicrophoneFileTests: XCTestCase {
             guard case .noSuchDevice = error as? MicrophoneError else { return XCTFail("\(error)") }
         }
         XCTAssertTrue(Microphone.enumerate().contains { $0.name == "default" })
+    }
+
+    /// Runs the `foresight` binary built beside this test bundle.
+    func runForesight(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let binary = directory.appendingPathComponent("foresight").path
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary), "no foresight binary at \(binary)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func testRecordCommandWritesTheMicrophoneToWAVAndNamesBadCameras() throws {
+        let path = directory + "/mic.wav"
+        let (status, output) = try runForesight(["record", "--mic", "default", "--frames", "8000", path])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("-> \(path)"), output)
+        let clip = try WAV.read(path: path)
+        XCTAssertEqual(clip.sampleRate, 16_000)
+        XCTAssertEqual(clip.frameCount, 8000)
+        XCTAssertEqual(clip.samples.map { Int16($0 * 32768) }, Array(expected.prefix(8000)))
+
+        let missing = try runForesight(["record", "--camera", "/dev/video-none", "--frames", "1", directory + "/x.y4m"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.output.contains("no camera at /dev/video-none"), missing.output)
+        let wrongExtension = try runForesight(["record", "--mic", "default", directory + "/x.y4m"])
+        XCTAssertNotEqual(wrongExtension.status, 0)
+        XCTAssertTrue(wrongExtension.output.contains(".wav"), wrongExtension.output)
     }
 }
