@@ -9,16 +9,18 @@ extension Graph {
     /// ```swift
     /// let h = try graph.conv2d(x, outChannels: 16, kernel: 3, stride: 2, padding: 1, name: "e1")
     /// ```
+    /// `initializer` replaces PyTorch's default for weights and bias (e.g. `.zeros` for a head
+    /// that must start as the identity).
     public func conv2d(_ x: TensorID, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
-                       groups: Int = 1, bias: Bool = true, name: String) throws -> TensorID {
+                       groups: Int = 1, bias: Bool = true, initializer: Initializer? = nil, name: String) throws -> TensorID {
         let inChannels = shape(x).rank == 4 ? shape(x)[1] : 0
         guard inChannels > 0, groups > 0, inChannels % groups == 0, outChannels > 0 else {
             throw GraphError.invalidOperation(name: name, reason: "conv2d needs an input [N, C, H, W] with C divisible by groups (\(groups)); got \(shape(x))")
         }
         let fanIn = inChannels / groups * kernel * kernel
-        let weight = try parameter(name + ".weight", [outChannels, inChannels / groups, kernel, kernel], initializer: .fanIn(fanIn))
+        let weight = try parameter(name + ".weight", [outChannels, inChannels / groups, kernel, kernel], initializer: initializer ?? .fanIn(fanIn))
         var operands = [x, weight]
-        if bias { operands.append(try parameter(name + ".bias", [outChannels], initializer: .fanIn(fanIn))) }
+        if bias { operands.append(try parameter(name + ".bias", [outChannels], initializer: initializer ?? .fanIn(fanIn))) }
         return try apply(Conv2dOperation(stride: stride, padding: padding, groups: groups), operands, name: name)
     }
 
@@ -66,5 +68,22 @@ extension Graph {
     /// Cross-entropy of logits [N, classes] against int32 labels [N]: a scalar.
     public func crossEntropyLoss(_ logits: TensorID, _ labels: TensorID, name: String) throws -> TensorID {
         try apply(LossOperation(.crossEntropy), [logits, labels], name: name)
+    }
+}
+
+extension Graph {
+    /// y[:, c] = scales[c] * tanh(x[:, c]) on [N, C, H, W].
+    public func scaledTanh(_ x: TensorID, scales: [Float], name: String) throws -> TensorID {
+        try apply(ScaledTanhOperation(scales: scales), [x], name: name)
+    }
+
+    /// The last of `frames` [N, K, H, W] warped by motion[:, 0..<2] plus the residual motion[:, 2]: [N, 1, H, W].
+    public func warpPrediction(motion: TensorID, frames: TensorID, name: String) throws -> TensorID {
+        try apply(WarpPredictionOperation(), [motion, frames], name: name)
+    }
+
+    /// Mean squared difference of neighbouring motion vectors (channels 0 and 1): a scalar.
+    public func motionSmoothness(_ motion: TensorID, name: String) throws -> TensorID {
+        try apply(MotionSmoothnessOperation(), [motion], name: name)
     }
 }

@@ -12,8 +12,13 @@ public struct FramePredictionModel {
     public let target: TensorID
     /// The predicted next frame: [N, 1, H, W].
     public let prediction: TensorID
-    /// Mean squared error of prediction against target.
+    /// The loss trained: mean squared error of prediction against target (plus, for motion
+    /// models, the smoothness penalty).
     public let loss: TensorID
+    /// Mean squared error of prediction against target alone.
+    public let predictionError: TensorID
+    /// Motion models: [N, 3, H, W], the horizontal and vertical motion in pixels and the residual.
+    public let motion: TensorID?
 }
 
 public enum Models {
@@ -34,7 +39,31 @@ public enum Models {
         h = try graph.upsampleNearest2x(h, name: "d2.upsample")
         let prediction = try graph.sigmoid(try graph.conv2d(h, outChannels: 1, kernel: 3, padding: 1, name: "d2"))
         let loss = try graph.mseLoss(prediction, target, name: "loss")
-        return FramePredictionModel(graph: graph, frames: frames, target: target, prediction: prediction, loss: loss)
+        return FramePredictionModel(graph: graph, frames: frames, target: target, prediction: prediction, loss: loss,
+                                    predictionError: loss, motion: nil)
+    }
+
+    /// pc64-motion: the pc64 encoder and decoder, whose head predicts a motion field of at most
+    /// `maxMotion` pixels and a residual; the prediction is the last frame warped by the motion
+    /// plus the residual. The head starts at zero, so an untrained model copies the last frame.
+    /// The loss is the squared error plus `smoothness` times the motion field's roughness.
+    public static func pc64Motion(batch: Int, pastFrames: Int = 4, size: Int = 64, maxMotion: Float = 4,
+                                  maxResidual: Float = 0.25, smoothness: Float = 0.01) throws -> FramePredictionModel {
+        let graph = Graph()
+        let frames = try graph.input("frames", [batch, pastFrames, size, size])
+        let target = try graph.input("target", [batch, 1, size, size])
+        let encoded = try encoder(graph, frames)
+        var h = try graph.upsampleNearest2x(encoded, name: "d1.upsample")
+        h = try graph.relu(try graph.conv2d(h, outChannels: 16, kernel: 3, padding: 1, name: "d1"))
+        h = try graph.upsampleNearest2x(h, name: "d2.upsample")
+        h = try graph.conv2d(h, outChannels: 3, kernel: 3, padding: 1, initializer: .zeros, name: "d2")
+        let motion = try graph.scaledTanh(h, scales: [maxMotion, maxMotion, maxResidual], name: "motion")
+        let prediction = try graph.warpPrediction(motion: motion, frames: frames, name: "prediction")
+        let error = try graph.mseLoss(prediction, target, name: "prediction.error")
+        let roughness = try graph.motionSmoothness(motion, name: "motion.roughness")
+        let loss = try graph.add(error, try graph.scale(roughness, by: smoothness, name: "motion.penalty"), name: "loss")
+        return FramePredictionModel(graph: graph, frames: frames, target: target, prediction: prediction, loss: loss,
+                                    predictionError: error, motion: motion)
     }
 
     /// The pc64 encoder (e1..e3): [N, K, H, W] -> [N, 32, H/4, W/4].

@@ -272,6 +272,41 @@ final class GraphGradientTests: XCTestCase {
 
     // MARK: bad input
 
+    /// The motion objective: scaled tanh head, warp of the last frame plus residual, smoothness.
+    func testMotionPredictionGradients() throws {
+        let graph = Graph()
+        let frames = try graph.input("frames", [2, 3, 8, 8])
+        let head = try graph.conv2d(frames, outChannels: 3, kernel: 3, padding: 1, name: "head")
+        let motion = try graph.scaledTanh(head, scales: [0.4, 0.4, 0.5], name: "motion")
+        let prediction = try graph.warpPrediction(motion: motion, frames: frames, name: "prediction")
+        let error = try graph.mseLoss(prediction, try graph.input("target", [2, 1, 8, 8]), name: "error")
+        let loss = try graph.add(error, try graph.scale(try graph.motionSmoothness(motion, name: "rough"), by: 0.5), name: "loss")
+        let program = try makeProgram(graph, loss: loss)
+        // Frames in [0, 1] with structure, so that the warp has gradients to follow.
+        let values = program.tensor(frames).floats
+        // Frames that are linear ramps: bilinear sampling of a plane has no kinks at whole-pixel
+        // positions, so finite differences stay exact (the kernel test covers textured images).
+        for i in values.indices {
+            let plane = i / 64, x = Float(i % 8), y = Float((i % 64) / 8)
+            values[i] = 0.1 + 0.05 * x * Float(1 + plane % 3) + 0.04 * y
+        }
+        checkGradients(program, activation: head)
+    }
+
+    func testMotionModelStartsAsCopyLast() throws {
+        let model = try Models.pc64Motion(batch: 2)
+        let program = try Program(model.graph, loss: model.loss, optimizer: Adam(), seed: 4)
+        var random = SeededRandom(seed: 5)
+        let frames = program.tensor(model.frames).floats
+        for i in frames.indices { frames[i] = random.nextFloat() }
+        program.forward()
+        let plane = 64 * 64
+        let prediction = program.tensor(model.prediction).floats
+        for n in 0..<2 {
+            for i in 0..<plane { XCTAssertEqual(prediction[n * plane + i], frames[(n * 4 + 3) * plane + i]) }
+        }
+    }
+
     func testBadShapesAreClearErrors() throws {
         let graph = Graph()
         let a = try graph.input("a", [2, 3])
