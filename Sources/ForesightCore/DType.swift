@@ -32,4 +32,6 @@ public enum DType: String, Sendable, CaseIterable, Codable {
 
     /// Bytes per element.
     public var byteSize: Int { traits.byteSize }
+    /// The name in safetensors headers.
+    public var safetensorsName: String { traits.safetensorsName }
 }

@@ -288,8 +288,16 @@ public final class Program: @unchecked Sendable {
     /// Returns the loss before the update. A non-finite loss throws and changes nothing.
     @discardableResult
     public func step() throws -> Float {
-        guard let optimizer else { preconditionFailure("step() needs a program built with an optimizer") }
         forward()
+        return try finishStep()
+    }
+
+    /// The rest of a step after `forward()` (whose outputs a caller may read in between, as
+    /// live learning does to score its prediction before training on it): loss check,
+    /// backward, clipping, optimizer update. A non-finite loss throws and changes nothing.
+    @discardableResult
+    public func finishStep() throws -> Float {
+        guard let optimizer else { preconditionFailure("finishStep() needs a program built with an optimizer") }
         let value = lossValue
         guard value.isFinite else { throw ProgramError.nonFiniteLoss(step: optimizer.stepCount + 1, value: value) }
         backward()

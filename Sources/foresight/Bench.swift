@@ -154,16 +154,3 @@ func rounded(_ value: Double, _ digits: Int) -> Double {
     return (value * scale).rounded() / scale
 }
 
-/// Peak resident set size of this process (VmHWM), in MiB.
-func peakResidentMiB() -> Double { procStatusKiB("VmHWM:") / 1024 }
-
-/// Current resident set size of this process (VmRSS), in MiB.
-func residentMiB() -> Double { procStatusKiB("VmRSS:") / 1024 }
-
-private func procStatusKiB(_ key: String) -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix(key) {
-        return Double(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
-    }
-    return 0
-}

@@ -1,34 +1,74 @@
-// `foresight learn`: trains the frame predictor and reports it against the copy-last-frame
-// baseline as it goes.
+// `foresight learn`: live learning from a camera, a recording or the built-in synthetic
+// scene, with the model's next-frame error reported beside the copy-last-frame baseline.
 
 import ArgumentParser
 import Foundation
 import ForesightCore
 import ForesightLearn
 import ForesightNN
+import ForesightSensors
+import Synchronization
+
+/// Set by SIGINT/SIGTERM: the learner stops at the next frame, checkpoints and reports.
+let stopRequested = Atomic<Bool>(false)
 
 struct Learn: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Learn to predict the next frame of a video (default: the built-in synthetic scene).",
-        discussion: "Prints the model's next-frame error beside the error of repeating the last frame; a ratio below 1 means the model has learned something about motion."
+        abstract: "Learn to predict what the robot will see next, while it sees it.",
+        discussion: """
+            Reads frames from a camera (--camera), a Y4M recording (--video) or, by default, a built-in \
+            synthetic scene, predicts every frame before training on it, and reports the model's error beside \
+            the error of repeating the last frame (a ratio below 1 means the model has learned something \
+            about motion). Ctrl-C stops, writes the checkpoint and prints the summary.
+            """
     )
 
-    @Option(help: "Stop after this many seconds.")
+    @Option(help: "Camera device, e.g. /dev/video0.")
+    var camera: String?
+
+    @Option(help: "Y4M recording to learn from, replayed at its frame rate.")
+    var video: String?
+
+    @Option(help: "Built-in scene when no camera or video is given: \(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var scene: SyntheticScene = .egoMotion
+
+    @Flag(help: "Replay a recording or scene as fast as the learner takes frames instead of in real time.")
+    var asFastAsPossible = false
+
+    @Option(help: "What to predict: \(LiveLearnerConfiguration.Objective.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var objective: LiveLearnerConfiguration.Objective = .motion
+
+    @Option(help: "Stop after this many seconds (default: until Ctrl-C or the end of the recording).")
     var seconds: Double?
 
-    @Option(help: "Stop after this many training steps.")
-    var steps: Int?
+    @Option(help: "Stop after this many frames.")
+    var frames: Int?
 
-    @Option(help: "Kernel worker threads (default: the profile's cores, else 1).")
+    @Option(help: "Kernel worker threads (default: 1, or the profile's cores).")
     var threads: Int?
 
     @Option(help: "Device profile: a name from devices/ (e.g. raspberry-pi-5) or a path to a profile file.")
     var profile: String?
 
+    @Option(help: "Checkpoint file (safetensors), written atomically every --checkpoint-every steps and at the end.")
+    var checkpoint: String?
+
+    @Option(help: "Training steps between checkpoints.")
+    var checkpointEvery = 500
+
+    @Flag(help: "Continue from the checkpoint given with --checkpoint.")
+    var resume = false
+
     @Option(help: "Adam learning rate.")
     var learningRate: Float = 1e-3
 
-    @Option(help: "Seed for weights and scene.")
+    @Option(help: "Clips per training batch.")
+    var batch = 8
+
+    @Option(help: "Clips kept in the replay reservoir.")
+    var replay = 512
+
+    @Option(help: "Seed for weights, scene and replay.")
     var seed: UInt64 = 1
 
     @Flag(help: "Print one JSON summary object at the end instead of progress lines.")
@@ -36,59 +76,73 @@ struct Learn: ParsableCommand {
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+        if let frames, frames < 1 { throw ValidationError("--frames must be at least 1 (got \(frames))") }
         if let seconds, !(seconds > 0) { throw ValidationError("--seconds must be positive (got \(seconds))") }
+        if camera != nil && video != nil { throw ValidationError("give either --camera or --video, not both") }
+        if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint PATH") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
+        guard batch >= 1, replay >= 1, checkpointEvery >= 1 else { throw ValidationError("--batch, --replay and --checkpoint-every must be at least 1") }
     }
 
     func run() throws {
         let device = try profile.map { try DeviceProfile.load(named: $0) }
-        let threads = self.threads ?? device?.cores ?? 1
-        let trainer = try FramePredictionTrainer(threads: threads, learningRate: learningRate, seed: seed, budget: device?.memoryBudget)
+        var settings = LiveLearnerConfiguration()
+        settings.objective = objective
+        settings.threads = threads ?? device?.cores ?? 1
+        settings.learningRate = learningRate
+        settings.batch = batch
+        settings.replayClips = replay
+        settings.seed = seed
+        settings.budget = device?.memoryBudget
+        settings.checkpointPath = checkpoint
+        settings.checkpointEvery = checkpointEvery
+        let learner = try LiveLearner(settings)
+        if resume, let checkpoint {
+            try learner.resume(from: checkpoint)
+            if !json { print("resumed from \(checkpoint) at step \(learner.report.steps)") }
+        }
+
+        let source: LiveFrameSource
+        if let camera {
+            let size = device.map { ($0.camera.width, $0.camera.height, Double($0.camera.framesPerSecond)) } ?? (640, 480, 30)
+            source = try CameraFrameSource(path: camera, width: size.0, height: size.1, framesPerSecond: size.2)
+        } else if let video {
+            source = try PacedFrameProducer.recording(path: video, paced: !asFastAsPossible)
+        } else {
+            source = PacedFrameProducer.synthetic(scene, paced: !asFastAsPossible, seed: seed)
+        }
+
+        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
         if !json {
             if let device { print("profile: \(device.name), \(device.cores) cores, budget \(device.memoryBudgetMiB) MiB") }
-            print("pc64 on the synthetic moving-squares scene: batch \(trainer.batch), \(threads) thread(s), \(trainer.program.parameterCount) parameters")
-            print("memory plan:\n\(trainer.program.memory)")
-            print("   step   model MSE   copy-last MSE   ratio   steps/s")
+            print("learning \(learner.architecture) from \(source.label) at \(String(format: "%.0f", source.framesPerSecond)) frames/s; \(settings.threads) thread(s); plan \(formatBytes(learner.plannedBytes))")
+            print("   time   frames  dropped   steps  model MSE  copy-last MSE  ratio")
         }
-        let start = Date()
-        var lastReport = start
-        var window: (loss: Float, copyLast: Float, count: Int) = (0, 0, 0)
-        var stepCount = 0
-        var recent: (loss: Float, copyLast: Float) = (0, 0)
-        while true {
-            if let steps, stepCount >= steps { break }
-            if let seconds, Date().timeIntervalSince(start) >= seconds { break }
-            let result = try trainer.step()
-            stepCount += 1
-            window.loss += result.loss; window.copyLast += result.copyLast; window.count += 1
-            let now = Date()
-            if now.timeIntervalSince(lastReport) >= 1 || (steps.map { stepCount == $0 } ?? false) {
-                recent = (window.loss / Float(window.count), window.copyLast / Float(window.count))
-                if !json {
-                    print(String(format: "%7d   %9.5f   %13.5f   %5.2f   %7.1f", stepCount, recent.loss, recent.copyLast,
-                                 recent.loss / recent.copyLast, Double(window.count) / now.timeIntervalSince(lastReport)))
-                }
-                window = (0, 0, 0)
-                lastReport = now
-            }
+        let interactive = isatty(STDOUT_FILENO) == 1
+        let report = try learner.run(source, seconds: seconds, frames: frames, shouldStop: { stopRequested.load(ordering: .relaxed) }) { report in
+            guard !json else { return }
+            let line = String(format: "%6.0fs  %7d  %7d  %6d  %9.5f  %13.5f  %5.2f", report.seconds, report.frames, report.dropped,
+                              report.steps, report.modelError, report.copyLastError, report.ratio)
+            if interactive { FileHandle.standardOutput.write(Data(("\r" + line).utf8)) } else { print(line) }
         }
-        let elapsed = Date().timeIntervalSince(start)
-        let evaluation = trainer.evaluate(batches: 8)
         if json {
-            let summary: [String: Any] = [
-                "steps": stepCount, "seconds": rounded(elapsed, 2), "steps_per_s": rounded(Double(stepCount) / elapsed, 2),
-                "mse_model": Double(evaluation.loss), "mse_copy_last": Double(evaluation.copyLast),
-                "peak_rss_mib": rounded(peakResidentMiB(), 1),
-            ]
-            let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
+            let data = try JSONSerialization.data(withJSONObject: report.json, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print(String(format: "done: %d steps in %.1f s; on 8 fresh batches the model's MSE is %.5f against %.5f for copy-last (%.2fx); peak memory %.1f MiB",
-                         stepCount, elapsed, evaluation.loss, evaluation.copyLast, evaluation.loss / evaluation.copyLast, peakResidentMiB()))
+            if interactive { print("") }
+            print(String(format: "done: %d frames (%d dropped), %d steps (%.1f/s); over the last %.0f s the model's MSE was %.5f against %.5f for copy-last (%.2fx); memory %.1f MiB at 10 s, %.1f MiB at the end, peak %.1f MiB",
+                         report.frames, report.dropped, report.steps, report.stepsPerSecond, settings.evaluationWindow, report.modelError,
+                         report.copyLastError, report.ratio, report.residentMiBAt10Seconds ?? report.residentMiBAtEnd, report.residentMiBAtEnd,
+                         report.peakResidentMiB))
+            if report.rollbacks > 0 { print("rolled back \(report.rollbacks) time(s); learning rate now \(report.learningRate)") }
+            if let checkpoint { print("checkpoint: \(checkpoint)") }
         }
     }
 }
+
+extension SyntheticScene: ExpressibleByArgument {}
+extension LiveLearnerConfiguration.Objective: ExpressibleByArgument {}
 
 /// Times pc64 training steps on one fixed batch (bench pc64).
 final class PC64Benchmark {

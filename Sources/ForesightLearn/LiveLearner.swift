@@ -1,0 +1,426 @@
+// The continuous learner: reads frames as a sensor delivers them, predicts each frame before
+// training on it (prequential evaluation against the copy-last-frame baseline), and takes one
+// training step per frame on the newest clip mixed with a reservoir of older ones. Everything
+// is sized at start-up and checked against the memory budget; checkpoints are atomic; a
+// non-finite or exploding loss rolls back to the last good state with a lower learning rate.
+
+import Foundation
+import ForesightCore
+import ForesightNN
+import ForesightSensors
+
+/// What a live learner learns and with how much memory.
+public struct LiveLearnerConfiguration: Sendable {
+    public enum Objective: String, Sendable, CaseIterable {
+        /// The last frame warped by a predicted motion field plus a residual (the default).
+        case motion
+        /// The next frame's pixels directly.
+        case nextFrame = "next-frame"
+    }
+
+    public var objective = Objective.motion
+    public var batch = 8
+    public var pastFrames = 4
+    public var size = 64
+    public var learningRate: Float = 1e-3
+    /// Older clips kept for replay (8-bit), sampled uniformly from the whole stream.
+    public var replayClips = 512
+    /// Newest clips of each batch; the rest come from the reservoir.
+    public var newestPerBatch = 2
+    public var threads = 1
+    public var seed: UInt64 = 1
+    /// Bytes the whole plan may take (nil: no limit).
+    public var budget: Int?
+    /// Where to keep checkpoints (nil: none), and how often (training steps).
+    public var checkpointPath: String?
+    public var checkpointEvery = 500
+    /// Seconds over which the reported errors are averaged.
+    public var evaluationWindow: Double = 10
+    /// Gradient-norm clipping.
+    public var clipGradientNorm: Float? = 1
+
+    public init() {}
+}
+
+/// What a live run reports, live and at the end.
+public struct LiveReport: Sendable {
+    public var frames = 0
+    public var dropped = 0
+    public var steps = 0
+    public var seconds: Double = 0
+    /// Mean next-frame errors over the evaluation window: the model's and copying the last frame's.
+    public var modelError: Double = 0
+    public var copyLastError: Double = 0
+    public var peakResidentMiB: Double = 0
+    public var residentMiBAt10Seconds: Double?
+    public var residentMiBAtEnd: Double = 0
+    public var rollbacks = 0
+    public var learningRate: Float = 0
+
+    public var stepsPerSecond: Double { seconds > 0 ? Double(steps) / seconds : 0 }
+    public var ratio: Double { copyLastError > 0 ? modelError / copyLastError : 0 }
+
+    /// The summary object of `foresight learn --json`.
+    public var json: [String: Any] {
+        [
+            "frames": frames, "dropped": dropped, "steps": steps, "steps_per_s": (stepsPerSecond * 100).rounded() / 100,
+            "mse_model": modelError, "mse_copy_last": copyLastError, "peak_rss_mib": (peakResidentMiB * 10).rounded() / 10,
+            "rss_mib_at_10s": residentMiBAt10Seconds.map { ($0 * 10).rounded() / 10 } ?? NSNull(),
+            "rss_mib_at_end": (residentMiBAtEnd * 10).rounded() / 10, "rollbacks": rollbacks, "seconds": (seconds * 100).rounded() / 100,
+        ]
+    }
+}
+
+/// Why live learning cannot start or go on.
+public struct LiveLearningError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Learns to predict a stream of frames while it arrives.
+///
+/// ```swift
+/// let learner = try LiveLearner(LiveLearnerConfiguration())
+/// let source = PacedFrameProducer.synthetic(.egoMotion)
+/// let report = try learner.run(source, seconds: 60) { print($0.ratio) }
+/// ```
+public final class LiveLearner {
+    public let configuration: LiveLearnerConfiguration
+    public let model: FramePredictionModel
+    public let program: Program
+    /// Bytes of everything sized at start: the program's arena, the replay reservoir, the frame history.
+    public let plannedBytes: Int
+    public private(set) var report = LiveReport()
+
+    private let plane: Int
+    private let history: UnsafeMutablePointer<Float>       // [K + 1, H, W], oldest first; the last is the newest frame
+    private var historyCount = 0
+    private let replay: UnsafeMutablePointer<UInt8>         // [replayClips, K + 1, H, W]
+    private var replayStored = 0
+    private var clipsSeen = 0
+    private let recent: UnsafeMutablePointer<Float>         // [newestPerBatch, K + 1, H, W], newest first
+    private var recentCount = 0
+    private var rng: SeededRandom
+    private let goodState: UnsafeMutablePointer<Float>
+    private let goodStateCount: Int
+    private var goodStep = 0
+    private var lossAverage: Double = 0
+    private var window: EvaluationWindow
+
+    public init(_ configuration: LiveLearnerConfiguration) throws {
+        let c = configuration
+        guard c.batch >= 1, c.pastFrames >= 1, c.size >= 16, c.size % 4 == 0, c.newestPerBatch >= 1, c.newestPerBatch <= c.batch,
+              c.replayClips >= 1, c.threads >= 1 else {
+            throw LiveLearningError(description: "invalid live-learning settings: batch \(c.batch), past frames \(c.pastFrames), size \(c.size) (a multiple of 4, at least 16), newest per batch \(c.newestPerBatch), replay \(c.replayClips), threads \(c.threads)")
+        }
+        self.configuration = c
+        switch c.objective {
+        case .motion: model = try Models.pc64Motion(batch: c.batch, pastFrames: c.pastFrames, size: c.size)
+        case .nextFrame: model = try Models.pc64(batch: c.batch, pastFrames: c.pastFrames, size: c.size)
+        }
+        plane = c.size * c.size
+        let clip = (c.pastFrames + 1) * plane
+        let replayBytes = c.replayClips * clip
+        let program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: c.learningRate), threads: c.threads, seed: c.seed)
+        goodStateCount = program.parameterCount * 3
+        let otherBytes = replayBytes + (1 + c.newestPerBatch) * clip * 4 + goodStateCount * 4
+        plannedBytes = program.memory.total + otherBytes
+        if let budget = c.budget, plannedBytes > budget {
+            throw LiveLearningError(description: """
+                the live-learning plan needs \(formatBytes(plannedBytes)) but the budget is \(formatBytes(budget)):
+                  model arena       \(formatBytes(program.memory.total)) (batch \(c.batch), \(c.size)x\(c.size) frames)
+                  replay reservoir  \(formatBytes(replayBytes)) (\(c.replayClips) clips)
+                  frame history and rollback copy \(formatBytes(otherBytes - replayBytes))
+                shrink --replay, --batch or the frame size
+                """)
+        }
+        program.clipGradientNorm = c.clipGradientNorm
+        self.program = program
+        history = .allocate(capacity: clip)
+        replay = .allocate(capacity: replayBytes)
+        recent = .allocate(capacity: c.newestPerBatch * clip)
+        goodState = .allocate(capacity: goodStateCount)
+        // Touch every page now, so that the resident memory is what it will stay.
+        history.initialize(repeating: 0, count: clip)
+        replay.initialize(repeating: 0, count: replayBytes)
+        recent.initialize(repeating: 0, count: c.newestPerBatch * clip)
+        goodState.initialize(repeating: 0, count: goodStateCount)
+        rng = SeededRandom(seed: c.seed &+ 17)
+        window = EvaluationWindow(capacity: 1 << 14)
+        saveGoodState()
+    }
+
+    deinit {
+        history.deallocate(); replay.deallocate(); recent.deallocate(); goodState.deallocate()
+    }
+
+    /// Runs until `seconds` or `frames` are reached, the source ends, or `shouldStop()` says so.
+    /// `progress` is called about once a second.
+    public func run(_ source: LiveFrameSource, seconds: Double? = nil, frames: Int? = nil,
+                    shouldStop: () -> Bool = { false }, progress: (LiveReport) -> Void = { _ in }) throws -> LiveReport {
+        let start = monotonicNanoseconds()
+        var lastProgress = start
+        source.start()
+        defer { source.stop() }
+        let incoming = UnsafeMutablePointer<Float>.allocate(capacity: plane)
+        defer { incoming.deallocate() }
+        var stopError: Error?
+        while true {
+            let now = monotonicNanoseconds()
+            let elapsed = Double(now - start) / 1e9
+            if let seconds, elapsed >= seconds { break }
+            if let frames, report.frames >= frames { break }
+            if shouldStop() { break }
+            let got = source.ring.waitOldest(timeoutNanoseconds: 50_000_000) { slot, _ -> Bool in
+                incoming.update(from: slot.baseAddress!, count: plane)
+                return true
+            }
+            if got == nil {
+                if source.finished && source.ring.statistics.waiting == 0 { break }
+                continue
+            }
+            report.frames += 1
+            do { try learn(from: incoming, at: Double(monotonicNanoseconds() - start) / 1e9) } catch { stopError = error; break }
+            report.dropped = Int(source.ring.statistics.dropped)
+            if report.residentMiBAt10Seconds == nil && elapsed >= 10 { report.residentMiBAt10Seconds = residentMiB() }
+            if monotonicNanoseconds() - lastProgress >= 1_000_000_000 {
+                lastProgress = monotonicNanoseconds()
+                update(elapsed: Double(lastProgress - start) / 1e9)
+                progress(report)
+            }
+        }
+        update(elapsed: Double(monotonicNanoseconds() - start) / 1e9)
+        report.dropped = Int(source.ring.statistics.dropped)
+        report.residentMiBAtEnd = residentMiB()
+        report.peakResidentMiB = peakResidentMiB()
+        if configuration.checkpointPath != nil { try saveCheckpoint() }
+        if let stopError { throw stopError }
+        return report
+    }
+
+    private func update(elapsed: Double) {
+        report.seconds = elapsed
+        let averages = window.averages(since: elapsed - configuration.evaluationWindow)
+        report.modelError = averages.model
+        report.copyLastError = averages.copyLast
+        report.learningRate = program.optimizer!.learningRate
+    }
+
+    /// One frame: score the prediction of it, train on it, remember it.
+    private func learn(from frame: UnsafePointer<Float>, at time: Double) throws {
+        let k = configuration.pastFrames
+        // history holds the last K frames in slots 0..<K (oldest first); the new frame goes to slot K.
+        (history + k * plane).update(from: frame, count: plane)
+        guard historyCount >= k else {
+            shiftHistory()
+            historyCount += 1
+            return
+        }
+        rememberRecent()
+        fillBatch()
+        program.forward()
+        let prediction = program.tensor(model.prediction).floatPointer
+        let modelError = meanSquaredDifference(prediction, frame, count: plane)
+        let copyLastError = meanSquaredDifference(history + (k - 1) * plane, frame, count: plane)
+        window.append(time: time, model: modelError, copyLast: copyLastError)
+        try trainStep()
+        storeInReplay()
+        shiftHistory()
+    }
+
+    /// Slides the history by one frame: slot i takes slot i + 1.
+    private func shiftHistory() {
+        history.update(from: history + plane, count: configuration.pastFrames * plane)
+    }
+
+    private func rememberRecent() {
+        let clip = (configuration.pastFrames + 1) * plane
+        let keep = min(recentCount, configuration.newestPerBatch - 1)
+        if keep > 0 { (recent + clip).update(from: recent, count: keep * clip) }
+        recent.update(from: history, count: clip)
+        recentCount = keep + 1
+    }
+
+    /// Batch rows: the newest clips first, then random reservoir clips (repeating recent ones
+    /// while the reservoir is still empty).
+    private func fillBatch() {
+        let k = configuration.pastFrames
+        let frames = program.tensor(model.frames).floatPointer, target = program.tensor(model.target).floatPointer
+        let clip = (k + 1) * plane
+        for row in 0..<configuration.batch {
+            let rowFrames = frames + row * k * plane, rowTarget = target + row * plane
+            if row < recentCount || replayStored == 0 {
+                let source = recent + (row % recentCount) * clip
+                rowFrames.update(from: source, count: k * plane)
+                rowTarget.update(from: source + k * plane, count: plane)
+            } else {
+                let stored = replay + rng.nextInt(below: replayStored) * clip
+                for i in 0..<(k * plane) { rowFrames[i] = Float(stored[i]) * (1 / 255) }
+                for i in 0..<plane { rowTarget[i] = Float(stored[k * plane + i]) * (1 / 255) }
+            }
+        }
+    }
+
+    /// Reservoir sampling: every clip of the stream has the same chance to be in the reservoir.
+    private func storeInReplay() {
+        clipsSeen += 1
+        let capacity = configuration.replayClips, clip = (configuration.pastFrames + 1) * plane
+        let slot: Int
+        if replayStored < capacity {
+            slot = replayStored
+            replayStored += 1
+        } else {
+            let candidate = rng.nextInt(below: clipsSeen)
+            guard candidate < capacity else { return }
+            slot = candidate
+        }
+        let destination = replay + slot * clip
+        for i in 0..<clip { destination[i] = UInt8(min(255, max(0, history[i] * 255 + 0.5))) }
+    }
+
+    /// Finishes the step; a non-finite loss, or one far above its running average, rolls back.
+    private func trainStep() throws {
+        let loss = program.lossValue
+        let exploding = report.steps > 200 && Double(loss) > 50 * lossAverage
+        if !loss.isFinite || exploding {
+            try rollBack(reason: loss.isFinite ? "the loss jumped to \(loss) (running average \(String(format: "%.5f", lossAverage)))" : "the loss became \(loss)")
+            return
+        }
+        try program.finishStep()
+        report.steps += 1
+        lossAverage = report.steps == 1 ? Double(loss) : 0.99 * lossAverage + 0.01 * Double(loss)
+        if report.steps % 100 == 0 && program.gradientNorm().isFinite { saveGoodState() }
+        if let _ = configuration.checkpointPath, report.steps % configuration.checkpointEvery == 0 { try saveCheckpoint() }
+    }
+
+    private func rollBack(reason: String) throws {
+        guard report.rollbacks < 20 else {
+            throw LiveLearningError(description: "\(reason) again after 20 rollbacks; stopping (the last checkpoint is intact)")
+        }
+        restoreGoodState()
+        let optimizer = program.optimizer!
+        optimizer.learningRate *= 0.5
+        report.rollbacks += 1
+        FileHandle.standardError.write(Data("""
+            \(reason) at step \(report.steps); rolled back to step \(goodStep) and lowered the learning rate to \(optimizer.learningRate)\n
+            """.utf8))
+    }
+
+    /// Copies parameters and optimizer state aside (the state to roll back to).
+    private func saveGoodState() {
+        var offset = 0
+        for id in program.parameters {
+            let values = program.tensor(id)
+            (goodState + offset).update(from: values.floatPointer, count: values.count)
+            offset += values.count
+            if let state = program.optimizerState(id) {
+                (goodState + offset).update(from: state.baseAddress!, count: state.count)
+                offset += state.count
+            }
+        }
+        goodStep = report.steps
+    }
+
+    private func restoreGoodState() {
+        var offset = 0
+        for id in program.parameters {
+            let values = program.tensor(id)
+            values.floatPointer.update(from: goodState + offset, count: values.count)
+            offset += values.count
+            if let state = program.optimizerState(id) {
+                state.baseAddress!.update(from: goodState + offset, count: state.count)
+                offset += state.count
+            }
+        }
+    }
+
+    // MARK: checkpoints
+
+    /// The architecture name written into checkpoints.
+    public var architecture: String {
+        "pc64-\(configuration.objective.rawValue) k\(configuration.pastFrames) \(configuration.size)x\(configuration.size)"
+    }
+
+    /// Writes parameters, optimizer state and progress to the checkpoint path, atomically.
+    public func saveCheckpoint() throws {
+        guard let path = configuration.checkpointPath else { return }
+        var tensors: [(name: String, tensor: Tensor)] = []
+        for id in program.parameters {
+            let value = program.tensor(id)
+            tensors.append((value.name, value))
+            if let state = program.optimizerState(id) {
+                let shape = try Shape([state.count])
+                tensors.append(("optimizer." + value.name, Tensor(data: UnsafeMutableRawPointer(state.baseAddress!), shape: shape, dtype: .float32, name: "optimizer." + value.name)))
+            }
+        }
+        let optimizer = program.optimizer!
+        try ModelFile.write(to: path, metadata: [
+            "architecture": architecture, "objective": configuration.objective.rawValue,
+            "input": "frames [N, \(configuration.pastFrames), \(configuration.size), \(configuration.size)] grayscale in [0, 1]",
+            "optimizer": "adam", "optimizer.steps": String(optimizer.stepCount), "learning_rate": String(optimizer.learningRate),
+            "live.steps": String(report.steps), "live.frames": String(report.frames),
+        ], tensors: tensors)
+    }
+
+    /// Continues from a checkpoint written by `saveCheckpoint` for the same architecture.
+    public func resume(from path: String) throws {
+        let file = try ModelFile(path: path)
+        guard file.metadata["architecture"] == architecture else {
+            throw ModelFileError(path: path, problem: "holds architecture \(file.metadata["architecture"] ?? "unknown"), but this run is \(architecture)")
+        }
+        for id in program.parameters {
+            let value = program.tensor(id)
+            try file.load(value.name, into: value)
+            if let state = program.optimizerState(id) {
+                let shape = try Shape([state.count])
+                try file.load("optimizer." + value.name, into: Tensor(data: UnsafeMutableRawPointer(state.baseAddress!), shape: shape, dtype: .float32, name: "optimizer." + value.name))
+            }
+        }
+        let optimizer = program.optimizer!
+        optimizer.stepCount = Int(file.metadata["optimizer.steps"] ?? "") ?? 0
+        if let rate = Float(file.metadata["learning_rate"] ?? ""), rate > 0, rate.isFinite { optimizer.learningRate = rate }
+        report.steps = Int(file.metadata["live.steps"] ?? "") ?? 0
+        saveGoodState()
+    }
+}
+
+/// Per-frame errors with their times, in a fixed ring, averaged over a trailing window.
+struct EvaluationWindow {
+    private var times: [Double], model: [Float], copyLast: [Float]
+    private var next = 0, count = 0
+
+    init(capacity: Int) {
+        times = [Double](repeating: 0, count: capacity)
+        model = [Float](repeating: 0, count: capacity)
+        copyLast = [Float](repeating: 0, count: capacity)
+    }
+
+    mutating func append(time: Double, model error: Float, copyLast baseline: Float) {
+        times[next] = time; model[next] = error; copyLast[next] = baseline
+        next = (next + 1) % times.count
+        count = min(count + 1, times.count)
+    }
+
+    func averages(since start: Double) -> (model: Double, copyLast: Double) {
+        var sumModel = 0.0, sumCopy = 0.0, n = 0
+        for offset in 0..<count {
+            let index = (next - 1 - offset + times.count) % times.count
+            guard times[index] >= start else { break }
+            sumModel += Double(model[index]); sumCopy += Double(copyLast[index]); n += 1
+        }
+        return n == 0 ? (0, 0) : (sumModel / Double(n), sumCopy / Double(n))
+    }
+}
+
+/// Current resident set size of this process (VmRSS), in MiB.
+public func residentMiB() -> Double { processStatusKiB("VmRSS:") / 1024 }
+
+/// Peak resident set size of this process (VmHWM), in MiB.
+public func peakResidentMiB() -> Double { processStatusKiB("VmHWM:") / 1024 }
+
+private func processStatusKiB(_ key: String) -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix(key) {
+        return Double(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+    }
+    return 0
+}

@@ -1,0 +1,178 @@
+// Where live learning gets its frames: a producer thread that renders a synthetic scene or
+// replays a Y4M recording at its frame rate into a fixed frame ring, and the camera's own
+// capture thread. Not a decoder of compressed video: recordings are raw Y4M.
+
+import Foundation
+import ForesightCore
+import ForesightSensors
+import Synchronization
+
+/// A stream of grayscale frames in [0, 1] delivered into a `FrameRing` by a thread of its own.
+public protocol LiveFrameSource: AnyObject {
+    /// The ring the learner reads; each slot holds one `size` x `size` frame.
+    var ring: FrameRing<Float> { get }
+    /// Frames per second of the stream.
+    var framesPerSecond: Double { get }
+    /// A short description for progress lines ("synthetic ego-motion", a path).
+    var label: String { get }
+    /// Starts delivering frames.
+    func start()
+    /// Stops delivering and closes the ring.
+    func stop()
+    /// Frames delivered so far.
+    var framesDelivered: UInt64 { get }
+    /// Whether the stream has ended (recordings); a camera never ends.
+    var finished: Bool { get }
+}
+
+/// Which built-in scene to render.
+public enum SyntheticScene: String, Sendable, CaseIterable {
+    /// A textured world panned, zoomed and rotated, with moving discs (the default).
+    case egoMotion = "ego-motion"
+    /// Textured squares moving and bouncing.
+    case movingShapes = "moving-shapes"
+    /// Handwritten-style digits moving and bouncing on a dark background.
+    case movingDigits = "moving-digits"
+}
+
+/// Renders frames on a thread of its own, paced at `framesPerSecond` (or as fast as the ring
+/// drains, when `paced` is false), into a fixed ring; renders nothing after `stop()`.
+public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
+    public let ring: FrameRing<Float>
+    public let framesPerSecond: Double
+    public let label: String
+    private let paced: Bool
+    private let frameLimit: Int?
+    private let render: (UnsafeMutablePointer<Float>) throws -> Bool
+    private let state = Mutex<(delivered: UInt64, finished: Bool, stop: Bool)>((0, false, false))
+    private var thread: Thread?
+    private let done = DispatchSemaphore(value: 0)
+
+    /// `render` writes the next frame and returns false at the end of the stream.
+    public init(size: Int, framesPerSecond: Double, label: String, paced: Bool, frameLimit: Int? = nil, slots: Int = 8,
+                render: @escaping (UnsafeMutablePointer<Float>) throws -> Bool) {
+        ring = FrameRing(slotCount: slots, slotCapacity: size * size)
+        self.framesPerSecond = framesPerSecond
+        self.label = label
+        self.paced = paced
+        self.frameLimit = frameLimit
+        self.render = render
+    }
+
+    public var framesDelivered: UInt64 { state.withLock { $0.delivered } }
+    public var finished: Bool { state.withLock { $0.finished } }
+
+    public func start() {
+        let thread = Thread { [self] in run(); done.signal() }
+        thread.name = "foresight.frames"
+        self.thread = thread
+        thread.start()
+    }
+
+    public func stop() {
+        guard thread != nil else { return }
+        state.withLock { $0.stop = true }
+        done.wait()
+        thread = nil
+        ring.close()
+    }
+
+    private func run() {
+        let period = UInt64(1e9 / framesPerSecond)
+        var due = monotonicNanoseconds()
+        var delivered = 0
+        while !state.withLock({ $0.stop }) {
+            if let frameLimit, delivered >= frameLimit { break }
+            if paced {
+                let now = monotonicNanoseconds()
+                if now < due { sleepNanoseconds(due - now); continue }
+                due += period
+            } else if ring.statistics.waiting >= ring.slotCount - 1 {
+                // Unpaced replay must not drop: wait for the learner to take a frame.
+                sleepNanoseconds(200_000)
+                continue
+            }
+            let slot = ring.beginWrite()
+            let more: Bool
+            do { more = try render(slot.baseAddress!) } catch {
+                FileHandle.standardError.write(Data("frame source \(label) failed: \(error)\n".utf8))
+                more = false
+            }
+            guard more else { ring.abandonWrite(); break }
+            ring.commitWrite(count: slot.count, timestampNanoseconds: monotonicNanoseconds())
+            delivered += 1
+            state.withLock { $0.delivered += 1 }
+        }
+        state.withLock { $0.finished = true }
+        ring.close()
+    }
+}
+
+private func sleepNanoseconds(_ nanoseconds: UInt64) {
+    var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+}
+
+extension PacedFrameProducer {
+    /// A built-in scene at `framesPerSecond`.
+    public static func synthetic(_ scene: SyntheticScene, size: Int = 64, framesPerSecond: Double = 30, paced: Bool = true,
+                                 frameLimit: Int? = nil, seed: UInt64 = 1) -> PacedFrameProducer {
+        switch scene {
+        case .egoMotion:
+            var world = EgoMotionScene(width: size, height: size, framesPerSecond: Float(framesPerSecond), seed: seed)
+            return PacedFrameProducer(size: size, framesPerSecond: framesPerSecond, label: "synthetic \(scene.rawValue)",
+                                      paced: paced, frameLimit: frameLimit) { frame in
+                world.render(into: frame); world.advance(); return true
+            }
+        case .movingShapes:
+            var world = MovingShapes(width: size, height: size, seed: seed)
+            return PacedFrameProducer(size: size, framesPerSecond: framesPerSecond, label: "synthetic \(scene.rawValue)",
+                                      paced: paced, frameLimit: frameLimit) { frame in
+                world.render(into: frame); world.advance(); return true
+            }
+        case .movingDigits:
+            var world = MovingDigits(width: size, height: size, seed: seed)
+            return PacedFrameProducer(size: size, framesPerSecond: framesPerSecond, label: "synthetic \(scene.rawValue)",
+                                      paced: paced, frameLimit: frameLimit) { frame in
+                world.render(into: frame); world.advance(); return true
+            }
+        }
+    }
+
+    /// A Y4M recording replayed at its own frame rate (or as fast as the learner takes frames),
+    /// its luma plane area-resized to `size` x `size`.
+    public static func recording(path: String, size: Int = 64, paced: Bool = true, frameLimit: Int? = nil) throws -> PacedFrameProducer {
+        let reader = try Y4MReader(path: path)
+        let header = reader.header
+        let rate = Double(header.frameRate.numerator) / Double(max(1, header.frameRate.denominator))
+        guard rate > 0 && rate.isFinite else { throw FileFormatError("Y4M", .unsupported, at: 0, "frame rate \(header.frameRate) of \(path) is not positive") }
+        var frame = Y4MFrame(for: header)
+        let resizer = AreaResizer(sourceWidth: header.width, sourceHeight: header.height, targetWidth: size, targetHeight: size)
+        let luma = UnsafeMutablePointer<Float>.allocate(capacity: header.width * header.height)
+        return PacedFrameProducer(size: size, framesPerSecond: rate, label: path, paced: paced, frameLimit: frameLimit) { target in
+            guard try reader.readFrame(into: &frame) else { return false }
+            for i in 0..<(header.width * header.height) { luma[i] = Float(frame.planes[i]) * (1 / 255) }
+            resizer.resize(luma, into: target)
+            return true
+        }
+    }
+}
+
+/// A camera as a live source: its capture thread converts and resizes frames into the ring.
+public final class CameraFrameSource: LiveFrameSource, @unchecked Sendable {
+    public let capture: CameraCapture
+    public var ring: FrameRing<Float> { capture.ring }
+    public var framesPerSecond: Double { capture.framesPerSecond }
+    public var label: String { capture.path }
+    public var framesDelivered: UInt64 { capture.status.framesCaptured }
+    public var finished: Bool { false }
+
+    public init(path: String, size: Int = 64, width: Int = 640, height: Int = 480, framesPerSecond: Double = 30) throws {
+        capture = try CameraCapture(path: path, cameraWidth: width, cameraHeight: height, framesPerSecond: framesPerSecond,
+                                    outputWidth: size, outputHeight: size)
+    }
+
+    public func start() { capture.start() }
+    public func stop() { capture.stop() }
+}

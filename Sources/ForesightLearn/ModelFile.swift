@@ -1,0 +1,177 @@
+// The one file layout for checkpoints and exported models: safetensors (an 8-byte
+// little-endian header length, a JSON header naming every tensor's type, shape and byte
+// range plus string metadata, then the raw little-endian tensor bytes), with Foresight's
+// format version and a checksum in the metadata. Writes are atomic: a temporary file in the
+// same folder, fsync, rename, fsync of the folder; a crash leaves the previous file intact.
+
+import Foundation
+import ForesightCore
+
+/// A tensor stored in a model file.
+public struct StoredTensor: Sendable {
+    public let name: String
+    public let dtype: DType
+    public let shape: [Int]
+    /// Offset of its bytes in the file's data section.
+    public let offset: Int
+    public let byteCount: Int
+}
+
+/// Why a model file cannot be read or written.
+public struct ModelFileError: Error, CustomStringConvertible, Equatable {
+    public let path: String
+    public let problem: String
+    public var description: String { "model file \(path): \(problem)" }
+}
+
+/// A safetensors file read into memory and checked.
+///
+/// ```swift
+/// try ModelFile.write(to: "ckpt.safetensors", metadata: ["architecture": "pc64"], tensors: [("w", tensor)])
+/// let file = try ModelFile(path: "ckpt.safetensors")
+/// file.metadata["architecture"]   // "pc64"
+/// ```
+public struct ModelFile: Sendable {
+    /// Version of Foresight's metadata conventions written into every file.
+    public static let formatVersion = "1"
+
+    public let path: String
+    public let metadata: [String: String]
+    public let tensors: [String: StoredTensor]
+    private let data: Data
+    private let dataStart: Int
+
+    /// Reads and checks `path`: header, byte ranges, format version and checksum.
+    public init(path: String) throws {
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw ModelFileError(path: path, problem: "cannot be read (missing or not a file)")
+        }
+        func fail(_ problem: String) -> ModelFileError { ModelFileError(path: path, problem: problem) }
+        guard bytes.count >= 8 else { throw fail("is \(bytes.count) bytes long, too short for a safetensors header") }
+        let headerLength = bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength > 1, headerLength <= UInt64(bytes.count - 8), headerLength < 100_000_000 else {
+            throw fail("declares a header of \(headerLength) bytes but the file has \(bytes.count) bytes: truncated or not a safetensors file")
+        }
+        let headerEnd = 8 + Int(headerLength)
+        guard let object = try? JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<headerEnd)), let header = object as? [String: Any] else {
+            throw fail("has a header that is not a JSON object")
+        }
+        var metadata: [String: String] = [:]
+        var tensors: [String: StoredTensor] = [:]
+        let dataLength = bytes.count - headerEnd
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let map = value as? [String: String] else { throw fail("has metadata that is not a map of strings") }
+                metadata = map
+                continue
+            }
+            guard let entry = value as? [String: Any], let typeName = entry["dtype"] as? String,
+                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
+                throw fail("describes tensor \(name) without dtype, shape and data_offsets")
+            }
+            guard let dtype = DType.allCases.first(where: { $0.safetensorsName == typeName }) else {
+                throw fail("stores tensor \(name) as \(typeName), which Foresight does not read")
+            }
+            guard shape.allSatisfy({ $0 >= 0 }), shape.count <= 8 else { throw fail("gives tensor \(name) the invalid shape \(shape)") }
+            let (elements, overflow) = shape.reduce((1, false)) { partial, extent in
+                let product = partial.0.multipliedReportingOverflow(by: extent)
+                return (product.partialValue, partial.1 || product.overflow)
+            }
+            guard !overflow, offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataLength,
+                  offsets[1] - offsets[0] == elements * dtype.byteSize else {
+                throw fail("places tensor \(name) (\(shape), \(typeName)) at bytes \(offsets) of a \(dataLength)-byte data section: truncated or corrupted")
+            }
+            tensors[name] = StoredTensor(name: name, dtype: dtype, shape: shape, offset: offsets[0], byteCount: offsets[1] - offsets[0])
+        }
+        guard let version = metadata["foresight.format"] else { throw fail("has no foresight.format entry: not written by Foresight") }
+        guard version == ModelFile.formatVersion else {
+            throw fail("is format version \(version); this Foresight reads version \(ModelFile.formatVersion)")
+        }
+        let checksum = bytes.withUnsafeBytes { raw in fnv1a64(UnsafeRawBufferPointer(rebasing: raw[headerEnd...])) }
+        guard metadata["foresight.checksum"] == String(checksum, radix: 16) else {
+            throw fail("fails its checksum (stored \(metadata["foresight.checksum"] ?? "none"), computed \(String(checksum, radix: 16))): the data is corrupted")
+        }
+        self.path = path
+        self.metadata = metadata
+        self.tensors = tensors
+        self.data = bytes
+        self.dataStart = headerEnd
+    }
+
+    /// Copies stored tensor `name` into `tensor`, which must have its type and shape.
+    public func load(_ name: String, into tensor: Tensor) throws {
+        guard let stored = tensors[name] else { throw ModelFileError(path: path, problem: "has no tensor \(name)") }
+        guard stored.dtype == tensor.dtype, stored.shape == tensor.shape.dims else {
+            throw ModelFileError(path: path, problem: "stores \(name) as \(stored.dtype) \(stored.shape), but the model needs \(tensor.dtype) \(tensor.shape.dims)")
+        }
+        data.withUnsafeBytes { raw in
+            tensor.data.copyMemory(from: raw.baseAddress! + dataStart + stored.offset, byteCount: stored.byteCount)
+        }
+    }
+
+    /// Writes `tensors` and `metadata` to `path` atomically (temporary file, fsync, rename).
+    /// The format version and checksum are added to the metadata.
+    public static func write(to path: String, metadata: [String: String], tensors: [(name: String, tensor: Tensor)]) throws {
+        func fail(_ problem: String) -> ModelFileError { ModelFileError(path: path, problem: problem) }
+        var header: [String: Any] = [:]
+        var offset = 0
+        var checksum = FNV1a64()
+        for (name, tensor) in tensors {
+            header[name] = ["dtype": tensor.dtype.safetensorsName, "shape": tensor.shape.dims, "data_offsets": [offset, offset + tensor.byteCount]]
+            offset += tensor.byteCount
+            checksum.add(UnsafeRawBufferPointer(start: tensor.data, count: tensor.byteCount))
+        }
+        var allMetadata = metadata
+        allMetadata["foresight.format"] = formatVersion
+        allMetadata["foresight.checksum"] = String(checksum.value, radix: 16)
+        header["__metadata__"] = allMetadata
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }  // the data section starts 8-byte aligned
+        var length = Data(count: 8)
+        for i in 0..<8 { length[i] = UInt8(truncatingIfNeeded: UInt64(json.count) >> (8 * UInt64(i))) }
+
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        let temporary = directory + "/." + url.lastPathComponent + ".partial-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard descriptor >= 0 else { throw fail("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        var closed = false
+        defer { if !closed { close(descriptor); unlink(temporary) } }
+        func writeAll(_ pointer: UnsafeRawPointer, _ count: Int) throws {
+            var written = 0
+            while written < count {
+                let result = Foundation.write(descriptor, pointer + written, count - written)
+                if result < 0 && errno == EINTR { continue }
+                guard result > 0 else { throw fail("write failed: \(String(cString: strerror(errno)))") }
+                written += result
+            }
+        }
+        try length.withUnsafeBytes { try writeAll($0.baseAddress!, 8) }
+        try json.withUnsafeBytes { try writeAll($0.baseAddress!, json.count) }
+        for (_, tensor) in tensors where tensor.byteCount > 0 { try writeAll(tensor.data, tensor.byteCount) }
+        guard fsync(descriptor) == 0 else { throw fail("fsync failed: \(String(cString: strerror(errno)))") }
+        close(descriptor)
+        closed = true
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw fail("cannot replace the file: \(reason)")
+        }
+        let folder = open(directory, O_RDONLY)
+        if folder >= 0 { fsync(folder); close(folder) }
+    }
+}
+
+/// 64-bit FNV-1a over bytes, fed in pieces.
+struct FNV1a64 {
+    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+    mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        for byte in bytes { value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    }
+}
+
+func fnv1a64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    var hash = FNV1a64()
+    hash.add(bytes)
+    return hash.value
+}
