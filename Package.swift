@@ -29,7 +29,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "CAllocationCounter"),
-        .target(name: "ForesightCore", swiftSettings: numericSettings),
+        // int8 micro-kernels in C (Swift cannot emit vpdpbusd or sdot); optimised in debug builds too.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "ForesightCore", dependencies: ["CKernels"], swiftSettings: numericSettings),
         .target(name: "ForesightNN", dependencies: ["ForesightCore"], swiftSettings: numericSettings),
         // Sensors: system libraries (Debian -dev packages) seen through small shim module maps.
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
