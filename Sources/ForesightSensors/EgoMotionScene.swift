@@ -82,13 +82,13 @@ public struct EgoMotionScene: Sendable {
     }
 
     /// A smooth random texture: Gaussian blobs of many sizes on a faint grating, wrapped on
-    /// the torus and scaled into [0.1, 0.8].
+    /// the torus, with values in (0.1, 0.8).
     static func makeTexture(_ rng: inout SeededRandom) -> [Float] {
         let size = worldSize
         var texture = [Float](repeating: 0, count: size * size)
         for y in 0..<size {
             for x in 0..<size {
-                texture[y * size + x] = 0.15 * sin(2 * Float.pi * Float(x + 2 * y) / 32)
+                texture[y * size + x] = 0.1 * sin(2 * Float.pi * Float(x + 2 * y) / 32)
             }
         }
         for _ in 0..<60 {
@@ -103,8 +103,11 @@ public struct EgoMotionScene: Sendable {
                 }
             }
         }
-        let low = texture.min()!, high = texture.max()!
-        return texture.map { 0.1 + 0.7 * ($0 - low) / max(high - low, 1e-6) }
+        // Standardise, then squash with tanh: strong contrast without a few extremes
+        // flattening everything else into mid grey.
+        let mean = texture.reduce(0, +) / Float(texture.count)
+        let deviation = max(1e-6, (texture.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(texture.count)).squareRoot())
+        return texture.map { 0.45 + 0.35 * tanh(1.5 * ($0 - mean) / deviation) }
     }
 
     /// The camera at the current frame: world position of the frame centre, zoom and angle.

@@ -118,6 +118,17 @@ final class InsideVMTests: XCTestCase {
         XCTAssertNil(status.lastError)
         XCTAssertGreaterThanOrEqual(status.framesCaptured, 60)
 
+        // RGB output: three channels per pixel, in [0, 1], from vivid's native RGB3.
+        let colour = try CameraCapture(path: "/dev/video0", cameraWidth: 320, cameraHeight: 180, outputWidth: 32, outputHeight: 18, rgb: true)
+        XCTAssertEqual(colour.status.pixelFormat, .rgb24)
+        colour.start()
+        let pixels = colour.ring.waitOldest(timeoutNanoseconds: 5_000_000_000) { pixels, _ in Array(pixels) }
+        colour.stop()
+        XCTAssertEqual(pixels?.count, 32 * 18 * 3)
+        XCTAssert(pixels?.allSatisfy { $0 >= 0 && $0 <= 1 } ?? false)
+        // vivid's colour bars: some pixel is far from grey.
+        XCTAssert((0..<32 * 18).contains { abs(pixels![3 * $0] - pixels![3 * $0 + 2]) > 0.3 }, "no colour in the RGB frame")
+
         // The kernel's share alone: the same stream, frames dequeued and queued untouched.
         let camera = try V4L2Camera(path: "/dev/video0", width: 640, height: 480, framesPerSecond: 30, formats: [.yuyv])
         try camera.start()
