@@ -52,6 +52,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ForesightCoreTests", dependencies: ["ForesightCore"]),
+        .testTarget(name: "ForesightLearnTests", dependencies: ["ForesightLearn", "ForesightSensors"]),
         .testTarget(
             name: "ForesightNNTests",
             dependencies: ["ForesightNN", "ForesightSensors", "ForesightLearn", "CAllocationCounter"],

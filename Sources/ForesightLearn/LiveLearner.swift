@@ -55,6 +55,8 @@ public struct LiveReport: Sendable {
     public var residentMiBAt10Seconds: Double?
     public var residentMiBAtEnd: Double = 0
     public var rollbacks = 0
+    /// Frames skipped because they held NaN or infinite values.
+    public var rejectedFrames = 0
     public var learningRate: Float = 0
 
     public var stepsPerSecond: Double { seconds > 0 ? Double(steps) / seconds : 0 }
@@ -66,7 +68,7 @@ public struct LiveReport: Sendable {
             "frames": frames, "dropped": dropped, "steps": steps, "steps_per_s": (stepsPerSecond * 100).rounded() / 100,
             "mse_model": modelError, "mse_copy_last": copyLastError, "peak_rss_mib": (peakResidentMiB * 10).rounded() / 10,
             "rss_mib_at_10s": residentMiBAt10Seconds.map { ($0 * 10).rounded() / 10 } ?? NSNull(),
-            "rss_mib_at_end": (residentMiBAtEnd * 10).rounded() / 10, "rollbacks": rollbacks, "seconds": (seconds * 100).rounded() / 100,
+            "rss_mib_at_end": (residentMiBAtEnd * 10).rounded() / 10, "rollbacks": rollbacks, "rejected_frames": rejectedFrames, "seconds": (seconds * 100).rounded() / 100,
         ]
     }
 }
@@ -179,6 +181,10 @@ public final class LiveLearner {
                 continue
             }
             report.frames += 1
+            guard isFinite(incoming, count: plane) else {
+                report.rejectedFrames += 1
+                continue
+            }
             do { try learn(from: incoming, at: Double(monotonicNanoseconds() - start) / 1e9) } catch { stopError = error; break }
             report.dropped = Int(source.ring.statistics.dropped)
             if report.residentMiBAt10Seconds == nil && elapsed >= 10 { report.residentMiBAt10Seconds = residentMiB() }
@@ -381,6 +387,13 @@ public final class LiveLearner {
         report.steps = Int(file.metadata["live.steps"] ?? "") ?? 0
         saveGoodState()
     }
+}
+
+/// Whether all `count` values are finite.
+private func isFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
+    var total: Float = 0
+    for i in 0..<count { total += values[i] * 0 }
+    return total == 0
 }
 
 /// Per-frame errors with their times, in a fixed ring, averaged over a trailing window.

@@ -72,7 +72,8 @@ struct BilinearSample {
     @inline(__always)
     init(x: Float, y: Float, width: Int, height: Int) {
         let maxX = Float(width - 1), maxY = Float(height - 1)
-        let clampedX = min(max(x, 0), maxX), clampedY = min(max(y, 0), maxY)
+        // A non-finite coordinate (a diverged model) samples the corner instead of trapping.
+        let clampedX = x.isFinite ? min(max(x, 0), maxX) : 0, clampedY = y.isFinite ? min(max(y, 0), maxY) : 0
         slopeX = (x >= 0 && x <= maxX) ? 1 : 0
         slopeY = (y >= 0 && y <= maxY) ? 1 : 0
         let floorX = clampedX.rounded(.down), floorY = clampedY.rounded(.down)

@@ -1,0 +1,89 @@
+// Live learning: the learner beats copy-last on moving digits while frames arrive, keeps its
+// memory flat, rolls back from a NaN, resumes from checkpoints, and its budget check speaks.
+
+import Foundation
+import XCTest
+@testable import ForesightCore
+@testable import ForesightLearn
+import ForesightSensors
+
+final class LiveLearnerTests: XCTestCase {
+    private func temporaryPath(_ name: String) -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foresight-tests-\(getpid())")
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder.appendingPathComponent(name).path
+    }
+
+    func testLearnsMovingDigitsBetterThanCopyingTheLastFrame() throws {
+        var settings = LiveLearnerConfiguration()
+        settings.threads = 2
+        settings.evaluationWindow = 1e9  // average over the last frames by count below
+        let learner = try LiveLearner(settings)
+        let source = PacedFrameProducer.synthetic(.movingDigits, paced: false, frameLimit: 700, seed: 3)
+        let report = try learner.run(source)
+        XCTAssertEqual(report.frames, 700)
+        XCTAssertEqual(report.dropped, 0, "an unpaced source waits for the learner instead of dropping")
+        XCTAssertEqual(report.steps, 700 - settings.pastFrames)
+        // The whole-run average includes the untrained start; it must still beat copy-last clearly.
+        XCTAssertLessThan(report.ratio, 0.8, "model \(report.modelError), copy-last \(report.copyLastError)")
+    }
+
+    func testBudgetTooSmallSaysWhatToShrink() {
+        var settings = LiveLearnerConfiguration()
+        settings.budget = 8 << 20
+        XCTAssertThrowsError(try LiveLearner(settings)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("replay reservoir"), message)
+            XCTAssertTrue(message.contains("shrink"), message)
+        }
+    }
+
+    func testCheckpointRoundTripAndResume() throws {
+        let path = temporaryPath("resume.safetensors")
+        var settings = LiveLearnerConfiguration()
+        settings.checkpointPath = path
+        settings.checkpointEvery = 10
+        settings.replayClips = 16
+        let first = try LiveLearner(settings)
+        _ = try first.run(PacedFrameProducer.synthetic(.movingShapes, paced: false, frameLimit: 30, seed: 1))
+        let file = try ModelFile(path: path)
+        XCTAssertEqual(file.metadata["architecture"], first.architecture)
+        XCTAssertEqual(file.metadata["live.steps"], "26")
+        let second = try LiveLearner(settings)
+        try second.resume(from: path)
+        XCTAssertEqual(second.report.steps, 26)
+        XCTAssertEqual(second.program.optimizer!.stepCount, 26)
+        for id in first.program.parameters {
+            XCTAssertEqual(first.program.tensor(id).toArray(), second.program.tensor(id).toArray(), "\(first.program.graph[id].name)")
+        }
+        var other = settings
+        other.objective = .nextFrame
+        XCTAssertThrowsError(try LiveLearner(other).resume(from: path)) { XCTAssertTrue("\($0)".contains("architecture"), "\($0)") }
+    }
+
+    func testNonFiniteLossRollsBackAndLowersTheLearningRate() throws {
+        var settings = LiveLearnerConfiguration()
+        settings.replayClips = 16
+        let learner = try LiveLearner(settings)
+        let weight = learner.program.graph.tensor(named: "e2.weight")!
+        var delivered = 0
+        // A source whose 30th frame holds a NaN (rejected), and which poisons a weight once
+        // (as a diverging update would): the loss turns NaN and the learner must roll back.
+        var scene = MovingShapes(width: 64, height: 64, seed: 2)
+        let source = PacedFrameProducer(size: 64, framesPerSecond: 30, label: "poisoned", paced: false, frameLimit: 60, slots: 4) { frame in
+            scene.render(into: frame); scene.advance()
+            delivered += 1
+            if delivered == 30 { frame[100] = .nan }
+            if delivered == 40 { learner.program.tensor(weight).floats[7] = .nan }
+            return true
+        }
+        let before = learner.program.optimizer!.learningRate
+        let report = try learner.run(source)
+        XCTAssertEqual(report.rejectedFrames, 1)
+        XCTAssertGreaterThanOrEqual(report.rollbacks, 1)
+        XCTAssertEqual(learner.program.optimizer!.learningRate, before / Float(1 << report.rollbacks))
+        for id in learner.program.parameters {
+            XCTAssertTrue(learner.program.tensor(id).toArray().allSatisfy(\.isFinite), "\(learner.program.graph[id].name) holds a non-finite value")
+        }
+    }
+}
