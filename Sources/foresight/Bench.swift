@@ -10,12 +10,12 @@ import ForesightNN
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure a reference workload (pc64, gemm).",
+        abstract: "Measure a reference workload (pc64, gemm, live).",
         discussion: "Figures are medians of repeated runs on this machine; compare them as ratios with peers measured in the same run (Tests/Peers)."
     )
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case pc64, gemm
+        case pc64, gemm, live
     }
 
     @Argument(help: "Workload: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -33,6 +33,9 @@ struct Bench: ParsableCommand {
     @Option(help: "gemm: measure one shape M,N,K (optionally ,tA,tB for transposed operands) instead of the square sizes.")
     var shape: String?
 
+    @Option(help: "live: seconds of live learning.")
+    var liveSeconds: Double = 60
+
     @Flag(help: "pc64: also print the time of each operation.")
     var profile = false
 
@@ -45,6 +48,7 @@ struct Bench: ParsableCommand {
         switch workload {
         case .gemm: try benchGemm()
         case .pc64: try benchPC64()
+        case .live: try benchLive()
         }
     }
 
