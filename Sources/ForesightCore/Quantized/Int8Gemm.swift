@@ -143,3 +143,32 @@ public func int8GemmReference(
         }
     }
 }
+
+/// An int8 GEMM whose rows of C are split among threads, each with its own workspace; made
+/// once and reused, so that repeated calls allocate nothing.
+public final class Int8GemmTask: ParallelWork, @unchecked Sendable {
+    public var m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0, accumulate = false
+    public var a: UnsafePointer<UInt8>?, b: UnsafePointer<Int8>?, c: UnsafeMutablePointer<Int32>?
+    public var path = Int8KernelPath.best
+    /// One workspace per thread.
+    public let workspaces: [Int8GemmWorkspace]
+
+    /// A task over `threads` workspaces carved from `memory` (`threads * Int8GemmWorkspace.byteCount` bytes).
+    public init(memory: UnsafeMutableRawPointer, threads: Int) {
+        workspaces = (0..<threads).map { Int8GemmWorkspace(memory: memory + $0 * Int8GemmWorkspace.byteCount) }
+    }
+
+    /// Runs on `pool` (one thread when the product is small).
+    public func run(on pool: ThreadPool) {
+        if pool.threadCount == 1 || m < 2 * int8TileRows || m * n * k < 1 << 20 { work(thread: 0, threads: 1) } else { pool.run(self) }
+    }
+
+    public func work(thread: Int, threads: Int) {
+        let tiles = (m + int8TileRows - 1) / int8TileRows
+        let first = min(m, (tiles * thread / threads) * int8TileRows)
+        let last = min(m, (tiles * (thread + 1) / threads) * int8TileRows)
+        guard first < last else { return }
+        int8Gemm(m: last - first, n: n, k: k, a: a! + first * lda, lda: lda, b: b!, ldb: ldb, c: c! + first * ldc, ldc: ldc,
+                 accumulate: accumulate, workspace: workspaces[thread], path: path)
+    }
+}
