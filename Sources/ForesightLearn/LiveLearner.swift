@@ -38,6 +38,9 @@ public struct LiveLearnerConfiguration: Sendable {
     public var evaluationWindow: Double = 10
     /// Gradient-norm clipping.
     public var clipGradientNorm: Float? = 1
+    /// Folder for PNG snapshot strips (nil: none), and how often (frames).
+    public var snapshotDirectory: String?
+    public var snapshotEvery = 150
 
     public init() {}
 }
@@ -107,6 +110,7 @@ public final class LiveLearner {
     private var goodStep = 0
     private var lossAverage: Double = 0
     private var window: EvaluationWindow
+    private let snapshots: SnapshotWriter?
 
     public init(_ configuration: LiveLearnerConfiguration) throws {
         let c = configuration
@@ -148,6 +152,7 @@ public final class LiveLearner {
         goodState.initialize(repeating: 0, count: goodStateCount)
         rng = SeededRandom(seed: c.seed &+ 17)
         window = EvaluationWindow(capacity: 1 << 14)
+        snapshots = try c.snapshotDirectory.map { try SnapshotWriter(directory: $0, size: c.size, maxMotion: 4) }
         saveGoodState()
     }
 
@@ -228,6 +233,11 @@ public final class LiveLearner {
         let modelError = meanSquaredDifference(prediction, frame, count: plane)
         let copyLastError = meanSquaredDifference(history + (k - 1) * plane, frame, count: plane)
         window.append(time: time, model: modelError, copyLast: copyLastError)
+        if let snapshots, report.frames % configuration.snapshotEvery == 0 {
+            try snapshots.write(frame: report.frames, past: (0..<k).map { UnsafePointer(history + $0 * plane) },
+                                prediction: prediction, truth: frame,
+                                motion: model.motion.map { UnsafePointer(program.tensor($0).floatPointer) })
+        }
         try trainStep()
         storeInReplay()
         shiftHistory()

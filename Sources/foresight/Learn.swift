@@ -59,6 +59,12 @@ struct Learn: ParsableCommand {
     @Flag(help: "Continue from the checkpoint given with --checkpoint.")
     var resume = false
 
+    @Option(help: "Folder for PNG strips of past frames, prediction, truth and motion, every --snapshot-every frames.")
+    var snapshots: String?
+
+    @Option(help: "Frames between snapshots.")
+    var snapshotEvery = 150
+
     @Option(help: "Adam learning rate.")
     var learningRate: Float = 1e-3
 
@@ -81,7 +87,9 @@ struct Learn: ParsableCommand {
         if camera != nil && video != nil { throw ValidationError("give either --camera or --video, not both") }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint PATH") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
-        guard batch >= 1, replay >= 1, checkpointEvery >= 1 else { throw ValidationError("--batch, --replay and --checkpoint-every must be at least 1") }
+        guard batch >= 1, replay >= 1, checkpointEvery >= 1, snapshotEvery >= 1 else {
+            throw ValidationError("--batch, --replay, --checkpoint-every and --snapshot-every must be at least 1")
+        }
     }
 
     func run() throws {
@@ -96,6 +104,8 @@ struct Learn: ParsableCommand {
         settings.budget = device?.memoryBudget
         settings.checkpointPath = checkpoint
         settings.checkpointEvery = checkpointEvery
+        settings.snapshotDirectory = snapshots
+        settings.snapshotEvery = snapshotEvery
         let learner = try LiveLearner(settings)
         if resume, let checkpoint {
             try learner.resume(from: checkpoint)
