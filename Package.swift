@@ -56,6 +56,7 @@ let package = Package(
         .testTarget(
             name: "ForesightNNTests",
             dependencies: ["ForesightNN", "ForesightSensors", "ForesightLearn", "CAllocationCounter"],
+            resources: [.copy("Fixtures")],
             swiftSettings: numericSettings
         ),
         .testTarget(name: "ForesightSensorsTests", dependencies: ["ForesightSensors", "CAllocationCounter"]),
