@@ -86,4 +86,23 @@ final class LiveLearnerTests: XCTestCase {
             XCTAssertTrue(learner.program.tensor(id).toArray().allSatisfy(\.isFinite), "\(learner.program.graph[id].name) holds a non-finite value")
         }
     }
+
+    func testSnapshotsShowPastPredictionTruthAndMotion() throws {
+        let folder = temporaryPath("snapshots")
+        var settings = LiveLearnerConfiguration()
+        settings.replayClips = 16
+        settings.snapshotDirectory = folder
+        settings.snapshotEvery = 20
+        let learner = try LiveLearner(settings)
+        _ = try learner.run(PacedFrameProducer.synthetic(.movingDigits, paced: false, frameLimit: 41, seed: 5))
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        XCTAssertEqual(files, ["snapshot-0000020.png", "snapshot-0000040.png"])
+        let image = try ByteImage.read(path: folder + "/" + files[0])
+        // Four past frames, prediction, truth and motion, each 64 x 3 pixels wide, 2-pixel gaps.
+        XCTAssertEqual(image.width, 7 * 192 + 6 * 2)
+        XCTAssertEqual(image.height, 192)
+        XCTAssertEqual(image.channels, 3)
+        settings.snapshotDirectory = folder + "/" + files[0]
+        XCTAssertThrowsError(try LiveLearner(settings)) { XCTAssertTrue("\($0)".contains("not a folder"), "\($0)") }
+    }
 }
