@@ -10,12 +10,12 @@ import ForesightNN
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure a reference workload (pc64, gemm, live).",
+        abstract: "Measure a reference workload (pc64, gemm, live, enc).",
         discussion: "Figures are medians of repeated runs on this machine; compare them as ratios with peers measured in the same run (Tests/Peers)."
     )
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case pc64, gemm, live
+        case pc64, gemm, live, enc
     }
 
     @Argument(help: "Workload: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -46,9 +46,12 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         switch workload {
-        case .gemm: try benchGemm()
+        case .gemm:
+            try benchGemm()
+            if shape == nil { benchGemmInt8() }
         case .pc64: try benchPC64()
         case .live: try benchLive()
+        case .enc: try benchEnc()
         }
     }
 

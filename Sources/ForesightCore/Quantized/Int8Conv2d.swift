@@ -38,37 +38,36 @@ public struct Int8ImageLayout: Sendable, Equatable {
 }
 
 /// Quantized float32 NCHW [N, C, H, W] -> int8 image (interior only; fill the border once
-/// with the zero point).
+/// with the zero point). Rows are quantized plane by plane (contiguous, vectorised by the
+/// compiler) into a small stack buffer, then interleaved into pixels.
 public func quantizeImage(_ x: UnsafePointer<Float>, batch: Int, _ layout: Int8ImageLayout,
                           _ q: ActivationQuantization, into y: UnsafeMutablePointer<UInt8>) {
-    let plane = layout.height * layout.width
+    let plane = layout.height * layout.width, width = layout.width, channels = layout.channels
     let inverse = 1 / q.scale, zero = Float(q.zeroPoint)
-    for sample in 0..<batch {
-        let source = x + sample * layout.channels * plane
-        let target = y + sample * layout.sampleBytes
-        for row in 0..<layout.height {
-            let out = target + layout.offset(y: row, x: 0)
-            var start = 0
-            if layout.channels == 4 {
-                // Four channels interleave into one 32-bit word per pixel, 16 pixels at a time.
-                typealias V = SIMD16<Float>
-                let raw = UnsafeMutableRawPointer(out)
-                while start + 16 <= layout.width {
-                    var words = SIMD16<UInt32>()
-                    for c in 0..<4 {
-                        let values = UnsafeRawPointer(source + c * plane + row * layout.width + start).loadUnaligned(as: V.self)
-                        let codes = ((values * inverse).rounded(.toNearestOrEven) + zero).clamped(lowerBound: V(repeating: 0), upperBound: V(repeating: 255))
-                        words |= SIMD16<UInt32>(codes) &<< UInt32(8 * c)
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: channels * width) { rowCodes in
+        let codes = rowCodes.baseAddress!
+        for sample in 0..<batch {
+            let source = x + sample * channels * plane
+            let target = y + sample * layout.sampleBytes
+            for row in 0..<layout.height {
+                for c in 0..<channels {
+                    let values = source + c * plane + row * width, out = codes + c * width
+                    for column in 0..<width {
+                        out[column] = UInt8(min(max((values[column] * inverse).rounded(.toNearestOrEven) + zero, 0), 255))
                     }
-                    raw.storeBytes(of: words, toByteOffset: start * 4, as: SIMD16<UInt32>.self)
-                    start += 16
                 }
-            }
-            for c in 0..<layout.channels {
-                let plane0 = source + c * plane + row * layout.width
-                for column in start..<layout.width {
-                    let code = (plane0[column] * inverse).rounded(.toNearestOrEven) + zero
-                    out[column * layout.channelStride + c] = UInt8(min(max(code, 0), 255))
+                let pixels = target + layout.offset(y: row, x: 0)
+                if channels == 4 && layout.channelStride == 4 {
+                    let raw = UnsafeMutableRawPointer(pixels)
+                    for column in 0..<width {
+                        let word = UInt32(codes[column]) | UInt32(codes[width + column]) << 8
+                            | UInt32(codes[2 * width + column]) << 16 | UInt32(codes[3 * width + column]) << 24
+                        raw.storeBytes(of: word, toByteOffset: 4 * column, as: UInt32.self)
+                    }
+                } else {
+                    for column in 0..<width {
+                        for c in 0..<channels { pixels[column * layout.channelStride + c] = codes[c * width + column] }
+                    }
                 }
             }
         }
@@ -89,10 +88,9 @@ public func dequantizeImage(_ x: UnsafePointer<UInt8>, batch: Int, _ layout: Int
             // 16 channels of a pixel at a time: one vector load, 16 stores into the planes.
             while c0 + 16 <= layout.channels {
                 for column in 0..<layout.width {
-                    let codes = UnsafeRawPointer(input + column * layout.channelStride + c0).loadUnaligned(as: SIMD16<UInt8>.self)
-                    let values = scale * (SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: codes) &- zero))
+                    let codes = input + column * layout.channelStride + c0
                     let out = target + c0 * plane + row * layout.width + column
-                    for lane in 0..<16 { out[lane * plane] = values[lane] }
+                    for lane in 0..<16 { out[lane * plane] = scale * Float(Int32(codes[lane]) - zero) }
                 }
                 c0 += 16
             }

@@ -1,0 +1,362 @@
+// Post-training quantization of a chain of graph operations (convolutions with fused ReLU,
+// depthwise convolutions, nearest 2x upsampling, 2x2 pooling, a final sigmoid kept in float32):
+// calibration over N inputs, conversion to int8 layers, int8 inference that allocates nothing,
+// and a per-layer error report against float32. Not a general graph compiler: the chain must be
+// linear from one input to one output, and other operations are refused with their name.
+
+import Foundation
+import ForesightCore
+
+/// Why a graph could not be converted to int8.
+public enum Int8ConversionError: Error, CustomStringConvertible {
+    case unsupported(node: String, reason: String)
+    case notAChain(from: String, to: String)
+    case noCalibrationData
+
+    public var description: String {
+        switch self {
+        case let .unsupported(node, reason): "\(node) cannot run in int8: \(reason)"
+        case let .notAChain(from, to): "no linear chain of operations leads from \(from) to \(to)"
+        case .noCalibrationData: "calibration needs at least one input batch"
+        }
+    }
+}
+
+/// One operation of a chain, with its float32 parameters.
+enum ChainOperation {
+    case conv(Conv2dGeometry, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool)
+    case upsampleNearest
+    case pool(maximum: Bool)
+    case sigmoid
+}
+
+/// One step of a chain: the operation, the shapes around it ([N, C, H, W]) and its name.
+struct ChainStage {
+    let name: String
+    let operation: ChainOperation
+    let inputShape: [Int]
+    let outputShape: [Int]
+    var outputCount: Int { outputShape.reduce(1, *) }
+}
+
+/// Finds the linear chain from `input` to `output` in `graph` and rebuilds its shapes for `batch`.
+func parseChain(_ graph: Graph, from input: TensorID, to output: TensorID, batch: Int,
+                parameter: (TensorID) -> UnsafePointer<Float>) throws -> [ChainStage] {
+    var stages: [ChainStage] = []
+    var current = input
+    var shape = graph.shape(input).dims
+    guard shape.count == 4 else { throw Int8ConversionError.unsupported(node: graph[input].name, reason: "the input must be [N, C, H, W], not \(graph.shape(input))") }
+    shape[0] = batch
+    let nodes = graph.nodes
+    while current != output {
+        guard let index = nodes.firstIndex(where: { $0.inputs.first == current }) else {
+            throw Int8ConversionError.notAChain(from: graph[input].name, to: graph[output].name)
+        }
+        let node = nodes[index]
+        var produced = node.output
+        let operation: ChainOperation
+        var outputShape = shape
+        switch node.operation {
+        case let conv as Conv2dOperation:
+            let weightShape = graph.shape(node.inputs[1])
+            let g = try Conv2dGeometry(batch: batch, inChannels: shape[1], height: shape[2], width: shape[3], outChannels: weightShape[0],
+                                       kernel: weightShape[2], stride: conv.stride, padding: conv.padding, groups: conv.groups)
+            guard conv.groups == 1 || (conv.groups == shape[1] && weightShape[0] == shape[1]) else {
+                throw Int8ConversionError.unsupported(node: node.name, reason: "grouped convolutions other than depthwise")
+            }
+            var relu = false
+            if node.output != output, let next = nodes.first(where: { $0.inputs.first == node.output }),
+               let activation = next.operation as? ActivationOperation, activation.activation == .relu {
+                relu = true
+                produced = next.output
+            }
+            operation = .conv(g, weight: parameter(node.inputs[1]), bias: node.inputs.count == 3 ? parameter(node.inputs[2]) : nil, relu: relu)
+            outputShape = g.outputShape
+        case let upsample as Upsample2xOperation where upsample.mode == .nearest:
+            operation = .upsampleNearest
+            outputShape = [shape[0], shape[1], 2 * shape[2], 2 * shape[3]]
+        case let pool as Pool2dOperation where pool.kernel == 2 && pool.stride == 2 && pool.padding == 0:
+            operation = .pool(maximum: pool.mode == .max)
+            outputShape = [shape[0], shape[1], shape[2] / 2, shape[3] / 2]
+        case let activation as ActivationOperation where activation.activation == .sigmoid && node.output == output:
+            operation = .sigmoid
+        default:
+            throw Int8ConversionError.unsupported(node: node.name, reason: "\(type(of: node.operation)) has no int8 form here (supported: conv2d with ReLU, depthwise conv2d, nearest 2x upsampling, 2x2 pooling, a final sigmoid)")
+        }
+        stages.append(ChainStage(name: graph[produced].name, operation: operation, inputShape: shape, outputShape: outputShape))
+        shape = outputShape
+        current = produced
+    }
+    return stages
+}
+
+/// The float32 twin of a chain: runs every stage and keeps every stage's output (calibration,
+/// error reports, and float parts of a mixed model). Allocates its buffers once.
+final class FloatChain {
+    let stages: [ChainStage]
+    let batch: Int
+    /// Output of each stage, [N, C, H, W] float32.
+    let outputs: [UnsafeMutablePointer<Float>]
+    private let scratch: UnsafeMutablePointer<Float>
+    private let indices: UnsafeMutablePointer<Int32>
+
+    init(_ stages: [ChainStage]) {
+        self.stages = stages
+        batch = stages.first?.inputShape[0] ?? 1
+        outputs = stages.map { .allocate(capacity: $0.outputCount) }
+        var scratchFloats = 1, largest = 1
+        for stage in stages {
+            largest = max(largest, stage.outputCount)
+            if case let .conv(g, _, _, _) = stage.operation { scratchFloats = max(scratchFloats, Conv2dScratch.floatsPerThread(g)) }
+        }
+        scratch = .allocate(capacity: scratchFloats)
+        indices = .allocate(capacity: largest)
+    }
+
+    deinit {
+        for output in outputs { output.deallocate() }
+        scratch.deallocate(); indices.deallocate()
+    }
+
+    /// Runs the chain on `input` [N, C, H, W].
+    func run(_ input: UnsafePointer<Float>) {
+        var x = input
+        for (index, stage) in stages.enumerated() {
+            let y = outputs[index]
+            let s = stage.inputShape
+            switch stage.operation {
+            case let .conv(g, weight, bias, relu):
+                conv2dForward(g, x: x, weight: weight, bias: bias, y: y, scratch: scratch, thread: 0, threads: 1)
+                if relu { reluForward(y, y, count: stage.outputCount) }
+            case .upsampleNearest:
+                upsampleNearest2xForward(x, y, batch: s[0], channels: s[1], height: s[2], width: s[3])
+            case let .pool(maximum):
+                if maximum {
+                    maxPool2dForward(x, y, argmax: indices, batch: s[0], channels: s[1], height: s[2], width: s[3], kernelSize: 2, stride: 2, padding: 0)
+                } else {
+                    avgPool2dForward(x, y, batch: s[0], channels: s[1], height: s[2], width: s[3], kernelSize: 2, stride: 2, padding: 0)
+                }
+            case .sigmoid:
+                sigmoidForward(x, y, count: stage.outputCount)
+            }
+            x = UnsafePointer(y)
+        }
+    }
+}
+
+/// One layer's error in int8 against float32 (both from the same float input, so errors accumulate along the chain).
+public struct Int8LayerReport: Sendable, CustomStringConvertible {
+    public let name: String
+    public let quantization: ActivationQuantization
+    /// rms(int8 - float32) / rms(float32).
+    public let relativeError: Double
+    /// Largest |int8 - float32| in output steps.
+    public let maximumErrorSteps: Double
+    /// Signal-to-quantization-noise ratio in dB.
+    public var sqnrDecibels: Double { -20 * log10(max(relativeError, 1e-12)) }
+
+    public var description: String {
+        name.padding(toLength: 16, withPad: " ", startingAt: 0)
+            + String(format: " scale %.5f zero %3d  rel. error %6.3f%%  SQNR %5.1f dB  max %5.2f steps",
+                     quantization.scale, quantization.zeroPoint, relativeError * 100, sqnrDecibels, maximumErrorSteps)
+    }
+}
+
+/// A chain of a graph converted to int8: quantize the float input, run int8 layers, dequantize
+/// (and apply a final sigmoid in float32). `run` allocates nothing.
+///
+/// ```swift
+/// let model = try Int8Model(graph: graph, from: frames, to: encoded, batch: 1,
+///                           parameter: { program.tensor($0).floatPointer }, calibration: batches)
+/// model.run(input: x, output: y)
+/// print(model.errorReport(inputs: batches).map(\.description).joined(separator: "\n"))
+/// ```
+public final class Int8Model: ParallelWork, @unchecked Sendable {
+    /// One int8 step.
+    enum Layer {
+        case conv(Int8Conv2d)
+        case depthwise(Int8DepthwiseConv2d)
+        case upsample
+        case pool(maximum: Bool)
+    }
+
+    public let batch: Int
+    /// Names of the int8 layers, in order.
+    public let layerNames: [String]
+    /// Parameters of the input and of each int8 layer's output.
+    public let inputQuantization: ActivationQuantization
+    public let layerQuantizations: [ActivationQuantization]
+    /// Output shape [N, C, H, W] (float32).
+    public let outputShape: [Int]
+    /// Whether the last operation (sigmoid) runs in float32 after dequantization.
+    public let floatSigmoid: Bool
+    /// The kernel path the convolutions use.
+    public var path = Int8KernelPath.best
+
+    let stages: [ChainStage]
+    private let layers: [Layer]
+    private let layouts: [Int8ImageLayout]          // input, then each layer's output
+    private let buffers: [UnsafeMutablePointer<UInt8>]
+    private let memory: UnsafeMutableRawPointer
+    private let pool: ThreadPool
+    private var current = 0
+
+    /// Converts the chain `from` -> `to` of `graph` (parameters read through `parameter`),
+    /// calibrating activations on `calibration` batches ([batch, C, H, W] float32 each).
+    public init(graph: Graph, from input: TensorID, to output: TensorID, batch: Int,
+                parameter: (TensorID) -> UnsafePointer<Float>, calibration: [[Float]],
+                method: CalibrationMethod = .minMax, threads: Int = 1) throws {
+        guard !calibration.isEmpty else { throw Int8ConversionError.noCalibrationData }
+        let stages = try parseChain(graph, from: input, to: output, batch: batch, parameter: parameter)
+        self.stages = stages
+        self.batch = batch
+        floatSigmoid = { if case .sigmoid = stages.last?.operation { true } else { false } }()
+        let integerStages = floatSigmoid ? Array(stages.dropLast()) : stages
+        guard !integerStages.isEmpty else { throw Int8ConversionError.unsupported(node: graph[output].name, reason: "nothing to run in int8") }
+
+        // Calibrate: observe the input and every int8 stage's output over the batches.
+        let reference = FloatChain(integerStages)
+        var inputObserver = ActivationObserver(name: graph[input].name)
+        var observers = integerStages.map { ActivationObserver(name: $0.name) }
+        let inputCount = integerStages[0].inputShape.reduce(1, *)
+        for sample in calibration {
+            precondition(sample.count == inputCount, "calibration batch of \(sample.count) values for an input of \(inputCount)")
+            sample.withUnsafeBufferPointer { buffer in
+                inputObserver.observe(buffer)
+                reference.run(buffer.baseAddress!)
+            }
+            for index in integerStages.indices {
+                observers[index].observe(UnsafeBufferPointer(start: reference.outputs[index], count: integerStages[index].outputCount))
+            }
+        }
+        inputQuantization = try inputObserver.quantization(method)
+
+        // Layers, with borders sized for the convolution that reads each image.
+        func border(after index: Int) -> Int {
+            guard index + 1 < integerStages.count, case let .conv(g, _, _, _) = integerStages[index + 1].operation else { return 0 }
+            return g.padding
+        }
+        func layout(_ shape: [Int], border: Int) -> Int8ImageLayout {
+            Int8ImageLayout(height: shape[2], width: shape[3], channels: shape[1], border: border)
+        }
+        var layers: [Layer] = [], quantizations: [ActivationQuantization] = []
+        var layouts = [layout(integerStages[0].inputShape, border: border(after: -1))]
+        var previous = inputQuantization
+        for (index, stage) in integerStages.enumerated() {
+            var q = try observers[index].quantization(method)
+            switch stage.operation {
+            case let .conv(g, weight, bias, relu):
+                if g.groups == 1 {
+                    layers.append(.conv(try Int8Conv2d(g, weights: weight, bias: bias, input: previous, output: q, relu: relu,
+                                                       outputBorder: border(after: index), name: stage.name)))
+                } else {
+                    layers.append(.depthwise(try Int8DepthwiseConv2d(g, weights: weight, bias: bias, input: previous, output: q, relu: relu,
+                                                                     outputBorder: border(after: index), name: stage.name)))
+                }
+            case .upsampleNearest:
+                layers.append(.upsample); q = previous
+            case let .pool(maximum):
+                layers.append(.pool(maximum: maximum)); q = previous
+            case .sigmoid:
+                preconditionFailure("a sigmoid inside the chain is refused by parseChain")
+            }
+            layouts.append(layout(stage.outputShape, border: border(after: index)))
+            quantizations.append(q)
+            previous = q
+        }
+        self.layers = layers
+        self.layouts = layouts
+        layerQuantizations = quantizations
+        layerNames = integerStages.map(\.name)
+        outputShape = stages.last!.outputShape
+
+        // One block for all images; borders hold their zero point for good.
+        let sizes = layouts.map { Arena.roundUp(batch * $0.sampleBytes) }
+        memory = .allocate(byteCount: sizes.reduce(0, +), alignment: Arena.alignment)
+        var offset = 0, buffers: [UnsafeMutablePointer<UInt8>] = []
+        for (index, size) in sizes.enumerated() {
+            let buffer = (memory + offset).assumingMemoryBound(to: UInt8.self)
+            let zero = index == 0 ? inputQuantization.zeroPoint : quantizations[index - 1].zeroPoint
+            buffer.initialize(repeating: UInt8(zero), count: size)
+            buffers.append(buffer)
+            offset += size
+        }
+        self.buffers = buffers
+        pool = ThreadPool(threads: threads)
+    }
+
+    deinit { memory.deallocate() }
+
+    /// Runs the model: input [N, C, H, W] float32 -> output `outputShape` float32. Allocates nothing.
+    public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        quantizeImage(input, batch: batch, layouts[0], inputQuantization, into: buffers[0])
+        runLayers()
+        let last = layers.count
+        dequantizeImage(buffers[last], batch: batch, layouts[last], layerQuantizations[last - 1], into: output)
+        if floatSigmoid { sigmoidForward(output, output, count: outputShape.reduce(1, *)) }
+    }
+
+    private func runLayers() {
+        for index in layers.indices {
+            current = index
+            switch layers[index] {
+            case .conv, .depthwise:
+                if pool.threadCount == 1 { work(thread: 0, threads: 1) } else { pool.run(self) }
+            case .upsample:
+                int8UpsampleNearest2x(buffers[index], layouts[index], into: buffers[index + 1], layouts[index + 1], batch: batch)
+            case let .pool(maximum):
+                int8Pool2x2(buffers[index], layouts[index], into: buffers[index + 1], layouts[index + 1], batch: batch, maximum: maximum)
+            }
+        }
+    }
+
+    public func work(thread: Int, threads: Int) {
+        let index = current
+        switch layers[index] {
+        case let .conv(layer): layer.forward(x: buffers[index], y: buffers[index + 1], path: path, thread: thread, threads: threads)
+        case let .depthwise(layer): layer.forward(x: buffers[index], y: buffers[index + 1], thread: thread, threads: threads)
+        default: break
+        }
+    }
+
+    /// The int8 output of layer `index` after `run`, dequantized to [N, C, H, W] float32.
+    public func layerOutput(_ index: Int) -> [Float] {
+        let l = layouts[index + 1]
+        var values = [Float](repeating: 0, count: batch * l.channels * l.height * l.width)
+        dequantizeImage(buffers[index + 1], batch: batch, l, layerQuantizations[index], into: &values)
+        return values
+    }
+
+    /// Each int8 layer's error against float32 over `inputs` (batches as for calibration).
+    public func errorReport(inputs: [[Float]]) -> [Int8LayerReport] {
+        let reference = FloatChain(Array(stages.prefix(layers.count)))
+        var squaredError = [Double](repeating: 0, count: layers.count), squaredSignal = squaredError, worst = squaredError
+        var scratch = [Float](repeating: 0, count: outputShape.reduce(1, *))
+        for input in inputs {
+            input.withUnsafeBufferPointer { reference.run($0.baseAddress!) }
+            run(input: input, output: &scratch)
+            for index in layers.indices {
+                let int8 = layerOutput(index), float = reference.outputs[index]
+                let step = Double(layerQuantizations[index].scale)
+                for i in int8.indices {
+                    let difference = Double(int8[i]) - Double(float[i])
+                    squaredError[index] += difference * difference
+                    squaredSignal[index] += Double(float[i]) * Double(float[i])
+                    worst[index] = max(worst[index], abs(difference) / step)
+                }
+            }
+        }
+        return layers.indices.map {
+            Int8LayerReport(name: layerNames[$0], quantization: layerQuantizations[$0],
+                            relativeError: (squaredError[$0] / max(squaredSignal[$0], 1e-30)).squareRoot(), maximumErrorSteps: worst[$0])
+        }
+    }
+
+    /// Per-channel weight scales and int8 codes of each convolution (for model files and peers).
+    public var convolutions: [(name: String, weightScales: [Float], weightCodes: [Int8])] {
+        zip(layerNames, layers).compactMap { name, layer in
+            if case let .conv(conv) = layer { return (name, conv.weightScales, conv.weightCodes) }
+            return nil
+        }
+    }
+}
