@@ -48,10 +48,11 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
 
-    /// `render` writes the next frame and returns false at the end of the stream.
+    /// `render` writes the next frame (of `size` x `size` values, or `slotCapacity` when
+    /// given, e.g. a chunk of audio) and returns false at the end of the stream.
     public init(size: Int, framesPerSecond: Double, label: String, paced: Bool, frameLimit: Int? = nil, slots: Int = 8,
-                render: @escaping (UnsafeMutablePointer<Float>) throws -> Bool) {
-        ring = FrameRing(slotCount: slots, slotCapacity: size * size)
+                slotCapacity: Int? = nil, render: @escaping (UnsafeMutablePointer<Float>) throws -> Bool) {
+        ring = FrameRing(slotCount: slots, slotCapacity: slotCapacity ?? size * size)
         self.framesPerSecond = framesPerSecond
         self.label = label
         self.paced = paced

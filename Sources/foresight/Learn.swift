@@ -29,6 +29,12 @@ struct Learn: ParsableCommand {
     @Option(help: "Y4M recording to learn from, replayed at its frame rate.")
     var video: String?
 
+    @Option(help: "Microphone to learn from (audio predictive coding): default, hw:X,Y or plughw:X,Y.")
+    var mic: String?
+
+    @Option(help: "WAV recording to learn from (audio predictive coding), replayed in real time.")
+    var audio: String?
+
     @Option(help: "Built-in scene when no camera or video is given: \(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")).")
     var scene: SyntheticScene = .egoMotion
 
@@ -84,7 +90,9 @@ struct Learn: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1 (got \(frames))") }
         if let seconds, !(seconds > 0) { throw ValidationError("--seconds must be positive (got \(seconds))") }
-        if camera != nil && video != nil { throw ValidationError("give either --camera or --video, not both") }
+        if [camera, video, mic, audio].compactMap({ $0 }).count > 1 {
+            throw ValidationError("give one source: --camera, --video, --mic or --audio")
+        }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint PATH") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
         guard batch >= 1, replay >= 1, checkpointEvery >= 1, snapshotEvery >= 1 else {
@@ -94,6 +102,9 @@ struct Learn: ParsableCommand {
 
     func run() throws {
         let device = try profile.map { try DeviceProfile.load(named: $0) }
+        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+        if mic != nil || audio != nil { return try learnAudio(device: device) }
         var settings = LiveLearnerConfiguration()
         settings.objective = objective
         settings.threads = threads ?? device?.cores ?? 1
@@ -122,8 +133,6 @@ struct Learn: ParsableCommand {
             source = PacedFrameProducer.synthetic(scene, paced: !asFastAsPossible, seed: seed)
         }
 
-        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
-        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
         if !json {
             if let device { print("profile: \(device.name), \(device.cores) cores, budget \(device.memoryBudgetMiB) MiB") }
             print("learning \(learner.architecture) from \(source.label) at \(String(format: "%.0f", source.framesPerSecond)) frames/s; \(settings.threads) thread(s); plan \(formatBytes(learner.plannedBytes))")
@@ -147,6 +156,36 @@ struct Learn: ParsableCommand {
                          report.peakResidentMiB))
             if report.rollbacks > 0 { print("rolled back \(report.rollbacks) time(s); learning rate now \(report.learningRate)") }
             if let checkpoint { print("checkpoint: \(checkpoint)") }
+        }
+    }
+}
+
+extension Learn {
+    /// Audio predictive coding from a microphone or a WAV file.
+    func learnAudio(device: DeviceProfile?) throws {
+        let rate = device?.microphone.sampleRate ?? 16_000
+        var configuration = AudioCPCConfiguration()
+        configuration.sampleRate = rate
+        let trainer = try AudioPredictiveCodingTrainer(configuration: configuration, threads: threads ?? device?.cores ?? 1,
+                                                       learningRate: 2e-3, seed: seed, budget: device?.memoryBudget)
+        let source: LiveAudioSource
+        if let mic { source = try LiveAudioSource.microphone(mic, sampleRate: rate) } else {
+            source = try LiveAudioSource.recording(path: audio!, sampleRate: rate, paced: !asFastAsPossible)
+        }
+        if !json {
+            print("learning audio predictive coding (log-mel, conv encoder, GRU, InfoNCE \(configuration.predictionSteps) steps ahead) from \(source.label); chance accuracy \(String(format: "%.4f", configuration.chance))")
+            print("   time   audio s   steps  InfoNCE loss  accuracy")
+        }
+        let report = try trainer.runLive(source, seconds: seconds, shouldStop: { stopRequested.load(ordering: .relaxed) }) { report in
+            guard !json else { return }
+            print(String(format: "%6.0fs  %8.1f  %6d  %12.3f  %8.3f", report.seconds, report.audioSeconds, report.steps, report.loss, report.accuracy))
+        }
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: report.json, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(String(format: "done: %.1f s of audio, %d steps; InfoNCE accuracy %.3f over the last steps (chance %.4f, %.0fx); peak memory %.1f MiB",
+                         report.audioSeconds, report.steps, report.accuracy, report.chance, report.accuracy / max(report.chance, 1e-9), report.peakResidentMiB))
         }
     }
 }

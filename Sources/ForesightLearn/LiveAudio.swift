@@ -1,0 +1,115 @@
+// Live learning from sound: samples from a microphone, or a WAV file replayed in real time,
+// feed the audio predictive-coding trainer (log-mel frames, conv encoder, GRU context,
+// InfoNCE over the next steps), one training step per chunk once enough audio has arrived.
+
+import Foundation
+import ForesightCore
+import ForesightSensors
+
+/// What a live audio run reports.
+public struct LiveAudioReport: Sendable {
+    public var audioSeconds: Double = 0
+    public var chunks = 0
+    public var dropped = 0
+    public var steps = 0
+    public var seconds: Double = 0
+    /// Mean InfoNCE loss and accuracy of the last 50 steps.
+    public var loss: Double = 0
+    public var accuracy: Double = 0
+    public var chance: Double = 0
+    public var peakResidentMiB: Double = 0
+
+    public var json: [String: Any] {
+        ["audio_seconds": (audioSeconds * 100).rounded() / 100, "chunks": chunks, "dropped": dropped, "steps": steps,
+         "steps_per_s": seconds > 0 ? (Double(steps) / seconds * 100).rounded() / 100 : 0,
+         "infonce_loss": loss, "infonce_accuracy": accuracy, "chance": chance, "peak_rss_mib": (peakResidentMiB * 10).rounded() / 10]
+    }
+}
+
+/// A source of mono audio chunks at the trainer's sample rate, delivered into a ring.
+public final class LiveAudioSource: @unchecked Sendable {
+    public let ring: FrameRing<Float>
+    public let label: String
+    private let startSource: () -> Void
+    private let stopSource: () -> Void
+    private let isFinished: () -> Bool
+
+    private init(ring: FrameRing<Float>, label: String, start: @escaping () -> Void, stop: @escaping () -> Void, finished: @escaping () -> Bool) {
+        self.ring = ring; self.label = label; startSource = start; stopSource = stop; isFinished = finished
+    }
+
+    public func start() { startSource() }
+    public func stop() { stopSource() }
+    public var finished: Bool { isFinished() }
+
+    /// A capture device (`default`, `hw:X,Y`, `plughw:X,Y`), mono at `sampleRate`.
+    public static func microphone(_ name: String, sampleRate: Int = 16_000) throws -> LiveAudioSource {
+        let capture = try MicrophoneCapture(name: name, sampleRate: sampleRate, channels: 1)
+        return LiveAudioSource(ring: capture.ring, label: name, start: { capture.start() }, stop: { capture.stop() }, finished: { false })
+    }
+
+    /// A WAV file, mixed to mono and resampled to `sampleRate`, replayed in chunks of 100 ms in
+    /// real time (or as fast as the learner takes them).
+    public static func recording(path: String, sampleRate: Int = 16_000, paced: Bool = true) throws -> LiveAudioSource {
+        let clip = try WAV.read(path: path).mixedToMono().resampled(to: sampleRate)
+        let chunk = sampleRate / 10
+        var position = 0
+        let producer = PacedFrameProducer(size: 1, framesPerSecond: 10, label: path, paced: paced, slots: 16, slotCapacity: chunk) { target in
+            guard position + chunk <= clip.samples.count else { return false }
+            clip.samples.withUnsafeBufferPointer { target.update(from: $0.baseAddress! + position, count: chunk) }
+            position += chunk
+            return true
+        }
+        return LiveAudioSource(ring: producer.ring, label: path, start: { producer.start() }, stop: { producer.stop() }, finished: { producer.finished })
+    }
+}
+
+extension AudioPredictiveCodingTrainer {
+    /// Trains on `source` as it arrives until `seconds` pass, the source ends or `shouldStop()`;
+    /// `progress` is called about once a second.
+    public func runLive(_ source: LiveAudioSource, seconds: Double? = nil, shouldStop: () -> Bool = { false },
+                        progress: (LiveAudioReport) -> Void = { _ in }) throws -> LiveAudioReport {
+        var report = LiveAudioReport()
+        report.chance = Double(configuration.chance)
+        var recent: [(loss: Float, accuracy: Float)] = []
+        recent.reserveCapacity(50)
+        let start = monotonicNanoseconds()
+        var lastProgress = start
+        source.start()
+        defer { source.stop() }
+        func summarize() {
+            report.seconds = Double(monotonicNanoseconds() - start) / 1e9
+            report.loss = recent.isEmpty ? 0 : recent.map { Double($0.loss) }.reduce(0, +) / Double(recent.count)
+            report.accuracy = recent.isEmpty ? 0 : recent.map { Double($0.accuracy) }.reduce(0, +) / Double(recent.count)
+            report.dropped = Int(source.ring.statistics.dropped)
+        }
+        while true {
+            if let seconds, Double(monotonicNanoseconds() - start) / 1e9 >= seconds { break }
+            if shouldStop() { break }
+            let samples = source.ring.waitOldest(timeoutNanoseconds: 50_000_000) { chunk, _ -> Int in
+                append(chunk)
+                return chunk.count
+            }
+            guard let samples else {
+                if source.finished && source.ring.statistics.waiting == 0 { break }
+                continue
+            }
+            report.chunks += 1
+            report.audioSeconds += Double(samples) / Double(configuration.sampleRate)
+            guard framesAvailable >= configuration.windowFrames else { continue }
+            let result: StepResult
+            do { result = try step() } catch AudioCPCError.notEnoughAudio { continue }
+            report.steps += 1
+            if recent.count == 50 { recent.removeFirst() }
+            recent.append((result.loss, result.accuracy))
+            if monotonicNanoseconds() - lastProgress >= 1_000_000_000 {
+                lastProgress = monotonicNanoseconds()
+                summarize()
+                progress(report)
+            }
+        }
+        summarize()
+        report.peakResidentMiB = peakResidentMiB()
+        return report
+    }
+}
