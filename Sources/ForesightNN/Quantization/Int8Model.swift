@@ -53,6 +53,10 @@ func parseChain(_ graph: Graph, from input: TensorID, to output: TensorID, batch
             throw Int8ConversionError.notAChain(from: graph[input].name, to: graph[output].name)
         }
         let node = nodes[index]
+        if node.operation is FakeQuantizeOperation {      // quantization-aware graphs: the int8 model quantizes for real
+            current = node.output
+            continue
+        }
         var produced = node.output
         let operation: ChainOperation
         var outputShape = shape
@@ -70,7 +74,10 @@ func parseChain(_ graph: Graph, from input: TensorID, to output: TensorID, batch
                 relu = true
                 produced = next.output
             }
-            operation = .conv(g, weight: parameter(node.inputs[1]), bias: node.inputs.count == 3 ? parameter(node.inputs[2]) : nil, relu: relu)
+            // A weight fake-quantizer stands for its float parameter (Int8Conv2d rounds it the same way).
+            var weight = node.inputs[1]
+            if let producer = graph[weight].producer, nodes[producer].operation is FakeQuantizeOperation { weight = nodes[producer].inputs[0] }
+            operation = .conv(g, weight: parameter(weight), bias: node.inputs.count == 3 ? parameter(node.inputs[2]) : nil, relu: relu)
             outputShape = g.outputShape
         case let upsample as Upsample2xOperation where upsample.mode == .nearest:
             operation = .upsampleNearest

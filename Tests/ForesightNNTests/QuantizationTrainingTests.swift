@@ -1,0 +1,118 @@
+// Quantization-aware training (fake quantization, straight-through gradients) and int8
+// training (int8 forward, int8 x int8 -> int32 backward): each trains pc64 on moving squares
+// and is compared with float32 training from the same start on the same clips.
+
+import XCTest
+@testable import ForesightCore
+@testable import ForesightNN
+@testable import ForesightSensors
+
+/// Clips of moving squares written straight into a program's inputs, reproducible from a seed.
+struct SceneBatches {
+    var scenes: [MovingShapes]
+    let pastFrames = 4, size = 64
+
+    init(batch: Int, seed: UInt64) {
+        scenes = (0..<batch).map { MovingShapes(width: 64, height: 64, seed: seed &* 31 &+ UInt64($0)) }
+    }
+
+    /// Writes the next clip of every scene into frames [N, 4, 64, 64] and target [N, 1, 64, 64].
+    mutating func load(frames: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
+        let plane = size * size
+        for sample in scenes.indices {
+            for frame in 0..<pastFrames {
+                scenes[sample].render(into: frames + (sample * pastFrames + frame) * plane)
+                scenes[sample].advance()
+            }
+            scenes[sample].render(into: target + sample * plane)
+        }
+    }
+}
+
+/// Trains `model` for `steps` steps with Adam (lr 1e-3) from parameter seed 5 on clips from
+/// seed 9 and returns the program and the mean loss over 8 fresh evaluation batches.
+func trainPC64(_ model: FramePredictionModel, steps: Int, evaluate: (Program) -> Void = { _ in }) throws -> (program: Program, loss: Float) {
+    let program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: 1e-3), seed: 5)
+    var clips = SceneBatches(batch: program.tensor(model.frames).shape[0], seed: 9)
+    for _ in 0..<steps {
+        clips.load(frames: program.tensor(model.frames).floatPointer, target: program.tensor(model.target).floatPointer)
+        try program.step()
+    }
+    evaluate(program)
+    var evaluation = SceneBatches(batch: program.tensor(model.frames).shape[0], seed: 1234)
+    var total: Float = 0
+    for _ in 0..<8 {
+        evaluation.load(frames: program.tensor(model.frames).floatPointer, target: program.tensor(model.target).floatPointer)
+        program.forward()
+        total += program.lossValue
+    }
+    return (program, total / 8)
+}
+
+final class QuantizationAwareTrainingTests: XCTestCase {
+    func testFakeQuantizationRoundsToTheGridAndPassesGradientsStraightThrough() throws {
+        let arena = try Arena(capacity: 1 << 16)
+        let x = try arena.allocate(Shape(2, 4), name: "x"), y = try arena.allocate(Shape(2, 4), name: "y")
+        let dx = try arena.allocate(Shape(2, 4), name: "dx"), dy = try arena.allocate(Shape(2, 4), name: "dy")
+        let operation = FakeQuantizeOperation(.activations(momentum: 0.5))
+        _ = try operation.outputShape([x.shape], dtypes: [.float32])
+        operation.bind(Binding(inputs: [x], output: y, inputGradients: [dx], outputGradient: dy, saved: nil, scratch: nil, scratchThreads: 1))
+        x.copy(from: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0])
+        operation.forward(pool: ThreadPool(threads: 1))
+        let q = try operation.quantization(tensor: "x")
+        for (value, rounded) in zip(x.toArray(), y.toArray()) {
+            XCTAssertEqual(rounded, q.dequantize(q.quantize(value)))
+            XCTAssertEqual(rounded, value, accuracy: q.scale / 2 + 1e-6)
+        }
+        // A batch with a larger value moves the range half way (momentum 0.5); values outside get no gradient.
+        x.copy(from: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 3.0])
+        operation.forward(pool: ThreadPool(threads: 1))
+        XCTAssertEqual(operation.range!.max, 2.0, accuracy: 1e-6)
+        XCTAssertEqual(y.floats[7], q.scale * 0 + (try operation.quantization(tensor: "x")).range.upperBound, accuracy: 1e-6)
+        dy.fill(1); dx.fill(0)
+        operation.backward(pool: ThreadPool(threads: 1))
+        XCTAssertEqual(dx.toArray(), [1, 1, 1, 1, 1, 1, 1, 0])
+
+        let weights = FakeQuantizeOperation(.weightsPerChannel)
+        _ = try weights.outputShape([x.shape], dtypes: [.float32])
+        weights.bind(Binding(inputs: [x], output: y, inputGradients: [dx], outputGradient: dy, saved: nil, scratch: nil, scratchThreads: 1))
+        x.copy(from: [0.5, -1, 0.25, 0.3, 0, 0, 0, 0])
+        weights.forward(pool: ThreadPool(threads: 1))
+        XCTAssertEqual(y.floats[1], -1)
+        XCTAssertEqual(y.floats[2], 32 / 127, accuracy: 1e-7)
+        XCTAssertEqual(Array(y.toArray()[4...]), [0, 0, 0, 0])
+        dx.fill(0)
+        weights.backward(pool: ThreadPool(threads: 1))
+        XCTAssertEqual(dx.toArray(), [Float](repeating: 1, count: 8))
+    }
+
+    func testQuantizationAwareTrainingSurvivesInt8Export() throws {
+        let steps = 300
+        let float = try trainPC64(try Models.pc64(batch: 8), steps: steps)
+        let qatModel = try Models.pc64QuantizationAware(batch: 8)
+        let qat = try trainPC64(qatModel, steps: steps) { _ in qatModel.graph.setFakeQuantizationObserving(false) }
+        // Export the QAT model to int8 (calibrated on training clips) and score it on the evaluation clips.
+        let program = qat.program
+        var clips = SceneBatches(batch: 8, seed: 77)
+        var calibration: [[Float]] = []
+        for _ in 0..<8 {
+            clips.load(frames: program.tensor(qatModel.frames).floatPointer, target: program.tensor(qatModel.target).floatPointer)
+            calibration.append(program.tensor(qatModel.frames).toArray())
+        }
+        let int8 = try Int8Model(graph: qatModel.graph, from: qatModel.frames, to: qatModel.prediction, batch: 8,
+                                 parameter: { UnsafePointer(program.tensor($0).floatPointer) }, calibration: calibration)
+        var evaluation = SceneBatches(batch: 8, seed: 1234)
+        var target = [Float](repeating: 0, count: 8 * 4096), frames = [Float](repeating: 0, count: 8 * 4 * 4096)
+        var prediction = target
+        var int8Loss: Double = 0
+        for _ in 0..<8 {
+            evaluation.load(frames: &frames, target: &target)
+            int8.run(input: frames, output: &prediction)
+            int8Loss += zip(prediction, target).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(target.count)
+        }
+        int8Loss /= 8
+        print(String(format: "pc64 after %d steps: float32 %.6f, quantization-aware (fake int8) %.6f, its int8 export %.6f", steps, float.loss, qat.loss, int8Loss))
+        XCTAssertLessThanOrEqual(qat.loss, float.loss * 1.10, "quantization-aware training is more than 10% worse than float32")
+        XCTAssertLessThanOrEqual(int8Loss, Double(qat.loss) * 1.05, "the int8 export loses more than 5% against its fake-quantized model")
+    }
+}
