@@ -5,6 +5,7 @@
 import Foundation
 import ForesightCore
 import ForesightSensors
+import Synchronization
 
 /// What a live audio run reports.
 public struct LiveAudioReport: Sendable {
@@ -111,5 +112,36 @@ extension AudioPredictiveCodingTrainer {
         summarize()
         report.peakResidentMiB = peakResidentMiB()
         return report
+    }
+}
+
+/// Audio learning on a thread of its own, beside the video learner (`learn --camera ... --mic ...`).
+public final class BackgroundAudioLearning: @unchecked Sendable {
+    private let trainer: AudioPredictiveCodingTrainer
+    private let source: LiveAudioSource
+    private let stop = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+    private var report: LiveAudioReport?
+    private var failure: Error?
+
+    public init(trainer: AudioPredictiveCodingTrainer, source: LiveAudioSource) {
+        self.trainer = trainer
+        self.source = source
+    }
+
+    /// Starts learning; `externalStop` is polled as well (for Ctrl-C).
+    public func start(externalStop: @escaping @Sendable () -> Bool) {
+        Thread { [self] in
+            do { report = try trainer.runLive(source, shouldStop: { self.stop.load(ordering: .relaxed) || externalStop() }) } catch { failure = error }
+            done.signal()
+        }.start()
+    }
+
+    /// Stops, waits, and returns the report (or throws what stopped the learning).
+    public func finish() throws -> LiveAudioReport {
+        stop.store(true, ordering: .relaxed)
+        done.wait()
+        if let failure { throw failure }
+        return report!
     }
 }

@@ -35,8 +35,8 @@ struct Learn: ParsableCommand {
     @Option(help: "WAV recording to learn from (audio predictive coding), replayed in real time.")
     var audio: String?
 
-    @Option(help: "Built-in scene when no camera or video is given: \(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var scene: SyntheticScene = .egoMotion
+    @Option(help: "Built-in scene when no camera or video is given: \(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")) (default: ego-motion; with --mic or --audio, give it to learn from both).")
+    var scene: SyntheticScene?
 
     @Flag(help: "Replay a recording or scene as fast as the learner takes frames instead of in real time.")
     var asFastAsPossible = false
@@ -90,9 +90,8 @@ struct Learn: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1 (got \(frames))") }
         if let seconds, !(seconds > 0) { throw ValidationError("--seconds must be positive (got \(seconds))") }
-        if [camera, video, mic, audio].compactMap({ $0 }).count > 1 {
-            throw ValidationError("give one source: --camera, --video, --mic or --audio")
-        }
+        if camera != nil && video != nil { throw ValidationError("give one video source: --camera or --video, not both") }
+        if mic != nil && audio != nil { throw ValidationError("give one sound source: --mic or --audio, not both") }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint PATH") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
         guard batch >= 1, replay >= 1, checkpointEvery >= 1, snapshotEvery >= 1 else {
@@ -104,7 +103,29 @@ struct Learn: ParsableCommand {
         let device = try profile.map { try DeviceProfile.load(named: $0) }
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
-        if mic != nil || audio != nil { return try learnAudio(device: device) }
+        let hearing = mic != nil || audio != nil
+        let seeing = camera != nil || video != nil || scene != nil
+        if hearing && !seeing { return try learnAudio(device: device) }
+        // Both senses: sound is learned on a thread of its own beside the video learner.
+        let sound = try hearing ? makeAudioTrainer(device: device) : nil
+        let background = sound.map { BackgroundAudioLearning(trainer: $0.trainer, source: $0.source) }
+        background?.start { stopRequested.load(ordering: .relaxed) }
+        defer {
+            if let background {
+                do {
+                    let report = try background.finish()
+                    if json {
+                        let data = (try? JSONSerialization.data(withJSONObject: report.json, options: [.sortedKeys])) ?? Data()
+                        print(String(decoding: data, as: UTF8.self))
+                    } else {
+                        print(String(format: "audio: %.1f s, %d steps; InfoNCE accuracy %.3f (chance %.4f)", report.audioSeconds,
+                                     report.steps, report.accuracy, report.chance))
+                    }
+                } catch {
+                    FileHandle.standardError.write(Data("audio learning stopped: \(error)\n".utf8))
+                }
+            }
+        }
         var settings = LiveLearnerConfiguration()
         settings.objective = objective
         settings.threads = threads ?? device?.cores ?? 1
@@ -130,7 +151,7 @@ struct Learn: ParsableCommand {
         } else if let video {
             source = try PacedFrameProducer.recording(path: video, paced: !asFastAsPossible)
         } else {
-            source = PacedFrameProducer.synthetic(scene, paced: !asFastAsPossible, seed: seed)
+            source = PacedFrameProducer.synthetic(scene ?? .egoMotion, paced: !asFastAsPossible, seed: seed)
         }
 
         if !json {
@@ -162,16 +183,22 @@ struct Learn: ParsableCommand {
 
 extension Learn {
     /// Audio predictive coding from a microphone or a WAV file.
-    func learnAudio(device: DeviceProfile?) throws {
+    func makeAudioTrainer(device: DeviceProfile?) throws -> (trainer: AudioPredictiveCodingTrainer, source: LiveAudioSource) {
         let rate = device?.microphone.sampleRate ?? 16_000
         var configuration = AudioCPCConfiguration()
         configuration.sampleRate = rate
-        let trainer = try AudioPredictiveCodingTrainer(configuration: configuration, threads: threads ?? device?.cores ?? 1,
+        let trainer = try AudioPredictiveCodingTrainer(configuration: configuration, threads: 1,
                                                        learningRate: 2e-3, seed: seed, budget: device?.memoryBudget)
         let source: LiveAudioSource
         if let mic { source = try LiveAudioSource.microphone(mic, sampleRate: rate) } else {
             source = try LiveAudioSource.recording(path: audio!, sampleRate: rate, paced: !asFastAsPossible)
         }
+        return (trainer, source)
+    }
+
+    func learnAudio(device: DeviceProfile?) throws {
+        let (trainer, source) = try makeAudioTrainer(device: device)
+        let configuration = trainer.configuration
         if !json {
             print("learning audio predictive coding (log-mel, conv encoder, GRU, InfoNCE \(configuration.predictionSteps) steps ahead) from \(source.label); chance accuracy \(String(format: "%.4f", configuration.chance))")
             print("   time   audio s   steps  InfoNCE loss  accuracy")
