@@ -2,6 +2,7 @@
 // training (int8 forward, int8 x int8 -> int32 backward): each trains pc64 on moving squares
 // and is compared with float32 training from the same start on the same clips.
 
+import CAllocationCounter
 import XCTest
 @testable import ForesightCore
 @testable import ForesightNN
@@ -114,5 +115,75 @@ final class QuantizationAwareTrainingTests: XCTestCase {
         print(String(format: "pc64 after %d steps: float32 %.6f, quantization-aware (fake int8) %.6f, its int8 export %.6f", steps, float.loss, qat.loss, int8Loss))
         XCTAssertLessThanOrEqual(qat.loss, float.loss * 1.10, "quantization-aware training is more than 10% worse than float32")
         XCTAssertLessThanOrEqual(int8Loss, Double(qat.loss) * 1.05, "the int8 export loses more than 5% against its fake-quantized model")
+    }
+}
+
+final class Int8TrainingTests: XCTestCase {
+    /// Two stacked convolutions and an MSE loss, with float32 or int8-trained convolutions.
+    private func twoLayers(int8: Bool) throws -> (graph: Graph, x: TensorID, target: TensorID, loss: TensorID) {
+        let graph = Graph()
+        let x = try graph.input("x", [2, 5, 12, 10])
+        let target = try graph.input("target", [2, 3, 6, 5])
+        var h = int8 ? try graph.conv2dInt8Training(x, outChannels: 8, kernel: 3, stride: 1, padding: 1, name: "c1")
+                     : try graph.conv2d(x, outChannels: 8, kernel: 3, stride: 1, padding: 1, name: "c1")
+        h = try graph.relu(h)
+        h = int8 ? try graph.conv2dInt8Training(h, outChannels: 3, kernel: 3, stride: 2, padding: 1, name: "c2")
+                 : try graph.conv2d(h, outChannels: 3, kernel: 3, stride: 2, padding: 1, name: "c2")
+        return (graph, x, target, try graph.mseLoss(h, target, name: "loss"))
+    }
+
+    private func gradients(int8: Bool, path: Int8KernelPath = .best) throws -> (loss: Float, gradients: [String: [Float]]) {
+        let (graph, x, target, loss) = try twoLayers(int8: int8)
+        for node in graph.nodes { (node.operation as? Int8TrainingConv2dOperation)?.path = path }
+        let program = try Program(graph, loss: loss, optimizer: Adam(), seed: 3)
+        var rng = SeededRandom(seed: 8)
+        program.tensor(x).copy(from: (0..<(2 * 5 * 12 * 10)).map { _ in rng.nextFloat(in: 0..<1) })
+        program.tensor(target).copy(from: (0..<(2 * 3 * 6 * 5)).map { _ in rng.nextFloat(in: -1..<1) })
+        program.forward()
+        program.backward()
+        var result: [String: [Float]] = [:]
+        for id in program.parameters { result[graph[id].name] = program.gradient(id)!.toArray() }
+        return (program.lossValue, result)
+    }
+
+    func testInt8GradientsFollowFloatGradients() throws {
+        let float = try gradients(int8: false), int8 = try gradients(int8: true)
+        XCTAssertEqual(int8.loss, float.loss, accuracy: float.loss * 0.02)
+        for (name, expected) in float.gradients {
+            let got = int8.gradients[name]!
+            let dot = zip(expected, got).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let norms = (expected.reduce(0.0) { $0 + Double($1 * $1) } * got.reduce(0.0) { $0 + Double($1 * $1) }).squareRoot()
+            let error = (zip(expected, got).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / expected.reduce(0.0) { $0 + Double($1 * $1) }).squareRoot()
+            XCTAssertGreaterThan(dot / norms, 0.995, "\(name): cosine \(dot / norms)")
+            XCTAssertLessThan(error, 0.08, "\(name): relative error \(error)")
+        }
+        // Every kernel path computes the same integers, so the same gradients.
+        let reference = try gradients(int8: true, path: .portable)
+        for path in Int8KernelPath.available {
+            XCTAssertEqual(try gradients(int8: true, path: path).gradients, reference.gradients, "\(path)")
+        }
+    }
+
+    func testInt8TrainingOfPC64StaysWithinTenPercentOfFloat() throws {
+        let steps = 300
+        let float = try trainPC64(try Models.pc64(batch: 8, precision: .float32), steps: steps)
+        let int8 = try trainPC64(try Models.pc64(batch: 8, precision: .int8), steps: steps)
+        print(String(format: "pc64 after %d steps: float32 training %.6f, int8 training %.6f (%+.2f%%)", steps, float.loss, int8.loss,
+                     (int8.loss / float.loss - 1) * 100))
+        XCTAssertLessThanOrEqual(int8.loss, float.loss * 1.10)
+    }
+
+    func testInt8TrainingStepAllocatesNothing() throws {
+        let model = try Models.pc64(batch: 2, precision: .int8)
+        let program = try Program(model.graph, loss: model.loss, optimizer: Adam(), seed: 1)
+        var clips = SceneBatches(batch: 2, seed: 4)
+        func step() throws {
+            clips.load(frames: program.tensor(model.frames).floatPointer, target: program.tensor(model.target).floatPointer)
+            try program.step()
+        }
+        for _ in 0..<2 { try step() }
+        let before = foresight_allocation_count()
+        for _ in 0..<3 { try step() }
+        XCTAssertEqual(foresight_allocation_count() - before, 0)
     }
 }

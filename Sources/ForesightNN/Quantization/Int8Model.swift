@@ -79,6 +79,18 @@ func parseChain(_ graph: Graph, from input: TensorID, to output: TensorID, batch
             if let producer = graph[weight].producer, nodes[producer].operation is FakeQuantizeOperation { weight = nodes[producer].inputs[0] }
             operation = .conv(g, weight: parameter(weight), bias: node.inputs.count == 3 ? parameter(node.inputs[2]) : nil, relu: relu)
             outputShape = g.outputShape
+        case let conv as Int8TrainingConv2dOperation:
+            let weightShape = graph.shape(node.inputs[1])
+            let g = try Conv2dGeometry(batch: batch, inChannels: shape[1], height: shape[2], width: shape[3], outChannels: weightShape[0],
+                                       kernel: weightShape[2], stride: conv.stride, padding: conv.padding)
+            var relu = false
+            if node.output != output, let next = nodes.first(where: { $0.inputs.first == node.output }),
+               let activation = next.operation as? ActivationOperation, activation.activation == .relu {
+                relu = true
+                produced = next.output
+            }
+            operation = .conv(g, weight: parameter(node.inputs[1]), bias: parameter(node.inputs[2]), relu: relu)
+            outputShape = g.outputShape
         case let upsample as Upsample2xOperation where upsample.mode == .nearest:
             operation = .upsampleNearest
             outputShape = [shape[0], shape[1], 2 * shape[2], 2 * shape[3]]
