@@ -210,3 +210,33 @@ final class QuantizedConvTests: XCTestCase {
         }
     }
 }
+
+final class QuantizedModelFileTests: XCTestCase {
+    /// What a model file's loader hands over: stored codes and scales. Broken scales and codes
+    /// are clear errors that name the tensor.
+    func testStoredWeightsWithZeroOrNaNScalesAreRejected() throws {
+        let g = try Conv2dGeometry(batch: 1, inChannels: 4, height: 8, width: 8, outChannels: 2, kernel: 3, padding: 1)
+        let q = try ActivationQuantization(min: 0, max: 1, tensor: "x")
+        let codes = [Int8](repeating: 3, count: 2 * 36)
+        XCTAssertNoThrow(try Int8Conv2d(g, weightCodes: codes, weightScales: [0.01, 0.02], bias: [0, 0], input: q, output: q,
+                                        relu: true, outputBorder: 0, name: "e1"))
+        for bad: Float in [0, .nan, -1, .infinity] {
+            XCTAssertThrowsError(try Int8Conv2d(g, weightCodes: codes, weightScales: [0.01, bad], bias: nil, input: q, output: q,
+                                                relu: true, outputBorder: 0, name: "e1")) { error in
+                XCTAssertTrue("\(error)".contains("e1.weight_scale[1]"), "\(error)")
+            }
+        }
+        var minusOneTwentyEight = codes
+        minusOneTwentyEight[40] = -128
+        XCTAssertThrowsError(try Int8Conv2d(g, weightCodes: minusOneTwentyEight, weightScales: [0.01, 0.02], bias: nil, input: q, output: q,
+                                            relu: false, outputBorder: 0, name: "e1")) { error in
+            XCTAssertTrue("\(error)".contains("e1.weight") && "\(error)".contains("40"), "\(error)")
+        }
+        // Scales that make the requantization multiplier unrepresentable are refused too.
+        let tiny = try ActivationQuantization(scale: 1e-12, zeroPoint: 0, tensor: "y")
+        XCTAssertThrowsError(try Int8Conv2d(g, weightCodes: codes, weightScales: [1e3, 1e3], bias: nil, input: q, output: tiny,
+                                            relu: false, outputBorder: 0, name: "e9")) { error in
+            XCTAssertTrue("\(error)".contains("e9"), "\(error)")
+        }
+    }
+}

@@ -136,17 +136,37 @@ public final class Int8Conv2d: @unchecked Sendable {
 
     /// Quantizes float32 weights [F, C, K, K] (per output channel) and bias [F]; the input is
     /// read from images with border `geometry.padding`, the output written with `outputBorder`.
-    public init(_ geometry: Conv2dGeometry, weights: UnsafePointer<Float>, bias floatBias: UnsafePointer<Float>?,
+    public convenience init(_ geometry: Conv2dGeometry, weights: UnsafePointer<Float>, bias floatBias: UnsafePointer<Float>?,
+                            input: ActivationQuantization, output: ActivationQuantization, relu: Bool, outputBorder: Int,
+                            name: String = "conv") throws(QuantizationError) {
+        let perChannel = geometry.groupInChannels * geometry.kernelHeight * geometry.kernelWidth
+        let (codes, scales) = quantizeWeightsPerChannel(UnsafeBufferPointer(start: weights, count: geometry.outChannels * perChannel),
+                                                        channels: geometry.outChannels)
+        try self.init(geometry, weightCodes: codes, weightScales: scales,
+                      bias: floatBias.map { Array(UnsafeBufferPointer(start: $0, count: geometry.outChannels)) },
+                      input: input, output: output, relu: relu, outputBorder: outputBorder, name: name)
+    }
+
+    /// A layer from stored int8 weights [F, C, K, K] and their per-channel scales [F] (a model
+    /// file): a zero, negative or NaN scale, or a code outside [-127, 127], throws naming the tensor.
+    public init(_ geometry: Conv2dGeometry, weightCodes codes: [Int8], weightScales scales: [Float], bias floatBias: [Float]?,
                 input: ActivationQuantization, output: ActivationQuantization, relu: Bool, outputBorder: Int,
                 name: String = "conv") throws(QuantizationError) {
         precondition(geometry.groups == 1, "Int8Conv2d takes one group; use Int8DepthwiseConv2d for depthwise layers")
         let g = geometry
+        let perChannel = g.inChannels * g.kernelHeight * g.kernelWidth
+        precondition(codes.count == g.outChannels * perChannel && scales.count == g.outChannels && (floatBias?.count ?? g.outChannels) == g.outChannels,
+                     "\(name): \(codes.count) weight codes, \(scales.count) scales and \(floatBias?.count ?? 0) biases for \(g.weightShape)")
+        for (channel, scale) in scales.enumerated() { try validateScale(scale, tensor: "\(name).weight_scale[\(channel)]") }
+        if let bad = codes.firstIndex(of: -128) { throw .invalidWeightCode(tensor: "\(name).weight", index: bad) }
+        // Everything that can fail is checked before memory is taken (a throwing init still runs deinit).
+        var multipliers: [FixedPointMultiplier] = []
+        for filter in 0..<g.outChannels {
+            multipliers.append(try FixedPointMultiplier(Double(input.scale) * Double(scales[filter]) / Double(output.scale), tensor: name))
+        }
         self.geometry = g; self.input = input; self.output = output; self.relu = relu
         inputLayout = Int8ImageLayout(height: g.height, width: g.width, channels: g.inChannels, border: g.padding)
         outputLayout = Int8ImageLayout(height: g.outHeight, width: g.outWidth, channels: g.outChannels, border: outputBorder)
-        let perChannel = g.inChannels * g.kernelHeight * g.kernelWidth
-        let (codes, scales) = quantizeWeightsPerChannel(UnsafeBufferPointer(start: weights, count: g.outChannels * perChannel),
-                                                        channels: g.outChannels)
         weightCodes = codes; weightScales = scales
         let channelQuads = inputLayout.channelStride / 4
         quads = g.kernelHeight * g.kernelWidth * channelQuads
@@ -178,9 +198,8 @@ public final class Int8Conv2d: @unchecked Sendable {
             let realBias = floatBias.map { Double($0[filter]) / accumulatorScale } ?? 0
             let folded = realBias.rounded() - Double(input.zeroPoint) * Double(codeSum)
             bias[filter] = Int32(folded.clamped(to: Double(Int32.min)...Double(Int32.max)))
-            let fixed = try FixedPointMultiplier(accumulatorScale / Double(output.scale), tensor: name)
-            multiplier[filter] = fixed.multiplier
-            shift[filter] = fixed.shift
+            multiplier[filter] = multipliers[filter].multiplier
+            shift[filter] = multipliers[filter].shift
         }
     }
 

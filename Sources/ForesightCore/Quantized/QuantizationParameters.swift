@@ -15,6 +15,8 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
     case invalidRange(tensor: String, min: Float, max: Float)
     /// A requantization multiplier that fixed point cannot hold (>= 2^30, negative or not finite).
     case multiplierOutOfRange(tensor: String, multiplier: Double)
+    /// A stored weight code outside the symmetric range [-127, 127].
+    case invalidWeightCode(tensor: String, index: Int)
 
     public var description: String {
         switch self {
@@ -24,6 +26,8 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
             "\(tensor): zero point \(zeroPoint) is outside [0, 255] of uint8 activations"
         case let .invalidRange(tensor, min, max):
             "\(tensor): calibration range [\(min), \(max)] is not a finite, ordered range"
+        case let .invalidWeightCode(tensor, index):
+            "\(tensor): weight code -128 at element \(index) is outside the symmetric int8 range [-127, 127]"
         case let .multiplierOutOfRange(tensor, multiplier):
             "\(tensor): requantization multiplier \(multiplier) is outside [0, 2^30); the input, weight and output scales do not fit together"
         }
