@@ -30,14 +30,8 @@ public enum Models {
     /// let program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: 1e-3))
     /// ```
     public static func pc64(batch: Int, pastFrames: Int = 4, size: Int = 64) throws -> FramePredictionModel {
-        let graph = Graph()
-        let frames = try graph.input("frames", [batch, pastFrames, size, size])
-        let target = try graph.input("target", [batch, 1, size, size])
-        let encoded = try encoder(graph, frames)
-        var h = try graph.upsampleNearest2x(encoded, name: "d1.upsample")
-        h = try graph.relu(try graph.conv2d(h, outChannels: 16, kernel: 3, padding: 1, name: "d1"))
-        h = try graph.upsampleNearest2x(h, name: "d2.upsample")
-        let prediction = try graph.sigmoid(try graph.conv2d(h, outChannels: 1, kernel: 3, padding: 1, name: "d2"))
+        let (graph, frames, target, decoded) = try encoderDecoder(batch: batch, pastFrames: pastFrames, size: size)
+        let prediction = try graph.sigmoid(try graph.conv2d(decoded, outChannels: 1, kernel: 3, padding: 1, name: "d2"))
         let loss = try graph.mseLoss(prediction, target, name: "loss")
         return FramePredictionModel(graph: graph, frames: frames, target: target, prediction: prediction, loss: loss,
                                     predictionError: loss, motion: nil)
@@ -49,14 +43,8 @@ public enum Models {
     /// The loss is the squared error plus `smoothness` times the motion field's roughness.
     public static func pc64Motion(batch: Int, pastFrames: Int = 4, size: Int = 64, maxMotion: Float = 4,
                                   maxResidual: Float = 0.25, smoothness: Float = 0.01) throws -> FramePredictionModel {
-        let graph = Graph()
-        let frames = try graph.input("frames", [batch, pastFrames, size, size])
-        let target = try graph.input("target", [batch, 1, size, size])
-        let encoded = try encoder(graph, frames)
-        var h = try graph.upsampleNearest2x(encoded, name: "d1.upsample")
-        h = try graph.relu(try graph.conv2d(h, outChannels: 16, kernel: 3, padding: 1, name: "d1"))
-        h = try graph.upsampleNearest2x(h, name: "d2.upsample")
-        h = try graph.conv2d(h, outChannels: 3, kernel: 3, padding: 1, initializer: .zeros, name: "d2")
+        let (graph, frames, target, decoded) = try encoderDecoder(batch: batch, pastFrames: pastFrames, size: size)
+        let h = try graph.conv2d(decoded, outChannels: 3, kernel: 3, padding: 1, initializer: .zeros, name: "d2")
         let motion = try graph.scaledTanh(h, scales: [maxMotion, maxMotion, maxResidual], name: "motion")
         let prediction = try graph.warpPrediction(motion: motion, frames: frames, name: "prediction")
         let error = try graph.mseLoss(prediction, target, name: "prediction.error")
@@ -64,6 +52,18 @@ public enum Models {
         let loss = try graph.add(error, try graph.scale(roughness, by: smoothness, name: "motion.penalty"), name: "loss")
         return FramePredictionModel(graph: graph, frames: frames, target: target, prediction: prediction, loss: loss,
                                     predictionError: error, motion: motion)
+    }
+
+    /// The inputs, encoder and first decoder layer shared by the pc64 models: frames
+    /// [N, K, H, W] -> [N, 16, H, W] after d1 and the second upsampling (d2 is the model's own head).
+    private static func encoderDecoder(batch: Int, pastFrames: Int, size: Int) throws
+        -> (graph: Graph, frames: TensorID, target: TensorID, decoded: TensorID) {
+        let graph = Graph()
+        let frames = try graph.input("frames", [batch, pastFrames, size, size])
+        let target = try graph.input("target", [batch, 1, size, size])
+        var h = try graph.upsampleNearest2x(try encoder(graph, frames), name: "d1.upsample")
+        h = try graph.relu(try graph.conv2d(h, outChannels: 16, kernel: 3, padding: 1, name: "d1"))
+        return (graph, frames, target, try graph.upsampleNearest2x(h, name: "d2.upsample"))
     }
 
     /// The pc64 encoder (e1..e3): [N, K, H, W] -> [N, 32, H/4, W/4].

@@ -7,58 +7,6 @@ import XCTest
 @testable import ForesightCore
 @testable import ForesightNN
 
-/// Central differences with step h = 1e-2 of the program's float32 loss, as in
-/// GraphGradientTests: an element passes when |analytic - numeric| <= 2e-4 + 1e-2 * max(|analytic|, |numeric|).
-private enum Tolerance {
-    static let step: Float = 1e-2
-    static let absolute = 2e-4
-    static let relative = 1e-2
-}
-
-/// A training program with float inputs uniform in [-1, 1).
-private func makeProgram(_ graph: Graph, loss: TensorID, seed: UInt64 = 1) throws -> Program {
-    let program = try Program(graph, loss: loss, optimizer: SGD(learningRate: 0.1), seed: seed)
-    var random = SeededRandom(seed: seed + 1000)
-    for id in graph.inputs where graph[id].dtype == .float32 {
-        let values = program.tensor(id).floats
-        for i in values.indices { values[i] = random.nextFloat(in: -1..<1) }
-    }
-    return program
-}
-
-/// Every parameter element's gradient from `backward()` against central differences of the loss.
-/// (Inputs whose gradient is checked are made parameters: their gradients are never reused memory.)
-private func checkGradients(_ program: Program, file: StaticString = #filePath, line: UInt = #line) {
-    program.forward()
-    program.backward()
-    var failures: [String] = []
-    for id in program.parameters {
-        let analytic = program.gradient(id)!.toArray()
-        let values = program.tensor(id).floats
-        var largest = 0.0
-        for element in values.indices {
-            let original = values[element]
-            values[element] = original + Tolerance.step
-            program.forward()
-            let above = Double(program.lossValue)
-            values[element] = original - Tolerance.step
-            program.forward()
-            let below = Double(program.lossValue)
-            values[element] = original
-            let numeric = (above - below) / (2 * Double(Tolerance.step))
-            let difference = abs(Double(analytic[element]) - numeric)
-            if !(difference <= Tolerance.absolute + Tolerance.relative * max(abs(Double(analytic[element])), abs(numeric))) {
-                failures.append("\(program.graph[id].name)[\(element)]: analytic \(analytic[element]), numeric \(numeric)")
-            }
-            largest = max(largest, abs(numeric))
-        }
-        if largest < 10 * Tolerance.absolute { failures.append("\(program.graph[id].name): largest gradient \(largest) is too small to check") }
-    }
-    if !failures.isEmpty {
-        XCTFail("\(failures.count) gradient mismatches: \(failures.prefix(6).joined(separator: "; "))", file: file, line: line)
-    }
-}
-
 final class RecurrentTests: XCTestCase {
     // MARK: gradients
 

@@ -63,14 +63,7 @@ func implicitGemmForward(
                         microKernel8x32(kc, panelA, target, n, accumulateBlock, secondHalf: secondHalf) { first + Int(blockOffsets[$0]) * 4 }
                     } else {
                         microKernel8x32(kc, panelA, workspace.tile, gemmNR, false, secondHalf: secondHalf) { first + Int(blockOffsets[$0]) * 4 }
-                        for i in 0..<rows {
-                            let source = workspace.tile + i * gemmNR, destination = target + i * n
-                            if accumulateBlock {
-                                for j in 0..<gemmNR { destination[j] += source[j] }
-                            } else {
-                                destination.update(from: source, count: gemmNR)
-                            }
-                        }
+                        storeEdgeTile(workspace.tile, target, n, rows: rows, columns: gemmNR, accumulate: accumulateBlock)
                     }
                     row += gemmMR
                 }

@@ -106,15 +106,7 @@ public func gemm(
                             microKernel8x32(kc, panelA, panelB, strideB, target, ldc, accumulateBlock)
                         } else {
                             microKernel8x32(kc, panelA, panelB, strideB, workspace.tile, gemmNR, false)
-                            for i in 0..<mr {
-                                let source = workspace.tile + i * gemmNR
-                                let destination = target + i * ldc
-                                if accumulateBlock {
-                                    for j in 0..<nr { destination[j] += source[j] }
-                                } else {
-                                    destination.update(from: source, count: nr)
-                                }
-                            }
+                            storeEdgeTile(workspace.tile, target, ldc, rows: mr, columns: nr, accumulate: accumulateBlock)
                         }
                         row += gemmMR
                     }
@@ -256,6 +248,19 @@ private func packB(
             }
         }
         panel += gemmNR
+    }
+}
+
+/// Copies (or adds) the first `rows` x `columns` of an edge tile computed in full into C.
+@inline(__always)
+func storeEdgeTile(_ tile: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, rows: Int, columns: Int, accumulate: Bool) {
+    for i in 0..<rows {
+        let source = tile + i * gemmNR, destination = c + i * ldc
+        if accumulate {
+            for j in 0..<columns { destination[j] += source[j] }
+        } else {
+            destination.update(from: source, count: columns)
+        }
     }
 }
 
