@@ -41,6 +41,11 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         "microphone": ["device", "sampleRate"],
     ]
 
+    /// Models a profile may name.
+    public static let knownModels = ["pc64"]
+    /// Objectives a profile may name (those of `foresight learn --objective`).
+    public static let knownObjectives = ["motion", "next-frame"]
+
     /// Parses and checks a profile; `source` names it in errors.
     public static func decode(_ data: Data, source: String) throws -> DeviceProfile {
         let object: Any
@@ -65,6 +70,10 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         guard profile.memoryBudgetMiB >= 8 else { throw DeviceProfileError(source: source, problem: "memoryBudgetMiB must be at least 8 (got \(profile.memoryBudgetMiB))") }
         guard profile.camera.width > 0, profile.camera.height > 0, profile.camera.framesPerSecond > 0 else {
             throw DeviceProfileError(source: source, problem: "camera width, height and framesPerSecond must be positive")
+        }
+        for (key, value, known) in [("model", profile.model, knownModels), ("objective", profile.objective, knownObjectives)] where !known.contains(value) {
+            let closest = known.min { editDistance($0, value) < editDistance($1, value) }!
+            throw DeviceProfileError(source: source, problem: "names the \(key) \"\(value)\", which Foresight does not know; did you mean \"\(closest)\"? (known: \(known.joined(separator: ", ")))")
         }
         guard profile.microphone.sampleRate >= 8000 else {
             throw DeviceProfileError(source: source, problem: "microphone sampleRate must be at least 8000 (got \(profile.microphone.sampleRate))")

@@ -41,8 +41,8 @@ struct Learn: ParsableCommand {
     @Flag(help: "Replay a recording or scene as fast as the learner takes frames instead of in real time.")
     var asFastAsPossible = false
 
-    @Option(help: "What to predict: \(LiveLearnerConfiguration.Objective.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var objective: LiveLearnerConfiguration.Objective = .motion
+    @Option(help: "What to predict: \(LiveLearnerConfiguration.Objective.allCases.map(\.rawValue).joined(separator: ", ")) (default: the profile's objective, else motion).")
+    var objective: LiveLearnerConfiguration.Objective?
 
     @Option(help: "Stop after this many seconds (default: until Ctrl-C or the end of the recording).")
     var seconds: Double?
@@ -127,7 +127,14 @@ struct Learn: ParsableCommand {
             }
         }
         var settings = LiveLearnerConfiguration()
-        settings.objective = objective
+        if let objective {
+            settings.objective = objective
+        } else if let device {
+            guard let fromProfile = LiveLearnerConfiguration.Objective(rawValue: device.objective) else {
+                throw ValidationError("the profile's objective \"\(device.objective)\" is not one of \(LiveLearnerConfiguration.Objective.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            settings.objective = fromProfile
+        }
         settings.threads = threads ?? device?.cores ?? 1
         settings.learningRate = learningRate
         settings.batch = batch

@@ -39,6 +39,9 @@ final class DeviceProfileTests: XCTestCase {
         XCTAssertThrowsError(try DeviceProfile.decode(Data(valid.replacingOccurrences(of: #""model":"pc64","#, with: "").utf8), source: "p")) {
             XCTAssertTrue("\($0)".contains("model"), "\($0)")
         }
+        XCTAssertThrowsError(try DeviceProfile.decode(Data(valid.replacingOccurrences(of: #""objective":"motion""#, with: #""objective":"moton""#).utf8), source: "p")) {
+            XCTAssertTrue("\($0)".contains("did you mean \"motion\""), "\($0)")
+        }
         XCTAssertThrowsError(try DeviceProfile.decode(Data("{not json".utf8), source: "p")) {
             XCTAssertTrue("\($0)".contains("not valid JSON"), "\($0)")
         }
