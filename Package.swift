@@ -26,6 +26,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .target(name: "CAllocationCounter"),
@@ -43,7 +44,7 @@ let package = Package(
             dependencies: ["ForesightCore", "CV4L2", "CALSA", "CPNG", "CKissFFT"],
             swiftSettings: numericSettings
         ),
-        .target(name: "ForesightLearn", dependencies: ["ForesightCore", "ForesightNN", "ForesightSensors"], swiftSettings: numericSettings),
+        .target(name: "ForesightLearn", dependencies: ["ForesightCore", "ForesightNN", "ForesightSensors", .product(name: "SwiftProtobuf", package: "swift-protobuf")], swiftSettings: numericSettings),
         .executableTarget(
             name: "foresight",
             dependencies: [

@@ -1,0 +1,65 @@
+// `foresight embed`: runs an exported encoder over videos or images and writes one embedding
+// row per input frame as NPY (optionally also the exact inputs). Float32 encoders only; audio
+// inputs are not embedded yet.
+
+import ArgumentParser
+import Foundation
+import ForesightLearn
+
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Embed video frames or images with an exported encoder (NPY output).",
+        discussion: """
+            foresight embed encoder.safetensors walk.y4m -o walk.npy
+            foresight embed encoder.safetensors frames/ a.png b.pgm -o out.npy --save-inputs in.npy
+            Each frame is stacked with its 3 predecessors (oldest first); the output has one
+            row per frame: the flattened [32, 16, 16] embedding (float32).
+            """
+    )
+
+    @Argument(help: "An encoder file written by `foresight export --encoder`.")
+    var model: String
+
+    @Argument(help: "Inputs in order: .y4m videos, folders of PNG/PGM/PPM images, or image files.")
+    var inputs: [String]
+
+    @Option(name: .shortAndLong, help: "The embeddings to write (.npy, [frames, 8192] float32).")
+    var output: String
+
+    @Option(help: "Also write the encoder's inputs ([frames, 4, 64, 64] float32) to this .npy.")
+    var saveInputs: String?
+
+    @Option(help: "Kernel worker threads (default: the device profile's cores, else 1).")
+    var threads: Int?
+
+    @Option(help: "Device profile for the default thread count.")
+    var device: String?
+
+    @Option(help: "Frames per encoder run.")
+    var batch: Int = 8
+
+    func validate() throws {
+        guard !inputs.isEmpty else { throw ValidationError("give at least one input (.y4m, image folder or image file)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1 (got \(batch))") }
+    }
+
+    func run() throws {
+        let threadCount = try threads ?? device.map { try DeviceProfile.load(named: $0).cores } ?? 1
+        let encoder = try EncoderModel(path: model, batch: batch, threads: threadCount)
+        let frames = try EncoderFrames.read(inputs)
+        guard !frames.isEmpty else { throw ValidationError("the inputs hold no frames") }
+        let outputs = UnsafeMutableBufferPointer<Float>.allocate(capacity: frames.count * EncoderModel.outputElements)
+        defer { outputs.deallocate() }
+        let savedInputs = saveInputs.map { _ in UnsafeMutableBufferPointer<Float>.allocate(capacity: frames.count * EncoderModel.inputElements) }
+        defer { savedInputs?.deallocate() }
+        let start = Date()
+        encoder.embed(frames, outputs: outputs.baseAddress!, inputs: savedInputs?.baseAddress)
+        let seconds = Date().timeIntervalSince(start)
+        try NPY.write(path: output, shape: [frames.count, EncoderModel.outputElements], values: UnsafeBufferPointer(outputs))
+        if let saveInputs, let savedInputs {
+            try NPY.write(path: saveInputs, shape: [frames.count] + EncoderModel.inputShape, values: UnsafeBufferPointer(savedInputs))
+        }
+        print("embedded \(frames.count) frames in \(String(format: "%.3f", seconds)) s (\(threadCount) thread(s)) -> \(output) [\(frames.count), \(EncoderModel.outputElements)]")
+    }
+}

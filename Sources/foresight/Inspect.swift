@@ -1,0 +1,48 @@
+// `foresight inspect`: prints a model file's metadata, its tensors (dtype, shape, bytes) and
+// whether its checksum and format version hold. Read-only; not a tensor dump.
+
+import ArgumentParser
+import Foundation
+import ForesightLearn
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model file's metadata, tensors and checksum status.",
+        discussion: "foresight inspect encoder.safetensors"
+    )
+
+    @Argument(help: "A model file (.safetensors) written by Foresight.")
+    var file: String
+
+    func run() throws {
+        let model: ModelFile
+        do {
+            model = try ModelFile(path: file)
+        } catch let error as ModelFileError {
+            print("checksum/format: FAILED: \(error.problem)")
+            throw ExitCode.failure
+        }
+        print("\(file): format \(model.metadata["foresight.format"] ?? "?"), checksum \(model.metadata["foresight.checksum"] ?? "?") OK")
+        print("metadata:")
+        for key in model.metadata.keys.sorted() where !key.hasPrefix("foresight.") {
+            print("  \(key): \(model.metadata[key]!)")
+        }
+        print("tensors:")
+        let tensors = model.tensors.values.sorted { $0.offset < $1.offset }
+        let width = tensors.map(\.name.count).max() ?? 0
+        for tensor in tensors {
+            let name = tensor.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            print("  \(name)  \(tensor.dtype)  \(tensor.shape)  \(tensor.byteCount) bytes")
+        }
+        print("total: \(tensors.count) tensors, \(tensors.reduce(0) { $0 + $1.byteCount }) bytes of data")
+        if model.metadata["architecture"] == EncoderModel.architecture {
+            do {
+                try EncoderModel.checkEncoderFile(model)
+                print("encoder: complete (runs with `foresight embed`)")
+            } catch let error as ModelFileError {
+                print("encoder: INCOMPLETE: \(error.problem)")
+                throw ExitCode.failure
+            }
+        }
+    }
+}
