@@ -71,15 +71,27 @@ extension Bench {
         let outputCount = model.outputShape.reduce(1, *)
         let int8Output = UnsafeMutablePointer<Float>.allocate(capacity: outputCount)
         defer { int8Output.deallocate() }
+        // float32: the NHWC inference twin (what an exported encoder runs); the training
+        // runtime's forward pass is reported beside it.
+        let floatModel = try FloatInferenceModel(graph: graph, from: frames, to: encoded, batch: 1,
+                                                 parameter: { UnsafePointer(program.tensor($0).floatPointer) }, threads: threads)
+        let floatOutputPointer = UnsafeMutablePointer<Float>.allocate(capacity: outputCount)
+        defer { floatOutputPointer.deallocate() }
+        let float = input.withUnsafeBufferPointer { buffer in latencies { floatModel.run(input: buffer.baseAddress!, output: floatOutputPointer) } }
+        let floatOutput = Array(UnsafeBufferPointer(start: floatOutputPointer, count: outputCount))
         program.tensor(frames).copy(from: input)
-        let float = latencies { program.forward() }
-        let floatOutput = program.tensor(encoded).toArray()
+        let programForward = latencies { program.forward() }
         let quantized = input.withUnsafeBufferPointer { buffer in latencies { model.run(input: buffer.baseAddress!, output: int8Output) } }
         if !json { print("enc (pc64 encoder, 1x4x64x64), \(threads) thread(s), int8 kernel \(model.path.rawValue)\n  dtype     p50 us   p99 us") }
         for (dtype, samples) in [("float32", float), ("int8", quantized)] {
-            emitInt8(["workload": "enc", "dtype": dtype, "threads": threads, "p50_us": rounded(samples.p50, 2), "p99_us": rounded(samples.p99, 2)],
-                     table: "  " + dtype.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: " %7.1f  %7.1f", samples.p50, samples.p99))
+            var object: [String: Any] = ["workload": "enc", "dtype": dtype, "threads": threads, "p50_us": rounded(samples.p50, 2),
+                                         "p99_us": rounded(samples.p99, 2)]
+            if dtype == "float32" { object["program_p50_us"] = rounded(programForward.p50, 2) }
+            emitInt8(object, table: "  " + dtype.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: " %7.1f  %7.1f", samples.p50, samples.p99))
         }
+        if !json { print(String(format: "  (float32 through the training runtime's Program.forward: p50 %.1f us)", programForward.p50)) }
+        let difference = zip(floatOutput, program.tensor(encoded).toArray()).map { abs($0 - $1) }.max() ?? 0
+        precondition(difference <= 1e-4 * max(1, floatOutput.map(abs).max() ?? 1), "the NHWC float32 encoder disagrees with Program.forward by \(difference)")
         if let directory = ProcessInfo.processInfo.environment["FORESIGHT_ENC_EXPORT"] {
             try exportEnc(to: directory, graph: graph, program: program, model: model, input: input, calibration: calibration,
                           floatOutput: floatOutput, int8Output: Array(UnsafeBufferPointer(start: int8Output, count: outputCount)))

@@ -95,4 +95,30 @@ void fs_qtile_neondot(const fs_qtile *tile);
 /// Stores an int32 tile [FS_QTILE_ROWS][32] as fs_qtile says (int32 or requantized uint8).
 void fs_qtile_store(const fs_qtile *tile, const int32_t *sums);
 
+/// One register tile of a float32 implicit GEMM (the float twin of fs_qtile, for NHWC
+/// inference): C[i, j] = sum_k A_i[k] * B[k][j] over rows i < FS_QTILE_ROWS and columns
+/// j < 16 * panels, where A_i[k] is the float at a + i * a_row_stride + k_offsets[k] and B is
+/// packed [panels][depth][16]. Each sum runs k = 0, 1, ... with one fused multiply-add per
+/// step (so every path rounds alike), then c (when accumulate), then bias[j], then ReLU.
+typedef struct fs_ftile {
+    const float *a;
+    ptrdiff_t a_row_stride;      /* floats */
+    const int32_t *k_offsets;    /* [depth], floats */
+    int32_t depth;
+    int32_t rows;
+    const float *b;
+    int32_t panels;
+    int32_t columns;
+    float *c;
+    ptrdiff_t ldc;
+    int32_t accumulate;
+    const float *bias;           /* [16 * panels] or NULL */
+    int32_t relu;
+} fs_ftile;
+
+/// Scalar float tile (fmaf in k order; any CPU).
+void fs_ftile_scalar(const fs_ftile *tile);
+/// AVX-512 float tile (x86-64 with AVX-512F). Traps elsewhere.
+void fs_ftile_avx512(const fs_ftile *tile);
+
 #endif
