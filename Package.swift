@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "ForesightNN", targets: ["ForesightNN"]),
         .library(name: "ForesightSensors", targets: ["ForesightSensors"]),
         .library(name: "ForesightLearn", targets: ["ForesightLearn"]),
+        .library(name: "ForesightSSL", targets: ["ForesightSSL"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +46,8 @@ let package = Package(
             swiftSettings: numericSettings
         ),
         .target(name: "ForesightLearn", dependencies: ["ForesightCore", "ForesightNN", "ForesightSensors", .product(name: "SwiftProtobuf", package: "swift-protobuf")], swiftSettings: numericSettings),
+        // Self-supervised methods, backbones and probes (issue 6).
+        .target(name: "ForesightSSL", dependencies: ["ForesightCore", "ForesightNN", "ForesightSensors"], swiftSettings: numericSettings),
         .executableTarget(
             name: "foresight",
             dependencies: [
@@ -61,6 +64,12 @@ let package = Package(
             swiftSettings: numericSettings
         ),
         .testTarget(name: "ForesightSensorsTests", dependencies: ["ForesightSensors", "CAllocationCounter"]),
+        .testTarget(
+            name: "ForesightSSLTests",
+            dependencies: ["ForesightSSL", "ForesightNN", "CAllocationCounter"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: numericSettings
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
