@@ -137,6 +137,40 @@ final class ExportTests: XCTestCase {
         XCTAssertThrowsError(try EncoderModel(path: path + ".flip", batch: 1)) { XCTAssertTrue("\($0)".contains("checksum"), "\($0)") }
     }
 
+    func testFuzzedEncoderFilesNeverCrashOrLoadWrongWeights() throws {
+        let path = temporaryPath("encoder-fuzz.safetensors")
+        let original = try EncoderModel(batch: 1)
+        try original.write(to: path)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        var random = SeededRandom(seed: 7)
+        var loaded = 0, refused = 0
+        for trial in 0..<300 {
+            var mutated = bytes
+            if trial % 3 == 0 {
+                mutated = bytes.prefix(Int(random.next() % UInt64(bytes.count)))
+            } else {
+                for _ in 0..<(1 + trial % 3) {
+                    // Half of the flips land in the header, where the parser must catch them.
+                    let limit = trial % 2 == 0 ? min(bytes.count, 1200) : bytes.count
+                    mutated[Int(random.next() % UInt64(limit))] ^= UInt8(1 << (random.next() % 8))
+                }
+            }
+            let fuzzed = path + ".fuzz"
+            try mutated.write(to: URL(fileURLWithPath: fuzzed))
+            do {
+                let encoder = try EncoderModel(path: fuzzed, batch: 1)
+                // Only metadata text is outside the checksum: the weights must be intact.
+                for ((name, got), (_, expected)) in zip(encoder.namedParameters, original.namedParameters) {
+                    XCTAssertEqual(got.toArray(), expected.toArray(), "trial \(trial): \(name) loaded wrong")
+                }
+                loaded += 1
+            } catch is ModelFileError {
+                refused += 1
+            }
+        }
+        XCTAssertGreaterThan(refused, 250, "loaded \(loaded), refused \(refused)")
+    }
+
     func testNPYHeaderIsVersionOneAndAligned() throws {
         for shape in [[3, 8192], [7], [2, 4, 64, 64]] {
             let header = NPY.header(shape: shape)
