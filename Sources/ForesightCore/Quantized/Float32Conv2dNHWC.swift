@@ -33,6 +33,15 @@ public func nchwToNHWC(_ x: UnsafePointer<Float>, batch: Int, _ layout: FloatIma
     for sample in 0..<batch {
         for row in 0..<layout.height {
             let out = y + sample * layout.sampleFloats + layout.offset(y: row, x: 0)
+            if channels == 4 {
+                // Four planes interleave into one SIMD4 per pixel (the compiler turns this into shuffles).
+                let p0 = x + sample * 4 * plane + row * layout.width, p1 = p0 + plane, p2 = p1 + plane, p3 = p2 + plane
+                let raw = UnsafeMutableRawPointer(out)
+                for column in 0..<layout.width {
+                    raw.storeBytes(of: SIMD4<Float>(p0[column], p1[column], p2[column], p3[column]), toByteOffset: 16 * column, as: SIMD4<Float>.self)
+                }
+                continue
+            }
             for c in 0..<channels {
                 let source = x + (sample * channels + c) * plane + row * layout.width
                 for column in 0..<layout.width { out[column * channels + c] = source[column] }
@@ -47,7 +56,17 @@ public func nhwcToNCHW(_ x: UnsafePointer<Float>, batch: Int, _ layout: FloatIma
     for sample in 0..<batch {
         for row in 0..<layout.height {
             let input = x + sample * layout.sampleFloats + layout.offset(y: row, x: 0)
-            for c in 0..<channels {
+            var c0 = 0
+            // 16 channels of a pixel at a time: one vector load, 16 stores into the planes.
+            while c0 + 16 <= channels {
+                let out = y + (sample * channels + c0) * plane + row * layout.width
+                for column in 0..<layout.width {
+                    let v = UnsafeRawPointer(input + column * channels + c0).loadUnaligned(as: SIMD16<Float>.self)
+                    for lane in 0..<16 { out[lane * plane + column] = v[lane] }
+                }
+                c0 += 16
+            }
+            for c in c0..<channels {
                 let out = y + (sample * channels + c) * plane + row * layout.width
                 for column in 0..<layout.width { out[column] = input[column * channels + c] }
             }
@@ -173,8 +192,8 @@ public final class FloatConv2dNHWC: @unchecked Sendable {
             }
             winogradWeights = transformed
             let tiles = g.batch * (g.outHeight / 2) * (g.outWidth / 2)
-            winogradInputs = .allocate(capacity: 16 * tiles * g.inChannels)
-            winogradProducts = .allocate(capacity: 16 * tiles * g.outChannels)
+            winogradInputs = .allocate(capacity: 16 * (tiles * g.inChannels + 16))
+            winogradProducts = .allocate(capacity: 16 * (tiles * g.outChannels + 16))
         } else {
             winogradWeights = nil; winogradInputs = nil; winogradProducts = nil
         }
@@ -191,6 +210,9 @@ public final class FloatConv2dNHWC: @unchecked Sendable {
         let g = geometry
         let C = g.inChannels, F = g.outChannels, panels = F / 16
         let tilesX = g.outWidth / 2, tilesY = g.outHeight / 2, totalTiles = g.batch * tilesX * tilesY
+        // The 16 positions sit one cache line more than a multiple of the tile block apart, so that
+        // they do not all fall into the same L1 set (their natural stride is a multiple of 4 KiB).
+        let inputStride = totalTiles * C + 16, productStride = totalTiles * F + 16
         let totalRows = g.batch * tilesY
         let first = totalRows * thread / threads, last = totalRows * (thread + 1) / threads
         let inputs = winogradInputs!, products = winogradProducts!, weights = winogradWeights!
@@ -222,7 +244,7 @@ public final class FloatConv2dNHWC: @unchecked Sendable {
                         case 2: e0 = d(2, 0) - d(1, 0); e1 = d(2, 1) - d(1, 1); e2 = d(2, 2) - d(1, 2); e3 = d(2, 3) - d(1, 3)
                         default: e0 = d(1, 0) - d(3, 0); e1 = d(1, 1) - d(3, 1); e2 = d(1, 2) - d(3, 2); e3 = d(1, 3) - d(3, 3)
                         }
-                        let target = inputs + (4 * xi * totalTiles + index) * C + c0, step = totalTiles * C
+                        let target = inputs + 4 * xi * inputStride + index * C + c0, step = inputStride
                         store(e0 - e2, target); store(e1 + e2, target + step)
                         store(e2 - e1, target + 2 * step); store(e1 - e3, target + 3 * step)
                     }
@@ -237,14 +259,14 @@ public final class FloatConv2dNHWC: @unchecked Sendable {
                 var tx0 = 0
                 while tx0 < tilesX {
                     let index = tileRow * tilesX + tx0
-                    t.a = UnsafePointer(inputs + (position * totalTiles + index) * C)
+                    t.a = UnsafePointer(inputs + position * inputStride + index * C)
                     t.rows = Int32(min(int8TileRows, tilesX - tx0))
                     var panel = 0
                     while panel < panels {
                         t.b = UnsafePointer(weights + (position * panels + panel) * C * 16)
                         t.panels = Int32(min(2, panels - panel))
                         t.columns = Int32(min(32, F - panel * 16))
-                        t.c = products + (position * totalTiles + index) * F + panel * 16
+                        t.c = products + position * productStride + index * F + panel * 16
                         withUnsafePointer(to: &t) { tile($0) }
                         panel += 2
                     }
@@ -260,7 +282,7 @@ public final class FloatConv2dNHWC: @unchecked Sendable {
                 let index = tileRow * tilesX + tx
                 var f0 = 0
                 while f0 < F {
-                    @inline(__always) func m(_ position: Int) -> V { load(products + (position * totalTiles + index) * F + f0) }
+                    @inline(__always) func m(_ position: Int) -> V { load(products + position * productStride + index * F + f0) }
                     // Rows: s_j = m(0, j) + m(1, j) + m(2, j), t_j = m(1, j) - m(2, j) - m(3, j).
                     let s0 = m(0) + m(4) + m(8), s1 = m(1) + m(5) + m(9), s2 = m(2) + m(6) + m(10), s3 = m(3) + m(7) + m(11)
                     let t0 = m(4) - m(8) - m(12), t1 = m(5) - m(9) - m(13), t2 = m(6) - m(10) - m(14), t3 = m(7) - m(11) - m(15)
