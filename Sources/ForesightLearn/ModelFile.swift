@@ -87,9 +87,12 @@ public struct ModelFile: Sendable {
         guard version == ModelFile.formatVersion else {
             throw fail("is format version \(version); this Foresight reads version \(ModelFile.formatVersion)")
         }
-        let checksum = bytes.withUnsafeBytes { raw in fnv1a64(UnsafeRawBufferPointer(rebasing: raw[headerEnd...])) }
+        var hash = FNV1a64()
+        hash.add(ModelFile.describedContents(metadata: metadata, tensors: tensors.values.map { ($0.name, $0.dtype, $0.shape, $0.offset, $0.byteCount) }))
+        bytes.withUnsafeBytes { raw in hash.add(UnsafeRawBufferPointer(rebasing: raw[headerEnd...])) }
+        let checksum = hash.value
         guard metadata["foresight.checksum"] == String(checksum, radix: 16) else {
-            throw fail("fails its checksum (stored \(metadata["foresight.checksum"] ?? "none"), computed \(String(checksum, radix: 16))): the data is corrupted")
+            throw fail("fails its checksum (stored \(metadata["foresight.checksum"] ?? "none"), computed \(String(checksum, radix: 16))): its header or data is corrupted")
         }
         self.path = path
         self.metadata = metadata
@@ -115,14 +118,17 @@ public struct ModelFile: Sendable {
         func fail(_ problem: String) -> ModelFileError { ModelFileError(path: path, problem: problem) }
         var header: [String: Any] = [:]
         var offset = 0
-        var checksum = FNV1a64()
+        var described: [(String, DType, [Int], Int, Int)] = []
         for (name, tensor) in tensors {
             header[name] = ["dtype": tensor.dtype.safetensorsName, "shape": tensor.shape.dims, "data_offsets": [offset, offset + tensor.byteCount]]
+            described.append((name, tensor.dtype, tensor.shape.dims, offset, tensor.byteCount))
             offset += tensor.byteCount
-            checksum.add(UnsafeRawBufferPointer(start: tensor.data, count: tensor.byteCount))
         }
         var allMetadata = metadata
         allMetadata["foresight.format"] = formatVersion
+        var checksum = FNV1a64()
+        checksum.add(describedContents(metadata: allMetadata, tensors: described))
+        for (_, tensor) in tensors { checksum.add(UnsafeRawBufferPointer(start: tensor.data, count: tensor.byteCount)) }
         allMetadata["foresight.checksum"] = String(checksum.value, radix: 16)
         header["__metadata__"] = allMetadata
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
@@ -162,16 +168,27 @@ public struct ModelFile: Sendable {
     }
 }
 
+extension ModelFile {
+    /// The header's meaning as canonical text (metadata but the checksum, and every tensor's
+    /// name, type, shape and byte range, sorted), so that the checksum covers the header too.
+    static func describedContents(metadata: [String: String], tensors: [(String, DType, [Int], Int, Int)]) -> String {
+        var text = ""
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) where key != "foresight.checksum" { text += "\(key)=\(value)\n" }
+        for (name, dtype, shape, offset, count) in tensors.sorted(by: { $0.0 < $1.0 }) {
+            text += "\(name):\(dtype.safetensorsName)\(shape)@\(offset)+\(count)\n"
+        }
+        return text
+    }
+}
+
 /// 64-bit FNV-1a over bytes, fed in pieces.
 struct FNV1a64 {
     private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
     mutating func add(_ bytes: UnsafeRawBufferPointer) {
         for byte in bytes { value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
     }
-}
 
-func fnv1a64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-    var hash = FNV1a64()
-    hash.add(bytes)
-    return hash.value
+    mutating func add(_ text: String) {
+        for byte in text.utf8 { value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    }
 }

@@ -64,6 +64,12 @@ final class ModelFileTests: XCTestCase {
         check(version, mentions: "version 9")
         check(Array(repeating: 0xFF, count: 64), mentions: "header")
         check([16, 0, 0, 0, 0, 0, 0, 0] + Array("not json, just text".utf8), mentions: "JSON")
+        // A changed metadata value keeps the JSON valid: only the checksum can tell.
+        var renamed = good
+        let architecture = Array("\"architecture\":\"test\"".utf8)
+        let place = (0...(good.count - architecture.count)).first { Array(good[$0..<($0 + architecture.count)]) == architecture }!
+        renamed[place + architecture.count - 2] = UInt8(ascii: "x")
+        check(renamed, mentions: "checksum")
         XCTAssertThrowsError(try ModelFile(path: folder.appendingPathComponent("absent").path)) { XCTAssertTrue("\($0)".contains("cannot be read"), "\($0)") }
     }
 
