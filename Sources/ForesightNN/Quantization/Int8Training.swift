@@ -106,44 +106,70 @@ public final class Int8TrainingConv2dOperation: Operation {
         return (codes, transposed, scales, sums, columnSums)
     }
 
-    /// Quantizes sample `x` [C, H, W] with `q` and unfolds it into columns [Kp, P] and [P, Kp]
-    /// (positions outside the image hold the zero point).
+    /// Quantizes sample `x` [C, H, W] with `q` and unfolds it into columns [Kp, P] (`transposed`
+    /// false, for the weight gradient) or [P, Kp] (true, for the forward pass); positions outside
+    /// the image hold the zero point, padded depth rows hold zero.
     private func unfold(_ g: Conv2dGeometry, _ l: Layout, _ x: UnsafePointer<Float>, _ q: ActivationQuantization,
-                        _ base: UnsafeMutableRawPointer) {
+                        _ base: UnsafeMutableRawPointer, transposed: Bool) {
         let codes = (base + l.codes).assumingMemoryBound(to: UInt8.self)
-        let columns = (base + l.columns).assumingMemoryBound(to: UInt8.self)
-        let columnsT = (base + l.columnsT).assumingMemoryBound(to: UInt8.self)
         let count = g.inChannels * g.height * g.width
         let inverse = 1 / q.scale, zero = Float(q.zeroPoint)
         for i in 0..<count { codes[i] = UInt8(min(max((x[i] * inverse).rounded(.toNearestOrEven) + zero, 0), 255)) }
-        let P = l.positions, zeroCode = UInt8(q.zeroPoint)
-        for k in 0..<l.paddedDepth {
+        let P = l.positions, Kp = l.paddedDepth, zeroCode = UInt8(q.zeroPoint)
+        let K = g.kernelHeight, W = g.width, H = g.height
+        if transposed {
+            // One row of Kp bytes per output position: 3 x 3 windows of every channel, in weight order.
+            let columnsT = (base + l.columnsT).assumingMemoryBound(to: UInt8.self)
+            for oy in 0..<g.outHeight {
+                for ox in 0..<g.outWidth {
+                    let out = columnsT + (oy * g.outWidth + ox) * Kp
+                    let y0 = oy * g.stride - g.padding, x0 = ox * g.stride - g.padding
+                    let inside = y0 >= 0 && x0 >= 0 && y0 + K <= H && x0 + K <= W
+                    var k = 0
+                    if inside {
+                        // Whole window inside the image: K bytes per kernel row, no checks.
+                        for c in 0..<g.inChannels {
+                            let window = codes + c * H * W + y0 * W + x0
+                            for ky in 0..<K {
+                                (out + k).update(from: window + ky * W, count: K)
+                                k += K
+                            }
+                        }
+                        for pad in k..<Kp { out[pad] = 0 }
+                        continue
+                    }
+                    for c in 0..<g.inChannels {
+                        let plane = codes + c * H * W
+                        for ky in 0..<K {
+                            let iy = y0 + ky
+                            for kx in 0..<K {
+                                let ix = x0 + kx
+                                out[k] = inside || (iy >= 0 && iy < H && ix >= 0 && ix < W) ? plane[iy * W + ix] : zeroCode
+                                k += 1
+                            }
+                        }
+                    }
+                    for pad in k..<Kp { out[pad] = 0 }
+                }
+            }
+            return
+        }
+        let columns = (base + l.columns).assumingMemoryBound(to: UInt8.self)
+        for k in 0..<Kp {
             let row = columns + k * P
             guard k < l.depth else { row.update(repeating: 0, count: P); continue }
-            let c = k / (g.kernelHeight * g.kernelWidth), ky = (k / g.kernelWidth) % g.kernelHeight, kx = k % g.kernelWidth
-            let plane = codes + c * g.height * g.width
+            let c = k / (K * K), ky = (k / K) % K, kx = k % K
+            let plane = codes + c * H * W
             for oy in 0..<g.outHeight {
                 let iy = oy * g.stride - g.padding + ky
                 let out = row + oy * g.outWidth
-                guard iy >= 0 && iy < g.height else { out.update(repeating: zeroCode, count: g.outWidth); continue }
-                let source = plane + iy * g.width
+                guard iy >= 0 && iy < H else { out.update(repeating: zeroCode, count: g.outWidth); continue }
+                let source = plane + iy * W
                 for ox in 0..<g.outWidth {
                     let ix = ox * g.stride - g.padding + kx
-                    out[ox] = ix >= 0 && ix < g.width ? source[ix] : zeroCode
+                    out[ox] = ix >= 0 && ix < W ? source[ix] : zeroCode
                 }
             }
-        }
-        // Transpose in 8 x 8 blocks (both sides stay in cache).
-        var k0 = 0
-        while k0 < l.paddedDepth {
-            var p0 = 0
-            while p0 < P {
-                for k in k0..<min(k0 + 8, l.paddedDepth) {
-                    for p in p0..<min(p0 + 8, P) { columnsT[p * l.paddedDepth + k] = columns[k * P + p] }
-                }
-                p0 += 8
-            }
-            k0 += 8
         }
     }
 
@@ -167,7 +193,7 @@ public final class Int8TrainingConv2dOperation: Operation {
         let workspace = Int8GemmWorkspace(memory: base + l.workspace)
         let P = l.positions, F = l.filters
         for sample in 0..<g.batch {
-            unfold(g, l, x + sample * inputSize, q, base)
+            unfold(g, l, x + sample * inputSize, q, base, transposed: true)
             // acc[P, F] = columnsT[P, Kp] * weightsT[Kp, F]
             int8Gemm(m: P, n: F, k: l.paddedDepth, a: (base + l.columnsT).assumingMemoryBound(to: UInt8.self), lda: l.paddedDepth,
                      b: weights.transposed, ldb: F, c: sums, ldc: F, workspace: workspace, path: path)
@@ -210,7 +236,7 @@ public final class Int8TrainingConv2dOperation: Operation {
                 for f in 0..<F { dbias[f] += sum(outputGradient + f * P, P) }
             }
             // Weight gradient: dW^T[Kp, F] = columns[Kp, P] * dyq[P, F], less the input zero point times sum_P dyq.
-            unfold(g, l, x + sample * inputSize, q, base)
+            unfold(g, l, x + sample * inputSize, q, base, transposed: false)
             let inverse = 1 / gradientScale
             for f in 0..<F {
                 let plane = outputGradient + f * P
@@ -236,19 +262,39 @@ public final class Int8TrainingConv2dOperation: Operation {
                 }
             }
             int8Gemm(m: P, n: Kp, k: F, a: shifted, lda: F, b: weights.codes, ldb: Kp, c: sums, ldc: Kp, workspace: workspace, path: path)
-            // Fold the columns back onto the input grid.
+            // Fold the columns back onto the input grid, position by position (rows of sums are contiguous).
             let inputGradient = dx + sample * inputSize
-            for k in 0..<l.depth {
-                let c = k / (g.kernelHeight * g.kernelWidth), ky = (k / g.kernelWidth) % g.kernelHeight, kx = k % g.kernelWidth
-                let correction = 128 * weights.columnSums[k]
-                let plane = inputGradient + c * g.height * g.width
-                for oy in 0..<g.outHeight {
-                    let iy = oy * g.stride - g.padding + ky
-                    guard iy >= 0 && iy < g.height else { continue }
-                    for ox in 0..<g.outWidth {
-                        let ix = ox * g.stride - g.padding + kx
-                        guard ix >= 0 && ix < g.width else { continue }
-                        plane[iy * g.width + ix] += scaledScale * Float(sums[(oy * g.outWidth + ox) * Kp + k] - correction)
+            let K = g.kernelHeight, H = g.height, W = g.width
+            let columnSums = weights.columnSums
+            for oy in 0..<g.outHeight {
+                for ox in 0..<g.outWidth {
+                    let row = sums + (oy * g.outWidth + ox) * Kp
+                    let y0 = oy * g.stride - g.padding, x0 = ox * g.stride - g.padding
+                    var k = 0
+                    if y0 >= 0 && x0 >= 0 && y0 + K <= H && x0 + K <= W {
+                        // Whole window inside: no checks.
+                        for c in 0..<g.inChannels {
+                            let window = inputGradient + c * H * W + y0 * W + x0
+                            for ky in 0..<K {
+                                let line = window + ky * W
+                                for kx in 0..<K { line[kx] += scaledScale * Float(row[k + kx] &- 128 &* columnSums[k + kx]) }
+                                k += K
+                            }
+                        }
+                        continue
+                    }
+                    for c in 0..<g.inChannels {
+                        let plane = inputGradient + c * H * W
+                        for ky in 0..<K {
+                            let iy = y0 + ky
+                            for kx in 0..<K {
+                                let ix = x0 + kx
+                                if iy >= 0 && iy < H && ix >= 0 && ix < W {
+                                    plane[iy * W + ix] += scaledScale * Float(row[k] - 128 * columnSums[k])
+                                }
+                                k += 1
+                            }
+                        }
                     }
                 }
             }
@@ -302,6 +348,48 @@ extension Models {
             let loss = try graph.mseLoss(prediction, target, name: "loss")
             return FramePredictionModel(graph: graph, frames: frames, target: target, prediction: prediction, loss: loss,
                                         predictionError: loss, motion: nil)
+        }
+    }
+}
+
+/// int8 master weights for int8 training: after each optimizer step, the weights of every
+/// int8-trained convolution are put back on an int8 grid (per-channel scale max |w| / 127) by
+/// stochastic rounding, so that between steps a weight holds no more than its int8 code and
+/// its channel's scale (the optimizer's state stays float32). Use it to measure whether the
+/// float32 master copy is needed; it allocates nothing.
+///
+/// ```swift
+/// let masters = Int8MasterWeights(program, seed: 1)
+/// try program.step(); masters.apply()
+/// ```
+public final class Int8MasterWeights {
+    private let weights: [(values: UnsafeMutablePointer<Float>, channels: Int, perChannel: Int)]
+    private var rng: SeededRandom
+
+    public init(_ program: Program, seed: UInt64) {
+        var found: [(UnsafeMutablePointer<Float>, Int, Int)] = []
+        for node in program.graph.nodes where node.operation is Int8TrainingConv2dOperation {
+            let tensor = program.tensor(node.inputs[1])
+            found.append((tensor.floatPointer, tensor.shape[0], tensor.count / tensor.shape[0]))
+        }
+        weights = found
+        rng = SeededRandom(seed: seed)
+    }
+
+    /// Projects the weights onto their int8 grids (stochastic rounding: unbiased on average).
+    public func apply() {
+        for (values, channels, perChannel) in weights {
+            for channel in 0..<channels {
+                let row = values + channel * perChannel
+                var largest: Float = 0
+                for i in 0..<perChannel { largest = max(largest, abs(row[i])) }
+                guard largest > 0 else { continue }
+                let scale = largest / 127, inverse = 1 / scale
+                for i in 0..<perChannel {
+                    let code = (row[i] * inverse + rng.nextFloat()).rounded(.down)
+                    row[i] = min(max(code, -127), 127) * scale
+                }
+            }
         }
     }
 }
