@@ -1,5 +1,5 @@
 // Tests of the view augmentations (what each does to known images) and of the two-view
-// training step's promise to allocate nothing.
+// training steps' promise to allocate nothing.
 
 import CAllocationCounter
 import XCTest
@@ -64,6 +64,18 @@ final class TwoViewAllocationTests: XCTestCase {
         let train = Digits.split.train
         for objective in [TwoViewObjective.simclr(temperature: 0.2), .vicreg(invariance: 25, variance: 25, covariance: 1)] {
             let trainer = try TwoViewTrainer(objective: objective, data: train, backbone: SmallResNet(width: 8), batch: 8, seed: 3)
+            for _ in 0..<3 { try trainer.step() }
+            let before = foresight_allocation_count()
+            for _ in 0..<10 { try trainer.step() }
+            let allocations = foresight_allocation_count() - before
+            XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in 10 steps of \(objective)")
+        }
+    }
+
+    func testPretextStepAllocatesNothing() throws {
+        let train = Digits.split.train
+        for objective in [PretextObjective.autoencoder, .denoising(noiseDeviation: 0.2), .rotation] {
+            let trainer = try PretextTrainer(objective: objective, data: train, backbone: SmallResNet(width: 8), batch: 8, seed: 3)
             for _ in 0..<3 { try trainer.step() }
             let before = foresight_allocation_count()
             for _ in 0..<10 { try trainer.step() }
