@@ -11,8 +11,10 @@ import CKernels
 
 /// How a float32 image [N, H, W, C] sits in memory: NHWC with a zero border of `border` pixels.
 public struct FloatImageLayout: Sendable, Equatable {
+    /// Extents of the interior and the border width, in pixels.
     public let height, width, channels, border: Int
 
+    /// A layout; extents must be positive, the border not negative.
     public init(height: Int, width: Int, channels: Int, border: Int) {
         precondition(height > 0 && width > 0 && channels > 0 && border >= 0, "float image \(height)x\(width)x\(channels) border \(border)")
         self.height = height; self.width = width; self.channels = channels; self.border = border
@@ -81,6 +83,7 @@ public enum FloatKernelPath: String, CaseIterable, Sendable {
     /// x86-64 AVX-512F.
     case avx512
 
+    /// Whether this CPU runs the path.
     public var isAvailable: Bool {
         switch self {
         case .portable: true
@@ -88,7 +91,9 @@ public enum FloatKernelPath: String, CaseIterable, Sendable {
         }
     }
 
+    /// Paths this CPU runs, slowest first.
     public static let available: [FloatKernelPath] = allCases.filter(\.isAvailable)
+    /// The fastest path this CPU runs.
     public static let best: FloatKernelPath = available.last!
 
     var tile: @convention(c) (UnsafePointer<fs_ftile>?) -> Void {
@@ -126,8 +131,11 @@ func floatTilePortable(_ pointer: UnsafePointer<fs_ftile>?) {
 /// conv.forward(x: image, y: next, path: .best, thread: 0, threads: 1)
 /// ```
 public final class FloatConv2dNHWC: @unchecked Sendable {
+    /// Sizes (one group).
     public let geometry: Conv2dGeometry
+    /// Whether a ReLU is fused into the store.
     public let relu: Bool
+    /// Where the input is read (border = padding) and where the output goes.
     public let inputLayout: FloatImageLayout
     public let outputLayout: FloatImageLayout
     private let packed: UnsafeMutablePointer<Float>

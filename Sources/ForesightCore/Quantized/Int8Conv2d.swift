@@ -18,8 +18,10 @@ import CKernels
 /// layout.sampleBytes     // 66 * 66 * 4
 /// ```
 public struct Int8ImageLayout: Sendable, Equatable {
+    /// Extents of the interior and the border width, in pixels.
     public let height, width, channels, border: Int
 
+    /// A layout; extents must be positive, the border not negative.
     public init(height: Int, width: Int, channels: Int, border: Int) {
         precondition(height > 0 && width > 0 && channels > 0 && border >= 0,
                      "int8 image \(height)x\(width)x\(channels) with border \(border) is not valid")
@@ -114,6 +116,7 @@ public func dequantizeImage(_ x: UnsafePointer<UInt8>, batch: Int, _ layout: Int
 public final class Int8Conv2d: @unchecked Sendable {
     /// Sizes (groups 1).
     public let geometry: Conv2dGeometry
+    /// Parameters of the uint8 input and output images.
     public let input: ActivationQuantization
     public let output: ActivationQuantization
     /// Per-output-channel weight scales [F].
@@ -252,11 +255,16 @@ public final class Int8Conv2d: @unchecked Sendable {
 /// An int8 depthwise convolution (groups = C = F, square kernel) over NHWC images; channels
 /// are the SIMD lanes (16 at a time). Portable Swift: depthwise layers are memory-bound.
 public final class Int8DepthwiseConv2d: @unchecked Sendable {
+    /// Sizes (groups = C = F).
     public let geometry: Conv2dGeometry
+    /// Parameters of the uint8 input and output images.
     public let input: ActivationQuantization
     public let output: ActivationQuantization
+    /// Per-channel weight scales [C].
     public let weightScales: [Float]
+    /// Whether a ReLU is fused (outputs clamp at the zero point).
     public let relu: Bool
+    /// Where the input is read (border = padding) and where the output goes.
     public let inputLayout: Int8ImageLayout
     public let outputLayout: Int8ImageLayout
     /// Weights as int32, [K * K][Cp16] (channels padded to 16), zero-point folded bias and requantization per channel.

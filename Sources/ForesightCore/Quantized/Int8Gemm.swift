@@ -147,8 +147,10 @@ public func int8GemmReference(
 /// An int8 GEMM whose rows of C are split among threads, each with its own workspace; made
 /// once and reused, so that repeated calls allocate nothing.
 public final class Int8GemmTask: ParallelWork, @unchecked Sendable {
+    /// Operands as for `int8Gemm`: C[M,N] (+)= A[M,K] (uint8) * B[K,N] (int8).
     public var m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0, accumulate = false
     public var a: UnsafePointer<UInt8>?, b: UnsafePointer<Int8>?, c: UnsafeMutablePointer<Int32>?
+    /// The tile implementation.
     public var path = Int8KernelPath.best
     /// One workspace per thread.
     public let workspaces: [Int8GemmWorkspace]
@@ -163,6 +165,7 @@ public final class Int8GemmTask: ParallelWork, @unchecked Sendable {
         if pool.threadCount == 1 || m < 2 * int8TileRows || m * n * k < 1 << 20 { work(thread: 0, threads: 1) } else { pool.run(self) }
     }
 
+    /// Rows [thread * M / threads, (thread + 1) * M / threads) in whole tiles.
     public func work(thread: Int, threads: Int) {
         let tiles = (m + int8TileRows - 1) / int8TileRows
         let first = min(m, (tiles * thread / threads) * int8TileRows)

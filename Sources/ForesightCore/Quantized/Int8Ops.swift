@@ -13,11 +13,14 @@ import Foundation
 /// add.forward(a: x1, aLayout: l1, b: x2, bLayout: l2, y: out, yLayout: lo, batch: 1)
 /// ```
 public struct Int8Add: Sendable {
+    /// Parameters of the two inputs and the output.
     public let a: ActivationQuantization, b: ActivationQuantization, output: ActivationQuantization
+    /// Whether the sum clamps at the output's zero point.
     public let relu: Bool
     /// Q(31 + shift) multipliers of both inputs towards the output scale, sharing one shift.
     let multiplierA: Int64, multiplierB: Int64, shift: Int64
 
+    /// An addition for these parameters; scale ratios fixed point cannot hold throw.
     public init(a: ActivationQuantization, b: ActivationQuantization, output: ActivationQuantization, relu: Bool) throws(QuantizationError) {
         self.a = a; self.b = b; self.output = output; self.relu = relu
         let ratioA = Double(a.scale) / Double(output.scale), ratioB = Double(b.scale) / Double(output.scale)
@@ -35,6 +38,7 @@ public struct Int8Add: Sendable {
         return UInt8(r.clamped(to: Int64(relu ? output.zeroPoint : 0)...255))
     }
 
+    /// y = a + b over every interior pixel of `batch` images (layouts may differ in border).
     public func forward(a x: UnsafePointer<UInt8>, aLayout: Int8ImageLayout, b y: UnsafePointer<UInt8>, bLayout: Int8ImageLayout,
                         y out: UnsafeMutablePointer<UInt8>, yLayout: Int8ImageLayout, batch: Int) {
         precondition(aLayout.height == bLayout.height && aLayout.width == bLayout.width && aLayout.channels == bLayout.channels

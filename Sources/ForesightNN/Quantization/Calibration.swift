@@ -21,7 +21,9 @@ public enum CalibrationMethod: Sendable, Equatable {
 /// let q = try observer.quantization(.percentile(99.99))
 /// ```
 public struct ActivationObserver: Sendable {
+    /// The tensor's name (in error messages).
     public let name: String
+    /// Smallest and largest finite value seen (NaN once a non-finite value was seen).
     public private(set) var minimum = Float.infinity
     public private(set) var maximum = -Float.infinity
     /// Values kept for percentiles: every `stride`-th value seen, at most `capacity`.
@@ -29,6 +31,7 @@ public struct ActivationObserver: Sendable {
     private let capacity: Int
     private var seen = 0
 
+    /// An observer keeping at most `capacity` values for percentiles.
     public init(name: String, capacity: Int = 1 << 20) {
         self.name = name
         self.capacity = capacity

@@ -21,6 +21,7 @@ public final class FakeQuantizeOperation: Operation {
         case weightsPerChannel
     }
 
+    /// The grid this operation rounds to.
     public let mode: Mode
     /// Whether forward passes update the activation range (turn off to evaluate or export).
     public var observing = true
@@ -29,6 +30,7 @@ public final class FakeQuantizeOperation: Operation {
     private var count = 0, channels = 1
     private var binding: Binding?
 
+    /// A fake quantizer of `mode`; x [any shape] -> same shape.
     public init(_ mode: Mode) { self.mode = mode }
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
