@@ -45,7 +45,12 @@ let package = Package(
             dependencies: ["ForesightCore", "CV4L2", "CALSA", "CPNG", "CKissFFT"],
             swiftSettings: numericSettings
         ),
-        .target(name: "ForesightLearn", dependencies: ["ForesightCore", "ForesightNN", "ForesightSensors", .product(name: "SwiftProtobuf", package: "swift-protobuf")], swiftSettings: numericSettings),
+        .target(
+            name: "ForesightLearn",
+            dependencies: ["ForesightCore", "ForesightNN", "ForesightSensors", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["ONNX/onnx-trimmed.proto", "ONNX/README.md"],
+            swiftSettings: numericSettings
+        ),
         // Self-supervised methods, backbones and probes (issue 6).
         .target(name: "ForesightSSL", dependencies: ["ForesightCore", "ForesightNN", "ForesightSensors"], swiftSettings: numericSettings),
         .executableTarget(
@@ -63,7 +68,7 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: numericSettings
         ),
-        .testTarget(name: "ForesightSensorsTests", dependencies: ["ForesightSensors", "CAllocationCounter"]),
+        .testTarget(name: "ForesightSensorsTests", dependencies: ["ForesightSensors", "CAllocationCounter"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ForesightSSLTests",
             dependencies: ["ForesightSSL", "ForesightNN", "CAllocationCounter"],

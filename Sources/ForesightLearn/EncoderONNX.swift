@@ -1,5 +1,5 @@
 // ONNX export of a float32 pc64 encoder: Conv + Relu nodes at opset 13, weights as
-// initializers, written with the messages generated from Protos/onnx-trimmed.proto.
+// initializers, written with the messages generated from ONNX/onnx-trimmed.proto.
 // Not an ONNX importer, and not int8 (QDQ/QLinearConv export waits for the int8 file).
 
 import Foundation
