@@ -161,3 +161,14 @@ func rounded(_ value: Double, _ digits: Int) -> Double {
     return (value * scale).rounded() / scale
 }
 
+/// Times pc64 training steps on one fixed batch (bench pc64).
+final class PC64Benchmark {
+    let trainer: FramePredictionTrainer
+
+    init(threads: Int) throws {
+        trainer = try FramePredictionTrainer(threads: threads, seed: 1)
+        _ = trainer.loadBatch()
+    }
+
+    func step() throws { try trainer.program.step() }
+}
