@@ -113,7 +113,8 @@ enum FourCC {
 @inline(__always)
 func v4l2Request<T>(_ descriptor: Int32, _ request: UInt, _ argument: inout T) -> Int32 {
     while true {
-        if foresight_v4l2_ioctl(descriptor, request, &argument) == 0 { return 0 }
+        let status = withUnsafeMutablePointer(to: &argument) { foresight_v4l2_ioctl(descriptor, request, UnsafeMutableRawPointer($0)) }
+        if status == 0 { return 0 }
         if errno != EINTR { return errno }
     }
 }
