@@ -107,6 +107,9 @@ public final class LiveLearner {
     private var rng: SeededRandom
     private let goodState: UnsafeMutablePointer<Float>
     private let goodStateCount: Int
+    /// Everything training changes: each parameter and its optimizer state ("optimizer.<name>"),
+    /// as views fixed at start (what checkpoints hold and rollbacks restore).
+    private let trainedState: [(name: String, tensor: Tensor)]
     private var goodStep = 0
     private var lossAverage: Double = 0
     private var window: EvaluationWindow
@@ -127,7 +130,18 @@ public final class LiveLearner {
         let clip = (c.pastFrames + 1) * plane
         let replayBytes = c.replayClips * clip
         let program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: c.learningRate), threads: c.threads, seed: c.seed)
-        goodStateCount = program.parameterCount * 3
+        var trainedState: [(name: String, tensor: Tensor)] = []
+        for id in program.parameters {
+            let value = program.tensor(id)
+            trainedState.append((value.name, value))
+            if let state = program.optimizerState(id) {
+                trainedState.append(("optimizer." + value.name, Tensor(data: UnsafeMutableRawPointer(state.baseAddress!),
+                                                                       shape: try Shape([state.count]), dtype: .float32,
+                                                                       name: "optimizer." + value.name)))
+            }
+        }
+        self.trainedState = trainedState
+        goodStateCount = trainedState.reduce(0) { $0 + $1.tensor.count }
         let otherBytes = replayBytes + (1 + c.newestPerBatch) * clip * 4 + goodStateCount * 4
         plannedBytes = program.memory.total + otherBytes
         if let budget = c.budget, plannedBytes > budget {
@@ -323,29 +337,21 @@ public final class LiveLearner {
 
     /// Copies parameters and optimizer state aside (the state to roll back to).
     private func saveGoodState() {
-        var offset = 0
-        for id in program.parameters {
-            let values = program.tensor(id)
-            (goodState + offset).update(from: values.floatPointer, count: values.count)
-            offset += values.count
-            if let state = program.optimizerState(id) {
-                (goodState + offset).update(from: state.baseAddress!, count: state.count)
-                offset += state.count
-            }
-        }
+        copyTrainedState(toGoodState: true)
         goodStep = report.steps
     }
 
-    private func restoreGoodState() {
+    private func restoreGoodState() { copyTrainedState(toGoodState: false) }
+
+    private func copyTrainedState(toGoodState: Bool) {
         var offset = 0
-        for id in program.parameters {
-            let values = program.tensor(id)
-            values.floatPointer.update(from: goodState + offset, count: values.count)
-            offset += values.count
-            if let state = program.optimizerState(id) {
-                state.baseAddress!.update(from: goodState + offset, count: state.count)
-                offset += state.count
+        for (_, tensor) in trainedState {
+            if toGoodState {
+                (goodState + offset).update(from: tensor.floatPointer, count: tensor.count)
+            } else {
+                tensor.floatPointer.update(from: goodState + offset, count: tensor.count)
             }
+            offset += tensor.count
         }
     }
 
@@ -359,22 +365,13 @@ public final class LiveLearner {
     /// Writes parameters, optimizer state and progress to the checkpoint path, atomically.
     public func saveCheckpoint() throws {
         guard let path = configuration.checkpointPath else { return }
-        var tensors: [(name: String, tensor: Tensor)] = []
-        for id in program.parameters {
-            let value = program.tensor(id)
-            tensors.append((value.name, value))
-            if let state = program.optimizerState(id) {
-                let shape = try Shape([state.count])
-                tensors.append(("optimizer." + value.name, Tensor(data: UnsafeMutableRawPointer(state.baseAddress!), shape: shape, dtype: .float32, name: "optimizer." + value.name)))
-            }
-        }
         let optimizer = program.optimizer!
         try ModelFile.write(to: path, metadata: [
             "architecture": architecture, "objective": configuration.objective.rawValue,
             "input": "frames [N, \(configuration.pastFrames), \(configuration.size), \(configuration.size)] grayscale in [0, 1]",
             "optimizer": "adam", "optimizer.steps": String(optimizer.stepCount), "learning_rate": String(optimizer.learningRate),
             "live.steps": String(report.steps), "live.frames": String(report.frames),
-        ], tensors: tensors)
+        ], tensors: trainedState)
     }
 
     /// Continues from a checkpoint written by `saveCheckpoint` for the same architecture.
@@ -383,14 +380,7 @@ public final class LiveLearner {
         guard file.metadata["architecture"] == architecture else {
             throw ModelFileError(path: path, problem: "holds architecture \(file.metadata["architecture"] ?? "unknown"), but this run is \(architecture)")
         }
-        for id in program.parameters {
-            let value = program.tensor(id)
-            try file.load(value.name, into: value)
-            if let state = program.optimizerState(id) {
-                let shape = try Shape([state.count])
-                try file.load("optimizer." + value.name, into: Tensor(data: UnsafeMutableRawPointer(state.baseAddress!), shape: shape, dtype: .float32, name: "optimizer." + value.name))
-            }
-        }
+        for (name, tensor) in trainedState { try file.load(name, into: tensor) }
         let optimizer = program.optimizer!
         optimizer.stepCount = Int(file.metadata["optimizer.steps"] ?? "") ?? 0
         if let rate = Float(file.metadata["learning_rate"] ?? ""), rate > 0, rate.isFinite { optimizer.learningRate = rate }

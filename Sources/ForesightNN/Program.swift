@@ -272,13 +272,17 @@ public final class Program: @unchecked Sendable {
     public func backward() {
         guard let loss, let seed = gradients[loss.index] else { preconditionFailure("backward() needs a program built with a loss") }
         for id in parameterIDs { gradients[id.index]!.zero() }
-        let nodes = graph.nodes
-        for index in stride(from: nodes.count - 1, through: 0, by: -1) {
-            for gradient in gradientsToClear[index] { gradient.zero() }
-            if nodes[index].output == loss { seed.floats[0] = 1 }
-            guard graph[nodes[index].output].requiresGradient else { continue }
-            nodes[index].operation.backward(pool: pool)
-        }
+        for index in stride(from: graph.nodes.count - 1, through: 0, by: -1) { backward(node: index, loss: loss, seed: seed) }
+    }
+
+    /// Node `index`'s part of the backward pass: clears the gradients whose life starts here,
+    /// seeds d(loss) = 1 at the loss, and runs the operation's backward if its output needs it.
+    @inline(__always)
+    func backward(node index: Int, loss: TensorID, seed: Tensor) {
+        let node = graph.nodes[index]
+        for gradient in gradientsToClear[index] { gradient.zero() }
+        if node.output == loss { seed.floats[0] = 1 }
+        if graph[node.output].requiresGradient { node.operation.backward(pool: pool) }
     }
 
     /// The loss value after `forward()`.
@@ -301,6 +305,12 @@ public final class Program: @unchecked Sendable {
         let value = lossValue
         guard value.isFinite else { throw ProgramError.nonFiniteLoss(step: optimizer.stepCount + 1, value: value) }
         backward()
+        clipAndUpdate(optimizer)
+        return value
+    }
+
+    /// Scales the gradients down to `clipGradientNorm` if they exceed it, then lets the optimizer update every parameter.
+    func clipAndUpdate(_ optimizer: any Optimizer) {
         if let limit = clipGradientNorm {
             let norm = gradientNorm()
             if norm > limit {
@@ -317,7 +327,6 @@ public final class Program: @unchecked Sendable {
             optimizer.update(parameter: values[id.index]!.floatPointer, gradient: gradient.floatPointer,
                              state: optimizerStates[id.index] ?? gradient.floatPointer, count: gradient.count)
         }
-        return value
     }
 
     /// Euclidean norm of all parameter gradients together.
@@ -340,29 +349,22 @@ extension Program {
     public func profile(steps: Int) throws -> [(name: String, forward: Double, backward: Double)] {
         guard let optimizer, let loss, let seed = gradient(loss) else { preconditionFailure("profile() needs a training program") }
         let nodes = graph.nodes
-        var forward = [UInt64](repeating: 0, count: nodes.count), backward = forward
+        var forwardTimes = [UInt64](repeating: 0, count: nodes.count), backwardTimes = forwardTimes
         for _ in 0..<steps {
             for (index, node) in nodes.enumerated() {
                 let start = DispatchTime.now().uptimeNanoseconds
                 node.operation.forward(pool: pool)
-                forward[index] += DispatchTime.now().uptimeNanoseconds - start
+                forwardTimes[index] += DispatchTime.now().uptimeNanoseconds - start
             }
             guard lossValue.isFinite else { throw ProgramError.nonFiniteLoss(step: optimizer.stepCount + 1, value: lossValue) }
             for id in parameters { gradient(id)!.zero() }
             for index in stride(from: nodes.count - 1, through: 0, by: -1) {
                 let start = DispatchTime.now().uptimeNanoseconds
-                for gradient in gradientsToClear[index] { gradient.zero() }
-                if nodes[index].output == loss { seed.floats[0] = 1 }
-                if graph[nodes[index].output].requiresGradient { nodes[index].operation.backward(pool: pool) }
-                backward[index] += DispatchTime.now().uptimeNanoseconds - start
+                backward(node: index, loss: loss, seed: seed)
+                backwardTimes[index] += DispatchTime.now().uptimeNanoseconds - start
             }
-            optimizer.beginStep()
-            for id in parameters {
-                let g = gradient(id)!
-                optimizer.update(parameter: tensor(id).floatPointer, gradient: g.floatPointer,
-                                 state: optimizerState(id)?.baseAddress ?? g.floatPointer, count: g.count)
-            }
+            clipAndUpdate(optimizer)
         }
-        return nodes.indices.map { (nodes[$0].name, Double(forward[$0]) / 1e9 / Double(steps), Double(backward[$0]) / 1e9 / Double(steps)) }
+        return nodes.indices.map { (nodes[$0].name, Double(forwardTimes[$0]) / 1e9 / Double(steps), Double(backwardTimes[$0]) / 1e9 / Double(steps)) }
     }
 }
