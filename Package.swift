@@ -52,11 +52,11 @@ let package = Package(
             swiftSettings: numericSettings
         ),
         // Self-supervised methods, backbones and probes (issue 6).
-        .target(name: "ForesightSSL", dependencies: ["ForesightCore", "ForesightNN", "ForesightSensors"], swiftSettings: numericSettings),
+        .target(name: "ForesightSSL", dependencies: ["ForesightCore", "ForesightNN", "ForesightSensors", "ForesightLearn"], swiftSettings: numericSettings),
         .executableTarget(
             name: "foresight",
             dependencies: [
-                "ForesightCore", "ForesightNN", "ForesightSensors", "ForesightLearn", "CAllocationCounter",
+                "ForesightCore", "ForesightNN", "ForesightSensors", "ForesightLearn", "ForesightSSL", "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -14,7 +14,7 @@ import ForesightNN
 /// let backbone = SmallResNet(width: 16)
 /// let features = try backbone.build(graph, images, name: "backbone")   // [N, 1, 8, 8] -> [N, 32]
 /// ```
-public struct SmallResNet: Sendable {
+public struct SmallResNet: ImageBackbone {
     /// Channels of the first stage; the second has twice as many.
     public let width: Int
     /// Group-norm groups (divides `width`).
@@ -28,6 +28,8 @@ public struct SmallResNet: Sendable {
 
     /// Features per image: 2 width.
     public var featureCount: Int { 2 * width }
+
+    public var specification: String { "resnet width=\(width) groups=\(groups)" }
 
     /// Adds the backbone on `images` [N, C, H, W]; parameters are named `name.*`. Returns [N, 2 width].
     public func build(_ graph: Graph, _ images: TensorID, name: String) throws -> TensorID {
@@ -69,7 +71,7 @@ public final class FrozenEncoder {
 
     /// Builds the backbone on [batch, channels, height, width] under the parameter prefix
     /// `name`, randomly initialised from `seed` until parameters are copied in.
-    public init(backbone: SmallResNet, channels: Int, height: Int, width: Int, batch: Int = 64,
+    public init(backbone: any ImageBackbone, channels: Int, height: Int, width: Int, batch: Int = 64,
                 name: String = "backbone", seed: UInt64 = 0) throws {
         let graph = Graph()
         images = try graph.input("images", [batch, channels, height, width])

@@ -43,9 +43,10 @@ public func rotateQuarterTurns(_ source: UnsafePointer<Float>, _ destination: Un
 /// let trainer = try PretextTrainer(objective: .rotation, data: train, batch: 64)
 /// for _ in 0..<200 { try trainer.step() }
 /// ```
-public final class PretextTrainer {
+public final class PretextTrainer: SelfSupervisedTrainer {
     public let program: Program
     public let backbone: SmallResNet
+    public var imageBackbone: (any ImageBackbone)? { backbone }
     public let objective: PretextObjective
     /// Images per step.
     public let batch: Int

@@ -23,9 +23,10 @@ public enum TwoViewObjective: Sendable {
 /// let encoder = try FrozenEncoder(backbone: trainer.backbone, channels: 1, height: 8, width: 8)
 /// encoder.copyParameters(from: trainer.program)
 /// ```
-public final class TwoViewTrainer {
+public final class TwoViewTrainer: SelfSupervisedTrainer {
     public let program: Program
     public let backbone: SmallResNet
+    public var imageBackbone: (any ImageBackbone)? { backbone }
     public let augmentation: ViewAugmentation
     /// Images per step (B); the program sees 2B views.
     public let batch: Int

@@ -1,0 +1,70 @@
+// What every self-supervised method's trainer and every image backbone offers, so that the
+// command line, checkpoints and the probes treat all methods alike. Not a training loop:
+// each method's trainer owns its data handling and its step.
+
+import ForesightCore
+import ForesightNN
+
+/// An image encoder family: builds its graph on images [N, C, H, W] and yields features [N, featureCount].
+/// `specification` names the family and its sizes in one line ("resnet width=16 groups=4") and
+/// is what model files store, so that `ImageBackbones.parse` rebuilds the same graph.
+public protocol ImageBackbone: Sendable {
+    /// Features per image.
+    var featureCount: Int { get }
+    /// One line, `family key=value ...`, that `ImageBackbones.parse` turns back into this backbone.
+    var specification: String { get }
+    /// Adds the backbone on `images` [N, C, H, W]; parameters are named `name.*`. Returns [N, featureCount].
+    func build(_ graph: Graph, _ images: TensorID, name: String) throws -> TensorID
+}
+
+/// A self-supervised method's trainer: a program with a loss, stepped on data it draws itself.
+public protocol SelfSupervisedTrainer: AnyObject {
+    /// The training program; its parameters are what checkpoints store.
+    var program: Program { get }
+    /// The image encoder this method learns, under the parameter prefix "backbone", or nil
+    /// when it learns no image encoder (text and audio models).
+    var imageBackbone: (any ImageBackbone)? { get }
+    /// Trains once on the next batch; returns the loss.
+    @discardableResult func step() throws -> Float
+}
+
+/// Why a backbone specification could not be read.
+public struct BackboneSpecificationError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Parsing of backbone specifications ("resnet width=16 groups=4").
+public enum ImageBackbones {
+    /// Splits "family key=value ..." into its family and integer fields.
+    public static func fields(_ specification: String) throws -> (family: String, values: [String: Int]) {
+        let words = specification.split(separator: " ").map(String.init)
+        guard let family = words.first else { throw BackboneSpecificationError("empty backbone specification") }
+        var values: [String: Int] = [:]
+        for word in words.dropFirst() {
+            let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let value = Int(parts[1]) else {
+                throw BackboneSpecificationError("backbone specification '\(specification)': '\(word)' is not key=integer")
+            }
+            values[parts[0]] = value
+        }
+        return (family, values)
+    }
+
+    /// The backbone `specification` describes; a clear error for an unknown family or a missing or bad size.
+    public static func parse(_ specification: String) throws -> any ImageBackbone {
+        let (family, values) = try fields(specification)
+        func value(_ key: String) throws -> Int {
+            guard let v = values[key], v > 0 else { throw BackboneSpecificationError("backbone '\(specification)' needs a positive \(key)=") }
+            return v
+        }
+        switch family {
+        case "resnet":
+            let width = try value("width"), groups = try value("groups")
+            guard width % groups == 0 else { throw BackboneSpecificationError("resnet width \(width) is not a multiple of groups \(groups)") }
+            return SmallResNet(width: width, groups: groups)
+        default:
+            throw BackboneSpecificationError("unknown backbone family '\(family)' in '\(specification)'; known: resnet")
+        }
+    }
+}
