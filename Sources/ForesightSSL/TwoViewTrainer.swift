@@ -1,7 +1,8 @@
-// Training of the two-view methods (SimCLR, VICReg) on an in-memory image set: each step
+// Training of the two-view methods (SimCLR, VICReg, SimSiam, Barlow Twins) on an in-memory image set: each step
 // draws a batch, writes two augmented views of it into the program's input and takes one
 // optimizer step. Not a data loader for sets larger than memory.
 
+import Foundation
 import ForesightCore
 import ForesightNN
 
@@ -11,9 +12,15 @@ public enum TwoViewObjective: Sendable {
     case simclr(temperature: Float)
     /// VICReg with its three weights (the paper's: 25, 25, 1).
     case vicreg(invariance: Float, variance: Float, covariance: Float)
+    /// SimSiam: a predictor (linear, ReLU, linear) on each view's projection predicts the other
+    /// view's projection, held constant (2 - 2 cos, symmetrised; no momentum network).
+    case simsiam
+    /// Barlow Twins: the cross-correlation of the two views' standardised projections is pulled
+    /// toward the identity; lambda weighs the off-diagonal terms.
+    case barlow(offDiagonalWeight: Float)
 }
 
-/// Backbone -> projector (linear, ReLU, linear) -> objective, on two augmented views of a batch:
+/// Backbone -> projector (linear, ReLU, linear) [-> predictor for SimSiam] -> objective, on two augmented views of a batch:
 /// views [2B, C, H, W] (rows 0..<B the first views, B..<2B the second, of the same images).
 /// The step allocates nothing.
 ///
@@ -30,8 +37,15 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
     public let augmentation: ViewAugmentation
     /// Images per step (B); the program sees 2B views.
     public let batch: Int
-    /// The loss operation, for its diagnostics (NT-Xent accuracy, VICReg terms).
+    /// The loss operation, for its diagnostics (NT-Xent accuracy, VICReg and Barlow Twins terms, SimSiam's mean cosine).
     public let objective: any ForesightNN.Operation
+    /// The learning rate of the first step.
+    public let baseLearningRate: Float
+    /// When set, the learning rate follows half a cosine from `baseLearningRate` to 0 over this
+    /// many steps and stays at 0 after; when nil it stays constant.
+    public let cosineDecaySteps: Int?
+    /// Steps taken so far.
+    public private(set) var stepCount = 0
     private let data: LabeledImages
     private let views: TensorID
     private var random: SeededRandom
@@ -40,24 +54,44 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
     /// `projection`: hidden and output features of the projector.
     public init(objective: TwoViewObjective, data: LabeledImages, backbone: SmallResNet = SmallResNet(), batch: Int = 128,
                 projection: Int = 64, augmentation: ViewAugmentation = ViewAugmentation(), learningRate: Float = 2e-3,
-                threads: Int = 1, seed: UInt64 = 0) throws {
+                weightDecay: Float = 1e-4, cosineDecaySteps: Int? = nil, threads: Int = 1, seed: UInt64 = 0) throws {
+        if let cosineDecaySteps, cosineDecaySteps < 1 {
+            throw TwoViewTrainerError("cosineDecaySteps must be at least 1, got \(cosineDecaySteps)")
+        }
         precondition(batch >= 2 && data.count >= batch, "a batch of \(batch) needs at least 2 images and at most the set's \(data.count)")
         let graph = Graph()
         views = try graph.input("views", [2 * batch, data.channels, data.height, data.width])
         let features = try backbone.build(graph, views, name: "backbone")
         let hidden = try graph.relu(try graph.linear(features, outFeatures: projection, name: "projector.1"))
         let projections = try graph.linear(hidden, outFeatures: projection, name: "projector.2")
-        let operation: any ForesightNN.Operation = switch objective {
-        case let .simclr(temperature): NTXentOperation(temperature: temperature)
+        let operation: any ForesightNN.Operation
+        let loss: TensorID
+        switch objective {
+        case let .simclr(temperature):
+            operation = NTXentOperation(temperature: temperature)
+            loss = try graph.apply(operation, [projections], name: "loss")
         case let .vicreg(invariance, variance, covariance):
-            VICRegOperation(invarianceWeight: invariance, varianceWeight: variance, covarianceWeight: covariance)
+            operation = VICRegOperation(invarianceWeight: invariance, varianceWeight: variance, covarianceWeight: covariance)
+            loss = try graph.apply(operation, [projections], name: "loss")
+        case .simsiam:
+            let predicted = try graph.relu(try graph.linear(projections, outFeatures: projection, name: "predictor.1"))
+            let predictions = try graph.linear(predicted, outFeatures: projection, name: "predictor.2")
+            operation = CosinePredictionLossOperation(pairing: .otherView)
+            loss = try graph.apply(operation, [predictions, projections], name: "loss")
+        case let .barlow(offDiagonalWeight):
+            guard offDiagonalWeight >= 0 && offDiagonalWeight.isFinite else {
+                throw TwoViewTrainerError("Barlow Twins' off-diagonal weight must be finite and not negative, got \(offDiagonalWeight)")
+            }
+            operation = BarlowTwinsOperation(offDiagonalWeight: offDiagonalWeight)
+            loss = try graph.apply(operation, [projections], name: "loss")
         }
-        let loss = try graph.apply(operation, [projections], name: "loss")
-        program = try Program(graph, loss: loss, optimizer: AdamW(learningRate: learningRate, weightDecay: 1e-4), threads: threads, seed: seed)
+        program = try Program(graph, loss: loss, optimizer: AdamW(learningRate: learningRate, weightDecay: weightDecay), threads: threads, seed: seed)
         self.objective = operation
         self.backbone = backbone
         self.augmentation = augmentation
         self.batch = batch
+        self.baseLearningRate = learningRate
+        self.cosineDecaySteps = cosineDecaySteps
         self.data = data
         random = SeededRandom(seed: seed &+ 1)
         scratch = .allocate(capacity: data.imageSize)
@@ -78,6 +112,17 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
                 }
             }
         }
+        if let cosineDecaySteps {
+            let progress = Float(min(stepCount, cosineDecaySteps)) / Float(cosineDecaySteps)
+            program.optimizer!.learningRate = max(baseLearningRate * 0.5 * (1 + cosf(Float.pi * progress)), 1e-9)
+        }
+        stepCount += 1
         return try program.step()
     }
+}
+
+/// Why a two-view trainer could not be built.
+public struct TwoViewTrainerError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,216 @@
+// The momentum (EMA) target network shared by MoCo, BYOL and the latent predictor, and the
+// trainer of MoCo and BYOL on an in-memory image set. The target is a second, forward-only
+// program whose parameters follow the online program's by name; its outputs are copied into
+// an input of the online program, which is what stops the gradient. Not a general
+// teacher-student framework: one target per trainer, updated after each online step.
+
+import Foundation
+import ForesightCore
+import ForesightNN
+
+/// Why a momentum trainer or target could not be built.
+public struct MomentumTrainerError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A forward-only program whose parameters are an exponential moving average of the
+/// parameters of the same names in an online program: after each online step,
+/// target = momentum * target + (1 - momentum) * online. It starts as a copy of the online
+/// parameters. Every parameter of the target's graph must exist, with the same shape, online.
+///
+/// ```swift
+/// let target = try MomentumTarget(graph: targetGraph, following: online, momentum: 0.99)
+/// target.program.tensor(targetViews).copy(from: ...)
+/// target.program.forward()
+/// target.copy(targetProjections, into: onlineTargets, of: online)   // the stop-gradient
+/// try online.step()
+/// target.update()
+/// ```
+public final class MomentumTarget {
+    /// The target program (no loss, no optimizer).
+    public let program: Program
+    /// Weight of the target's own value in each update, in [0, 1].
+    public var momentum: Float {
+        didSet { precondition(momentum >= 0 && momentum <= 1, "momentum must be in [0, 1], got \(momentum)") }
+    }
+    /// (target parameter, online parameter, element count), matched by name once.
+    private let pairs: [(target: UnsafeMutablePointer<Float>, online: UnsafePointer<Float>, count: Int)]
+
+    /// Builds the target program from `graph` and copies the online parameters into it.
+    public init(graph: Graph, following online: Program, momentum: Float, threads: Int = 1) throws {
+        guard momentum >= 0 && momentum <= 1 else { throw MomentumTrainerError("momentum must be in [0, 1], got \(momentum)") }
+        program = try Program(graph, threads: threads)
+        var pairs: [(target: UnsafeMutablePointer<Float>, online: UnsafePointer<Float>, count: Int)] = []
+        for id in program.parameters {
+            let name = graph[id].name
+            guard let source = online.graph.tensor(named: name), online.parameters.contains(source) else {
+                throw MomentumTrainerError("the target's parameter \(name) has no online parameter of that name")
+            }
+            guard online.graph[source].shape == graph[id].shape else {
+                throw MomentumTrainerError("\(name) is \(graph[id].shape) in the target but \(online.graph[source].shape) online")
+            }
+            pairs.append((program.tensor(id).floatPointer, UnsafePointer(online.tensor(source).floatPointer), graph[id].shape.count))
+        }
+        self.pairs = pairs
+        self.momentum = momentum
+        for pair in pairs { pair.target.update(from: pair.online, count: pair.count) }
+    }
+
+    /// Moves every target parameter toward its online counterpart by (1 - momentum).
+    public func update() {
+        let keep = momentum, take = 1 - momentum
+        for pair in pairs {
+            for i in 0..<pair.count { pair.target[i] = keep * pair.target[i] + take * pair.online[i] }
+        }
+    }
+
+    /// Copies the target's tensor `output` [rows, ...] into `input` of `online` (same shape).
+    /// With `swappingHalves`, row i goes to row (i + rows/2) mod rows: each view gets the
+    /// other view's target.
+    public func copy(_ output: TensorID, into input: TensorID, of online: Program, swappingHalves: Bool = false) {
+        let source = program.tensor(output), destination = online.tensor(input)
+        precondition(source.shape == destination.shape, "target output \(source.shape) does not fit input \(destination.shape)")
+        guard swappingHalves else {
+            destination.floatPointer.update(from: source.floatPointer, count: source.count)
+            return
+        }
+        let rows = source.shape[0], half = rows / 2, rowSize = source.count / rows
+        precondition(rows % 2 == 0, "swapping halves needs an even number of rows, got \(rows)")
+        destination.floatPointer.update(from: source.floatPointer + half * rowSize, count: half * rowSize)
+        (destination.floatPointer + half * rowSize).update(from: source.floatPointer, count: half * rowSize)
+    }
+}
+
+/// What a momentum method minimises.
+public enum MomentumObjective: Sendable {
+    /// MoCo: InfoNCE of each view's query against the other view's momentum key and a FIFO
+    /// queue of `queueSize` past keys.
+    case moco(temperature: Float, queueSize: Int)
+    /// BYOL: the online prediction of each view against the momentum projection of the other
+    /// (2 - 2 cos, symmetrised).
+    case byol
+}
+
+/// MoCo and BYOL on two augmented views of a batch: the online program is backbone ->
+/// projector (linear, ReLU, linear) [-> predictor for BYOL] -> loss, the momentum target is
+/// backbone -> projector with the same parameter names. Views [2B, C, H, W] (rows 0..<B the
+/// first views, B..<2B the second). The step allocates nothing.
+///
+/// ```swift
+/// let trainer = try MomentumTrainer(objective: .byol, data: train, batch: 64)
+/// for _ in 0..<200 { try trainer.step() }
+/// let encoder = try FrozenEncoder(backbone: trainer.backbone, channels: 1, height: 8, width: 8)
+/// encoder.copyParameters(from: trainer.program)
+/// ```
+public final class MomentumTrainer: SelfSupervisedTrainer {
+    public let program: Program
+    public let backbone: SmallResNet
+    public var imageBackbone: (any ImageBackbone)? { backbone }
+    /// The EMA network (backbone and projector).
+    public let target: MomentumTarget
+    public let augmentation: ViewAugmentation
+    /// Images per step (B); the programs see 2B views.
+    public let batch: Int
+    /// The loss operation, for its diagnostics (InfoNCE accuracy, mean cosine).
+    public let objective: any ForesightNN.Operation
+    private let data: LabeledImages
+    private let views: TensorID, targetViews: TensorID, targetProjections: TensorID, targets: TensorID
+    /// MoCo's queue input [K, P] and the next row to overwrite.
+    private let queue: TensorID?
+    private var queueStart = 0
+    private var random: SeededRandom
+    private let scratch: UnsafeMutablePointer<Float>
+
+    /// `projection`: hidden and output features of the projector (and of BYOL's predictor);
+    /// `momentum`: of the target network.
+    public init(objective: MomentumObjective, data: LabeledImages, backbone: SmallResNet = SmallResNet(), batch: Int = 64,
+                projection: Int = 64, momentum: Float = 0.99, augmentation: ViewAugmentation = ViewAugmentation(),
+                learningRate: Float = 2e-3, threads: Int = 1, seed: UInt64 = 0) throws {
+        guard batch >= 2 && data.count >= batch else {
+            throw MomentumTrainerError("a batch of \(batch) needs at least 2 images and at most the set's \(data.count)")
+        }
+        let viewShape = [2 * batch, data.channels, data.height, data.width]
+        func projector(_ graph: Graph, _ images: TensorID) throws -> TensorID {
+            let features = try backbone.build(graph, images, name: "backbone")
+            let hidden = try graph.relu(try graph.linear(features, outFeatures: projection, name: "projector.1"))
+            return try graph.linear(hidden, outFeatures: projection, name: "projector.2")
+        }
+        let graph = Graph()
+        views = try graph.input("views", viewShape)
+        let projections = try projector(graph, views)
+        targets = try graph.input("targets", [2 * batch, projection])
+        let loss: TensorID
+        switch objective {
+        case let .moco(temperature, queueSize):
+            guard queueSize >= 1 else { throw MomentumTrainerError("MoCo's queue needs at least one key, got \(queueSize)") }
+            let queue = try graph.input("queue", [queueSize, projection])
+            let operation = QueueInfoNCEOperation(temperature: temperature)
+            loss = try graph.apply(operation, [projections, targets, queue], name: "loss")
+            self.queue = queue
+            self.objective = operation
+        case .byol:
+            let hidden = try graph.relu(try graph.linear(projections, outFeatures: projection, name: "predictor.1"))
+            let predictions = try graph.linear(hidden, outFeatures: projection, name: "predictor.2")
+            let operation = CosinePredictionLossOperation(pairing: .otherView)
+            loss = try graph.apply(operation, [predictions, targets], name: "loss")
+            queue = nil
+            self.objective = operation
+        }
+        program = try Program(graph, loss: loss, optimizer: AdamW(learningRate: learningRate, weightDecay: 1e-4), threads: threads, seed: seed)
+
+        let targetGraph = Graph()
+        targetViews = try targetGraph.input("views", viewShape)
+        targetProjections = try projector(targetGraph, targetViews)
+        target = try MomentumTarget(graph: targetGraph, following: program, momentum: momentum, threads: threads)
+
+        self.backbone = backbone
+        self.augmentation = augmentation
+        self.batch = batch
+        self.data = data
+        random = SeededRandom(seed: seed &+ 1)
+        scratch = .allocate(capacity: data.imageSize)
+        if let queue {
+            // MoCo starts its queue with random directions, as the paper does.
+            let values = program.tensor(queue).floats
+            for i in values.indices { values[i] = random.nextGaussian() }
+        }
+    }
+
+    deinit { scratch.deallocate() }
+
+    /// Draws B images (with replacement), writes their two views, runs the target on them,
+    /// trains the online program once, moves the target and (MoCo) enqueues the new keys.
+    /// Returns the loss.
+    @discardableResult
+    public func step() throws -> Float {
+        let input = program.tensor(views).floatPointer, size = data.imageSize
+        data.pixels.withUnsafeBufferPointer { pixels in
+            for i in 0..<batch {
+                let image = pixels.baseAddress! + random.nextInt(below: data.count) * size
+                for view in 0..<2 {
+                    augmentation.apply(image, into: input + (view * batch + i) * size, scratch: scratch,
+                                       channels: data.channels, height: data.height, width: data.width, random: &random)
+                }
+            }
+        }
+        target.program.tensor(targetViews).floatPointer.update(from: input, count: 2 * batch * size)
+        target.program.forward()
+        // BYOL's loss pairs each prediction with the other view's target itself; MoCo's rows must line up.
+        target.copy(targetProjections, into: targets, of: program, swappingHalves: queue != nil)
+        let loss = try program.step()
+        target.update()
+        if let queue { enqueueKeys(queue) }
+        return loss
+    }
+
+    /// Overwrites the oldest 2B rows of the queue (FIFO, wrapping) with this step's keys.
+    private func enqueueKeys(_ queue: TensorID) {
+        let keys = target.program.tensor(targetProjections), rows = keys.shape[0], width = keys.shape[1]
+        let destination = program.tensor(queue).floatPointer, capacity = program.tensor(queue).shape[0]
+        for row in 0..<rows {
+            (destination + queueStart * width).update(from: keys.floatPointer + row * width, count: width)
+            queueStart = (queueStart + 1) % capacity
+        }
+    }
+}
