@@ -1,4 +1,4 @@
-// Running an exported encoder over recorded inputs: Y4M video and still images turned into
+// Running an exported encoder (float32 or int8) over recorded inputs: Y4M video and still images turned into
 // 64x64 grey frames, stacked four at a time, embedded in batches, and NPY (v1.0) output.
 // Not a live path (cameras go through LiveLearner) and not an NPY reader beyond its header.
 
@@ -92,12 +92,30 @@ public enum EncoderFrames {
     }
 }
 
-extension EncoderModel {
+/// An encoder that embeds batches of [4, 64, 64] inputs into [32, 16, 16]: the float32
+/// `EncoderModel` and the int8 `Int8EncoderModel`.
+///
+/// ```swift
+/// let encoder = try EncoderFiles.open("encoder.safetensors", batch: 8)   // either kind
+/// encoder.embed(frames, outputs: buffer)
+/// ```
+public protocol FrameEmbedder: AnyObject {
+    /// Samples per run.
+    var batch: Int { get }
+    /// Input [batch, 4, 64, 64] float32.
+    var inputPointer: UnsafeMutablePointer<Float> { get }
+    /// Output [batch, 32, 16, 16] float32, valid after `run()`.
+    var outputPointer: UnsafePointer<Float> { get }
+    /// Runs the encoder on the input.
+    func run()
+}
+
+extension FrameEmbedder {
     /// Embeds every frame of `frames` (each with its 3 predecessors): `outputs` receives
     /// [frames.count, 32, 16, 16], and `inputs`, if given, [frames.count, 4, 64, 64] exactly
     /// as fed to the encoder.
     public func embed(_ frames: [[Float]], outputs: UnsafeMutablePointer<Float>, inputs: UnsafeMutablePointer<Float>? = nil) {
-        let inputPointer = input.floatPointer
+        let inputPointer = inputPointer
         var start = 0
         while start < frames.count {
             let rows = min(batch, frames.count - start)
@@ -109,10 +127,25 @@ extension EncoderModel {
                 (inputPointer + rows * EncoderModel.inputElements).update(repeating: 0, count: (batch - rows) * EncoderModel.inputElements)
             }
             run()
-            (outputs + start * EncoderModel.outputElements).update(from: output.floatPointer, count: rows * EncoderModel.outputElements)
+            (outputs + start * EncoderModel.outputElements).update(from: outputPointer, count: rows * EncoderModel.outputElements)
             inputs.map { ($0 + start * EncoderModel.inputElements).update(from: inputPointer, count: rows * EncoderModel.inputElements) }
             start += rows
         }
+    }
+}
+
+/// Opens encoder files of either kind.
+public enum EncoderFiles {
+    /// The float32 or int8 encoder in `path`, chosen by its `architecture` metadata.
+    public static func open(_ path: String, batch: Int, threads: Int = 1) throws -> any FrameEmbedder {
+        let file = try ModelFile(path: path)
+        if file.metadata["architecture"] == Int8EncoderModel.architecture {
+            return try Int8EncoderModel(file: file, batch: batch, threads: threads)
+        }
+        try EncoderModel.checkEncoderFile(file)
+        let encoder = try EncoderModel(batch: batch, threads: threads)
+        try encoder.load(from: file)
+        return encoder
     }
 }
 

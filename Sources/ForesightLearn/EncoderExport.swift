@@ -1,6 +1,6 @@
 // Exported encoders: the pc64 encoder (e1..e3) taken out of a live-learning checkpoint and
 // written as its own self-describing model file, and loaded back into a forward-only program.
-// Float32 only: int8 export belongs to the quantization work and is not done here.
+// Float32 only: the int8 encoder file is Int8EncoderFile.swift.
 
 import Foundation
 import ForesightCore
@@ -14,7 +14,7 @@ import ForesightNN
 /// encoder.run()
 /// let embeddings = encoder.output   // [8, 32, 16, 16]
 /// ```
-public final class EncoderModel {
+public final class EncoderModel: FrameEmbedder {
     /// The `architecture` metadata of an exported encoder file.
     public static let architecture = "pc64-encoder"
     /// Input of one sample: past frames stacked as channels, oldest first (K = 4, 64 x 64).
@@ -46,7 +46,9 @@ public final class EncoderModel {
     public let input: Tensor
     /// The embedding tensor [batch, 32, 16, 16], valid after `run()`.
     public var output: Tensor { program.tensor(outputID) }
-    private let outputID: TensorID
+    let outputID: TensorID
+    public var inputPointer: UnsafeMutablePointer<Float> { input.floatPointer }
+    public var outputPointer: UnsafePointer<Float> { UnsafePointer(output.floatPointer) }
 
     /// Builds the encoder program for `batch` samples with `threads` kernel workers; its
     /// weights are PyTorch-style random until `load(from:)`.
@@ -105,7 +107,8 @@ public final class EncoderModel {
             throw fail("has no architecture entry: not an exported encoder")
         }
         guard found == architecture else {
-            let hint = found.hasPrefix("pc64") ? " (a checkpoint: export it first with `foresight export CHECKPOINT --encoder`)" : ""
+            let hint = found == Int8EncoderModel.architecture ? " (an int8 encoder file: load it with Int8EncoderModel or EncoderFiles.open)"
+                : found.hasPrefix("pc64") ? " (a checkpoint: export it first with `foresight export CHECKPOINT --encoder`)" : ""
             throw fail("holds architecture \(found), but an encoder file must be \(architecture)\(hint)")
         }
         if let spec = file.metadata["input.shape"], spec != "N,4,64,64" {
@@ -136,7 +139,7 @@ public final class EncoderModel {
     public static func export(checkpoint: String, to path: String, threads: Int = 1) throws -> EncoderModel {
         let file = try ModelFile(path: checkpoint)
         let source = file.metadata["architecture"] ?? "unknown"
-        guard source.hasPrefix("pc64") && source != architecture else {
+        guard source.hasPrefix("pc64") && source != architecture && source != Int8EncoderModel.architecture else {
             throw ModelFileError(path: checkpoint, problem: "holds architecture \(source); export takes a pc64 checkpoint (pc64-motion or pc64-next-frame)")
         }
         try checkTensors(file)

@@ -1,6 +1,7 @@
-// ONNX export of a float32 pc64 encoder: Conv + Relu nodes at opset 13, weights as
-// initializers, written with the messages generated from ONNX/onnx-trimmed.proto.
-// Not an ONNX importer, and not int8 (QDQ/QLinearConv export waits for the int8 file).
+// ONNX export of a pc64 encoder at opset 13, written with the messages generated from
+// ONNX/onnx-trimmed.proto: float32 as Conv + Relu with weights as initializers, int8 in QDQ
+// form (QuantizeLinear/DequantizeLinear around float Conv + Relu, int8 weights per channel,
+// int32 biases), which ONNX Runtime fuses into integer kernels. Not an ONNX importer.
 
 import Foundation
 import ForesightCore
@@ -48,6 +49,11 @@ extension EncoderModel {
             graph.node += [conv, relu]
             previous = relu.output[0]
         }
+        return try Self.serialize(graph, doc: "pc64 encoder, float32. Input: " + EncoderModel.preprocessing, metadata: metadata)
+    }
+
+    /// `graph` as a serialized opset-13 model with `metadata` as metadata_props.
+    static func serialize(_ graph: Onnx_GraphProto, doc: String, metadata: [String: String]) throws -> Data {
         var opset = Onnx_OperatorSetIdProto()
         opset.domain = ""
         opset.version = EncoderModel.onnxOpset
@@ -56,7 +62,7 @@ extension EncoderModel {
         model.opsetImport = [opset]
         model.producerName = "foresight"
         model.producerVersion = ModelFile.formatVersion
-        model.docString = "pc64 encoder, float32. Input: " + EncoderModel.preprocessing
+        model.docString = doc
         model.graph = graph
         model.metadataProps = metadata.sorted { $0.key < $1.key }.map { key, value in
             var entry = Onnx_StringStringEntryProto()
@@ -78,7 +84,7 @@ extension EncoderModel {
     }
 
     /// A float32 tensor value [N, dims...] with N symbolic.
-    private static func valueInfo(_ name: String, _ dims: [Int]) -> Onnx_ValueInfoProto {
+    static func valueInfo(_ name: String, _ dims: [Int]) -> Onnx_ValueInfoProto {
         var shape = Onnx_TensorShapeProto()
         var batch = Onnx_TensorShapeProto.Dimension()
         batch.dimParam = "N"
@@ -98,7 +104,7 @@ extension EncoderModel {
         return info
     }
 
-    private static func ints(_ name: String, _ values: [Int]) -> Onnx_AttributeProto {
+    static func ints(_ name: String, _ values: [Int]) -> Onnx_AttributeProto {
         var attribute = Onnx_AttributeProto()
         attribute.name = name
         attribute.type = .ints
@@ -106,11 +112,91 @@ extension EncoderModel {
         return attribute
     }
 
-    private static func int(_ name: String, _ value: Int) -> Onnx_AttributeProto {
+    static func int(_ name: String, _ value: Int) -> Onnx_AttributeProto {
         var attribute = Onnx_AttributeProto()
         attribute.name = name
         attribute.type = .int
         attribute.i = Int64(value)
         return attribute
+    }
+}
+
+extension Int8EncoderModel {
+    /// The int8 encoder as ONNX model bytes in QDQ form: input "frames" [N, 4, 64, 64]
+    /// float32 -> QuantizeLinear (uint8) -> per layer DequantizeLinear, Conv with int8 weights
+    /// (DequantizeLinear, axis 0) and int32 bias (DequantizeLinear at input scale x weight
+    /// scale), Relu, QuantizeLinear to the layer's uint8 output -> "embedding" [N, 32, 16, 16]
+    /// float32 (e3's output dequantized). Every quantized value is the file's.
+    ///
+    /// ```swift
+    /// try Int8EncoderModel(path: "encoder-int8.safetensors", batch: 1).writeONNX(to: "encoder-int8.onnx")
+    /// ```
+    public func onnxModel(metadata: [String: String] = [:]) throws -> Data {
+        var graph = Onnx_GraphProto()
+        graph.name = Int8EncoderModel.architecture
+        graph.input = [EncoderModel.valueInfo("frames", EncoderModel.inputShape)]
+        graph.output = [EncoderModel.valueInfo("embedding", EncoderModel.outputShape)]
+        func initializer(_ name: String, _ type: Onnx_TensorProto.DataType, _ dims: [Int], _ bytes: Data) {
+            var tensor = Onnx_TensorProto()
+            tensor.name = name
+            tensor.dataType = Int32(type.rawValue)
+            tensor.dims = dims.map(Int64.init)
+            tensor.rawData = bytes          // little-endian, as in memory on every supported CPU
+            graph.initializer.append(tensor)
+        }
+        func data<T>(_ values: [T]) -> Data { values.withUnsafeBytes { Data($0) } }
+        func node(_ type: String, _ name: String, _ inputs: [String], _ output: String, _ attributes: [Onnx_AttributeProto] = []) {
+            var node = Onnx_NodeProto()
+            node.name = name
+            node.opType = type
+            node.input = inputs
+            node.output = [output]
+            node.attribute = attributes
+            graph.node.append(node)
+        }
+        // Scalars (dims []) for per-tensor parameters.
+        initializer("input.scale", .float, [], data([inputQuantization.scale]))
+        initializer("input.zero_point", .uint8, [], data([UInt8(inputQuantization.zeroPoint)]))
+        node("QuantizeLinear", "frames.quantize", ["frames", "input.scale", "input.zero_point"], "frames.q")
+        node("DequantizeLinear", "frames.dequantize", ["frames.q", "input.scale", "input.zero_point"], "frames.dq")
+        var previous = "frames.dq", inputScale = inputQuantization.scale
+        for (index, (layer, stored)) in zip(Int8EncoderModel.layers, convolutions).enumerated() {
+            let name = layer.name, channels = layer.outChannels
+            initializer(name + ".weight", .int8, [channels, layer.inChannels, 3, 3], data(stored.weightCodes))
+            initializer(name + ".weight_scale", .float, [channels], data(stored.weightScales))
+            initializer(name + ".weight_zero_point", .int8, [channels], data([Int8](repeating: 0, count: channels)))
+            initializer(name + ".bias", .int32, [channels], data(stored.bias))
+            initializer(name + ".bias_scale", .float, [channels], data(stored.weightScales.map { inputScale * $0 }))
+            initializer(name + ".bias_zero_point", .int32, [channels], data([Int32](repeating: 0, count: channels)))
+            initializer(name + ".output_scale", .float, [], data([stored.output.scale]))
+            initializer(name + ".output_zero_point", .uint8, [], data([UInt8(stored.output.zeroPoint)]))
+            let axis = [EncoderModel.int("axis", 0)]
+            node("DequantizeLinear", name + ".weight.dequantize", [name + ".weight", name + ".weight_scale", name + ".weight_zero_point"],
+                 name + ".weight.dq", axis)
+            node("DequantizeLinear", name + ".bias.dequantize", [name + ".bias", name + ".bias_scale", name + ".bias_zero_point"],
+                 name + ".bias.dq", axis)
+            node("Conv", name, [previous, name + ".weight.dq", name + ".bias.dq"], name + ".conv",
+                 [EncoderModel.ints("kernel_shape", [3, 3]), EncoderModel.ints("pads", [1, 1, 1, 1]),
+                  EncoderModel.ints("strides", [layer.stride, layer.stride]), EncoderModel.ints("dilations", [1, 1]),
+                  EncoderModel.int("group", 1)])
+            node("Relu", name + ".relu", [name + ".conv"], name + ".relu")
+            node("QuantizeLinear", name + ".quantize", [name + ".relu", name + ".output_scale", name + ".output_zero_point"], name + ".q")
+            let last = index == Int8EncoderModel.layers.count - 1
+            node("DequantizeLinear", name + ".dequantize", [name + ".q", name + ".output_scale", name + ".output_zero_point"],
+                 last ? "embedding" : name + ".dq")
+            previous = name + ".dq"
+            inputScale = stored.output.scale
+        }
+        return try EncoderModel.serialize(graph, doc: "pc64 encoder, int8 (QDQ). Input: " + EncoderModel.preprocessing, metadata: metadata)
+    }
+
+    /// Writes `onnxModel(metadata:)` to `path` (through a temporary file and a rename).
+    public func writeONNX(to path: String, metadata: [String: String] = [:]) throws {
+        let bytes = try onnxModel(metadata: metadata)
+        do {
+            try bytes.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw ModelFileError(path: path, problem: "cannot be written: \(error.localizedDescription)")
+        }
     }
 }

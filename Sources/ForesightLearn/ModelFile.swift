@@ -169,6 +169,52 @@ public struct ModelFile: Sendable {
 }
 
 extension ModelFile {
+    /// The elements of stored tensor `name` as `T`, whose size must be its dtype's (e.g.
+    /// `Int8` for I8, `Float` for F32); a missing tensor or another dtype throws naming it.
+    ///
+    /// ```swift
+    /// let codes = try file.values("e1.weight", as: Int8.self, dtype: .int8)
+    /// ```
+    public func values<T: BitwiseCopyable>(_ name: String, as type: T.Type, dtype: DType) throws -> [T] {
+        precondition(MemoryLayout<T>.stride == dtype.byteSize, "\(T.self) does not hold \(dtype) elements")
+        guard let stored = tensors[name] else { throw ModelFileError(path: path, problem: "has no tensor \(name)") }
+        guard stored.dtype == dtype else {
+            throw ModelFileError(path: path, problem: "stores \(name) as \(stored.dtype) \(stored.shape), but it must be \(dtype)")
+        }
+        let count = stored.byteCount / dtype.byteSize
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            data.withUnsafeBytes { raw in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(dataStart + stored.offset)..<(dataStart + stored.offset + stored.byteCount)]))
+            }
+            initialized = count
+        }
+    }
+
+    /// The raw little-endian bytes of stored tensor `name` (any dtype).
+    public func bytes(_ name: String) throws -> [UInt8] {
+        guard let stored = tensors[name] else { throw ModelFileError(path: path, problem: "has no tensor \(name)") }
+        return data.withUnsafeBytes { raw in Array(raw[(dataStart + stored.offset)..<(dataStart + stored.offset + stored.byteCount)]) }
+    }
+
+    /// Writes arrays of any dtype (e.g. int8 codes and int32 biases) as `write(to:metadata:tensors:)`
+    /// does: same layout, format version and checksum. `bytes` holds each array's elements, little-endian.
+    public static func write(to path: String, metadata: [String: String],
+                             arrays: [(name: String, dtype: DType, shape: [Int], bytes: [UInt8])]) throws {
+        var tensors: [(name: String, tensor: Tensor)] = []
+        var memory: [UnsafeMutableRawPointer] = []
+        defer { for block in memory { block.deallocate() } }
+        for (name, dtype, shape, bytes) in arrays {
+            let dims: Shape
+            do { dims = try Shape(shape) } catch { throw ModelFileError(path: path, problem: "cannot store \(name) with shape \(shape): \(error)") }
+            precondition(bytes.count == dims.count * dtype.byteSize, "\(name): \(bytes.count) bytes for \(dtype) \(shape)")
+            let block = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
+            memory.append(block)
+            bytes.withUnsafeBytes { block.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+            tensors.append((name, Tensor(data: block, shape: dims, dtype: dtype, name: name)))
+        }
+        try write(to: path, metadata: metadata, tensors: tensors)
+    }
+
     /// The header's meaning as canonical text (metadata but the checksum, and every tensor's
     /// name, type, shape and byte range, sorted), so that the checksum covers the header too.
     static func describedContents(metadata: [String: String], tensors: [(String, DType, [Int], Int, Int)]) -> String {

@@ -39,6 +39,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "pc64: also print the time of each operation.")
     var profile = false
 
+    @Option(help: "enc: also measure this encoder file (float32 or int8, as `foresight export` wrote it) as loaded.")
+    var model: String?
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }

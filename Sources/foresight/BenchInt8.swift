@@ -1,10 +1,12 @@
 // The int8 parts of `foresight bench`: int8 GEMM rows of `gemm` (uint8 x int8 -> int32, as
-// ONNX Runtime's MatMulInteger) and the `enc` workload (pc64 encoder latency, float32 and int8).
-// Not the float32 workloads (Bench.swift).
+// ONNX Runtime's MatMulInteger) and the `enc` workload (pc64 encoder latency: float32, int8 in
+// memory, the same int8 encoder written to a file and loaded back, and optionally a given
+// encoder file). Not the float32 workloads (Bench.swift).
 
 import ArgumentParser
 import Foundation
 import ForesightCore
+import ForesightLearn
 import ForesightNN
 import ForesightSensors
 
@@ -49,8 +51,11 @@ extension Bench {
 extension Bench {
     /// `enc`: latency of the pc64 encoder (e1..e3) on one 1x4x64x64 input, float32 (the
     /// project's Program) and int8 (Int8Model calibrated on 16 clips), p50 and p99 of 500 runs
-    /// after 50 warm-up runs. With FORESIGHT_ENC_EXPORT=DIR it also writes the weights, inputs,
-    /// quantization parameters and outputs for Tests/Peers/enc_peers.py.
+    /// after 50 warm-up runs. The int8 model is also written as an int8 encoder file, loaded
+    /// back and measured ("int8-file"); its outputs must equal the in-memory model's bit for
+    /// bit. With --model FILE that encoder file is measured too. With FORESIGHT_ENC_EXPORT=DIR
+    /// it also writes the weights, inputs, quantization parameters and outputs for
+    /// Tests/Peers/enc_peers.py.
     func benchEnc() throws {
         let graph = Graph()
         let frames = try graph.input("frames", [1, 4, 64, 64])
@@ -82,13 +87,36 @@ extension Bench {
         program.tensor(frames).copy(from: input)
         let programForward = latencies { program.forward() }
         let quantized = input.withUnsafeBufferPointer { buffer in latencies { model.run(input: buffer.baseAddress!, output: int8Output) } }
-        if !json { print("enc (pc64 encoder, 1x4x64x64), \(threads) thread(s), int8 kernel \(model.path.rawValue)\n  dtype     p50 us   p99 us") }
-        for (dtype, samples) in [("float32", float), ("int8", quantized)] {
+        // The same int8 model through a file: written, loaded, run on the same kernels.
+        guard let stored = model.storedConvolutions else { preconditionFailure("the pc64 encoder is a chain of convolutions") }
+        let filePath = FileManager.default.temporaryDirectory.appendingPathComponent("foresight-bench-enc-\(getpid()).safetensors").path
+        defer { unlink(filePath) }
+        try Int8EncoderModel(input: model.inputQuantization, convolutions: stored, batch: 1).write(to: filePath)
+        let loaded = try Int8EncoderModel(path: filePath, batch: 1, threads: threads)
+        loaded.input.update(from: input, count: input.count)
+        let fromFile = latencies { loaded.run() }
+        let loadedOutput = Array(UnsafeBufferPointer(start: loaded.output, count: outputCount))
+        let inMemoryOutput = Array(UnsafeBufferPointer(start: int8Output, count: outputCount))
+        guard loadedOutput.map(\.bitPattern) == inMemoryOutput.map(\.bitPattern) else {
+            throw ValidationError("the int8 encoder loaded from \(filePath) disagrees with the in-memory int8 model")
+        }
+        var rows = [("float32", float), ("int8", quantized), ("int8-file", fromFile)]
+        if let path = self.model {
+            let encoder = try EncoderFiles.open(path, batch: 1, threads: threads)
+            input.withUnsafeBufferPointer { encoder.inputPointer.update(from: $0.baseAddress!, count: $0.count) }
+            rows.append(((encoder is Int8EncoderModel ? "int8" : "float32") + "-model", latencies { encoder.run() }))
+        }
+        if !json { print("enc (pc64 encoder, 1x4x64x64), \(threads) thread(s), int8 kernel \(model.path.rawValue)\n  dtype          p50 us   p99 us") }
+        for (dtype, samples) in rows {
             var object: [String: Any] = ["workload": "enc", "dtype": dtype, "threads": threads, "p50_us": rounded(samples.p50, 2),
                                          "p99_us": rounded(samples.p99, 2)]
             if dtype == "float32" { object["program_p50_us"] = rounded(programForward.p50, 2) }
-            emitInt8(object, table: "  " + dtype.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: " %7.1f  %7.1f", samples.p50, samples.p99))
+            if dtype == "int8-file" { object["bit_identical_to_int8"] = true }
+            if dtype.hasSuffix("-model") { object["model"] = self.model }
+            emitInt8(object, table: "  " + dtype.padding(toLength: 13, withPad: " ", startingAt: 0) + String(format: " %7.1f  %7.1f", samples.p50, samples.p99))
         }
+        if !json { print("  (int8-file: the int8 model written as an int8 encoder file and loaded back; outputs bit-identical)") }
+        if let path = self.model, !json { print("  (\(rows.last!.0): \(path))") }
         if !json { print(String(format: "  (float32 through the training runtime's Program.forward: p50 %.1f us)", programForward.p50)) }
         let difference = zip(floatOutput, program.tensor(encoded).toArray()).map { abs($0 - $1) }.max() ?? 0
         precondition(difference <= 1e-4 * max(1, floatOutput.map(abs).max() ?? 1), "the NHWC float32 encoder disagrees with Program.forward by \(difference)")

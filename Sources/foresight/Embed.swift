@@ -1,6 +1,6 @@
 // `foresight embed`: runs an exported encoder over videos or images and writes one embedding
-// row per input frame as NPY (optionally also the exact inputs). Float32 encoders only; audio
-// inputs are not embedded yet.
+// row per input frame as NPY (optionally also the exact inputs). Float32 and int8 encoder
+// files; audio inputs are not embedded yet.
 
 import ArgumentParser
 import Foundation
@@ -17,7 +17,7 @@ struct Embed: ParsableCommand {
             """
     )
 
-    @Argument(help: "An encoder file written by `foresight export --encoder`.")
+    @Argument(help: "An encoder file written by `foresight export --encoder` (float32 or --int8).")
     var model: String
 
     @Argument(help: "Inputs in order: .y4m videos, folders of PNG/PGM/PPM images, or image files.")
@@ -46,7 +46,7 @@ struct Embed: ParsableCommand {
 
     func run() throws {
         let threadCount = try threads ?? device.map { try DeviceProfile.load(named: $0).cores } ?? 1
-        let encoder = try EncoderModel(path: model, batch: batch, threads: threadCount)
+        let encoder = try EncoderFiles.open(model, batch: batch, threads: threadCount)
         let frames = try EncoderFrames.read(inputs)
         guard !frames.isEmpty else { throw ValidationError("the inputs hold no frames") }
         let outputs = UnsafeMutableBufferPointer<Float>.allocate(capacity: frames.count * EncoderModel.outputElements)

@@ -1,33 +1,44 @@
 // `foresight export`: takes the pc64 encoder out of a live-learning checkpoint and writes it
-// as an encoder model file and, with --onnx, as float32 ONNX. Not int8 yet: --int8 and
-// --calibrate are accepted and refused with a message until the int8 export lands.
+// as an encoder model file, float32 or (with --int8) quantized after training with activation
+// ranges calibrated on a recording or a synthetic scene; with --onnx also as ONNX (float32, or
+// QDQ for int8). Not quantization-aware training (that happens while learning, if at all).
 
 import ArgumentParser
 import Foundation
 import ForesightLearn
+import ForesightNN
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export a checkpoint's encoder as a compact model file (and ONNX).",
+        abstract: "Export a checkpoint's encoder as a compact model file (and ONNX), float32 or int8.",
         discussion: """
             foresight export live.safetensors --encoder -o encoder.safetensors
             foresight export live.safetensors --encoder --onnx encoder.onnx -o encoder.safetensors
+            foresight export live.safetensors --encoder --int8 --calibrate walk.y4m -o encoder-int8.safetensors
+            foresight export live.safetensors --encoder --int8 --calibrate moving-shapes \\
+                --calibration-method percentile:99.99 --onnx encoder-int8.onnx -o encoder-int8.safetensors
             """
     )
 
-    @Argument(help: "A checkpoint written by `foresight learn --checkpoint` (pc64-motion or pc64-next-frame).")
+    @Argument(help: "A checkpoint written by `foresight learn --checkpoint` (pc64-motion or pc64-next-frame); with --int8 also a float32 encoder file.")
     var checkpoint: String
 
     @Flag(help: "Export the encoder (e1..e3); the only export for now.")
     var encoder = false
 
-    @Flag(help: "int8 export (not available yet: waits for the int8 model file).")
+    @Flag(help: "Quantize the encoder to int8 (uint8 activations, int8 per-channel weights, int32 biases).")
     var int8 = false
 
-    @Option(help: "Calibration frames for --int8 (not available yet).")
-    var calibrate: String?
+    @Option(help: "--int8 calibration frames: a .y4m video, an image folder or file, or a scene (\(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var calibrate = SyntheticScene.egoMotion.rawValue
 
-    @Option(help: "Also write the encoder as float32 ONNX (opset 13) to this path.")
+    @Option(help: "--int8 calibration of activation ranges: minmax, percentile (99.99) or percentile:P.")
+    var calibrationMethod = "minmax"
+
+    @Option(help: "--int8: frames to calibrate on (spread evenly over a recording; rendered for a scene).")
+    var calibrationFrames = 64
+
+    @Option(help: "Also write the encoder as ONNX (opset 13; QDQ for --int8) to this path.")
     var onnx: String?
 
     @Option(name: .shortAndLong, help: "The encoder model file to write (.safetensors).")
@@ -35,22 +46,37 @@ struct Export: ParsableCommand {
 
     func validate() throws {
         guard encoder else { throw ValidationError("say what to export: --encoder (the only export for now)") }
-        if int8 || calibrate != nil {
-            throw ValidationError("int8 export is not available yet (it waits for the int8 model file); export float32 without --int8/--calibrate")
+        guard calibrationFrames >= 1 else { throw ValidationError("--calibration-frames must be at least 1 (got \(calibrationFrames))") }
+        if !int8 && (calibrationMethod != "minmax" || calibrate != SyntheticScene.egoMotion.rawValue) {
+            throw ValidationError("--calibrate and --calibration-method belong to --int8 export")
         }
+        if int8 { _ = try Int8EncoderModel.calibrationMethod(calibrationMethod) }
     }
 
     func run() throws {
-        let model = try EncoderModel.export(checkpoint: checkpoint, to: output)
+        let model: any FrameEmbedder
+        if int8 {
+            let method = try Int8EncoderModel.calibrationMethod(calibrationMethod)
+            let frames = try Int8EncoderModel.calibrationFrames(source: calibrate, count: calibrationFrames)
+            let samples = Int8EncoderModel.calibrationSamples(frames, count: calibrationFrames)
+            model = try Int8EncoderModel.export(checkpoint: checkpoint, to: output, calibration: samples, method: method, source: calibrate)
+        } else {
+            model = try EncoderModel.export(checkpoint: checkpoint, to: output)
+        }
         let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
-        print("wrote \(output): \(EncoderModel.architecture), float32, \(bytes) bytes")
+        let file = try ModelFile(path: output)
+        print("wrote \(output): \(file.metadata["architecture"] ?? "?"), \(int8 ? "int8 (calibrated on \(calibrate), \(file.metadata["calibration.method"] ?? "?"))" : "float32"), \(bytes) bytes")
         if let onnx {
-            let file = try ModelFile(path: output)
             var metadata: [String: String] = [:]
-            for key in ["architecture", "preprocessing", "input", "output", "source.architecture", "source.live.steps"] { metadata[key] = file.metadata[key] }
-            try model.writeONNX(to: onnx, metadata: metadata)
+            for key in ["architecture", "preprocessing", "input", "output", "quantization", "calibration.method", "calibration.source",
+                        "source.architecture", "source.live.steps"] { metadata[key] = file.metadata[key] }
+            if let int8Model = model as? Int8EncoderModel {
+                try int8Model.writeONNX(to: onnx, metadata: metadata)
+            } else if let floatModel = model as? EncoderModel {
+                try floatModel.writeONNX(to: onnx, metadata: metadata)
+            }
             let onnxBytes = (try? FileManager.default.attributesOfItem(atPath: onnx)[.size] as? Int) ?? 0
-            print("wrote \(onnx): ONNX opset \(EncoderModel.onnxOpset), float32, \(onnxBytes) bytes")
+            print("wrote \(onnx): ONNX opset \(EncoderModel.onnxOpset), \(int8 ? "int8 QDQ" : "float32"), \(onnxBytes) bytes")
         }
     }
 }

@@ -1,5 +1,6 @@
 // `foresight inspect`: prints a model file's metadata, its tensors (dtype, shape, bytes) and
-// whether its checksum and format version hold. Read-only; not a tensor dump.
+// whether its checksum and format version hold; for encoder files (float32 or int8), whether
+// every tensor and quantization parameter is usable. Read-only; not a tensor dump.
 
 import ArgumentParser
 import Foundation
@@ -35,9 +36,22 @@ struct Inspect: ParsableCommand {
             print("  \(name)  \(tensor.dtype)  \(tensor.shape)  \(tensor.byteCount) bytes")
         }
         print("total: \(tensors.count) tensors, \(tensors.reduce(0) { $0 + $1.byteCount }) bytes of data")
-        if model.metadata["architecture"] == EncoderModel.architecture {
+        let architecture = model.metadata["architecture"]
+        if architecture == EncoderModel.architecture || architecture == Int8EncoderModel.architecture {
             do {
-                try EncoderModel.checkEncoderFile(model)
+                if architecture == EncoderModel.architecture {
+                    try EncoderModel.checkEncoderFile(model)
+                } else {
+                    try Int8EncoderModel.checkFile(model)
+                    let int8 = try Int8EncoderModel(file: model, batch: 1)
+                    let input = int8.inputQuantization
+                    print("int8: input scale \(input.scale) zero point \(input.zeroPoint)")
+                    for layer in int8.convolutions {
+                        let scales = layer.weightScales
+                        print("  \(layer.name): output scale \(layer.output.scale) zero point \(layer.output.zeroPoint), "
+                              + "weight scales \(scales.min()!)...\(scales.max()!), bias \(layer.bias.min()!)...\(layer.bias.max()!)")
+                    }
+                }
                 print("encoder: complete (runs with `foresight embed`)")
             } catch let error as ModelFileError {
                 print("encoder: INCOMPLETE: \(error.problem)")

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # CI cross-check of encoder export: ONNX Runtime runs the exported ONNX on the inputs that
-# `foresight embed --save-inputs` wrote and must match embed's output (float32, 1e-4 relative).
+# `foresight embed --save-inputs` wrote and must match embed's output (float32: 1e-4 relative;
+# int8 QDQ: within one output quantization step on at least 99% of the elements).
 """Cross-check `foresight export`/`embed` against ONNX Runtime and the safetensors package.
 
 End to end with the foresight binary: a short `learn` run writes a checkpoint, `export
@@ -12,7 +13,11 @@ Then:
     max |ort| <= 1e-4;
   - the `safetensors` package opens the encoder file and its tensors equal the ONNX
     initializers bit for bit.
-Not int8: the int8 comparison comes with the int8 export.
+The same for the int8 export (`export --int8 --calibrate CLIP.y4m --onnx`, QDQ form): the
+checker accepts it, ONNX Runtime's output is within one quantization step of the output scale
+(+1e-6 relative) of `embed` of the int8 file on at least 99% of the elements, the int8 file
+is at most 30% of the float32 file, and safetensors reads its int8 codes (I8), int32 biases and
+scales equal to the ONNX initializers.
 
     python3 Tests/Peers/check_onnx.py --foresight .build/debug/foresight
 """
@@ -28,6 +33,7 @@ import time
 import numpy as np
 
 TOLERANCE = 1e-4
+INT8_FRACTION = 0.99
 
 
 def run(args):
@@ -132,6 +138,8 @@ def main():
     for name, value in tensors.items():
         assert value.dtype == np.float32 and np.array_equal(value, initializers[name]), name
 
+    int8_result = check_int8(exe, work, checkpoint, encoder, video, folder, ort, onnx, numpy_helper, load_file)
+
     result = {"check": "onnx-float32", "frames": frames, "max_rel_diff_vs_foresight": worst, "tolerance": TOLERANCE,
               "nonzero_fraction": round(nonzero, 3), "onnxruntime": ort.__version__, "onnx": onnx.__version__,
               "safetensors_tensors": len(tensors), "seconds": round(time.time() - started, 1)}
@@ -142,7 +150,58 @@ def main():
         raise SystemExit(f"ONNX Runtime and foresight embed differ: {worst:.3g} > {TOLERANCE} relative")
     if nonzero < 0.05:
         raise SystemExit(f"only {nonzero:.1%} of the embedding is non-zero: the comparison tests too little")
-    print("check_onnx: 1 passed, 0 failed")
+    if int8_result["within_one_step"] < INT8_FRACTION:
+        raise SystemExit(f"int8: only {int8_result['within_one_step']:.2%} of the elements are within one quantization step")
+    if int8_result["size_ratio"] > 0.30:
+        raise SystemExit(f"int8: the int8 file is {int8_result['size_ratio']:.1%} of the float32 file (at most 30%)")
+    if int8_result["nonzero_fraction"] < 0.05:
+        raise SystemExit(f"int8: only {int8_result['nonzero_fraction']:.1%} of the embedding is non-zero: the comparison tests too little")
+    print("check_onnx: 2 passed, 0 failed")
+
+
+def check_int8(exe, work, checkpoint, float_encoder, video, folder, ort, onnx, numpy_helper, load_file):
+    """Exports the int8 encoder (QDQ ONNX too), embeds with it and compares with ONNX Runtime."""
+    encoder, onnx_path = work / "encoder-int8.safetensors", work / "encoder-int8.onnx"
+    run([exe, "export", checkpoint, "--encoder", "--int8", "--calibrate", video, "--calibration-method", "percentile:99.99",
+         "--onnx", onnx_path, "-o", encoder])
+    inspected = run([exe, "inspect", encoder])
+    assert "pc64-encoder-int8" in inspected and "encoder: complete" in inspected, inspected
+    outputs, inputs = work / "out-int8.npy", work / "in-int8.npy"
+    run([exe, "embed", encoder, video, folder, "-o", outputs, "--save-inputs", inputs, "--threads", "2", "--batch", "3"])
+    x = np.load(inputs)
+    ours = np.load(outputs)
+    frames = x.shape[0]
+    assert x.dtype == np.float32 and x.shape == (frames, 4, 64, 64), (x.dtype, x.shape)
+    assert ours.shape == (frames, 32 * 16 * 16), ours.shape
+
+    model = onnx.load(str(onnx_path))
+    onnx.checker.check_model(model, full_check=True)
+    ops = [node.op_type for node in model.graph.node]
+    assert ops.count("QuantizeLinear") == 4 and ops.count("Conv") == 3, ops
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    reference = session.run(["embedding"], {"frames": x})[0].reshape(frames, -1)
+
+    tensors = load_file(str(encoder))
+    initializers = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    expected_types = {"weight": np.int8, "bias": np.int32, "weight_scale": np.float32, "output_scale": np.float32,
+                      "output_zero_point": np.uint8, "scale": np.float32, "zero_point": np.uint8}
+    for name, value in tensors.items():
+        kind = name.split(".", 1)[1]
+        assert value.dtype == expected_types[kind], (name, value.dtype)
+        assert np.array_equal(value.reshape(-1), initializers[name].reshape(-1)), name
+    step = float(tensors["e3.output_scale"][0])
+    difference = np.abs(reference - ours)
+    within = float(np.mean(difference <= step * (1 + 1e-6) + 1e-6 * np.abs(reference)))
+    size_ratio = float_encoder.stat().st_size and encoder.stat().st_size / float_encoder.stat().st_size
+    result = {"check": "onnx-int8-qdq", "frames": frames, "within_one_step": within, "required": INT8_FRACTION,
+              "max_diff_steps": float(difference.max() / step), "exact_fraction": float(np.mean(difference == 0)),
+              "output_step": step, "size_ratio": round(size_ratio, 4), "int8_bytes": encoder.stat().st_size,
+              "float32_bytes": float_encoder.stat().st_size, "nonzero_fraction": round(float(np.mean(reference > 0)), 3),
+              "safetensors_tensors": len(tensors)}
+    print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":

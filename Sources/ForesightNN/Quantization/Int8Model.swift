@@ -1,7 +1,8 @@
 // Post-training quantization of a chain of graph operations (convolutions with fused ReLU,
 // depthwise convolutions, nearest 2x upsampling, 2x2 pooling, a final sigmoid kept in float32):
 // calibration over N inputs, conversion to int8 layers, int8 inference that allocates nothing,
-// and a per-layer error report against float32. Not a general graph compiler: the chain must be
+// a per-layer error report against float32, and the chain's convolutions stored and rebuilt
+// (int8 model files). Not a general graph compiler: the chain must be
 // linear from one input to one output, and other operations are refused with their name.
 
 import Foundation
@@ -12,13 +13,58 @@ public enum Int8ConversionError: Error, CustomStringConvertible {
     case unsupported(node: String, reason: String)
     case notAChain(from: String, to: String)
     case noCalibrationData
+    /// A stored layer (a model file) that cannot be rebuilt: the tensor and what is wrong.
+    case invalidStoredLayer(tensor: String, problem: String)
 
     public var description: String {
         switch self {
         case let .unsupported(node, reason): "\(node) cannot run in int8: \(reason)"
         case let .notAChain(from, to): "no linear chain of operations leads from \(from) to \(to)"
         case .noCalibrationData: "calibration needs at least one input batch"
+        case let .invalidStoredLayer(tensor, problem): "\(tensor): \(problem)"
         }
+    }
+}
+
+/// One int8 convolution (3x3 or any square kernel, one group, optional fused ReLU) as a model
+/// file stores it: int8 weight codes, per-output-channel scales, int32 biases and the output's
+/// uint8 parameters. The bias is quantized as ONNX's QLinearConv takes it: scale
+/// `input.scale * weightScales[f]`, zero point 0 (the input zero point is not folded in).
+///
+/// ```swift
+/// let stored = model.storedConvolutions!          // from a calibrated Int8Model
+/// let loaded = try Int8Model(inputShape: [4, 64, 64], input: model.inputQuantization,
+///                            convolutions: stored, batch: 8)
+/// ```
+public struct Int8StoredConvolution: Sendable, Equatable {
+    public let name: String
+    public let outChannels, kernel, stride, padding: Int
+    public let relu: Bool
+    /// Weight codes [F, C, K, K] in [-127, 127].
+    public let weightCodes: [Int8]
+    /// Per-output-channel weight scales [F].
+    public let weightScales: [Float]
+    /// Biases [F] in units of input scale x weight scale.
+    public let bias: [Int32]
+    /// Parameters of the layer's uint8 output.
+    public let output: ActivationQuantization
+
+    public init(name: String, outChannels: Int, kernel: Int, stride: Int, padding: Int, relu: Bool,
+                weightCodes: [Int8], weightScales: [Float], bias: [Int32], output: ActivationQuantization) {
+        self.name = name; self.outChannels = outChannels; self.kernel = kernel; self.stride = stride; self.padding = padding
+        self.relu = relu; self.weightCodes = weightCodes; self.weightScales = weightScales; self.bias = bias; self.output = output
+    }
+
+    /// The int32 bias of a float bias for an accumulator of scale `inputScale * weightScale`
+    /// (the rounding Int8Conv2d applies), saturated.
+    public static func quantizeBias(_ bias: Float, inputScale: Float, weightScale: Float) -> Int32 {
+        let value = (Double(bias) / (Double(inputScale) * Double(weightScale))).rounded()
+        return Int32(min(max(value, Double(Int32.min)), Double(Int32.max)))
+    }
+
+    /// The float bias that quantizes back to `code` (for Int8Conv2d, which folds float biases).
+    static func floatBias(_ code: Int32, inputScale: Float, weightScale: Float) -> Float {
+        Float(Double(code) * (Double(inputScale) * Double(weightScale)))
     }
 }
 
@@ -213,6 +259,8 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
     public var path = Int8KernelPath.best
 
     let stages: [ChainStage]
+    /// The int32 biases of a model rebuilt from stored layers (nil for a converted graph).
+    private let loadedBiases: [[Int32]]?
     private let layers: [Layer]
     private let layouts: [Int8ImageLayout]          // input, then each layer's output
     private let buffers: [UnsafeMutablePointer<UInt8>]
@@ -222,14 +270,12 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
 
     /// Converts the chain `from` -> `to` of `graph` (parameters read through `parameter`),
     /// calibrating activations on `calibration` batches ([batch, C, H, W] float32 each).
-    public init(graph: Graph, from input: TensorID, to output: TensorID, batch: Int,
-                parameter: (TensorID) -> UnsafePointer<Float>, calibration: [[Float]],
-                method: CalibrationMethod = .minMax, threads: Int = 1) throws {
+    public convenience init(graph: Graph, from input: TensorID, to output: TensorID, batch: Int,
+                            parameter: (TensorID) -> UnsafePointer<Float>, calibration: [[Float]],
+                            method: CalibrationMethod = .minMax, threads: Int = 1) throws {
         guard !calibration.isEmpty else { throw Int8ConversionError.noCalibrationData }
         let stages = try parseChain(graph, from: input, to: output, batch: batch, parameter: parameter)
-        self.stages = stages
-        self.batch = batch
-        floatSigmoid = { if case .sigmoid = stages.last?.operation { true } else { false } }()
+        let floatSigmoid = { if case .sigmoid = stages.last?.operation { true } else { false } }()
         let integerStages = floatSigmoid ? Array(stages.dropLast()) : stages
         guard !integerStages.isEmpty else { throw Int8ConversionError.unsupported(node: graph[output].name, reason: "nothing to run in int8") }
 
@@ -248,7 +294,7 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
                 observers[index].observe(UnsafeBufferPointer(start: reference.outputs[index], count: integerStages[index].outputCount))
             }
         }
-        inputQuantization = try inputObserver.quantization(method)
+        let inputQuantization = try inputObserver.quantization(method)
 
         // Layers, with borders sized for the convolution that reads each image.
         func border(after index: Int) -> Int {
@@ -283,11 +329,86 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
             quantizations.append(q)
             previous = q
         }
+        self.init(batch: batch, stages: stages, layers: layers, layouts: layouts, inputQuantization: inputQuantization,
+                  layerQuantizations: quantizations, layerNames: integerStages.map(\.name), outputShape: stages.last!.outputShape,
+                  floatSigmoid: floatSigmoid, loadedBiases: nil, threads: threads)
+    }
+
+    /// Rebuilds a chain of stored int8 convolutions (a model file, see `storedConvolutions`)
+    /// for inputs [batch] + `inputShape` ([C, H, W]) quantized with `input`. Runs the same
+    /// kernels on the same integers as the model the layers came from, so its outputs are
+    /// bit for bit the same. Inconsistent layers (codes, scales or biases of the wrong count,
+    /// codes of -128, scales that are not positive and finite, a bias that does not survive
+    /// the round trip) throw naming the tensor.
+    public convenience init(inputShape: [Int], input inputQuantization: ActivationQuantization,
+                            convolutions: [Int8StoredConvolution], batch: Int, threads: Int = 1) throws {
+        precondition(batch >= 1 && threads >= 1, "batch \(batch) and threads \(threads) must be at least 1")
+        guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
+            throw Int8ConversionError.invalidStoredLayer(tensor: "input", problem: "shape \(inputShape) is not [C, H, W]")
+        }
+        guard !convolutions.isEmpty else { throw Int8ConversionError.invalidStoredLayer(tensor: "model", problem: "holds no layers") }
+        var shape = [batch] + inputShape
+        var layers: [Layer] = [], quantizations: [ActivationQuantization] = []
+        var layouts = [Int8ImageLayout(height: shape[2], width: shape[3], channels: shape[1], border: convolutions[0].padding)]
+        var previous = inputQuantization
+        for (index, stored) in convolutions.enumerated() {
+            func fail(_ tensor: String, _ problem: String) -> Int8ConversionError { .invalidStoredLayer(tensor: stored.name + "." + tensor, problem: problem) }
+            let g: Conv2dGeometry
+            do {
+                g = try Conv2dGeometry(batch: batch, inChannels: shape[1], height: shape[2], width: shape[3], outChannels: stored.outChannels,
+                                       kernel: stored.kernel, stride: stored.stride, padding: stored.padding)
+            } catch {
+                throw fail("weight", "kernel \(stored.kernel), stride \(stored.stride), padding \(stored.padding) do not fit the input \(shape): \(error)")
+            }
+            guard g.outHeight > 0, g.outWidth > 0 else { throw fail("weight", "the convolution leaves no output for input \(shape)") }
+            guard stored.weightCodes.count == g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth else {
+                throw fail("weight", "holds \(stored.weightCodes.count) codes; \(g.weightShape) needs \(g.weightShape.reduce(1, *))")
+            }
+            guard stored.weightScales.count == g.outChannels else { throw fail("weight_scale", "holds \(stored.weightScales.count) scales for \(g.outChannels) output channels") }
+            guard stored.bias.count == g.outChannels else { throw fail("bias", "holds \(stored.bias.count) values for \(g.outChannels) output channels") }
+            for (channel, scale) in stored.weightScales.enumerated() where !(scale.isFinite && scale > 0) {
+                throw fail("weight_scale", "scale \(scale) of output channel \(channel) is not positive and finite")
+            }
+            if let bad = stored.weightCodes.firstIndex(of: -128) {
+                throw fail("weight", "code -128 at element \(bad) is outside the symmetric int8 range [-127, 127]")
+            }
+            // Int8Conv2d takes float biases and rounds them to the accumulator scale: the stored
+            // integer must come back exactly.
+            var floatBias = [Float](repeating: 0, count: g.outChannels)
+            for channel in 0..<g.outChannels {
+                let code = stored.bias[channel], scale = stored.weightScales[channel]
+                floatBias[channel] = Int8StoredConvolution.floatBias(code, inputScale: previous.scale, weightScale: scale)
+                guard floatBias[channel].isFinite,
+                      Int8StoredConvolution.quantizeBias(floatBias[channel], inputScale: previous.scale, weightScale: scale) == code else {
+                    throw fail("bias", "value \(code) of output channel \(channel) is too large for its scale")
+                }
+            }
+            let border = index + 1 < convolutions.count ? convolutions[index + 1].padding : 0
+            layers.append(.conv(try Int8Conv2d(g, weightCodes: stored.weightCodes, weightScales: stored.weightScales, bias: floatBias,
+                                               input: previous, output: stored.output, relu: stored.relu, outputBorder: border, name: stored.name)))
+            shape = g.outputShape
+            layouts.append(Int8ImageLayout(height: shape[2], width: shape[3], channels: shape[1], border: border))
+            quantizations.append(stored.output)
+            previous = stored.output
+        }
+        self.init(batch: batch, stages: [], layers: layers, layouts: layouts, inputQuantization: inputQuantization,
+                  layerQuantizations: quantizations, layerNames: convolutions.map(\.name), outputShape: shape,
+                  floatSigmoid: false, loadedBiases: convolutions.map(\.bias), threads: threads)
+    }
+
+    private init(batch: Int, stages: [ChainStage], layers: [Layer], layouts: [Int8ImageLayout], inputQuantization: ActivationQuantization,
+                 layerQuantizations quantizations: [ActivationQuantization], layerNames: [String], outputShape: [Int],
+                 floatSigmoid: Bool, loadedBiases: [[Int32]]?, threads: Int) {
+        self.batch = batch
+        self.loadedBiases = loadedBiases
+        self.stages = stages
         self.layers = layers
         self.layouts = layouts
+        self.inputQuantization = inputQuantization
         layerQuantizations = quantizations
-        layerNames = integerStages.map(\.name)
-        outputShape = stages.last!.outputShape
+        self.layerNames = layerNames
+        self.outputShape = outputShape
+        self.floatSigmoid = floatSigmoid
 
         // One block for all images; borders hold their zero point for good.
         let sizes = layouts.map { Arena.roundUp(batch * $0.sampleBytes) }
@@ -348,6 +469,7 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
 
     /// Each int8 layer's error against float32 over `inputs` (batches as for calibration).
     public func errorReport(inputs: [[Float]]) -> [Int8LayerReport] {
+        precondition(!stages.isEmpty, "errorReport needs the float32 chain: this model was rebuilt from stored int8 layers")
         let reference = FloatChain(Array(stages.prefix(layers.count)))
         var squaredError = [Double](repeating: 0, count: layers.count), squaredSignal = squaredError, worst = squaredError
         var scratch = [Float](repeating: 0, count: outputShape.reduce(1, *))
@@ -369,6 +491,34 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
             Int8LayerReport(name: layerNames[$0], quantization: layerQuantizations[$0],
                             relativeError: (squaredError[$0] / max(squaredSignal[$0], 1e-30)).squareRoot(), maximumErrorSteps: worst[$0])
         }
+    }
+
+    /// The layers as a model file stores them, or nil when the chain holds anything but
+    /// convolutions (one group, square kernel) or ends in a float32 sigmoid.
+    public var storedConvolutions: [Int8StoredConvolution]? {
+        guard !floatSigmoid else { return nil }
+        var stored: [Int8StoredConvolution] = []
+        var inputScale = inputQuantization.scale
+        for (index, layer) in layers.enumerated() {
+            guard case let .conv(conv) = layer else { return nil }
+            let g = conv.geometry
+            guard g.kernelHeight == g.kernelWidth else { return nil }
+            let bias: [Int32]
+            if index < stages.count, case let .conv(_, _, floatBias, _) = stages[index].operation, let floatBias {
+                bias = (0..<g.outChannels).map {
+                    Int8StoredConvolution.quantizeBias(floatBias[$0], inputScale: inputScale, weightScale: conv.weightScales[$0])
+                }
+            } else if let loaded = loadedBiases?[index] {
+                bias = loaded
+            } else {
+                bias = [Int32](repeating: 0, count: g.outChannels)
+            }
+            stored.append(Int8StoredConvolution(name: layerNames[index], outChannels: g.outChannels, kernel: g.kernelHeight, stride: g.stride,
+                                                padding: g.padding, relu: conv.relu, weightCodes: conv.weightCodes,
+                                                weightScales: conv.weightScales, bias: bias, output: conv.output))
+            inputScale = conv.output.scale
+        }
+        return stored
     }
 
     /// Per-channel weight scales and int8 codes of each convolution (for model files and peers).
