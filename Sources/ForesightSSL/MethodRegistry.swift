@@ -1,0 +1,325 @@
+// The one table that maps a method's short name to the data it trains on and to the call that
+// builds its trainer, plus the reading of `--data PATH` (an image folder, a .txt, a .wav or a
+// .y4m file) into that data. Not a training loop (TrainingRun.swift) and not the method
+// descriptions (SSLMethod.all in Methods.swift): a new method is one `MethodRegistry.Entry` here.
+
+import Foundation
+import ForesightCore
+import ForesightSensors
+
+/// The kinds of data a method can train on.
+public enum TrainingDataKind: String, Sendable, CaseIterable {
+    case images, text, audio, video
+
+    /// The kind a `--data` path holds, by its form: a folder is images, then by extension
+    /// (.txt text, .wav audio, .y4m video); nil for anything else.
+    public static func of(path: String) -> TrainingDataKind? {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue { return .images }
+        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        case "txt": return .text
+        case "wav": return .audio
+        case "y4m": return .video
+        default: return nil
+        }
+    }
+}
+
+/// The data a trainer draws its batches from.
+///
+/// ```swift
+/// let data = try TrainingData.load(path: "frames/", options: TrainingOptions())   // .images([N, 1, 32, 32])
+/// ```
+public enum TrainingData: Sendable {
+    /// Images [count, C, H, W] in [0, 1]; labels are ignored by every trainer (all zero when unlabelled).
+    case images(LabeledImages)
+    /// Bytes of a text.
+    case text([UInt8])
+    /// Mono samples in [-1, 1].
+    case audio(samples: [Float], sampleRate: Int)
+    /// A Y4M recording, read by the trainer itself.
+    case video(path: String)
+
+    /// Which kind this is.
+    public var kind: TrainingDataKind {
+        switch self {
+        case .images: .images
+        case .text: .text
+        case .audio: .audio
+        case .video: .video
+        }
+    }
+
+    /// One line for messages: "1797 images of 1x8x8", "12 KiB of text", "3.0 s of audio at 16000 Hz".
+    public var summary: String {
+        switch self {
+        case let .images(set): "\(set.count) images of \(set.channels)x\(set.height)x\(set.width)"
+        case let .text(bytes): "\(bytes.count) bytes of text"
+        case let .audio(samples, rate): String(format: "%.1f s of audio at %d Hz", Double(samples.count) / Double(rate), rate)
+        case let .video(path): "the recording \(path)"
+        }
+    }
+
+    /// Reads `path` as the kind `TrainingDataKind.of(path:)` names: every PNG/PGM/PPM image
+    /// under a folder (sub-folders included, unlabelled), resized to `options.imageSize` and
+    /// made grey or RGB by `options.colour`; a text file's bytes; a WAV file mixed to mono;
+    /// a Y4M file's path.
+    public static func load(path: String, options: TrainingOptions) throws -> TrainingData {
+        guard let kind = TrainingDataKind.of(path: path) else {
+            throw TrainingDataError("--data \(path) is neither an image folder nor a .txt, .wav or .y4m file")
+        }
+        switch kind {
+        case .images:
+            let files = try ImageLoading.imageFiles(under: path)
+            guard !files.isEmpty else { throw TrainingDataError("--data \(path): the folder holds no .png, .pgm or .ppm image") }
+            let channels = options.colour ? 3 : 1
+            let pixels = try ImageLoading.load(files, channels: channels, height: options.imageSize, width: options.imageSize)
+            return .images(LabeledImages(pixels: pixels, labels: [Int32](repeating: 0, count: files.count), channels: channels,
+                                         height: options.imageSize, width: options.imageSize, classCount: 1))
+        case .text:
+            guard let bytes = FileManager.default.contents(atPath: path) else { throw TrainingDataError("--data \(path): cannot read the file") }
+            guard !bytes.isEmpty else { throw TrainingDataError("--data \(path): the text file is empty") }
+            return .text([UInt8](bytes))
+        case .audio:
+            let clip = try WAV.read(path: path).mixedToMono()
+            guard !clip.samples.isEmpty else { throw TrainingDataError("--data \(path): the WAV file holds no samples") }
+            return .audio(samples: clip.samples, sampleRate: clip.sampleRate)
+        case .video:
+            guard FileManager.default.isReadableFile(atPath: path) else { throw TrainingDataError("--data \(path): cannot read the file") }
+            return .video(path: path)
+        }
+    }
+}
+
+/// Why training data could not be read or does not suit a method.
+public struct TrainingDataError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Settings every method's trainer takes; each method reads the ones it uses.
+///
+/// ```swift
+/// var options = TrainingOptions()
+/// options.backbone = try ImageBackbones.parse("resnet width=8 groups=4")
+/// options.imageSize = 8
+/// ```
+public struct TrainingOptions: Sendable {
+    /// Images (or clips, or sequences) per step.
+    public var batch: Int
+    public var learningRate: Float
+    /// Kernel worker threads.
+    public var threads: Int
+    /// Seed of the weights and of the batches.
+    public var seed: UInt64
+    /// The image encoder of image methods.
+    public var backbone: any ImageBackbone
+    /// Height and width images are resized to.
+    public var imageSize: Int
+    /// Keep images in RGB (3 channels) instead of greyscale (1).
+    public var colour: Bool
+
+    public init(batch: Int = 64, learningRate: Float = 2e-3, threads: Int = 1, seed: UInt64 = 0,
+                backbone: any ImageBackbone = SmallResNet(width: 16, groups: 4), imageSize: Int = 32, colour: Bool = false) {
+        self.batch = batch
+        self.learningRate = learningRate
+        self.threads = threads
+        self.seed = seed
+        self.backbone = backbone
+        self.imageSize = imageSize
+        self.colour = colour
+    }
+
+    /// The backbone as the small ResNet the current image trainers build on.
+    func smallResNet(for method: String) throws -> SmallResNet {
+        guard let resnet = backbone as? SmallResNet else {
+            throw TrainingDataError("\(method) trains a resnet backbone; '\(backbone.specification)' is not one")
+        }
+        return resnet
+    }
+
+    /// The image set of `data`, checked to fill a batch; `method` names the caller in errors.
+    func images(_ data: TrainingData, for method: String) throws -> LabeledImages {
+        guard case let .images(set) = data else {
+            throw TrainingDataError("\(method) trains on images; the data is \(data.kind.rawValue) (\(data.summary))")
+        }
+        guard batch >= 2, set.count >= batch else {
+            throw TrainingDataError("\(method): a batch of \(batch) needs at least 2 and at most \(set.count) images (the data has \(set.count)); lower --batch")
+        }
+        return set
+    }
+}
+
+/// Why a method's trainer could not be made.
+public enum MethodRegistryError: Error, CustomStringConvertible, Equatable {
+    /// No method of that name; the known names follow.
+    case unknownMethod(String, known: [String])
+    /// The method trains on another kind of data.
+    case wrongData(method: String, needs: TrainingDataKind, got: TrainingDataKind, source: String)
+
+    public var description: String {
+        switch self {
+        case let .unknownMethod(name, known):
+            "unknown method '\(name)'; known methods: \(known.joined(separator: ", "))"
+        case let .wrongData(method, needs, got, source):
+            "\(method) trains on \(needs.rawValue); \(source) is \(got.rawValue)"
+        }
+    }
+}
+
+/// Every trainable method: its data kind and how its trainer is built.
+///
+/// ```swift
+/// let trainer = try MethodRegistry.makeTrainer(method: "simclr", data: .images(set), options: TrainingOptions())
+/// for _ in 0..<100 { try trainer.step() }
+/// ```
+public enum MethodRegistry {
+    /// One method: the data it trains on and the call that builds its trainer.
+    public struct Entry: Sendable {
+        public let name: String
+        public let data: TrainingDataKind
+        public let make: @Sendable (TrainingData, TrainingOptions) throws -> any SelfSupervisedTrainer
+
+        public init(_ name: String, trainsOn data: TrainingDataKind,
+                    make: @escaping @Sendable (TrainingData, TrainingOptions) throws -> any SelfSupervisedTrainer) {
+            self.name = name
+            self.data = data
+            self.make = make
+        }
+    }
+
+    /// The methods in the order of `SSLMethod.all`; one entry per method.
+    public static let entries: [Entry] = [
+        Entry("simclr", trainsOn: .images) { data, o in
+            try TwoViewTrainer(objective: .simclr(temperature: 0.2), data: o.images(data, for: "simclr"), backbone: o.smallResNet(for: "simclr"),
+                               batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
+        Entry("vicreg", trainsOn: .images) { data, o in
+            try TwoViewTrainer(objective: .vicreg(invariance: 25, variance: 25, covariance: 1), data: o.images(data, for: "vicreg"),
+                               backbone: o.smallResNet(for: "vicreg"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
+        Entry("autoencoder", trainsOn: .images) { data, o in
+            try PretextTrainer(objective: .autoencoder, data: o.images(data, for: "autoencoder"), backbone: o.smallResNet(for: "autoencoder"),
+                               batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
+        Entry("denoising", trainsOn: .images) { data, o in
+            try PretextTrainer(objective: .denoising(noiseDeviation: 0.2), data: o.images(data, for: "denoising"),
+                               backbone: o.smallResNet(for: "denoising"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
+        Entry("rotation", trainsOn: .images) { data, o in
+            try PretextTrainer(objective: .rotation, data: o.images(data, for: "rotation"), backbone: o.smallResNet(for: "rotation"),
+                               batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
+    ]
+
+    /// Names of every trainable method.
+    public static var names: [String] { entries.map(\.name) }
+
+    /// The entry called `method`, or an error listing the known names.
+    public static func entry(_ method: String) throws -> Entry {
+        guard let entry = entries.first(where: { $0.name == method }) else {
+            throw MethodRegistryError.unknownMethod(method, known: names)
+        }
+        return entry
+    }
+
+    /// Checks that `method` trains on `kind` before any data is read; `source` names the data
+    /// in the error ("--data x.wav").
+    public static func check(method: String, trainsOn kind: TrainingDataKind, source: String) throws {
+        let entry = try entry(method)
+        guard entry.data == kind else { throw MethodRegistryError.wrongData(method: method, needs: entry.data, got: kind, source: source) }
+    }
+
+    /// The trainer of `method` on `data`; a clear error for an unknown name or data of the wrong kind.
+    public static func makeTrainer(method: String, data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
+        try check(method: method, trainsOn: data.kind, source: "the data (\(data.summary))")
+        return try entry(method).make(data, options)
+    }
+}
+
+/// Reading image files into float pixels [count, C, H, W]: grey or RGB, area-resized.
+public enum ImageLoading {
+    /// Every .png, .pgm and .ppm file under `folder`, sub-folders included, sorted by path.
+    public static func imageFiles(under folder: String) throws -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: folder) else {
+            throw TrainingDataError("cannot open folder \(folder)")
+        }
+        let separator = folder.hasSuffix("/") ? "" : "/"
+        var files: [String] = []
+        while let relative = walker.nextObject() as? String {
+            let lower = relative.lowercased()
+            if lower.hasSuffix(".png") || lower.hasSuffix(".pgm") || lower.hasSuffix(".ppm") { files.append(folder + separator + relative) }
+        }
+        return files.sorted()
+    }
+
+    /// A labelled folder: one sub-folder per class (classes sorted by name, label = index),
+    /// every image under each. `classes` fixes the names and their order (a test folder uses
+    /// its training folder's); a sub-folder not among them is an error.
+    public static func labelledFolder(_ folder: String, classes fixed: [String]? = nil, channels: Int, height: Int,
+                                      width: Int) throws -> (images: LabeledImages, classes: [String]) {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        let separator = folder.hasSuffix("/") ? "" : "/"
+        let subfolders = entries.filter { name in
+            var isFolder: ObjCBool = false
+            return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: folder + separator + name, isDirectory: &isFolder) && isFolder.boolValue
+        }.sorted()
+        guard !subfolders.isEmpty else {
+            throw TrainingDataError("\(folder) has no class sub-folders; a labelled set is one sub-folder of images per class")
+        }
+        let classes = fixed ?? subfolders
+        var files: [String] = [], labels: [Int32] = []
+        for name in subfolders {
+            guard let label = classes.firstIndex(of: name) else {
+                throw TrainingDataError("\(folder): class '\(name)' is not among the training classes \(classes.joined(separator: ", "))")
+            }
+            let found = try imageFiles(under: folder + separator + name)
+            files += found
+            labels += [Int32](repeating: Int32(label), count: found.count)
+        }
+        guard !files.isEmpty else { throw TrainingDataError("\(folder): the class sub-folders hold no .png, .pgm or .ppm image") }
+        let pixels = try load(files, channels: channels, height: height, width: width)
+        return (LabeledImages(pixels: pixels, labels: labels, channels: channels, height: height, width: width, classCount: classes.count), classes)
+    }
+
+    /// Reads `files` into [files.count, channels, height, width] in [0, 1]: greyscale by luma
+    /// (0.299 R + 0.587 G + 0.114 B) or grey repeated into RGB, then area-resized.
+    public static func load(_ files: [String], channels: Int, height: Int, width: Int) throws -> [Float] {
+        precondition(channels == 1 || channels == 3, "images load as 1 or 3 channels, got \(channels)")
+        precondition(height > 0 && width > 0, "image size \(height)x\(width) must be positive")
+        var pixels = [Float](repeating: 0, count: files.count * channels * height * width)
+        var resizers: [String: AreaResizer] = [:]
+        var interleaved: [Float] = [], resized = [Float](repeating: 0, count: height * width * channels)
+        for (index, file) in files.enumerated() {
+            let image: ByteImage
+            do { image = try ByteImage.read(path: file) } catch { throw TrainingDataError("\(file): \(error)") }
+            // Source [h, w, channels] in [0, 1], in the wanted channel count.
+            interleaved.removeAll(keepingCapacity: true)
+            let sourcePixels = image.width * image.height
+            for p in 0..<sourcePixels {
+                if image.channels == channels {
+                    for c in 0..<channels { interleaved.append(Float(image.pixels[p * channels + c]) / 255) }
+                } else if channels == 1 {
+                    let r = Float(image.pixels[3 * p]), g = Float(image.pixels[3 * p + 1]), b = Float(image.pixels[3 * p + 2])
+                    interleaved.append((0.299 * r + 0.587 * g + 0.114 * b) / 255)
+                } else {
+                    let grey = Float(image.pixels[p]) / 255
+                    interleaved += [grey, grey, grey]
+                }
+            }
+            let key = "\(image.width)x\(image.height)"
+            let resizer = resizers[key] ?? AreaResizer(sourceWidth: image.width, sourceHeight: image.height,
+                                                       targetWidth: width, targetHeight: height, channels: channels)
+            resizers[key] = resizer
+            interleaved.withUnsafeBufferPointer { source in
+                resized.withUnsafeMutableBufferPointer { resizer.resize(source.baseAddress!, into: $0.baseAddress!) }
+            }
+            // [H, W, C] -> [C, H, W].
+            let base = index * channels * height * width
+            for c in 0..<channels {
+                for i in 0..<height * width { pixels[base + c * height * width + i] = resized[i * channels + c] }
+            }
+        }
+        return pixels
+    }
+}

@@ -1,0 +1,202 @@
+// One training run of any registered method, as `foresight train` does it: builds the trainer
+// from the registry, steps it, reports progress, writes atomic checkpoints (model files with
+// the method, backbone, input shape and steps done), resumes from one, and stops at a
+// non-finite loss keeping the last good checkpoint. Not a scheduler: a fixed learning rate.
+
+import Foundation
+import ForesightCore
+import ForesightNN
+import ForesightLearn
+
+/// Model-file metadata keys written by a training run.
+public enum TrainingMetadata {
+    /// The method's short name ("simclr").
+    public static let method = "ssl.method"
+    /// The backbone specification ("resnet width=16 groups=4"), for image methods.
+    public static let backbone = "ssl.backbone"
+    /// The input shape of one image, "C,H,W", for image methods.
+    public static let input = "ssl.input"
+    /// Training steps done.
+    public static let steps = "ssl.steps"
+    /// Images (or clips, or sequences) per step.
+    public static let batch = "ssl.batch"
+    /// The seed of the run.
+    public static let seed = "ssl.seed"
+    /// The optimizer's own step count (its bias corrections).
+    public static let optimizerSteps = "optimizer.steps"
+    public static let learningRate = "learning_rate"
+}
+
+/// Why a training run stopped or could not start.
+public struct TrainingRunError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Where a training run is, after each step.
+public struct TrainingProgress: Sendable {
+    /// Steps done, including those of a resumed checkpoint.
+    public var step: Int
+    /// Steps the run will have done at its end.
+    public var totalSteps: Int
+    public var loss: Float
+    /// Steps per second in this process.
+    public var stepsPerSecond: Double
+    /// Estimated seconds to the last step.
+    public var secondsRemaining: Double { stepsPerSecond > 0 ? Double(totalSteps - step) / stepsPerSecond : .infinity }
+}
+
+/// What a finished run did.
+public struct TrainingRunReport: Sendable {
+    /// Steps done at the end, including those of a resumed checkpoint.
+    public var steps: Int
+    /// Mean loss of the first and of the last tenth of this run's steps.
+    public var firstLoss: Float, lastLoss: Float
+    public var seconds: Double
+    /// Checkpoints written (the final one included).
+    public var checkpoints: Int
+}
+
+/// A trainer of one registered method with its checkpoint state.
+///
+/// ```swift
+/// let run = try TrainingRun(method: "simclr", dataPath: "frames/", options: options)
+/// let report = try run.train(steps: 500, checkpointEvery: 100, output: "simclr.safetensors") { print($0.step, $0.loss) }
+/// ```
+public final class TrainingRun {
+    public let method: String
+    public let trainer: any SelfSupervisedTrainer
+    public let options: TrainingOptions
+    /// One image's shape [C, H, W] for image methods, else nil.
+    public let inputShape: [Int]?
+    /// Steps per pass over the data, for image methods (ceil(count / batch)), else nil.
+    public let stepsPerEpoch: Int?
+    /// Steps done, including those of a resumed checkpoint.
+    public private(set) var stepsDone = 0
+    /// Parameters and optimizer state ("optimizer." + name), listed once: what checkpoints hold.
+    private let state: [(name: String, tensor: Tensor)]
+
+    /// Builds `method`'s trainer on `data`.
+    public init(method: String, data: TrainingData, options: TrainingOptions) throws {
+        guard options.batch >= 1, options.threads >= 1, options.imageSize >= 1,
+              options.learningRate > 0, options.learningRate.isFinite else {
+            throw TrainingRunError("batch (\(options.batch)), threads (\(options.threads)) and image size (\(options.imageSize)) must be at least 1 and the learning rate (\(options.learningRate)) positive")
+        }
+        self.method = method
+        self.options = options
+        trainer = try MethodRegistry.makeTrainer(method: method, data: data, options: options)
+        if case let .images(set) = data {
+            inputShape = [set.channels, set.height, set.width]
+            stepsPerEpoch = (set.count + options.batch - 1) / options.batch
+        } else {
+            inputShape = nil
+            stepsPerEpoch = nil
+        }
+        var state: [(name: String, tensor: Tensor)] = []
+        let program = trainer.program
+        for id in program.parameters {
+            let value = program.tensor(id)
+            state.append((value.name, value))
+            if let moments = program.optimizerState(id) {
+                state.append(("optimizer." + value.name, Tensor(data: UnsafeMutableRawPointer(moments.baseAddress!), shape: try Shape([moments.count]),
+                                                                dtype: .float32, name: "optimizer." + value.name)))
+            }
+        }
+        self.state = state
+    }
+
+    /// Checks that `method` trains on what `dataPath` holds, then reads the data and builds the trainer.
+    public convenience init(method: String, dataPath: String, options: TrainingOptions) throws {
+        guard let kind = TrainingDataKind.of(path: dataPath) else {
+            throw TrainingDataError("--data \(dataPath) is neither an image folder nor a .txt, .wav or .y4m file")
+        }
+        try MethodRegistry.check(method: method, trainsOn: kind, source: "--data \(dataPath)")
+        try self.init(method: method, data: TrainingData.load(path: dataPath, options: options), options: options)
+    }
+
+    /// The metadata a checkpoint of this run stores now.
+    public var metadata: [String: String] {
+        var values = [
+            "architecture": "ssl-" + method,
+            TrainingMetadata.method: method,
+            TrainingMetadata.steps: String(stepsDone),
+            TrainingMetadata.batch: String(options.batch),
+            TrainingMetadata.seed: String(options.seed),
+            TrainingMetadata.learningRate: String(options.learningRate),
+        ]
+        if let optimizer = trainer.program.optimizer { values[TrainingMetadata.optimizerSteps] = String(optimizer.stepCount) }
+        if let backbone = trainer.imageBackbone { values[TrainingMetadata.backbone] = backbone.specification }
+        if let inputShape { values[TrainingMetadata.input] = inputShape.map(String.init).joined(separator: ",") }
+        return values
+    }
+
+    /// Writes parameters, optimizer state and metadata to `path` atomically.
+    public func save(to path: String) throws {
+        try ModelFile.write(to: path, metadata: metadata, tensors: state)
+    }
+
+    /// Continues from the checkpoint at `path`: it must be of the same method, backbone and input shape.
+    public func resume(from path: String) throws {
+        let file = try ModelFile(path: path)
+        let current = metadata
+        for key in [TrainingMetadata.method, TrainingMetadata.backbone, TrainingMetadata.input] where file.metadata[key] != current[key] {
+            throw TrainingRunError("cannot resume from \(path): it has \(key) '\(file.metadata[key] ?? "none")', this run '\(current[key] ?? "none")'")
+        }
+        for (name, tensor) in state { try file.load(name, into: tensor) }
+        if let optimizer = trainer.program.optimizer { optimizer.stepCount = Int(file.metadata[TrainingMetadata.optimizerSteps] ?? "") ?? 0 }
+        stepsDone = Int(file.metadata[TrainingMetadata.steps] ?? "") ?? 0
+    }
+
+    /// Trains until `steps` steps are done in all (resumed ones included), writing a checkpoint
+    /// to `output` every `checkpointEvery` steps and at the end. A checkpoint is written only
+    /// when its parameters give a finite loss on the last batch; a non-finite loss stops the run
+    /// with an error, and the file on disk is the last good checkpoint.
+    public func train(steps: Int, checkpointEvery: Int? = nil, output: String? = nil,
+                      progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingRunReport {
+        guard steps >= 1 else { throw TrainingRunError("the number of steps must be at least 1 (got \(steps))") }
+        if let checkpointEvery, checkpointEvery < 1 { throw TrainingRunError("--checkpoint-every must be at least 1 (got \(checkpointEvery))") }
+        let planned = max(0, steps - stepsDone)
+        let window = max(1, planned / 10)
+        var first: Float = 0, last = [Float](repeating: 0, count: window), checkpoints = 0, lastCheckpoint: Int?
+        func kept(_ step: Int?) -> String {
+            if let step { return "the last good checkpoint (step \(step)) is kept in \(output ?? "")" }
+            return output.map { "no checkpoint was written in this run (\($0) is as it was)" } ?? "no checkpoint was asked for"
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        var taken = 0
+        while stepsDone < steps {
+            let loss = try trainer.step()
+            guard loss.isFinite else {
+                throw TrainingRunError("\(method): the loss became \(loss) at step \(stepsDone + 1); \(kept(lastCheckpoint)). Lower --learning-rate and resume")
+            }
+            stepsDone += 1
+            if taken < window { first += loss / Float(window) }
+            last[taken % window] = loss
+            taken += 1
+            if let output, stepsDone == steps || checkpointEvery.map({ stepsDone % $0 == 0 }) == true {
+                // The parameters after this step's update are good if they give a finite loss on its batch.
+                trainer.program.forward()
+                let check = trainer.program.lossValue
+                guard check.isFinite else {
+                    throw TrainingRunError("\(method): the loss became \(check) after step \(stepsDone); \(kept(lastCheckpoint)). Lower --learning-rate and resume")
+                }
+                try save(to: output)
+                checkpoints += 1
+                lastCheckpoint = stepsDone
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            progress(TrainingProgress(step: stepsDone, totalSteps: steps, loss: loss, stepsPerSecond: seconds > 0 ? Double(taken) / seconds : 0))
+        }
+        let counted = min(window, taken)
+        let lastMean = counted > 0 ? last.prefix(counted).reduce(0, +) / Float(counted) : 0
+        return TrainingRunReport(steps: stepsDone, firstLoss: counted < window ? first * Float(window) / Float(max(counted, 1)) : first,
+                                 lastLoss: lastMean, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, checkpoints: checkpoints)
+    }
+
+    /// Steps for `epochs` passes over the data; an error for data without a size in images.
+    public func steps(forEpochs epochs: Int) throws -> Int {
+        guard epochs >= 1 else { throw TrainingRunError("--epochs must be at least 1 (got \(epochs))") }
+        guard let stepsPerEpoch else { throw TrainingRunError("\(method) does not train on images; give --steps instead of --epochs") }
+        return epochs * stepsPerEpoch
+    }
+}

@@ -1,0 +1,21 @@
+// `foresight methods`: every self-supervised method by its short name, with what it learns
+// from, the data it trains on and the paper it follows. Not documentation: see the DocC pages.
+
+import ArgumentParser
+import ForesightSSL
+
+struct Methods: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the self-supervised methods `foresight train --method` knows.",
+        discussion: "foresight methods"
+    )
+
+    func run() throws {
+        let width = SSLMethod.all.map(\.name.count).max() ?? 0
+        for method in SSLMethod.all {
+            let data = (try? MethodRegistry.entry(method.name).data.rawValue).map { " [\($0)]" } ?? ""
+            print(method.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + method.summary + data)
+            print(String(repeating: " ", count: width) + "  " + method.reference)
+        }
+    }
+}

@@ -1,0 +1,135 @@
+// `foresight train`: trains one self-supervised method (see `foresight methods`) on an image
+// folder, a text, a WAV or a Y4M file, with a progress bar on stderr and atomic checkpoints.
+// The work is ForesightSSL's TrainingRun; this file only reads the command line and prints.
+
+import ArgumentParser
+import Foundation
+import ForesightLearn
+import ForesightSSL
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a self-supervised method and write the model file.",
+        discussion: """
+            foresight train --method simclr --data images/ --size 32 --steps 2000 -o simclr.safetensors
+            foresight train --method rotation --data images/ --backbone "resnet width=32 groups=8" --epochs 5 -o rotation.safetensors
+            foresight train --method simclr --data images/ --steps 4000 --resume -o simclr.safetensors
+            An image folder is read whole (every .png/.pgm/.ppm under it), resized to --size and made grey \
+            unless --rgb is given. The model file is written every --checkpoint-every steps and at the end; \
+            --resume continues from it. A loss that becomes NaN stops the run and keeps the last good checkpoint.
+            """
+    )
+
+    @Option(help: "The method's short name (see `foresight methods`).")
+    var method: String
+
+    @Option(help: "An image folder, a .txt, a .wav or a .y4m file.")
+    var data: String
+
+    @Option(help: "The image backbone, `family key=value ...` (default: resnet width=16 groups=4, or the checkpoint's with --resume).")
+    var backbone: String?
+
+    @Option(help: "Passes over the image set (give --epochs or --steps).")
+    var epochs: Int?
+
+    @Option(help: "Training steps in all, resumed ones included (give --epochs or --steps).")
+    var steps: Int?
+
+    @Option(help: "Images (or clips, or sequences) per step.")
+    var batch = 64
+
+    @Option(help: "Kernel worker threads.")
+    var threads = 1
+
+    @Option(help: "AdamW learning rate.")
+    var learningRate: Float = 2e-3
+
+    @Option(help: "Seed of the weights and the batches.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Height and width images are resized to (default: 32, or the checkpoint's with --resume).")
+    var size: Int?
+
+    @Flag(help: "Keep images in RGB instead of greyscale.")
+    var rgb = false
+
+    @Option(help: "Steps between checkpoints.")
+    var checkpointEvery = 500
+
+    @Flag(help: "Continue from the model file given with -o.")
+    var resume = false
+
+    @Option(name: .shortAndLong, help: "The model file to write (.safetensors).")
+    var output: String
+
+    func validate() throws {
+        guard (epochs == nil) != (steps == nil) else { throw ValidationError("give exactly one of --epochs N and --steps N") }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+        if let size, size < 1 { throw ValidationError("--size must be at least 1 (got \(size))") }
+        guard batch >= 1, threads >= 1, checkpointEvery >= 1 else { throw ValidationError("--batch, --threads and --checkpoint-every must be at least 1") }
+        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
+    }
+
+    func run() throws {
+        // With --resume, the checkpoint's backbone and image size are the defaults.
+        let checkpoint = resume ? try ModelFile(path: output) : nil
+        let specification = backbone ?? checkpoint?.metadata[TrainingMetadata.backbone] ?? "resnet width=16 groups=4"
+        let storedInput = (checkpoint?.metadata[TrainingMetadata.input] ?? "").split(separator: ",").compactMap { Int($0) }
+        var options = TrainingOptions()
+        options.backbone = try ImageBackbones.parse(specification)
+        options.batch = batch
+        options.threads = threads
+        options.learningRate = learningRate
+        options.seed = resume ? seed &+ UInt64(checkpoint?.metadata[TrainingMetadata.steps].flatMap { UInt64($0) } ?? 0) : seed
+        options.imageSize = size ?? (storedInput.count == 3 ? storedInput[1] : 32)
+        options.colour = rgb || (size == nil && storedInput.first == 3)
+
+        let run = try TrainingRun(method: method, dataPath: data, options: options)
+        if resume {
+            try run.resume(from: output)
+            FileHandle.standardError.write(Data("resumed from \(output) at step \(run.stepsDone)\n".utf8))
+        }
+        let total = try steps ?? run.steps(forEpochs: epochs!)
+        let bar = ProgressBar()
+        let report: TrainingRunReport
+        do {
+            report = try run.train(steps: total, checkpointEvery: checkpointEvery, output: output) { bar.show($0) }
+        } catch {
+            bar.finish()
+            throw error
+        }
+        bar.finish()
+        print(String(format: "%@: %d steps in %.1f s; loss %.4f -> %.4f; wrote %@", method, report.steps, report.seconds,
+                     report.firstLoss, report.lastLoss, output))
+    }
+}
+
+/// A one-line progress bar on stderr: redrawn in place on a terminal (at most ten times a
+/// second), else a plain line about every 10% of the run.
+final class ProgressBar {
+    private let interactive = isatty(STDERR_FILENO) == 1
+    private var lastDrawn = 0.0, lastTenth = -1, drawn = false
+
+    func show(_ progress: TrainingProgress) {
+        let now = Date().timeIntervalSince1970
+        let fraction = Double(progress.step) / Double(max(progress.totalSteps, 1))
+        let tenth = Int(fraction * 10)
+        let last = progress.step == progress.totalSteps
+        if interactive { guard last || now - lastDrawn >= 0.1 else { return } } else { guard tenth != lastTenth || last else { return } }
+        lastDrawn = now
+        lastTenth = tenth
+        let filled = Int(fraction * 24)
+        let remaining = progress.secondsRemaining.isFinite ? Int(progress.secondsRemaining.rounded()) : 0
+        let line = String(format: "[%@%@] step %d/%d  loss %.4f  %.1f steps/s  ETA %d:%02d",
+                          String(repeating: "#", count: filled), String(repeating: ".", count: 24 - filled),
+                          progress.step, progress.totalSteps, progress.loss, progress.stepsPerSecond, remaining / 60, remaining % 60)
+        FileHandle.standardError.write(Data((interactive ? "\r" + line : line + "\n").utf8))
+        drawn = true
+    }
+
+    func finish() {
+        if interactive && drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+        drawn = false
+    }
+}

@@ -1,0 +1,253 @@
+// Tests of the method registry (a trainer for each method, clear errors for data of the wrong
+// kind and unknown names), of reading --data folders, and of the train -> model file -> eval
+// path the `train` and `eval` commands take, on the digits written out as PGM images.
+
+import Foundation
+import XCTest
+import ForesightCore
+import ForesightLearn
+import ForesightSensors
+@testable import ForesightSSL
+
+/// A fresh temporary folder, removed when the test ends.
+private func temporaryFolder(_ test: XCTestCase) throws -> String {
+    let path = NSTemporaryDirectory() + "foresight-registry-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+    return path
+}
+
+/// Writes `set` as 8-bit PGM files, `folder/<label>/<index>.pgm` (one sub-folder per class).
+private func writeLabelledFolder(_ set: LabeledImages, to folder: String) throws {
+    for index in 0..<set.count {
+        let classFolder = folder + "/\(set.labels[index])"
+        try FileManager.default.createDirectory(atPath: classFolder, withIntermediateDirectories: true)
+        let pixels = set.pixels[index * set.imageSize..<(index + 1) * set.imageSize].map { UInt8(($0 * 255).rounded()) }
+        try ByteImage(width: set.width, height: set.height, channels: 1, pixels: pixels)
+            .write(path: classFolder + String(format: "/%04d.pgm", index))
+    }
+}
+
+final class MethodRegistryTests: XCTestCase {
+    func testEveryListedMethodWithATrainerIsInTheRegistryOnce() {
+        XCTAssertEqual(Set(MethodRegistry.names).count, MethodRegistry.names.count, "a method registered twice")
+        for name in MethodRegistry.names { XCTAssertNotNil(SSLMethod.named(name), "\(name) is registered but not in SSLMethod.all") }
+        for name in ["simclr", "vicreg", "autoencoder", "denoising", "rotation"] { XCTAssert(MethodRegistry.names.contains(name), name) }
+    }
+
+    func testDataKindFollowsThePath() throws {
+        let folder = try temporaryFolder(self)
+        XCTAssertEqual(TrainingDataKind.of(path: folder), .images)
+        XCTAssertEqual(TrainingDataKind.of(path: "notes.txt"), .text)
+        XCTAssertEqual(TrainingDataKind.of(path: "street.WAV"), .audio)
+        XCTAssertEqual(TrainingDataKind.of(path: "walk.y4m"), .video)
+        XCTAssertNil(TrainingDataKind.of(path: "weights.bin"))
+    }
+
+    func testMakeTrainerBuildsEachImageMethodAndItSteps() throws {
+        var options = TrainingOptions(batch: 8, seed: 2, backbone: SmallResNet(width: 8, groups: 4), imageSize: 8)
+        options.threads = 1
+        let data = TrainingData.images(Digits.split.train)
+        for name in ["simclr", "vicreg", "autoencoder", "denoising", "rotation"] {
+            let trainer = try MethodRegistry.makeTrainer(method: name, data: data, options: options)
+            XCTAssertEqual(trainer.imageBackbone?.specification, "resnet width=8 groups=4", name)
+            let loss = try trainer.step()
+            XCTAssert(loss.isFinite && loss > 0, "\(name): first loss \(loss)")
+        }
+    }
+
+    func testDataOfTheWrongKindIsRefusedByName() throws {
+        let options = TrainingOptions(batch: 8, backbone: SmallResNet(width: 8, groups: 4), imageSize: 8)
+        let wrong: [TrainingData] = [.audio(samples: [Float](repeating: 0, count: 16_000), sampleRate: 16_000), .text(Array("abc".utf8)),
+                                     .video(path: "walk.y4m")]
+        for data in wrong {
+            XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "rotation", data: data, options: options)) { error in
+                XCTAssertEqual(error as? MethodRegistryError,
+                               .wrongData(method: "rotation", needs: .images, got: data.kind, source: "the data (\(data.summary))"))
+                XCTAssert("\(error)".hasPrefix("rotation trains on images; the data (") && "\(error)".contains("is \(data.kind.rawValue)"), "\(error)")
+            }
+        }
+        // From a path, the check comes before reading: the file need not exist.
+        XCTAssertThrowsError(try TrainingRun(method: "rotation", dataPath: "x.wav", options: options)) { error in
+            XCTAssertEqual("\(error)", "rotation trains on images; --data x.wav is audio")
+        }
+        XCTAssertThrowsError(try TrainingRun(method: "simclr", dataPath: "x.bin", options: options)) { error in
+            XCTAssert("\(error)".contains("neither an image folder nor a .txt, .wav or .y4m file"), "\(error)")
+        }
+    }
+
+    func testUnknownMethodListsTheKnownOnes() {
+        XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "simclear", data: .images(Digits.split.test), options: TrainingOptions())) { error in
+            let message = "\(error)"
+            XCTAssert(message.hasPrefix("unknown method 'simclear'; known methods: "), message)
+            for name in MethodRegistry.names { XCTAssert(message.contains(name), "\(name) missing from: \(message)") }
+        }
+    }
+
+    func testBatchLargerThanTheDataIsAClearError() throws {
+        let few = Digits.split.test.subset(Array(0..<5))
+        let options = TrainingOptions(batch: 8, backbone: SmallResNet(width: 8, groups: 4), imageSize: 8)
+        XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "simclr", data: .images(few), options: options)) { error in
+            XCTAssert("\(error)".contains("a batch of 8"), "\(error)")
+        }
+    }
+}
+
+final class TrainingDataLoadingTests: XCTestCase {
+    func testImageFolderIsReadRecursivelyResizedAndGreyed() throws {
+        let folder = try temporaryFolder(self)
+        try FileManager.default.createDirectory(atPath: folder + "/nested", withIntermediateDirectories: true)
+        // A 16x16 RGB image of one colour, and an 8x8 grey image: left half 0, right half 255.
+        try ByteImage(width: 16, height: 16, channels: 3, pixels: [UInt8]((0..<256).flatMap { _ in [200, 100, 50] as [UInt8] }))
+            .write(path: folder + "/a.ppm")
+        try ByteImage(width: 8, height: 8, channels: 1, pixels: (0..<64).map { $0 % 8 < 4 ? 0 : 255 }).write(path: folder + "/nested/b.png")
+        try Data("not an image".utf8).write(to: URL(fileURLWithPath: folder + "/readme.md"))
+
+        let grey = try TrainingData.load(path: folder, options: TrainingOptions(imageSize: 4))
+        guard case let .images(set) = grey else { return XCTFail("a folder should load as images, got \(grey.kind)") }
+        XCTAssertEqual([set.count, set.channels, set.height, set.width], [2, 1, 4, 4])
+        let luma = (0.299 * 200 + 0.587 * 100 + 0.114 * 50) / 255
+        for value in set.pixels[0..<16] { XCTAssertEqual(Double(value), luma, accuracy: 1e-5) }
+        for y in 0..<4 { XCTAssertEqual(Array(set.pixels[16 + y * 4..<16 + y * 4 + 4]), [0, 0, 1, 1]) }
+
+        let colour = try TrainingData.load(path: folder, options: TrainingOptions(imageSize: 2, colour: true))
+        guard case let .images(rgb) = colour else { return XCTFail("a folder should load as images") }
+        XCTAssertEqual([rgb.count, rgb.channels, rgb.height, rgb.width], [2, 3, 2, 2])
+        XCTAssertEqual(Array(rgb.pixels[0..<12]), [Float](repeating: 200 / 255, count: 4) + [Float](repeating: 100 / 255, count: 4)
+                       + [Float](repeating: 50 / 255, count: 4))
+        XCTAssertEqual(Array(rgb.pixels[12..<16]), [0, 1, 0, 1], "grey is repeated into each channel")
+    }
+
+    func testEmptyFolderAndBrokenImageAreClearErrors() throws {
+        let folder = try temporaryFolder(self)
+        XCTAssertThrowsError(try TrainingData.load(path: folder, options: TrainingOptions())) { error in
+            XCTAssert("\(error)".contains("holds no .png, .pgm or .ppm image"), "\(error)")
+        }
+        try Data("P5\n8 8\n255\nshort".utf8).write(to: URL(fileURLWithPath: folder + "/broken.pgm"))
+        XCTAssertThrowsError(try TrainingData.load(path: folder, options: TrainingOptions())) { error in
+            XCTAssert("\(error)".contains("broken.pgm"), "the error should name the file: \(error)")
+        }
+    }
+
+    func testTextAndAudioFilesLoadAsTheirKinds() throws {
+        let folder = try temporaryFolder(self)
+        try Data("hello robot".utf8).write(to: URL(fileURLWithPath: folder + "/notes.txt"))
+        guard case let .text(bytes) = try TrainingData.load(path: folder + "/notes.txt", options: TrainingOptions()) else {
+            return XCTFail("a .txt file should load as text")
+        }
+        XCTAssertEqual(bytes, Array("hello robot".utf8))
+        let stereo = AudioClip(sampleRate: 8000, channels: 2, samples: (0..<200).map { $0 % 2 == 0 ? 0.5 : -0.25 })
+        try WAV.write(stereo, to: folder + "/sound.wav")
+        guard case let .audio(samples, rate) = try TrainingData.load(path: folder + "/sound.wav", options: TrainingOptions()) else {
+            return XCTFail("a .wav file should load as audio")
+        }
+        XCTAssertEqual(rate, 8000)
+        XCTAssertEqual(samples.count, 100, "stereo is mixed to mono")
+        XCTAssertEqual(samples[0], 0.125, accuracy: 1e-3)
+    }
+}
+
+final class TrainAndEvaluateTests: XCTestCase {
+    /// The digits as labelled PGM folders: root/train/<class>, root/test/<class>.
+    func digitFolders() throws -> (train: String, test: String) {
+        let root = try temporaryFolder(self)
+        let (train, test) = Digits.split
+        try writeLabelledFolder(train, to: root + "/train")
+        try writeLabelledFolder(test, to: root + "/test")
+        return (root + "/train", root + "/test")
+    }
+
+    func testTrainSaveLoadEvaluateBeatsTheRandomEncoder() throws {
+        let (trainFolder, testFolder) = try digitFolders()
+        let model = try temporaryFolder(self) + "/simclr.safetensors"
+        let options = TrainingOptions(batch: 64, seed: 1, backbone: SmallResNet(width: 16, groups: 4), imageSize: 8)
+        // Training reads the training folder unlabelled (every image under it).
+        let run = try TrainingRun(method: "simclr", dataPath: trainFolder, options: options)
+        XCTAssertEqual(run.inputShape, [1, 8, 8])
+        XCTAssertEqual(run.stepsPerEpoch, (1258 + 63) / 64)
+        var seen: [Int] = []
+        let report = try run.train(steps: 150, checkpointEvery: 50, output: model) { seen.append($0.step) }
+        XCTAssertEqual(seen, Array(1...150))
+        XCTAssertEqual(report.checkpoints, 3)
+        XCTAssertLessThan(report.lastLoss, 0.8 * report.firstLoss)
+
+        let file = try ModelFile(path: model)
+        XCTAssertEqual(file.metadata[TrainingMetadata.method], "simclr")
+        XCTAssertEqual(file.metadata[TrainingMetadata.backbone], "resnet width=16 groups=4")
+        XCTAssertEqual(file.metadata[TrainingMetadata.input], "1,8,8")
+        XCTAssertEqual(file.metadata[TrainingMetadata.steps], "150")
+
+        let linear = try EvaluationRun.evaluate(model: model, probe: .linear, train: trainFolder, test: testFolder, compareRandom: true)
+        let nearest = try EvaluationRun.evaluate(model: model, probe: .knn, train: trainFolder, test: testFolder)
+        print("simclr via model file: loss \(report.firstLoss) -> \(report.lastLoss); linear probe \(linear.accuracy) (random encoder \(linear.randomAccuracy!)), 5-NN \(nearest.accuracy)")
+        XCTAssertEqual(linear.trainCount, Digits.split.train.count)
+        XCTAssertEqual(linear.testCount, Digits.split.test.count)
+        XCTAssertGreaterThan(linear.accuracy, linear.randomAccuracy! + 0.01)
+        XCTAssertGreaterThan(nearest.accuracy, 0.5)
+
+        // The JSON line is exactly one object with the four keys (and the random score when asked).
+        let object = try JSONSerialization.jsonObject(with: Data(nearest.json.utf8)) as? [String: Any]
+        XCTAssertEqual(Set(object?.keys.map { $0 } ?? []), ["probe", "accuracy", "n_train", "n_test"])
+        XCTAssertEqual(object?["probe"] as? String, "knn")
+        XCTAssertEqual(object?["accuracy"] as? Double ?? -1, nearest.accuracy, accuracy: 1e-12)
+        XCTAssertFalse(nearest.json.contains("\n"))
+    }
+
+    func testResumeContinuesTheStepsAndRefusesAnotherMethod() throws {
+        let folder = try temporaryFolder(self)
+        try writeLabelledFolder(Digits.split.test.subset(Array(0..<40)), to: folder + "/images")
+        let model = folder + "/ae.safetensors"
+        let options = TrainingOptions(batch: 8, seed: 3, backbone: SmallResNet(width: 8, groups: 4), imageSize: 8)
+        let first = try TrainingRun(method: "autoencoder", dataPath: folder + "/images", options: options)
+        _ = try first.train(steps: 5, output: model)
+        let resumed = try TrainingRun(method: "autoencoder", dataPath: folder + "/images", options: options)
+        try resumed.resume(from: model)
+        XCTAssertEqual(resumed.stepsDone, 5)
+        XCTAssertEqual(resumed.trainer.program.optimizer?.stepCount, 5)
+        for id in first.trainer.program.parameters {
+            XCTAssertEqual(resumed.trainer.program.tensor(id).toArray(), first.trainer.program.tensor(id).toArray(), "\(first.trainer.program.graph[id].name)")
+        }
+        let report = try resumed.train(steps: 8, output: model)
+        XCTAssertEqual(report.steps, 8)
+        XCTAssertEqual(try ModelFile(path: model).metadata[TrainingMetadata.steps], "8")
+
+        let other = try TrainingRun(method: "rotation", dataPath: folder + "/images", options: options)
+        XCTAssertThrowsError(try other.resume(from: model)) { error in
+            XCTAssert("\(error)".contains("ssl.method 'autoencoder'"), "\(error)")
+        }
+    }
+
+    func testNonFiniteLossStopsAndKeepsTheLastGoodCheckpoint() throws {
+        let folder = try temporaryFolder(self)
+        try writeLabelledFolder(Digits.split.test.subset(Array(0..<40)), to: folder + "/images")
+        let model = folder + "/ae.safetensors"
+        // A learning rate this large sends the weights to infinity within a few steps.
+        let options = TrainingOptions(batch: 8, learningRate: 1e30, seed: 3, backbone: SmallResNet(width: 8, groups: 4), imageSize: 8)
+        let run = try TrainingRun(method: "autoencoder", dataPath: folder + "/images", options: options)
+        XCTAssertThrowsError(try run.train(steps: 50, checkpointEvery: 1, output: model)) { error in
+            XCTAssert("\(error)".contains("the loss became"), "\(error)")
+        }
+        XCTAssertLessThan(run.stepsDone, 50)
+        if FileManager.default.fileExists(atPath: model) {
+            let file = try ModelFile(path: model)
+            let kept = Int(file.metadata[TrainingMetadata.steps] ?? "") ?? -1
+            XCTAssert(kept >= 1 && kept <= run.stepsDone, "kept step \(kept), stopped at \(run.stepsDone)")
+            // The kept parameters give a finite loss.
+            let check = try TrainingRun(method: "autoencoder", dataPath: folder + "/images", options: options)
+            try check.resume(from: model)
+            check.trainer.program.forward()
+            XCTAssert(check.trainer.program.lossValue.isFinite)
+        }
+    }
+
+    func testEvaluatingAModelWithoutAnImageBackboneIsRefused() throws {
+        let folder = try temporaryFolder(self)
+        let path = folder + "/text.safetensors"
+        let arena = try Arena(capacity: 1024)
+        let weight = try arena.allocate(Shape(2, 2), name: "w")
+        try ModelFile.write(to: path, metadata: [TrainingMetadata.method: "gpt"], tensors: [("w", weight)])
+        XCTAssertThrowsError(try EvaluationRun.evaluate(model: path, probe: .linear, train: folder, test: folder)) { error in
+            XCTAssert("\(error)".contains("holds no image backbone"), "\(error)")
+        }
+    }
+}
