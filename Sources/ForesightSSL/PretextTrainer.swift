@@ -1,7 +1,9 @@
 // Training of the single-view methods on the same backbone: autoencoder, denoising
-// autoencoder and rotation prediction. Each step draws a batch, writes its inputs and targets
-// into the program and takes one optimizer step. Not a convolutional decoder: the
-// autoencoders reconstruct the pixels from the pooled features through a small MLP.
+// autoencoder, rotation prediction, jigsaw and inpainting. Each step draws a batch, writes its
+// inputs and targets into the program and takes one optimizer step. Not a convolutional
+// decoder: the autoencoders and inpainting reconstruct the pixels from the pooled features
+// through a small MLP; not a context-free (per-patch siamese) jigsaw network: the backbone
+// sees the whole shuffled image.
 
 import ForesightCore
 import ForesightNN
@@ -14,6 +16,19 @@ public enum PretextObjective: Sendable {
     case denoising(noiseDeviation: Float)
     /// Classify which of the four quarter-turns was applied (cross-entropy over 4 classes).
     case rotation
+    /// Classify which of `permutations` fixed orders moved the image's `grid` x `grid` patches
+    /// (cross-entropy; the set is `JigsawPermutations(grid:count:)`, e.g. grid 2 and all 24
+    /// orders for 8x8 digits, grid 3 and 30 orders for larger images).
+    case jigsaw(grid: Int, permutations: Int)
+    /// Reconstruct a square of side `regionFraction` x the image side, at a random place, that
+    /// was filled with the set's mean pixel; the loss is the mean squared error over the masked
+    /// pixels only (a context encoder).
+    case inpainting(regionFraction: Float)
+
+    /// The jigsaw grid that suits an image: 2x2 patches below 12 pixels a side, 3x3 from there.
+    public static func jigsaw(height: Int, width: Int) -> PretextObjective {
+        min(height, width) < 12 ? .jigsaw(grid: 2, permutations: 24) : .jigsaw(grid: 3, permutations: 30)
+    }
 }
 
 /// Rotates a square image [C, S, S] by `quarterTurns` x 90 degrees counter-clockwise into
@@ -37,11 +52,17 @@ public func rotateQuarterTurns(_ source: UnsafePointer<Float>, _ destination: Un
 
 /// Backbone -> head -> loss for one view per image: images [B, C, H, W]; the autoencoders'
 /// head is linear (2 width -> hidden), ReLU, linear (-> C*H*W) against targets [B, C*H*W];
-/// rotation's is linear (2 width -> 4) against int32 labels [B]. The step allocates nothing.
+/// rotation's is linear (2 width -> 4) against int32 labels [B], jigsaw's linear (2 width ->
+/// hidden), ReLU, linear (-> permutations) against int32 labels [B]. Inpainting's head is the
+/// autoencoders'; its prediction is multiplied by the mask [B, C*H*W] before the squared error
+/// against the masked target, scaled so that the loss is the mean over masked pixels. The step
+/// allocates nothing.
 ///
 /// ```swift
 /// let trainer = try PretextTrainer(objective: .rotation, data: train, batch: 64)
 /// for _ in 0..<200 { try trainer.step() }
+/// let jigsaw = try PretextTrainer(objective: .jigsaw(grid: 2, permutations: 24), data: train)
+/// let inpainting = try PretextTrainer(objective: .inpainting(regionFraction: 0.5), data: train)
 /// ```
 public final class PretextTrainer: SelfSupervisedTrainer {
     public let program: Program
@@ -52,6 +73,12 @@ public final class PretextTrainer: SelfSupervisedTrainer {
     public let batch: Int
     private let data: LabeledImages
     private let images: TensorID, target: TensorID
+    /// Inpainting's mask input [B, C*H*W] (1 where masked).
+    private let mask: TensorID?
+    /// Jigsaw's permutation set (empty for the other objectives).
+    private let permutations: JigsawPermutations?
+    /// Inpainting's square side and fill value (the set's mean pixel).
+    private let regionSize: Int, fill: Float
     private var random: SeededRandom
 
     public init(objective: PretextObjective, data: LabeledImages, backbone: SmallResNet = SmallResNet(), batch: Int = 64,
@@ -62,6 +89,8 @@ public final class PretextTrainer: SelfSupervisedTrainer {
         images = try graph.input("images", [batch, data.channels, data.height, data.width])
         let features = try backbone.build(graph, images, name: "backbone")
         let loss: TensorID
+        var mask: TensorID? = nil, permutations: JigsawPermutations? = nil
+        var regionSize = 0, fill: Float = 0
         switch objective {
         case .autoencoder, .denoising:
             target = try graph.input("target", [batch, data.imageSize])
@@ -70,7 +99,32 @@ public final class PretextTrainer: SelfSupervisedTrainer {
         case .rotation:
             target = try graph.input("rotations", [batch], dtype: .int32)
             loss = try graph.crossEntropyLoss(try graph.linear(features, outFeatures: 4, name: "head"), target, name: "loss")
+        case let .jigsaw(grid, count):
+            guard data.height >= 2 * grid && data.width >= 2 * grid else {
+                throw JigsawError("a \(grid)x\(grid) jigsaw needs images of at least \(2 * grid)x\(2 * grid) pixels, got \(data.height)x\(data.width)")
+            }
+            permutations = try JigsawPermutations(grid: grid, count: count)
+            target = try graph.input("permutations", [batch], dtype: .int32)
+            let h = try graph.relu(try graph.linear(features, outFeatures: hidden, name: "head.1"))
+            loss = try graph.crossEntropyLoss(try graph.linear(h, outFeatures: count, name: "head.2"), target, name: "loss")
+        case let .inpainting(fraction):
+            regionSize = Int((fraction * Float(min(data.height, data.width))).rounded())
+            guard fraction > 0 && fraction < 1 && regionSize >= 1 && regionSize < min(data.height, data.width) else {
+                throw JigsawError("inpainting region fraction \(fraction) of \(data.height)x\(data.width) images must give a square of 1 to \(min(data.height, data.width) - 1) pixels")
+            }
+            fill = data.pixels.reduce(0, +) / Float(max(1, data.pixels.count))
+            target = try graph.input("target", [batch, data.imageSize])
+            mask = try graph.input("mask", [batch, data.imageSize])
+            let h = try graph.relu(try graph.linear(features, outFeatures: hidden, name: "decoder.1"))
+            let masked = try graph.multiply(try graph.linear(h, outFeatures: data.imageSize, name: "decoder.2"), mask!, name: "decoder.masked")
+            // mse averages over every pixel; the masked ones are regionSize^2 per channel of each image.
+            let perPixel = Float(data.imageSize) / Float(data.channels * regionSize * regionSize)
+            loss = try graph.scale(try graph.mseLoss(masked, target, name: "maskedError"), by: perPixel, name: "loss")
         }
+        self.mask = mask
+        self.permutations = permutations
+        self.regionSize = regionSize
+        self.fill = fill
         program = try Program(graph, loss: loss, optimizer: AdamW(learningRate: learningRate, weightDecay: 1e-4), threads: threads, seed: seed)
         self.objective = objective
         self.backbone = backbone
@@ -84,6 +138,7 @@ public final class PretextTrainer: SelfSupervisedTrainer {
     public func step() throws -> Float {
         let input = program.tensor(images).floatPointer, size = data.imageSize
         let targetTensor = program.tensor(target)
+        let maskPointer = mask.map { program.tensor($0).floatPointer }
         data.pixels.withUnsafeBufferPointer { pixels in
             for i in 0..<batch {
                 let image = pixels.baseAddress! + random.nextInt(below: data.count) * size
@@ -101,6 +156,18 @@ public final class PretextTrainer: SelfSupervisedTrainer {
                     let turns = random.nextInt(below: 4)
                     rotateQuarterTurns(image, view, channels: data.channels, size: data.height, quarterTurns: turns)
                     targetTensor.int32s[i] = Int32(turns)
+                case let .jigsaw(grid, count):
+                    let k = random.nextInt(below: count)
+                    shufflePatches(image, view, channels: data.channels, height: data.height, width: data.width,
+                                   grid: grid, order: permutations!.order[k])
+                    targetTensor.int32s[i] = Int32(k)
+                case .inpainting:
+                    view.update(from: image, count: size)
+                    let top = random.nextInt(below: data.height - regionSize + 1), left = random.nextInt(below: data.width - regionSize + 1)
+                    let maskRow = maskPointer! + i * size, targetRow = targetTensor.floatPointer + i * size
+                    maskRegion(view, mask: maskRow, channels: data.channels, height: data.height, width: data.width,
+                               top: top, left: left, size: regionSize, fill: fill)
+                    for j in 0..<size { targetRow[j] = image[j] * maskRow[j] }
                 }
             }
         }

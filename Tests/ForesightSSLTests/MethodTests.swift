@@ -92,6 +92,18 @@ final class PretextMethodTests: XCTestCase {
         XCTAssertGreaterThan(result.trained, result.random + 0.01)
     }
 
+    func testJigsawLearnsDigits() throws {
+        let result = try train(.jigsaw(grid: 2, permutations: 24), steps: 150)
+        XCTAssertLessThan(result.late, 0.8 * result.early)
+        XCTAssertGreaterThan(result.trained, result.random + 0.01)
+    }
+
+    func testInpaintingLearnsDigits() throws {
+        let result = try train(.inpainting(regionFraction: 0.5), steps: 150)
+        XCTAssertLessThan(result.late, 0.8 * result.early)
+        XCTAssertGreaterThan(result.trained, result.random + 0.01)
+    }
+
     func testRotationIsAQuarterTurnAndFourMakeACircle() {
         let image = (0..<9).map(Float.init) // [[0,1,2],[3,4,5],[6,7,8]]
         var once = [Float](repeating: 0, count: 9), back = once

@@ -1,0 +1,135 @@
+// The pieces of the jigsaw and inpainting pretext tasks that are not graph building: the fixed
+// permutation set (chosen greedily for the largest Hamming distance, deterministic), moving an
+// image's patches by one permutation, and masking a square region. Not a trainer: PretextTrainer
+// calls these inside its step; nothing here allocates after the permutation set is made.
+//
+// Symbols: C channels, H x W image, G the grid side (G x G patches of (H / G) x (W / G) pixels).
+
+/// A fixed set of permutations of G x G patches for jigsaw classification (Noroozi & Favaro 2016).
+/// Permutation k maps destination patch d to source patch `order[k][d]`; patches are numbered
+/// row-major. The set starts with the identity and adds, one at a time, the permutation whose
+/// smallest Hamming distance to those already chosen is largest (ties: the first in
+/// lexicographic order), so the classes are as far apart as the greedy choice allows.
+///
+/// ```swift
+/// let set = try JigsawPermutations(grid: 2, count: 24)   // all 24 orders of 2x2 patches
+/// set.order[0]                                            // [0, 1, 2, 3], the identity
+/// let set3 = try JigsawPermutations(grid: 3, count: 30)  // 30 of the 362880 orders of 3x3 patches
+/// ```
+public struct JigsawPermutations: Sendable, Equatable {
+    /// Patches per side.
+    public let grid: Int
+    /// The chosen permutations, [count][grid * grid].
+    public let order: [[Int]]
+    /// Smallest Hamming distance between two chosen permutations.
+    public let minimumDistance: Int
+
+    /// Number of classes.
+    public var count: Int { order.count }
+
+    /// Chooses `count` permutations of `grid` x `grid` patches; throws when the grid is not 2 or 3
+    /// (a 4x4 grid has 16! orders, too many to search) or `count` is not in 2...(grid^2)!.
+    public init(grid: Int, count: Int) throws {
+        guard grid == 2 || grid == 3 else {
+            throw JigsawError("jigsaw grid must be 2 or 3 patches per side, got \(grid)")
+        }
+        let pieces = grid * grid
+        let all = JigsawPermutations.allPermutations(pieces) // flat [n!, pieces]
+        let total = all.count / pieces
+        guard count >= 2 && count <= total else {
+            throw JigsawError("a \(grid)x\(grid) jigsaw has \(total) orders; \(count) classes asked (need 2...\(total))")
+        }
+        // nearest[p]: Hamming distance from candidate p to the closest chosen permutation.
+        var nearest = [Int](repeating: Int.max, count: total)
+        var chosen = [0] // the identity is first in lexicographic order
+        func update(with index: Int) {
+            for p in 0..<total {
+                var distance = 0
+                for d in 0..<pieces where all[p * pieces + d] != all[index * pieces + d] { distance += 1 }
+                nearest[p] = min(nearest[p], distance)
+            }
+        }
+        update(with: 0)
+        var minimum = Int.max
+        while chosen.count < count {
+            var best = -1
+            for p in 0..<total where nearest[p] > 0 && (best < 0 || nearest[p] > nearest[best]) { best = p }
+            minimum = min(minimum, nearest[best])
+            chosen.append(best)
+            update(with: best)
+        }
+        self.grid = grid
+        order = chosen.map { index in (0..<pieces).map { Int(all[index * pieces + $0]) } }
+        minimumDistance = minimum
+    }
+
+    /// Every permutation of 0..<n in lexicographic order, one after another: [n!, n].
+    static func allPermutations(_ n: Int) -> [UInt8] {
+        var result: [UInt8] = []
+        var current = (0..<n).map(UInt8.init)
+        while true {
+            result += current
+            // Next lexicographic permutation (Narayana's algorithm).
+            var i = n - 2
+            while i >= 0 && current[i] >= current[i + 1] { i -= 1 }
+            if i < 0 { return result }
+            var j = n - 1
+            while current[j] <= current[i] { j -= 1 }
+            current.swapAt(i, j)
+            current[(i + 1)...].reverse()
+        }
+    }
+}
+
+/// Why a jigsaw or inpainting task could not be set up.
+public struct JigsawError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Writes `source` [C, H, W] to `destination` (distinct memory) with its G x G patches of
+/// (H / G) x (W / G) pixels moved: destination patch d holds source patch `order[d]`. Rows and
+/// columns beyond G * (H / G) (when G does not divide the size) are copied unchanged.
+///
+/// ```swift
+/// shufflePatches(image, view, channels: 1, height: 8, width: 8, grid: 2, order: [3, 2, 1, 0])  // a half-turn of the quarters
+/// ```
+public func shufflePatches(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
+                           channels: Int, height: Int, width: Int, grid: Int, order: [Int]) {
+    precondition(order.count == grid * grid && height >= grid && width >= grid,
+                 "a \(grid)x\(grid) jigsaw needs \(grid * grid) entries in order (got \(order.count)) and at least \(grid)x\(grid) pixels (got \(height)x\(width))")
+    destination.update(from: source, count: channels * height * width)
+    let patchHeight = height / grid, patchWidth = width / grid
+    for c in 0..<channels {
+        let plane = source + c * height * width, out = destination + c * height * width
+        for d in 0..<grid * grid {
+            let s = order[d]
+            let sourceTop = (s / grid) * patchHeight, sourceLeft = (s % grid) * patchWidth
+            let top = (d / grid) * patchHeight, left = (d % grid) * patchWidth
+            for y in 0..<patchHeight {
+                (out + (top + y) * width + left).update(from: plane + (sourceTop + y) * width + sourceLeft, count: patchWidth)
+            }
+        }
+    }
+}
+
+/// Masks the square of `size` x `size` pixels at (`top`, `left`) in every channel of `image`
+/// [C, H, W]: those pixels become `fill` and the same positions of `mask` [C, H, W] become 1
+/// (all others 0).
+///
+/// ```swift
+/// maskRegion(view, mask: maskRow, channels: 1, height: 8, width: 8, top: 2, left: 3, size: 4, fill: 0.3)
+/// ```
+public func maskRegion(_ image: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, channels: Int,
+                       height: Int, width: Int, top: Int, left: Int, size: Int, fill: Float) {
+    precondition(top >= 0 && left >= 0 && size >= 1 && top + size <= height && left + size <= width,
+                 "a \(size)x\(size) region at (\(top), \(left)) does not fit in \(height)x\(width)")
+    mask.update(repeating: 0, count: channels * height * width)
+    for c in 0..<channels {
+        for y in top..<(top + size) {
+            let row = c * height * width + y * width + left
+            (image + row).update(repeating: fill, count: size)
+            (mask + row).update(repeating: 1, count: size)
+        }
+    }
+}
