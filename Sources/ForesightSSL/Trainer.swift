@@ -63,8 +63,12 @@ public enum ImageBackbones {
             let width = try value("width"), groups = try value("groups")
             guard width % groups == 0 else { throw BackboneSpecificationError("resnet width \(width) is not a multiple of groups \(groups)") }
             return SmallResNet(width: width, groups: groups)
+        case "vit":
+            let dimension = try value("dim"), depth = try value("depth"), heads = try value("heads"), patch = try value("patch")
+            guard dimension % heads == 0 else { throw BackboneSpecificationError("vit dim \(dimension) is not a multiple of heads \(heads)") }
+            return TinyViT(dimension: dimension, depth: depth, heads: heads, patch: patch)
         default:
-            throw BackboneSpecificationError("unknown backbone family '\(family)' in '\(specification)'; known: resnet")
+            throw BackboneSpecificationError("unknown backbone family '\(family)' in '\(specification)'; known: resnet, vit")
         }
     }
 }
