@@ -1,9 +1,14 @@
-// The pieces of the jigsaw and inpainting pretext tasks that are not graph building: the fixed
-// permutation set (chosen greedily for the largest Hamming distance, deterministic), moving an
-// image's patches by one permutation, and masking a square region. Not a trainer: PretextTrainer
-// calls these inside its step; nothing here allocates after the permutation set is made.
+// The pieces of the jigsaw and inpainting pretext tasks: the fixed permutation set (chosen
+// greedily for the largest Hamming distance, deterministic), cutting an image into patches in
+// one permutation's order, the operation that puts an image's patch features side by side, and
+// masking a square region. Not a trainer: PretextTrainer calls these inside its step; nothing
+// here allocates after the permutation set is made.
 //
-// Symbols: C channels, H x W image, G the grid side (G x G patches of (H / G) x (W / G) pixels).
+// Symbols: C channels, H x W image, G the grid side (G x G patches of (H / G) x (W / G) pixels),
+// N images, F features.
+
+import ForesightCore
+import ForesightNN
 
 /// A fixed set of permutations of G x G patches for jigsaw classification (Noroozi & Favaro 2016).
 /// Permutation k maps destination patch d to source patch `order[k][d]`; patches are numbered
@@ -87,29 +92,69 @@ public struct JigsawError: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
-/// Writes `source` [C, H, W] to `destination` (distinct memory) with its G x G patches of
-/// (H / G) x (W / G) pixels moved: destination patch d holds source patch `order[d]`. Rows and
-/// columns beyond G * (H / G) (when G does not divide the size) are copied unchanged.
+/// Cuts `source` [C, H, W] into its G x G patches of (H / G) x (W / G) pixels and writes them
+/// to `destination` [G * G, C, H / G, W / G] in the order `order`: destination patch d is source
+/// patch `order[d]` (patches numbered row-major). Rows and columns beyond G * (H / G) (when G does
+/// not divide the size) are left out.
 ///
 /// ```swift
-/// shufflePatches(image, view, channels: 1, height: 8, width: 8, grid: 2, order: [3, 2, 1, 0])  // a half-turn of the quarters
+/// cutPatches(image, patches, channels: 1, height: 8, width: 8, grid: 2, order: [3, 2, 1, 0])  // 4 x [1, 4, 4]
 /// ```
-public func shufflePatches(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
-                           channels: Int, height: Int, width: Int, grid: Int, order: [Int]) {
+public func cutPatches(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
+                       channels: Int, height: Int, width: Int, grid: Int, order: [Int]) {
     precondition(order.count == grid * grid && height >= grid && width >= grid,
                  "a \(grid)x\(grid) jigsaw needs \(grid * grid) entries in order (got \(order.count)) and at least \(grid)x\(grid) pixels (got \(height)x\(width))")
-    destination.update(from: source, count: channels * height * width)
     let patchHeight = height / grid, patchWidth = width / grid
-    for c in 0..<channels {
-        let plane = source + c * height * width, out = destination + c * height * width
-        for d in 0..<grid * grid {
-            let s = order[d]
-            let sourceTop = (s / grid) * patchHeight, sourceLeft = (s % grid) * patchWidth
-            let top = (d / grid) * patchHeight, left = (d % grid) * patchWidth
+    for d in 0..<grid * grid {
+        let s = order[d], top = (s / grid) * patchHeight, left = (s % grid) * patchWidth
+        for c in 0..<channels {
+            let plane = source + c * height * width
+            let out = destination + (d * channels + c) * patchHeight * patchWidth
             for y in 0..<patchHeight {
-                (out + (top + y) * width + left).update(from: plane + (sourceTop + y) * width + sourceLeft, count: patchWidth)
+                (out + y * patchWidth).update(from: plane + (top + y) * width + left, count: patchWidth)
             }
         }
+    }
+}
+
+/// Joins each run of `rowsPerGroup` consecutive rows into one row: x [N * G, F] -> [N, G * F]
+/// (the same memory order, copied). The jigsaw head reads the G patches' features of an image
+/// side by side.
+///
+/// ```swift
+/// let joined = try graph.apply(GroupRowsOperation(rowsPerGroup: 4), [patchFeatures], name: "patches")   // [256, 32] -> [64, 128]
+/// ```
+public final class GroupRowsOperation: ForesightNN.Operation {
+    /// Rows joined into one (G).
+    public let rowsPerGroup: Int
+    private var count = 0
+    private var binding: Binding?
+
+    public init(rowsPerGroup: Int) {
+        precondition(rowsPerGroup >= 1, "rows per group must be at least 1, got \(rowsPerGroup)")
+        self.rowsPerGroup = rowsPerGroup
+    }
+
+    public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
+        guard inputs.count == 1, inputs[0].rank == 2, dtypes[0] == .float32, inputs[0][0] % rowsPerGroup == 0 else {
+            throw ShapeError.mismatch(operation: "groupRows", expected: "one float32 input [N * \(rowsPerGroup), F]", got: "\(inputs) \(dtypes)")
+        }
+        count = inputs[0][0] * inputs[0][1]
+        return try Shape([inputs[0][0] / rowsPerGroup, rowsPerGroup * inputs[0][1]])
+    }
+
+    public var backwardReadsInputs: Bool { false }
+    public var forwardCost: Int { count }
+    public func bind(_ binding: Binding) { self.binding = binding }
+
+    public func forward(pool: ThreadPool) {
+        binding!.output.floatPointer.update(from: binding!.inputs[0].floatPointer, count: count)
+    }
+
+    public func backward(pool: ThreadPool) {
+        guard let dx = binding!.inputGradients[0]?.floatPointer else { return }
+        let dy = binding!.outputGradient!.floatPointer
+        for i in 0..<count { dx[i] += dy[i] }
     }
 }
 

@@ -2,8 +2,8 @@
 // autoencoder, rotation prediction, jigsaw and inpainting. Each step draws a batch, writes its
 // inputs and targets into the program and takes one optimizer step. Not a convolutional
 // decoder: the autoencoders and inpainting reconstruct the pixels from the pooled features
-// through a small MLP; not a context-free (per-patch siamese) jigsaw network: the backbone
-// sees the whole shuffled image.
+// through a small MLP. The jigsaw follows the context-free network: the backbone sees each
+// patch alone, and only the head sees them together.
 
 import ForesightCore
 import ForesightNN
@@ -18,7 +18,8 @@ public enum PretextObjective: Sendable {
     case rotation
     /// Classify which of `permutations` fixed orders moved the image's `grid` x `grid` patches
     /// (cross-entropy; the set is `JigsawPermutations(grid:count:)`, e.g. grid 2 and all 24
-    /// orders for 8x8 digits, grid 3 and 30 orders for larger images).
+    /// orders for 8x8 digits, grid 3 and 30 orders for larger images). The image is first moved
+    /// by a random shift of up to half a patch (zero fill).
     case jigsaw(grid: Int, permutations: Int)
     /// Reconstruct a square of side `regionFraction` x the image side, at a random place, that
     /// was filled with the set's mean pixel; the loss is the mean squared error over the masked
@@ -52,8 +53,11 @@ public func rotateQuarterTurns(_ source: UnsafePointer<Float>, _ destination: Un
 
 /// Backbone -> head -> loss for one view per image: images [B, C, H, W]; the autoencoders'
 /// head is linear (2 width -> hidden), ReLU, linear (-> C*H*W) against targets [B, C*H*W];
-/// rotation's is linear (2 width -> 4) against int32 labels [B], jigsaw's linear (2 width ->
-/// hidden), ReLU, linear (-> permutations) against int32 labels [B]. Inpainting's head is the
+/// rotation's is linear (2 width -> 4) against int32 labels [B]. Jigsaw's images are the
+/// patches [B * G * G, C, H / G, W / G] of each image in its permutation's order; the backbone
+/// embeds each patch, the G * G features of an image are joined ([B, G * G * 2 width]) and
+/// the head, linear (-> hidden), ReLU, linear (-> permutations), is trained against int32
+/// labels [B]. Inpainting's head is the
 /// autoencoders'; its prediction is multiplied by the mask [B, C*H*W] before the squared error
 /// against the masked target, scaled so that the loss is the mean over masked pixels. The step
 /// allocates nothing.
@@ -80,13 +84,22 @@ public final class PretextTrainer: SelfSupervisedTrainer {
     /// Inpainting's square side and fill value (the set's mean pixel).
     private let regionSize: Int, fill: Float
     private var random: SeededRandom
+    /// One image [C, H, W] moved before its patches are cut (jigsaw).
+    private let shifted: UnsafeMutablePointer<Float>
 
     public init(objective: PretextObjective, data: LabeledImages, backbone: SmallResNet = SmallResNet(), batch: Int = 64,
                 hidden: Int = 128, learningRate: Float = 2e-3, threads: Int = 1, seed: UInt64 = 0) throws {
         precondition(batch >= 1 && data.count >= batch, "a batch of \(batch) needs at least one image and at most the set's \(data.count)")
         if case .rotation = objective { precondition(data.height == data.width, "rotation prediction needs square images, got \(data.height)x\(data.width)") }
         let graph = Graph()
-        images = try graph.input("images", [batch, data.channels, data.height, data.width])
+        if case let .jigsaw(grid, _) = objective {
+            guard grid >= 1, data.height >= 2 * grid && data.width >= 2 * grid else {
+                throw JigsawError("a \(grid)x\(grid) jigsaw needs images of at least \(2 * grid)x\(2 * grid) pixels, got \(data.height)x\(data.width)")
+            }
+            images = try graph.input("patches", [batch * grid * grid, data.channels, data.height / grid, data.width / grid])
+        } else {
+            images = try graph.input("images", [batch, data.channels, data.height, data.width])
+        }
         let features = try backbone.build(graph, images, name: "backbone")
         let loss: TensorID
         var mask: TensorID? = nil, permutations: JigsawPermutations? = nil
@@ -100,12 +113,10 @@ public final class PretextTrainer: SelfSupervisedTrainer {
             target = try graph.input("rotations", [batch], dtype: .int32)
             loss = try graph.crossEntropyLoss(try graph.linear(features, outFeatures: 4, name: "head"), target, name: "loss")
         case let .jigsaw(grid, count):
-            guard data.height >= 2 * grid && data.width >= 2 * grid else {
-                throw JigsawError("a \(grid)x\(grid) jigsaw needs images of at least \(2 * grid)x\(2 * grid) pixels, got \(data.height)x\(data.width)")
-            }
             permutations = try JigsawPermutations(grid: grid, count: count)
             target = try graph.input("permutations", [batch], dtype: .int32)
-            let h = try graph.relu(try graph.linear(features, outFeatures: hidden, name: "head.1"))
+            let joined = try graph.apply(GroupRowsOperation(rowsPerGroup: grid * grid), [features], name: "head.patches")
+            let h = try graph.relu(try graph.linear(joined, outFeatures: hidden, name: "head.1"))
             loss = try graph.crossEntropyLoss(try graph.linear(h, outFeatures: count, name: "head.2"), target, name: "loss")
         case let .inpainting(fraction):
             regionSize = Int((fraction * Float(min(data.height, data.width))).rounded())
@@ -131,7 +142,10 @@ public final class PretextTrainer: SelfSupervisedTrainer {
         self.batch = batch
         self.data = data
         random = SeededRandom(seed: seed &+ 1)
+        shifted = .allocate(capacity: data.imageSize)
     }
+
+    deinit { shifted.deallocate() }
 
     /// Draws B images (with replacement), writes inputs and targets and trains once; returns the loss.
     @discardableResult
@@ -157,9 +171,15 @@ public final class PretextTrainer: SelfSupervisedTrainer {
                     rotateQuarterTurns(image, view, channels: data.channels, size: data.height, quarterTurns: turns)
                     targetTensor.int32s[i] = Int32(turns)
                 case let .jigsaw(grid, count):
-                    let k = random.nextInt(below: count)
-                    shufflePatches(image, view, channels: data.channels, height: data.height, width: data.width,
-                                   grid: grid, order: permutations!.order[k])
+                    // Image i's patches are rows i G^2 ..< (i + 1) G^2 of [B G^2, C, H / G, W / G].
+                    let k = random.nextInt(below: count), patchesSize = data.channels * (data.height / grid) * (data.width / grid) * grid * grid
+                    // Moving the image by up to half a patch first keeps a patch's place from being read
+                    // off where a centred object's ink sits in it (on the digits this decides whether
+                    // the probe gains: 0.88 against 0.74 without, random encoder 0.83).
+                    randomShift(image, shifted, channels: data.channels, height: data.height, width: data.width,
+                                maximum: min(data.height, data.width) / grid / 2, random: &random)
+                    cutPatches(shifted, input + i * patchesSize, channels: data.channels, height: data.height, width: data.width,
+                               grid: grid, order: permutations!.order[k])
                     targetTensor.int32s[i] = Int32(k)
                 case .inpainting:
                     view.update(from: image, count: size)

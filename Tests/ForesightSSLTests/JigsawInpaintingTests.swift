@@ -1,10 +1,11 @@
-// The jigsaw permutation set, the patch shuffle and the inpainting mask on small hand-made
+// The jigsaw permutation set, patch cutting, the row-grouping operation (finite differences) and the inpainting mask on small hand-made
 // images, clear errors for tasks that do not fit the images, and a zero-allocation check of
 // the jigsaw and inpainting steps. Learning on the digits is in MethodTests (PretextMethodTests).
 
 import XCTest
 import CAllocationCounter
 import ForesightCore
+import ForesightNN
 @testable import ForesightSSL
 
 final class JigsawInpaintingTests: XCTestCase {
@@ -49,21 +50,27 @@ final class JigsawInpaintingTests: XCTestCase {
         guard case .jigsaw(3, 30) = PretextObjective.jigsaw(height: 32, width: 24) else { return XCTFail("32x24 takes a 3x3 grid") }
     }
 
-    func testShuffleMovesWholePatchesAndKeepsTheRemainder() {
-        // 2 channels of 5x4: a 2x2 grid of 2x2 patches; row 4 lies outside the grid and stays.
+    func testPatchesAreCutInTheOrderAndTheRemainderLeftOut() {
+        // 2 channels of 5x4: a 2x2 grid of 2x2 patches; row 4 lies outside the grid.
         let image = (0..<40).map(Float.init)
-        var out = [Float](repeating: -1, count: 40)
-        shufflePatches(image, &out, channels: 2, height: 5, width: 4, grid: 2, order: [3, 0, 1, 2])
-        // Channel 0 rows: [0 1 2 3] [4 5 6 7] [8 9 10 11] [12 13 14 15] [16 17 18 19].
-        XCTAssertEqual(Array(out[0..<20]), [10, 11, 0, 1,
-                                            14, 15, 4, 5,
-                                            2, 3, 8, 9,
-                                            6, 7, 12, 13,
-                                            16, 17, 18, 19])
-        XCTAssertEqual(Array(out[20..<40]), Array(out[0..<20]).map { $0 + 20 })
-        var back = [Float](repeating: -1, count: 40)
-        shufflePatches(out, &back, channels: 2, height: 5, width: 4, grid: 2, order: [1, 2, 3, 0]) // the inverse order
-        XCTAssertEqual(back, image)
+        var patches = [Float](repeating: -1, count: 4 * 2 * 4)
+        cutPatches(image, &patches, channels: 2, height: 5, width: 4, grid: 2, order: [3, 0, 1, 2])
+        // Channel 0 rows: [0 1 2 3] [4 5 6 7] [8 9 10 11] [12 13 14 15] [16 17 18 19]; channel 1 adds 20.
+        XCTAssertEqual(patches, [10, 11, 14, 15, 30, 31, 34, 35,   // source patch 3 (bottom right)
+                                 0, 1, 4, 5, 20, 21, 24, 25,       // source patch 0
+                                 2, 3, 6, 7, 22, 23, 26, 27,       // source patch 1
+                                 8, 9, 12, 13, 28, 29, 32, 33])    // source patch 2
+    }
+
+    func testGroupRowsGradient() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [6, 3])
+        let h = try graph.linear(x, outFeatures: 2, name: "patch")
+        let joined = try graph.apply(GroupRowsOperation(rowsPerGroup: 3), [h], name: "joined") // [2, 6]
+        XCTAssertEqual(graph.shape(joined), [2, 6])
+        let target = try graph.input("target", [2, 6])
+        try checkParameterGradients(graph, loss: try graph.mseLoss(try graph.linear(joined, outFeatures: 6, name: "head"), target, name: "loss"))
+        XCTAssertThrowsError(try graph.apply(GroupRowsOperation(rowsPerGroup: 4), [h], name: "uneven"))
     }
 
     func testMaskCoversTheSquareInEveryChannel() {
