@@ -188,7 +188,7 @@ public enum MethodRegistry {
         }
     }
 
-    /// The methods in the order of `SSLMethod.all`; one entry per method.
+    /// One entry per trainable method.
     public static let entries: [Entry] = [
         Entry("simclr", trainsOn: .images) { data, o in
             try TwoViewTrainer(objective: .simclr(temperature: 0.2), data: o.images(data, for: "simclr"), backbone: o.smallResNet(for: "simclr"),
@@ -197,6 +197,26 @@ public enum MethodRegistry {
         Entry("vicreg", trainsOn: .images) { data, o in
             try TwoViewTrainer(objective: .vicreg(invariance: 25, variance: 25, covariance: 1), data: o.images(data, for: "vicreg"),
                                backbone: o.smallResNet(for: "vicreg"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
+        Entry("moco", trainsOn: .images) { data, o in
+            try MomentumTrainer(objective: .moco(temperature: 0.2, queueSize: 1024), data: o.images(data, for: "moco"),
+                                backbone: o.smallResNet(for: "moco"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
+        Entry("byol", trainsOn: .images) { data, o in
+            try MomentumTrainer(objective: .byol, data: o.images(data, for: "byol"), backbone: o.smallResNet(for: "byol"),
+                                batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
+        Entry("simsiam", trainsOn: .images) { data, o in
+            try TwoViewTrainer(objective: .simsiam, data: o.images(data, for: "simsiam"), backbone: o.smallResNet(for: "simsiam"),
+                               batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
+        Entry("barlow", trainsOn: .images) { data, o in
+            try TwoViewTrainer(objective: .barlow(offDiagonalWeight: 5e-3), data: o.images(data, for: "barlow"),
+                               backbone: o.smallResNet(for: "barlow"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
+        Entry("jepa", trainsOn: .images) { data, o in
+            try LatentPredictionTrainer(data: o.images(data, for: "jepa"), backbone: o.smallResNet(for: "jepa"), batch: o.batch,
+                                        learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("autoencoder", trainsOn: .images) { data, o in
             try PretextTrainer(objective: .autoencoder, data: o.images(data, for: "autoencoder"), backbone: o.smallResNet(for: "autoencoder"),

@@ -73,6 +73,8 @@ public final class TrainingRun {
     public let stepsPerEpoch: Int?
     /// Steps done, including those of a resumed checkpoint.
     public private(set) var stepsDone = 0
+    /// The checkpoint this run resumed from and its steps.
+    private var resumed: (path: String, steps: Int)?
     /// Parameters and optimizer state ("optimizer." + name), listed once: what checkpoints hold.
     private let state: [(name: String, tensor: Tensor)]
 
@@ -145,6 +147,7 @@ public final class TrainingRun {
         for (name, tensor) in state { try file.load(name, into: tensor) }
         if let optimizer = trainer.program.optimizer { optimizer.stepCount = Int(file.metadata[TrainingMetadata.optimizerSteps] ?? "") ?? 0 }
         stepsDone = Int(file.metadata[TrainingMetadata.steps] ?? "") ?? 0
+        resumed = (path, stepsDone)
     }
 
     /// Trains until `steps` steps are done in all (resumed ones included), writing a checkpoint
@@ -157,7 +160,8 @@ public final class TrainingRun {
         if let checkpointEvery, checkpointEvery < 1 { throw TrainingRunError("--checkpoint-every must be at least 1 (got \(checkpointEvery))") }
         let planned = max(0, steps - stepsDone)
         let window = max(1, planned / 10)
-        var first: Float = 0, last = [Float](repeating: 0, count: window), checkpoints = 0, lastCheckpoint: Int?
+        var first: Float = 0, last = [Float](repeating: 0, count: window), checkpoints = 0
+        var lastCheckpoint = resumed.flatMap { $0.path == output ? $0.steps : nil }
         func kept(_ step: Int?) -> String {
             if let step { return "the last good checkpoint (step \(step)) is kept in \(output ?? "")" }
             return output.map { "no checkpoint was written in this run (\($0) is as it was)" } ?? "no checkpoint was asked for"

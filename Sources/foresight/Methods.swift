@@ -17,5 +17,9 @@ struct Methods: ParsableCommand {
             print(method.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + method.summary + data)
             print(String(repeating: " ", count: width) + "  " + method.reference)
         }
+        // Trainable methods whose description is not in SSLMethod.all yet: name and data only.
+        for entry in MethodRegistry.entries where SSLMethod.named(entry.name) == nil {
+            print(entry.name.padding(toLength: max(width, entry.name.count), withPad: " ", startingAt: 0) + "  [\(entry.data.rawValue)]")
+        }
     }
 }
