@@ -131,6 +131,22 @@ extension AudioVisualPairs {
                       windowSeconds: windowSeconds, frameStride: frameStride, lengthTolerance: lengthTolerance)
     }
 
+    /// `recording(video:audio:...)` on the Y4M file at `videoPath` and the WAV beside it with the
+    /// same name (`walk.y4m` and `walk.wav`); throws naming the WAV when there is none.
+    ///
+    /// ```swift
+    /// let pairs = try AudioVisualPairs.recording(videoPath: "walk.y4m", height: 16, width: 16)   // reads walk.wav too
+    /// ```
+    public static func recording(videoPath: String, height: Int, width: Int, windowSeconds: Double = 0.1,
+                                 frameStride: Int = 1, lengthTolerance: Double = 0.5) throws -> AudioVisualPairs {
+        let audioPath = URL(fileURLWithPath: videoPath).deletingPathExtension().appendingPathExtension("wav").path
+        guard FileManager.default.fileExists(atPath: audioPath) else {
+            throw AudioVisualDataError("audio-visual pairs need the sound recorded with \(videoPath); no \(audioPath) beside it")
+        }
+        return try recording(videoPath: videoPath, audioPath: audioPath, height: height, width: width, windowSeconds: windowSeconds,
+                             frameStride: frameStride, lengthTolerance: lengthTolerance)
+    }
+
     /// Appends the mean of each of height x width boxes of an 8-bit plane, divided by 255.
     static func appendBoxAverage(_ plane: [UInt8], sourceHeight: Int, sourceWidth: Int, height: Int, width: Int, to pixels: inout [Float]) {
         for y in 0..<height {

@@ -126,6 +126,29 @@ final class AudioVisualDataTests: XCTestCase {
         XCTAssertThrowsError(try AudioVisualPairs.recording(videoPath: "/nonexistent.y4m", audioPath: "/nonexistent.wav", height: 4, width: 4))
     }
 
+    func testRecordingFilesAreReadTogether() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foresight-av-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let videoPath = folder.appendingPathComponent("walk.y4m").path
+        let writer = try Y4MWriter(path: videoPath, header: Y4MHeader(width: 8, height: 8, frameRate: (10, 1), chroma: .mono))
+        for k in 0..<20 { try writer.writeFrame(planes: [UInt8](repeating: UInt8(10 * k), count: 64)) }
+        writer.close()
+        // Stereo at 8 kHz: mixed to mono and resampled to the spectrogram's 16 kHz.
+        let (_, audio) = recording(sampleRate: 8000)
+        let stereo = AudioClip(sampleRate: 8000, channels: 2, samples: audio.samples.flatMap { [$0, $0] })
+        XCTAssertThrowsError(try AudioVisualPairs.recording(videoPath: videoPath, height: 2, width: 2)) {
+            XCTAssert("\($0)".contains("walk.wav"), "\($0)")
+        }
+        try WAV.write(stereo, to: folder.appendingPathComponent("walk.wav").path)
+        let pairs = try AudioVisualPairs.recording(videoPath: videoPath, height: 2, width: 2)
+        XCTAssertEqual(pairs.count, 19)
+        for i in 0..<pairs.count {
+            let frame = Int((pairs.times[i] * 10).rounded())
+            XCTAssertEqual(pairs.images.pixels[i * 4], Float(10 * frame) / 255, accuracy: 1e-6)
+        }
+    }
+
     func testToneDigitsSoundDependsOnTheClass() {
         let digits = Digits.all.subset(Array(0..<200))
         let pairs = AudioVisualPairs.toneDigits(digits, seed: 3)

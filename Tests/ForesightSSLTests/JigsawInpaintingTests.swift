@@ -2,6 +2,7 @@
 // images, clear errors for tasks that do not fit the images, and a zero-allocation check of
 // the jigsaw and inpainting steps. Learning on the digits is in MethodTests (PretextMethodTests).
 
+import Foundation
 import XCTest
 import CAllocationCounter
 import ForesightCore
@@ -115,6 +116,25 @@ final class JigsawInpaintingTests: XCTestCase {
         bias[first] += 1 // one masked pixel off by 1 in each of 4 images: 4 / (4 * 16 masked pixels)
         program.forward()
         XCTAssertEqual(program.lossValue, 4.0 / 64, accuracy: 1e-5)
+    }
+
+    /// A 3x3 jigsaw (30 orders) on 12x12 images, the digits padded by 2 pixels: the loss falls
+    /// from about log(30).
+    func testThreeByThreeJigsawLearnsOnLargerImages() throws {
+        let digits = Digits.split.train
+        var padded = [Float](repeating: 0, count: digits.count * 144)
+        for i in 0..<digits.count { for y in 0..<8 { for x in 0..<8 { padded[i * 144 + (y + 2) * 12 + x + 2] = digits.pixels[i * 64 + y * 8 + x] } } }
+        let images = LabeledImages(pixels: padded, labels: digits.labels, channels: 1, height: 12, width: 12)
+        let objective = PretextObjective.jigsaw(height: 12, width: 12)
+        guard case .jigsaw(3, 30) = objective else { return XCTFail("12x12 images take a 3x3 grid of 30 orders") }
+        let trainer = try PretextTrainer(objective: objective, data: images, backbone: SmallResNet(width: 8), batch: 32, seed: 1)
+        XCTAssertEqual(trainer.program.graph.shape(trainer.program.graph.tensor(named: "patches")!), [32 * 9, 1, 4, 4])
+        var losses: [Float] = []
+        for _ in 0..<100 { losses.append(try trainer.step()) }
+        let early = losses.prefix(10).reduce(0, +) / 10, late = losses.suffix(10).reduce(0, +) / 10
+        print("jigsaw 3x3 on 12x12: loss \(early) -> \(late) (log 30 = \(log(30.0)))")
+        XCTAssertEqual(Double(early), log(30.0), accuracy: 0.5)
+        XCTAssertLessThan(late, 0.8 * early)
     }
 
     func testJigsawAndInpaintingStepsAllocateNothing() throws {
