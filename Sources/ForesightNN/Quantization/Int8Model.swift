@@ -259,8 +259,8 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
     public var path = Int8KernelPath.best
 
     let stages: [ChainStage]
-    /// The int32 biases of a model rebuilt from stored layers (nil for a converted graph).
-    private let loadedBiases: [[Int32]]?
+    /// Each convolution's int32 bias as a model file stores it (empty for other layers).
+    private let storedBiases: [[Int32]]
     private let layers: [Layer]
     private let layouts: [Int8ImageLayout]          // input, then each layer's output
     private let buffers: [UnsafeMutablePointer<UInt8>]
@@ -305,6 +305,7 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
             Int8ImageLayout(height: shape[2], width: shape[3], channels: shape[1], border: border)
         }
         var layers: [Layer] = [], quantizations: [ActivationQuantization] = []
+        var storedBiases = [[Int32]](repeating: [], count: integerStages.count)
         var layouts = [layout(integerStages[0].inputShape, border: border(after: -1))]
         var previous = inputQuantization
         for (index, stage) in integerStages.enumerated() {
@@ -312,8 +313,13 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
             switch stage.operation {
             case let .conv(g, weight, bias, relu):
                 if g.groups == 1 {
-                    layers.append(.conv(try Int8Conv2d(g, weights: weight, bias: bias, input: previous, output: q, relu: relu,
-                                                       outputBorder: border(after: index), name: stage.name)))
+                    let conv = try Int8Conv2d(g, weights: weight, bias: bias, input: previous, output: q, relu: relu,
+                                              outputBorder: border(after: index), name: stage.name)
+                    layers.append(.conv(conv))
+                    // The int32 biases a model file stores, taken now: `bias` points into the caller's program.
+                    storedBiases[index] = (0..<g.outChannels).map { channel in
+                        bias.map { Int8StoredConvolution.quantizeBias($0[channel], inputScale: previous.scale, weightScale: conv.weightScales[channel]) } ?? 0
+                    }
                 } else {
                     layers.append(.depthwise(try Int8DepthwiseConv2d(g, weights: weight, bias: bias, input: previous, output: q, relu: relu,
                                                                      outputBorder: border(after: index), name: stage.name)))
@@ -331,7 +337,7 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
         }
         self.init(batch: batch, stages: stages, layers: layers, layouts: layouts, inputQuantization: inputQuantization,
                   layerQuantizations: quantizations, layerNames: integerStages.map(\.name), outputShape: stages.last!.outputShape,
-                  floatSigmoid: floatSigmoid, loadedBiases: nil, threads: threads)
+                  floatSigmoid: floatSigmoid, storedBiases: storedBiases, threads: threads)
     }
 
     /// Rebuilds a chain of stored int8 convolutions (a model file, see `storedConvolutions`)
@@ -393,14 +399,14 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
         }
         self.init(batch: batch, stages: [], layers: layers, layouts: layouts, inputQuantization: inputQuantization,
                   layerQuantizations: quantizations, layerNames: convolutions.map(\.name), outputShape: shape,
-                  floatSigmoid: false, loadedBiases: convolutions.map(\.bias), threads: threads)
+                  floatSigmoid: false, storedBiases: convolutions.map(\.bias), threads: threads)
     }
 
     private init(batch: Int, stages: [ChainStage], layers: [Layer], layouts: [Int8ImageLayout], inputQuantization: ActivationQuantization,
                  layerQuantizations quantizations: [ActivationQuantization], layerNames: [String], outputShape: [Int],
-                 floatSigmoid: Bool, loadedBiases: [[Int32]]?, threads: Int) {
+                 floatSigmoid: Bool, storedBiases: [[Int32]], threads: Int) {
         self.batch = batch
-        self.loadedBiases = loadedBiases
+        self.storedBiases = storedBiases
         self.stages = stages
         self.layers = layers
         self.layouts = layouts
@@ -498,25 +504,14 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
     public var storedConvolutions: [Int8StoredConvolution]? {
         guard !floatSigmoid else { return nil }
         var stored: [Int8StoredConvolution] = []
-        var inputScale = inputQuantization.scale
         for (index, layer) in layers.enumerated() {
             guard case let .conv(conv) = layer else { return nil }
             let g = conv.geometry
             guard g.kernelHeight == g.kernelWidth else { return nil }
-            let bias: [Int32]
-            if index < stages.count, case let .conv(_, _, floatBias, _) = stages[index].operation, let floatBias {
-                bias = (0..<g.outChannels).map {
-                    Int8StoredConvolution.quantizeBias(floatBias[$0], inputScale: inputScale, weightScale: conv.weightScales[$0])
-                }
-            } else if let loaded = loadedBiases?[index] {
-                bias = loaded
-            } else {
-                bias = [Int32](repeating: 0, count: g.outChannels)
-            }
+            let bias = storedBiases[index]
             stored.append(Int8StoredConvolution(name: layerNames[index], outChannels: g.outChannels, kernel: g.kernelHeight, stride: g.stride,
                                                 padding: g.padding, relu: conv.relu, weightCodes: conv.weightCodes,
                                                 weightScales: conv.weightScales, bias: bias, output: conv.output))
-            inputScale = conv.output.scale
         }
         return stored
     }
