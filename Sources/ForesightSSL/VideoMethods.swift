@@ -1,0 +1,314 @@
+// Self-supervised methods on video clips: next-frame prediction and motion-field prediction
+// (ForesightNN's pc64 and pc64-motion models, trained from any clip stream), and contrastive
+// predictive coding with a per-frame convolutional encoder, a convolutional GRU context and
+// InfoNCE on the latents k frames ahead. Each trainer draws its clips from a `VideoClipStream`
+// (a Y4M file, or a synthetic scene when none is given). Not a video classifier: no labels.
+//
+// Symbols: N clips per batch, T frames per clip, K past frames (T = K + 1 for prediction),
+// S x S frame size, E encoding features, D context features.
+
+import ForesightCore
+import ForesightNN
+import ForesightSensors
+
+/// Frames of clips as sequences: x [N*T, C, H, W] (clip-major) -> [N, T, C*H*W], each frame
+/// flattened. A copy forward, a sum backward; it lets sequence operations (InfoNCE, GRU)
+/// follow per-frame convolutions.
+///
+/// ```swift
+/// let sequence = try graph.apply(FramesToSequenceOperation(steps: 8), [maps], name: "seq")   // [32, 16, 4, 4] -> [4, 8, 256]
+/// ```
+public final class FramesToSequenceOperation: ForesightNN.Operation {
+    /// Frames per clip (T).
+    public let steps: Int
+    private var count = 0
+    private var binding: Binding?
+
+    public init(steps: Int) {
+        precondition(steps >= 1, "a sequence needs at least one frame per clip, got \(steps)")
+        self.steps = steps
+    }
+
+    public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
+        guard inputs.count == 1, inputs[0].rank == 4, inputs[0][0] % steps == 0, dtypes[0] == .float32 else {
+            throw ShapeError.mismatch(operation: "framesToSequence", expected: "one float32 input [N*\(steps), C, H, W]", got: "\(inputs)")
+        }
+        let x = inputs[0]
+        count = x.count
+        return try Shape(x[0] / steps, steps, x[1] * x[2] * x[3])
+    }
+
+    public var backwardReadsInputs: Bool { false }
+    public var forwardCost: Int { count }
+    public func bind(_ binding: Binding) { self.binding = binding }
+
+    public func forward(pool: ThreadPool) {
+        binding!.output.floatPointer.update(from: binding!.inputs[0].floatPointer, count: count)
+    }
+
+    public func backward(pool: ThreadPool) {
+        guard let dx = binding!.inputGradients[0]?.floatPointer else { return }
+        axpy(1, binding!.outputGradient!.floatPointer, dx, count)
+    }
+}
+
+// MARK: - Next-frame and motion prediction
+
+/// What a video prediction trainer predicts.
+public enum VideoPredictionObjective: String, Sendable, CaseIterable {
+    /// The next frame's pixels (pc64).
+    case nextFrame = "next-frame"
+    /// A motion field and residual that warp the last frame into the next (pc64-motion).
+    case motion
+}
+
+/// Trains ForesightNN's frame-prediction models (the ones ForesightLearn's
+/// FramePredictionTrainer trains on moving squares) from any clip stream: each clip of K + 1
+/// frames gives K past frames and the frame to predict. The step allocates nothing.
+///
+/// ```swift
+/// let clips = try Y4MClipStream(path: "walk.y4m", frames: 5, height: 32, width: 32)
+/// let trainer = try VideoPredictionTrainer(.motion, clips: clips, batch: 8)
+/// for _ in 0..<500 { try trainer.step() }
+/// print(trainer.evaluate(clips: heldOut, batches: 4))   // model error vs copy-last-frame error
+/// ```
+public final class VideoPredictionTrainer: SelfSupervisedTrainer {
+    public let objective: VideoPredictionObjective
+    public let model: FramePredictionModel
+    public let program: Program
+    public var imageBackbone: (any ImageBackbone)? { nil }
+    /// Clips per step and past frames per clip (K).
+    public let batch: Int, pastFrames: Int
+    /// Frame size.
+    public let size: Int
+    public let clips: any VideoClipStream
+    private var clip: [Float]
+
+    /// Errors of a batch: the model's squared error and that of repeating the last frame.
+    public struct Evaluation: Sendable, Equatable {
+        public let predictionError: Float
+        public let copyLastError: Float
+        /// predictionError / copyLastError: below 1 beats the baseline.
+        public var ratio: Float { predictionError / copyLastError }
+    }
+
+    /// `clips` must give square frames of a size divisible by 4, and at least two frames per clip.
+    public init(_ objective: VideoPredictionObjective, clips: any VideoClipStream, batch: Int = 8, learningRate: Float = 1e-3,
+                threads: Int = 1, seed: UInt64 = 1) throws {
+        guard clips.height == clips.width, clips.height % 4 == 0, clips.frames >= 2, batch >= 1 else {
+            throw StreamError("video prediction needs square clips of a size divisible by 4 with at least 2 frames, and batch >= 1; got \(clips.frames) frames of \(clips.height)x\(clips.width), batch \(batch)")
+        }
+        self.objective = objective
+        self.batch = batch
+        pastFrames = clips.frames - 1
+        size = clips.height
+        self.clips = clips
+        model = switch objective {
+        case .nextFrame: try Models.pc64(batch: batch, pastFrames: pastFrames, size: size)
+        case .motion: try Models.pc64Motion(batch: batch, pastFrames: pastFrames, size: size)
+        }
+        program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: learningRate), threads: threads, seed: seed)
+        clip = [Float](repeating: 0, count: clips.sampleCount)
+    }
+
+    /// Writes the next N clips from `stream` into the model's inputs; returns the batch's copy-last-frame error.
+    private func loadBatch(from stream: any VideoClipStream) throws -> Float {
+        let frames = program.tensor(model.frames).floatPointer, target = program.tensor(model.target).floatPointer
+        let plane = size * size, past = pastFrames * plane
+        var copyLast: Float = 0
+        try clip.withUnsafeMutableBufferPointer { clip in
+            let clip = clip.baseAddress!
+            for n in 0..<batch {
+                try stream.next(into: clip)
+                (frames + n * past).update(from: clip, count: past)
+                (target + n * plane).update(from: clip + past, count: plane)
+                copyLast += meanSquaredDifference(clip + past - plane, clip + past, count: plane)
+            }
+        }
+        return copyLast / Float(batch)
+    }
+
+    /// Trains once on the next batch; returns the loss (for motion, error plus smoothness penalty).
+    @discardableResult
+    public func step() throws -> Float {
+        _ = try loadBatch(from: clips)
+        return try program.step()
+    }
+
+    /// Mean prediction and copy-last errors over `batches` batches of `stream` (held-out clips), without training.
+    public func evaluate(clips stream: any VideoClipStream, batches: Int) throws -> Evaluation {
+        guard stream.frames == clips.frames, stream.height == size, stream.width == size, batches >= 1 else {
+            throw StreamError("evaluation clips must match the training clips (\(clips.frames) frames of \(size)x\(size)); got \(stream.frames) of \(stream.height)x\(stream.width), \(batches) batches")
+        }
+        var error: Float = 0, copyLast: Float = 0
+        for _ in 0..<batches {
+            copyLast += try loadBatch(from: stream)
+            program.forward()
+            // From the prediction itself: it lives until the loss's backward, unlike the scalar error.
+            error += meanSquaredDifference(program.tensor(model.prediction).floatPointer, program.tensor(model.target).floatPointer,
+                                           count: batch * size * size)
+        }
+        return Evaluation(predictionError: error / Float(batches), copyLastError: copyLast / Float(batches))
+    }
+}
+
+// MARK: - Contrastive predictive coding on video
+
+/// Sizes of the video CPC model.
+///
+/// ```swift
+/// var configuration = VideoCPCConfiguration()   // 8 clips of 8 frames at 16x16
+/// configuration.predictionSteps = 3
+/// ```
+public struct VideoCPCConfiguration: Sendable, Equatable {
+    /// N clips per batch and T frames per clip.
+    public var batch = 8, frames = 8
+    /// Frame size S (divisible by 4).
+    public var size = 16
+    /// Channels of the two stride-2 encoder convolutions (the second is the GRU's input).
+    public var encoderWidth = 16
+    /// E, features of an encoding z.
+    public var encodingFeatures = 32
+    /// Hidden channels of the convolutional GRU context.
+    public var contextChannels = 16
+    /// Frames ahead the context predicts (1...K).
+    public var predictionSteps = 2
+
+    public init() {}
+
+    /// Accuracy of guessing: every frame of the batch is a candidate, 1 / (N * T).
+    public var chance: Float { 1 / Float(batch * frames) }
+}
+
+/// Contrastive predictive coding on video (van den Oord, Li, Vinyals 2018): each frame goes
+/// through two stride-2 3x3 convolutions (`encoder.1`, `encoder.2`) and a linear map to an
+/// encoding z_t [E]; a convolutional GRU (`context`) runs over the encoder's feature maps and
+/// its flattened state c_t predicts, through one linear map per step ahead, which of the
+/// batch's N*T encodings is z_{t+k}. The step allocates nothing.
+///
+/// ```swift
+/// let trainer = try VideoCPCTrainer(clips: SyntheticClipStream(frames: 8, size: 16, seed: 1))
+/// for _ in 0..<300 { try trainer.step() }
+/// let heldOut = try trainer.evaluate(clips: SyntheticClipStream(frames: 8, size: 16, seed: 99), batches: 4)
+/// print(heldOut.accuracy, trainer.configuration.chance)
+/// ```
+public final class VideoCPCTrainer: SelfSupervisedTrainer {
+    public let configuration: VideoCPCConfiguration
+    public let program: Program
+    public var imageBackbone: (any ImageBackbone)? { nil }
+    /// Frames [N*T, 1, S, S], clip-major.
+    public let frames: TensorID
+    /// Encodings z [N, T, E] and context c [N, T, D].
+    public let encodings: TensorID, context: TensorID
+    /// The InfoNCE loss operation; its `accuracy` is valid after each forward pass.
+    public let objective: InfoNCEOperation
+    public let clips: any VideoClipStream
+
+    /// Loss and accuracy of a batch.
+    public struct Result: Sendable, Equatable {
+        public let loss: Float
+        /// Fraction of predictions whose true future scored highest (chance: `configuration.chance`).
+        public let accuracy: Float
+    }
+
+    /// `clips` must give frames of `configuration.size` squared and `configuration.frames` per clip.
+    public init(clips: any VideoClipStream, configuration: VideoCPCConfiguration = VideoCPCConfiguration(),
+                learningRate: Float = 2e-3, threads: Int = 1, seed: UInt64 = 1) throws {
+        let c = configuration
+        guard clips.frames == c.frames, clips.height == c.size, clips.width == c.size, c.size % 4 == 0,
+              c.frames > c.predictionSteps, c.batch >= 1 else {
+            throw StreamError("video CPC needs clips of \(c.frames) frames of \(c.size)x\(c.size) (size divisible by 4, more frames than the \(c.predictionSteps) steps ahead); got \(clips.frames) frames of \(clips.height)x\(clips.width)")
+        }
+        self.configuration = c
+        self.clips = clips
+        let graph = Graph()
+        frames = try graph.input("frames", [c.batch * c.frames, 1, c.size, c.size])
+        let hidden = try graph.relu(try graph.conv2d(frames, outChannels: c.encoderWidth, kernel: 3, stride: 2, padding: 1, name: "encoder.1"))
+        let maps = try graph.relu(try graph.conv2d(hidden, outChannels: c.encoderWidth, kernel: 3, stride: 2, padding: 1, name: "encoder.2"))
+        let flat = try graph.apply(FramesToSequenceOperation(steps: c.frames), [maps], name: "encoder.sequence")
+        encodings = try graph.linear(flat, outFeatures: c.encodingFeatures, name: "encoder.projection")
+        let states = try graph.convGRU(maps, steps: c.frames, hidden: c.contextChannels, name: "context")
+        context = try graph.apply(FramesToSequenceOperation(steps: c.frames), [states], name: "context.sequence")
+        let loss: TensorID
+        (loss, objective) = try graph.infoNCELoss(context: context, encodings: encodings, predictionSteps: c.predictionSteps, name: "cpc")
+        program = try Program(graph, loss: loss, optimizer: Adam(learningRate: learningRate), threads: threads, seed: seed)
+    }
+
+    private func loadBatch(from stream: any VideoClipStream) throws {
+        let input = program.tensor(frames).floatPointer, clipFloats = stream.sampleCount
+        for n in 0..<configuration.batch { try stream.next(into: input + n * clipFloats) }
+    }
+
+    /// Trains once on the next N clips; returns the InfoNCE loss (before the update).
+    @discardableResult
+    public func step() throws -> Float {
+        try loadBatch(from: clips)
+        return try program.step()
+    }
+
+    /// Accuracy of the last step's predictions.
+    public var accuracy: Float { objective.accuracy }
+
+    /// Mean loss and accuracy over `batches` batches of `stream` (held-out clips), without training.
+    public func evaluate(clips stream: any VideoClipStream, batches: Int) throws -> Result {
+        guard stream.frames == clips.frames, stream.height == clips.height, stream.width == clips.width, batches >= 1 else {
+            throw StreamError("evaluation clips must match the training clips (\(clips.frames) frames of \(clips.height)x\(clips.width)); got \(stream.frames) of \(stream.height)x\(stream.width), \(batches) batches")
+        }
+        var loss: Float = 0, accuracy: Float = 0
+        for _ in 0..<batches {
+            try loadBatch(from: stream)
+            program.forward()
+            loss += program.lossValue
+            accuracy += objective.accuracy
+        }
+        return Result(loss: loss / Float(batches), accuracy: accuracy / Float(batches))
+    }
+}
+
+// MARK: - Method list and factory
+
+/// The video methods: their `SSLMethod` entries and the trainer the command line makes for each.
+public enum VideoMethods {
+    /// next-frame, motion and cpc, as `SSLMethod.all` should list them.
+    public static let methods: [SSLMethod] = [
+        SSLMethod(name: "next-frame", summary: "video: predict the next frame's pixels from the past frames",
+                  reference: "Srivastava, Mansimov, Salakhutdinov. Unsupervised Learning of Video Representations using LSTMs. ICML 2015"),
+        SSLMethod(name: "motion", summary: "video: predict a motion field (and residual) that warps the last frame into the next",
+                  reference: "Patraucean, Handa, Cipolla. Spatio-temporal video autoencoder with differentiable memory. ICLR 2016 workshop"),
+        SSLMethod(name: "cpc", summary: "video or audio: a recurrent context picks its own future latents among the batch's (InfoNCE)",
+                  reference: "van den Oord, Li, Vinyals. Representation Learning with Contrastive Predictive Coding. arXiv:1807.03748, 2018"),
+    ]
+
+    /// The trainer for `method` ("next-frame", "motion" or "cpc") on clips of `y4mPath`, or on
+    /// moving shapes when it is nil. Prediction uses 4 past frames at `size` (default 32);
+    /// CPC the default `VideoCPCConfiguration` (size 16).
+    ///
+    /// ```swift
+    /// let trainer = try VideoMethods.trainer("motion", y4mPath: "walk.y4m", threads: 2)
+    /// ```
+    public static func trainer(_ method: String, y4mPath: String?, size: Int? = nil, threads: Int = 1, seed: UInt64 = 1) throws -> any SelfSupervisedTrainer {
+        func clips(frames: Int, size: Int, lanes: Int) throws -> any VideoClipStream {
+            guard let y4mPath else { return SyntheticClipStream(frames: frames, size: size, lanes: lanes, seed: seed) }
+            return try ShuffleReservoir(Y4MClipStream(path: y4mPath, frames: frames, height: size, width: size), capacity: 64, seed: seed)
+        }
+        switch method {
+        case "next-frame", "motion":
+            let objective = VideoPredictionObjective(rawValue: method)!
+            return try VideoPredictionTrainer(objective, clips: try clips(frames: 5, size: size ?? 32, lanes: 8), threads: threads, seed: seed)
+        case "cpc":
+            var configuration = VideoCPCConfiguration()
+            if let size { configuration.size = size }
+            return try VideoCPCTrainer(clips: try clips(frames: configuration.frames, size: configuration.size, lanes: configuration.batch),
+                                       configuration: configuration, threads: threads, seed: seed)
+        default:
+            throw StreamError("unknown video method '\(method)'; known: next-frame, motion, cpc")
+        }
+    }
+}
+
+/// A shuffled clip stream is still a clip stream.
+extension ShuffleReservoir: VideoClipStream where Source: VideoClipStream {
+    public var frames: Int { source.frames }
+    public var height: Int { source.height }
+    public var width: Int { source.width }
+}

@@ -1,0 +1,121 @@
+// The video methods learn on synthetic video and on a Y4M file written by the test: next-frame
+// and motion prediction beat copying the last frame on held-out clips; video CPC's loss falls
+// and its InfoNCE accuracy on held-out clips is far above chance. Plus the gradient of the
+// frames-to-sequence operation and of the whole CPC stack, and clear errors for clip sizes.
+
+import Foundation
+import XCTest
+import ForesightCore
+import ForesightNN
+import ForesightSensors
+@testable import ForesightSSL
+
+final class VideoMethodTests: XCTestCase {
+    // MARK: gradients
+
+    func testFramesToSequenceGradient() throws {
+        let graph = Graph()
+        let frames = try graph.parameter("frames", [2 * 3, 2, 2, 2], initializer: .uniform(bound: 1))
+        let sequence = try graph.apply(FramesToSequenceOperation(steps: 3), [frames], name: "sequence")
+        XCTAssertEqual(graph.shape(sequence).dims, [2, 3, 8])
+        let projected = try graph.linear(sequence, outFeatures: 3, name: "projection")
+        try checkParameterGradients(graph, loss: try graph.mseLoss(projected, try graph.input("target", [2, 3, 3]), name: "loss"))
+    }
+
+    /// The CPC stack in small: a conv encoder, the convolutional GRU context, both as sequences, InfoNCE.
+    func testVideoCPCStackGradient() throws {
+        let graph = Graph()
+        let frames = try graph.input("frames", [2 * 4, 1, 4, 4])
+        let maps = try graph.tanh(try graph.conv2d(frames, outChannels: 2, kernel: 3, stride: 2, padding: 1, name: "encoder"))
+        let encodings = try graph.apply(FramesToSequenceOperation(steps: 4), [maps], name: "encodings")
+        let states = try graph.convGRU(maps, steps: 4, hidden: 2, name: "context")
+        let context = try graph.apply(FramesToSequenceOperation(steps: 4), [states], name: "context.sequence")
+        let (loss, _) = try graph.infoNCELoss(context: context, encodings: encodings, predictionSteps: 2, name: "cpc")
+        try checkParameterGradients(graph, loss: loss, seed: 3)
+    }
+
+    // MARK: prediction
+
+    /// Trains on moving shapes and compares with copy-last on clips from scenes never trained on.
+    private func checkPredictionBeatsCopyLast(_ objective: VideoPredictionObjective, steps: Int) throws {
+        let training = SyntheticClipStream(frames: 5, size: 32, lanes: 8, seed: 1)
+        let trainer = try VideoPredictionTrainer(objective, clips: training, batch: 8, learningRate: 2e-3, threads: 2, seed: 2)
+        let before = try trainer.evaluate(clips: SyntheticClipStream(frames: 5, size: 32, lanes: 8, seed: 77), batches: 3)
+        var losses: [Float] = []
+        for _ in 0..<steps { losses.append(try trainer.step()) }
+        let after = try trainer.evaluate(clips: SyntheticClipStream(frames: 5, size: 32, lanes: 8, seed: 77), batches: 3)
+        let early = losses.prefix(10).reduce(0, +) / 10, late = losses.suffix(10).reduce(0, +) / 10
+        print("\(objective.rawValue): loss \(early) -> \(late); held-out error \(before.predictionError) -> \(after.predictionError), copy-last \(after.copyLastError), ratio \(before.ratio) -> \(after.ratio)")
+        XCTAssertLessThan(late, early, "the training loss should fall")
+        XCTAssertLessThan(after.ratio, 0.8, "held-out prediction error \(after.predictionError) vs copy-last \(after.copyLastError)")
+        XCTAssertLessThan(after.ratio, before.ratio, "training should improve on the untrained model")
+    }
+
+    func testNextFramePredictionBeatsCopyingTheLastFrame() throws {
+        try checkPredictionBeatsCopyLast(.nextFrame, steps: 250)
+    }
+
+    func testMotionPredictionBeatsCopyingTheLastFrame() throws {
+        try checkPredictionBeatsCopyLast(.motion, steps: 200)
+    }
+
+    // MARK: contrastive predictive coding
+
+    func testVideoCPCPredictsHeldOutFuturesFarAboveChance() throws {
+        let configuration = VideoCPCConfiguration()
+        let trainer = try VideoCPCTrainer(clips: SyntheticClipStream(frames: configuration.frames, size: configuration.size, lanes: 16, seed: 1),
+                                          configuration: configuration, threads: 2, seed: 3)
+        func heldOut() throws -> VideoCPCTrainer.Result {
+            try trainer.evaluate(clips: SyntheticClipStream(frames: configuration.frames, size: configuration.size, lanes: 8, seed: 99), batches: 3)
+        }
+        let before = try heldOut()
+        var losses: [Float] = []
+        for _ in 0..<300 { losses.append(try trainer.step()) }
+        let after = try heldOut()
+        let early = losses.prefix(20).reduce(0, +) / 20, late = losses.suffix(20).reduce(0, +) / 20
+        let chance = configuration.chance
+        print("video CPC, chance \(chance): loss \(early) -> \(late); held-out accuracy \(before.accuracy) -> \(after.accuracy), held-out loss \(before.loss) -> \(after.loss)")
+        XCTAssertLessThan(late, 0.7 * early, "the InfoNCE loss should fall")
+        XCTAssertLessThan(before.accuracy, 5 * chance, "an untrained model should be near chance")
+        XCTAssertGreaterThan(after.accuracy, 10 * chance, "held-out accuracy")
+    }
+
+    /// Both methods train from a Y4M file (written here from moving shapes) through the factory.
+    func testTrainersRunOnAY4MFile() throws {
+        let folder = NSTemporaryDirectory() + "foresight-video-\(UUID().uuidString)/"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "shapes.y4m"
+        let writer = try Y4MWriter(path: path, header: Y4MHeader(width: 64, height: 48, chroma: .mono))
+        var scene = MovingShapes(width: 64, height: 48, seed: 5)
+        var frame = [Float](repeating: 0, count: 64 * 48)
+        for _ in 0..<80 {
+            scene.render(into: &frame)
+            scene.advance()
+            try writer.writeFrame(planes: frame.map { UInt8(max(0, min(255, $0 * 255))) })
+        }
+        writer.close()
+        for method in ["next-frame", "cpc"] {
+            let trainer = try VideoMethods.trainer(method, y4mPath: path, size: 16, seed: 1)
+            var losses: [Float] = []
+            for _ in 0..<30 { losses.append(try trainer.step()) }
+            print("\(method) on a Y4M file: loss \(losses[0]) -> \(losses.suffix(5).reduce(0, +) / 5)")
+            XCTAssertTrue(losses.allSatisfy(\.isFinite))
+            XCTAssertLessThan(losses.suffix(5).reduce(0, +) / 5, losses.prefix(5).reduce(0, +) / 5, "\(method) loss should fall")
+        }
+        XCTAssertThrowsError(try VideoMethods.trainer("optical-flow", y4mPath: nil)) { XCTAssertTrue("\($0)".contains("known: next-frame, motion, cpc"), "\($0)") }
+    }
+
+    func testMismatchedClipsAreClearErrors() throws {
+        XCTAssertThrowsError(try VideoPredictionTrainer(.nextFrame, clips: SyntheticClipStream(frames: 1, size: 32, seed: 1))) {
+            XCTAssertTrue("\($0)".contains("at least 2 frames"), "\($0)")
+        }
+        XCTAssertThrowsError(try VideoCPCTrainer(clips: SyntheticClipStream(frames: 8, size: 32, seed: 1))) {
+            XCTAssertTrue("\($0)".contains("8 frames of 16x16"), "\($0)")
+        }
+        let trainer = try VideoPredictionTrainer(.nextFrame, clips: SyntheticClipStream(frames: 3, size: 16, seed: 1), batch: 2)
+        XCTAssertThrowsError(try trainer.evaluate(clips: SyntheticClipStream(frames: 4, size: 16, seed: 2), batches: 1)) {
+            XCTAssertTrue("\($0)".contains("must match"), "\($0)")
+        }
+    }
+}
