@@ -13,7 +13,7 @@ import ForesightNN
 /// [B, (H - s + 1)(W - s + 1)] -> predictor (linear on features + linear on position, ReLU,
 /// linear) -> predictions [B, F] -> 2 - 2 cos against the target features [B, F] (an input,
 /// so no gradient reaches the target). Target program: full images -> the same backbone,
-/// its parameters an EMA of the online ones. The step allocates nothing.
+/// its parameters an EMA of the online ones -> batch standardisation of each feature. The step allocates nothing.
 ///
 /// ```swift
 /// let trainer = try LatentPredictionTrainer(data: train, batch: 64, blockSize: 4)
@@ -67,7 +67,10 @@ public final class LatentPredictionTrainer: SelfSupervisedTrainer {
 
         let targetGraph = Graph()
         targetImages = try targetGraph.input("images", imageShape)
-        targetFeatures = try backbone.build(targetGraph, targetImages, name: "backbone")
+        // The targets are standardised over the batch (no parameters: nothing for the EMA to
+        // follow), so a constant prediction cannot match them and collapse does not pay.
+        targetFeatures = try targetGraph.apply(BatchStandardizeOperation(), [try backbone.build(targetGraph, targetImages, name: "backbone")],
+                                               name: "targets.norm")
         target = try MomentumTarget(graph: targetGraph, following: program, momentum: momentum, threads: threads)
 
         self.backbone = backbone

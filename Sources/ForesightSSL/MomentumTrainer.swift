@@ -93,7 +93,8 @@ public enum MomentumObjective: Sendable {
 }
 
 /// MoCo and BYOL on two augmented views of a batch: the online program is backbone ->
-/// projector (linear, ReLU, linear) [-> predictor for BYOL] -> loss, the momentum target is
+/// projector (linear, ReLU, linear) [-> predictor of the same form for BYOL, whose hidden
+/// layers are batch-standardised] -> loss, the momentum target is
 /// backbone -> projector with the same parameter names. Views [2B, C, H, W] (rows 0..<B the
 /// first views, B..<2B the second). The step allocates nothing.
 ///
@@ -131,10 +132,16 @@ public final class MomentumTrainer: SelfSupervisedTrainer {
             throw MomentumTrainerError("a batch of \(batch) needs at least 2 images and at most the set's \(data.count)")
         }
         let viewShape = [2 * batch, data.channels, data.height, data.width]
+        // BYOL's projector and predictor standardise their hidden layer over the batch (the
+        // paper's batch norm, without its affine); without it this small network collapses.
+        let standardizeHidden: Bool = if case .byol = objective { true } else { false }
+        func mlp(_ graph: Graph, _ x: TensorID, name: String) throws -> TensorID {
+            var hidden = try graph.linear(x, outFeatures: projection, name: name + ".1")
+            if standardizeHidden { hidden = try graph.apply(BatchStandardizeOperation(), [hidden], name: name + ".norm") }
+            return try graph.linear(try graph.relu(hidden), outFeatures: projection, name: name + ".2")
+        }
         func projector(_ graph: Graph, _ images: TensorID) throws -> TensorID {
-            let features = try backbone.build(graph, images, name: "backbone")
-            let hidden = try graph.relu(try graph.linear(features, outFeatures: projection, name: "projector.1"))
-            return try graph.linear(hidden, outFeatures: projection, name: "projector.2")
+            try mlp(graph, try backbone.build(graph, images, name: "backbone"), name: "projector")
         }
         let graph = Graph()
         views = try graph.input("views", viewShape)
@@ -150,8 +157,7 @@ public final class MomentumTrainer: SelfSupervisedTrainer {
             self.queue = queue
             self.objective = operation
         case .byol:
-            let hidden = try graph.relu(try graph.linear(projections, outFeatures: projection, name: "predictor.1"))
-            let predictions = try graph.linear(hidden, outFeatures: projection, name: "predictor.2")
+            let predictions = try mlp(graph, projections, name: "predictor")
             let operation = CosinePredictionLossOperation(pairing: .otherView)
             loss = try graph.apply(operation, [predictions, targets], name: "loss")
             queue = nil

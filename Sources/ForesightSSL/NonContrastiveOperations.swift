@@ -314,3 +314,61 @@ public final class QueueInfoNCEOperation: ForesightNN.Operation {
         normalizeRowsBackward(du, u: memory.u, inverseNorms: memory.inverseNorms, into: dq, rows: n, p: p)
     }
 }
+
+/// Batch standardisation without learned scale and shift (batch norm in training mode):
+/// x [N, P] -> y [N, P] with y_ij = (x_ij - mean_i x_ij) / sqrt(var_i x_ij + 1e-5) (biased
+/// variance over the N rows). SimSiam's projector ends in it: a network whose rows must keep
+/// a spread cannot map every image to one vector. Not for inference on single images: the
+/// statistics are always the batch's own.
+///
+/// ```swift
+/// let standardized = try graph.apply(BatchStandardizeOperation(), [projections], name: "projector.norm")   // [128, 64]
+/// ```
+public final class BatchStandardizeOperation: ForesightNN.Operation {
+    private var rows = 0, features = 0
+    private var binding: Binding?
+
+    public init() {}
+
+    public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
+        try check(inputs.count == 1 && inputs[0].rank == 2 && inputs[0][0] >= 2 && dtypes[0] == .float32, "batchStandardize",
+                  expected: "one float32 input [N >= 2, P]", got: "\(inputs)")
+        rows = inputs[0][0]; features = inputs[0][1]
+        return inputs[0]
+    }
+
+    /// Inverse deviations [P].
+    public var savedFloats: Int { features }
+    public var backwardReadsInputs: Bool { false }
+    public var backwardReadsOutput: Bool { true }
+    public var forwardCost: Int { 3 * rows * features }
+    public func bind(_ binding: Binding) { self.binding = binding }
+
+    public func forward(pool: ThreadPool) {
+        let x = binding!.inputs[0].floatPointer, y = binding!.output.floatPointer, inverseDeviations = binding!.saved!
+        let n = rows, p = features
+        for j in 0..<p {
+            var mean: Float = 0
+            for i in 0..<n { mean += x[i * p + j] }
+            mean /= Float(n)
+            var squares: Float = 0
+            for i in 0..<n { let c = x[i * p + j] - mean; squares += c * c }
+            let inverse = 1 / (squares / Float(n) + 1e-5).squareRoot()
+            inverseDeviations[j] = inverse
+            for i in 0..<n { y[i * p + j] = (x[i * p + j] - mean) * inverse }
+        }
+    }
+
+    public func backward(pool: ThreadPool) {
+        guard let dx = binding!.inputGradients[0]?.floatPointer else { return }
+        let y = binding!.output.floatPointer, dy = binding!.outputGradient!.floatPointer, inverseDeviations = binding!.saved!
+        let n = rows, p = features
+        // dx = (dy - mean(dy) - y mean(dy y)) / deviation, per column.
+        for j in 0..<p {
+            var meanGradient: Float = 0, meanProduct: Float = 0
+            for i in 0..<n { meanGradient += dy[i * p + j]; meanProduct += dy[i * p + j] * y[i * p + j] }
+            meanGradient /= Float(n); meanProduct /= Float(n)
+            for i in 0..<n { dx[i * p + j] += (dy[i * p + j] - meanGradient - y[i * p + j] * meanProduct) * inverseDeviations[j] }
+        }
+    }
+}

@@ -12,8 +12,9 @@ public enum TwoViewObjective: Sendable {
     case simclr(temperature: Float)
     /// VICReg with its three weights (the paper's: 25, 25, 1).
     case vicreg(invariance: Float, variance: Float, covariance: Float)
-    /// SimSiam: a predictor (linear, ReLU, linear) on each view's projection predicts the other
-    /// view's projection, held constant (2 - 2 cos, symmetrised; no momentum network).
+    /// SimSiam: the projections are batch-standardised, and a predictor (linear to a bottleneck,
+    /// batch standardisation, ReLU, linear) on each view's projection predicts the other view's
+    /// projection, held constant (2 - 2 cos, symmetrised; no momentum network).
     case simsiam
     /// Barlow Twins: the cross-correlation of the two views' standardised projections is pulled
     /// toward the identity; lambda weighs the off-diagonal terms.
@@ -74,10 +75,15 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
             operation = VICRegOperation(invarianceWeight: invariance, varianceWeight: variance, covarianceWeight: covariance)
             loss = try graph.apply(operation, [projections], name: "loss")
         case .simsiam:
-            let predicted = try graph.relu(try graph.linear(projections, outFeatures: projection, name: "predictor.1"))
+            // Batch standardisation (batch norm without its affine) on the projections and in the
+            // predictor's bottleneck (projection / 4 wide), as the paper's batch norms; without
+            // them this small network collapses to one output within a few hundred steps.
+            let standardized = try graph.apply(BatchStandardizeOperation(), [projections], name: "projector.norm")
+            let bottleneck = try graph.linear(standardized, outFeatures: max(1, projection / 4), name: "predictor.1")
+            let predicted = try graph.relu(try graph.apply(BatchStandardizeOperation(), [bottleneck], name: "predictor.norm"))
             let predictions = try graph.linear(predicted, outFeatures: projection, name: "predictor.2")
             operation = CosinePredictionLossOperation(pairing: .otherView)
-            loss = try graph.apply(operation, [predictions, projections], name: "loss")
+            loss = try graph.apply(operation, [predictions, standardized], name: "loss")
         case let .barlow(offDiagonalWeight):
             guard offDiagonalWeight >= 0 && offDiagonalWeight.isFinite else {
                 throw TwoViewTrainerError("Barlow Twins' off-diagonal weight must be finite and not negative, got \(offDiagonalWeight)")

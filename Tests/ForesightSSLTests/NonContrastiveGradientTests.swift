@@ -1,5 +1,5 @@
 // Finite-difference checks of the momentum and non-contrastive losses' backward passes (cosine
-// prediction, Barlow Twins, InfoNCE against a queue) inside small graphs, their forward values
+// prediction, Barlow Twins, InfoNCE against a queue, batch standardisation) inside small graphs, their forward values
 // against direct formulas, and the momentum target's update.
 
 import XCTest
@@ -91,6 +91,26 @@ final class NonContrastiveGradientTests: XCTestCase {
         program.forward()
         XCTAssertEqual(program.tensor(loss).floats[0], 8, accuracy: 1e-3)
         XCTAssertEqual(operation.terms.redundancy, 0, accuracy: 1e-6)
+    }
+
+    func testBatchStandardizeGradient() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [6, 4])
+        let h = try graph.apply(BatchStandardizeOperation(), [try graph.linear(x, outFeatures: 3, bias: false, name: "layer")], name: "norm")
+        // A fixed weighting of the outputs (the standardised columns' plain sum is always 0).
+        let weights = try graph.input("weights", [6, 3])
+        try checkParameterGradients(graph, loss: try graph.mseLoss(h, weights, name: "loss"))
+    }
+
+    func testBatchStandardizeValue() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [4, 1])
+        let y = try graph.apply(BatchStandardizeOperation(), [x], name: "norm")
+        let program = try Program(graph)
+        program.tensor(x).copy(from: [1, 3, 5, 7])   // mean 4, biased variance 5
+        program.forward()
+        let expected = [-3, -1, 1, 3].map { Float($0) / (5 + 1e-5).squareRoot() }
+        for (value, wanted) in zip(program.tensor(y).toArray(), expected) { XCTAssertEqual(value, wanted, accuracy: 1e-5) }
     }
 
     func testQueueInfoNCEGradient() throws {
