@@ -138,6 +138,14 @@ public struct TrainingOptions: Sendable {
         return resnet
     }
 
+    /// The bytes of `data` when it is text; `method` names the caller in errors.
+    func text(_ data: TrainingData, for method: String) throws -> [UInt8] {
+        guard case let .text(bytes) = data else {
+            throw TrainingDataError("\(method) trains on text; the data is \(data.kind.rawValue) (\(data.summary))")
+        }
+        return bytes
+    }
+
     /// The image set of `data`, checked to fill a batch; `method` names the caller in errors.
     func images(_ data: TrainingData, for method: String) throws -> LabeledImages {
         guard case let .images(set) = data else {
@@ -178,12 +186,20 @@ public enum MethodRegistry {
     public struct Entry: Sendable {
         public let name: String
         public let data: TrainingDataKind
+        /// The backbone specification used when none is given.
+        public let defaultBackbone: String
+        /// The image shape [C, H, W] its encoder sees, for methods that learn an image encoder
+        /// from data that is not an image folder (nil: the image set's shape, or no image encoder).
+        public let imageShape: (@Sendable (TrainingOptions) -> [Int])?
         public let make: @Sendable (TrainingData, TrainingOptions) throws -> any SelfSupervisedTrainer
 
-        public init(_ name: String, trainsOn data: TrainingDataKind,
+        public init(_ name: String, trainsOn data: TrainingDataKind, defaultBackbone: String = "resnet width=16 groups=4",
+                    imageShape: (@Sendable (TrainingOptions) -> [Int])? = nil,
                     make: @escaping @Sendable (TrainingData, TrainingOptions) throws -> any SelfSupervisedTrainer) {
             self.name = name
             self.data = data
+            self.defaultBackbone = defaultBackbone
+            self.imageShape = imageShape
             self.make = make
         }
     }
@@ -218,6 +234,29 @@ public enum MethodRegistry {
             try LatentPredictionTrainer(data: o.images(data, for: "jepa"), backbone: o.smallResNet(for: "jepa"), batch: o.batch,
                                         learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
+        Entry("clip", trainsOn: .video, imageShape: { [1, $0.imageSize, $0.imageSize] }) { data, o in
+            guard case let .video(path) = data else { throw TrainingDataError("clip trains on a video; the data is \(data.kind.rawValue)") }
+            let sound = URL(fileURLWithPath: path).deletingPathExtension().appendingPathExtension("wav").path
+            guard FileManager.default.fileExists(atPath: sound) else {
+                throw TrainingDataError("clip pairs frames with the sound heard at the same time: it needs \(sound) beside \(path)")
+            }
+            let pairs = try AudioVisualPairs.recording(videoPath: path, audioPath: sound, height: o.imageSize, width: o.imageSize)
+            return try AudioVisualTrainer(pairs: pairs, backbone: o.smallResNet(for: "clip"), batch: o.batch, learningRate: o.learningRate,
+                                          threads: o.threads, seed: o.seed)
+        },
+        Entry("mae", trainsOn: .images, defaultBackbone: TinyViT().specification) { data, o in
+            guard let vit = o.backbone as? TinyViT else {
+                throw TrainingDataError("mae trains a vit backbone; '\(o.backbone.specification)' is not one (try --backbone \"\(TinyViT().specification)\")")
+            }
+            return try MaskedAutoencoderTrainer(data: o.images(data, for: "mae"), backbone: vit, batch: o.batch, learningRate: o.learningRate,
+                                                threads: o.threads, seed: o.seed)
+        },
+        Entry("gpt", trainsOn: .text) { data, o in
+            try GPTTrainer(text: o.text(data, for: "gpt"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
+        Entry("bert", trainsOn: .text) { data, o in
+            try BERTTrainer(text: o.text(data, for: "bert"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
         Entry("autoencoder", trainsOn: .images) { data, o in
             try PretextTrainer(objective: .autoencoder, data: o.images(data, for: "autoencoder"), backbone: o.smallResNet(for: "autoencoder"),
                                batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
@@ -229,6 +268,15 @@ public enum MethodRegistry {
         Entry("rotation", trainsOn: .images) { data, o in
             try PretextTrainer(objective: .rotation, data: o.images(data, for: "rotation"), backbone: o.smallResNet(for: "rotation"),
                                batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
+        Entry("jigsaw", trainsOn: .images) { data, o in
+            let set = try o.images(data, for: "jigsaw")
+            return try PretextTrainer(objective: .jigsaw(height: set.height, width: set.width), data: set, backbone: o.smallResNet(for: "jigsaw"),
+                                      batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        },
+        Entry("inpainting", trainsOn: .images) { data, o in
+            try PretextTrainer(objective: .inpainting(regionFraction: 0.5), data: o.images(data, for: "inpainting"),
+                               backbone: o.smallResNet(for: "inpainting"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
     ]
 

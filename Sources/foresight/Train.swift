@@ -26,7 +26,7 @@ struct Train: ParsableCommand {
     @Option(help: "An image folder, a .txt, a .wav or a .y4m file.")
     var data: String
 
-    @Option(help: "The image backbone, `family key=value ...` (default: resnet width=16 groups=4, or the checkpoint's with --resume).")
+    @Option(help: "The image backbone, `family key=value ...`: resnet width= groups=, or vit dim= depth= heads= patch= (default: the method's, resnet width=16 groups=4 for most; the checkpoint's with --resume).")
     var backbone: String?
 
     @Option(help: "Passes over the image set (give --epochs or --steps).")
@@ -74,7 +74,7 @@ struct Train: ParsableCommand {
     func run() throws {
         // With --resume, the checkpoint's backbone and image size are the defaults.
         let checkpoint = resume ? try ModelFile(path: output) : nil
-        let specification = backbone ?? checkpoint?.metadata[TrainingMetadata.backbone] ?? "resnet width=16 groups=4"
+        let specification = try backbone ?? checkpoint?.metadata[TrainingMetadata.backbone] ?? MethodRegistry.entry(method).defaultBackbone
         let storedInput = (checkpoint?.metadata[TrainingMetadata.input] ?? "").split(separator: ",").compactMap { Int($0) }
         var options = TrainingOptions()
         options.backbone = try ImageBackbones.parse(specification)

@@ -29,7 +29,8 @@ private func writeLabelledFolder(_ set: LabeledImages, to folder: String) throws
 }
 
 final class MethodRegistryTests: XCTestCase {
-    static let imageMethods = ["simclr", "moco", "byol", "simsiam", "vicreg", "barlow", "jepa", "autoencoder", "denoising", "rotation"]
+    static let imageMethods = ["simclr", "moco", "byol", "simsiam", "vicreg", "barlow", "jepa", "autoencoder", "denoising", "rotation",
+                               "jigsaw", "inpainting"]
 
     func testEveryMethodIsRegisteredOnce() {
         XCTAssertEqual(Set(MethodRegistry.names).count, MethodRegistry.names.count, "a method registered twice")
@@ -55,6 +56,31 @@ final class MethodRegistryTests: XCTestCase {
             XCTAssertEqual(trainer.imageBackbone?.specification, "resnet width=8 groups=4", name)
             let loss = try trainer.step()
             XCTAssert(loss.isFinite && loss > 0, "\(name): first loss \(loss)")
+        }
+    }
+
+    func testMakeTrainerBuildsTheTransformerAndTextMethods() throws {
+        var options = TrainingOptions(batch: 8, seed: 2, backbone: SmallResNet(width: 8, groups: 4), imageSize: 8)
+        XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "mae", data: .images(Digits.split.train), options: options)) { error in
+            XCTAssert("\(error)".contains("mae trains a vit backbone"), "\(error)")
+        }
+        options.backbone = try ImageBackbones.parse(try MethodRegistry.entry("mae").defaultBackbone)
+        let mae = try MethodRegistry.makeTrainer(method: "mae", data: .images(Digits.split.train), options: options)
+        XCTAssertEqual(mae.imageBackbone?.specification, options.backbone.specification)
+        XCTAssert(try mae.step().isFinite)
+        let text = TrainingData.text(Array(String(repeating: "the robot sees the door. ", count: 20).utf8))
+        for name in ["gpt", "bert"] {
+            let trainer = try MethodRegistry.makeTrainer(method: name, data: text, options: options)
+            XCTAssertNil(trainer.imageBackbone, name)
+            let loss = try trainer.step()
+            XCTAssert(loss.isFinite && loss > 0, "\(name): first loss \(loss)")
+        }
+        XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "gpt", data: .images(Digits.split.train), options: options)) { error in
+            XCTAssert("\(error)".hasPrefix("gpt trains on text; the data ("), "\(error)")
+        }
+        // clip reads the sound from the WAV file beside the video, and says so when it is missing.
+        XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "clip", data: .video(path: "/nonexistent/walk.y4m"), options: options)) { error in
+            XCTAssert("\(error)".contains("it needs /nonexistent/walk.wav beside /nonexistent/walk.y4m"), "\(error)")
         }
     }
 
