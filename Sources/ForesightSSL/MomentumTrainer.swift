@@ -85,7 +85,7 @@ public final class MomentumTarget {
 /// What a momentum method minimises.
 public enum MomentumObjective: Sendable {
     /// MoCo: InfoNCE of each view's query against the other view's momentum key and a FIFO
-    /// queue of `queueSize` past keys.
+    /// queue of `queueSize` past keys (filled with keys of the untrained target at the start).
     case moco(temperature: Float, queueSize: Int)
     /// BYOL: the online prediction of each view against the momentum projection of the other
     /// (2 - 2 cos, symmetrised).
@@ -177,9 +177,13 @@ public final class MomentumTrainer: SelfSupervisedTrainer {
         random = SeededRandom(seed: seed &+ 1)
         scratch = .allocate(capacity: data.imageSize)
         if let queue {
-            // MoCo starts its queue with random directions, as the paper does.
-            let values = program.tensor(queue).floats
-            for i in values.indices { values[i] = random.nextGaussian() }
+            // MoCo's queue starts full of keys of the untrained target (not random directions,
+            // which the first queries would tell apart from real keys at no cost).
+            for _ in 0..<((program.tensor(queue).shape[0] + 2 * batch - 1) / (2 * batch)) {
+                drawViews()
+                target.program.forward()
+                enqueueKeys(queue)
+            }
         }
     }
 
@@ -190,6 +194,18 @@ public final class MomentumTrainer: SelfSupervisedTrainer {
     /// Returns the loss.
     @discardableResult
     public func step() throws -> Float {
+        drawViews()
+        target.program.forward()
+        // BYOL's loss pairs each prediction with the other view's target itself; MoCo's rows must line up.
+        target.copy(targetProjections, into: targets, of: program, swappingHalves: queue != nil)
+        let loss = try program.step()
+        target.update()
+        if let queue { enqueueKeys(queue) }
+        return loss
+    }
+
+    /// Writes two views of B images drawn with replacement to the online and the target program.
+    private func drawViews() {
         let input = program.tensor(views).floatPointer, size = data.imageSize
         data.pixels.withUnsafeBufferPointer { pixels in
             for i in 0..<batch {
@@ -201,13 +217,6 @@ public final class MomentumTrainer: SelfSupervisedTrainer {
             }
         }
         target.program.tensor(targetViews).floatPointer.update(from: input, count: 2 * batch * size)
-        target.program.forward()
-        // BYOL's loss pairs each prediction with the other view's target itself; MoCo's rows must line up.
-        target.copy(targetProjections, into: targets, of: program, swappingHalves: queue != nil)
-        let loss = try program.step()
-        target.update()
-        if let queue { enqueueKeys(queue) }
-        return loss
     }
 
     /// Overwrites the oldest 2B rows of the queue (FIFO, wrapping) with this step's keys.
