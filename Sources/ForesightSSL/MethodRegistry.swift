@@ -5,6 +5,7 @@
 
 import Foundation
 import ForesightCore
+import ForesightLearn
 import ForesightSensors
 
 /// The kinds of data a method can train on.
@@ -138,6 +139,14 @@ public struct TrainingOptions: Sendable {
         return resnet
     }
 
+    /// The recording's path when `data` is video; `method` names the caller in errors.
+    func videoPath(_ data: TrainingData, for method: String) throws -> String {
+        guard case let .video(path) = data else {
+            throw TrainingDataError("\(method) trains on video; the data is \(data.kind.rawValue) (\(data.summary))")
+        }
+        return path
+    }
+
     /// The bytes of `data` when it is text; `method` names the caller in errors.
     func text(_ data: TrainingData, for method: String) throws -> [UInt8] {
         guard case let .text(bytes) = data else {
@@ -162,15 +171,15 @@ public struct TrainingOptions: Sendable {
 public enum MethodRegistryError: Error, CustomStringConvertible, Equatable {
     /// No method of that name; the known names follow.
     case unknownMethod(String, known: [String])
-    /// The method trains on another kind of data.
-    case wrongData(method: String, needs: TrainingDataKind, got: TrainingDataKind, source: String)
+    /// The method trains on other kinds of data.
+    case wrongData(method: String, needs: [TrainingDataKind], got: TrainingDataKind, source: String)
 
     public var description: String {
         switch self {
         case let .unknownMethod(name, known):
             "unknown method '\(name)'; known methods: \(known.joined(separator: ", "))"
         case let .wrongData(method, needs, got, source):
-            "\(method) trains on \(needs.rawValue); \(source) is \(got.rawValue)"
+            "\(method) trains on \(needs.map(\.rawValue).joined(separator: " or ")); \(source) is \(got.rawValue)"
         }
     }
 }
@@ -182,10 +191,10 @@ public enum MethodRegistryError: Error, CustomStringConvertible, Equatable {
 /// for _ in 0..<100 { try trainer.step() }
 /// ```
 public enum MethodRegistry {
-    /// One method: the data it trains on and the call that builds its trainer.
+    /// One method: the kinds of data it trains on and the call that builds its trainer.
     public struct Entry: Sendable {
         public let name: String
-        public let data: TrainingDataKind
+        public let kinds: [TrainingDataKind]
         /// The backbone specification used when none is given.
         public let defaultBackbone: String
         /// The image shape [C, H, W] its encoder sees, for methods that learn an image encoder
@@ -193,11 +202,11 @@ public enum MethodRegistry {
         public let imageShape: (@Sendable (TrainingOptions) -> [Int])?
         public let make: @Sendable (TrainingData, TrainingOptions) throws -> any SelfSupervisedTrainer
 
-        public init(_ name: String, trainsOn data: TrainingDataKind, defaultBackbone: String = "resnet width=16 groups=4",
+        public init(_ name: String, trainsOn kinds: TrainingDataKind..., defaultBackbone: String = "resnet width=16 groups=4",
                     imageShape: (@Sendable (TrainingOptions) -> [Int])? = nil,
                     make: @escaping @Sendable (TrainingData, TrainingOptions) throws -> any SelfSupervisedTrainer) {
             self.name = name
-            self.data = data
+            self.kinds = kinds
             self.defaultBackbone = defaultBackbone
             self.imageShape = imageShape
             self.make = make
@@ -251,6 +260,25 @@ public enum MethodRegistry {
             return try MaskedAutoencoderTrainer(data: o.images(data, for: "mae"), backbone: vit, batch: o.batch, learningRate: o.learningRate,
                                                 threads: o.threads, seed: o.seed)
         },
+        Entry("next-frame", trainsOn: .video) { data, o in
+            try VideoMethods.trainer("next-frame", y4mPath: o.videoPath(data, for: "next-frame"), size: o.imageSize, threads: o.threads, seed: o.seed)
+        },
+        Entry("motion", trainsOn: .video) { data, o in
+            try VideoMethods.trainer("motion", y4mPath: o.videoPath(data, for: "motion"), size: o.imageSize, threads: o.threads, seed: o.seed)
+        },
+        Entry("cpc", trainsOn: .audio, .video) { data, o in
+            switch data {
+            case let .audio(samples, rate):
+                // Audio CPC streams 0.5 s chunks at its model's rate out of the samples, round and round.
+                let configuration = AudioCPCConfiguration()
+                let clip = AudioClip(sampleRate: rate, channels: 1, samples: samples).resampled(to: configuration.sampleRate)
+                let stream = try LoopingSampleStream(clip.samples, sampleCount: configuration.sampleRate / 2)
+                return try AudioCPCTrainer(audio: stream, configuration: configuration, masking: AudioMasking(), learningRate: o.learningRate,
+                                           threads: o.threads, seed: o.seed)
+            default:
+                return try VideoMethods.trainer("cpc", y4mPath: o.videoPath(data, for: "cpc"), size: o.imageSize, threads: o.threads, seed: o.seed)
+            }
+        },
         Entry("gpt", trainsOn: .text) { data, o in
             try GPTTrainer(text: o.text(data, for: "gpt"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
@@ -295,7 +323,7 @@ public enum MethodRegistry {
     /// in the error ("--data x.wav").
     public static func check(method: String, trainsOn kind: TrainingDataKind, source: String) throws {
         let entry = try entry(method)
-        guard entry.data == kind else { throw MethodRegistryError.wrongData(method: method, needs: entry.data, got: kind, source: source) }
+        guard entry.kinds.contains(kind) else { throw MethodRegistryError.wrongData(method: method, needs: entry.kinds, got: kind, source: source) }
     }
 
     /// The trainer of `method` on `data`; a clear error for an unknown name or data of the wrong kind.
@@ -389,5 +417,29 @@ public enum ImageLoading {
             }
         }
         return pixels
+    }
+}
+
+/// Samples held in memory handed out `sampleCount` at a time, starting again at the end: the
+/// stream audio CPC reads a loaded WAV file through.
+final class LoopingSampleStream: SampleStream {
+    typealias Element = Float
+    let sampleCount: Int
+    private let samples: [Float]
+    private var position = 0
+
+    init(_ samples: [Float], sampleCount: Int) throws {
+        guard !samples.isEmpty, sampleCount >= 1 else {
+            throw TrainingDataError("an audio stream needs samples and a chunk of at least one; got \(samples.count) samples, chunks of \(sampleCount)")
+        }
+        self.samples = samples
+        self.sampleCount = sampleCount
+    }
+
+    func next(into destination: UnsafeMutablePointer<Float>) throws {
+        for i in 0..<sampleCount {
+            destination[i] = samples[position]
+            position = position + 1 == samples.count ? 0 : position + 1
+        }
     }
 }

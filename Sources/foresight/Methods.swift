@@ -13,13 +13,13 @@ struct Methods: ParsableCommand {
     func run() throws {
         let width = SSLMethod.all.map(\.name.count).max() ?? 0
         for method in SSLMethod.all {
-            let data = (try? MethodRegistry.entry(method.name).data.rawValue).map { " [\($0)]" } ?? ""
+            let data = (try? MethodRegistry.entry(method.name).kinds).map { " [" + $0.map(\.rawValue).joined(separator: ", ") + "]" } ?? ""
             print(method.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + method.summary + data)
             print(String(repeating: " ", count: width) + "  " + method.reference)
         }
         // Trainable methods whose description is not in SSLMethod.all yet: name and data only.
         for entry in MethodRegistry.entries where SSLMethod.named(entry.name) == nil {
-            print(entry.name.padding(toLength: max(width, entry.name.count), withPad: " ", startingAt: 0) + "  [\(entry.data.rawValue)]")
+            print(entry.name.padding(toLength: max(width, entry.name.count), withPad: " ", startingAt: 0) + "  [" + entry.kinds.map(\.rawValue).joined(separator: ", ") + "]")
         }
     }
 }

@@ -34,7 +34,7 @@ final class MethodRegistryTests: XCTestCase {
 
     func testEveryMethodIsRegisteredOnce() {
         XCTAssertEqual(Set(MethodRegistry.names).count, MethodRegistry.names.count, "a method registered twice")
-        for name in Self.imageMethods { XCTAssertEqual(try MethodRegistry.entry(name).data, .images, name) }
+        for name in Self.imageMethods { XCTAssertEqual(try MethodRegistry.entry(name).kinds, [.images], name) }
         for method in SSLMethod.all { XCTAssert(MethodRegistry.names.contains(method.name), "\(method.name) is described but has no trainer") }
     }
 
@@ -84,6 +84,34 @@ final class MethodRegistryTests: XCTestCase {
         }
     }
 
+    func testMakeTrainerBuildsTheVideoAndAudioMethods() throws {
+        let folder = try temporaryFolder(self)
+        // 24 grey 16x16 frames of a bright square moving right.
+        let video = folder + "/walk.y4m"
+        let writer = try Y4MWriter(path: video, header: Y4MHeader(width: 16, height: 16))
+        for frame in 0..<24 {
+            let luma = (0..<256).map { i -> UInt8 in (i / 16 >= 6 && i / 16 < 10 && (i % 16 - frame % 12) >= 0 && (i % 16 - frame % 12) < 4) ? 220 : 20 }
+            try luma.withUnsafeBytes { try writer.writeGray(luma: $0) }
+        }
+        writer.close()
+        let options = TrainingOptions(batch: 4, seed: 2, imageSize: 16)
+        for name in ["next-frame", "motion"] {
+            let trainer = try MethodRegistry.makeTrainer(method: name, data: .video(path: video), options: options)
+            XCTAssert(try trainer.step().isFinite, name)
+        }
+        XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "motion", data: .images(Digits.split.test), options: options)) { error in
+            XCTAssert("\(error)".hasPrefix("motion trains on video; the data ("), "\(error)")
+        }
+        // cpc takes audio as well as video; a tone with a wandering pitch, 3 s at 8 kHz (resampled to the model's rate).
+        let samples = (0..<24_000).map { i -> Float in 0.5 * sinf(Float(i) * (0.2 + 0.1 * sinf(Float(i) / 4000))) }
+        let audio = try MethodRegistry.makeTrainer(method: "cpc", data: .audio(samples: samples, sampleRate: 8000), options: options)
+        XCTAssertNil(audio.imageBackbone)
+        XCTAssert(try audio.step().isFinite)
+        XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "cpc", data: .text([1, 2, 3]), options: options)) { error in
+            XCTAssert("\(error)".hasPrefix("cpc trains on audio or video; the data ("), "\(error)")
+        }
+    }
+
     func testDataOfTheWrongKindIsRefusedByName() throws {
         let options = TrainingOptions(batch: 8, backbone: SmallResNet(width: 8, groups: 4), imageSize: 8)
         let wrong: [TrainingData] = [.audio(samples: [Float](repeating: 0, count: 16_000), sampleRate: 16_000), .text(Array("abc".utf8)),
@@ -91,7 +119,7 @@ final class MethodRegistryTests: XCTestCase {
         for data in wrong {
             XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "rotation", data: data, options: options)) { error in
                 XCTAssertEqual(error as? MethodRegistryError,
-                               .wrongData(method: "rotation", needs: .images, got: data.kind, source: "the data (\(data.summary))"))
+                               .wrongData(method: "rotation", needs: [.images], got: data.kind, source: "the data (\(data.summary))"))
                 XCTAssert("\(error)".hasPrefix("rotation trains on images; the data (") && "\(error)".contains("is \(data.kind.rawValue)"), "\(error)")
             }
         }
