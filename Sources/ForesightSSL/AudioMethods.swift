@@ -30,6 +30,34 @@ public final class SoundSceneStream: SampleStream {
     public func next(into destination: UnsafeMutablePointer<Float>) { scene.render(into: destination, count: windowSamples) }
 }
 
+/// Mono audio held in memory (already read, e.g. by the command line), in windows of S
+/// samples taken in order and starting again at the end.
+///
+/// ```swift
+/// let audio = try SampleArrayStream(samples: clip.samples, windowSamples: 8_000)
+/// ```
+public final class SampleArrayStream: SampleStream {
+    public typealias Element = Float
+    public let samples: [Float]
+    public let windowSamples: Int
+    private var position = 0
+
+    public init(samples: [Float], windowSamples: Int) throws {
+        guard windowSamples >= 1, samples.count >= windowSamples else {
+            throw StreamError("audio windows of \(windowSamples) samples need at least that many samples; got \(samples.count)")
+        }
+        self.samples = samples
+        self.windowSamples = windowSamples
+    }
+
+    public var sampleCount: Int { windowSamples }
+    public func next(into destination: UnsafeMutablePointer<Float>) {
+        if position + windowSamples > samples.count { position = 0 }
+        samples.withUnsafeBufferPointer { destination.update(from: $0.baseAddress! + position, count: windowSamples) }
+        position += windowSamples
+    }
+}
+
 /// SpecAugment-style masking of the audio model's input, per window.
 public struct AudioMasking: Sendable, Equatable {
     /// Longest run of encoder steps set to the mean (0 after normalisation), and how many runs.
@@ -134,6 +162,25 @@ public final class AudioCPCTrainer: SelfSupervisedTrainer {
 
 /// The audio method and the trainer the command line makes for it.
 public enum AudioMethods {
+    /// The trainer for "cpc" on samples already in memory (mixed to mono), resampled to the
+    /// model's 16 kHz when needed; fed to the trainer half a second per step.
+    ///
+    /// ```swift
+    /// let clip = try WAV.read(path: "street.wav").mixedToMono()
+    /// let trainer = try AudioMethods.trainer("cpc", samples: clip.samples, sampleRate: clip.sampleRate)
+    /// ```
+    public static func trainer(_ method: String, samples: [Float], sampleRate: Int, masking: AudioMasking? = AudioMasking(),
+                               learningRate: Float = 2e-3, threads: Int = 1, seed: UInt64 = 1) throws -> any SelfSupervisedTrainer {
+        guard method == "cpc" else { throw StreamError("unknown audio method '\(method)'; known: cpc") }
+        let configuration = AudioCPCConfiguration()
+        let mono = sampleRate == configuration.sampleRate
+            ? samples : AudioClip(sampleRate: sampleRate, channels: 1, samples: samples).resampled(to: configuration.sampleRate).samples
+        let seconds = Double(mono.count) / Double(configuration.sampleRate)
+        return try AudioCPCTrainer(audio: try SampleArrayStream(samples: mono, windowSamples: configuration.sampleRate / 2),
+                                   configuration: configuration, historySeconds: min(30, max(2, seconds)), masking: masking,
+                                   learningRate: learningRate, threads: threads, seed: seed)
+    }
+
     /// The trainer for "cpc" on audio: the WAV file at `wavPath`, or a synthetic sound scene when nil.
     ///
     /// ```swift

@@ -36,7 +36,9 @@ public protocol VideoClipStream: SampleStream where Element == Float {
     var width: Int { get }
 }
 
-/// Why a stream cannot deliver (file-format problems are `FileFormatError`s).
+/// Why a stream cannot deliver: too little data for one sample, bad sizes, or (Y4M, images) a
+/// file's `FileFormatError` with the file's path in front. WAV and text streams throw
+/// `FileFormatError`s directly, their messages naming the path.
 public struct StreamError: Error, CustomStringConvertible, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }

@@ -279,14 +279,17 @@ public enum VideoMethods {
                   reference: "van den Oord, Li, Vinyals. Representation Learning with Contrastive Predictive Coding. arXiv:1807.03748, 2018"),
     ]
 
-    /// The trainer for `method` ("next-frame", "motion" or "cpc") on clips of `y4mPath`, or on
-    /// moving shapes when it is nil. Prediction uses 4 past frames at `size` (default 32);
-    /// CPC the default `VideoCPCConfiguration` (size 16).
+    /// The trainer for `method` ("next-frame", "motion" or "cpc") on clips of `y4mPath`
+    /// (shuffled in a reservoir of 64 clips), or on moving shapes when it is nil. Prediction
+    /// uses 4 past frames at `size` (default 32) and `batch` clips (default 8); CPC the default
+    /// `VideoCPCConfiguration` (8 clips of 8 frames at 16x16) unless `size` or `batch` are given.
+    /// `learningRate` nil keeps each trainer's default.
     ///
     /// ```swift
     /// let trainer = try VideoMethods.trainer("motion", y4mPath: "walk.y4m", threads: 2)
     /// ```
-    public static func trainer(_ method: String, y4mPath: String?, size: Int? = nil, threads: Int = 1, seed: UInt64 = 1) throws -> any SelfSupervisedTrainer {
+    public static func trainer(_ method: String, y4mPath: String?, size: Int? = nil, batch: Int? = nil, learningRate: Float? = nil,
+                               threads: Int = 1, seed: UInt64 = 1) throws -> any SelfSupervisedTrainer {
         func clips(frames: Int, size: Int, lanes: Int) throws -> any VideoClipStream {
             guard let y4mPath else { return SyntheticClipStream(frames: frames, size: size, lanes: lanes, seed: seed) }
             return try ShuffleReservoir(Y4MClipStream(path: y4mPath, frames: frames, height: size, width: size), capacity: 64, seed: seed)
@@ -294,12 +297,15 @@ public enum VideoMethods {
         switch method {
         case "next-frame", "motion":
             let objective = VideoPredictionObjective(rawValue: method)!
-            return try VideoPredictionTrainer(objective, clips: try clips(frames: 5, size: size ?? 32, lanes: 8), threads: threads, seed: seed)
+            let batch = batch ?? 8
+            return try VideoPredictionTrainer(objective, clips: try clips(frames: 5, size: size ?? 32, lanes: batch), batch: batch,
+                                              learningRate: learningRate ?? 1e-3, threads: threads, seed: seed)
         case "cpc":
             var configuration = VideoCPCConfiguration()
             if let size { configuration.size = size }
+            if let batch { configuration.batch = batch }
             return try VideoCPCTrainer(clips: try clips(frames: configuration.frames, size: configuration.size, lanes: configuration.batch),
-                                       configuration: configuration, threads: threads, seed: seed)
+                                       configuration: configuration, learningRate: learningRate ?? 2e-3, threads: threads, seed: seed)
         default:
             throw StreamError("unknown video method '\(method)'; known: next-frame, motion, cpc")
         }

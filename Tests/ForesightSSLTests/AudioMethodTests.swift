@@ -3,6 +3,7 @@
 // the stream lowers its InfoNCE loss and rises above chance; a WAV at the wrong rate is a
 // clear error.
 
+import CAllocationCounter
 import Foundation
 import XCTest
 import ForesightCore
@@ -99,6 +100,26 @@ final class AudioMethodTests: XCTestCase {
         XCTAssertGreaterThan(accuracy, 5 * chance)
     }
 
+    /// Reading the next chunk from the file, masking and training allocate nothing.
+    func testStepsFromAWAVStreamDoNotAllocate() throws {
+        XCTAssertEqual(foresight_allocation_counter_active(), 1, "the allocation counter is not linked in")
+        let folder = NSTemporaryDirectory() + "foresight-audio-\(UUID().uuidString)/"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "scene.wav"
+        try writeScene(path, seconds: 4, seed: 6)
+        var configuration = AudioCPCConfiguration()
+        configuration.batch = 2
+        configuration.steps = 8
+        let trainer = try AudioCPCTrainer(wavPath: path, configuration: configuration, chunkSeconds: 0.1, historySeconds: 2,
+                                          masking: AudioMasking(), threads: 2, seed: 1)
+        for _ in 0..<2 { try trainer.step() }
+        let before = foresight_allocation_count()
+        for _ in 0..<50 { try trainer.step() }   // 5 s of chunks: the file (4 s) starts again on the way
+        let allocations = foresight_allocation_count() - before
+        XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in 50 steps")
+    }
+
     func testWrongSampleRateIsAClearError() throws {
         let folder = NSTemporaryDirectory() + "foresight-audio-\(UUID().uuidString)/"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -107,5 +128,20 @@ final class AudioMethodTests: XCTestCase {
         try writeScene(path, seconds: 2, sampleRate: 44_100, seed: 1)
         XCTAssertThrowsError(try AudioCPCTrainer(wavPath: path)) { XCTAssertTrue("\($0)".contains("44100 Hz"), "\($0)") }
         XCTAssertThrowsError(try AudioMethods.trainer("wav2vec", wavPath: nil)) { XCTAssertTrue("\($0)".contains("known: cpc"), "\($0)") }
+        XCTAssertThrowsError(try AudioMethods.trainer("cpc", samples: [0.1, 0.2], sampleRate: 16_000)) {
+            XCTAssertTrue("\($0)".contains("need at least that many samples"), "\($0)")
+        }
+    }
+
+    /// Samples already in memory at another rate are resampled and train.
+    func testInMemorySamplesTrainThroughTheFactory() throws {
+        var scene = SoundScene(sampleRate: 8_000, seed: 2)
+        var samples = [Float](repeating: 0, count: 4 * 8_000)
+        samples.withUnsafeMutableBufferPointer { scene.render(into: $0.baseAddress!, count: $0.count) }
+        let trainer = try AudioMethods.trainer("cpc", samples: samples, sampleRate: 8_000, threads: 2, seed: 1)
+        var losses: [Float] = []
+        for _ in 0..<3 { losses.append(try trainer.step()) }
+        XCTAssertTrue(losses.allSatisfy { $0.isFinite && $0 > 0 }, "\(losses)")
+        XCTAssertNil(trainer.imageBackbone)
     }
 }

@@ -3,6 +3,7 @@
 // and truncated files are clear errors; buffers stay at their size whatever the file length;
 // the shuffle reservoir never holds more than its capacity.
 
+import CAllocationCounter
 import Foundation
 import XCTest
 import ForesightCore
@@ -95,6 +96,32 @@ final class StreamTests: XCTestCase {
         XCTAssertEqual(long.bufferBytes, before)
         XCTAssertEqual(long.bufferBytes, short.bufferBytes, "a 60-frame file must not need more buffer than a 3-frame one")
         XCTAssertLessThan(long.bufferBytes, 16 * 12 * 8)
+    }
+
+    /// Within a pass over the file, reading audio and text windows allocates nothing. (Y4M
+    /// clips do allocate: ForesightSensors' Y4MReader builds each FRAME line as an array.)
+    func testReadingWindowsDoesNotAllocate() throws {
+        XCTAssertEqual(foresight_allocation_counter_active(), 1, "the allocation counter is not linked in")
+        let wavPath = folder + "long.wav", textPath = folder + "long.txt"
+        try WAV.write(AudioClip(sampleRate: 16_000, channels: 2, samples: [Float](repeating: 0.25, count: 40_000)), to: wavPath)
+        try Data([UInt8](repeating: 65, count: 5_000)).write(to: URL(fileURLWithPath: textPath))
+        let windows = try WAVWindowStream(path: wavPath, windowSamples: 500), text = try TextWindowStream(path: textPath, windowBytes: 100)
+        var window = [Float](repeating: 0, count: 500), tokens = [Int32](repeating: 0, count: 100)
+        try window.withUnsafeMutableBufferPointer { window in
+            try tokens.withUnsafeMutableBufferPointer { tokens in
+                try windows.next(into: window.baseAddress!)
+                try text.next(into: tokens.baseAddress!)
+                let before = foresight_allocation_count()
+                for _ in 0..<10 {
+                    try windows.next(into: window.baseAddress!)
+                    try text.next(into: tokens.baseAddress!)
+                }
+                let allocations = foresight_allocation_count() - before
+                XCTAssertEqual(allocations, 0, "\(allocations) heap allocations for 10 audio and 10 text windows")
+            }
+        }
+        XCTAssertEqual(window[0], 0.25, accuracy: 1e-4)
+        XCTAssertEqual(tokens[99], 65)
     }
 
     func testSyntheticClipsMoveAndDifferBetweenLanes() throws {

@@ -3,6 +3,7 @@
 // and its InfoNCE accuracy on held-out clips is far above chance. Plus the gradient of the
 // frames-to-sequence operation and of the whole CPC stack, and clear errors for clip sizes.
 
+import CAllocationCounter
 import Foundation
 import XCTest
 import ForesightCore
@@ -104,6 +105,26 @@ final class VideoMethodTests: XCTestCase {
             XCTAssertLessThan(losses.suffix(5).reduce(0, +) / 5, losses.prefix(5).reduce(0, +) / 5, "\(method) loss should fall")
         }
         XCTAssertThrowsError(try VideoMethods.trainer("optical-flow", y4mPath: nil)) { XCTAssertTrue("\($0)".contains("known: next-frame, motion, cpc"), "\($0)") }
+    }
+
+    /// Steps on synthetic clips, after a warm-up, allocate nothing (one and two threads).
+    func testTrainingStepsDoNotAllocate() throws {
+        XCTAssertEqual(foresight_allocation_counter_active(), 1, "the allocation counter is not linked in")
+        var configuration = VideoCPCConfiguration()
+        configuration.batch = 2
+        for threads in [1, 2] {
+            let trainers: [any SelfSupervisedTrainer] = [
+                try VideoCPCTrainer(clips: SyntheticClipStream(frames: 8, size: 16, lanes: 2, seed: 1), configuration: configuration, threads: threads),
+                try VideoPredictionTrainer(.motion, clips: SyntheticClipStream(frames: 3, size: 16, lanes: 2, seed: 1), batch: 2, threads: threads),
+            ]
+            for trainer in trainers {
+                for _ in 0..<2 { try trainer.step() }
+                let before = foresight_allocation_count()
+                for _ in 0..<3 { try trainer.step() }
+                let allocations = foresight_allocation_count() - before
+                XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in 3 steps of \(type(of: trainer)) with \(threads) thread(s)")
+            }
+        }
     }
 
     func testMismatchedClipsAreClearErrors() throws {
