@@ -184,9 +184,8 @@ public final class BERTTrainer: SelfSupervisedTrainer {
         ids = try graph.input("bytes", [batch, context], dtype: .int32)
         positions = try graph.input("masked", [batch * maskedPerWindow], dtype: .int32)
         targets = try graph.input("original", [batch * maskedPerWindow], dtype: .int32)
-        let logits = try model.build(graph, ids, name: "bert")
-        let picked = try graph.gatherRows(logits, positions, name: "bert.masked")
-        let loss = try graph.crossEntropyLoss(picked, targets, name: "loss")
+        let logits = try model.build(graph, ids, name: "bert", rows: positions)
+        let loss = try graph.crossEntropyLoss(logits, targets, name: "loss")
         program = try Program(graph, loss: loss, optimizer: AdamW(learningRate: learningRate, weightDecay: 1e-4), threads: threads, seed: seed)
         program.clipGradientNorm = 1
         self.batch = batch

@@ -98,8 +98,10 @@ public struct TextTransformer: Sendable {
         "text vocabulary=\(vocabulary) context=\(context) dim=\(dimension) depth=\(depth) heads=\(heads) causal=\(causal ? 1 : 0)"
     }
 
-    /// Adds the model on int32 `ids` [N, context]; parameters named `name.*`. Returns logits [N context, vocabulary].
-    public func build(_ graph: Graph, _ ids: TensorID, name: String) throws -> TensorID {
+    /// Adds the model on int32 `ids` [N, context]; parameters named `name.*`. Returns logits
+    /// [N context, vocabulary], or with int32 `rows` [M] (indices into the N context positions)
+    /// only those positions' logits [M, vocabulary]: the head then runs on M rows alone.
+    public func build(_ graph: Graph, _ ids: TensorID, name: String, rows: TensorID? = nil) throws -> TensorID {
         let idShape = graph.shape(ids)
         guard idShape.dims.count == 2, idShape[1] == context else {
             throw GraphError.invalidOperation(name: name, reason: "text transformer needs ids [N, \(context)]; got \(idShape)")
@@ -111,6 +113,7 @@ public struct TextTransformer: Sendable {
         }
         h = try graph.layerNorm(h, name: name + ".norm")
         h = try graph.reshape(h, [idShape[0] * context, dimension], name: name + ".rows")
+        if let rows { h = try graph.gatherRows(h, rows, name: name + ".picked") }
         return try graph.linear(h, outFeatures: vocabulary, name: name + ".head")
     }
 }

@@ -60,7 +60,7 @@ final class TextModelTests: XCTestCase {
         let entropy = TextFixture.unigramEntropy(text)
         let gpt = try GPTTrainer(text: text, context: 32, dimension: 64, depth: 2, heads: 4, batch: 16, learningRate: 3e-3, seed: 1)
         let before = gpt.meanLoss(batches: 4, seed: 99)
-        for _ in 0..<800 { try gpt.step() }
+        for _ in 0..<1000 { try gpt.step() }
         let after = gpt.meanLoss(batches: 4, seed: 99)
         let prompt = Array("This License ".utf8)
         let sample = gpt.sample(prompt: prompt, count: 400, temperature: 0.5, seed: 7)
@@ -74,26 +74,26 @@ final class TextModelTests: XCTestCase {
         print("gpt: loss \(before) -> \(after) nats per byte (unigram entropy \(entropy)); sample bigram distance \(sampleDistance) "
               + "(uniform bytes \(uniformDistance)); \(sampledWords.count) words, \(known) of them words of the text")
         print("gpt sample: \(String(decoding: prompt + sample, as: UTF8.self))")
-        XCTAssertLessThan(Double(after), 0.6 * entropy)
+        XCTAssertLessThan(Double(after), 0.55 * entropy)
         XCTAssertLessThan(sampleDistance, 0.6 * uniformDistance)
         XCTAssertGreaterThan(sampledWords.count, 20)
-        XCTAssertGreaterThan(known, 0.5, "most sampled words must be words of the text")
+        XCTAssertGreaterThan(known, 0.6, "most sampled words must be words of the text")
     }
 
     func testBERTMaskedLossFallsBelowUnigramEntropy() throws {
         let text = TextFixture.bytes
         let entropy = TextFixture.unigramEntropy(text)
-        let bert = try BERTTrainer(text: text, context: 32, maskFraction: 0.15, dimension: 64, depth: 2, heads: 4, batch: 16,
+        let bert = try BERTTrainer(text: text, context: 32, maskFraction: 0.15, dimension: 32, depth: 2, heads: 4, batch: 16,
                                    learningRate: 3e-3, seed: 1)
         XCTAssertEqual(bert.maskedPerWindow, 5)
         let before = bert.meanLoss(batches: 16, seed: 99)
-        for _ in 0..<1000 { try bert.step() }
+        for _ in 0..<2000 { try bert.step() }
         let after = bert.meanLoss(batches: 16, seed: 99)
         let sample = bert.sample(prompt: Array("This License ".utf8), count: 60, temperature: 0.5, seed: 3)
         print("bert: masked loss \(before) -> \(after) nats per byte (unigram entropy \(entropy)); sample: \(String(decoding: sample, as: UTF8.self))")
         XCTAssertEqual(sample.count, 60)
         XCTAssertGreaterThan(Double(before), entropy)
-        XCTAssertLessThan(Double(after), 0.95 * entropy)
+        XCTAssertLessThan(Double(after), 0.85 * entropy)
     }
 
     func testTextModelsRefuseBadSettings() {

@@ -1,8 +1,9 @@
 // Finite-difference checks of the transformer operations' backward passes (attention, token
 // embedding, positions, patches, mask tokens, mean over tokens, gathered rows, reshape, a whole
-// pre-norm block), attention's forward against a direct formula, the causal mask, and the
-// TinyViT backbone specification.
+// pre-norm block), attention's forward against a direct formula, the causal mask, the TinyViT
+// backbone specification, and allocation-free steps of the GPT, BERT and masked-autoencoder trainers.
 
+import CAllocationCounter
 import Foundation
 import XCTest
 import ForesightCore
@@ -186,5 +187,25 @@ final class TransformerForwardTests: XCTestCase {
         XCTAssertEqual(graph.shape(try backbone.build(graph, images, name: "backbone")).dims, [3, 16])
         let odd = Graph()
         XCTAssertThrowsError(try backbone.build(odd, try odd.input("images", [3, 1, 7, 8]), name: "backbone"))
+    }
+}
+
+final class TransformerTrainerStepTests: XCTestCase {
+    func testTrainerStepsAllocateNothing() throws {
+        XCTAssertEqual(foresight_allocation_counter_active(), 1, "the allocation counter is not linked in")
+        let text = Array(TextFixture.bytes.prefix(2000))
+        let trainers: [any SelfSupervisedTrainer] = [
+            try GPTTrainer(text: text, context: 8, dimension: 16, depth: 1, heads: 2, batch: 4, seed: 3),
+            try BERTTrainer(text: text, context: 8, dimension: 16, depth: 1, heads: 2, batch: 4, seed: 3),
+            try MaskedAutoencoderTrainer(data: Digits.split.train, backbone: TinyViT(dimension: 16, depth: 1, heads: 2, patch: 2),
+                                         decoderDimension: 8, decoderHeads: 2, batch: 8, seed: 3),
+        ]
+        for trainer in trainers {
+            for _ in 0..<3 { try trainer.step() }
+            let before = foresight_allocation_count()
+            for _ in 0..<10 { try trainer.step() }
+            let allocations = foresight_allocation_count() - before
+            XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in 10 steps of \(type(of: trainer))")
+        }
     }
 }
