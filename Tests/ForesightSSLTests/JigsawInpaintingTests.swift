@@ -1,6 +1,8 @@
-// The jigsaw permutation set, patch cutting, the row-grouping operation (finite differences) and the inpainting mask on small hand-made
-// images, clear errors for tasks that do not fit the images, and a zero-allocation check of
-// the jigsaw and inpainting steps. Learning on the digits is in MethodTests (PretextMethodTests).
+// The jigsaw permutation set, patch cutting and standardising, the row-grouping operation
+// (finite differences) and the inpainting mask on small hand-made images, clear errors for
+// tasks that do not fit the images, a 3x3 jigsaw that learns on 12x12 images, and a
+// zero-allocation check of the jigsaw and inpainting steps. Learning on the digits is in
+// MethodTests (PretextMethodTests).
 
 import Foundation
 import XCTest
@@ -61,6 +63,16 @@ final class JigsawInpaintingTests: XCTestCase {
                                  0, 1, 4, 5, 20, 21, 24, 25,       // source patch 0
                                  2, 3, 6, 7, 22, 23, 26, 27,       // source patch 1
                                  8, 9, 12, 13, 28, 29, 32, 33])    // source patch 2
+    }
+
+    func testStandardisedPatchesHaveZeroMeanAndUnitVariance() {
+        var patches: [Float] = [1, 2, 3, 4, 0, 0, 0, 0, 5, 5, 9, 9]
+        standardisePatches(&patches, count: 3, size: 4)
+        // [1, 2, 3, 4]: mean 2.5, variance 1.25; a blank patch stays 0; [5, 5, 9, 9]: mean 7, variance 4.
+        let first = 1 / Float(1.26).squareRoot(), third = 2 / Float(4.01).squareRoot()
+        XCTAssertEqual(patches[0..<4].map { $0 }, [-1.5 * first, -0.5 * first, 0.5 * first, 1.5 * first])
+        XCTAssertEqual(patches[4..<8].map { $0 }, [0, 0, 0, 0])
+        for (value, expected) in zip(patches[8..<12], [-third, -third, third, third]) { XCTAssertEqual(value, expected, accuracy: 1e-6) }
     }
 
     func testGroupRowsGradient() throws {
