@@ -54,7 +54,8 @@ final class TransformerGradientTests: XCTestCase {
         for causal in [false, true] {
             let graph = Graph()
             let x = try graph.input("x", [2, 5, 4])
-            let qkv = try graph.linear(x, outFeatures: 3 * 6, name: "qkv")
+            // Scaled so that the attention is far from uniform and the scores' gradients are large.
+            let qkv = try graph.scale(try graph.linear(x, outFeatures: 3 * 6, name: "qkv"), by: 2)
             let heads = try graph.apply(MultiHeadAttentionOperation(heads: 2, causal: causal), [qkv], name: "attention")
             let target = try graph.input("target", [2, 5, 6])
             try checkGradients(graph, loss: try graph.mseLoss(heads, target, name: "loss"))
