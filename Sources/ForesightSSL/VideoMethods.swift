@@ -1,7 +1,7 @@
 // Self-supervised methods on video clips: next-frame prediction and motion-field prediction
 // (ForesightNN's pc64 and pc64-motion models, trained from any clip stream), and contrastive
-// predictive coding with a per-frame convolutional encoder, a convolutional GRU context and
-// InfoNCE on the latents k frames ahead. Each trainer draws its clips from a `VideoClipStream`
+// predictive coding with a per-frame convolutional encoder (an `ImageBackbone`), a
+// convolutional GRU context and InfoNCE on the latents k frames ahead. Each trainer draws its clips from a `VideoClipStream`
 // (a Y4M file, or a synthetic scene when none is given). Not a video classifier: no labels.
 //
 // Symbols: N clips per batch, T frames per clip, K past frames (T = K + 1 for prediction),
@@ -11,44 +11,45 @@ import ForesightCore
 import ForesightNN
 import ForesightSensors
 
-/// Frames of clips as sequences: x [N*T, C, H, W] (clip-major) -> [N, T, C*H*W], each frame
-/// flattened. A copy forward, a sum backward; it lets sequence operations (InfoNCE, GRU)
-/// follow per-frame convolutions.
+/// The per-frame image encoder video CPC learns: two stride-2 3x3 convolutions with ReLU
+/// (`name.1`, `name.2`) give feature maps [N, width, H/4, W/4], which a linear map
+/// (`name.projection`) turns into features [N, features]. As an `ImageBackbone` it is what
+/// checkpoints store and probes freeze ("frames width=16 features=32").
 ///
 /// ```swift
-/// let sequence = try graph.apply(FramesToSequenceOperation(steps: 8), [maps], name: "seq")   // [32, 16, 4, 4] -> [4, 8, 256]
+/// let encoder = FrameEncoder(width: 16, features: 32)
+/// let features = try encoder.build(graph, images, name: "backbone")   // [64, 1, 16, 16] -> [64, 32]
 /// ```
-public final class FramesToSequenceOperation: ForesightNN.Operation {
-    /// Frames per clip (T).
-    public let steps: Int
-    private var count = 0
-    private var binding: Binding?
+public struct FrameEncoder: ImageBackbone, Equatable {
+    /// Channels of both convolutions.
+    public let width: Int
+    /// Features per frame (E).
+    public let features: Int
 
-    public init(steps: Int) {
-        precondition(steps >= 1, "a sequence needs at least one frame per clip, got \(steps)")
-        self.steps = steps
+    public init(width: Int = 16, features: Int = 32) {
+        precondition(width >= 1 && features >= 1, "a frame encoder needs width and features >= 1, got \(width), \(features)")
+        self.width = width
+        self.features = features
     }
 
-    public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
-        guard inputs.count == 1, inputs[0].rank == 4, inputs[0][0] % steps == 0, dtypes[0] == .float32 else {
-            throw ShapeError.mismatch(operation: "framesToSequence", expected: "one float32 input [N*\(steps), C, H, W]", got: "\(inputs)")
+    public var featureCount: Int { features }
+    public var specification: String { "frames width=\(width) features=\(features)" }
+
+    public func build(_ graph: Graph, _ images: TensorID, name: String) throws -> TensorID {
+        try buildWithMaps(graph, images, name: name).features
+    }
+
+    /// Adds the encoder on `images` [N, C, H, W] (H and W divisible by 4); returns its feature
+    /// maps [N, width, H/4, W/4] as well as its features [N, features].
+    public func buildWithMaps(_ graph: Graph, _ images: TensorID, name: String) throws -> (maps: TensorID, features: TensorID) {
+        let shape = graph.shape(images)
+        guard shape.rank == 4, shape[2] % 4 == 0, shape[3] % 4 == 0 else {
+            throw GraphError.invalidOperation(name: name, reason: "a frame encoder needs images [N, C, H, W] with H and W divisible by 4; got \(shape)")
         }
-        let x = inputs[0]
-        count = x.count
-        return try Shape(x[0] / steps, steps, x[1] * x[2] * x[3])
-    }
-
-    public var backwardReadsInputs: Bool { false }
-    public var forwardCost: Int { count }
-    public func bind(_ binding: Binding) { self.binding = binding }
-
-    public func forward(pool: ThreadPool) {
-        binding!.output.floatPointer.update(from: binding!.inputs[0].floatPointer, count: count)
-    }
-
-    public func backward(pool: ThreadPool) {
-        guard let dx = binding!.inputGradients[0]?.floatPointer else { return }
-        axpy(1, binding!.outputGradient!.floatPointer, dx, count)
+        let hidden = try graph.relu(try graph.conv2d(images, outChannels: width, kernel: 3, stride: 2, padding: 1, name: name + ".1"))
+        let maps = try graph.relu(try graph.conv2d(hidden, outChannels: width, kernel: 3, stride: 2, padding: 1, name: name + ".2"))
+        let flat = try graph.reshape(maps, [shape[0], width * (shape[2] / 4) * (shape[3] / 4)], name: name + ".flat")
+        return (maps, try graph.linear(flat, outFeatures: features, name: name + ".projection"))
     }
 }
 
@@ -165,10 +166,9 @@ public struct VideoCPCConfiguration: Sendable, Equatable {
     public var batch = 8, frames = 8
     /// Frame size S (divisible by 4).
     public var size = 16
-    /// Channels of the two stride-2 encoder convolutions (the second is the GRU's input).
-    public var encoderWidth = 16
-    /// E, features of an encoding z.
-    public var encodingFeatures = 32
+    /// The per-frame encoder: channels of its convolutions (the second's maps are the GRU's
+    /// input) and E, the features of an encoding z.
+    public var encoder = FrameEncoder(width: 16, features: 32)
     /// Hidden channels of the convolutional GRU context.
     public var contextChannels = 16
     /// Frames ahead the context predicts (1...K).
@@ -181,10 +181,10 @@ public struct VideoCPCConfiguration: Sendable, Equatable {
 }
 
 /// Contrastive predictive coding on video (van den Oord, Li, Vinyals 2018): each frame goes
-/// through two stride-2 3x3 convolutions (`encoder.1`, `encoder.2`) and a linear map to an
-/// encoding z_t [E]; a convolutional GRU (`context`) runs over the encoder's feature maps and
-/// its flattened state c_t predicts, through one linear map per step ahead, which of the
-/// batch's N*T encodings is z_{t+k}. The step allocates nothing.
+/// through the `FrameEncoder` (`backbone.*`) to an encoding z_t [E]; a convolutional GRU
+/// (`context`) runs over the encoder's feature maps and its flattened state c_t predicts,
+/// through one linear map per step ahead, which of the batch's N*T encodings is z_{t+k}.
+/// The step allocates nothing.
 ///
 /// ```swift
 /// let trainer = try VideoCPCTrainer(clips: SyntheticClipStream(frames: 8, size: 16, seed: 1))
@@ -195,7 +195,8 @@ public struct VideoCPCConfiguration: Sendable, Equatable {
 public final class VideoCPCTrainer: SelfSupervisedTrainer {
     public let configuration: VideoCPCConfiguration
     public let program: Program
-    public var imageBackbone: (any ImageBackbone)? { nil }
+    /// The per-frame encoder, under "backbone".
+    public var imageBackbone: (any ImageBackbone)? { configuration.encoder }
     /// Frames [N*T, 1, S, S], clip-major.
     public let frames: TensorID
     /// Encodings z [N, T, E] and context c [N, T, D].
@@ -223,12 +224,10 @@ public final class VideoCPCTrainer: SelfSupervisedTrainer {
         self.clips = clips
         let graph = Graph()
         frames = try graph.input("frames", [c.batch * c.frames, 1, c.size, c.size])
-        let hidden = try graph.relu(try graph.conv2d(frames, outChannels: c.encoderWidth, kernel: 3, stride: 2, padding: 1, name: "encoder.1"))
-        let maps = try graph.relu(try graph.conv2d(hidden, outChannels: c.encoderWidth, kernel: 3, stride: 2, padding: 1, name: "encoder.2"))
-        let flat = try graph.apply(FramesToSequenceOperation(steps: c.frames), [maps], name: "encoder.sequence")
-        encodings = try graph.linear(flat, outFeatures: c.encodingFeatures, name: "encoder.projection")
+        let (maps, perFrame) = try c.encoder.buildWithMaps(graph, frames, name: "backbone")
+        encodings = try graph.reshape(perFrame, [c.batch, c.frames, c.encoder.features], name: "encodings")
         let states = try graph.convGRU(maps, steps: c.frames, hidden: c.contextChannels, name: "context")
-        context = try graph.apply(FramesToSequenceOperation(steps: c.frames), [states], name: "context.sequence")
+        context = try graph.reshape(states, [c.batch, c.frames, c.contextChannels * (c.size / 4) * (c.size / 4)], name: "context.sequence")
         let loss: TensorID
         (loss, objective) = try graph.infoNCELoss(context: context, encodings: encodings, predictionSteps: c.predictionSteps, name: "cpc")
         program = try Program(graph, loss: loss, optimizer: Adam(learningRate: learningRate), threads: threads, seed: seed)
