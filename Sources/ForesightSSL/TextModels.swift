@@ -235,8 +235,9 @@ public final class BERTTrainer: SelfSupervisedTrainer {
         }
     }
 
-    /// `count` bytes continuing `prompt` (not empty), one at a time: the window is the last bytes
-    /// so far followed by mask ids, and the first masked byte is drawn at `temperature`
+    /// `count` bytes continuing `prompt` (not empty), one at a time: the window is the last
+    /// context - 1 bytes so far followed by one mask id (mask ids also fill the left of a short
+    /// window), and the masked byte is drawn at `temperature`
     /// (0: the most likely byte) with a generator seeded by `seed`. A masked-byte model is not
     /// trained for this; it shows what it has learnt rather than writing well.
     public func sample(prompt: [UInt8], count: Int, temperature: Float, seed: UInt64) -> [UInt8] {
@@ -251,12 +252,13 @@ public final class BERTTrainer: SelfSupervisedTrainer {
         let input = sampler.program.tensor(sampler.ids).int32s, logits = sampler.program.tensor(sampler.logits).floatPointer
         let T = model.context
         for _ in 0..<count {
-            let window = bytes.suffix(T - 1)
+            // The last T - 1 bytes end just before the masked last position; mask ids fill the left of a short window.
+            let window = bytes.suffix(T - 1), first = T - 1 - window.count
             input.update(repeating: Self.maskID)
-            for (t, byte) in window.enumerated() { input[t] = Int32(byte) }
+            for (t, byte) in window.enumerated() { input[first + t] = Int32(byte) }
             sampler.program.forward()
             // Bytes only: the mask id is never a sample.
-            let row = logits + window.count * 257
+            let row = logits + (T - 1) * 257
             bytes.append(UInt8(sampleIndex(row, count: 256, temperature: temperature, random: &generator)))
         }
         return Array(bytes.suffix(count))
