@@ -167,7 +167,7 @@ public final class Y4MClipStream: VideoClipStream {
 public enum SyntheticScene: String, Sendable, CaseIterable {
     /// Bright squares moving and bouncing (ForesightSensors' MovingShapes).
     case shapes
-    /// Digits moving and bouncing (MovingDigits).
+    /// Digits moving and bouncing (MovingDigits); frames of at least 32x32.
     case digits
 }
 
@@ -186,7 +186,9 @@ public final class SyntheticClipStream: VideoClipStream {
     private let lanes: Int
 
     public init(scene: SyntheticScene = .shapes, frames: Int, size: Int, lanes: Int = 8, seed: UInt64) {
-        precondition(frames >= 1 && size >= 8 && lanes >= 1, "synthetic clips need frames >= 1, size >= 8 and lanes >= 1; got \(frames), \(size), \(lanes)")
+        let smallest = scene == .shapes ? 8 : 32
+        precondition(frames >= 1 && size >= smallest && lanes >= 1,
+                     "synthetic \(scene.rawValue) clips need frames >= 1, size >= \(smallest) and lanes >= 1; got \(frames), \(size), \(lanes)")
         self.frames = frames; height = size; width = size
         self.lanes = lanes
         for index in 0..<lanes {

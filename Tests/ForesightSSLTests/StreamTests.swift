@@ -129,6 +129,9 @@ final class StreamTests: XCTestCase {
         let first = try draw(clips), second = try draw(clips)
         XCTAssertNotEqual(Array(first[0..<256]), Array(first[256..<512]), "consecutive frames of a clip should differ")
         XCTAssertNotEqual(first, second, "two lanes should show different scenes")
+        let digits = try draw(SyntheticClipStream(scene: .digits, frames: 2, size: 32, lanes: 1, seed: 4))
+        XCTAssertNotEqual(Array(digits[0..<1024]), Array(digits[1024..<2048]), "moving digits should move")
+        XCTAssertTrue(digits.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
 
     // MARK: audio
