@@ -65,13 +65,14 @@ public enum VideoPredictionObjective: String, Sendable, CaseIterable {
 
 /// Trains ForesightNN's frame-prediction models (the ones ForesightLearn's
 /// FramePredictionTrainer trains on moving squares) from any clip stream: each clip of K + 1
-/// frames gives K past frames and the frame to predict. The step allocates nothing.
+/// frames gives K past frames and the frame to predict. The step allocates nothing itself
+/// (synthetic clips allocate nothing; Y4MReader allocates a little per frame read).
 ///
 /// ```swift
 /// let clips = try Y4MClipStream(path: "walk.y4m", frames: 5, height: 32, width: 32)
 /// let trainer = try VideoPredictionTrainer(.motion, clips: clips, batch: 8)
 /// for _ in 0..<500 { try trainer.step() }
-/// print(trainer.evaluate(clips: heldOut, batches: 4))   // model error vs copy-last-frame error
+/// print(try trainer.evaluate(clips: heldOut, batches: 4))   // model error vs copy-last-frame error
 /// ```
 public final class VideoPredictionTrainer: SelfSupervisedTrainer {
     public let objective: VideoPredictionObjective
@@ -184,7 +185,7 @@ public struct VideoCPCConfiguration: Sendable, Equatable {
 /// through the `FrameEncoder` (`backbone.*`) to an encoding z_t [E]; a convolutional GRU
 /// (`context`) runs over the encoder's feature maps and its flattened state c_t predicts,
 /// through one linear map per step ahead, which of the batch's N*T encodings is z_{t+k}.
-/// The step allocates nothing.
+/// The step allocates nothing itself (nor do synthetic clips; Y4MReader does, a little per frame).
 ///
 /// ```swift
 /// let trainer = try VideoCPCTrainer(clips: SyntheticClipStream(frames: 8, size: 16, seed: 1))
