@@ -67,8 +67,10 @@ public enum ImageBackbones {
             let dimension = try value("dim"), depth = try value("depth"), heads = try value("heads"), patch = try value("patch")
             guard dimension % heads == 0 else { throw BackboneSpecificationError("vit dim \(dimension) is not a multiple of heads \(heads)") }
             return TinyViT(dimension: dimension, depth: depth, heads: heads, patch: patch)
+        case "frames":
+            return FrameEncoder(width: try value("width"), features: try value("features"))
         default:
-            throw BackboneSpecificationError("unknown backbone family '\(family)' in '\(specification)'; known: resnet, vit")
+            throw BackboneSpecificationError("unknown backbone family '\(family)' in '\(specification)'; known: resnet, vit, frames")
         }
     }
 }
