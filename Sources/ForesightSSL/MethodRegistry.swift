@@ -197,17 +197,20 @@ public enum MethodRegistry {
         public let kinds: [TrainingDataKind]
         /// The backbone specification used when none is given.
         public let defaultBackbone: String
+        /// Images, clips or windows per step when none is given.
+        public let defaultBatch: Int
         /// The image shape [C, H, W] its encoder sees, for methods that learn an image encoder
         /// from data that is not an image folder (nil: the image set's shape, or no image encoder).
         public let imageShape: (@Sendable (TrainingOptions) -> [Int])?
         public let make: @Sendable (TrainingData, TrainingOptions) throws -> any SelfSupervisedTrainer
 
         public init(_ name: String, trainsOn kinds: TrainingDataKind..., defaultBackbone: String = "resnet width=16 groups=4",
-                    imageShape: (@Sendable (TrainingOptions) -> [Int])? = nil,
+                    defaultBatch: Int = 64, imageShape: (@Sendable (TrainingOptions) -> [Int])? = nil,
                     make: @escaping @Sendable (TrainingData, TrainingOptions) throws -> any SelfSupervisedTrainer) {
             self.name = name
             self.kinds = kinds
             self.defaultBackbone = defaultBackbone
+            self.defaultBatch = defaultBatch
             self.imageShape = imageShape
             self.make = make
         }
@@ -260,29 +263,25 @@ public enum MethodRegistry {
             return try MaskedAutoencoderTrainer(data: o.images(data, for: "mae"), backbone: vit, batch: o.batch, learningRate: o.learningRate,
                                                 threads: o.threads, seed: o.seed)
         },
-        Entry("next-frame", trainsOn: .video) { data, o in
-            try VideoMethods.trainer("next-frame", y4mPath: o.videoPath(data, for: "next-frame"), size: o.imageSize, threads: o.threads, seed: o.seed)
+        Entry("next-frame", trainsOn: .video, defaultBatch: 8) { data, o in
+            try VideoMethods.trainer("next-frame", y4mPath: o.videoPath(data, for: "next-frame"), size: o.imageSize, batch: o.batch,
+                                     learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("motion", trainsOn: .video) { data, o in
-            try VideoMethods.trainer("motion", y4mPath: o.videoPath(data, for: "motion"), size: o.imageSize, threads: o.threads, seed: o.seed)
+        Entry("motion", trainsOn: .video, defaultBatch: 8) { data, o in
+            try VideoMethods.trainer("motion", y4mPath: o.videoPath(data, for: "motion"), size: o.imageSize, batch: o.batch,
+                                     learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("cpc", trainsOn: .audio, .video) { data, o in
-            switch data {
-            case let .audio(samples, rate):
-                // Audio CPC streams 0.5 s chunks at its model's rate out of the samples, round and round.
-                let configuration = AudioCPCConfiguration()
-                let clip = AudioClip(sampleRate: rate, channels: 1, samples: samples).resampled(to: configuration.sampleRate)
-                let stream = try LoopingSampleStream(clip.samples, sampleCount: configuration.sampleRate / 2)
-                return try AudioCPCTrainer(audio: stream, configuration: configuration, masking: AudioMasking(), learningRate: o.learningRate,
-                                           threads: o.threads, seed: o.seed)
-            default:
-                return try VideoMethods.trainer("cpc", y4mPath: o.videoPath(data, for: "cpc"), size: o.imageSize, threads: o.threads, seed: o.seed)
+        Entry("cpc", trainsOn: .audio, .video, defaultBatch: 8) { data, o in
+            if case let .audio(samples, rate) = data {
+                return try AudioMethods.trainer("cpc", samples: samples, sampleRate: rate, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
             }
+            return try VideoMethods.trainer("cpc", y4mPath: o.videoPath(data, for: "cpc"), size: o.imageSize, batch: o.batch,
+                                            learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("gpt", trainsOn: .text) { data, o in
+        Entry("gpt", trainsOn: .text, defaultBatch: 16) { data, o in
             try GPTTrainer(text: o.text(data, for: "gpt"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("bert", trainsOn: .text) { data, o in
+        Entry("bert", trainsOn: .text, defaultBatch: 16) { data, o in
             try BERTTrainer(text: o.text(data, for: "bert"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("autoencoder", trainsOn: .images) { data, o in
@@ -417,29 +416,5 @@ public enum ImageLoading {
             }
         }
         return pixels
-    }
-}
-
-/// Samples held in memory handed out `sampleCount` at a time, starting again at the end: the
-/// stream audio CPC reads a loaded WAV file through.
-final class LoopingSampleStream: SampleStream {
-    typealias Element = Float
-    let sampleCount: Int
-    private let samples: [Float]
-    private var position = 0
-
-    init(_ samples: [Float], sampleCount: Int) throws {
-        guard !samples.isEmpty, sampleCount >= 1 else {
-            throw TrainingDataError("an audio stream needs samples and a chunk of at least one; got \(samples.count) samples, chunks of \(sampleCount)")
-        }
-        self.samples = samples
-        self.sampleCount = sampleCount
-    }
-
-    func next(into destination: UnsafeMutablePointer<Float>) throws {
-        for i in 0..<sampleCount {
-            destination[i] = samples[position]
-            position = position + 1 == samples.count ? 0 : position + 1
-        }
     }
 }

@@ -154,47 +154,54 @@ public final class TrainingRun {
     /// to `output` every `checkpointEvery` steps and at the end. A checkpoint is written only
     /// when its parameters give a finite loss on the last batch; a non-finite loss stops the run
     /// with an error, and the file on disk is the last good checkpoint.
+    /// `shouldStop` is asked before each step: when it says so, the run writes its checkpoint
+    /// and returns early (Ctrl-C in `foresight train`).
     public func train(steps: Int, checkpointEvery: Int? = nil, output: String? = nil,
-                      progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingRunReport {
+                      progress: (TrainingProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> TrainingRunReport {
         guard steps >= 1 else { throw TrainingRunError("the number of steps must be at least 1 (got \(steps))") }
         if let checkpointEvery, checkpointEvery < 1 { throw TrainingRunError("--checkpoint-every must be at least 1 (got \(checkpointEvery))") }
-        let planned = max(0, steps - stepsDone)
-        let window = max(1, planned / 10)
-        var first: Float = 0, last = [Float](repeating: 0, count: window), checkpoints = 0
+        // Every loss of this run, in memory sized before the first step.
+        var losses = [Float](repeating: 0, count: max(0, steps - stepsDone))
+        var checkpoints = 0
         var lastCheckpoint = resumed.flatMap { $0.path == output ? $0.steps : nil }
         func kept(_ step: Int?) -> String {
             if let step { return "the last good checkpoint (step \(step)) is kept in \(output ?? "")" }
             return output.map { "no checkpoint was written in this run (\($0) is as it was)" } ?? "no checkpoint was asked for"
         }
+        /// Writes the checkpoint if the parameters after the last update give a finite loss on its batch.
+        func checkpoint(_ output: String) throws {
+            trainer.program.forward()
+            let check = trainer.program.lossValue
+            guard check.isFinite else {
+                throw TrainingRunError("\(method): the loss became \(check) after step \(stepsDone); \(kept(lastCheckpoint)). Lower --learning-rate and resume")
+            }
+            try save(to: output)
+            checkpoints += 1
+            lastCheckpoint = stepsDone
+        }
         let start = DispatchTime.now().uptimeNanoseconds
         var taken = 0
         while stepsDone < steps {
+            if shouldStop() {
+                if let output, taken > 0, lastCheckpoint != stepsDone { try checkpoint(output) }
+                break
+            }
             let loss = try trainer.step()
             guard loss.isFinite else {
                 throw TrainingRunError("\(method): the loss became \(loss) at step \(stepsDone + 1); \(kept(lastCheckpoint)). Lower --learning-rate and resume")
             }
             stepsDone += 1
-            if taken < window { first += loss / Float(window) }
-            last[taken % window] = loss
+            losses[taken] = loss
             taken += 1
-            if let output, stepsDone == steps || checkpointEvery.map({ stepsDone % $0 == 0 }) == true {
-                // The parameters after this step's update are good if they give a finite loss on its batch.
-                trainer.program.forward()
-                let check = trainer.program.lossValue
-                guard check.isFinite else {
-                    throw TrainingRunError("\(method): the loss became \(check) after step \(stepsDone); \(kept(lastCheckpoint)). Lower --learning-rate and resume")
-                }
-                try save(to: output)
-                checkpoints += 1
-                lastCheckpoint = stepsDone
-            }
+            if let output, stepsDone == steps || checkpointEvery.map({ stepsDone % $0 == 0 }) == true { try checkpoint(output) }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             progress(TrainingProgress(step: stepsDone, totalSteps: steps, loss: loss, stepsPerSecond: seconds > 0 ? Double(taken) / seconds : 0))
         }
-        let counted = min(window, taken)
-        let lastMean = counted > 0 ? last.prefix(counted).reduce(0, +) / Float(counted) : 0
-        return TrainingRunReport(steps: stepsDone, firstLoss: counted < window ? first * Float(window) / Float(max(counted, 1)) : first,
-                                 lastLoss: lastMean, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, checkpoints: checkpoints)
+        let window = max(1, taken / 10)
+        let firstLoss = taken > 0 ? losses[0..<min(window, taken)].reduce(0, +) / Float(min(window, taken)) : 0
+        let lastLoss = taken > 0 ? losses[max(0, taken - window)..<taken].reduce(0, +) / Float(min(window, taken)) : 0
+        return TrainingRunReport(steps: stepsDone, firstLoss: firstLoss, lastLoss: lastLoss,
+                                 seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, checkpoints: checkpoints)
     }
 
     /// Steps for `epochs` passes over the data; an error for data without a size in images.

@@ -6,6 +6,7 @@ import ArgumentParser
 import Foundation
 import ForesightLearn
 import ForesightSSL
+import Synchronization
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +17,8 @@ struct Train: ParsableCommand {
             foresight train --method simclr --data images/ --steps 4000 --resume -o simclr.safetensors
             An image folder is read whole (every .png/.pgm/.ppm under it), resized to --size and made grey \
             unless --rgb is given. The model file is written every --checkpoint-every steps and at the end; \
-            --resume continues from it. A loss that becomes NaN stops the run and keeps the last good checkpoint.
+            --resume continues from it. Ctrl-C stops after the current step and writes the model file; a loss \
+            that becomes NaN stops the run and keeps the last good checkpoint.
             """
     )
 
@@ -35,8 +37,8 @@ struct Train: ParsableCommand {
     @Option(help: "Training steps in all, resumed ones included (give --epochs or --steps).")
     var steps: Int?
 
-    @Option(help: "Images (or clips, or sequences) per step.")
-    var batch = 64
+    @Option(help: "Images (or clips, or text windows) per step (default: the method's, 64 for images; the checkpoint's with --resume).")
+    var batch: Int?
 
     @Option(help: "Kernel worker threads.")
     var threads = 1
@@ -67,7 +69,7 @@ struct Train: ParsableCommand {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps))") }
         if let size, size < 1 { throw ValidationError("--size must be at least 1 (got \(size))") }
-        guard batch >= 1, threads >= 1, checkpointEvery >= 1 else { throw ValidationError("--batch, --threads and --checkpoint-every must be at least 1") }
+        guard batch ?? 1 >= 1, threads >= 1, checkpointEvery >= 1 else { throw ValidationError("--batch, --threads and --checkpoint-every must be at least 1") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
     }
 
@@ -78,7 +80,7 @@ struct Train: ParsableCommand {
         let storedInput = (checkpoint?.metadata[TrainingMetadata.input] ?? "").split(separator: ",").compactMap { Int($0) }
         var options = TrainingOptions()
         options.backbone = try ImageBackbones.parse(specification)
-        options.batch = batch
+        options.batch = try batch ?? checkpoint?.metadata[TrainingMetadata.batch].flatMap { Int($0) } ?? MethodRegistry.entry(method).defaultBatch
         options.threads = threads
         options.learningRate = learningRate
         options.seed = resume ? seed &+ UInt64(checkpoint?.metadata[TrainingMetadata.steps].flatMap { UInt64($0) } ?? 0) : seed
@@ -94,14 +96,18 @@ struct Train: ParsableCommand {
         let bar = ProgressBar()
         let report: TrainingRunReport
         do {
-            report = try run.train(steps: total, checkpointEvery: checkpointEvery, output: output) { bar.show($0) }
+            signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+            signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+            report = try run.train(steps: total, checkpointEvery: checkpointEvery, output: output, progress: { bar.show($0) },
+                                   shouldStop: { stopRequested.load(ordering: .relaxed) })
         } catch {
             bar.finish()
             throw error
         }
         bar.finish()
-        print(String(format: "%@: %d steps in %.1f s; loss %.4f -> %.4f; wrote %@", method, report.steps, report.seconds,
-                     report.firstLoss, report.lastLoss, output))
+        let stopped = report.steps < total ? " (stopped early; --resume continues)" : ""
+        print(String(format: "%@: %d steps in %.1f s; loss %.4f -> %.4f; wrote %@%@", method, report.steps, report.seconds,
+                     report.firstLoss, report.lastLoss, output, stopped))
     }
 }
 

@@ -267,6 +267,13 @@ final class TrainAndEvaluateTests: XCTestCase {
         XCTAssertEqual(report.steps, 8)
         XCTAssertEqual(try ModelFile(path: model).metadata[TrainingMetadata.steps], "8")
 
+        // Asked to stop, a run writes its checkpoint at the step it reached and returns.
+        var asked = 0
+        let stopped = try resumed.train(steps: 100, output: model, shouldStop: { asked += 1; return asked > 3 })
+        XCTAssertEqual(stopped.steps, 11)
+        XCTAssertEqual(stopped.checkpoints, 1)
+        XCTAssertEqual(try ModelFile(path: model).metadata[TrainingMetadata.steps], "11")
+
         let other = try TrainingRun(method: "rotation", dataPath: folder + "/images", options: options)
         XCTAssertThrowsError(try other.resume(from: model)) { error in
             XCTAssert("\(error)".contains("ssl.method 'autoencoder'"), "\(error)")
