@@ -42,8 +42,10 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
     public let objective: any ForesightNN.Operation
     /// The learning rate of the first step.
     public let baseLearningRate: Float
-    /// When set, the learning rate follows half a cosine from `baseLearningRate` to 0 over this
-    /// many steps and stays at 0 after; when nil it stays constant.
+    /// Steps over which the learning rate rises linearly to `baseLearningRate` (0: none).
+    public let warmupSteps: Int
+    /// When set, the learning rate (after the warm-up) follows half a cosine from
+    /// `baseLearningRate` to 0 over this many steps and stays at 0 after; when nil it stays constant.
     public let cosineDecaySteps: Int?
     /// Steps taken so far.
     public private(set) var stepCount = 0
@@ -55,10 +57,11 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
     /// `projection`: hidden and output features of the projector.
     public init(objective: TwoViewObjective, data: LabeledImages, backbone: SmallResNet = SmallResNet(), batch: Int = 128,
                 projection: Int = 64, augmentation: ViewAugmentation = ViewAugmentation(), learningRate: Float = 2e-3,
-                weightDecay: Float = 1e-4, cosineDecaySteps: Int? = nil, threads: Int = 1, seed: UInt64 = 0) throws {
+                weightDecay: Float = 1e-4, warmupSteps: Int = 0, cosineDecaySteps: Int? = nil, threads: Int = 1, seed: UInt64 = 0) throws {
         if let cosineDecaySteps, cosineDecaySteps < 1 {
             throw TwoViewTrainerError("cosineDecaySteps must be at least 1, got \(cosineDecaySteps)")
         }
+        guard warmupSteps >= 0 else { throw TwoViewTrainerError("warmupSteps must not be negative, got \(warmupSteps)") }
         precondition(batch >= 2 && data.count >= batch, "a batch of \(batch) needs at least 2 images and at most the set's \(data.count)")
         let graph = Graph()
         views = try graph.input("views", [2 * batch, data.channels, data.height, data.width])
@@ -97,6 +100,7 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
         self.augmentation = augmentation
         self.batch = batch
         self.baseLearningRate = learningRate
+        self.warmupSteps = warmupSteps
         self.cosineDecaySteps = cosineDecaySteps
         self.data = data
         random = SeededRandom(seed: seed &+ 1)
@@ -118,8 +122,10 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
                 }
             }
         }
-        if let cosineDecaySteps {
-            let progress = Float(min(stepCount, cosineDecaySteps)) / Float(cosineDecaySteps)
+        if stepCount < warmupSteps {
+            program.optimizer!.learningRate = baseLearningRate * Float(stepCount + 1) / Float(warmupSteps)
+        } else if let cosineDecaySteps {
+            let progress = Float(min(stepCount - warmupSteps, cosineDecaySteps)) / Float(cosineDecaySteps)
             program.optimizer!.learningRate = max(baseLearningRate * 0.5 * (1 + cosf(Float.pi * progress)), 1e-9)
         }
         stepCount += 1
