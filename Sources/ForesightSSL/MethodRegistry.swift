@@ -200,7 +200,8 @@ public enum MethodRegistry {
         /// Images, clips or windows per step when none is given.
         public let defaultBatch: Int
         /// The image shape [C, H, W] its encoder sees, for methods that learn an image encoder
-        /// from data that is not an image folder (nil: the image set's shape, or no image encoder).
+        /// from data that is not an image folder (nil: the image set's shape, or no image encoder);
+        /// used only when the trainer has an image backbone.
         public let imageShape: (@Sendable (TrainingOptions) -> [Int])?
         public let make: @Sendable (TrainingData, TrainingOptions) throws -> any SelfSupervisedTrainer
 
@@ -271,7 +272,7 @@ public enum MethodRegistry {
             try VideoMethods.trainer("motion", y4mPath: o.videoPath(data, for: "motion"), size: o.imageSize, batch: o.batch,
                                      learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("cpc", trainsOn: .audio, .video, defaultBatch: 8) { data, o in
+        Entry("cpc", trainsOn: .audio, .video, defaultBatch: 8, imageShape: { [1, $0.imageSize, $0.imageSize] }) { data, o in
             if case let .audio(samples, rate) = data {
                 return try AudioMethods.trainer("cpc", samples: samples, sampleRate: rate, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
             }

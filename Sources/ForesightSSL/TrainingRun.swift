@@ -91,7 +91,7 @@ public final class TrainingRun {
             inputShape = [set.channels, set.height, set.width]
             stepsPerEpoch = (set.count + options.batch - 1) / options.batch
         } else {
-            inputShape = try MethodRegistry.entry(method).imageShape?(options)
+            inputShape = trainer.imageBackbone == nil ? nil : try MethodRegistry.entry(method).imageShape?(options)
             stepsPerEpoch = nil
         }
         var state: [(name: String, tensor: Tensor)] = []

@@ -102,6 +102,13 @@ final class MethodRegistryTests: XCTestCase {
         XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "motion", data: .images(Digits.split.test), options: options)) { error in
             XCTAssert("\(error)".hasPrefix("motion trains on video; the data ("), "\(error)")
         }
+        // Video CPC learns a frame encoder: its model file carries the frame shape, and eval rebuilds it.
+        let run = try TrainingRun(method: "cpc", dataPath: video, options: options)
+        XCTAssertEqual(run.inputShape, [1, 16, 16])
+        _ = try run.train(steps: 2, output: folder + "/cpc.safetensors")
+        let (encoder, input) = try EvaluationRun.encoder(model: folder + "/cpc.safetensors")
+        XCTAssertEqual(input, [1, 16, 16])
+        XCTAssertGreaterThan(encoder.program.parameters.count, 0)
         // cpc takes audio as well as video; a tone with a wandering pitch, 3 s at 8 kHz (resampled to the model's rate).
         let samples = (0..<24_000).map { i -> Float in 0.5 * sinf(Float(i) * (0.2 + 0.1 * sinf(Float(i) / 4000))) }
         let audio = try MethodRegistry.makeTrainer(method: "cpc", data: .audio(samples: samples, sampleRate: 8000), options: options)
