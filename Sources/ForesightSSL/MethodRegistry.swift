@@ -24,6 +24,12 @@ public enum TrainingDataKind: String, Sendable, CaseIterable {
         default: return nil
         }
     }
+
+    /// Why `path` is no kind of training data: missing, or of a form not read.
+    static func unknownMessage(_ path: String) -> String {
+        FileManager.default.fileExists(atPath: path) ? "--data \(path) is neither an image folder nor a .txt, .wav or .y4m file"
+            : "--data \(path) does not exist"
+    }
 }
 
 /// The data a trainer draws its batches from.
@@ -66,9 +72,7 @@ public enum TrainingData: Sendable {
     /// made grey or RGB by `options.colour`; a text file's bytes; a WAV file mixed to mono;
     /// a Y4M file's path.
     public static func load(path: String, options: TrainingOptions) throws -> TrainingData {
-        guard let kind = TrainingDataKind.of(path: path) else {
-            throw TrainingDataError("--data \(path) is neither an image folder nor a .txt, .wav or .y4m file")
-        }
+        guard let kind = TrainingDataKind.of(path: path) else { throw TrainingDataError(TrainingDataKind.unknownMessage(path)) }
         switch kind {
         case .images:
             let files = try ImageLoading.imageFiles(under: path)

@@ -109,9 +109,7 @@ public final class TrainingRun {
 
     /// Checks that `method` trains on what `dataPath` holds, then reads the data and builds the trainer.
     public convenience init(method: String, dataPath: String, options: TrainingOptions) throws {
-        guard let kind = TrainingDataKind.of(path: dataPath) else {
-            throw TrainingDataError("--data \(dataPath) is neither an image folder nor a .txt, .wav or .y4m file")
-        }
+        guard let kind = TrainingDataKind.of(path: dataPath) else { throw TrainingDataError(TrainingDataKind.unknownMessage(dataPath)) }
         try MethodRegistry.check(method: method, trainsOn: kind, source: "--data \(dataPath)")
         try self.init(method: method, data: TrainingData.load(path: dataPath, options: options), options: options)
     }

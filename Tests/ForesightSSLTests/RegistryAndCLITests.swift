@@ -134,7 +134,12 @@ final class MethodRegistryTests: XCTestCase {
         XCTAssertThrowsError(try TrainingRun(method: "rotation", dataPath: "x.wav", options: options)) { error in
             XCTAssertEqual("\(error)", "rotation trains on images; --data x.wav is audio")
         }
-        XCTAssertThrowsError(try TrainingRun(method: "simclr", dataPath: "x.bin", options: options)) { error in
+        XCTAssertThrowsError(try TrainingRun(method: "simclr", dataPath: "/nonexistent/x.bin", options: options)) { error in
+            XCTAssertEqual("\(error)", "--data /nonexistent/x.bin does not exist")
+        }
+        let folder = try temporaryFolder(self)
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: folder + "/x.bin"))
+        XCTAssertThrowsError(try TrainingRun(method: "simclr", dataPath: folder + "/x.bin", options: options)) { error in
             XCTAssert("\(error)".contains("neither an image folder nor a .txt, .wav or .y4m file"), "\(error)")
         }
     }
