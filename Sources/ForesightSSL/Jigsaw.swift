@@ -1,14 +1,10 @@
 // The pieces of the jigsaw and inpainting pretext tasks: the fixed permutation set (chosen
 // greedily for the largest Hamming distance, deterministic), cutting an image into patches in
-// one permutation's order and standardising each patch, the operation that puts an image's
-// patch features side by side, and masking a square region. Not a trainer: PretextTrainer calls these inside its step; nothing
-// here allocates after the permutation set is made.
+// one permutation's order and standardising each patch, and masking a square region. Not a
+// trainer: PretextTrainer calls these inside its step; nothing here allocates after the
+// permutation set is made.
 //
-// Symbols: C channels, H x W image, G the grid side (G x G patches of (H / G) x (W / G) pixels),
-// N images, F features.
-
-import ForesightCore
-import ForesightNN
+// Symbols: C channels, H x W image, G the grid side (G x G patches of (H / G) x (W / G) pixels).
 
 /// A fixed set of permutations of G x G patches for jigsaw classification (Noroozi & Favaro 2016).
 /// Permutation k maps destination patch d to source patch `order[k][d]`; patches are numbered
@@ -134,47 +130,6 @@ public func standardisePatches(_ patches: UnsafeMutablePointer<Float>, count: In
         for j in 0..<size { variance += (patch[j] - mean) * (patch[j] - mean) }
         let inverse = 1 / (variance / Float(size) + 0.01).squareRoot()
         for j in 0..<size { patch[j] = (patch[j] - mean) * inverse }
-    }
-}
-
-/// Joins each run of `rowsPerGroup` consecutive rows into one row: x [N * G, F] -> [N, G * F]
-/// (the same memory order, copied). The jigsaw head reads the G patches' features of an image
-/// side by side.
-///
-/// ```swift
-/// let joined = try graph.apply(GroupRowsOperation(rowsPerGroup: 4), [patchFeatures], name: "patches")   // [256, 32] -> [64, 128]
-/// ```
-public final class GroupRowsOperation: ForesightNN.Operation {
-    /// Rows joined into one (G).
-    public let rowsPerGroup: Int
-    private var count = 0
-    private var binding: Binding?
-
-    public init(rowsPerGroup: Int) {
-        precondition(rowsPerGroup >= 1, "rows per group must be at least 1, got \(rowsPerGroup)")
-        self.rowsPerGroup = rowsPerGroup
-    }
-
-    public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
-        guard inputs.count == 1, inputs[0].rank == 2, dtypes[0] == .float32, inputs[0][0] % rowsPerGroup == 0 else {
-            throw ShapeError.mismatch(operation: "groupRows", expected: "one float32 input [N * \(rowsPerGroup), F]", got: "\(inputs) \(dtypes)")
-        }
-        count = inputs[0][0] * inputs[0][1]
-        return try Shape([inputs[0][0] / rowsPerGroup, rowsPerGroup * inputs[0][1]])
-    }
-
-    public var backwardReadsInputs: Bool { false }
-    public var forwardCost: Int { count }
-    public func bind(_ binding: Binding) { self.binding = binding }
-
-    public func forward(pool: ThreadPool) {
-        binding!.output.floatPointer.update(from: binding!.inputs[0].floatPointer, count: count)
-    }
-
-    public func backward(pool: ThreadPool) {
-        guard let dx = binding!.inputGradients[0]?.floatPointer else { return }
-        let dy = binding!.outputGradient!.floatPointer
-        for i in 0..<count { dx[i] += dy[i] }
     }
 }
 

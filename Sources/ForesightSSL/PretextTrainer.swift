@@ -115,7 +115,8 @@ public final class PretextTrainer: SelfSupervisedTrainer {
         case let .jigsaw(grid, count):
             permutations = try JigsawPermutations(grid: grid, count: count)
             target = try graph.input("permutations", [batch], dtype: .int32)
-            let joined = try graph.apply(GroupRowsOperation(rowsPerGroup: grid * grid), [features], name: "head.patches")
+            // [B G^2, 2 width] -> [B, G^2 2 width]: an image's patch features side by side.
+            let joined = try graph.reshape(features, [batch, grid * grid * backbone.featureCount], name: "head.patches")
             let h = try graph.relu(try graph.linear(joined, outFeatures: hidden, name: "head.1"))
             loss = try graph.crossEntropyLoss(try graph.linear(h, outFeatures: count, name: "head.2"), target, name: "loss")
         case let .inpainting(fraction):
