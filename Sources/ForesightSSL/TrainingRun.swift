@@ -75,7 +75,8 @@ public final class TrainingRun {
     public private(set) var stepsDone = 0
     /// The checkpoint this run resumed from and its steps.
     private var resumed: (path: String, steps: Int)?
-    /// Parameters and optimizer state ("optimizer." + name), listed once: what checkpoints hold.
+    /// Parameters, optimizer state ("optimizer." + name) and, for momentum methods, the target
+    /// network ("target." + name) and MoCo's key queue, listed once: what checkpoints hold.
     private let state: [(name: String, tensor: Tensor)]
 
     /// Builds `method`'s trainer on `data`.
@@ -104,6 +105,12 @@ public final class TrainingRun {
                                                                 dtype: .float32, name: "optimizer." + value.name)))
             }
         }
+        // A momentum method's target network ("target." + name) and MoCo's queue of keys are state too.
+        let target = (trainer as? MomentumTrainer)?.target.program ?? (trainer as? LatentPredictionTrainer)?.target.program
+        if let target {
+            for id in target.parameters { state.append(("target." + target.graph[id].name, target.tensor(id))) }
+        }
+        if let queue = program.graph.tensor(named: "queue"), trainer is MomentumTrainer { state.append(("moco.queue", program.tensor(queue))) }
         self.state = state
     }
 

@@ -6,6 +6,7 @@ import Foundation
 import XCTest
 import ForesightCore
 import ForesightLearn
+import ForesightNN
 import ForesightSensors
 @testable import ForesightSSL
 
@@ -285,6 +286,17 @@ final class TrainAndEvaluateTests: XCTestCase {
         XCTAssertEqual(stopped.steps, 11)
         XCTAssertEqual(stopped.checkpoints, 1)
         XCTAssertEqual(try ModelFile(path: model).metadata[TrainingMetadata.steps], "11")
+
+        // A momentum method's target network is saved and restored with the online one.
+        let byol = try TrainingRun(method: "byol", dataPath: folder + "/images", options: options)
+        _ = try byol.train(steps: 3, output: folder + "/byol.safetensors")
+        let byolAgain = try TrainingRun(method: "byol", dataPath: folder + "/images", options: options)
+        try byolAgain.resume(from: folder + "/byol.safetensors")
+        let target = try XCTUnwrap((byol.trainer as? MomentumTrainer)?.target.program)
+        let targetAgain = try XCTUnwrap((byolAgain.trainer as? MomentumTrainer)?.target.program)
+        for id in target.parameters {
+            XCTAssertEqual(targetAgain.tensor(id).toArray(), target.tensor(id).toArray(), "target \(target.graph[id].name)")
+        }
 
         let other = try TrainingRun(method: "rotation", dataPath: folder + "/images", options: options)
         XCTAssertThrowsError(try other.resume(from: model)) { error in
