@@ -123,9 +123,12 @@ public struct TrainingOptions: Sendable {
     public var imageSize: Int
     /// Keep images in RGB (3 channels) instead of greyscale (1).
     public var colour: Bool
+    /// The views of the two-view and momentum methods.
+    public var augmentation: ViewAugmentation
 
     public init(batch: Int = 64, learningRate: Float = 2e-3, threads: Int = 1, seed: UInt64 = 0,
-                backbone: any ImageBackbone = SmallResNet(width: 16, groups: 4), imageSize: Int = 32, colour: Bool = false) {
+                backbone: any ImageBackbone = SmallResNet(width: 16, groups: 4), imageSize: Int = 32, colour: Bool = false,
+                augmentation: ViewAugmentation = ViewAugmentation()) {
         self.batch = batch
         self.learningRate = learningRate
         self.threads = threads
@@ -133,7 +136,13 @@ public struct TrainingOptions: Sendable {
         self.backbone = backbone
         self.imageSize = imageSize
         self.colour = colour
+        self.augmentation = augmentation
     }
+
+    /// SimCLR's colour and geometry set on top of the defaults: flip (0.5), colour jitter 0.4
+    /// (probability 0.8), greyscale (0.2) and blur (0.5, deviation 0.1 to 1 pixel).
+    public static let colourAugmentation = ViewAugmentation(flipProbability: 0.5, brightness: 0.4, contrast: 0.4, saturation: 0.4,
+                                                            greyscaleProbability: 0.2, blurProbability: 0.5)
 
     /// The backbone as the small ResNet the current image trainers build on.
     func smallResNet(for method: String) throws -> SmallResNet {
@@ -225,27 +234,27 @@ public enum MethodRegistry {
     public static let entries: [Entry] = [
         Entry("simclr", trainsOn: .images) { data, o in
             try TwoViewTrainer(objective: .simclr(temperature: 0.2), data: o.images(data, for: "simclr"), backbone: o.smallResNet(for: "simclr"),
-                               batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+                               batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("vicreg", trainsOn: .images) { data, o in
             try TwoViewTrainer(objective: .vicreg(invariance: 25, variance: 25, covariance: 1), data: o.images(data, for: "vicreg"),
-                               backbone: o.smallResNet(for: "vicreg"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+                               backbone: o.smallResNet(for: "vicreg"), batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("moco", trainsOn: .images) { data, o in
             try MomentumTrainer(objective: .moco(temperature: 0.2, queueSize: 1024), data: o.images(data, for: "moco"),
-                                backbone: o.smallResNet(for: "moco"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+                                backbone: o.smallResNet(for: "moco"), batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("byol", trainsOn: .images) { data, o in
             try MomentumTrainer(objective: .byol, data: o.images(data, for: "byol"), backbone: o.smallResNet(for: "byol"),
-                                batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+                                batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("simsiam", trainsOn: .images) { data, o in
             try TwoViewTrainer(objective: .simsiam, data: o.images(data, for: "simsiam"), backbone: o.smallResNet(for: "simsiam"),
-                               batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+                               batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("barlow", trainsOn: .images) { data, o in
             try TwoViewTrainer(objective: .barlow(offDiagonalWeight: 5e-3), data: o.images(data, for: "barlow"),
-                               backbone: o.smallResNet(for: "barlow"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+                               backbone: o.smallResNet(for: "barlow"), batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("jepa", trainsOn: .images) { data, o in
             try LatentPredictionTrainer(data: o.images(data, for: "jepa"), backbone: o.smallResNet(for: "jepa"), batch: o.batch,

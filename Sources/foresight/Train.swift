@@ -55,6 +55,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Keep images in RGB instead of greyscale.")
     var rgb = false
 
+    @Flag(help: "Two-view and momentum methods: add flips, colour jitter, greyscale and blur to the views (for camera images; off for digits-like data).")
+    var colourAugmentations = false
+
     @Option(help: "Steps between checkpoints.")
     var checkpointEvery = 500
 
@@ -86,6 +89,7 @@ struct Train: ParsableCommand {
         options.seed = resume ? seed &+ UInt64(checkpoint?.metadata[TrainingMetadata.steps].flatMap { UInt64($0) } ?? 0) : seed
         options.imageSize = size ?? (storedInput.count == 3 ? storedInput[1] : 32)
         options.colour = rgb || (size == nil && storedInput.first == 3)
+        if colourAugmentations { options.augmentation = TrainingOptions.colourAugmentation }
 
         let run = try TrainingRun(method: method, dataPath: data, options: options)
         if resume {

@@ -60,6 +60,18 @@ final class MethodRegistryTests: XCTestCase {
         }
     }
 
+    func testTheViewAugmentationReachesTheTwoViewAndMomentumTrainers() throws {
+        var options = TrainingOptions(batch: 8, seed: 2, backbone: SmallResNet(width: 8, groups: 4), imageSize: 8)
+        options.augmentation = TrainingOptions.colourAugmentation
+        let data = TrainingData.images(Digits.split.train)
+        let simclr = try XCTUnwrap(try MethodRegistry.makeTrainer(method: "simclr", data: data, options: options) as? TwoViewTrainer)
+        XCTAssertEqual(simclr.augmentation.flipProbability, 0.5)
+        XCTAssertEqual(simclr.augmentation.blurProbability, 0.5)
+        XCTAssert(try simclr.step().isFinite)
+        let byol = try XCTUnwrap(try MethodRegistry.makeTrainer(method: "byol", data: data, options: options) as? MomentumTrainer)
+        XCTAssert(try byol.step().isFinite)
+    }
+
     func testMakeTrainerBuildsTheTransformerAndTextMethods() throws {
         var options = TrainingOptions(batch: 8, seed: 2, backbone: SmallResNet(width: 8, groups: 4), imageSize: 8)
         XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "mae", data: .images(Digits.split.train), options: options)) { error in
