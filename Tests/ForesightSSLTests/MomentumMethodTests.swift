@@ -1,6 +1,7 @@
 // The momentum methods (MoCo, BYOL), latent prediction, SimSiam and Barlow Twins learn on the
 // digits: the loss falls, and the linear probe on the frozen encoder beats the same probe on the
-// same encoder left at its random initialisation.
+// same encoder left at its random initialisation. Also the issue's accuracy bar: SimCLR's frozen
+// encoder reaches 96.5% linear-probe accuracy within the default test run.
 
 import Foundation
 import XCTest
@@ -90,5 +91,41 @@ final class NonContrastiveMethodTests: XCTestCase {
         let result = try train(.barlow(offDiagonalWeight: 0.02), label: "barlow")
         XCTAssertLessThan(result.late, 0.8 * result.early)
         XCTAssertGreaterThan(result.trained, result.random + 0.01)
+    }
+}
+
+/// The accuracy bar of the issue, in the default run: SimCLR's frozen encoder reaches at least
+/// 96.5% linear-probe accuracy on the digits' 30% test split (logistic regression on the raw
+/// pixels gets about 95.7-96.5%). Width 32, batch 128, learning rate 2e-3 decayed to 0 along
+/// half a cosine over 600 steps, two threads; the probe takes 1000 full-batch steps. Measured:
+/// 97.4% (seed 1), 97.4% (seed 2), 97.0% (seed 3); at 4e-3 the same run falls to 93.7% with seed 1.
+/// About 100 s of CPU in a debug build.
+final class ProbeAccuracyBarTests: XCTestCase {
+    static func simclrProbeAccuracy(seed: UInt64, steps: Int = 600) throws -> Double {
+        let (train, test) = Digits.split
+        let backbone = SmallResNet(width: 32)
+        let trainer = try TwoViewTrainer(objective: .simclr(temperature: 0.2), data: train, backbone: backbone, batch: 128,
+                                         learningRate: 2e-3, cosineDecaySteps: steps, threads: 2, seed: seed)
+        for _ in 0..<steps { try trainer.step() }
+        let encoder = try FrozenEncoder(backbone: backbone, channels: 1, height: 8, width: 8, batch: 128)
+        XCTAssertEqual(encoder.copyParameters(from: trainer.program), encoder.program.parameters.count)
+        let probe = LinearProbe(steps: 1000, learningRate: 0.03, weightDecay: 0.1)
+        let accuracy = try probe.accuracy(train: encoder.embed(train), test: encoder.embed(test), classes: 10)
+        print("simclr width 32, \(steps) steps, seed \(seed): linear probe \(accuracy)")
+        return accuracy
+    }
+
+    func testSimCLRLinearProbeReachesTheBar() throws {
+        XCTAssertGreaterThanOrEqual(try Self.simclrProbeAccuracy(seed: 1), 0.965)
+    }
+
+    /// Opt-in: the same run for other seeds, e.g. FORESIGHT_SSL_BAR_SEEDS=2,3 (not in CI's budget).
+    func testOtherSeedsReachTheBar() throws {
+        guard let list = ProcessInfo.processInfo.environment["FORESIGHT_SSL_BAR_SEEDS"] else {
+            throw XCTSkip("set FORESIGHT_SSL_BAR_SEEDS to run")
+        }
+        for seed in list.split(separator: ",").compactMap({ UInt64($0) }) {
+            XCTAssertGreaterThanOrEqual(try Self.simclrProbeAccuracy(seed: seed), 0.965, "seed \(seed)")
+        }
     }
 }
