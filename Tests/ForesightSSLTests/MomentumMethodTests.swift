@@ -129,3 +129,20 @@ final class ProbeAccuracyBarTests: XCTestCase {
         }
     }
 }
+
+final class LearningRateScheduleTests: XCTestCase {
+    /// Linear warm-up over 2 steps, then half a cosine over 4 steps down to (almost) 0.
+    func testWarmupThenCosineDecay() throws {
+        let trainer = try TwoViewTrainer(objective: .simclr(temperature: 0.5), data: Digits.split.train, backbone: SmallResNet(width: 4, groups: 2),
+                                         batch: 2, learningRate: 1e-3, warmupSteps: 2, cosineDecaySteps: 4, seed: 1)
+        var rates: [Float] = []
+        for _ in 0..<8 {
+            try trainer.step()
+            rates.append(trainer.program.optimizer!.learningRate)
+        }
+        let expected: [Float] = [0.5, 1, 1, 0.5 * (1 + (0.5 as Float).squareRoot()), 0.5, 0.5 * (1 - (0.5 as Float).squareRoot()), 0, 0].map { $0 * 1e-3 }
+        for (rate, wanted) in zip(rates, expected) { XCTAssertEqual(rate, wanted, accuracy: 1e-8) }
+        XCTAssertThrowsError(try TwoViewTrainer(objective: .simsiam, data: Digits.split.train, batch: 2, warmupSteps: -1))
+        XCTAssertThrowsError(try TwoViewTrainer(objective: .simsiam, data: Digits.split.train, batch: 2, cosineDecaySteps: 0))
+    }
+}
