@@ -1,7 +1,8 @@
-// Loss operations of the momentum and non-contrastive methods, each with its backward:
-// the cosine loss of BYOL, SimSiam and the latent predictor (targets are constants: the
-// stop-gradient), Barlow Twins' cross-correlation loss, and MoCo's InfoNCE against a queue of
-// past keys. Plain loops over small matrices (a few hundred rows); not tuned kernels.
+// Operations of the momentum and non-contrastive methods, each with its backward: the cosine
+// loss of BYOL, SimSiam and the latent predictor (targets are constants: the stop-gradient),
+// Barlow Twins' cross-correlation loss, MoCo's InfoNCE against a queue of past keys, and batch
+// standardisation (batch norm without affine) for their heads. Plain loops over small matrices
+// (a few hundred rows); not tuned kernels.
 //
 // Symbols: N rows, B images (N = 2B when the rows hold two views: rows 0..<B the first views,
 // B..<2B the second), P features, K queued keys, tau the temperature.
@@ -14,7 +15,7 @@ private func check(_ condition: Bool, _ operation: String, expected: @autoclosur
     if !condition { throw ShapeError.mismatch(operation: operation, expected: expected(), got: got()) }
 }
 
-/// Normalises the rows of x [rows, p] into u and returns nothing; `inverseNorms` [rows] gets 1 / |x_i|.
+/// Normalises the rows of x [rows, p] into u; `inverseNorms` [rows], when given, gets 1 / |x_i|.
 private func normalizeRows(_ x: UnsafePointer<Float>, _ u: UnsafeMutablePointer<Float>, inverseNorms: UnsafeMutablePointer<Float>?,
                            rows: Int, p: Int) {
     for i in 0..<rows {
