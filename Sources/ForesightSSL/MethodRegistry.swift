@@ -212,6 +212,8 @@ public enum MethodRegistry {
         public let defaultBackbone: String
         /// Images, clips or windows per step when none is given.
         public let defaultBatch: Int
+        /// AdamW learning rate when none is given.
+        public let defaultLearningRate: Float
         /// The image shape [C, H, W] its encoder sees, for methods that learn an image encoder
         /// from data that is not an image folder (nil: the image set's shape, or no image encoder);
         /// used only when the trainer has an image backbone.
@@ -219,12 +221,13 @@ public enum MethodRegistry {
         public let make: @Sendable (TrainingData, TrainingOptions) throws -> any SelfSupervisedTrainer
 
         public init(_ name: String, trainsOn kinds: TrainingDataKind..., defaultBackbone: String = "resnet width=16 groups=4",
-                    defaultBatch: Int = 64, imageShape: (@Sendable (TrainingOptions) -> [Int])? = nil,
+                    defaultBatch: Int = 64, defaultLearningRate: Float = 2e-3, imageShape: (@Sendable (TrainingOptions) -> [Int])? = nil,
                     make: @escaping @Sendable (TrainingData, TrainingOptions) throws -> any SelfSupervisedTrainer) {
             self.name = name
             self.kinds = kinds
             self.defaultBackbone = defaultBackbone
             self.defaultBatch = defaultBatch
+            self.defaultLearningRate = defaultLearningRate
             self.imageShape = imageShape
             self.make = make
         }
@@ -240,20 +243,20 @@ public enum MethodRegistry {
             try TwoViewTrainer(objective: .vicreg(invariance: 25, variance: 25, covariance: 1), data: o.images(data, for: "vicreg"),
                                backbone: o.smallResNet(for: "vicreg"), batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("moco", trainsOn: .images) { data, o in
-            try MomentumTrainer(objective: .moco(temperature: 0.2, queueSize: 1024), data: o.images(data, for: "moco"),
+        Entry("moco", trainsOn: .images, defaultBatch: 32) { data, o in
+            try MomentumTrainer(objective: .moco(temperature: 0.2, queueSize: 512), data: o.images(data, for: "moco"),
                                 backbone: o.smallResNet(for: "moco"), batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("byol", trainsOn: .images) { data, o in
             try MomentumTrainer(objective: .byol, data: o.images(data, for: "byol"), backbone: o.smallResNet(for: "byol"),
                                 batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("simsiam", trainsOn: .images) { data, o in
+        Entry("simsiam", trainsOn: .images, defaultLearningRate: 5e-4) { data, o in
             try TwoViewTrainer(objective: .simsiam, data: o.images(data, for: "simsiam"), backbone: o.smallResNet(for: "simsiam"),
                                batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("barlow", trainsOn: .images) { data, o in
-            try TwoViewTrainer(objective: .barlow(offDiagonalWeight: 5e-3), data: o.images(data, for: "barlow"),
+            try TwoViewTrainer(objective: .barlow(offDiagonalWeight: 0.02), data: o.images(data, for: "barlow"),
                                backbone: o.smallResNet(for: "barlow"), batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("jepa", trainsOn: .images) { data, o in

@@ -43,8 +43,8 @@ struct Train: ParsableCommand {
     @Option(help: "Kernel worker threads.")
     var threads = 1
 
-    @Option(help: "AdamW learning rate.")
-    var learningRate: Float = 2e-3
+    @Option(help: "AdamW learning rate (default: the method's, 2e-3 for most; see `foresight methods`).")
+    var learningRate: Float?
 
     @Option(help: "Seed of the weights and the batches.")
     var seed: UInt64 = 0
@@ -73,7 +73,7 @@ struct Train: ParsableCommand {
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps))") }
         if let size, size < 1 { throw ValidationError("--size must be at least 1 (got \(size))") }
         guard batch ?? 1 >= 1, threads >= 1, checkpointEvery >= 1 else { throw ValidationError("--batch, --threads and --checkpoint-every must be at least 1") }
-        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
+        if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
     }
 
     func run() throws {
@@ -85,7 +85,7 @@ struct Train: ParsableCommand {
         options.backbone = try ImageBackbones.parse(specification)
         options.batch = try batch ?? checkpoint?.metadata[TrainingMetadata.batch].flatMap { Int($0) } ?? MethodRegistry.entry(method).defaultBatch
         options.threads = threads
-        options.learningRate = learningRate
+        options.learningRate = try learningRate ?? MethodRegistry.entry(method).defaultLearningRate
         options.seed = resume ? seed &+ UInt64(checkpoint?.metadata[TrainingMetadata.steps].flatMap { UInt64($0) } ?? 0) : seed
         options.imageSize = size ?? (storedInput.count == 3 ? storedInput[1] : 32)
         options.colour = rgb || (size == nil && storedInput.first == 3)
