@@ -295,6 +295,8 @@ public final class Int8EncoderModel: FrameEmbedder {
         case .movingDigits:
             var world = MovingDigits(width: size, height: size, seed: seed)
             return render { world.render(into: $0); world.advance() }
+        case nil where source.hasPrefix("/dev/video"):
+            return try cameraFrames(path: source, count: count)
         case nil:
             guard FileManager.default.fileExists(atPath: source) else {
                 throw EncoderInputError(path: source, problem: "is neither a file nor a scene (\(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -303,6 +305,26 @@ public final class Int8EncoderModel: FrameEmbedder {
             guard !frames.isEmpty else { throw EncoderInputError(path: source, problem: "holds no frames to calibrate on") }
             return frames
         }
+    }
+
+    /// `count` consecutive frames from the camera at `path` (V4L2), greyscale and resized to the
+    /// encoder's size by the capture thread; a camera that cannot be opened, or that delivers no
+    /// frame within 5 seconds, is a clear error naming the device.
+    static func cameraFrames(path: String, count: Int) throws -> [[Float]] {
+        let capture: CameraCapture
+        do { capture = try CameraCapture(path: path, outputWidth: EncoderFrames.size, outputHeight: EncoderFrames.size) }
+        catch { throw EncoderInputError(path: path, problem: "cannot be opened for calibration: \(error)") }
+        capture.start()
+        defer { capture.stop() }
+        var frames: [[Float]] = []
+        while frames.count < count {
+            let frame = capture.ring.waitOldest(timeoutNanoseconds: 5_000_000_000) { pixels, _ in Array(pixels) }
+            guard let frame else {
+                throw EncoderInputError(path: path, problem: "delivered \(frames.count) of \(count) calibration frames, then none for 5 s (\(capture.status.lastError.map { "\($0)" } ?? "no error reported"))")
+            }
+            frames.append(frame)
+        }
+        return frames
     }
 
     /// Encoder inputs [4 * 64 * 64] from at most `count` frames spread evenly over `frames`,

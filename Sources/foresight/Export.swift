@@ -1,6 +1,6 @@
 // `foresight export`: takes the pc64 encoder out of a live-learning checkpoint and writes it
 // as an encoder model file, float32 or (with --int8) quantized after training with activation
-// ranges calibrated on a recording or a synthetic scene; with --onnx also as ONNX (float32, or
+// ranges calibrated on a recording, a camera or a synthetic scene; with --onnx also as ONNX (float32, or
 // QDQ for int8). Not quantization-aware training (that happens while learning, if at all).
 
 import ArgumentParser
@@ -29,7 +29,7 @@ struct Export: ParsableCommand {
     @Flag(help: "Quantize the encoder to int8 (uint8 activations, int8 per-channel weights, int32 biases).")
     var int8 = false
 
-    @Option(help: "--int8 calibration frames: a .y4m video, an image folder or file, or a scene (\(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", "))).")
+    @Option(help: "--int8 calibration frames: a .y4m video, an image folder or file, a camera (/dev/videoN), or a scene (\(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", "))).")
     var calibrate = SyntheticScene.egoMotion.rawValue
 
     @Option(help: "--int8 calibration of activation ranges: minmax, percentile (99.99) or percentile:P.")
