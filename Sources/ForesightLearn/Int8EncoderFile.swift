@@ -246,7 +246,7 @@ public final class Int8EncoderModel: FrameEmbedder {
         try float.load(from: file)
         let int8 = try Int8EncoderModel(quantizing: float, calibration: calibration, method: method, batch: 1)
         var metadata = ["source.architecture": architecture, "source.checkpoint": (checkpoint as NSString).lastPathComponent,
-                        "calibration.method": describe(method), "calibration.source": source,
+                        "calibration.method": describe(method), "calibration.source": (source as NSString).lastPathComponent,
                         "calibration.samples": String(calibration.count)]
         for key in ["objective", "live.steps", "live.frames", "optimizer.steps"] { metadata["source." + key] = file.metadata[key] }
         try int8.write(to: path, extraMetadata: metadata)
