@@ -242,3 +242,22 @@ public struct ViewAugmentation: Sendable {
         }
     }
 }
+
+extension ViewAugmentation {
+    /// Draws `batch` images of `data` (with replacement) and writes two augmented views of each
+    /// into `views` [2B, C, H, W]: rows 0..<B the first views, B..<2B the second, of the same images.
+    /// `scratch` holds one image.
+    func writeTwoViews(of data: LabeledImages, batch: Int, into views: UnsafeMutablePointer<Float>,
+                       scratch: UnsafeMutablePointer<Float>, random: inout SeededRandom) {
+        let size = data.imageSize
+        data.pixels.withUnsafeBufferPointer { pixels in
+            for i in 0..<batch {
+                let image = pixels.baseAddress! + random.nextInt(below: data.count) * size
+                for view in 0..<2 {
+                    apply(image, into: views + (view * batch + i) * size, scratch: scratch,
+                          channels: data.channels, height: data.height, width: data.width, random: &random)
+                }
+            }
+        }
+    }
+}

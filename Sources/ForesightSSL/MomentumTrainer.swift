@@ -207,15 +207,7 @@ public final class MomentumTrainer: SelfSupervisedTrainer {
     /// Writes two views of B images drawn with replacement to the online and the target program.
     private func drawViews() {
         let input = program.tensor(views).floatPointer, size = data.imageSize
-        data.pixels.withUnsafeBufferPointer { pixels in
-            for i in 0..<batch {
-                let image = pixels.baseAddress! + random.nextInt(below: data.count) * size
-                for view in 0..<2 {
-                    augmentation.apply(image, into: input + (view * batch + i) * size, scratch: scratch,
-                                       channels: data.channels, height: data.height, width: data.width, random: &random)
-                }
-            }
-        }
+        augmentation.writeTwoViews(of: data, batch: batch, into: input, scratch: scratch, random: &random)
         target.program.tensor(targetViews).floatPointer.update(from: input, count: 2 * batch * size)
     }
 

@@ -82,14 +82,7 @@ public final class GPTTrainer: SelfSupervisedTrainer {
 
     /// Mean loss (nats per byte) over `batches` batches of windows drawn with `seed`, without training.
     public func meanLoss(batches: Int, seed: UInt64) -> Float {
-        var evaluation = SeededRandom(seed: seed)
-        var total: Float = 0
-        for _ in 0..<batches {
-            fillWindows(random: &evaluation)
-            program.forward()
-            total += program.lossValue
-        }
-        return total / Float(batches)
+        meanForwardLoss(program, batches: batches, seed: seed) { fillWindows(random: &$0) }
     }
 
     private func fillWindows(random: inout SeededRandom) {
@@ -203,14 +196,7 @@ public final class BERTTrainer: SelfSupervisedTrainer {
 
     /// Mean masked loss (nats per masked byte) over `batches` batches drawn with `seed`, without training.
     public func meanLoss(batches: Int, seed: UInt64) -> Float {
-        var evaluation = SeededRandom(seed: seed)
-        var total: Float = 0
-        for _ in 0..<batches {
-            fillWindows(random: &evaluation)
-            program.forward()
-            total += program.lossValue
-        }
-        return total / Float(batches)
+        meanForwardLoss(program, batches: batches, seed: seed) { fillWindows(random: &$0) }
     }
 
     private func fillWindows(random: inout SeededRandom) {
@@ -273,4 +259,17 @@ public final class BERTTrainer: SelfSupervisedTrainer {
         sampler = built
         return built
     }
+}
+
+/// Mean loss of `program` over `batches` batches that `fill` writes with a generator seeded
+/// `seed`, forward only (no training).
+func meanForwardLoss(_ program: Program, batches: Int, seed: UInt64, fill: (inout SeededRandom) -> Void) -> Float {
+    var random = SeededRandom(seed: seed)
+    var total: Float = 0
+    for _ in 0..<batches {
+        fill(&random)
+        program.forward()
+        total += program.lossValue
+    }
+    return total / Float(batches)
 }

@@ -112,16 +112,7 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
     /// Draws B images (with replacement), writes their two views and trains once; returns the loss.
     @discardableResult
     public func step() throws -> Float {
-        let input = program.tensor(views).floatPointer, size = data.imageSize
-        data.pixels.withUnsafeBufferPointer { pixels in
-            for i in 0..<batch {
-                let image = pixels.baseAddress! + random.nextInt(below: data.count) * size
-                for view in 0..<2 {
-                    augmentation.apply(image, into: input + (view * batch + i) * size, scratch: scratch,
-                                       channels: data.channels, height: data.height, width: data.width, random: &random)
-                }
-            }
-        }
+        augmentation.writeTwoViews(of: data, batch: batch, into: program.tensor(views).floatPointer, scratch: scratch, random: &random)
         if stepCount < warmupSteps {
             program.optimizer!.learningRate = baseLearningRate * Float(stepCount + 1) / Float(warmupSteps)
         } else if let cosineDecaySteps {

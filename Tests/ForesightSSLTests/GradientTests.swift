@@ -10,9 +10,26 @@ import ForesightNN
 /// element; an element passes within 2e-4 + 1e-2 * max(|analytic|, |numeric|), as in
 /// ForesightNNTests' graph checks. Float inputs are uniform in [-1, 1).
 func checkParameterGradients(_ graph: Graph, loss: TensorID, seed: UInt64 = 1, file: StaticString = #filePath, line: UInt = #line) throws {
+    try checkGradients(graph, loss: loss, seed: seed, file: file, line: line)
+}
+
+/// Central differences (h = 1e-2) of the loss against `backward()` for every parameter element,
+/// with int32 inputs (ids, indices) and chosen float inputs (masks) written from `values` by
+/// name; other float inputs are uniform in [-1, 1).
+func checkGradients(_ graph: Graph, loss: TensorID, integers: [String: [Int32]] = [:], floats: [String: [Float]] = [:],
+                    seed: UInt64 = 1, file: StaticString = #filePath, line: UInt = #line) throws {
     let program = try Program(graph, loss: loss, optimizer: SGD(learningRate: 0.1), seed: seed)
     var random = SeededRandom(seed: seed + 1000)
-    for id in graph.inputs { for i in program.tensor(id).floats.indices { program.tensor(id).floats[i] = random.nextFloat(in: -1..<1) } }
+    for id in graph.inputs {
+        let name = graph[id].name
+        if let values = integers[name] {
+            _ = program.tensor(id).int32s.update(fromContentsOf: values)
+        } else if let values = floats[name] {
+            program.tensor(id).copy(from: values)
+        } else {
+            for i in program.tensor(id).floats.indices { program.tensor(id).floats[i] = random.nextFloat(in: -1..<1) }
+        }
+    }
     program.forward()
     program.backward()
     var failures: [String] = []

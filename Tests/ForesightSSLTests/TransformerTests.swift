@@ -10,45 +10,6 @@ import ForesightCore
 import ForesightNN
 @testable import ForesightSSL
 
-/// Central differences (h = 1e-2) of the loss against `backward()` for every parameter element,
-/// as `checkParameterGradients` does, with int32 inputs (ids, indices) and chosen float inputs
-/// (masks) written from `values` by name; other float inputs are uniform in [-1, 1).
-func checkGradients(_ graph: Graph, loss: TensorID, integers: [String: [Int32]] = [:], floats: [String: [Float]] = [:],
-                    seed: UInt64 = 1, file: StaticString = #filePath, line: UInt = #line) throws {
-    let program = try Program(graph, loss: loss, optimizer: SGD(learningRate: 0.1), seed: seed)
-    var random = SeededRandom(seed: seed + 1000)
-    for id in graph.inputs {
-        let name = graph[id].name
-        if let values = integers[name] {
-            _ = program.tensor(id).int32s.update(fromContentsOf: values)
-        } else if let values = floats[name] {
-            program.tensor(id).copy(from: values)
-        } else {
-            for i in program.tensor(id).floats.indices { program.tensor(id).floats[i] = random.nextFloat(in: -1..<1) }
-        }
-    }
-    program.forward()
-    program.backward()
-    var failures: [String] = []
-    for id in program.parameters {
-        let analytic = program.gradient(id)!.toArray(), values = program.tensor(id).floats
-        var largest = 0.0
-        for element in values.indices {
-            let original = values[element]
-            values[element] = original + 1e-2; program.forward(); let above = Double(program.lossValue)
-            values[element] = original - 1e-2; program.forward(); let below = Double(program.lossValue)
-            values[element] = original
-            let numeric = (above - below) / 2e-2
-            largest = max(largest, abs(numeric))
-            if !(abs(Double(analytic[element]) - numeric) <= 2e-4 + 1e-2 * max(abs(Double(analytic[element])), abs(numeric))) {
-                failures.append("\(graph[id].name)[\(element)]: analytic \(analytic[element]), numeric \(numeric)")
-            }
-        }
-        if largest < 2e-3 { failures.append("\(graph[id].name): largest gradient \(largest) is too small to check") }
-    }
-    XCTAssert(failures.isEmpty, "\(failures.count) gradient mismatches: \(failures.prefix(6).joined(separator: "; "))", file: file, line: line)
-}
-
 final class TransformerGradientTests: XCTestCase {
     func testAttentionGradient() throws {
         for causal in [false, true] {
