@@ -1,19 +1,22 @@
 // Evaluation of a trained model file's image encoder, as `foresight eval` does it: rebuilds the
-// frozen encoder from the file's backbone specification and input shape, loads its parameters
-// by name, embeds two labelled image folders and scores a linear probe or k-nearest neighbours.
-// Not fine-tuning, and not for methods that learn no image encoder (text, audio).
+// encoder from the file's backbone specification and input shape, loads its parameters by name,
+// and on two labelled image folders scores a linear probe or k-nearest neighbours on the frozen
+// features, or fine-tunes the encoder with a linear head (FineTuning.swift).
+// Not for methods that learn no image encoder (text, audio).
 
 import Foundation
 import ForesightCore
 import ForesightNN
 import ForesightLearn
 
-/// The classifier scored on frozen embeddings.
+/// The classifier scored on the encoder: on its frozen embeddings, or trained with it.
 public enum ProbeKind: String, Sendable, CaseIterable {
     /// `LinearProbe`: a linear layer trained on the standardised features.
     case linear
     /// `KNearestNeighbors` with k = 5, cosine similarity.
     case knn
+    /// `FineTuner`: the encoder and a linear head trained end to end with cross-entropy.
+    case finetune
 }
 
 /// The score of one probe on a test set.
@@ -24,7 +27,8 @@ public struct EvaluationResult: Sendable, Equatable {
     public var trainCount: Int
     public var testCount: Int
     public var classCount: Int
-    /// The same probe on the same architecture at its random initialisation, when asked for.
+    /// The same probe on the same architecture at its random initialisation, when asked for
+    /// (for `finetune`, the same training from the random initialisation: supervised training from scratch).
     public var randomAccuracy: Double?
 
     /// One JSON object: {"probe", "accuracy", "n_train", "n_test"} and "random_accuracy" when measured.
@@ -37,23 +41,26 @@ public struct EvaluationResult: Sendable, Equatable {
 
     /// One readable line.
     public var line: String {
-        var text = String(format: "%@ probe: %.2f%% of %d test images correct (%d training images, %d classes)",
-                          probe.rawValue, 100 * accuracy, testCount, trainCount, classCount)
+        let name = probe == .finetune ? "fine-tuned encoder" : probe.rawValue + " probe"
+        var text = String(format: "%@: %.2f%% of %d test images correct (%d training images, %d classes)",
+                          name, 100 * accuracy, testCount, trainCount, classCount)
         if let randomAccuracy { text += String(format: "; the random encoder: %.2f%%", 100 * randomAccuracy) }
         return text
     }
 }
 
-/// Probing of a model file's frozen image encoder on labelled image folders.
+/// Probing or fine-tuning of a model file's image encoder on labelled image folders.
 ///
 /// ```swift
 /// let result = try EvaluationRun.evaluate(model: "simclr.safetensors", probe: .linear, train: "digits/train", test: "digits/test")
 /// print(result.json)   // {"accuracy":0.93,"n_test":540,"n_train":1257,"probe":"linear"}
+/// let tuned = try EvaluationRun.evaluate(model: "simclr.safetensors", probe: .finetune, train: "digits/train", test: "digits/test",
+///                                        fineTuning: FineTuningSettings(steps: 500))
 /// ```
 public enum EvaluationRun {
-    /// The frozen encoder a model file describes, with its parameters loaded (or left at the
-    /// random initialisation of `seed` when `loadParameters` is false), and its input shape [C, H, W].
-    public static func encoder(model path: String, loadParameters: Bool = true, seed: UInt64 = 0) throws -> (encoder: FrozenEncoder, input: [Int]) {
+    /// The model file at `path`, the image backbone its metadata describes and its input shape [C, H, W];
+    /// a clear error when it has none.
+    public static func backbone(model path: String) throws -> (file: ModelFile, backbone: any ImageBackbone, input: [Int]) {
         let file = try ModelFile(path: path)
         let method = file.metadata[TrainingMetadata.method] ?? file.metadata["architecture"] ?? "unknown"
         guard let specification = file.metadata[TrainingMetadata.backbone] else {
@@ -63,7 +70,15 @@ public enum EvaluationRun {
         guard input.count == 3, input.allSatisfy({ $0 > 0 }), input[0] == 1 || input[0] == 3 else {
             throw TrainingRunError("\(path): input shape '\(file.metadata[TrainingMetadata.input] ?? "")' is not C,H,W with 1 or 3 channels")
         }
-        let encoder = try FrozenEncoder(backbone: try ImageBackbones.parse(specification), channels: input[0], height: input[1], width: input[2],
+        return (file, try ImageBackbones.parse(specification), input)
+    }
+
+    /// The frozen encoder a model file describes, with its parameters loaded (or left at the
+    /// random initialisation of `seed` when `loadParameters` is false), and its input shape [C, H, W].
+    public static func encoder(model path: String, loadParameters: Bool = true, seed: UInt64 = 0) throws -> (encoder: FrozenEncoder, input: [Int]) {
+        let (file, backbone, input) = try backbone(model: path)
+        let specification = backbone.specification
+        let encoder = try FrozenEncoder(backbone: backbone, channels: input[0], height: input[1], width: input[2],
                                         batch: 64, seed: seed)
         if loadParameters {
             for id in encoder.program.parameters {
@@ -77,25 +92,41 @@ public enum EvaluationRun {
         return (encoder, input)
     }
 
-    /// Embeds the labelled folders `train` and `test` (one sub-folder per class) with the model's
-    /// frozen encoder and scores `probe`; with `compareRandom`, the same probe on the random encoder too.
+    /// Reads the labelled folders `train` and `test` (one sub-folder per class) as the model's
+    /// encoder takes them and scores `probe`: `linear` and `knn` on the frozen encoder's
+    /// embeddings, `finetune` by training the encoder and a linear head with `fineTuning`
+    /// (`progress` is called after each of its steps). With `compareRandom`, the same probe on
+    /// the same architecture at its random initialisation too.
     public static func evaluate(model path: String, probe: ProbeKind, train: String, test: String,
-                                compareRandom: Bool = false, seed: UInt64 = 0) throws -> EvaluationResult {
-        let (encoder, input) = try encoder(model: path)
+                                compareRandom: Bool = false, seed: UInt64 = 0, fineTuning: FineTuningSettings = FineTuningSettings(),
+                                progress: ((TrainingProgress) -> Void)? = nil) throws -> EvaluationResult {
+        if probe == .finetune { try fineTuning.validate() }
+        let (file, backbone, input) = try backbone(model: path)
         let (trainSet, classes) = try ImageLoading.labelledFolder(train, channels: input[0], height: input[1], width: input[2])
         let (testSet, _) = try ImageLoading.labelledFolder(test, classes: classes, channels: input[0], height: input[1], width: input[2])
-        func score(_ encoder: FrozenEncoder) throws -> Double {
+        /// The score of `probe` with the model's parameters, or at the random initialisation of `randomSeed`.
+        func score(randomSeed: UInt64?) throws -> Double {
+            if probe == .finetune {
+                var settings = fineTuning
+                if let randomSeed { settings.seed = randomSeed }
+                let tuner = try FineTuner(backbone: backbone, data: trainSet, classes: classes.count, settings: settings)
+                if randomSeed == nil { try tuner.loadBackbone(from: file) }
+                try tuner.train(progress: progress)
+                return try tuner.accuracy(on: testSet)
+            }
+            let encoder = try EvaluationRun.encoder(model: path, loadParameters: randomSeed == nil, seed: randomSeed ?? 0).encoder
             let trainEmbeddings = encoder.embed(trainSet), testEmbeddings = encoder.embed(testSet)
             switch probe {
             case .linear: return try LinearProbe(seed: seed).accuracy(train: trainEmbeddings, test: testEmbeddings, classes: classes.count)
             case .knn: return KNearestNeighbors(k: 5).accuracy(train: trainEmbeddings, test: testEmbeddings, classes: classes.count)
+            case .finetune: preconditionFailure("fine-tuning is scored above")
             }
         }
-        var result = EvaluationResult(probe: probe, accuracy: try score(encoder), trainCount: trainSet.count, testCount: testSet.count,
+        var result = EvaluationResult(probe: probe, accuracy: try score(randomSeed: nil), trainCount: trainSet.count, testCount: testSet.count,
                                       classCount: classes.count)
         if compareRandom {
-            let seedOfRun = UInt64(try ModelFile(path: path).metadata[TrainingMetadata.seed] ?? "") ?? seed
-            result.randomAccuracy = try score(try EvaluationRun.encoder(model: path, loadParameters: false, seed: seedOfRun).encoder)
+            let seedOfRun = UInt64(file.metadata[TrainingMetadata.seed] ?? "") ?? seed
+            result.randomAccuracy = try score(randomSeed: seedOfRun)
         }
         return result
     }

@@ -1,0 +1,151 @@
+// Tests of fine-tuning evaluation on the digits: the encoder trained end to end with a linear
+// head beats the linear probe on the same frozen encoder, through the library and through a
+// model file as `foresight eval --probe finetune` reads it; bad settings are clear errors.
+
+import Foundation
+import XCTest
+import ForesightCore
+import ForesightLearn
+import ForesightNN
+import ForesightSensors
+@testable import ForesightSSL
+
+final class FineTuningTests: XCTestCase {
+    /// A fresh temporary folder, removed when the test ends.
+    func temporaryFolder() throws -> String {
+        let path = NSTemporaryDirectory() + "foresight-finetune-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    /// Writes `set` as 8-bit PGM files, `folder/<label>/<index>.pgm`.
+    func writeLabelledFolder(_ set: LabeledImages, to folder: String) throws {
+        for index in 0..<set.count {
+            let classFolder = folder + "/\(set.labels[index])"
+            try FileManager.default.createDirectory(atPath: classFolder, withIntermediateDirectories: true)
+            let pixels = set.pixels[index * set.imageSize..<(index + 1) * set.imageSize].map { UInt8(($0 * 255).rounded()) }
+            try ByteImage(width: set.width, height: set.height, channels: 1, pixels: pixels)
+                .write(path: classFolder + String(format: "/%04d.pgm", index))
+        }
+    }
+
+    /// A briefly trained SimCLR encoder: fine-tuning it reaches a higher test accuracy than the
+    /// linear probe on its frozen features, and its cross-entropy falls.
+    func testFineTuningBeatsTheLinearProbeOnTheSameEncoder() throws {
+        let (train, test) = Digits.split
+        let backbone = SmallResNet(width: 8, groups: 4)
+        let simclr = try TwoViewTrainer(objective: .simclr(temperature: 0.2), data: train, backbone: backbone, batch: 64, seed: 1)
+        for _ in 0..<40 { try simclr.step() }
+        let encoder = try FrozenEncoder(backbone: backbone, channels: 1, height: 8, width: 8, batch: 128)
+        XCTAssertEqual(encoder.copyParameters(from: simclr.program), encoder.program.parameters.count)
+        let probe = try LinearProbe().accuracy(train: encoder.embed(train), test: encoder.embed(test), classes: 10)
+
+        let tuner = try FineTuner(backbone: backbone, data: train, settings: FineTuningSettings(seed: 1))
+        XCTAssertEqual(tuner.copyParameters(from: simclr.program), encoder.program.parameters.count)
+        let losses = try tuner.train()
+        XCTAssertEqual(tuner.stepCount, tuner.settings.steps)
+        let tuned = try tuner.accuracy(on: test)
+        print("fine-tuning: cross-entropy \(losses.firstLoss) -> \(losses.lastLoss); test accuracy \(tuned) against the linear probe's \(probe)")
+        XCTAssertLessThan(losses.lastLoss, 0.2 * losses.firstLoss)
+        XCTAssertGreaterThan(tuned, probe + 0.05)
+        XCTAssertGreaterThan(tuned, 0.93)
+    }
+
+    /// The same seed draws the same batches and gives the same losses; another seed other batches.
+    func testBatchesAreDrawnSeeded() throws {
+        let train = Digits.split.train
+        func losses(seed: UInt64) throws -> [Float] {
+            let tuner = try FineTuner(backbone: SmallResNet(width: 4, groups: 2), data: train, settings: FineTuningSettings(steps: 4, batch: 16, seed: seed))
+            return try (0..<4).map { _ in try tuner.step() }
+        }
+        XCTAssertEqual(try losses(seed: 3), try losses(seed: 3))
+        XCTAssertNotEqual(try losses(seed: 3), try losses(seed: 4))
+    }
+
+    /// Through a model file, as `foresight eval --probe finetune` runs: the JSON has the four keys
+    /// with "probe":"finetune", and fine-tuning beats the linear probe of the same file.
+    func testEvaluationRunFineTunesAModelFile() throws {
+        let root = try temporaryFolder()
+        let (train, test) = Digits.split
+        try writeLabelledFolder(train, to: root + "/train")
+        try writeLabelledFolder(test, to: root + "/test")
+        let model = root + "/simclr.safetensors"
+        let options = TrainingOptions(batch: 64, seed: 1, backbone: SmallResNet(width: 8, groups: 4), imageSize: 8)
+        _ = try TrainingRun(method: "simclr", dataPath: root + "/train", options: options).train(steps: 40, output: model)
+
+        let linear = try EvaluationRun.evaluate(model: model, probe: .linear, train: root + "/train", test: root + "/test")
+        var seen: [Int] = []
+        let tuned = try EvaluationRun.evaluate(model: model, probe: .finetune, train: root + "/train", test: root + "/test",
+                                               compareRandom: true, fineTuning: FineTuningSettings(steps: 200, seed: 1),
+                                               progress: { seen.append($0.step) })
+        print("eval of a model file: fine-tuned \(tuned.accuracy) (from scratch \(tuned.randomAccuracy!)), linear probe \(linear.accuracy)")
+        // The trained encoder's run, then the random encoder's.
+        XCTAssertEqual(seen, Array(1...200) + Array(1...200))
+        XCTAssertEqual(tuned.trainCount, train.count)
+        XCTAssertEqual(tuned.testCount, test.count)
+        XCTAssertGreaterThan(tuned.accuracy, linear.accuracy + 0.03)
+        XCTAssertGreaterThan(tuned.randomAccuracy!, 0.5, "training from scratch learns too")
+        XCTAssert(tuned.line.hasPrefix("fine-tuned encoder: "), tuned.line)
+
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(tuned.json.utf8)) as? [String: Any])
+        XCTAssertEqual(Set(object.keys), ["probe", "accuracy", "n_train", "n_test", "random_accuracy"])
+        XCTAssertEqual(object["probe"] as? String, "finetune")
+        XCTAssertEqual(object["accuracy"] as? Double ?? -1, tuned.accuracy, accuracy: 1e-12)
+        XCTAssertEqual(object["n_train"] as? Int, train.count)
+        XCTAssertFalse(tuned.json.contains("\n"))
+
+        // Bad settings are refused before any image is read.
+        XCTAssertThrowsError(try EvaluationRun.evaluate(model: model, probe: .finetune, train: root + "/train", test: root + "/test",
+                                                        fineTuning: FineTuningSettings(steps: 0))) { error in
+            XCTAssertEqual("\(error)", "fine-tuning needs at least 1 step, got 0")
+        }
+    }
+
+    func testBadSettingsAndDataAreClearErrors() throws {
+        let (train, test) = Digits.split
+        let backbone = SmallResNet(width: 4, groups: 2)
+        func message(_ settings: FineTuningSettings, data: LabeledImages = Digits.split.train, classes: Int? = nil) -> String {
+            do {
+                _ = try FineTuner(backbone: backbone, data: data, classes: classes, settings: settings)
+                return "no error"
+            } catch {
+                return "\(error)"
+            }
+        }
+        XCTAssertEqual(message(FineTuningSettings(steps: -1)), "fine-tuning needs at least 1 step, got -1")
+        XCTAssertEqual(message(FineTuningSettings(batch: 0)), "the fine-tuning batch must be at least 1 image, got 0")
+        XCTAssertEqual(message(FineTuningSettings(learningRate: 0)), "the fine-tuning learning rate must be positive and finite, got 0.0")
+        XCTAssertEqual(message(FineTuningSettings(learningRate: .nan)), "the fine-tuning learning rate must be positive and finite, got nan")
+        XCTAssertEqual(message(FineTuningSettings(weightDecay: -1)), "the fine-tuning weight decay must be finite and not negative, got -1.0")
+        XCTAssertEqual(message(FineTuningSettings(threads: 0)), "fine-tuning needs at least 1 thread, got 0")
+        XCTAssertEqual(message(FineTuningSettings(), classes: 1), "fine-tuning needs at least 2 classes, got 1")
+        XCTAssertEqual(message(FineTuningSettings(), classes: 5), "training label 9 is not among the 5 classes")
+
+        // A training set smaller than the batch is used whole in every step.
+        let few = train.subset(Array(0..<10))
+        let small = try FineTuner(backbone: backbone, data: few, classes: 10, settings: FineTuningSettings(steps: 2, batch: 64))
+        XCTAssertEqual(small.batch, 10)
+        XCTAssert(try small.step().isFinite)
+
+        // Test images of another size, or of an unknown class, are refused by name.
+        let tuner = try FineTuner(backbone: backbone, data: train, settings: FineTuningSettings(steps: 1))
+        let wide = LabeledImages(pixels: [Float](repeating: 0, count: 2 * 8 * 9), labels: [0, 1], channels: 1, height: 8, width: 9)
+        XCTAssertThrowsError(try tuner.accuracy(on: wide)) { error in
+            XCTAssertEqual("\(error)", "test images are 1x8x9; the fine-tuned backbone takes 1x8x8")
+        }
+        let unknown = LabeledImages(pixels: Array(test.pixels.prefix(64)), labels: [12], channels: 1, height: 8, width: 8)
+        XCTAssertThrowsError(try tuner.accuracy(on: unknown)) { error in
+            XCTAssertEqual("\(error)", "test label 12 is not among the 10 classes")
+        }
+
+        // A model file without one of the backbone's parameters names it.
+        let path = try temporaryFolder() + "/partial.safetensors"
+        let arena = try Arena(capacity: 1 << 16)
+        let stem = try arena.allocate(Shape(4, 1, 3, 3), name: "backbone.stem.conv.weight")
+        try ModelFile.write(to: path, metadata: [TrainingMetadata.method: "simclr"], tensors: [("backbone.stem.conv.weight", stem)])
+        XCTAssertThrowsError(try tuner.loadBackbone(from: ModelFile(path: path))) { error in
+            XCTAssert("\(error)".contains("has no backbone.") && "\(error)".contains("resnet width=4 groups=2"), "\(error)")
+        }
+    }
+}
