@@ -8,6 +8,7 @@
 import Foundation
 import ForesightCore
 import ForesightNN
+import ForesightLearn
 
 /// Why a text model could not be set up.
 public struct TextModelError: Error, CustomStringConvertible, Equatable {
@@ -272,4 +273,25 @@ func meanForwardLoss(_ program: Program, batches: Int, seed: UInt64, fill: (inou
         total += program.lossValue
     }
     return total / Float(batches)
+}
+
+extension GPTTrainer {
+    /// The GPT model that `foresight train --method gpt` wrote to `path`, ready to `sample`. A
+    /// file of another method, or one whose tensors do not fit the model, is a clear error.
+    ///
+    /// ```swift
+    /// let gpt = try GPTTrainer.load(modelFile: "gpt.safetensors")
+    /// print(String(decoding: gpt.sample(prompt: Array("The ".utf8), count: 200, temperature: 0.8, seed: 0), as: UTF8.self))
+    /// ```
+    public static func load(modelFile path: String, threads: Int = 1) throws -> GPTTrainer {
+        let file = try ModelFile(path: path)
+        guard let method = file.metadata[TrainingMetadata.method], method == "gpt" else {
+            let what = file.metadata[TrainingMetadata.method].map { "a \($0) model" } ?? "not a model trained by foresight train"
+            throw TextModelError("\(path) is \(what); sampling needs one trained with --method gpt")
+        }
+        // The windows' text is never read when sampling; one of spaces satisfies the trainer.
+        let gpt = try GPTTrainer(text: [UInt8](repeating: 0x20, count: 256), batch: 1, threads: threads)
+        for id in gpt.program.parameters { try file.load(gpt.program.graph[id].name, into: gpt.program.tensor(id)) }
+        return gpt
+    }
 }
