@@ -49,13 +49,14 @@ struct Eval: ParsableCommand {
     @Option(help: "finetune: threads of the kernels.")
     var threads = 1
 
-    @Option(help: "finetune: seed of the head and of the batch order.")
+    @Option(help: "Seed of the linear probe's and the fine-tuned head's initialisation and of fine-tuning's batch order.")
     var seed: UInt64 = 0
 
     @Flag(help: "Print exactly one JSON object: {\"probe\", \"accuracy\", \"n_train\", \"n_test\"} (and \"random_accuracy\" with --compare-random).")
     var json = false
 
     func validate() throws {
+        guard probe == .finetune else { return }
         do {
             try settings.validate()
         } catch let error as FineTuningError {

@@ -102,6 +102,21 @@ final class FineTuningTests: XCTestCase {
         }
     }
 
+    /// Each backbone family eval can rebuild takes every backbone parameter of a frozen encoder
+    /// by name, and trains.
+    func testEveryBackboneFamilyTakesTheEncodersParameters() throws {
+        let train = Digits.split.train
+        for specification in ["resnet width=4 groups=2", "vit dim=16 depth=1 heads=2 patch=2", "frames width=4 features=8"] {
+            let backbone = try ImageBackbones.parse(specification)
+            let encoder = try FrozenEncoder(backbone: backbone, channels: 1, height: 8, width: 8, batch: 8, seed: 5)
+            let tuner = try FineTuner(backbone: backbone, data: train, settings: FineTuningSettings(steps: 3, batch: 8, seed: 6))
+            XCTAssertEqual(tuner.copyParameters(from: encoder.program), encoder.program.parameters.count, specification)
+            XCTAssertEqual(tuner.program.parameters.count, encoder.program.parameters.count + 2, "\(specification): backbone and head weight and bias")
+            let losses = try (0..<3).map { _ in try tuner.step() }
+            XCTAssert(losses.allSatisfy(\.isFinite), "\(specification): \(losses)")
+        }
+    }
+
     func testBadSettingsAndDataAreClearErrors() throws {
         let (train, test) = Digits.split
         let backbone = SmallResNet(width: 4, groups: 2)
