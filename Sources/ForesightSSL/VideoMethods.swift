@@ -1,7 +1,8 @@
 // Self-supervised methods on video clips: next-frame prediction and motion-field prediction
 // (ForesightNN's pc64 and pc64-motion models, trained from any clip stream), and contrastive
 // predictive coding with a per-frame convolutional encoder (an `ImageBackbone`), a
-// convolutional GRU context and InfoNCE on the latents k frames ahead. Each trainer draws its clips from a `VideoClipStream`
+// convolutional GRU context and InfoNCE on the latents k frames ahead; the prediction models'
+// encoder is an `ImageBackbone` too (`FramePredictionEncoder`), so probes can freeze either. Each trainer draws its clips from a `VideoClipStream`
 // (a Y4M file, or a synthetic scene when none is given). Not a video classifier: no labels.
 //
 // Symbols: N clips per batch, T frames per clip, K past frames (T = K + 1 for prediction),
@@ -151,6 +152,46 @@ public final class VideoPredictionTrainer: SelfSupervisedTrainer {
                                            count: batch * size * size)
         }
         return Evaluation(predictionError: error / Float(batches), copyLastError: copyLast / Float(batches))
+    }
+}
+
+/// The encoder a video prediction trainer learns (pc64's `e1`..`e3`, `Models.encoder`) as an
+/// `ImageBackbone`, for probing it on still images: an image [N, 1, H, W] is repeated over the
+/// K past-frame channels (a scene that does not move), encoded to [N, 32, H/4, W/4] and
+/// averaged over space to features [N, 32]. Its parameters keep pc64's names (`e1.*`,
+/// `e2.*`, `e3.*`), whatever `name` is, so that `FrozenEncoder.copyParameters` takes them
+/// from the trainer's program; `name` only prefixes the repeat and pool nodes. Not one of
+/// `ImageBackbones.parse`'s families, and not the trainer's `imageBackbone` (which stays nil).
+///
+/// ```swift
+/// let trainer = try VideoPredictionTrainer(.nextFrame, clips: SyntheticClipStream(frames: 5, size: 32, seed: 1))
+/// let encoder = try FrozenEncoder(backbone: FramePredictionEncoder(pastFrames: trainer.pastFrames), channels: 1, height: 32, width: 32)
+/// encoder.copyParameters(from: trainer.program)   // e1..e3: 6 tensors
+/// let features = encoder.embed(digits)             // [count, 32]
+/// ```
+public struct FramePredictionEncoder: ImageBackbone, Equatable {
+    /// K, the past frames the encoder was trained on (the channels of e1's input).
+    public let pastFrames: Int
+
+    public init(pastFrames: Int = 4) {
+        precondition(pastFrames >= 1, "a frame prediction encoder needs pastFrames >= 1, got \(pastFrames)")
+        self.pastFrames = pastFrames
+    }
+
+    /// e3's channels.
+    public var featureCount: Int { 32 }
+    public var specification: String { "pc64-encoder past=\(pastFrames)" }
+
+    /// Adds the encoder on `images` [N, 1, H, W] (H and W divisible by 4); returns [N, 32].
+    public func build(_ graph: Graph, _ images: TensorID, name: String) throws -> TensorID {
+        let shape = graph.shape(images)
+        guard shape.rank == 4, shape[1] == 1, shape[2] % 4 == 0, shape[3] % 4 == 0 else {
+            throw GraphError.invalidOperation(name: name, reason: "a frame prediction encoder needs greyscale images [N, 1, H, W] with H and W divisible by 4; got \(shape)")
+        }
+        // [N, 1, H, W] -> [N, K, H, W], one copy at a time.
+        var stacked = images
+        for copies in 1..<pastFrames { stacked = try graph.concatChannels(stacked, images, name: name + ".repeat\(copies + 1)") }
+        return try graph.apply(GlobalAveragePoolOperation(), [try Models.encoder(graph, stacked)], name: name + ".pool")
     }
 }
 
