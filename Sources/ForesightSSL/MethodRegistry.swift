@@ -69,7 +69,8 @@ public enum TrainingData: Sendable {
 
     /// Reads `path` as the kind `TrainingDataKind.of(path:)` names: every PNG/PGM/PPM image
     /// under a folder (sub-folders included, unlabelled), resized to `options.imageSize` and
-    /// made grey or RGB by `options.colour`; a text file's bytes; a WAV file mixed to mono;
+    /// made grey or RGB by `options.colour` (when they would take more than
+    /// `options.imageMemoryBytes`, a seeded uniform sample of as many as fit); a text file's bytes; a WAV file mixed to mono;
     /// a Y4M file's path.
     public static func load(path: String, options: TrainingOptions) throws -> TrainingData {
         guard let kind = TrainingDataKind.of(path: path) else { throw TrainingDataError(TrainingDataKind.unknownMessage(path)) }
@@ -78,8 +79,9 @@ public enum TrainingData: Sendable {
             let files = try ImageLoading.imageFiles(under: path)
             guard !files.isEmpty else { throw TrainingDataError("--data \(path): the folder holds no .png, .pgm or .ppm image") }
             let channels = options.colour ? 3 : 1
-            let pixels = try ImageLoading.load(files, channels: channels, height: options.imageSize, width: options.imageSize)
-            return .images(LabeledImages(pixels: pixels, labels: [Int32](repeating: 0, count: files.count), channels: channels,
+            let kept = ImageLoading.sample(files, count: options.imagesFitting(channels: channels), seed: options.seed)
+            let pixels = try ImageLoading.load(kept, channels: channels, height: options.imageSize, width: options.imageSize)
+            return .images(LabeledImages(pixels: pixels, labels: [Int32](repeating: 0, count: kept.count), channels: channels,
                                          height: options.imageSize, width: options.imageSize, classCount: 1))
         case .text:
             guard let bytes = FileManager.default.contents(atPath: path) else { throw TrainingDataError("--data \(path): cannot read the file") }
@@ -125,6 +127,14 @@ public struct TrainingOptions: Sendable {
     public var colour: Bool
     /// The views of the two-view and momentum methods.
     public var augmentation: ViewAugmentation
+    /// The most memory an image folder's decoded pixels may take (default 256 MiB); a larger
+    /// folder is sampled down to what fits.
+    public var imageMemoryBytes: Int = 256 << 20
+
+    /// How many decoded images of `channels` x imageSize x imageSize floats fit in `imageMemoryBytes` (at least one).
+    public func imagesFitting(channels: Int) -> Int {
+        max(1, imageMemoryBytes / (channels * imageSize * imageSize * MemoryLayout<Float>.stride))
+    }
 
     public init(batch: Int = 64, learningRate: Float = 2e-3, threads: Int = 1, seed: UInt64 = 0,
                 backbone: any ImageBackbone = SmallResNet(width: 16, groups: 4), imageSize: Int = 32, colour: Bool = false,
@@ -351,6 +361,16 @@ public enum MethodRegistry {
 
 /// Reading image files into float pixels [count, C, H, W]: grey or RGB, area-resized.
 public enum ImageLoading {
+    /// `files` when there are at most `count`; otherwise a seeded uniform sample of `count` of
+    /// them, in their original order.
+    public static func sample(_ files: [String], count: Int, seed: UInt64) -> [String] {
+        guard files.count > count else { return files }
+        var random = SeededRandom(seed: seed &+ 0x5EED)
+        var indices = Array(files.indices)
+        for i in 0..<count { indices.swapAt(i, i + random.nextInt(below: files.count - i)) }
+        return indices[..<count].sorted().map { files[$0] }
+    }
+
     /// Every .png, .pgm and .ppm file under `folder`, sub-folders included, sorted by path.
     public static func imageFiles(under folder: String) throws -> [String] {
         guard let walker = FileManager.default.enumerator(atPath: folder) else {

@@ -55,6 +55,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Keep images in RGB instead of greyscale.")
     var rgb = false
 
+    @Option(help: "The most memory (MiB) an image folder's decoded images may take; a larger folder trains on a seeded sample of the images that fit.")
+    var imageMemory = 256
+
     @Flag(help: "Two-view and momentum methods: add flips, colour jitter, greyscale and blur to the views (for camera images; off for digits-like data).")
     var colourAugmentations = false
 
@@ -90,6 +93,12 @@ struct Train: ParsableCommand {
         options.imageSize = size ?? (storedInput.count == 3 ? storedInput[1] : 32)
         options.colour = rgb || (size == nil && storedInput.first == 3)
         if colourAugmentations { options.augmentation = TrainingOptions.colourAugmentation }
+        guard imageMemory >= 1 else { throw ValidationError("--image-memory must be at least 1 MiB (got \(imageMemory))") }
+        options.imageMemoryBytes = imageMemory << 20
+        if TrainingDataKind.of(path: data) == .images, let files = try? ImageLoading.imageFiles(under: data),
+           files.count > options.imagesFitting(channels: options.colour ? 3 : 1) {
+            FileHandle.standardError.write(Data("\(data) holds \(files.count) images; \(options.imagesFitting(channels: options.colour ? 3 : 1)) fit in --image-memory \(imageMemory) MiB, so training uses a seeded sample of that many\n".utf8))
+        }
 
         let run = try TrainingRun(method: method, dataPath: data, options: options)
         if resume {

@@ -199,6 +199,29 @@ final class TrainingDataLoadingTests: XCTestCase {
         XCTAssertEqual(Array(rgb.pixels[12..<16]), [0, 1, 0, 1], "grey is repeated into each channel")
     }
 
+    func testFolderLargerThanTheImageMemoryIsSampledToFit() throws {
+        let folder = try temporaryFolder(self)
+        // Ten 4x4 grey images; image i is filled with the value 10 i.
+        for i in 0..<10 {
+            try ByteImage(width: 4, height: 4, channels: 1, pixels: [UInt8](repeating: UInt8(10 * i), count: 16)).write(path: folder + "/\(i).pgm")
+        }
+        var options = TrainingOptions(seed: 3, imageSize: 4)
+        options.imageMemoryBytes = 4 * 16 * MemoryLayout<Float>.stride + 7   // room for 4 images, not 5
+        XCTAssertEqual(options.imagesFitting(channels: 1), 4)
+        func values(_ data: TrainingData) -> [Float] {
+            guard case let .images(set) = data else { XCTFail("a folder should load as images"); return [] }
+            return (0..<set.count).map { set.pixels[$0 * set.imageSize] }
+        }
+        let first = values(try TrainingData.load(path: folder, options: options))
+        XCTAssertEqual(first.count, 4)
+        XCTAssertEqual(Set(first).count, 4, "four different images")
+        XCTAssertEqual(values(try TrainingData.load(path: folder, options: options)), first, "the same seed keeps the same sample")
+        options.seed = 4
+        XCTAssertNotEqual(values(try TrainingData.load(path: folder, options: options)), first, "another seed samples other images")
+        options.imageMemoryBytes = 256 << 20
+        XCTAssertEqual(values(try TrainingData.load(path: folder, options: options)).count, 10, "a folder that fits is read whole")
+    }
+
     func testEmptyFolderAndBrokenImageAreClearErrors() throws {
         let folder = try temporaryFolder(self)
         XCTAssertThrowsError(try TrainingData.load(path: folder, options: TrainingOptions())) { error in
