@@ -72,31 +72,39 @@ final class VideoProbeTests: XCTestCase {
         }
     }
 
-    /// Probe accuracy of `encoder` (parameters copied from `trainer` first) before and after
+    /// Probe accuracy of `backbone` (parameters copied from `trainer` first) before and after
     /// `steps` of training; the encoder must take every one of its parameters from the trainer.
+    /// Also prints 5-NN accuracies and how many features are constant over the digits (dead).
     private func probe(_ trainer: any SelfSupervisedTrainer, encoder backbone: any ImageBackbone, steps: Int,
                        digits: (train: LabeledImages, test: LabeledImages), label: String) throws
         -> (early: Float, late: Float, trained: Double, random: Double) {
-        let (train, test) = digits
         let encoder = try FrozenEncoder(backbone: backbone, channels: 1, height: Self.size, width: Self.size, batch: 128)
         XCTAssertEqual(encoder.copyParameters(from: trainer.program), encoder.program.parameters.count, "every encoder parameter comes from the trainer")
-        let probe = LinearProbe()
-        let random = try probe.accuracy(train: encoder.embed(train), test: encoder.embed(test), classes: 10)
+        func evaluate() throws -> (probe: Double, nearest: Double, constant: Int) {
+            let train = encoder.embed(digits.train), test = encoder.embed(digits.test)
+            let constant = (0..<train.dimension).filter { feature in
+                let column = (0..<train.count).map { train.features[$0 * train.dimension + feature] }
+                return column.max()! - column.min()! < 1e-6
+            }.count
+            return (try LinearProbe().accuracy(train: train, test: test, classes: 10),
+                    KNearestNeighbors(k: 5).accuracy(train: train, test: test, classes: 10), constant)
+        }
+        let random = try evaluate()
         var losses: [Float] = []
         for _ in 0..<steps { losses.append(try trainer.step()) }
         encoder.copyParameters(from: trainer.program)
-        let trained = try probe.accuracy(train: encoder.embed(train), test: encoder.embed(test), classes: 10)
+        let trained = try evaluate()
         let window = max(1, steps / 10)
         let early = losses.prefix(window).reduce(0, +) / Float(window), late = losses.suffix(window).reduce(0, +) / Float(window)
-        let nearest = KNearestNeighbors(k: 5).accuracy(train: encoder.embed(train), test: encoder.embed(test), classes: 10)
-        print("\(label): loss \(early) -> \(late), 5-NN \(nearest), probe \(trained) (random encoder \(random))")
-        return (early, late, trained, random)
+        print("\(label): loss \(early) -> \(late); \(trained.constant) of \(backbone.featureCount) features constant over the digits (random encoder \(random.constant)); 5-NN \(trained.nearest) (random encoder \(random.nearest)), probe \(trained.probe) (random encoder \(random.probe))")
+        return (early, late, trained.probe, random.probe)
     }
 
     // MARK: contrastive predictive coding
 
     /// Opt-in: 600 steps on 256 scenes; the probe on the frame-filling digits comes within a
-    /// point of the random encoder but not above it (0.948 vs 0.942 when last measured).
+    /// point of the random encoder but not above it (0.948 vs 0.942 when last measured; 0.935
+    /// and 0.942 at learning rates 1e-3 and 5e-4; 0.898 vs 0.918 on the centred digits).
     func testVideoCPCFrameEncoderBeatsItsRandomInitialisationOnDigits() throws {
         try requireOptIn()
         var configuration = VideoCPCConfiguration()
@@ -111,24 +119,27 @@ final class VideoProbeTests: XCTestCase {
     // MARK: next-frame and motion prediction
 
     /// Trains `objective` on 8 scenes for `steps`, probes pc64's encoder on the centred digits.
-    private func checkPredictionEncoder(_ objective: VideoPredictionObjective, steps: Int) throws {
+    private func checkPredictionEncoder(_ objective: VideoPredictionObjective, steps: Int, learningRate: Float) throws {
         let clips = SyntheticClipStream(scene: .digits, frames: 5, size: Self.size, lanes: 8, seed: 1)
-        let trainer = try VideoPredictionTrainer(objective, clips: clips, batch: 8, learningRate: 2e-3, threads: 2, seed: 2)
+        let trainer = try VideoPredictionTrainer(objective, clips: clips, batch: 8, learningRate: learningRate, threads: 2, seed: 2)
         let result = try probe(trainer, encoder: FramePredictionEncoder(pastFrames: trainer.pastFrames), steps: steps,
                                digits: Self.centredDigits, label: objective.rawValue)
         XCTAssertLessThan(result.late, result.early, "the training loss should fall")
         XCTAssertGreaterThan(result.trained, result.random + 0.01, "probe on the trained pc64 encoder vs its random initialisation")
     }
 
+    /// At 2e-3 (the rate VideoMethodTests uses) 13 of the 32 pooled features die and the probe
+    /// only just wins (0.844 vs 0.813); at 5e-4 one dies and it wins clearly.
     func testMotionEncoderBeatsItsRandomInitialisationOnDigits() throws {
-        try checkPredictionEncoder(.motion, steps: 600)
+        try checkPredictionEncoder(.motion, steps: 600, learningRate: 5e-4)
     }
 
     /// Opt-in: the next-frame encoder's pooled features fall far below the random encoder's
-    /// (about 0.2 vs 0.81 when last measured), whatever the steps (200 to 600) and scenes (8 to 256).
+    /// (0.55 vs 0.81 when last measured; 0.20 at 2e-3, 0.42 at 5e-4, 9 to 17 of 32 features
+    /// dead); its loss ends at 0.0278 at every rate tried, as if it predicted the empty background.
     func testNextFrameEncoderBeatsItsRandomInitialisationOnDigits() throws {
         try requireOptIn()
-        try checkPredictionEncoder(.nextFrame, steps: 600)
+        try checkPredictionEncoder(.nextFrame, steps: 600, learningRate: 2e-4)
     }
 
     // MARK: the prediction encoder as a backbone
