@@ -3,7 +3,8 @@
 // size; the linear probe on the trained encoder must beat the same probe on the same encoder
 // at its random initialisation by a point. The motion encoder does (by default); the next-frame
 // encoder and video CPC's frame encoder do not yet, so their tests are opt-in
-// (FORESIGHT_SSL_VIDEO_PROBES=1) and keep the same bar. Plus the shapes, parameters and errors
+// (FORESIGHT_SSL_VIDEO_PROBES=1) and keep the same bar. Each probe also prints the accuracy of
+// the probe trained on 10 labels per class (not asserted). Plus the shapes, parameters and errors
 // of `FramePredictionEncoder`. Not a test of prediction quality (VideoMethodTests does that).
 
 import Foundation
@@ -65,6 +66,24 @@ final class VideoProbeTests: XCTestCase {
         return (upscaled(train, to: size), upscaled(test, to: size))
     }()
 
+    /// `perClass` rows of each of `classes` classes of `embeddings`, picked by a seeded shuffle
+    /// within each class (the few-label training set of a probe).
+    static func fewLabels(_ embeddings: Embeddings, perClass: Int, classes: Int, seed: UInt64) -> Embeddings {
+        var random = SeededRandom(seed: seed)
+        var rows: [Int] = []
+        for label in 0..<Int32(classes) {
+            var members = embeddings.labels.indices.filter { embeddings.labels[$0] == label }
+            precondition(members.count >= perClass, "fewLabels: class \(label) has \(members.count) rows, fewer than \(perClass)")
+            for i in stride(from: members.count - 1, to: 0, by: -1) { members.swapAt(i, Int(random.next() % UInt64(i + 1))) }
+            rows += members.prefix(perClass)
+        }
+        let d = embeddings.dimension
+        var features: [Float] = []
+        features.reserveCapacity(rows.count * d)
+        for row in rows { features += embeddings.features[row * d..<(row + 1) * d] }
+        return Embeddings(features: features, labels: rows.map { embeddings.labels[$0] }, dimension: d)
+    }
+
     /// Opt-in tests: the probes that do not yet beat the random encoder.
     private func requireOptIn() throws {
         guard ProcessInfo.processInfo.environment["FORESIGHT_SSL_VIDEO_PROBES"] != nil else {
@@ -74,20 +93,27 @@ final class VideoProbeTests: XCTestCase {
 
     /// Probe accuracy of `backbone` (parameters copied from `trainer` first) before and after
     /// `steps` of training; the encoder must take every one of its parameters from the trainer.
-    /// Also prints 5-NN accuracies and how many features are constant over the digits (dead).
+    /// Also measures the probe trained on 10 labels per class (`fewTrained`, `fewRandom`: mean
+    /// test accuracy over ten seeded draws of the labelled rows, the same draws for both
+    /// encoders), and prints 5-NN accuracies and how many features are constant over the digits (dead).
     private func probe(_ trainer: any SelfSupervisedTrainer, encoder backbone: any ImageBackbone, steps: Int,
                        digits: (train: LabeledImages, test: LabeledImages), label: String) throws
-        -> (early: Float, late: Float, trained: Double, random: Double) {
+        -> (early: Float, late: Float, trained: Double, random: Double, fewTrained: Double, fewRandom: Double) {
         let encoder = try FrozenEncoder(backbone: backbone, channels: 1, height: Self.size, width: Self.size, batch: 128)
         XCTAssertEqual(encoder.copyParameters(from: trainer.program), encoder.program.parameters.count, "every encoder parameter comes from the trainer")
-        func evaluate() throws -> (probe: Double, nearest: Double, constant: Int) {
+        func evaluate() throws -> (probe: Double, nearest: Double, constant: Int, few: Double) {
             let train = encoder.embed(digits.train), test = encoder.embed(digits.test)
+            var few = 0.0
+            for draw in UInt64(1)...10 {
+                let labelled = Self.fewLabels(train, perClass: 10, classes: 10, seed: draw)
+                few += try LinearProbe().accuracy(train: labelled, test: test, classes: 10) / 10
+            }
             let constant = (0..<train.dimension).filter { feature in
                 let column = (0..<train.count).map { train.features[$0 * train.dimension + feature] }
                 return column.max()! - column.min()! < 1e-6
             }.count
             return (try LinearProbe().accuracy(train: train, test: test, classes: 10),
-                    KNearestNeighbors(k: 5).accuracy(train: train, test: test, classes: 10), constant)
+                    KNearestNeighbors(k: 5).accuracy(train: train, test: test, classes: 10), constant, few)
         }
         let random = try evaluate()
         var losses: [Float] = []
@@ -96,15 +122,21 @@ final class VideoProbeTests: XCTestCase {
         let trained = try evaluate()
         let window = max(1, steps / 10)
         let early = losses.prefix(window).reduce(0, +) / Float(window), late = losses.suffix(window).reduce(0, +) / Float(window)
-        print("\(label): loss \(early) -> \(late); \(trained.constant) of \(backbone.featureCount) features constant over the digits (random encoder \(random.constant)); 5-NN \(trained.nearest) (random encoder \(random.nearest)), probe \(trained.probe) (random encoder \(random.probe))")
-        return (early, late, trained.probe, random.probe)
+        print("\(label): loss \(early) -> \(late); \(trained.constant) of \(backbone.featureCount) features constant over the digits (random encoder \(random.constant)); 5-NN \(trained.nearest) (random encoder \(random.nearest)), probe \(trained.probe) (random encoder \(random.probe)), 10 labels per class \(trained.few) (random encoder \(random.few))")
+        return (early, late, trained.probe, random.probe, trained.few, random.few)
     }
 
     // MARK: contrastive predictive coding
 
     /// Opt-in: 600 steps on 256 scenes; the probe on the frame-filling digits comes within a
-    /// point of the random encoder but not above it (0.948 vs 0.942 when last measured; 0.935
-    /// and 0.942 at learning rates 1e-3 and 5e-4; 0.898 vs 0.918 on the centred digits).
+    /// point of the random encoder but not reliably above it. Clip seed / trainer seed 1/3, 2/4,
+    /// 3/5, 4/6, 5/7: all labels 0.948/0.942, 0.935/0.922, 0.948/0.942, 0.942/0.935, 0.931/0.944
+    /// (trained/random); 10 labels per class (mean of ten draws) 0.876/0.848, 0.857/0.830,
+    /// 0.861/0.857, 0.858/0.853, 0.851/0.861, so fewer labels do not separate them reliably
+    /// either. Earlier: 0.935 and 0.942 at learning rates 1e-3 and 5e-4; 0.898 vs 0.918 on the
+    /// centred digits; 4 steps ahead 0.939/0.942 and 0.867/0.857 with 10 labels (seeds 3/5);
+    /// a globally pooled projection (32 features from 16 averaged maps) probes far below the
+    /// random encoder (0.69 vs 0.84, seeds 1/3).
     func testVideoCPCFrameEncoderBeatsItsRandomInitialisationOnDigits() throws {
         try requireOptIn()
         var configuration = VideoCPCConfiguration()
