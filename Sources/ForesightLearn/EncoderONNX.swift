@@ -75,12 +75,7 @@ extension EncoderModel {
 
     /// Writes `onnxModel(metadata:)` to `path` (through a temporary file and a rename).
     public func writeONNX(to path: String, metadata: [String: String] = [:]) throws {
-        let bytes = try onnxModel(metadata: metadata)
-        do {
-            try bytes.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw ModelFileError(path: path, problem: "cannot be written: \(error.localizedDescription)")
-        }
+        try writeONNXFile(try onnxModel(metadata: metadata), to: path)
     }
 
     /// A float32 tensor value [N, dims...] with N symbolic.
@@ -192,11 +187,15 @@ extension Int8EncoderModel {
 
     /// Writes `onnxModel(metadata:)` to `path` (through a temporary file and a rename).
     public func writeONNX(to path: String, metadata: [String: String] = [:]) throws {
-        let bytes = try onnxModel(metadata: metadata)
-        do {
-            try bytes.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw ModelFileError(path: path, problem: "cannot be written: \(error.localizedDescription)")
-        }
+        try writeONNXFile(try onnxModel(metadata: metadata), to: path)
+    }
+}
+
+/// Writes serialized ONNX `bytes` to `path` through a temporary file and a rename.
+private func writeONNXFile(_ bytes: Data, to path: String) throws {
+    do {
+        try bytes.write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+        throw ModelFileError(path: path, problem: "cannot be written: \(error.localizedDescription)")
     }
 }

@@ -77,19 +77,24 @@ public enum EvaluationRun {
     /// random initialisation of `seed` when `loadParameters` is false), and its input shape [C, H, W].
     public static func encoder(model path: String, loadParameters: Bool = true, seed: UInt64 = 0) throws -> (encoder: FrozenEncoder, input: [Int]) {
         let (file, backbone, input) = try backbone(model: path)
-        let specification = backbone.specification
+        return (try frozenEncoder(backbone: backbone, input: input, parameters: loadParameters ? file : nil, seed: seed), input)
+    }
+
+    /// `backbone` frozen on images `input` [C, H, W], with its parameters from `parameters`, or at
+    /// the random initialisation of `seed` when that is nil.
+    static func frozenEncoder(backbone: any ImageBackbone, input: [Int], parameters file: ModelFile?, seed: UInt64) throws -> FrozenEncoder {
         let encoder = try FrozenEncoder(backbone: backbone, channels: input[0], height: input[1], width: input[2],
                                         batch: 64, seed: seed)
-        if loadParameters {
+        if let file {
             for id in encoder.program.parameters {
                 let tensor = encoder.program.tensor(id)
                 guard file.tensors[tensor.name] != nil else {
-                    throw TrainingRunError("\(path) has no \(tensor.name), which the backbone '\(specification)' needs")
+                    throw TrainingRunError("\(file.path) has no \(tensor.name), which the backbone '\(backbone.specification)' needs")
                 }
                 try file.load(tensor.name, into: tensor)
             }
         }
-        return (encoder, input)
+        return encoder
     }
 
     /// Reads the labelled folders `train` and `test` (one sub-folder per class) as the model's
@@ -114,7 +119,7 @@ public enum EvaluationRun {
                 try tuner.train(progress: progress)
                 return try tuner.accuracy(on: testSet)
             }
-            let encoder = try EvaluationRun.encoder(model: path, loadParameters: randomSeed == nil, seed: randomSeed ?? 0).encoder
+            let encoder = try frozenEncoder(backbone: backbone, input: input, parameters: randomSeed == nil ? file : nil, seed: randomSeed ?? 0)
             let trainEmbeddings = encoder.embed(trainSet), testEmbeddings = encoder.embed(testSet)
             switch probe {
             case .linear: return try LinearProbe(seed: seed).accuracy(train: trainEmbeddings, test: testEmbeddings, classes: classes.count)

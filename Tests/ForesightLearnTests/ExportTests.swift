@@ -144,19 +144,7 @@ final class ExportTests: XCTestCase {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         var random = SeededRandom(seed: 7)
         var loaded = 0, refused = 0
-        for trial in 0..<300 {
-            var mutated = bytes
-            if trial % 3 == 0 {
-                mutated = bytes.prefix(Int(random.next() % UInt64(bytes.count)))
-            } else {
-                for _ in 0..<(1 + trial % 3) {
-                    // Half of the flips land in the header, where the parser must catch them.
-                    let limit = trial % 2 == 0 ? min(bytes.count, 1200) : bytes.count
-                    mutated[Int(random.next() % UInt64(limit))] ^= UInt8(1 << (random.next() % 8))
-                }
-            }
-            let fuzzed = path + ".fuzz"
-            try mutated.write(to: URL(fileURLWithPath: fuzzed))
+        try forEachFuzzedCopy(of: bytes, at: path, headerBytes: 1200, random: &random) { trial, fuzzed in
             do {
                 let encoder = try EncoderModel(path: fuzzed, batch: 1)
                 // Only metadata text is outside the checksum: the weights must be intact.

@@ -199,19 +199,7 @@ final class Int8FileTests: XCTestCase {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         var random = SeededRandom(seed: 8)
         var loaded = 0, refused = 0
-        for trial in 0..<300 {
-            var mutated = bytes
-            if trial % 3 == 0 {
-                mutated = bytes.prefix(Int(random.next() % UInt64(bytes.count)))
-            } else {
-                for _ in 0..<(1 + trial % 3) {
-                    // Half of the flips land in the header, where the parser must catch them.
-                    let limit = trial % 2 == 0 ? min(bytes.count, 1500) : bytes.count
-                    mutated[Int(random.next() % UInt64(limit))] ^= UInt8(1 << (random.next() % 8))
-                }
-            }
-            let fuzzed = path + ".fuzz"
-            try mutated.write(to: URL(fileURLWithPath: fuzzed))
+        try forEachFuzzedCopy(of: bytes, at: path, headerBytes: 1500, random: &random) { trial, fuzzed in
             do {
                 let model = try Int8EncoderModel(path: fuzzed, batch: 1)
                 // Only the checksum's own text is outside the checksum: every value must be intact.

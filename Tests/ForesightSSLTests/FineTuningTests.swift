@@ -20,17 +20,6 @@ final class FineTuningTests: XCTestCase {
         return path
     }
 
-    /// Writes `set` as 8-bit PGM files, `folder/<label>/<index>.pgm`.
-    func writeLabelledFolder(_ set: LabeledImages, to folder: String) throws {
-        for index in 0..<set.count {
-            let classFolder = folder + "/\(set.labels[index])"
-            try FileManager.default.createDirectory(atPath: classFolder, withIntermediateDirectories: true)
-            let pixels = set.pixels[index * set.imageSize..<(index + 1) * set.imageSize].map { UInt8(($0 * 255).rounded()) }
-            try ByteImage(width: set.width, height: set.height, channels: 1, pixels: pixels)
-                .write(path: classFolder + String(format: "/%04d.pgm", index))
-        }
-    }
-
     /// A briefly trained SimCLR encoder: fine-tuning it reaches a higher test accuracy than the
     /// linear probe on its frozen features, and its cross-entropy falls.
     func testFineTuningBeatsTheLinearProbeOnTheSameEncoder() throws {

@@ -19,7 +19,7 @@ private func temporaryFolder(_ test: XCTestCase) throws -> String {
 }
 
 /// Writes `set` as 8-bit PGM files, `folder/<label>/<index>.pgm` (one sub-folder per class).
-private func writeLabelledFolder(_ set: LabeledImages, to folder: String) throws {
+func writeLabelledFolder(_ set: LabeledImages, to folder: String) throws {
     for index in 0..<set.count {
         let classFolder = folder + "/\(set.labels[index])"
         try FileManager.default.createDirectory(atPath: classFolder, withIntermediateDirectories: true)
