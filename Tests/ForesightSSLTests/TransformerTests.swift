@@ -164,9 +164,7 @@ final class TransformerTrainerStepTests: XCTestCase {
         ]
         for trainer in trainers {
             for _ in 0..<3 { try trainer.step() }
-            let before = foresight_allocation_count()
-            for _ in 0..<10 { try trainer.step() }
-            let allocations = foresight_allocation_count() - before
+            let allocations = try fewestAllocations { try trainer.step() }
             XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in 10 steps of \(type(of: trainer))")
         }
     }
