@@ -21,17 +21,32 @@ public struct FramePredictionModel {
     public let motion: TensorID?
 }
 
+/// What pc64's last convolution outputs as the predicted frame.
+public enum FramePredictionOutput: Sendable, Equatable {
+    /// A sigmoid, so the prediction stays in [0, 1] (the live-learning and benchmark model).
+    /// Its squared error's gradient vanishes where the sigmoid saturates, which sparse scenes (a
+    /// few bright objects on black) drive it to: the model then predicts an empty frame and its
+    /// encoder stops learning.
+    case sigmoid
+    /// The convolution's output itself, unbounded: the squared error keeps a gradient of
+    /// (prediction - target) everywhere.
+    case linear
+}
+
 public enum Models {
     /// pc64: a 3-layer strided conv encoder and a 2-layer upsampling decoder that predicts the
-    /// next 64x64 grayscale frame from `pastFrames` previous ones (all 3x3 convolutions, padding 1).
+    /// next 64x64 grayscale frame from `pastFrames` previous ones (all 3x3 convolutions, padding 1),
+    /// trained on the squared error of its `output`.
     ///
     /// ```swift
     /// let model = try Models.pc64(batch: 8)
     /// let program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: 1e-3))
     /// ```
-    public static func pc64(batch: Int, pastFrames: Int = 4, size: Int = 64) throws -> FramePredictionModel {
+    public static func pc64(batch: Int, pastFrames: Int = 4, size: Int = 64,
+                            output: FramePredictionOutput = .sigmoid) throws -> FramePredictionModel {
         let (graph, frames, target, decoded) = try encoderDecoder(batch: batch, pastFrames: pastFrames, size: size)
-        let prediction = try graph.sigmoid(try graph.conv2d(decoded, outChannels: 1, kernel: 3, padding: 1, name: "d2"))
+        let raw = try graph.conv2d(decoded, outChannels: 1, kernel: 3, padding: 1, name: "d2")
+        let prediction = output == .sigmoid ? try graph.sigmoid(raw) : raw
         let loss = try graph.mseLoss(prediction, target, name: "loss")
         return FramePredictionModel(graph: graph, frames: frames, target: target, prediction: prediction, loss: loss,
                                     predictionError: loss, motion: nil)

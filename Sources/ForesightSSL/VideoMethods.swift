@@ -58,7 +58,8 @@ public struct FrameEncoder: ImageBackbone, Equatable {
 
 /// What a video prediction trainer predicts.
 public enum VideoPredictionObjective: String, Sendable, CaseIterable {
-    /// The next frame's pixels (pc64).
+    /// The next frame's pixels (pc64 with a linear output: a sigmoid saturates on sparse
+    /// scenes and leaves the encoder untrained).
     case nextFrame = "next-frame"
     /// A motion field and residual that warp the last frame into the next (pc64-motion).
     case motion
@@ -107,7 +108,7 @@ public final class VideoPredictionTrainer: SelfSupervisedTrainer {
         size = clips.height
         self.clips = clips
         model = switch objective {
-        case .nextFrame: try Models.pc64(batch: batch, pastFrames: pastFrames, size: size)
+        case .nextFrame: try Models.pc64(batch: batch, pastFrames: pastFrames, size: size, output: .linear)
         case .motion: try Models.pc64Motion(batch: batch, pastFrames: pastFrames, size: size)
         }
         program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: learningRate), threads: threads, seed: seed)

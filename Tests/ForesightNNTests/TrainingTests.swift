@@ -87,4 +87,31 @@ final class TrainingTests: XCTestCase {
         try program.step()
         XCTAssertEqual(program.gradientNorm(), unclipped / 10, accuracy: unclipped * 1e-3)
     }
+
+    /// The linear output has the sigmoid model's parameters (so checkpoints and encoders carry
+    /// over) and predicts d2's output itself: a large d2 bias gives values above 1, where the
+    /// sigmoid's stay below, and the squared error is taken on those values.
+    func testPC64LinearOutputIsD2Unsquashed() throws {
+        let sigmoid = try Models.pc64(batch: 2, pastFrames: 3, size: 16), linear = try Models.pc64(batch: 2, pastFrames: 3, size: 16, output: .linear)
+        func parameters(_ model: FramePredictionModel) -> [String: [Int]] {
+            Dictionary(uniqueKeysWithValues: model.graph.parameters.map { (model.graph[$0].name, model.graph[$0].shape.dims) })
+        }
+        XCTAssertEqual(parameters(sigmoid), parameters(linear))
+        XCTAssertEqual(linear.graph.nodes.count, sigmoid.graph.nodes.count - 1, "one node fewer: no sigmoid")
+        var results: [(prediction: [Float], loss: Float)] = []
+        for model in [sigmoid, linear] {
+            let program = try Program(model.graph, seed: 4)
+            program.tensor(model.graph.tensor(named: "d2.bias")!).fill(5)
+            program.tensor(model.frames).fill(0.5)
+            program.tensor(model.target).fill(0)
+            program.forward()
+            let prediction = Array(program.tensor(model.prediction).floats)
+            let loss = program.tensor(model.loss).floats[0]
+            XCTAssertEqual(loss, prediction.map { $0 * $0 }.reduce(0, +) / Float(prediction.count), accuracy: loss * 1e-4)
+            results.append((prediction, loss))
+        }
+        XCTAssertLessThan(results[0].prediction.max()!, 1)
+        XCTAssertGreaterThan(results[1].prediction.min()!, 1)
+        XCTAssertGreaterThan(results[1].loss, results[0].loss)
+    }
 }
