@@ -13,18 +13,23 @@ import ForesightNN
 import ForesightSensors
 
 /// The per-frame image encoder video CPC learns: two stride-2 3x3 convolutions with ReLU
-/// (`name.1`, `name.2`) give feature maps [N, width, H/4, W/4], which a linear map
-/// (`name.projection`) turns into features [N, features]. As an `ImageBackbone` it is what
-/// checkpoints store and probes freeze ("frames width=16 features=32").
+/// (`name.1`, `name.2`) give feature maps [N, width, H/4, W/4]; for CPC a linear map
+/// (`name.projection`) turns them into the latent z [N, features] that the context predicts.
+/// As an `ImageBackbone` (what checkpoints store, probes freeze and fine-tuning trains,
+/// "frames width=16 features=32") its features are the maps averaged over space, [N, width]:
+/// the projection is CPC's head and stays out, as SimCLR leaves out its projection head. The
+/// head is shaped by the objective (telling frames apart spends it on where things are); the
+/// convolutions under it learn what things look like.
 ///
 /// ```swift
 /// let encoder = FrameEncoder(width: 16, features: 32)
-/// let features = try encoder.build(graph, images, name: "backbone")   // [64, 1, 16, 16] -> [64, 32]
+/// let features = try encoder.build(graph, images, name: "backbone")                  // [64, 1, 16, 16] -> [64, 16]
+/// let (maps, latents) = try encoder.buildWithMaps(graph, frames, name: "backbone")   // [64, 16, 4, 4], [64, 32]
 /// ```
 public struct FrameEncoder: ImageBackbone, Equatable {
-    /// Channels of both convolutions.
+    /// Channels of both convolutions, and the features of the backbone.
     public let width: Int
-    /// Features per frame (E).
+    /// Features of CPC's latent z (E), the projection's outputs.
     public let features: Int
 
     public init(width: Int = 16, features: Int = 32) {
@@ -33,24 +38,32 @@ public struct FrameEncoder: ImageBackbone, Equatable {
         self.features = features
     }
 
-    public var featureCount: Int { features }
+    /// The pooled maps' channels: `width`.
+    public var featureCount: Int { width }
     public var specification: String { "frames width=\(width) features=\(features)" }
 
+    /// Adds the convolutions on `images` [N, C, H, W] (H and W divisible by 4) and averages
+    /// their maps over space: [N, width]. No projection parameters.
     public func build(_ graph: Graph, _ images: TensorID, name: String) throws -> TensorID {
-        try buildWithMaps(graph, images, name: name).features
+        try graph.apply(GlobalAveragePoolOperation(), [try maps(graph, images, name: name)], name: name + ".pool")
     }
 
-    /// Adds the encoder on `images` [N, C, H, W] (H and W divisible by 4); returns its feature
-    /// maps [N, width, H/4, W/4] as well as its features [N, features].
+    /// Adds the encoder with CPC's head on `images` [N, C, H, W] (H and W divisible by 4); returns
+    /// its feature maps [N, width, H/4, W/4] and latents [N, features].
     public func buildWithMaps(_ graph: Graph, _ images: TensorID, name: String) throws -> (maps: TensorID, features: TensorID) {
+        let maps = try maps(graph, images, name: name)
+        let shape = graph.shape(maps)
+        let flat = try graph.reshape(maps, [shape[0], shape[1] * shape[2] * shape[3]], name: name + ".flat")
+        return (maps, try graph.linear(flat, outFeatures: features, name: name + ".projection"))
+    }
+
+    private func maps(_ graph: Graph, _ images: TensorID, name: String) throws -> TensorID {
         let shape = graph.shape(images)
         guard shape.rank == 4, shape[2] % 4 == 0, shape[3] % 4 == 0 else {
             throw GraphError.invalidOperation(name: name, reason: "a frame encoder needs images [N, C, H, W] with H and W divisible by 4; got \(shape)")
         }
         let hidden = try graph.relu(try graph.conv2d(images, outChannels: width, kernel: 3, stride: 2, padding: 1, name: name + ".1"))
-        let maps = try graph.relu(try graph.conv2d(hidden, outChannels: width, kernel: 3, stride: 2, padding: 1, name: name + ".2"))
-        let flat = try graph.reshape(maps, [shape[0], width * (shape[2] / 4) * (shape[3] / 4)], name: name + ".flat")
-        return (maps, try graph.linear(flat, outFeatures: features, name: name + ".projection"))
+        return try graph.relu(try graph.conv2d(hidden, outChannels: width, kernel: 3, stride: 2, padding: 1, name: name + ".2"))
     }
 }
 
@@ -224,7 +237,7 @@ public struct VideoCPCConfiguration: Sendable, Equatable {
 }
 
 /// Contrastive predictive coding on video (van den Oord, Li, Vinyals 2018): each frame goes
-/// through the `FrameEncoder` (`backbone.*`) to an encoding z_t [E]; a convolutional GRU
+/// through the `FrameEncoder` and its head (`backbone.*`) to an encoding z_t [E]; a convolutional GRU
 /// (`context`) runs over the encoder's feature maps and its flattened state c_t predicts,
 /// through one linear map per step ahead, which of the batch's N*T encodings is z_{t+k}.
 /// The step allocates nothing itself (nor do synthetic clips; Y4MReader does, a little per frame).

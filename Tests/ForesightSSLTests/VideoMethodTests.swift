@@ -33,14 +33,42 @@ final class VideoMethodTests: XCTestCase {
         try checkParameterGradients(graph, loss: try graph.add(contrastive, anchor, name: "loss"), seed: 3)
     }
 
-    /// The frame encoder as an image backbone: shapes, parameter names, a clear error for sizes not divisible by 4.
+    /// The frame encoder as an image backbone: pooled maps without CPC's head, shapes, parameter
+    /// names, a clear error for sizes not divisible by 4.
     func testFrameEncoderIsAnImageBackbone() throws {
         let encoder = FrameEncoder(width: 8, features: 12)
         XCTAssertEqual(encoder.specification, "frames width=8 features=12")
+        XCTAssertEqual(encoder.featureCount, 8)
         let graph = Graph()
-        let features = try encoder.build(graph, try graph.input("images", [5, 1, 16, 12]), name: "backbone")
-        XCTAssertEqual(graph.shape(features).dims, [5, 12])
-        XCTAssertEqual(graph.parameters.map { graph[$0].name }.filter { !$0.hasPrefix("backbone.") }, [])
+        let images = try graph.input("images", [5, 1, 16, 12])
+        let features = try encoder.build(graph, images, name: "backbone")
+        XCTAssertEqual(graph.shape(features).dims, [5, 8])
+        XCTAssertEqual(Set(graph.parameters.map { graph[$0].name }), ["backbone.1.weight", "backbone.1.bias", "backbone.2.weight", "backbone.2.bias"])
+        // With CPC's head: the same convolutions and a projection to the latents.
+        let headed = Graph()
+        let frames = try headed.input("images", [5, 1, 16, 12])
+        let (maps, latents) = try encoder.buildWithMaps(headed, frames, name: "backbone")
+        XCTAssertEqual(headed.shape(maps).dims, [5, 8, 4, 3])
+        XCTAssertEqual(headed.shape(latents).dims, [5, 12])
+        XCTAssertEqual(Set(headed.parameters.map { headed[$0].name }).subtracting(graph.parameters.map { graph[$0].name }),
+                       ["backbone.projection.weight", "backbone.projection.bias"])
+        // The backbone's features are the maps' spatial means, for the same weights and images.
+        let means = try headed.apply(GlobalAveragePoolOperation(), [maps], name: "means")
+        let pooled = try Program(graph, seed: 2), full = try Program(headed, seed: 2)
+        for id in pooled.parameters {
+            let source = full.tensor(headed.tensor(named: graph[id].name)!)
+            _ = pooled.tensor(id).floats.update(fromContentsOf: source.floats)
+        }
+        var random = SeededRandom(seed: 3)
+        let pixels = (0..<5 * 16 * 12).map { _ in random.nextFloat(in: 0..<1) }
+        pooled.tensor(images).copy(from: pixels)
+        full.tensor(frames).copy(from: pixels)
+        pooled.forward()
+        full.forward()
+        let expected = Array(full.tensor(means).floats), actual = Array(pooled.tensor(features).floats)
+        XCTAssertEqual(actual.count, 5 * 8)
+        XCTAssertGreaterThan(expected.max()!, 0)
+        for (a, b) in zip(actual, expected) { XCTAssertEqual(a, b, accuracy: 1e-5) }
         XCTAssertThrowsError(try encoder.build(graph, try graph.input("odd", [5, 1, 10, 12]), name: "odd")) {
             XCTAssertTrue("\($0)".contains("divisible by 4"), "\($0)")
         }
