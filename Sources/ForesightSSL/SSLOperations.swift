@@ -1,6 +1,5 @@
 // Graph operations the self-supervised objectives need and ForesightNN lacks: global average
-// pooling to a feature vector, feature maps as per-place sequences (dense CPC), SimCLR's
-// NT-Xent loss and VICReg's loss, each with its
+// pooling to a feature vector, SimCLR's NT-Xent loss and VICReg's loss, each with its
 // backward. Plain loops over small matrices (a few hundred rows); not tuned kernels.
 //
 // Symbols: N rows (two views of B images: rows 0..<B are the first views, B..<2B the second),
@@ -55,60 +54,6 @@ public final class GlobalAveragePoolOperation: ForesightNN.Operation {
             let g = dy[row] * scale
             for i in 0..<area { dx[row * area + i] += g }
         }
-    }
-}
-
-/// Feature maps of T frames per clip as one sequence per clip and place, for dense predictive
-/// coding: x [N*T, C, H, W] (clip-major) -> y [N*H*W, T, C], with
-/// y[(n*H*W + p), t, c] = x[(n*T + t), c, p] for each place p = row*W + column.
-///
-/// ```swift
-/// let sequences = try graph.apply(SpatialSequencesOperation(steps: 8), [maps], name: "z")   // [64, 16, 4, 4] -> [128, 8, 16]
-/// ```
-public final class SpatialSequencesOperation: ForesightNN.Operation {
-    /// T, frames per clip.
-    public let steps: Int
-    private var clips = 0, channels = 0, area = 0
-    private var binding: Binding?
-
-    public init(steps: Int) {
-        precondition(steps >= 1, "spatial sequences need at least one frame per clip, got \(steps)")
-        self.steps = steps
-    }
-
-    public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
-        try check(inputs.count == 1 && inputs[0].rank == 4 && dtypes[0] == .float32 && inputs[0][0] % steps == 0, "spatialSequences",
-                  expected: "one float32 input [N*\(steps), C, H, W]", got: "\(inputs)")
-        clips = inputs[0][0] / steps; channels = inputs[0][1]; area = inputs[0][2] * inputs[0][3]
-        return try Shape([clips * area, steps, channels])
-    }
-
-    public var backwardReadsInputs: Bool { false }
-    public var forwardCost: Int { clips * steps * channels * area }
-    public func bind(_ binding: Binding) { self.binding = binding }
-
-    /// Calls body(x index, y index) for every element.
-    @inline(__always)
-    private func forEachElement(_ body: (Int, Int) -> Void) {
-        for n in 0..<clips {
-            for t in 0..<steps {
-                for c in 0..<channels {
-                    let source = ((n * steps + t) * channels + c) * area
-                    for p in 0..<area { body(source + p, ((n * area + p) * steps + t) * channels + c) }
-                }
-            }
-        }
-    }
-
-    public func forward(pool: ThreadPool) {
-        let x = binding!.inputs[0].floatPointer, y = binding!.output.floatPointer
-        forEachElement { y[$1] = x[$0] }
-    }
-
-    public func backward(pool: ThreadPool) {
-        guard let dx = binding!.inputGradients[0]?.floatPointer else { return }
-        let dy = binding!.outputGradient!.floatPointer
-        forEachElement { dx[$0] += dy[$1] }
     }
 }
 
