@@ -60,7 +60,7 @@ public struct FineTuningError: Error, CustomStringConvertible, Equatable {
 }
 
 /// A backbone and a linear head trained together on labelled images:
-/// images [B, C, H, W] -> backbone (parameters "backbone.*") -> features [B, F]
+/// images [B, C, H, W] -> backbone (parameters "backbone.*", or pc64's "e1.*".."e3.*") -> features [B, F]
 /// -> linear "head" -> logits [B, classes] -> cross-entropy with labels [B].
 /// The step allocates nothing: it copies a batch into the program's inputs and trains once.
 ///
@@ -116,12 +116,15 @@ public final class FineTuner {
         position = data.count          // the first step shuffles
     }
 
+    /// Every parameter but the head's.
+    private var backboneParameters: [TensorID] { program.parameters.filter { !program.graph[$0].name.hasPrefix("head.") } }
+
     /// Copies every backbone parameter from `other` (a trainer's program), by name; returns how
     /// many were copied. Parameters `other` lacks keep their values.
     @discardableResult
     public func copyParameters(from other: Program) -> Int {
         var copied = 0
-        for id in program.parameters where program.graph[id].name.hasPrefix("backbone.") {
+        for id in backboneParameters {
             guard let source = other.graph.tensor(named: program.graph[id].name) else { continue }
             precondition(other.graph[source].shape == program.graph[id].shape, "\(program.graph[id].name) differs in shape")
             _ = program.tensor(id).floats.update(fromContentsOf: other.tensor(source).floats)
@@ -132,7 +135,7 @@ public final class FineTuner {
 
     /// Loads every backbone parameter from a model file; a parameter the file lacks is an error naming it.
     public func loadBackbone(from file: ModelFile) throws {
-        for id in program.parameters where program.graph[id].name.hasPrefix("backbone.") {
+        for id in backboneParameters {
             let tensor = program.tensor(id)
             guard file.tensors[tensor.name] != nil else {
                 throw FineTuningError("\(file.path) has no \(tensor.name), which the backbone '\(backbone.specification)' needs")

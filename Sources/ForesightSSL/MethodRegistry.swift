@@ -290,11 +290,11 @@ public enum MethodRegistry {
             return try MaskedAutoencoderTrainer(data: o.images(data, for: "mae"), backbone: vit, batch: o.batch, learningRate: o.learningRate,
                                                 threads: o.threads, seed: o.seed)
         },
-        Entry("next-frame", trainsOn: .video, defaultBatch: 8) { data, o in
+        Entry("next-frame", trainsOn: .video, defaultBatch: 8, defaultLearningRate: 5e-4, imageShape: { [1, $0.imageSize, $0.imageSize] }) { data, o in
             try VideoMethods.trainer("next-frame", y4mPath: o.videoPath(data, for: "next-frame"), size: o.imageSize, batch: o.batch,
                                      learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("motion", trainsOn: .video, defaultBatch: 8) { data, o in
+        Entry("motion", trainsOn: .video, defaultBatch: 8, defaultLearningRate: 5e-4, imageShape: { [1, $0.imageSize, $0.imageSize] }) { data, o in
             try VideoMethods.trainer("motion", y4mPath: o.videoPath(data, for: "motion"), size: o.imageSize, batch: o.batch,
                                      learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
@@ -355,6 +355,9 @@ public enum MethodRegistry {
     /// The trainer of `method` on `data`; a clear error for an unknown name or data of the wrong kind.
     public static func makeTrainer(method: String, data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
         try check(method: method, trainsOn: data.kind, source: "the data (\(data.summary))")
+        if options.backbone is FramePredictionEncoder {
+            throw TrainingDataError("'\(options.backbone.specification)' is the encoder the next-frame and motion methods learn; eval reads it from their model files, but no method trains it as its backbone (try \"\(SmallResNet().specification)\")")
+        }
         return try entry(method).make(data, options)
     }
 }

@@ -69,8 +69,10 @@ public enum ImageBackbones {
             return TinyViT(dimension: dimension, depth: depth, heads: heads, patch: patch)
         case "frames":
             return FrameEncoder(width: try value("width"), features: try value("features"))
+        case "pc64-encoder":
+            return FramePredictionEncoder(pastFrames: try value("past"))
         default:
-            throw BackboneSpecificationError("unknown backbone family '\(family)' in '\(specification)'; known: resnet, vit, frames")
+            throw BackboneSpecificationError("unknown backbone family '\(family)' in '\(specification)'; known: resnet, vit, frames, pc64-encoder")
         }
     }
 }

@@ -93,7 +93,8 @@ public final class VideoPredictionTrainer: SelfSupervisedTrainer {
     public let objective: VideoPredictionObjective
     public let model: FramePredictionModel
     public let program: Program
-    public var imageBackbone: (any ImageBackbone)? { nil }
+    /// pc64's encoder on still images (`FramePredictionEncoder`), what eval probes.
+    public var imageBackbone: (any ImageBackbone)? { FramePredictionEncoder(pastFrames: pastFrames) }
     /// Clips per step and past frames per clip (K).
     public let batch: Int, pastFrames: Int
     /// Frame size.
@@ -174,8 +175,8 @@ public final class VideoPredictionTrainer: SelfSupervisedTrainer {
 /// K past-frame channels (a scene that does not move), encoded to [N, 32, H/4, W/4] and
 /// averaged over space to features [N, 32]. Its parameters keep pc64's names (`e1.*`,
 /// `e2.*`, `e3.*`), whatever `name` is, so that `FrozenEncoder.copyParameters` takes them
-/// from the trainer's program; `name` only prefixes the repeat and pool nodes. Not one of
-/// `ImageBackbones.parse`'s families, and not the trainer's `imageBackbone` (which stays nil).
+/// from the trainer's program; `name` only prefixes the repeat and pool nodes. It is the
+/// prediction trainers' `imageBackbone` and `ImageBackbones.parse`'s "pc64-encoder past=K".
 ///
 /// ```swift
 /// let trainer = try VideoPredictionTrainer(.nextFrame, clips: SyntheticClipStream(frames: 5, size: 32, seed: 1))

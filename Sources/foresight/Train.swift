@@ -43,7 +43,7 @@ struct Train: ParsableCommand {
     @Option(help: "Kernel worker threads.")
     var threads = 1
 
-    @Option(help: "AdamW learning rate (default: the method's: 5e-4 for simsiam, 2e-3 for the others).")
+    @Option(help: "AdamW learning rate (default: the method's: 5e-4 for simsiam, next-frame and motion, 2e-3 for the others).")
     var learningRate: Float?
 
     @Option(help: "Seed of the weights and the batches.")

@@ -120,7 +120,7 @@ final class FineTuningTests: XCTestCase {
     /// by name, and trains.
     func testEveryBackboneFamilyTakesTheEncodersParameters() throws {
         let train = Digits.split.train
-        for specification in ["resnet width=4 groups=2", "vit dim=16 depth=1 heads=2 patch=2", "frames width=4 features=8"] {
+        for specification in ["resnet width=4 groups=2", "vit dim=16 depth=1 heads=2 patch=2", "frames width=4 features=8", "pc64-encoder past=2"] {
             let backbone = try ImageBackbones.parse(specification)
             let encoder = try FrozenEncoder(backbone: backbone, channels: 1, height: 8, width: 8, batch: 8, seed: 5)
             let tuner = try FineTuner(backbone: backbone, data: train, settings: FineTuningSettings(steps: 3, batch: 8, seed: 6))

@@ -115,6 +115,24 @@ final class MethodRegistryTests: XCTestCase {
         XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "motion", data: .images(Digits.split.test), options: options)) { error in
             XCTAssert("\(error)".hasPrefix("motion trains on video; the data ("), "\(error)")
         }
+        // The prediction models' encoder goes into their model files, and eval rebuilds it (pc64's e1..e3).
+        for name in ["next-frame", "motion"] {
+            let run = try TrainingRun(method: name, dataPath: video, options: options)
+            XCTAssertEqual(run.inputShape, [1, 16, 16])
+            _ = try run.train(steps: 2, output: folder + "/\(name).safetensors")
+            let (file, backbone, _) = try EvaluationRun.backbone(model: folder + "/\(name).safetensors")
+            XCTAssertEqual(backbone.specification, "pc64-encoder past=4", name)
+            XCTAssertEqual(file.metadata[TrainingMetadata.method], name)
+            let (encoder, input) = try EvaluationRun.encoder(model: folder + "/\(name).safetensors")
+            XCTAssertEqual(input, [1, 16, 16])
+            XCTAssertEqual(encoder.program.parameters.count, 6, name)
+        }
+        // It is not a backbone any method trains.
+        var pc64Backbone = options
+        pc64Backbone.backbone = try ImageBackbones.parse("pc64-encoder past=4")
+        XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "simclr", data: .images(Digits.split.test), options: pc64Backbone)) { error in
+            XCTAssert("\(error)".contains("no method trains it as its backbone"), "\(error)")
+        }
         // Video CPC learns a frame encoder: its model file carries the frame shape, and eval rebuilds it.
         let run = try TrainingRun(method: "cpc", dataPath: video, options: options)
         XCTAssertEqual(run.inputShape, [1, 16, 16])
@@ -295,6 +313,41 @@ final class TrainAndEvaluateTests: XCTestCase {
         XCTAssertEqual(object?["probe"] as? String, "knn")
         XCTAssertEqual(object?["accuracy"] as? Double ?? -1, nearest.accuracy, accuracy: 1e-12)
         XCTAssertFalse(nearest.json.contains("\n"))
+    }
+
+    /// What `foresight train --method next-frame|motion --data rec.y4m` then `foresight eval
+    /// --compare-random` do, with each method's default learning rate: a recording of moving
+    /// digits (30 scenes of 40 frames, 32x32) trains pc64's encoder, and its model file's
+    /// encoder probes the digits (centred at the recording's scale) better than its random one.
+    func testPredictionEncodersFromARecordingBeatTheRandomEncoder() throws {
+        let folder = try temporaryFolder(self)
+        let video = folder + "/digits.y4m"
+        let writer = try Y4MWriter(path: video, header: Y4MHeader(width: 32, height: 32))
+        var frame = [Float](repeating: 0, count: 32 * 32)
+        for scene in 0..<30 {
+            var digits = MovingDigits(width: 32, height: 32, seed: UInt64(scene + 1))
+            for _ in 0..<40 {
+                frame.withUnsafeMutableBufferPointer { digits.render(into: $0.baseAddress!) }
+                digits.advance()
+                let luma = frame.map { UInt8(($0 * 255).rounded()) }
+                try luma.withUnsafeBytes { try writer.writeGray(luma: $0) }
+            }
+        }
+        writer.close()
+        let (train, test) = VideoProbeTests.centredDigits
+        try writeLabelledFolder(train, to: folder + "/train")
+        try writeLabelledFolder(test, to: folder + "/test")
+        for method in ["next-frame", "motion"] {
+            var options = TrainingOptions(batch: 8, threads: 2, seed: 1, imageSize: 32)
+            options.learningRate = try MethodRegistry.entry(method).defaultLearningRate
+            let run = try TrainingRun(method: method, dataPath: video, options: options)
+            let report = try run.train(steps: 1500, output: folder + "/\(method).safetensors")
+            let linear = try EvaluationRun.evaluate(model: folder + "/\(method).safetensors", probe: .linear,
+                                                    train: folder + "/train", test: folder + "/test", compareRandom: true)
+            print("\(method) from a recording: loss \(report.firstLoss) -> \(report.lastLoss); linear probe \(linear.accuracy) (random encoder \(linear.randomAccuracy!))")
+            XCTAssertLessThan(report.lastLoss, report.firstLoss, method)
+            XCTAssertGreaterThan(linear.accuracy, linear.randomAccuracy! + 0.01, method)
+        }
     }
 
     func testResumeContinuesTheStepsAndRefusesAnotherMethod() throws {
