@@ -1,8 +1,9 @@
-// Masked image modelling on a `TinyViT`: most patches of each image are hidden, and a light
-// transformer decoder reconstructs their pixels from the encoder's tokens; the loss is the mean
-// squared error over the hidden patches only. Not MAE's asymmetric encoder: the encoder here
-// sees every position, hidden patches replaced by a learned mask token (as SimMIM does), which
-// keeps the graph static; the decoder is one block, as in MAE's lightest setting.
+// Masked image modelling on a `TinyViT`, as MAE does it: most patches of each image are hidden,
+// the encoder sees only the visible ones, and a light transformer decoder, given the encoded
+// visible tokens and a learned mask token at every hidden position, reconstructs the hidden
+// patches' pixels; the loss is the mean squared error over the hidden patches only. The graph
+// stays static: the visible count is fixed, and which patches are visible is an index input
+// rewritten every step. The decoder is one block, as in MAE's lightest setting.
 
 import ForesightCore
 import ForesightNN
@@ -13,17 +14,19 @@ public struct MaskedAutoencoderError: Error, CustomStringConvertible, Equatable 
     public init(_ description: String) { self.description = description }
 }
 
-/// Masked autoencoder on image patches: per image, `maskRatio` of the T patches (at least one,
-/// at most T - 1) are chosen at random and replaced by the mask token `mae.mask.token`; the
-/// backbone's tokens [B, T, D] go through linear (D -> decoderDimension), learned positions, one
-/// pre-norm block, layer norm and linear (-> C patch^2); the loss is the MSE between predicted
-/// and true pixels of the hidden patches. Images [B, C, H, W]. The step allocates nothing.
+/// Masked autoencoder on image patches (He et al. 2022): per image, `maskRatio` of the T patches
+/// (at least one, at most T - 1) are hidden at random. The backbone embeds every patch with
+/// its position but encodes only the V visible ones ([B, V, D]); the decoder maps them to
+/// `decoderDimension`, puts each back at its place among the T positions, fills the hidden
+/// places with the mask token `mae.decoder.mask.token`, adds its own learned positions and runs
+/// one pre-norm block, layer norm and linear (-> C patch^2); the loss is the MSE between
+/// predicted and true pixels of the hidden patches. Images [B, C, H, W]. The step allocates nothing.
 ///
 /// ```swift
 /// let trainer = try MaskedAutoencoderTrainer(data: train, backbone: TinyViT(dimension: 32, depth: 2, heads: 4, patch: 2))
 /// for _ in 0..<200 { try trainer.step() }
 /// let encoder = try FrozenEncoder(backbone: trainer.backbone, channels: 1, height: 8, width: 8)
-/// encoder.copyParameters(from: trainer.program)
+/// encoder.copyParameters(from: trainer.program)   // the encoder then sees all T patches
 /// ```
 public final class MaskedAutoencoderTrainer: SelfSupervisedTrainer {
     public let program: Program
@@ -34,7 +37,7 @@ public final class MaskedAutoencoderTrainer: SelfSupervisedTrainer {
     /// Patches per image, and hidden patches per image.
     public let patchCount: Int, hiddenPerImage: Int
     private let data: LabeledImages
-    private let images: TensorID, mask: TensorID, hiddenRows: TensorID
+    private let images: TensorID, mask: TensorID, hiddenRows: TensorID, visibleRows: TensorID, places: TensorID
     private var random: SeededRandom
     private var order: [Int]
 
@@ -55,11 +58,21 @@ public final class MaskedAutoencoderTrainer: SelfSupervisedTrainer {
         patchCount = T
         hiddenPerImage = min(T - 1, max(1, Int((maskRatio * Double(T)).rounded())))
         let graph = Graph()
+        let V = T - hiddenPerImage, D = backbone.dimension
         images = try graph.input("images", [batch, data.channels, data.height, data.width])
         mask = try graph.input("mask", [batch, T])
         hiddenRows = try graph.input("hidden", [batch * hiddenPerImage], dtype: .int32)
-        let encoded = try backbone.tokens(graph, images, name: "backbone", mask: mask, maskName: "mae.mask")
-        var h = try graph.linear(encoded, outFeatures: decoderDimension, name: "mae.decoder.in")
+        visibleRows = try graph.input("visible", [batch * V], dtype: .int32)
+        places = try graph.input("places", [batch * T], dtype: .int32)
+        // Encoder: the visible patches' rows of the embedded patches [B*T, D], then the blocks.
+        let embedded = try graph.reshape(try backbone.embeddedPatches(graph, images, name: "backbone"), [batch * T, D])
+        let visible = try graph.reshape(try graph.gatherRows(embedded, visibleRows, name: "mae.visible"), [batch, V, D])
+        let encoded = try backbone.encode(graph, visible, name: "backbone")
+        // Decoder: each encoded token back at its place (`places` points hidden places at any
+        // row), hidden places replaced by the mask token, which also stops their gradient.
+        let narrowed = try graph.reshape(try graph.linear(encoded, outFeatures: decoderDimension, name: "mae.decoder.in"), [batch * V, decoderDimension])
+        let placed = try graph.reshape(try graph.gatherRows(narrowed, places, name: "mae.decoder.placed"), [batch, T, decoderDimension])
+        var h = try graph.maskTokens(placed, mask: mask, name: "mae.decoder.mask")
         h = try graph.positionalEmbedding(h, name: "mae.decoder.positions")
         h = try graph.transformerBlock(h, heads: decoderHeads, hidden: 4 * decoderDimension, name: "mae.decoder.block")
         h = try graph.layerNorm(h, name: "mae.decoder.norm")
@@ -82,16 +95,22 @@ public final class MaskedAutoencoderTrainer: SelfSupervisedTrainer {
     public func step() throws -> Float {
         let input = program.tensor(images).floatPointer, size = data.imageSize
         let hidden = program.tensor(mask).floatPointer, rows = program.tensor(hiddenRows).int32s
-        let T = patchCount, M = hiddenPerImage
+        let visible = program.tensor(visibleRows).int32s, place = program.tensor(places).int32s
+        let T = patchCount, M = hiddenPerImage, V = T - M
         hidden.update(repeating: 0, count: batch * T)
         data.pixels.withUnsafeBufferPointer { pixels in
             for b in 0..<batch {
                 (input + b * size).update(from: pixels.baseAddress! + random.nextInt(below: data.count) * size, count: size)
-                // The first M entries of a partial Fisher-Yates shuffle: M distinct patches.
+                // A partial Fisher-Yates shuffle: the first M patches are hidden, the rest visible.
                 for i in 0..<M {
                     order.swapAt(i, i + random.nextInt(below: T - i))
                     hidden[b * T + order[i]] = 1
                     rows[b * M + i] = Int32(b * T + order[i])
+                    place[b * T + order[i]] = Int32(b * V)
+                }
+                for k in 0..<V {
+                    visible[b * V + k] = Int32(b * T + order[M + k])
+                    place[b * T + order[M + k]] = Int32(b * V + k)
                 }
             }
         }

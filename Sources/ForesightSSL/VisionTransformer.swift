@@ -45,13 +45,21 @@ public struct TinyViT: ImageBackbone {
     }
 
     /// The encoded tokens before pooling: images [N, C, H, W] -> [N, T, dimension] after the final
-    /// layer norm, T = (H / patch) (W / patch). With `mask` [N, T] (float32, 1 = hidden), hidden
-    /// patches are replaced by the learned token `maskName.token` before positions are added
-    /// (masked image modelling); the parameters under `name` are the same either way.
-    public func tokens(_ graph: Graph, _ images: TensorID, name: String, mask: TensorID? = nil, maskName: String = "mask") throws -> TensorID {
-        var h = try graph.patchEmbedding(images, patch: patch, dimension: dimension, name: name + ".patch")
-        if let mask { h = try graph.maskTokens(h, mask: mask, name: maskName) }
-        h = try graph.positionalEmbedding(h, name: name + ".positions")
+    /// layer norm, T = (H / patch) (W / patch).
+    public func tokens(_ graph: Graph, _ images: TensorID, name: String) throws -> TensorID {
+        try encode(graph, try embeddedPatches(graph, images, name: name), name: name)
+    }
+
+    /// The patches embedded with their positions, before any block: images [N, C, H, W] ->
+    /// [N, T, dimension]. A masked autoencoder keeps some of these rows and `encode`s only them.
+    public func embeddedPatches(_ graph: Graph, _ images: TensorID, name: String) throws -> TensorID {
+        let h = try graph.patchEmbedding(images, patch: patch, dimension: dimension, name: name + ".patch")
+        return try graph.positionalEmbedding(h, name: name + ".positions")
+    }
+
+    /// The blocks and final layer norm on tokens [N, T', dimension] (any T'): [N, T', dimension].
+    public func encode(_ graph: Graph, _ tokens: TensorID, name: String) throws -> TensorID {
+        var h = tokens
         for block in 1...depth {
             h = try graph.transformerBlock(h, heads: heads, hidden: 4 * dimension, name: name + ".block\(block)")
         }
