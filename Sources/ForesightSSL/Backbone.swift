@@ -33,11 +33,16 @@ public struct SmallResNet: ImageBackbone {
 
     /// Adds the backbone on `images` [N, C, H, W]; parameters are named `name.*`. Returns [N, 2 width].
     public func build(_ graph: Graph, _ images: TensorID, name: String) throws -> TensorID {
+        try graph.apply(GlobalAveragePoolOperation(), [try maps(graph, images, name: name)], name: name + ".pool")
+    }
+
+    /// The feature maps before pooling: [N, C, H, W] -> [N, 2 width, ceil(H / 2), ceil(W / 2)];
+    /// the same parameters as `build`.
+    public func maps(_ graph: Graph, _ images: TensorID, name: String) throws -> TensorID {
         var h = try convNormRelu(graph, images, channels: width, stride: 1, name: name + ".stem")
         h = try residualBlock(graph, h, name: name + ".block1")
         h = try convNormRelu(graph, h, channels: 2 * width, stride: 2, name: name + ".down")
-        h = try residualBlock(graph, h, name: name + ".block2")
-        return try graph.apply(GlobalAveragePoolOperation(), [h], name: name + ".pool")
+        return try residualBlock(graph, h, name: name + ".block2")
     }
 
     private func convNormRelu(_ graph: Graph, _ x: TensorID, channels: Int, stride: Int, name: String) throws -> TensorID {

@@ -1,8 +1,9 @@
 // Latent prediction in the manner of I-JEPA, small: a context encoder sees the image with one
 // square block blanked out, and a predictor, told where the block was, predicts the features
-// that a momentum (EMA) copy of the encoder gives for the whole image. The loss lives in
-// feature space, never in pixels. Not I-JEPA's transformer with patch tokens and several
-// target blocks: the backbone pools to one feature vector, so the target is the image's vector.
+// that a momentum (EMA) copy of the encoder gives for that block: its feature maps of the whole
+// image, averaged over the block's region. The loss lives in feature space, never in pixels.
+// Not I-JEPA's transformer with patch tokens and several target blocks: one block per image,
+// and its features pooled to one vector rather than predicted token by token.
 
 import Foundation
 import ForesightCore
@@ -12,8 +13,9 @@ import ForesightNN
 /// backbone (prefix "backbone") -> features [B, F]; with the block's position as a one-hot
 /// [B, (H - s + 1)(W - s + 1)] -> predictor (linear on features + linear on position, ReLU,
 /// linear) -> predictions [B, F] -> 2 - 2 cos against the target features [B, F] (an input,
-/// so no gradient reaches the target). Target program: full images -> the same backbone,
-/// its parameters an EMA of the online ones -> batch standardisation of each feature. The step allocates nothing.
+/// so no gradient reaches the target). Target program: full images -> the same backbone's
+/// feature maps, its parameters an EMA of the online ones -> the mean over the map cells the
+/// block covers -> batch standardisation of each feature. The step allocates nothing.
 ///
 /// ```swift
 /// let trainer = try LatentPredictionTrainer(data: train, batch: 64, blockSize: 4)
@@ -37,7 +39,9 @@ public final class LatentPredictionTrainer: SelfSupervisedTrainer {
     public let objective: CosinePredictionLossOperation
     private let data: LabeledImages
     private let context: TensorID, positions: TensorID, targets: TensorID
-    private let targetImages: TensorID, targetFeatures: TensorID
+    private let targetImages: TensorID, targetFeatures: TensorID, blockCells: TensorID
+    /// The size of the backbone's feature maps.
+    private let mapHeight: Int, mapWidth: Int
     private var random: SeededRandom
     private let scratch: UnsafeMutablePointer<Float>
 
@@ -67,10 +71,13 @@ public final class LatentPredictionTrainer: SelfSupervisedTrainer {
 
         let targetGraph = Graph()
         targetImages = try targetGraph.input("images", imageShape)
+        let maps = try backbone.maps(targetGraph, targetImages, name: "backbone")
+        mapHeight = targetGraph.shape(maps)[2]; mapWidth = targetGraph.shape(maps)[3]
+        blockCells = try targetGraph.input("block", [batch, 1, mapHeight, mapWidth])
+        let region = try targetGraph.apply(MaskedAveragePoolOperation(), [maps, blockCells], name: "targets.region")
         // The targets are standardised over the batch (no parameters: nothing for the EMA to
         // follow), so a constant prediction cannot match them and collapse does not pay.
-        targetFeatures = try targetGraph.apply(BatchStandardizeOperation(), [try backbone.build(targetGraph, targetImages, name: "backbone")],
-                                               name: "targets.norm")
+        targetFeatures = try targetGraph.apply(BatchStandardizeOperation(), [region], name: "targets.norm")
         target = try MomentumTarget(graph: targetGraph, following: program, momentum: momentum, threads: threads)
 
         self.backbone = backbone
@@ -84,16 +91,19 @@ public final class LatentPredictionTrainer: SelfSupervisedTrainer {
 
     deinit { scratch.deallocate() }
 
-    /// Draws B images (with replacement), writes the full images to the target and the masked
-    /// ones with their block positions to the online program, trains once and moves the target.
-    /// Returns the loss.
+    /// Draws B images (with replacement), writes the full images and the block's map cells to
+    /// the target and the masked images with their block positions to the online program, trains
+    /// once and moves the target. Returns the loss.
     @discardableResult
     public func step() throws -> Float {
         let full = target.program.tensor(targetImages).floatPointer, masked = program.tensor(context).floatPointer
-        let code = program.tensor(positions).floatPointer
+        let code = program.tensor(positions).floatPointer, cells = target.program.tensor(blockCells).floatPointer
         let size = data.imageSize, height = data.height, width = data.width, channels = data.channels
         let columns = width - blockSize + 1, placements = (height - blockSize + 1) * columns
         code.update(repeating: 0, count: batch * placements)
+        cells.update(repeating: 0, count: batch * mapHeight * mapWidth)
+        // A map cell covers (height / mapHeight) x (width / mapWidth) pixels (rounded up at the edge).
+        let cellRows = (height + mapHeight - 1) / mapHeight, cellColumns = (width + mapWidth - 1) / mapWidth
         data.pixels.withUnsafeBufferPointer { pixels in
             for i in 0..<batch {
                 let image = pixels.baseAddress! + random.nextInt(below: data.count) * size, view = full + i * size
@@ -104,6 +114,9 @@ public final class LatentPredictionTrainer: SelfSupervisedTrainer {
                 }
                 let placement = random.nextInt(below: placements), top = placement / columns, left = placement % columns
                 code[i * placements + placement] = 1
+                for y in (top / cellRows)...((top + blockSize - 1) / cellRows) {
+                    for x in (left / cellColumns)...((left + blockSize - 1) / cellColumns) { cells[(i * mapHeight + y) * mapWidth + x] = 1 }
+                }
                 let out = masked + i * size
                 out.update(from: view, count: size)
                 for c in 0..<channels {

@@ -1,5 +1,5 @@
 // Graph operations the self-supervised objectives need and ForesightNN lacks: global average
-// pooling to a feature vector, SimCLR's NT-Xent loss and VICReg's loss, each with its
+// pooling to a feature vector (also over a weighted region), SimCLR's NT-Xent loss and VICReg's loss, each with its
 // backward. Plain loops over small matrices (a few hundred rows); not tuned kernels.
 //
 // Symbols: N rows (two views of B images: rows 0..<B are the first views, B..<2B the second),
@@ -53,6 +53,63 @@ public final class GlobalAveragePoolOperation: ForesightNN.Operation {
         for row in 0..<rows {
             let g = dy[row] * scale
             for i in 0..<area { dx[row * area + i] += g }
+        }
+    }
+}
+
+/// Weighted mean over the spatial axes, one weight map per item: x [N, C, H, W] and weights
+/// [N, 1, H, W] (not negative, an input: no gradient) -> [N, C], each the sum of x times the
+/// weights over the sum of the weights (0 where every weight is 0). JEPA pools a region with it.
+///
+/// ```swift
+/// let region = try graph.apply(MaskedAveragePoolOperation(), [maps, blockWeights], name: "region")   // [8, 32, 4, 4] -> [8, 32]
+/// ```
+public final class MaskedAveragePoolOperation: ForesightNN.Operation {
+    private var items = 0, channels = 0, area = 0
+    private var binding: Binding?
+
+    public init() {}
+
+    public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
+        try check(inputs.count == 2 && inputs[0].rank == 4 && dtypes[0] == .float32 && dtypes[1] == .float32
+                  && inputs[1].dims == [inputs[0][0], 1, inputs[0][2], inputs[0][3]], "maskedAveragePool",
+                  expected: "float32 x [N, C, H, W] and weights [N, 1, H, W]", got: "\(inputs)")
+        items = inputs[0][0]; channels = inputs[0][1]; area = inputs[0][2] * inputs[0][3]
+        return try Shape([items, channels])
+    }
+
+    public var forwardCost: Int { items * channels * area }
+    public func bind(_ binding: Binding) { self.binding = binding }
+
+    /// 1 / sum of item n's weights, or 0 when they sum to 0.
+    private func inverseTotal(_ weights: UnsafePointer<Float>, item n: Int) -> Float {
+        var total: Float = 0
+        for i in 0..<area { total += weights[n * area + i] }
+        return total > 0 ? 1 / total : 0
+    }
+
+    public func forward(pool: ThreadPool) {
+        let x = binding!.inputs[0].floatPointer, w = binding!.inputs[1].floatPointer, y = binding!.output.floatPointer
+        for n in 0..<items {
+            let scale = inverseTotal(w, item: n), weights = w + n * area
+            for c in 0..<channels {
+                let plane = x + (n * channels + c) * area
+                var sum: Float = 0
+                for i in 0..<area { sum += plane[i] * weights[i] }
+                y[n * channels + c] = sum * scale
+            }
+        }
+    }
+
+    public func backward(pool: ThreadPool) {
+        guard let dx = binding!.inputGradients[0]?.floatPointer else { return }
+        let w = binding!.inputs[1].floatPointer, dy = binding!.outputGradient!.floatPointer
+        for n in 0..<items {
+            let scale = inverseTotal(w, item: n), weights = w + n * area
+            for c in 0..<channels {
+                let g = dy[n * channels + c] * scale, plane = dx + (n * channels + c) * area
+                for i in 0..<area { plane[i] += g * weights[i] }
+            }
         }
     }
 }

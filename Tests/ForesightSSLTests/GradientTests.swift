@@ -1,4 +1,4 @@
-// Finite-difference checks of the SSL operations' backward passes (global average pool,
+// Finite-difference checks of the SSL operations' backward passes (global and masked average pool,
 // NT-Xent, VICReg) inside small graphs, and their forward values against direct formulas.
 
 import XCTest
@@ -60,6 +60,35 @@ final class SSLGradientTests: XCTestCase {
         let pooled = try graph.apply(GlobalAveragePoolOperation(), [h], name: "pool")
         let target = try graph.input("target", [2, 4])
         try checkParameterGradients(graph, loss: try graph.mseLoss(pooled, target, name: "loss"))
+    }
+
+    /// Weights of 0, 1 and 2 (and an item whose weights are all 0, which pools to 0).
+    func testMaskedAveragePoolGradientAndValue() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [3, 2, 3, 3])
+        let h = try graph.conv2d(x, outChannels: 4, kernel: 3, padding: 1, name: "conv")
+        let weights = try graph.input("weights", [3, 1, 3, 3])
+        let pooled = try graph.apply(MaskedAveragePoolOperation(), [h, weights], name: "pool")
+        let loss = try graph.mseLoss(pooled, try graph.input("target", [3, 4]), name: "loss")
+        var weightValues = [Float](repeating: 0, count: 27)
+        for i in [0, 4, 8] { weightValues[i] = 1 }
+        for i in [10, 11] { weightValues[i] = 2 }
+        weightValues[12] = 1
+        try checkGradients(graph, loss: loss, floats: ["weights": weightValues])
+
+        let direct = Graph()
+        let maps = try direct.input("maps", [3, 2, 3, 3]), cells = try direct.input("cells", [3, 1, 3, 3])
+        let region = try direct.apply(MaskedAveragePoolOperation(), [maps, cells], name: "region")
+        let program = try Program(direct)
+        let values = (0..<54).map { Float($0) }
+        program.tensor(maps).copy(from: values)
+        program.tensor(cells).copy(from: weightValues.enumerated().map { $0.offset >= 18 ? 0 : $0.element })
+        program.forward()
+        let expected: [Float] = [(0 + 4 + 8) / 3, (9 + 13 + 17) / 3, (2 * 19 + 2 * 20 + 21) / 5, (2 * 28 + 2 * 29 + 30) / 5, 0, 0]
+        for (actual, wanted) in zip(Array(program.tensor(region).floats), expected) { XCTAssertEqual(actual, wanted, accuracy: 1e-4) }
+        XCTAssertThrowsError(try direct.apply(MaskedAveragePoolOperation(), [maps, maps], name: "bad")) {
+            XCTAssertTrue("\($0)".contains("weights [N, 1, H, W]"), "\($0)")
+        }
     }
 
     func testNTXentGradient() throws {
