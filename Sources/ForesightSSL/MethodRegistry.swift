@@ -130,6 +130,16 @@ public struct TrainingOptions: Sendable {
     /// The most memory an image folder's decoded pixels may take (default 256 MiB); a larger
     /// folder is sampled down to what fits.
     public var imageMemoryBytes: Int = 256 << 20
+    /// Method settings by name (`train --set temperature=0.1`); a method's others keep their
+    /// defaults. `MethodRegistry.makeTrainer` refuses a name the method does not have.
+    public var settings: [String: Double] = [:]
+
+    /// The value of the method setting `name`, once `MethodRegistry.makeTrainer` has resolved
+    /// the settings (every setting of the method is then present).
+    public func setting(_ name: String) -> Double {
+        guard let value = settings[name] else { preconditionFailure("method setting '\(name)' was not resolved") }
+        return value
+    }
 
     /// How many decoded images of `channels` x imageSize x imageSize floats fit in `imageMemoryBytes` (at least one).
     public func imagesFitting(channels: Int) -> Int {
@@ -228,13 +238,18 @@ public enum MethodRegistry {
         /// from data that is not an image folder (nil: the image set's shape, or no image encoder);
         /// used only when the trainer has an image backbone.
         public let imageShape: (@Sendable (TrainingOptions) -> [Int])?
+        /// The method's own settings (`train --set NAME=VALUE`), with their defaults.
+        public let settings: [MethodSetting]
+        /// Builds the trainer; `TrainingOptions.setting(_:)` gives each of `settings` (resolved).
         public let make: @Sendable (TrainingData, TrainingOptions) throws -> any SelfSupervisedTrainer
 
         public init(_ name: String, trainsOn kinds: TrainingDataKind..., defaultBackbone: String = "resnet width=16 groups=4",
                     defaultBatch: Int = 64, defaultLearningRate: Float = 2e-3, imageShape: (@Sendable (TrainingOptions) -> [Int])? = nil,
+                    settings: [MethodSetting] = [],
                     make: @escaping @Sendable (TrainingData, TrainingOptions) throws -> any SelfSupervisedTrainer) {
             self.name = name
             self.kinds = kinds
+            self.settings = settings
             self.defaultBackbone = defaultBackbone
             self.defaultBatch = defaultBatch
             self.defaultLearningRate = defaultLearningRate
@@ -245,33 +260,41 @@ public enum MethodRegistry {
 
     /// One entry per trainable method.
     public static let entries: [Entry] = [
-        Entry("simclr", trainsOn: .images) { data, o in
-            try TwoViewTrainer(objective: .simclr(temperature: 0.2), data: o.images(data, for: "simclr"), backbone: o.smallResNet(for: "simclr"),
+        Entry("simclr", trainsOn: .images, settings: [.temperature]) { data, o in
+            try TwoViewTrainer(objective: .simclr(temperature: Float(o.setting("temperature"))), data: o.images(data, for: "simclr"), backbone: o.smallResNet(for: "simclr"),
                                batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("vicreg", trainsOn: .images) { data, o in
-            try TwoViewTrainer(objective: .vicreg(invariance: 25, variance: 25, covariance: 1), data: o.images(data, for: "vicreg"),
+        Entry("vicreg", trainsOn: .images, settings: [
+            MethodSetting("invariance", 25, 0...1e4, "weight of the views' squared distance"),
+            MethodSetting("variance", 25, 0...1e4, "weight of the per-feature deviation hinge"),
+            MethodSetting("covariance", 1, 0...1e4, "weight of the off-diagonal covariances"),
+        ]) { data, o in
+            try TwoViewTrainer(objective: .vicreg(invariance: Float(o.setting("invariance")), variance: Float(o.setting("variance")),
+                                                  covariance: Float(o.setting("covariance"))), data: o.images(data, for: "vicreg"),
                                backbone: o.smallResNet(for: "vicreg"), batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("moco", trainsOn: .images, defaultBatch: 32) { data, o in
-            try MomentumTrainer(objective: .moco(temperature: 0.2, queueSize: 512), data: o.images(data, for: "moco"),
-                                backbone: o.smallResNet(for: "moco"), batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        Entry("moco", trainsOn: .images, defaultBatch: 32, settings: [
+            .temperature, MethodSetting("queue", 512, 1...65_536, "keys kept as negatives", integer: true), .momentum,
+        ]) { data, o in
+            try MomentumTrainer(objective: .moco(temperature: Float(o.setting("temperature")), queueSize: Int(o.setting("queue"))), data: o.images(data, for: "moco"),
+                                backbone: o.smallResNet(for: "moco"), batch: o.batch, momentum: Float(o.setting("momentum")), augmentation: o.augmentation,
+                                learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("byol", trainsOn: .images) { data, o in
+        Entry("byol", trainsOn: .images, settings: [.momentum]) { data, o in
             try MomentumTrainer(objective: .byol, data: o.images(data, for: "byol"), backbone: o.smallResNet(for: "byol"),
-                                batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+                                batch: o.batch, momentum: Float(o.setting("momentum")), augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("simsiam", trainsOn: .images, defaultLearningRate: 5e-4) { data, o in
             try TwoViewTrainer(objective: .simsiam, data: o.images(data, for: "simsiam"), backbone: o.smallResNet(for: "simsiam"),
                                batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("barlow", trainsOn: .images) { data, o in
-            try TwoViewTrainer(objective: .barlow(offDiagonalWeight: 0.02), data: o.images(data, for: "barlow"),
+        Entry("barlow", trainsOn: .images, settings: [MethodSetting("off-diagonal", 0.02, 0...10, "weight of the cross-correlation's off-diagonal terms")]) { data, o in
+            try TwoViewTrainer(objective: .barlow(offDiagonalWeight: Float(o.setting("off-diagonal"))), data: o.images(data, for: "barlow"),
                                backbone: o.smallResNet(for: "barlow"), batch: o.batch, augmentation: o.augmentation, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("jepa", trainsOn: .images) { data, o in
+        Entry("jepa", trainsOn: .images, settings: [MethodSetting("block", 4, 1...4096, "side in pixels of the hidden square block", integer: true), .momentum]) { data, o in
             try LatentPredictionTrainer(data: o.images(data, for: "jepa"), backbone: o.smallResNet(for: "jepa"), batch: o.batch,
-                                        learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+                                        blockSize: Int(o.setting("block")), momentum: Float(o.setting("momentum")), learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("clip", trainsOn: .video, imageShape: { [1, $0.imageSize, $0.imageSize] }) { data, o in
             guard case let .video(path) = data else { throw TrainingDataError("clip trains on a video; the data is \(data.kind.rawValue)") }
@@ -283,11 +306,12 @@ public enum MethodRegistry {
             return try AudioVisualTrainer(pairs: pairs, backbone: o.smallResNet(for: "clip"), batch: o.batch, learningRate: o.learningRate,
                                           threads: o.threads, seed: o.seed)
         },
-        Entry("mae", trainsOn: .images, defaultBackbone: TinyViT().specification) { data, o in
+        Entry("mae", trainsOn: .images, defaultBackbone: TinyViT().specification,
+              settings: [MethodSetting("mask-ratio", 0.75, 0.01...0.99, "fraction of the patches hidden")]) { data, o in
             guard let vit = o.backbone as? TinyViT else {
                 throw TrainingDataError("mae trains a vit backbone; '\(o.backbone.specification)' is not one (try --backbone \"\(TinyViT().specification)\")")
             }
-            return try MaskedAutoencoderTrainer(data: o.images(data, for: "mae"), backbone: vit, batch: o.batch, learningRate: o.learningRate,
+            return try MaskedAutoencoderTrainer(data: o.images(data, for: "mae"), backbone: vit, maskRatio: o.setting("mask-ratio"), batch: o.batch, learningRate: o.learningRate,
                                                 threads: o.threads, seed: o.seed)
         },
         Entry("next-frame", trainsOn: .video, defaultBatch: 8, defaultLearningRate: 5e-4, imageShape: { [1, $0.imageSize, $0.imageSize] }) { data, o in
@@ -305,18 +329,18 @@ public enum MethodRegistry {
             return try VideoMethods.trainer("cpc", y4mPath: o.videoPath(data, for: "cpc"), size: o.imageSize, batch: o.batch,
                                             learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("gpt", trainsOn: .text, defaultBatch: 16) { data, o in
-            try GPTTrainer(text: o.text(data, for: "gpt"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        Entry("gpt", trainsOn: .text, defaultBatch: 16, settings: [.context]) { data, o in
+            try GPTTrainer(text: o.text(data, for: "gpt"), context: Int(o.setting("context")), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("bert", trainsOn: .text, defaultBatch: 16) { data, o in
-            try BERTTrainer(text: o.text(data, for: "bert"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
+        Entry("bert", trainsOn: .text, defaultBatch: 16, settings: [.context, MethodSetting("mask-ratio", 0.15, 0.01...0.99, "fraction of the bytes hidden")]) { data, o in
+            try BERTTrainer(text: o.text(data, for: "bert"), context: Int(o.setting("context")), maskFraction: o.setting("mask-ratio"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("autoencoder", trainsOn: .images) { data, o in
             try PretextTrainer(objective: .autoencoder, data: o.images(data, for: "autoencoder"), backbone: o.smallResNet(for: "autoencoder"),
                                batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("denoising", trainsOn: .images) { data, o in
-            try PretextTrainer(objective: .denoising(noiseDeviation: 0.2), data: o.images(data, for: "denoising"),
+        Entry("denoising", trainsOn: .images, settings: [MethodSetting("noise", 0.2, 0...10, "standard deviation of the added Gaussian noise")]) { data, o in
+            try PretextTrainer(objective: .denoising(noiseDeviation: Float(o.setting("noise"))), data: o.images(data, for: "denoising"),
                                backbone: o.smallResNet(for: "denoising"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
         Entry("rotation", trainsOn: .images) { data, o in
@@ -328,8 +352,8 @@ public enum MethodRegistry {
             return try PretextTrainer(objective: .jigsaw(height: set.height, width: set.width), data: set, backbone: o.smallResNet(for: "jigsaw"),
                                       batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
-        Entry("inpainting", trainsOn: .images) { data, o in
-            try PretextTrainer(objective: .inpainting(regionFraction: 0.5), data: o.images(data, for: "inpainting"),
+        Entry("inpainting", trainsOn: .images, settings: [MethodSetting("region", 0.5, 0.05...0.95, "side of the hidden square as a fraction of the image's")]) { data, o in
+            try PretextTrainer(objective: .inpainting(regionFraction: Float(o.setting("region"))), data: o.images(data, for: "inpainting"),
                                backbone: o.smallResNet(for: "inpainting"), batch: o.batch, learningRate: o.learningRate, threads: o.threads, seed: o.seed)
         },
     ]
@@ -355,10 +379,13 @@ public enum MethodRegistry {
     /// The trainer of `method` on `data`; a clear error for an unknown name or data of the wrong kind.
     public static func makeTrainer(method: String, data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
         try check(method: method, trainsOn: data.kind, source: "the data (\(data.summary))")
+        let entry = try entry(method)
+        var options = options
+        options.settings = try entry.resolvedSettings(options.settings)
         if options.backbone is FramePredictionEncoder {
             throw TrainingDataError("'\(options.backbone.specification)' is the encoder the next-frame and motion methods learn; eval reads it from their model files, but no method trains it as its backbone (try \"\(SmallResNet().specification)\")")
         }
-        return try entry(method).make(data, options)
+        return try entry.make(data, options)
     }
 }
 

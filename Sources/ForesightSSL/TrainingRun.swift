@@ -20,6 +20,8 @@ public enum TrainingMetadata {
     public static let steps = "ssl.steps"
     /// Images (or clips, or sequences) per step.
     public static let batch = "ssl.batch"
+    /// The method's settings, "name=value ..." (`train --set`), for methods that have some.
+    public static let settings = "ssl.settings"
     /// The seed of the run.
     public static let seed = "ssl.seed"
     /// The optimizer's own step count (its bias corrections).
@@ -67,6 +69,8 @@ public final class TrainingRun {
     public let method: String
     public let trainer: any SelfSupervisedTrainer
     public let options: TrainingOptions
+    /// The method's settings, resolved and written as model files store them ("" without settings).
+    public let settings: String
     /// One image's shape [C, H, W] for image methods, else nil.
     public let inputShape: [Int]?
     /// Steps per pass over the data, for image methods (ceil(count / batch)), else nil.
@@ -87,6 +91,8 @@ public final class TrainingRun {
         }
         self.method = method
         self.options = options
+        let entry = try MethodRegistry.entry(method)
+        settings = entry.describe(try entry.resolvedSettings(options.settings))
         trainer = try MethodRegistry.makeTrainer(method: method, data: data, options: options)
         if case let .images(set) = data {
             inputShape = [set.channels, set.height, set.width]
@@ -134,6 +140,7 @@ public final class TrainingRun {
         if let optimizer = trainer.program.optimizer { values[TrainingMetadata.optimizerSteps] = String(optimizer.stepCount) }
         if let backbone = trainer.imageBackbone { values[TrainingMetadata.backbone] = backbone.specification }
         if let inputShape { values[TrainingMetadata.input] = inputShape.map(String.init).joined(separator: ",") }
+        if !settings.isEmpty { values[TrainingMetadata.settings] = settings }
         return values
     }
 
@@ -142,11 +149,12 @@ public final class TrainingRun {
         try ModelFile.write(to: path, metadata: metadata, tensors: state)
     }
 
-    /// Continues from the checkpoint at `path`: it must be of the same method, backbone and input shape.
+    /// Continues from the checkpoint at `path`: it must be of the same method, backbone, input shape and settings.
     public func resume(from path: String) throws {
         let file = try ModelFile(path: path)
         let current = metadata
-        for key in [TrainingMetadata.method, TrainingMetadata.backbone, TrainingMetadata.input] where file.metadata[key] != current[key] {
+        for key in [TrainingMetadata.method, TrainingMetadata.backbone, TrainingMetadata.input, TrainingMetadata.settings]
+        where file.metadata[key] != current[key] {
             throw TrainingRunError("cannot resume from \(path): it has \(key) '\(file.metadata[key] ?? "none")', this run '\(current[key] ?? "none")'")
         }
         for (name, tensor) in state { try file.load(name, into: tensor) }

@@ -1,5 +1,5 @@
 // `foresight methods`: every self-supervised method by its short name, with what it learns
-// from, the data it trains on and the paper it follows. Not documentation: see the DocC pages.
+// from, the data it trains on, the paper it follows and its settings with their defaults. Not documentation: see the DocC pages.
 
 import ArgumentParser
 import ForesightSSL
@@ -16,6 +16,9 @@ struct Methods: ParsableCommand {
             let data = (try? MethodRegistry.entry(method.name).kinds).map { " [" + $0.map(\.rawValue).joined(separator: ", ") + "]" } ?? ""
             print(method.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + method.summary + data)
             print(String(repeating: " ", count: width) + "  " + method.reference)
+            for setting in (try? MethodRegistry.entry(method.name).settings) ?? [] {
+                print(String(repeating: " ", count: width) + "  --set \(setting.name)=\(setting.format(setting.defaultValue)): \(setting.summary)")
+            }
         }
         // Trainable methods whose description is not in SSLMethod.all yet: name and data only.
         for entry in MethodRegistry.entries where SSLMethod.named(entry.name) == nil {

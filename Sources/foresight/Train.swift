@@ -15,6 +15,7 @@ struct Train: ParsableCommand {
             foresight train --method simclr --data images/ --size 32 --steps 2000 -o simclr.safetensors
             foresight train --method rotation --data images/ --backbone "resnet width=32 groups=8" --epochs 5 -o rotation.safetensors
             foresight train --method simclr --data images/ --steps 4000 --resume -o simclr.safetensors
+            foresight train --method moco --data images/ --set temperature=0.1 --set queue=1024 --steps 2000 -o moco.safetensors
             An image folder is read whole (every .png/.pgm/.ppm under it), resized to --size and made grey \
             unless --rgb is given. The model file is written every --checkpoint-every steps and at the end; \
             --resume continues from it. Ctrl-C stops after the current step and writes the model file; a loss \
@@ -45,6 +46,9 @@ struct Train: ParsableCommand {
 
     @Option(help: "AdamW learning rate (default: the method's: 5e-4 for simsiam, next-frame and motion, 2e-3 for the others).")
     var learningRate: Float?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("A method setting, NAME=VALUE, repeatable: e.g. temperature=0.1 for simclr (see `foresight methods`; the checkpoint's with --resume).", valueName: "name=value"))
+    var settings: [String] = []
 
     @Option(help: "Seed of the weights and the batches.")
     var seed: UInt64 = 0
@@ -95,6 +99,8 @@ struct Train: ParsableCommand {
         if colourAugmentations { options.augmentation = TrainingOptions.colourAugmentation }
         guard imageMemory >= 1 else { throw ValidationError("--image-memory must be at least 1 MiB (got \(imageMemory))") }
         options.imageMemoryBytes = imageMemory << 20
+        let stored = (checkpoint?.metadata[TrainingMetadata.settings] ?? "").split(separator: " ").map(String.init)
+        options.settings = try MethodRegistry.Entry.parseSettings(stored).merging(MethodRegistry.Entry.parseSettings(settings)) { $1 }
         if TrainingDataKind.of(path: data) == .images, let files = try? ImageLoading.imageFiles(under: data),
            files.count > options.imagesFitting(channels: options.colour ? 3 : 1) {
             FileHandle.standardError.write(Data("\(data) holds \(files.count) images; \(options.imagesFitting(channels: options.colour ? 3 : 1)) fit in --image-memory \(imageMemory) MiB, so training uses a seeded sample of that many\n".utf8))

@@ -183,6 +183,42 @@ final class MethodRegistryTests: XCTestCase {
         }
     }
 
+    /// `train --set`: defaults, typos, ranges and whole numbers are checked by name, and the
+    /// values reach the trainers.
+    func testMethodSettingsAreCheckedAndReachTheTrainer() throws {
+        let moco = try MethodRegistry.entry("moco")
+        XCTAssertEqual(try moco.resolvedSettings([:]), ["temperature": 0.2, "queue": 512, "momentum": 0.99])
+        XCTAssertEqual(moco.describe(try moco.resolvedSettings(["queue": 64])), "temperature=0.2 queue=64 momentum=0.99")
+        XCTAssertEqual(try MethodRegistry.Entry.parseSettings("temperature=0.2 queue=64".split(separator: " ").map(String.init)),
+                       ["temperature": 0.2, "queue": 64])
+        XCTAssertThrowsError(try moco.resolvedSettings(["temprature": 0.1])) {
+            XCTAssertEqual("\($0)", "moco has no setting 'temprature'; its settings: temperature (default 0.2), queue (default 512), momentum (default 0.99)")
+        }
+        XCTAssertThrowsError(try MethodRegistry.entry("rotation").resolvedSettings(["noise": 0.1])) {
+            XCTAssertEqual("\($0)", "rotation has no setting 'noise'; it has none")
+        }
+        XCTAssertThrowsError(try moco.resolvedSettings(["queue": 0])) { XCTAssert("\($0)".contains("queue=0 is outside 1...65536"), "\($0)") }
+        XCTAssertThrowsError(try moco.resolvedSettings(["queue": 10.5])) { XCTAssert("\($0)".contains("must be a whole number"), "\($0)") }
+        XCTAssertThrowsError(try moco.resolvedSettings(["temperature": .nan])) { XCTAssert("\($0)".contains("is outside"), "\($0)") }
+        XCTAssertThrowsError(try MethodRegistry.Entry.parseSettings(["temperature"])) {
+            XCTAssertEqual("\($0)", "a method setting is NAME=NUMBER, got 'temperature'")
+        }
+        for setting in MethodRegistry.entries.flatMap(\.settings) { XCTAssert(setting.range.contains(setting.defaultValue), setting.name) }
+
+        var options = TrainingOptions(batch: 8, backbone: TinyViT(dimension: 16, depth: 1, heads: 2, patch: 2), imageSize: 8)
+        options.settings = ["mask-ratio": 0.5]
+        let mae = try XCTUnwrap(try MethodRegistry.makeTrainer(method: "mae", data: .images(Digits.split.test), options: options) as? MaskedAutoencoderTrainer)
+        XCTAssertEqual([mae.patchCount, mae.hiddenPerImage], [16, 8])
+        options.backbone = SmallResNet(width: 8, groups: 4)
+        options.settings = ["queue": 24]
+        let queued = try MethodRegistry.makeTrainer(method: "moco", data: .images(Digits.split.test), options: options)
+        XCTAssertEqual(queued.program.graph.shape(try XCTUnwrap(queued.program.graph.tensor(named: "queue")))[0], 24)
+        options.settings = ["block": 9]
+        XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "jepa", data: .images(Digits.split.test), options: options)) {
+            XCTAssert("\($0)".contains("block size 9"), "\($0)")
+        }
+    }
+
     func testBatchLargerThanTheDataIsAClearError() throws {
         let few = Digits.split.test.subset(Array(0..<5))
         let options = TrainingOptions(batch: 8, backbone: SmallResNet(width: 8, groups: 4), imageSize: 8)
@@ -389,6 +425,18 @@ final class TrainAndEvaluateTests: XCTestCase {
         let other = try TrainingRun(method: "rotation", dataPath: folder + "/images", options: options)
         XCTAssertThrowsError(try other.resume(from: model)) { error in
             XCTAssert("\(error)".contains("ssl.method 'autoencoder'"), "\(error)")
+        }
+
+        // Settings are stored, and a resume with other settings is refused.
+        var settled = options
+        settled.settings = ["noise": 0.3]
+        let denoising = try TrainingRun(method: "denoising", dataPath: folder + "/images", options: settled)
+        _ = try denoising.train(steps: 2, output: folder + "/denoising.safetensors")
+        XCTAssertEqual(try ModelFile(path: folder + "/denoising.safetensors").metadata[TrainingMetadata.settings], "noise=0.3")
+        XCTAssertNoThrow(try TrainingRun(method: "denoising", dataPath: folder + "/images", options: settled).resume(from: folder + "/denoising.safetensors"))
+        let unsettled = try TrainingRun(method: "denoising", dataPath: folder + "/images", options: options)
+        XCTAssertThrowsError(try unsettled.resume(from: folder + "/denoising.safetensors")) { error in
+            XCTAssert("\(error)".contains("ssl.settings 'noise=0.3', this run 'noise=0.2'"), "\(error)")
         }
     }
 
