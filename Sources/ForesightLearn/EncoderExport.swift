@@ -129,8 +129,27 @@ public final class EncoderModel: FrameEmbedder {
         }
     }
 
-    /// Takes the encoder out of live-learning checkpoint `checkpoint` and writes it to
-    /// `path`; returns the written encoder.
+    /// Whether a model file of `architecture` holds a pc64 encoder to export: a live-learning
+    /// checkpoint (pc64-next-frame, pc64-motion) or a model file of `foresight train --method
+    /// next-frame|motion` (ssl-next-frame, ssl-motion), not an encoder file itself.
+    static func holdsExportableEncoder(_ architecture: String) -> Bool {
+        (architecture.hasPrefix("pc64") && architecture != EncoderModel.architecture && architecture != Int8EncoderModel.architecture)
+            || architecture == "ssl-next-frame" || architecture == "ssl-motion"
+    }
+
+    /// The source model file's facts an exported encoder keeps, as "source.KEY" metadata.
+    static func provenance(of file: ModelFile, checkpoint: String) -> [String: String] {
+        var provenance = ["source.architecture": file.metadata["architecture"] ?? "unknown",
+                          "source.checkpoint": (checkpoint as NSString).lastPathComponent]
+        for key in ["objective", "live.steps", "live.frames", "optimizer.steps", "ssl.method", "ssl.steps", "ssl.input"] {
+            provenance["source." + key] = file.metadata[key]
+        }
+        return provenance
+    }
+
+    /// Takes the encoder out of `checkpoint` (a live-learning checkpoint, or a next-frame or
+    /// motion model file trained with 4 past frames) and writes it to `path`; returns the
+    /// written encoder.
     ///
     /// ```swift
     /// let encoder = try EncoderModel.export(checkpoint: "live.safetensors", to: "encoder.safetensors")
@@ -139,15 +158,13 @@ public final class EncoderModel: FrameEmbedder {
     public static func export(checkpoint: String, to path: String, threads: Int = 1) throws -> EncoderModel {
         let file = try ModelFile(path: checkpoint)
         let source = file.metadata["architecture"] ?? "unknown"
-        guard source.hasPrefix("pc64") && source != architecture && source != Int8EncoderModel.architecture else {
-            throw ModelFileError(path: checkpoint, problem: "holds architecture \(source); export takes a pc64 checkpoint (pc64-motion or pc64-next-frame)")
+        guard holdsExportableEncoder(source) else {
+            throw ModelFileError(path: checkpoint, problem: "holds architecture \(source); export takes a pc64 checkpoint (pc64-motion or pc64-next-frame) or a next-frame or motion model file")
         }
         try checkTensors(file)
         let encoder = try EncoderModel(batch: 1, threads: threads)
         try encoder.load(from: file)
-        var provenance = ["source.architecture": source, "source.checkpoint": (checkpoint as NSString).lastPathComponent]
-        for key in ["objective", "live.steps", "live.frames", "optimizer.steps"] { provenance["source." + key] = file.metadata[key] }
-        try encoder.write(to: path, extraMetadata: provenance)
+        try encoder.write(to: path, extraMetadata: provenance(of: file, checkpoint: checkpoint))
         return encoder
     }
 }

@@ -238,17 +238,17 @@ public final class Int8EncoderModel: FrameEmbedder {
         if architecture == EncoderModel.architecture {
             try EncoderModel.checkEncoderFile(file)
         } else {
-            guard architecture.hasPrefix("pc64") && architecture != Int8EncoderModel.architecture else {
-                throw ModelFileError(path: checkpoint, problem: "holds architecture \(architecture); int8 export takes a pc64 checkpoint or a float32 encoder file")
+            guard EncoderModel.holdsExportableEncoder(architecture) else {
+                throw ModelFileError(path: checkpoint, problem: "holds architecture \(architecture); int8 export takes a pc64 checkpoint, a next-frame or motion model file, or a float32 encoder file")
             }
             try EncoderModel.checkTensors(file)
         }
         try float.load(from: file)
         let int8 = try Int8EncoderModel(quantizing: float, calibration: calibration, method: method, batch: 1)
-        var metadata = ["source.architecture": architecture, "source.checkpoint": (checkpoint as NSString).lastPathComponent,
-                        "calibration.method": describe(method), "calibration.source": (source as NSString).lastPathComponent,
-                        "calibration.samples": String(calibration.count)]
-        for key in ["objective", "live.steps", "live.frames", "optimizer.steps"] { metadata["source." + key] = file.metadata[key] }
+        var metadata = EncoderModel.provenance(of: file, checkpoint: checkpoint)
+        metadata["calibration.method"] = describe(method)
+        metadata["calibration.source"] = (source as NSString).lastPathComponent
+        metadata["calibration.samples"] = String(calibration.count)
         try int8.write(to: path, extraMetadata: metadata)
         return int8
     }

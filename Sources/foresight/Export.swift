@@ -1,4 +1,5 @@
-// `foresight export`: takes the pc64 encoder out of a live-learning checkpoint and writes it
+// `foresight export`: takes the pc64 encoder out of a live-learning checkpoint (or a next-frame
+// or motion model file of `foresight train`) and writes it
 // as an encoder model file, float32 or (with --int8) quantized after training with activation
 // ranges calibrated on a recording, a camera or a synthetic scene; with --onnx also as ONNX (float32, or
 // QDQ for int8). Not quantization-aware training (that happens while learning, if at all).
@@ -20,7 +21,7 @@ struct Export: ParsableCommand {
             """
     )
 
-    @Argument(help: "A checkpoint written by `foresight learn --checkpoint` (pc64-motion or pc64-next-frame); with --int8 also a float32 encoder file.")
+    @Argument(help: "A checkpoint written by `foresight learn --checkpoint` (pc64-motion or pc64-next-frame) or a model file of `foresight train --method next-frame|motion`; with --int8 also a float32 encoder file.")
     var checkpoint: String
 
     @Flag(help: "Export the encoder (e1..e3); the only export for now.")
@@ -66,6 +67,10 @@ struct Export: ParsableCommand {
         let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
         let file = try ModelFile(path: output)
         print("wrote \(output): \(file.metadata["architecture"] ?? "?"), \(int8 ? "int8 (calibrated on \(calibrate), \(file.metadata["calibration.method"] ?? "?"))" : "float32"), \(bytes) bytes")
+        if let trained = file.metadata["source.ssl.input"], trained != "1,64,64" {
+            let size = trained.split(separator: ",").last.map(String.init) ?? trained
+            FileHandle.standardError.write(Data("note: the encoder was trained on \(size)x\(size) frames and the encoder file takes 64x64 ones; its convolutions run at any size, but things will look \(size == "32" ? "twice" : "64/\(size) times") as large as in training (train with --size 64 to match)\n".utf8))
+        }
         if let onnx {
             var metadata: [String: String] = [:]
             for key in ["architecture", "preprocessing", "input", "output", "quantization", "calibration.method", "calibration.source",

@@ -386,6 +386,44 @@ final class TrainAndEvaluateTests: XCTestCase {
         }
     }
 
+    /// A next-frame model file's encoder exports as the live checkpoints' does (float32 and
+    /// int8), with its weights and where it came from; video CPC's frame encoder is not pc64's.
+    func testNextFrameModelFileExportsItsEncoder() throws {
+        let folder = try temporaryFolder(self)
+        let video = folder + "/clip.y4m"
+        let writer = try Y4MWriter(path: video, header: Y4MHeader(width: 32, height: 32))
+        var frame = [Float](repeating: 0, count: 32 * 32)
+        var digits = MovingDigits(width: 32, height: 32, seed: 4)
+        for _ in 0..<40 {
+            frame.withUnsafeMutableBufferPointer { digits.render(into: $0.baseAddress!) }
+            digits.advance()
+            try frame.map { UInt8(($0 * 255).rounded()) }.withUnsafeBytes { try writer.writeGray(luma: $0) }
+        }
+        writer.close()
+        let run = try TrainingRun(method: "next-frame", dataPath: video, options: TrainingOptions(batch: 4, seed: 2, imageSize: 32))
+        _ = try run.train(steps: 3, output: folder + "/next-frame.safetensors")
+
+        let encoder = try EncoderModel.export(checkpoint: folder + "/next-frame.safetensors", to: folder + "/encoder.safetensors")
+        for (name, tensor) in encoder.namedParameters {
+            let trained = run.trainer.program.tensor(try XCTUnwrap(run.trainer.program.graph.tensor(named: name)))
+            XCTAssertEqual(tensor.toArray(), trained.toArray(), name)
+        }
+        let file = try ModelFile(path: folder + "/encoder.safetensors")
+        XCTAssertEqual(file.metadata["source.architecture"], "ssl-next-frame")
+        XCTAssertEqual(file.metadata["source.ssl.input"], "1,32,32")
+        XCTAssertNoThrow(try EncoderModel(path: folder + "/encoder.safetensors", batch: 1))
+        let frames = try Int8EncoderModel.calibrationFrames(source: video, count: 8)
+        _ = try Int8EncoderModel.export(checkpoint: folder + "/next-frame.safetensors", to: folder + "/encoder-int8.safetensors",
+                                        calibration: Int8EncoderModel.calibrationSamples(frames, count: 8), method: .minMax, source: video)
+        XCTAssertEqual(try ModelFile(path: folder + "/encoder-int8.safetensors").metadata["source.ssl.method"], "next-frame")
+
+        let cpc = try TrainingRun(method: "cpc", dataPath: video, options: TrainingOptions(batch: 2, seed: 2, imageSize: 16))
+        _ = try cpc.train(steps: 1, output: folder + "/cpc.safetensors")
+        XCTAssertThrowsError(try EncoderModel.export(checkpoint: folder + "/cpc.safetensors", to: folder + "/no.safetensors")) {
+            XCTAssert("\($0)".contains("holds architecture ssl-cpc; export takes a pc64 checkpoint"), "\($0)")
+        }
+    }
+
     func testResumeContinuesTheStepsAndRefusesAnotherMethod() throws {
         let folder = try temporaryFolder(self)
         try writeLabelledFolder(Digits.split.test.subset(Array(0..<40)), to: folder + "/images")
