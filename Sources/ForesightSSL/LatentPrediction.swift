@@ -37,7 +37,7 @@ public final class LatentPredictionTrainer: SelfSupervisedTrainer {
     public let augmentation: ViewAugmentation?
     /// The loss operation (its `meanCosine` tells how well the targets are predicted).
     public let objective: CosinePredictionLossOperation
-    private let data: LabeledImages
+    private var data: LabeledImages
     private let context: TensorID, positions: TensorID, targets: TensorID
     private let targetImages: TensorID, targetFeatures: TensorID, blockCells: TensorID
     /// The size of the backbone's feature maps.
@@ -131,5 +131,14 @@ public final class LatentPredictionTrainer: SelfSupervisedTrainer {
         let loss = try program.step()
         target.update()
         return loss
+    }
+}
+
+extension LatentPredictionTrainer: ImageSetTrainer {
+    public var imageSet: LabeledImages { data }
+
+    public func replaceImages(_ images: LabeledImages) throws {
+        try checkReplacement(images, for: data)
+        data = images
     }
 }

@@ -36,7 +36,7 @@ public final class MaskedAutoencoderTrainer: SelfSupervisedTrainer {
     public let batch: Int
     /// Patches per image, and hidden patches per image.
     public let patchCount: Int, hiddenPerImage: Int
-    private let data: LabeledImages
+    private var data: LabeledImages
     private let images: TensorID, mask: TensorID, hiddenRows: TensorID, visibleRows: TensorID, places: TensorID
     private var random: SeededRandom
     private var order: [Int]
@@ -115,5 +115,14 @@ public final class MaskedAutoencoderTrainer: SelfSupervisedTrainer {
             }
         }
         return try program.step()
+    }
+}
+
+extension MaskedAutoencoderTrainer: ImageSetTrainer {
+    public var imageSet: LabeledImages { data }
+
+    public func replaceImages(_ images: LabeledImages) throws {
+        try checkReplacement(images, for: data)
+        data = images
     }
 }

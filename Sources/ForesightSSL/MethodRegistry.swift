@@ -127,8 +127,9 @@ public struct TrainingOptions: Sendable {
     public var colour: Bool
     /// The views of the two-view and momentum methods.
     public var augmentation: ViewAugmentation
-    /// The most memory an image folder's decoded pixels may take (default 256 MiB); a larger
-    /// folder is sampled down to what fits.
+    /// The most memory an image folder's decoded pixels may take (default 256 MiB). A
+    /// `TrainingRun` takes a larger folder in chunks of half this (`ImageFolderChunks`);
+    /// `TrainingData.load` samples it down to what fits.
     public var imageMemoryBytes: Int = 256 << 20
     /// Method settings by name (`train --set temperature=0.1`); a method's others keep their
     /// defaults. `MethodRegistry.makeTrainer` refuses a name the method does not have.

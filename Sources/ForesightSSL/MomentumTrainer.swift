@@ -115,7 +115,7 @@ public final class MomentumTrainer: SelfSupervisedTrainer {
     public let batch: Int
     /// The loss operation, for its diagnostics (InfoNCE accuracy, mean cosine).
     public let objective: any ForesightNN.Operation
-    private let data: LabeledImages
+    private var data: LabeledImages
     private let views: TensorID, targetViews: TensorID, targetProjections: TensorID, targets: TensorID
     /// MoCo's queue input [K, P] and the next row to overwrite.
     private let queue: TensorID?
@@ -219,5 +219,14 @@ public final class MomentumTrainer: SelfSupervisedTrainer {
             (destination + queueStart * width).update(from: keys.floatPointer + row * width, count: width)
             queueStart = (queueStart + 1) % capacity
         }
+    }
+}
+
+extension MomentumTrainer: ImageSetTrainer {
+    public var imageSet: LabeledImages { data }
+
+    public func replaceImages(_ images: LabeledImages) throws {
+        try checkReplacement(images, for: data)
+        data = images
     }
 }

@@ -75,7 +75,7 @@ public final class PretextTrainer: SelfSupervisedTrainer {
     public let objective: PretextObjective
     /// Images per step.
     public let batch: Int
-    private let data: LabeledImages
+    private var data: LabeledImages
     private let images: TensorID, target: TensorID
     /// Inpainting's mask input [B, C*H*W] (1 where masked).
     private let mask: TensorID?
@@ -196,5 +196,14 @@ public final class PretextTrainer: SelfSupervisedTrainer {
             }
         }
         return try program.step()
+    }
+}
+
+extension PretextTrainer: ImageSetTrainer {
+    public var imageSet: LabeledImages { data }
+
+    public func replaceImages(_ images: LabeledImages) throws {
+        try checkReplacement(images, for: data)
+        data = images
     }
 }

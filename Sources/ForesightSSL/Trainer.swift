@@ -28,6 +28,34 @@ public protocol SelfSupervisedTrainer: AnyObject {
     @discardableResult func step() throws -> Float
 }
 
+/// A trainer that draws its batches from an image set in memory, which another set of the
+/// same image shape can replace: the next chunk of a folder too large to decode whole.
+///
+/// ```swift
+/// try trainer.replaceImages(try chunks.chunk(1))   // the following steps draw from chunk 1
+/// ```
+public protocol ImageSetTrainer: SelfSupervisedTrainer {
+    /// Images per step.
+    var batch: Int { get }
+    /// The set the next steps draw from.
+    var imageSet: LabeledImages { get }
+    /// Draws from `images` from the next step on. Throws, changing nothing, when their shape
+    /// differs from the current set's or they are fewer than a batch.
+    func replaceImages(_ images: LabeledImages) throws
+}
+
+extension ImageSetTrainer {
+    /// The check `replaceImages` makes before it swaps `current` for `replacement`.
+    func checkReplacement(_ replacement: LabeledImages, for current: LabeledImages) throws {
+        guard [replacement.channels, replacement.height, replacement.width] == [current.channels, current.height, current.width] else {
+            throw TrainingDataError("replacement images are \(replacement.channels)x\(replacement.height)x\(replacement.width); the trainer takes \(current.channels)x\(current.height)x\(current.width)")
+        }
+        guard replacement.count >= batch else {
+            throw TrainingDataError("a replacement set of \(replacement.count) images is smaller than a batch of \(batch)")
+        }
+    }
+}
+
 /// Why a backbone specification could not be read.
 public struct BackboneSpecificationError: Error, CustomStringConvertible, Equatable {
     public let description: String

@@ -73,8 +73,17 @@ public final class TrainingRun {
     public let settings: String
     /// One image's shape [C, H, W] for image methods, else nil.
     public let inputShape: [Int]?
-    /// Steps per pass over the data, for image methods (ceil(count / batch)), else nil.
+    /// Steps per pass over the data, for image methods (ceil(count / batch), the whole folder's
+    /// count when it comes in chunks), else nil.
     public let stepsPerEpoch: Int?
+    /// The image folder in chunks, when it is too large to decode whole within
+    /// `options.imageMemoryBytes`: chunks of half that, so that the next one can be decoded
+    /// while the last is still in use. Nil otherwise.
+    public let chunks: ImageFolderChunks?
+    /// Steps on each chunk (about one pass over it) before the next is decoded; nil without chunks.
+    public let stepsPerChunk: Int?
+    /// The chunk the trainer draws from now.
+    public private(set) var currentChunk = 0
     /// Steps done, including those of a resumed checkpoint.
     public private(set) var stepsDone = 0
     /// The checkpoint this run resumed from and its steps.
@@ -83,8 +92,9 @@ public final class TrainingRun {
     /// network ("target." + name) and MoCo's key queue, listed once: what checkpoints hold.
     private let state: [(name: String, tensor: Tensor)]
 
-    /// Builds `method`'s trainer on `data`.
-    public init(method: String, data: TrainingData, options: TrainingOptions) throws {
+    /// Builds `method`'s trainer on `data`; with `chunks`, `data` is their chunk 0 and training
+    /// moves on to the next chunk every `stepsPerChunk` steps.
+    public init(method: String, data: TrainingData, options: TrainingOptions, chunks: ImageFolderChunks? = nil) throws {
         guard options.batch >= 1, options.threads >= 1, options.imageSize >= 1,
               options.learningRate > 0, options.learningRate.isFinite else {
             throw TrainingRunError("batch (\(options.batch)), threads (\(options.threads)) and image size (\(options.imageSize)) must be at least 1 and the learning rate (\(options.learningRate)) positive")
@@ -94,9 +104,16 @@ public final class TrainingRun {
         let entry = try MethodRegistry.entry(method)
         settings = entry.describe(try entry.resolvedSettings(options.settings))
         trainer = try MethodRegistry.makeTrainer(method: method, data: data, options: options)
+        self.chunks = chunks
+        if let chunks {
+            guard trainer is any ImageSetTrainer else { throw TrainingRunError("\(method) cannot take an image folder in chunks") }
+            stepsPerChunk = max(1, (chunks.files.count / chunks.chunksPerPass + options.batch - 1) / options.batch)
+        } else {
+            stepsPerChunk = nil
+        }
         if case let .images(set) = data {
             inputShape = [set.channels, set.height, set.width]
-            stepsPerEpoch = (set.count + options.batch - 1) / options.batch
+            stepsPerEpoch = ((chunks?.files.count ?? set.count) + options.batch - 1) / options.batch
         } else {
             inputShape = trainer.imageBackbone == nil ? nil : try MethodRegistry.entry(method).imageShape?(options)
             stepsPerEpoch = nil
@@ -120,10 +137,21 @@ public final class TrainingRun {
         self.state = state
     }
 
-    /// Checks that `method` trains on what `dataPath` holds, then reads the data and builds the trainer.
+    /// Checks that `method` trains on what `dataPath` holds, then reads the data and builds the
+    /// trainer. An image folder whose decoded images would take more than
+    /// `options.imageMemoryBytes` is taken in chunks of half that (see `chunks`).
     public convenience init(method: String, dataPath: String, options: TrainingOptions) throws {
         guard let kind = TrainingDataKind.of(path: dataPath) else { throw TrainingDataError(TrainingDataKind.unknownMessage(dataPath)) }
         try MethodRegistry.check(method: method, trainsOn: kind, source: "--data \(dataPath)")
+        let channels = options.colour ? 3 : 1, fitting = options.imagesFitting(channels: channels)
+        if kind == .images, let files = try? ImageLoading.imageFiles(under: dataPath), files.count > fitting {
+            let chunks = try ImageFolderChunks(files: files, capacity: max(1, fitting / 2), channels: channels, size: options.imageSize, seed: options.seed)
+            guard chunks.smallestChunk >= options.batch else {
+                throw TrainingDataError("--data \(dataPath): \(files.count) images do not fit in the image memory (\(fitting) of \(channels)x\(options.imageSize)x\(options.imageSize) do), so they are taken in chunks of \(chunks.smallestChunk), fewer than a batch of \(options.batch): raise the image memory or lower the batch")
+            }
+            try self.init(method: method, data: .images(try chunks.chunk(0)), options: options, chunks: chunks)
+            return
+        }
         try self.init(method: method, data: TrainingData.load(path: dataPath, options: options), options: options)
     }
 
@@ -198,6 +226,16 @@ public final class TrainingRun {
             if shouldStop() {
                 if let output, taken > 0, lastCheckpoint != stepsDone { try checkpoint(output) }
                 break
+            }
+            if let chunks, let stepsPerChunk, stepsDone / stepsPerChunk != currentChunk, let imageTrainer = trainer as? any ImageSetTrainer {
+                let wanted = stepsDone / stepsPerChunk
+                do {
+                    try imageTrainer.replaceImages(try chunks.chunk(wanted))
+                } catch {
+                    if let output, taken > 0, lastCheckpoint != stepsDone { try checkpoint(output) }
+                    throw TrainingRunError("\(method): chunk \(wanted + 1) of the image folder could not be read at step \(stepsDone): \(error); \(kept(lastCheckpoint))")
+                }
+                currentChunk = wanted
             }
             let loss = try trainer.step()
             guard loss.isFinite else {

@@ -49,7 +49,7 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
     public let cosineDecaySteps: Int?
     /// Steps taken so far.
     public private(set) var stepCount = 0
-    private let data: LabeledImages
+    private var data: LabeledImages
     private let views: TensorID
     private var random: SeededRandom
     private let scratch: UnsafeMutablePointer<Float>
@@ -128,4 +128,13 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
 public struct TwoViewTrainerError: Error, CustomStringConvertible, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension TwoViewTrainer: ImageSetTrainer {
+    public var imageSet: LabeledImages { data }
+
+    public func replaceImages(_ images: LabeledImages) throws {
+        try checkReplacement(images, for: data)
+        data = images
+    }
 }

@@ -16,8 +16,8 @@ struct Train: ParsableCommand {
             foresight train --method rotation --data images/ --backbone "resnet width=32 groups=8" --epochs 5 -o rotation.safetensors
             foresight train --method simclr --data images/ --steps 4000 --resume -o simclr.safetensors
             foresight train --method moco --data images/ --set temperature=0.1 --set queue=1024 --steps 2000 -o moco.safetensors
-            An image folder is read whole (every .png/.pgm/.ppm under it), resized to --size and made grey \
-            unless --rgb is given. The model file is written every --checkpoint-every steps and at the end; \
+            An image folder (every .png/.pgm/.ppm under it) is resized to --size and made grey unless --rgb \
+            is given; one larger than --image-memory is taken in chunks that fit. The model file is written every --checkpoint-every steps and at the end; \
             --resume continues from it. Ctrl-C stops after the current step and writes the model file; a loss \
             that becomes NaN stops the run and keeps the last good checkpoint.
             """
@@ -59,7 +59,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Keep images in RGB instead of greyscale.")
     var rgb = false
 
-    @Option(help: "The most memory (MiB) an image folder's decoded images may take; a larger folder trains on a seeded sample of the images that fit.")
+    @Option(help: "The most memory (MiB) an image folder's decoded images may take; a larger folder is taken in chunks of half that, one after another, each shuffled pass over the folder anew.")
     var imageMemory = 256
 
     @Flag(help: "Two-view and momentum methods: add flips, colour jitter, greyscale and blur to the views (for camera images; off for digits-like data).")
@@ -103,7 +103,7 @@ struct Train: ParsableCommand {
         options.settings = try MethodRegistry.Entry.parseSettings(stored).merging(MethodRegistry.Entry.parseSettings(settings)) { $1 }
         if TrainingDataKind.of(path: data) == .images, let files = try? ImageLoading.imageFiles(under: data),
            files.count > options.imagesFitting(channels: options.colour ? 3 : 1) {
-            FileHandle.standardError.write(Data("\(data) holds \(files.count) images; \(options.imagesFitting(channels: options.colour ? 3 : 1)) fit in --image-memory \(imageMemory) MiB, so training uses a seeded sample of that many\n".utf8))
+            FileHandle.standardError.write(Data("\(data) holds \(files.count) images; \(options.imagesFitting(channels: options.colour ? 3 : 1)) fit in --image-memory \(imageMemory) MiB, so training takes them in chunks of half that many, one decoded at a time\n".utf8))
         }
 
         let run = try TrainingRun(method: method, dataPath: data, options: options)

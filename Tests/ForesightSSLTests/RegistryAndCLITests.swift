@@ -253,6 +253,78 @@ final class TrainingDataLoadingTests: XCTestCase {
         XCTAssertEqual(Array(rgb.pixels[12..<16]), [0, 1, 0, 1], "grey is repeated into each channel")
     }
 
+    /// Each pass over a folder in chunks takes every file once, in a new order, in chunks of
+    /// nearly equal size within the capacity; a chunk is the same whenever it is asked for.
+    func testImageFolderChunksTakeEveryFileOncePerPass() throws {
+        let folder = try temporaryFolder(self)
+        try writeLabelledFolder(Digits.split.test.subset(Array(0..<50)), to: folder)
+        let files = try ImageLoading.imageFiles(under: folder)
+        let chunks = try ImageFolderChunks(files: files, capacity: 16, channels: 1, size: 8, seed: 5)
+        XCTAssertEqual([chunks.chunksPerPass, chunks.smallestChunk], [4, 12])
+        for pass in 0..<2 {
+            let taken = (0..<4).map { chunks.files(ofChunk: pass * 4 + $0) }
+            XCTAssert(taken.allSatisfy { (12...13).contains($0.count) }, "\(taken.map(\.count))")
+            XCTAssertEqual(taken.flatMap { $0 }.sorted(), files.sorted(), "pass \(pass) takes every file once")
+        }
+        XCTAssertNotEqual(chunks.files(ofChunk: 0), chunks.files(ofChunk: 4), "each pass shuffles anew")
+        XCTAssertEqual(chunks.files(ofChunk: 6), chunks.files(ofChunk: 6))
+        let decoded = try chunks.chunk(1)
+        XCTAssertEqual([decoded.count, decoded.channels, decoded.height, decoded.width], [chunks.files(ofChunk: 1).count, 1, 8, 8])
+        XCTAssertEqual(decoded.pixels, try ImageLoading.load(chunks.files(ofChunk: 1), channels: 1, height: 8, width: 8))
+        XCTAssertThrowsError(try ImageFolderChunks(files: [], capacity: 4, channels: 1, size: 8, seed: 0))
+    }
+
+    /// A folder larger than the image memory trains in chunks of half of it, moving to the next
+    /// chunk after about a pass over the last; an epoch counts the whole folder.
+    func testLargeFolderTrainsInChunksWithinTheImageMemory() throws {
+        let folder = try temporaryFolder(self)
+        try writeLabelledFolder(Digits.split.test.subset(Array(0..<50)), to: folder + "/images")
+        var options = TrainingOptions(batch: 4, seed: 2, backbone: SmallResNet(width: 4, groups: 2), imageSize: 8)
+        options.imageMemoryBytes = 20 * 64 * MemoryLayout<Float>.stride   // 20 images of 1x8x8
+        let run = try TrainingRun(method: "autoencoder", dataPath: folder + "/images", options: options)
+        let chunks = try XCTUnwrap(run.chunks)
+        XCTAssertEqual([chunks.capacity, chunks.chunksPerPass], [10, 5])
+        XCTAssertEqual(run.stepsPerChunk, 3)
+        XCTAssertEqual(run.stepsPerEpoch, 13)
+        let trainer = try XCTUnwrap(run.trainer as? any ImageSetTrainer)
+        XCTAssertEqual(trainer.imageSet.pixels, try chunks.chunk(0).pixels)
+        var chunkOfStep: [Int] = []
+        _ = try run.train(steps: 16) { _ in chunkOfStep.append(run.currentChunk) }
+        XCTAssertEqual(chunkOfStep, [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5])
+        XCTAssertEqual(trainer.imageSet.pixels, try chunks.chunk(5).pixels)
+        XCTAssertLessThanOrEqual(trainer.imageSet.pixels.count * MemoryLayout<Float>.stride, options.imageMemoryBytes / 2)
+
+        // A chunk that cannot be read stops the run with the file named, after saving the steps done.
+        let later = try TrainingRun(method: "autoencoder", dataPath: folder + "/images", options: options)
+        let broken = try XCTUnwrap(later.chunks).files(ofChunk: 1)[0]
+        try Data("P5\n8 8\n255\n".utf8).write(to: URL(fileURLWithPath: broken))   // a header without its pixels
+        let model = folder + "/ae.safetensors"
+        XCTAssertThrowsError(try later.train(steps: 10, checkpointEvery: 100, output: model)) { error in
+            XCTAssert("\(error)".contains("chunk 2 of the image folder could not be read at step 3"), "\(error)")
+            XCTAssert("\(error)".contains(broken), "\(error)")
+        }
+        XCTAssertEqual(try ModelFile(path: model).metadata[TrainingMetadata.steps], "3")
+
+        // Chunks smaller than a batch are refused up front.
+        options.batch = 16
+        XCTAssertThrowsError(try TrainingRun(method: "autoencoder", dataPath: folder + "/images", options: options)) { error in
+            XCTAssert("\(error)".contains("fewer than a batch of 16: raise the image memory or lower the batch"), "\(error)")
+        }
+    }
+
+    /// A trainer takes a replacement set only of its image shape and at least a batch.
+    func testReplacingATrainersImagesChecksTheSet() throws {
+        let set = Digits.split.test
+        let trainer = try TwoViewTrainer(objective: .simclr(temperature: 0.2), data: set.subset(Array(0..<20)), backbone: SmallResNet(width: 4, groups: 2), batch: 8)
+        XCTAssertThrowsError(try trainer.replaceImages(set.subset(Array(0..<7)))) { XCTAssert("\($0)".contains("smaller than a batch of 8"), "\($0)") }
+        let wide = LabeledImages(pixels: [Float](repeating: 0, count: 8 * 64 * 2), labels: [Int32](repeating: 0, count: 8), channels: 1, height: 8, width: 16)
+        XCTAssertThrowsError(try trainer.replaceImages(wide)) { XCTAssert("\($0)".contains("the trainer takes 1x8x8"), "\($0)") }
+        XCTAssertEqual(trainer.imageSet.count, 20, "a refused set changes nothing")
+        try trainer.replaceImages(set.subset(Array(100..<110)))
+        XCTAssertEqual(trainer.imageSet.pixels, set.subset(Array(100..<110)).pixels)
+        XCTAssert(try trainer.step().isFinite)
+    }
+
     func testFolderLargerThanTheImageMemoryIsSampledToFit() throws {
         let folder = try temporaryFolder(self)
         // Ten 4x4 grey images; image i is filled with the value 10 i.
