@@ -135,6 +135,13 @@ public final class AudioCPCTrainer: SelfSupervisedTrainer {
         }
     }
 
+    /// Chunks in a pass over the recording (a step appends one), or nil for a synthetic scene.
+    public var stepsPerPass: Int? {
+        if let array = audio as? SampleArrayStream { return max(1, array.samples.count / array.windowSamples) }
+        if let file = audio as? WAVWindowStream { return max(1, file.frameCount / file.hop) }
+        return nil
+    }
+
     /// Appends the next chunk, draws and (optionally) masks a batch of windows, trains once; returns the InfoNCE loss.
     @discardableResult
     public func step() throws -> Float {

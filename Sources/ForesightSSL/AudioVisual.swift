@@ -242,6 +242,9 @@ public final class AudioVisualTrainer: SelfSupervisedTrainer {
         }
     }
 
+    /// A pass over the pairs in steps of `batch` (the last partial batch left to the next shuffle).
+    public var stepsPerPass: Int? { max(1, order.count / batch) }
+
     /// Takes the next B pairs of the shuffle (reshuffled when fewer than B remain), writes them
     /// and trains once; returns the loss.
     @discardableResult

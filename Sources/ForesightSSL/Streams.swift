@@ -34,6 +34,12 @@ public protocol VideoClipStream: SampleStream where Element == Float {
     /// Frame size.
     var height: Int { get }
     var width: Int { get }
+    /// Clips in about one pass over the source (a file's frames over T), or nil when it has no end.
+    var clipsPerPass: Int? { get }
+}
+
+extension VideoClipStream {
+    public var clipsPerPass: Int? { nil }
 }
 
 /// Why a stream cannot deliver: too little data for one sample, bad sizes, or (Y4M, images) a
@@ -125,6 +131,14 @@ public final class Y4MClipStream: VideoClipStream {
 
     /// Bytes this stream holds besides the caller's clip: one file frame, its luma as floats and the resizer's rows.
     public var bufferBytes: Int { frame.planes.count + luma.count * 4 + header.height * width * 4 }
+
+    /// The file's frames over T, from its size (frames with parameters make this a slight overestimate).
+    public var clipsPerPass: Int? {
+        var status = stat()
+        let fileBytes = stat(path, &status) == 0 ? Int(status.st_size) : 0
+        let framesInFile = max(0, fileBytes - header.line.utf8.count - 1) / ("FRAME\n".utf8.count + header.frameBytes)
+        return max(1, framesInFile / frames)
+    }
 
     public var sampleCount: Int { frames * height * width }
 

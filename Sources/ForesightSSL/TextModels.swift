@@ -75,6 +75,10 @@ public final class GPTTrainer: SelfSupervisedTrainer {
     }
 
     /// Draws B windows, writes their bytes and next bytes, and trains once; returns the loss in nats per byte.
+    /// Windows of the text's length in steps of `batch` windows (windows start anywhere, so a
+    /// pass is as many bytes as the text holds, not every byte once).
+    public var stepsPerPass: Int? { max(1, text.count / (batch * model.context)) }
+
     @discardableResult
     public func step() throws -> Float {
         fillWindows(random: &random)
@@ -187,6 +191,9 @@ public final class BERTTrainer: SelfSupervisedTrainer {
         order = Array(0..<context)
         random = SeededRandom(seed: seed &+ 1)
     }
+
+    /// Windows of the text's length in steps of `batch` windows.
+    public var stepsPerPass: Int? { max(1, text.count / (batch * model.context)) }
 
     /// Draws B windows, hides their chosen bytes and trains once; returns the loss in nats per masked byte.
     @discardableResult

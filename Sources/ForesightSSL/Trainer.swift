@@ -26,6 +26,13 @@ public protocol SelfSupervisedTrainer: AnyObject {
     var imageBackbone: (any ImageBackbone)? { get }
     /// Trains once on the next batch; returns the loss.
     @discardableResult func step() throws -> Float
+    /// Steps for about one pass over the trainer's data (what `--epochs` counts), or nil when
+    /// the data has no end (a synthetic scene) or the run counts it (image folders).
+    var stepsPerPass: Int? { get }
+}
+
+extension SelfSupervisedTrainer {
+    public var stepsPerPass: Int? { nil }
 }
 
 /// A trainer that draws its batches from an image set in memory, which another set of the

@@ -73,8 +73,8 @@ public final class TrainingRun {
     public let settings: String
     /// One image's shape [C, H, W] for image methods, else nil.
     public let inputShape: [Int]?
-    /// Steps per pass over the data, for image methods (ceil(count / batch), the whole folder's
-    /// count when it comes in chunks), else nil.
+    /// Steps per pass over the data: for image methods ceil(count / batch) (the whole folder's
+    /// count when it comes in chunks), else the trainer's `stepsPerPass` (nil for a synthetic source).
     public let stepsPerEpoch: Int?
     /// The image folder in chunks, when it is too large to decode whole within
     /// `options.imageMemoryBytes`: chunks of half that, so that the next one can be decoded
@@ -116,7 +116,7 @@ public final class TrainingRun {
             stepsPerEpoch = ((chunks?.files.count ?? set.count) + options.batch - 1) / options.batch
         } else {
             inputShape = trainer.imageBackbone == nil ? nil : try MethodRegistry.entry(method).imageShape?(options)
-            stepsPerEpoch = nil
+            stepsPerEpoch = trainer.stepsPerPass
         }
         var state: [(name: String, tensor: Tensor)] = []
         let program = trainer.program
@@ -258,7 +258,7 @@ public final class TrainingRun {
     /// Steps for `epochs` passes over the data; an error for data without a size in images.
     public func steps(forEpochs epochs: Int) throws -> Int {
         guard epochs >= 1 else { throw TrainingRunError("--epochs must be at least 1 (got \(epochs))") }
-        guard let stepsPerEpoch else { throw TrainingRunError("\(method) does not train on images; give --steps instead of --epochs") }
+        guard let stepsPerEpoch else { throw TrainingRunError("\(method) trains on a source without an end; give --steps instead of --epochs") }
         return epochs * stepsPerEpoch
     }
 }

@@ -146,6 +146,9 @@ public final class VideoPredictionTrainer: SelfSupervisedTrainer {
         return copyLast / Float(batch)
     }
 
+    /// About a pass over the clips' file, in steps of `batch` clips.
+    public var stepsPerPass: Int? { clips.clipsPerPass.map { max(1, ($0 + batch - 1) / batch) } }
+
     /// Trains once on the next batch; returns the loss (for motion, error plus smoothness penalty).
     @discardableResult
     public func step() throws -> Float {
@@ -295,6 +298,9 @@ public final class VideoCPCTrainer: SelfSupervisedTrainer {
         for n in 0..<configuration.batch { try stream.next(into: input + n * clipFloats) }
     }
 
+    /// About a pass over the clips' file, in steps of N clips.
+    public var stepsPerPass: Int? { clips.clipsPerPass.map { max(1, ($0 + configuration.batch - 1) / configuration.batch) } }
+
     /// Trains once on the next N clips; returns the InfoNCE loss (before the update).
     @discardableResult
     public func step() throws -> Float {
@@ -370,6 +376,7 @@ public enum VideoMethods {
 
 /// A shuffled clip stream is still a clip stream.
 extension ShuffleReservoir: VideoClipStream where Source: VideoClipStream {
+    public var clipsPerPass: Int? { source.clipsPerPass }
     public var frames: Int { source.frames }
     public var height: Int { source.height }
     public var width: Int { source.width }

@@ -32,7 +32,7 @@ struct Train: ParsableCommand {
     @Option(help: "The image backbone, `family key=value ...`: resnet width= groups=, or vit dim= depth= heads= patch= (default: the method's, resnet width=16 groups=4 for most; the checkpoint's with --resume).")
     var backbone: String?
 
-    @Option(help: "Passes over the image set (give --epochs or --steps).")
+    @Option(help: "Passes over the data: an image folder, a text, a recording (give --epochs or --steps; a synthetic source needs --steps).")
     var epochs: Int?
 
     @Option(help: "Training steps in all, resumed ones included (give --epochs or --steps).")

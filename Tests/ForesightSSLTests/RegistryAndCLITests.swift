@@ -219,6 +219,31 @@ final class MethodRegistryTests: XCTestCase {
         }
     }
 
+    /// `--epochs` counts passes over text, audio and video as over images; a synthetic source has no end.
+    func testEpochsCountPassesOverEveryKindOfData() throws {
+        let folder = try temporaryFolder(self)
+        let text = folder + "/text.txt"
+        try Data([UInt8](repeating: 97, count: 5_000)).write(to: URL(fileURLWithPath: text))
+        let gpt = try TrainingRun(method: "gpt", dataPath: text, options: TrainingOptions(batch: 16))
+        XCTAssertEqual(gpt.stepsPerEpoch, 5_000 / (16 * 32))
+        XCTAssertEqual(try gpt.steps(forEpochs: 3), 3 * (5_000 / (16 * 32)))
+
+        // 40 frames make 8 clips of 5 (4 past frames and the next): 2 steps of 4 clips.
+        let video = folder + "/clip.y4m"
+        let writer = try Y4MWriter(path: video, header: Y4MHeader(width: 16, height: 16))
+        for frame in 0..<40 { try [UInt8](repeating: UInt8(frame), count: 384).withUnsafeBytes { try writer.writeFrame(planes: $0) } }
+        writer.close()
+        XCTAssertEqual(try TrainingRun(method: "next-frame", dataPath: video, options: TrainingOptions(batch: 4, imageSize: 16)).stepsPerEpoch, 2)
+
+        // 3 s of audio at 16 kHz in chunks of 0.5 s: 6 steps.
+        let audio = try MethodRegistry.makeTrainer(method: "cpc", data: .audio(samples: [Float](repeating: 0, count: 48_000), sampleRate: 16_000),
+                                                   options: TrainingOptions(batch: 8))
+        XCTAssertEqual(audio.stepsPerPass, 6)
+
+        let synthetic = try VideoCPCTrainer(clips: SyntheticClipStream(frames: 8, size: 16, seed: 1))
+        XCTAssertNil(synthetic.stepsPerPass)
+    }
+
     func testBatchLargerThanTheDataIsAClearError() throws {
         let few = Digits.split.test.subset(Array(0..<5))
         let options = TrainingOptions(batch: 8, backbone: SmallResNet(width: 8, groups: 4), imageSize: 8)
