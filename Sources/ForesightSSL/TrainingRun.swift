@@ -181,9 +181,14 @@ public final class TrainingRun {
     public func resume(from path: String) throws {
         let file = try ModelFile(path: path)
         let current = metadata
+        var stored = file.metadata
+        // Model files written before methods had settings trained with the defaults.
+        if stored[TrainingMetadata.settings] == nil, let entry = try? MethodRegistry.entry(method), let defaults = try? entry.resolvedSettings([:]) {
+            stored[TrainingMetadata.settings] = defaults.isEmpty ? nil : entry.describe(defaults)
+        }
         for key in [TrainingMetadata.method, TrainingMetadata.backbone, TrainingMetadata.input, TrainingMetadata.settings]
-        where file.metadata[key] != current[key] {
-            throw TrainingRunError("cannot resume from \(path): it has \(key) '\(file.metadata[key] ?? "none")', this run '\(current[key] ?? "none")'")
+        where stored[key] != current[key] {
+            throw TrainingRunError("cannot resume from \(path): it has \(key) '\(stored[key] ?? "none")', this run '\(current[key] ?? "none")'")
         }
         for (name, tensor) in state { try file.load(name, into: tensor) }
         if let optimizer = trainer.program.optimizer { optimizer.stepCount = Int(file.metadata[TrainingMetadata.optimizerSteps] ?? "") ?? 0 }

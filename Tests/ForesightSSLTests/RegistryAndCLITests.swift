@@ -573,6 +573,17 @@ final class TrainAndEvaluateTests: XCTestCase {
         XCTAssertThrowsError(try unsettled.resume(from: folder + "/denoising.safetensors")) { error in
             XCTAssert("\(error)".contains("ssl.settings 'noise=0.3', this run 'noise=0.2'"), "\(error)")
         }
+        // A model file from before settings were stored resumes with the defaults, and only with them.
+        let file = try ModelFile(path: folder + "/denoising.safetensors")
+        var older = file.metadata
+        older[TrainingMetadata.settings] = nil
+        try ModelFile.write(to: folder + "/older.safetensors", metadata: older, arrays: try file.tensors.keys.sorted().map { name in
+            (name, file.tensors[name]!.dtype, file.tensors[name]!.shape, try file.bytes(name))
+        })
+        XCTAssertNoThrow(try unsettled.resume(from: folder + "/older.safetensors"))
+        XCTAssertThrowsError(try denoising.resume(from: folder + "/older.safetensors")) { error in
+            XCTAssert("\(error)".contains("ssl.settings 'noise=0.2', this run 'noise=0.3'"), "\(error)")
+        }
     }
 
     func testNonFiniteLossStopsAndKeepsTheLastGoodCheckpoint() throws {
