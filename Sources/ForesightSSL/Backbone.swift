@@ -72,7 +72,8 @@ public final class FrozenEncoder {
     /// Images written per forward pass.
     public let batch: Int
     private let images: TensorID, features: TensorID
-    private let featureCount: Int
+    /// Features per image.
+    public let featureCount: Int
 
     /// Builds the backbone on [batch, channels, height, width] under the parameter prefix
     /// `name`, randomly initialised from `seed` until parameters are copied in.

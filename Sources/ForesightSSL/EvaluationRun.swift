@@ -135,4 +135,42 @@ public enum EvaluationRun {
         }
         return result
     }
+
+    /// The features of the model file's frozen encoder for every image of `inputs` (image files,
+    /// or folders read recursively, in order), each resized to the encoder's input shape:
+    /// [images, dimension], decoded and embedded `chunk` images at a time. A `.y4m` input is
+    /// refused: the encoder takes still images.
+    ///
+    /// ```swift
+    /// let (features, count, dimension) = try EvaluationRun.embedImages(model: "simclr.safetensors", inputs: ["frames/"])
+    /// ```
+    public static func embedImages(model path: String, inputs: [String], chunk: Int = 256) throws -> (features: [Float], count: Int, dimension: Int) {
+        precondition(chunk >= 1, "images are embedded at least one at a time, got \(chunk)")
+        let (encoder, input) = try encoder(model: path)
+        var files: [String] = []
+        for item in inputs {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: item, isDirectory: &isFolder) else { throw TrainingDataError("\(item) does not exist") }
+            if isFolder.boolValue {
+                let found = try ImageLoading.imageFiles(under: item)
+                guard !found.isEmpty else { throw TrainingDataError("\(item): the folder holds no .png, .pgm or .ppm image") }
+                files += found
+            } else if item.lowercased().hasSuffix(".y4m") {
+                throw TrainingDataError("\(item): the encoder of \(path) embeds still images (give image files or folders), not video")
+            } else {
+                files.append(item)
+            }
+        }
+        let dimension = encoder.featureCount
+        var features: [Float] = []
+        features.reserveCapacity(files.count * dimension)
+        for start in stride(from: 0, to: files.count, by: chunk) {
+            let names = Array(files[start..<min(start + chunk, files.count)])
+            let pixels = try ImageLoading.load(names, channels: input[0], height: input[1], width: input[2])
+            let set = LabeledImages(pixels: pixels, labels: [Int32](repeating: 0, count: names.count), channels: input[0],
+                                    height: input[1], width: input[2], classCount: 1)
+            features += encoder.embed(set).features
+        }
+        return (features, files.count, dimension)
+    }
 }

@@ -1,10 +1,12 @@
 // `foresight embed`: runs an exported encoder over videos or images and writes one embedding
-// row per input frame as NPY (optionally also the exact inputs). Float32 and int8 encoder
-// files; audio inputs are not embedded yet.
+// row per input frame as NPY (optionally also the exact inputs), or the encoder of a
+// `foresight train` model file over images (one feature row per image). Float32 and int8
+// encoder files; audio inputs are not embedded yet.
 
 import ArgumentParser
 import Foundation
 import ForesightLearn
+import ForesightSSL
 
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,10 +16,13 @@ struct Embed: ParsableCommand {
             foresight embed encoder.safetensors frames/ a.png b.pgm -o out.npy --save-inputs in.npy
             Each frame is stacked with its 3 predecessors (oldest first); the output has one
             row per frame: the flattened [32, 16, 16] embedding (float32).
+            foresight embed simclr.safetensors photos/ -o features.npy
+            A model file of `foresight train` embeds images (files, or folders read recursively), each
+            resized to the encoder's input: one row of its features per image.
             """
     )
 
-    @Argument(help: "An encoder file written by `foresight export --encoder` (float32 or --int8).")
+    @Argument(help: "An encoder file written by `foresight export --encoder` (float32 or --int8), or a model file of `foresight train` with an image encoder.")
     var model: String
 
     @Argument(help: "Inputs in order: .y4m videos, folders of PNG/PGM/PPM images, or image files.")
@@ -45,6 +50,19 @@ struct Embed: ParsableCommand {
     }
 
     func run() throws {
+        let file = try ModelFile(path: model)
+        if let method = file.metadata[TrainingMetadata.method], file.metadata[TrainingMetadata.backbone] == nil {
+            throw ValidationError("\(model) is a model file of \(method), which learns no image encoder; embed takes an encoder file or the model file of a method that learns one")
+        }
+        if file.metadata[TrainingMetadata.backbone] != nil {
+            guard saveInputs == nil else { throw ValidationError("--save-inputs belongs to exported encoder files") }
+            let start = Date()
+            let (features, count, dimension) = try EvaluationRun.embedImages(model: model, inputs: inputs)
+            let seconds = Date().timeIntervalSince(start)
+            try features.withUnsafeBufferPointer { try NPY.write(path: output, shape: [count, dimension], values: $0) }
+            print("embedded \(count) images in \(String(format: "%.3f", seconds)) s -> \(output) [\(count), \(dimension)]")
+            return
+        }
         let threadCount = try threads ?? device.map { try DeviceProfile.load(named: $0).cores } ?? 1
         let encoder = try EncoderFiles.open(model, batch: batch, threads: threadCount)
         let frames = try EncoderFrames.read(inputs)

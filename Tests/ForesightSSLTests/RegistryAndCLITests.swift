@@ -521,6 +521,37 @@ final class TrainAndEvaluateTests: XCTestCase {
         }
     }
 
+    /// `foresight embed MODEL images...` with a model file of `train`: one feature row per image,
+    /// in the order given, as the frozen encoder gives them; video and missing inputs refused.
+    func testModelFileEmbedsImageFilesAndFolders() throws {
+        let folder = try temporaryFolder(self)
+        try writeLabelledFolder(Digits.split.test.subset(Array(0..<12)), to: folder + "/images")
+        let options = TrainingOptions(batch: 4, seed: 1, backbone: SmallResNet(width: 4, groups: 2), imageSize: 8)
+        let run = try TrainingRun(method: "autoencoder", dataPath: folder + "/images", options: options)
+        _ = try run.train(steps: 2, output: folder + "/ae.safetensors")
+        let files = try ImageLoading.imageFiles(under: folder + "/images")
+        let (features, count, dimension) = try EvaluationRun.embedImages(model: folder + "/ae.safetensors", inputs: [files[3], folder + "/images"], chunk: 5)
+        XCTAssertEqual([count, dimension], [13, 8])
+        let (encoder, _) = try EvaluationRun.encoder(model: folder + "/ae.safetensors")
+        let order = [files[3]] + files
+        let expected = encoder.embed(LabeledImages(pixels: try ImageLoading.load(order, channels: 1, height: 8, width: 8),
+                                                   labels: [Int32](repeating: 0, count: 13), channels: 1, height: 8, width: 8)).features
+        XCTAssertEqual(features.count, expected.count)
+        for (a, b) in zip(features, expected) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        XCTAssertEqual(Array(features[0..<8]), Array(features[(4 * 8)..<(5 * 8)]), "the file given alone and within its folder embed alike")
+        XCTAssertThrowsError(try EvaluationRun.embedImages(model: folder + "/ae.safetensors", inputs: [folder + "/walk.y4m"])) {
+            XCTAssert("\($0)".contains("does not exist"), "\($0)")
+        }
+        try Data().write(to: URL(fileURLWithPath: folder + "/walk.y4m"))
+        XCTAssertThrowsError(try EvaluationRun.embedImages(model: folder + "/ae.safetensors", inputs: [folder + "/walk.y4m"])) {
+            XCTAssert("\($0)".contains("embeds still images"), "\($0)")
+        }
+        try FileManager.default.createDirectory(atPath: folder + "/empty", withIntermediateDirectories: true)
+        XCTAssertThrowsError(try EvaluationRun.embedImages(model: folder + "/ae.safetensors", inputs: [folder + "/empty"])) {
+            XCTAssert("\($0)".contains("holds no .png"), "\($0)")
+        }
+    }
+
     func testResumeContinuesTheStepsAndRefusesAnotherMethod() throws {
         let folder = try temporaryFolder(self)
         try writeLabelledFolder(Digits.split.test.subset(Array(0..<40)), to: folder + "/images")
