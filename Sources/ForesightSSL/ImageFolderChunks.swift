@@ -1,8 +1,8 @@
 // A folder of images too large to decode whole, taken in turn in chunks that fit the memory
 // budget: each pass over the folder shuffles its files (seeded by the pass), splits them into
 // chunks of nearly equal size, and decodes one chunk at a time. Chunk i is the same whenever
-// it is asked for, so a resumed run picks up the chunk it was on. Not a prefetcher: a chunk is
-// decoded when asked for, between training steps.
+// it is asked for. Decoding happens here when asked; `TrainingRun` asks for the next chunk on a
+// background queue while the current one trains.
 //
 // Symbols: F files in the folder, K chunks per pass, C channels, S x S image size.
 
@@ -13,7 +13,7 @@
 ///                                    channels: 1, size: 32, seed: 0)
 /// let first = try chunks.chunk(0)   // LabeledImages, every label 0
 /// ```
-public final class ImageFolderChunks {
+public final class ImageFolderChunks: Sendable {
     public let files: [String]
     /// The most images a chunk holds.
     public let capacity: Int

@@ -84,6 +84,8 @@ public final class TrainingRun {
     public let stepsPerChunk: Int?
     /// The chunk the trainer draws from now.
     public private(set) var currentChunk = 0
+    /// The chunk after it, decoding on a background queue while the current one trains.
+    private var prefetched: ChunkPrefetch?
     /// Steps done, including those of a resumed checkpoint.
     public private(set) var stepsDone = 0
     /// The checkpoint this run resumed from and its steps.
@@ -227,6 +229,11 @@ public final class TrainingRun {
         }
         let start = DispatchTime.now().uptimeNanoseconds
         var taken = 0
+        if let chunks, let stepsPerChunk, prefetched == nil {
+            // The chunk needed next: the one after the current, or (resumed) the one the steps done point at.
+            let due = stepsDone / stepsPerChunk
+            prefetched = ChunkPrefetch(chunks, index: due == currentChunk ? due + 1 : due)
+        }
         while stepsDone < steps {
             if shouldStop() {
                 if let output, taken > 0, lastCheckpoint != stepsDone { try checkpoint(output) }
@@ -235,7 +242,10 @@ public final class TrainingRun {
             if let chunks, let stepsPerChunk, stepsDone / stepsPerChunk != currentChunk, let imageTrainer = trainer as? any ImageSetTrainer {
                 let wanted = stepsDone / stepsPerChunk
                 do {
-                    try imageTrainer.replaceImages(try chunks.chunk(wanted))
+                    let next = try prefetched.flatMap { $0.index == wanted ? try $0.wait() : nil } ?? chunks.chunk(wanted)
+                    prefetched = nil
+                    try imageTrainer.replaceImages(next)
+                    prefetched = ChunkPrefetch(chunks, index: wanted + 1)
                 } catch {
                     if let output, taken > 0, lastCheckpoint != stepsDone { try checkpoint(output) }
                     throw TrainingRunError("\(method): chunk \(wanted + 1) of the image folder could not be read at step \(stepsDone): \(error); \(kept(lastCheckpoint))")
@@ -265,5 +275,30 @@ public final class TrainingRun {
         guard epochs >= 1 else { throw TrainingRunError("--epochs must be at least 1 (got \(epochs))") }
         guard let stepsPerEpoch else { throw TrainingRunError("\(method) trains on a source without an end; give --steps instead of --epochs") }
         return epochs * stepsPerEpoch
+    }
+}
+
+/// One chunk of an image folder decoded on a background queue: at most the chunk in use and
+/// this one are in memory, the budget `ImageFolderChunks` is sized for.
+private final class ChunkPrefetch: @unchecked Sendable {
+    let index: Int
+    private let lock = NSLock()
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<LabeledImages, any Error>?
+
+    init(_ chunks: ImageFolderChunks, index: Int) {
+        self.index = index
+        DispatchQueue.global(qos: .utility).async { [self] in
+            let decoded = Result { try chunks.chunk(index) }
+            lock.withLock { result = decoded }
+            done.signal()
+        }
+    }
+
+    /// The decoded chunk, once it is ready; the decoding error if it failed.
+    func wait() throws -> LabeledImages {
+        done.wait()
+        done.signal()   // a second wait returns at once
+        return try lock.withLock { result! }.get()
     }
 }

@@ -319,6 +319,16 @@ final class TrainingDataLoadingTests: XCTestCase {
         XCTAssertEqual(trainer.imageSet.pixels, try chunks.chunk(5).pixels)
         XCTAssertLessThanOrEqual(trainer.imageSet.pixels.count * MemoryLayout<Float>.stride, options.imageMemoryBytes / 2)
 
+        // A resumed run goes on with the chunk its steps point at.
+        let saved = folder + "/chunked.safetensors"
+        _ = try TrainingRun(method: "autoencoder", dataPath: folder + "/images", options: options).train(steps: 7, output: saved)
+        let resumed = try TrainingRun(method: "autoencoder", dataPath: folder + "/images", options: options)
+        try resumed.resume(from: saved)
+        var resumedChunks: [Int] = []
+        _ = try resumed.train(steps: 10) { _ in resumedChunks.append(resumed.currentChunk) }
+        XCTAssertEqual(resumedChunks, [2, 2, 3])
+        XCTAssertEqual(try XCTUnwrap(resumed.trainer as? any ImageSetTrainer).imageSet.pixels, try chunks.chunk(3).pixels)
+
         // A chunk that cannot be read stops the run with the file named, after saving the steps done.
         let later = try TrainingRun(method: "autoencoder", dataPath: folder + "/images", options: options)
         let broken = try XCTUnwrap(later.chunks).files(ofChunk: 1)[0]
