@@ -67,6 +67,21 @@ public enum TrainingData: Sendable {
         }
     }
 
+    /// Every image file under the folder `path`; an error naming it when there is none.
+    static func imageFiles(folder path: String) throws -> [String] {
+        let files = try ImageLoading.imageFiles(under: path)
+        guard !files.isEmpty else { throw TrainingDataError("--data \(path): the folder holds no .png, .pgm or .ppm image") }
+        return files
+    }
+
+    /// `files` decoded, unlabelled, at `options.imageSize`, grey or RGB by `options.colour`.
+    static func images(_ files: [String], options: TrainingOptions) throws -> TrainingData {
+        let channels = options.colour ? 3 : 1
+        let pixels = try ImageLoading.load(files, channels: channels, height: options.imageSize, width: options.imageSize)
+        return .images(LabeledImages(pixels: pixels, labels: [Int32](repeating: 0, count: files.count), channels: channels,
+                                     height: options.imageSize, width: options.imageSize, classCount: 1))
+    }
+
     /// Reads `path` as the kind `TrainingDataKind.of(path:)` names: every PNG/PGM/PPM image
     /// under a folder (sub-folders included, unlabelled), resized to `options.imageSize` and
     /// made grey or RGB by `options.colour` (when they would take more than
@@ -76,13 +91,9 @@ public enum TrainingData: Sendable {
         guard let kind = TrainingDataKind.of(path: path) else { throw TrainingDataError(TrainingDataKind.unknownMessage(path)) }
         switch kind {
         case .images:
-            let files = try ImageLoading.imageFiles(under: path)
-            guard !files.isEmpty else { throw TrainingDataError("--data \(path): the folder holds no .png, .pgm or .ppm image") }
-            let channels = options.colour ? 3 : 1
-            let kept = ImageLoading.sample(files, count: options.imagesFitting(channels: channels), seed: options.seed)
-            let pixels = try ImageLoading.load(kept, channels: channels, height: options.imageSize, width: options.imageSize)
-            return .images(LabeledImages(pixels: pixels, labels: [Int32](repeating: 0, count: kept.count), channels: channels,
-                                         height: options.imageSize, width: options.imageSize, classCount: 1))
+            let files = try imageFiles(folder: path)
+            let kept = ImageLoading.sample(files, count: options.imagesFitting(channels: options.colour ? 3 : 1), seed: options.seed)
+            return try images(kept, options: options)
         case .text:
             guard let bytes = FileManager.default.contents(atPath: path) else { throw TrainingDataError("--data \(path): cannot read the file") }
             guard !bytes.isEmpty else { throw TrainingDataError("--data \(path): the text file is empty") }
@@ -410,8 +421,7 @@ public enum ImageLoading {
         let separator = folder.hasSuffix("/") ? "" : "/"
         var files: [String] = []
         while let relative = walker.nextObject() as? String {
-            let lower = relative.lowercased()
-            if lower.hasSuffix(".png") || lower.hasSuffix(".pgm") || lower.hasSuffix(".ppm") { files.append(folder + separator + relative) }
+            if ImageFolder.isImageName(relative) { files.append(folder + separator + relative) }
         }
         return files.sorted()
     }

@@ -108,6 +108,34 @@ public final class CosinePredictionLossOperation: ForesightNN.Operation {
     }
 }
 
+/// Standardises each column of x [n, p] over its n rows (mean 0, biased deviation 1, 1e-5
+/// added to the variance) into y, and keeps each column's inverse deviation [p].
+private func standardizeColumns(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                                inverseDeviations: UnsafeMutablePointer<Float>, rows n: Int, columns p: Int) {
+    for j in 0..<p {
+        var mean: Float = 0
+        for i in 0..<n { mean += x[i * p + j] }
+        mean /= Float(n)
+        var squares: Float = 0
+        for i in 0..<n { let c = x[i * p + j] - mean; squares += c * c }
+        let inverse = 1 / (squares / Float(n) + 1e-5).squareRoot()
+        inverseDeviations[j] = inverse
+        for i in 0..<n { y[i * p + j] = (x[i * p + j] - mean) * inverse }
+    }
+}
+
+/// The backward of `standardizeColumns` from its output y and the gradient dy:
+/// dx += (dy - mean(dy) - y mean(dy y)) / deviation, per column.
+private func standardizeColumnsBackward(_ dy: UnsafePointer<Float>, y: UnsafePointer<Float>, inverseDeviations: UnsafePointer<Float>,
+                                        into dx: UnsafeMutablePointer<Float>, rows n: Int, columns p: Int) {
+    for j in 0..<p {
+        var meanGradient: Float = 0, meanProduct: Float = 0
+        for i in 0..<n { meanGradient += dy[i * p + j]; meanProduct += dy[i * p + j] * y[i * p + j] }
+        meanGradient /= Float(n); meanProduct /= Float(n)
+        for i in 0..<n { dx[i * p + j] += (dy[i * p + j] - meanGradient - y[i * p + j] * meanProduct) * inverseDeviations[j] }
+    }
+}
+
 /// Barlow Twins' loss (Zbontar et al. 2021): z [2B, P] -> a scalar. Each view's columns are
 /// standardised over the batch (a = rows 0..<B, b = rows B..<2B; mean 0, biased deviation 1),
 /// C = a^T b / B [P, P] is their cross-correlation, and the loss is
@@ -150,17 +178,8 @@ public final class BarlowTwinsOperation: ForesightNN.Operation {
         let half = rows / 2, p = features
         let standardized = saved, inverseDeviations = saved + rows * p, correlation = inverseDeviations + 2 * p
         for view in 0..<2 {
-            let x = z + view * half * p, s = standardized + view * half * p
-            for j in 0..<p {
-                var mean: Float = 0
-                for i in 0..<half { mean += x[i * p + j] }
-                mean /= Float(half)
-                var squares: Float = 0
-                for i in 0..<half { let c = x[i * p + j] - mean; squares += c * c }
-                let inverse = 1 / (squares / Float(half) + 1e-5).squareRoot()
-                inverseDeviations[view * p + j] = inverse
-                for i in 0..<half { s[i * p + j] = (x[i * p + j] - mean) * inverse }
-            }
+            standardizeColumns(z + view * half * p, into: standardized + view * half * p, inverseDeviations: inverseDeviations + view * p,
+                               rows: half, columns: p)
         }
         let a = standardized, b = standardized + half * p
         var invariance: Double = 0, redundancy: Double = 0
@@ -201,18 +220,10 @@ public final class BarlowTwinsOperation: ForesightNN.Operation {
                 db[i * p + j] = scale * sumB
             }
         }
-        // Through the standardisation of each column: dx = (ds - mean(ds) - s mean(ds s)) / deviation.
+        // Through the standardisation of each view's columns.
         for view in 0..<2 {
-            let s = standardized + view * half * p, d = ds + view * half * p, dx = dz + view * half * p
-            for j in 0..<p {
-                var meanGradient: Float = 0, meanProduct: Float = 0
-                for i in 0..<half { meanGradient += d[i * p + j]; meanProduct += d[i * p + j] * s[i * p + j] }
-                meanGradient /= Float(half); meanProduct /= Float(half)
-                let inverse = inverseDeviations[view * p + j]
-                for i in 0..<half {
-                    dx[i * p + j] += (d[i * p + j] - meanGradient - s[i * p + j] * meanProduct) * inverse
-                }
-            }
+            standardizeColumnsBackward(ds + view * half * p, y: standardized + view * half * p, inverseDeviations: inverseDeviations + view * p,
+                                       into: dz + view * half * p, rows: half, columns: p)
         }
     }
 }
@@ -346,30 +357,13 @@ public final class BatchStandardizeOperation: ForesightNN.Operation {
     public func bind(_ binding: Binding) { self.binding = binding }
 
     public func forward(pool: ThreadPool) {
-        let x = binding!.inputs[0].floatPointer, y = binding!.output.floatPointer, inverseDeviations = binding!.saved!
-        let n = rows, p = features
-        for j in 0..<p {
-            var mean: Float = 0
-            for i in 0..<n { mean += x[i * p + j] }
-            mean /= Float(n)
-            var squares: Float = 0
-            for i in 0..<n { let c = x[i * p + j] - mean; squares += c * c }
-            let inverse = 1 / (squares / Float(n) + 1e-5).squareRoot()
-            inverseDeviations[j] = inverse
-            for i in 0..<n { y[i * p + j] = (x[i * p + j] - mean) * inverse }
-        }
+        standardizeColumns(binding!.inputs[0].floatPointer, into: binding!.output.floatPointer, inverseDeviations: binding!.saved!,
+                           rows: rows, columns: features)
     }
 
     public func backward(pool: ThreadPool) {
         guard let dx = binding!.inputGradients[0]?.floatPointer else { return }
-        let y = binding!.output.floatPointer, dy = binding!.outputGradient!.floatPointer, inverseDeviations = binding!.saved!
-        let n = rows, p = features
-        // dx = (dy - mean(dy) - y mean(dy y)) / deviation, per column.
-        for j in 0..<p {
-            var meanGradient: Float = 0, meanProduct: Float = 0
-            for i in 0..<n { meanGradient += dy[i * p + j]; meanProduct += dy[i * p + j] * y[i * p + j] }
-            meanGradient /= Float(n); meanProduct /= Float(n)
-            for i in 0..<n { dx[i * p + j] += (dy[i * p + j] - meanGradient - y[i * p + j] * meanProduct) * inverseDeviations[j] }
-        }
+        standardizeColumnsBackward(binding!.outputGradient!.floatPointer, y: binding!.output.floatPointer, inverseDeviations: binding!.saved!,
+                                   into: dx, rows: rows, columns: features)
     }
 }

@@ -145,16 +145,21 @@ public final class TrainingRun {
     public convenience init(method: String, dataPath: String, options: TrainingOptions) throws {
         guard let kind = TrainingDataKind.of(path: dataPath) else { throw TrainingDataError(TrainingDataKind.unknownMessage(dataPath)) }
         try MethodRegistry.check(method: method, trainsOn: kind, source: "--data \(dataPath)")
+        guard kind == .images else {
+            try self.init(method: method, data: TrainingData.load(path: dataPath, options: options), options: options)
+            return
+        }
+        let files = try TrainingData.imageFiles(folder: dataPath)
         let channels = options.colour ? 3 : 1, fitting = options.imagesFitting(channels: channels)
-        if kind == .images, let files = try? ImageLoading.imageFiles(under: dataPath), files.count > fitting {
+        if files.count > fitting {
             let chunks = try ImageFolderChunks(files: files, capacity: max(1, fitting / 2), channels: channels, size: options.imageSize, seed: options.seed)
             guard chunks.smallestChunk >= options.batch else {
                 throw TrainingDataError("--data \(dataPath): \(files.count) images do not fit in the image memory (\(fitting) of \(channels)x\(options.imageSize)x\(options.imageSize) do), so they are taken in chunks of \(chunks.smallestChunk), fewer than a batch of \(options.batch): raise the image memory or lower the batch")
             }
             try self.init(method: method, data: .images(try chunks.chunk(0)), options: options, chunks: chunks)
-            return
+        } else {
+            try self.init(method: method, data: TrainingData.images(files, options: options), options: options)
         }
-        try self.init(method: method, data: TrainingData.load(path: dataPath, options: options), options: options)
     }
 
     /// The metadata a checkpoint of this run stores now.

@@ -224,6 +224,12 @@ public struct ImageFolder: Sendable {
     /// Full paths of the images, sorted by name.
     public let paths: [String]
 
+    /// Whether a file name ends in `.png`, `.pgm` or `.ppm` (any case): an image this type reads.
+    public static func isImageName(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return lower.hasSuffix(".png") || lower.hasSuffix(".pgm") || lower.hasSuffix(".ppm")
+    }
+
     /// Lists `path`'s `.png`, `.pgm` and `.ppm` files.
     public init(path: String) throws(FileFormatError) {
         guard let directory = opendir(path) else {
@@ -233,8 +239,7 @@ public struct ImageFolder: Sendable {
         var names: [String] = []
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
-            let lower = name.lowercased()
-            if lower.hasSuffix(".png") || lower.hasSuffix(".pgm") || lower.hasSuffix(".ppm") { names.append(name) }
+            if ImageFolder.isImageName(name) { names.append(name) }
         }
         let separator = path.hasSuffix("/") ? "" : "/"
         paths = names.sorted().map { path + separator + $0 }

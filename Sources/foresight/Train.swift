@@ -101,12 +101,10 @@ struct Train: ParsableCommand {
         options.imageMemoryBytes = imageMemory << 20
         let stored = (checkpoint?.metadata[TrainingMetadata.settings] ?? "").split(separator: " ").map(String.init)
         options.settings = try MethodRegistry.Entry.parseSettings(stored).merging(MethodRegistry.Entry.parseSettings(settings)) { $1 }
-        if TrainingDataKind.of(path: data) == .images, let files = try? ImageLoading.imageFiles(under: data),
-           files.count > options.imagesFitting(channels: options.colour ? 3 : 1) {
-            FileHandle.standardError.write(Data("\(data) holds \(files.count) images; \(options.imagesFitting(channels: options.colour ? 3 : 1)) fit in --image-memory \(imageMemory) MiB, so training takes them in chunks of half that many, one decoded at a time\n".utf8))
-        }
-
         let run = try TrainingRun(method: method, dataPath: data, options: options)
+        if let chunks = run.chunks {
+            FileHandle.standardError.write(Data("\(data) holds \(chunks.files.count) images, more than fit in --image-memory \(imageMemory) MiB; training takes them in \(chunks.chunksPerPass) chunks of about \(chunks.smallestChunk), the next decoded while the current one trains\n".utf8))
+        }
         if resume {
             try run.resume(from: output)
             FileHandle.standardError.write(Data("resumed from \(output) at step \(run.stepsDone)\n".utf8))
