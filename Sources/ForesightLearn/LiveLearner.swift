@@ -61,8 +61,11 @@ public struct LiveReport: Sendable {
     /// Frames skipped because they held NaN or infinite values.
     public var rejectedFrames = 0
     public var learningRate: Float = 0
+    /// The step count this run started from (a resumed checkpoint's steps, otherwise 0).
+    public var resumedSteps = 0
 
-    public var stepsPerSecond: Double { seconds > 0 ? Double(steps) / seconds : 0 }
+    /// Training steps per second of this run (steps of a resumed checkpoint not counted).
+    public var stepsPerSecond: Double { seconds > 0 ? Double(steps - resumedSteps) / seconds : 0 }
     public var ratio: Double { copyLastError > 0 ? modelError / copyLastError : 0 }
 
     /// The summary object of `foresight learn --json`.
@@ -111,7 +114,14 @@ public final class LiveLearner {
     /// as views fixed at start (what checkpoints hold and rollbacks restore).
     private let trainedState: [(name: String, tensor: Tensor)]
     private var goodStep = 0
+    /// Running average of the loss over the steps this process has trained, and how many
+    /// steps went into it: a jump is judged only once the average has seen enough steps, so
+    /// a resumed run (whose step count starts high) builds its own average first.
     private var lossAverage: Double = 0
+    private var averagedSteps = 0
+    /// Set when the learner stopped because the loss kept diverging: what it holds then is not
+    /// written over the last checkpoint.
+    private var diverged = false
     private var window: EvaluationWindow
     private let snapshots: SnapshotWriter?
 
@@ -217,7 +227,9 @@ public final class LiveLearner {
         report.dropped = Int(source.ring.statistics.dropped)
         report.residentMiBAtEnd = residentMiB()
         report.peakResidentMiB = peakResidentMiB()
-        if configuration.checkpointPath != nil { try saveCheckpoint() }
+        // A run stopped by divergence keeps the last checkpoint as it is (the learning rate
+        // was cut on every rollback); any other stop saves what was learned.
+        if configuration.checkpointPath != nil && !diverged { try saveCheckpoint() }
         if let stopError { throw stopError }
         return report
     }
@@ -307,23 +319,28 @@ public final class LiveLearner {
         for i in 0..<clip { destination[i] = UInt8(min(255, max(0, history[i] * 255 + 0.5))) }
     }
 
+    /// Steps of this run's running loss average before a jump above it counts as divergence.
+    static let warmUpSteps = 200
+
     /// Finishes the step; a non-finite loss, or one far above its running average, rolls back.
     private func trainStep() throws {
         let loss = program.lossValue
-        let exploding = report.steps > 200 && Double(loss) > 50 * lossAverage
+        let exploding = averagedSteps > Self.warmUpSteps && Double(loss) > 50 * lossAverage
         if !loss.isFinite || exploding {
             try rollBack(reason: loss.isFinite ? "the loss jumped to \(loss) (running average \(String(format: "%.5f", lossAverage)))" : "the loss became \(loss)")
             return
         }
         try program.finishStep()
         report.steps += 1
-        lossAverage = report.steps == 1 ? Double(loss) : 0.99 * lossAverage + 0.01 * Double(loss)
+        averagedSteps += 1
+        lossAverage = averagedSteps == 1 ? Double(loss) : 0.99 * lossAverage + 0.01 * Double(loss)
         if report.steps % 100 == 0 && program.gradientNorm().isFinite { saveGoodState() }
         if let _ = configuration.checkpointPath, report.steps % configuration.checkpointEvery == 0 { try saveCheckpoint() }
     }
 
     private func rollBack(reason: String) throws {
         guard report.rollbacks < 20 else {
+            diverged = true
             throw LiveLearningError(description: "\(reason) again after 20 rollbacks; stopping (the last checkpoint is intact)")
         }
         restoreGoodState()
@@ -385,6 +402,7 @@ public final class LiveLearner {
         optimizer.stepCount = Int(file.metadata["optimizer.steps"] ?? "") ?? 0
         if let rate = Float(file.metadata["learning_rate"] ?? ""), rate > 0, rate.isFinite { optimizer.learningRate = rate }
         report.steps = Int(file.metadata["live.steps"] ?? "") ?? 0
+        report.resumedSteps = report.steps
         saveGoodState()
     }
 }

@@ -191,8 +191,11 @@ final class QuantizedConvTests: XCTestCase {
             for c in 0..<3 {
                 for row in 0..<2 {
                     for column in 0..<3 {
-                        let window = [0, 1].flatMap { dy in [0, 1].map { dx in fb[(c * 4 + 2 * row + dy) * 6 + 2 * column + dx] } }
-                        let expected = maximum ? window.max()! : window.reduce(0, +) / 4
+                        var window: [Float] = []
+                        for dy in 0..<2 {
+                            for dx in 0..<2 { window.append(fb[(c * 4 + 2 * row + dy) * 6 + 2 * column + dx]) }
+                        }
+                        let expected: Float = maximum ? window.max()! : window.reduce(0, +) / 4
                         XCTAssertEqual(fp[(c * 2 + row) * 3 + column], expected, accuracy: maximum ? 1e-6 : qb.scale / 2 + 1e-5)
                     }
                 }

@@ -61,6 +61,65 @@ final class LiveLearnerTests: XCTestCase {
         XCTAssertThrowsError(try LiveLearner(other).resume(from: path)) { XCTAssertTrue("\($0)".contains("architecture"), "\($0)") }
     }
 
+    /// A checkpoint past the loss check's warm-up resumes and keeps learning: no rollback from
+    /// a running average that restarts at zero, and the file's learning rate is not cut.
+    func testResumePastWarmUpKeepsLearningAndLeavesTheLearningRate() throws {
+        let path = temporaryPath("resume-long.safetensors")
+        var settings = LiveLearnerConfiguration()
+        settings.checkpointPath = path
+        settings.checkpointEvery = 50
+        settings.replayClips = 16
+        settings.threads = 2
+        let warmUp = 200  // the loss check's warm-up (LiveLearner.warmUpSteps)
+        let first = try LiveLearner(settings)
+        let firstReport = try first.run(PacedFrameProducer.synthetic(.movingShapes, paced: false, frameLimit: warmUp + 40, seed: 1))
+        XCTAssertGreaterThan(firstReport.steps, warmUp)
+        let savedRate = try XCTUnwrap(ModelFile(path: path).metadata["learning_rate"])
+        XCTAssertEqual(savedRate, String(settings.learningRate))
+
+        for attempt in 1...2 {
+            let resumed = try LiveLearner(settings)
+            try resumed.resume(from: path)
+            let before = resumed.report.steps
+            let report = try resumed.run(PacedFrameProducer.synthetic(.movingShapes, paced: false, frameLimit: 60, seed: UInt64(1 + attempt)))
+            XCTAssertEqual(report.rollbacks, 0, "attempt \(attempt): a resumed run rolled back")
+            XCTAssertEqual(report.steps, before + 60 - settings.pastFrames, "attempt \(attempt)")
+            XCTAssertEqual(report.stepsPerSecond * report.seconds, Double(60 - settings.pastFrames), accuracy: 1e-6,
+                           "steps per second count this run's steps only")
+            let file = try ModelFile(path: path)
+            XCTAssertEqual(file.metadata["learning_rate"], savedRate, "attempt \(attempt): the checkpoint's learning rate changed")
+            XCTAssertEqual(file.metadata["live.steps"], String(report.steps))
+        }
+    }
+
+    /// A run stopped because its loss keeps diverging leaves the last checkpoint as it was.
+    func testDivergedRunLeavesTheCheckpointIntact() throws {
+        let path = temporaryPath("diverged.safetensors")
+        var settings = LiveLearnerConfiguration()
+        settings.checkpointPath = path
+        settings.checkpointEvery = 10
+        settings.replayClips = 16
+        _ = try LiveLearner(settings).run(PacedFrameProducer.synthetic(.movingShapes, paced: false, frameLimit: 24, seed: 1))
+        let saved = try Data(contentsOf: URL(fileURLWithPath: path))
+
+        let learner = try LiveLearner(settings)
+        try learner.resume(from: path)
+        let weight = learner.program.graph.tensor(named: "e2.weight")!
+        var scene = MovingShapes(width: 64, height: 64, seed: 4)
+        var delivered = 0
+        // Every frame after the 10th poisons a weight, as an update that diverges each time would.
+        let source = PacedFrameProducer(size: 64, framesPerSecond: 30, label: "diverging", paced: false, frameLimit: 200, slots: 4) { frame in
+            scene.render(into: frame); scene.advance()
+            delivered += 1
+            if delivered > 10 { learner.program.tensor(weight).floats[7] = .nan }
+            return true
+        }
+        XCTAssertThrowsError(try learner.run(source)) { error in
+            XCTAssertTrue("\(error)".contains("20 rollbacks"), "\(error)")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), saved, "a diverged run wrote over the checkpoint")
+    }
+
     func testNonFiniteLossRollsBackAndLowersTheLearningRate() throws {
         var settings = LiveLearnerConfiguration()
         settings.replayClips = 16

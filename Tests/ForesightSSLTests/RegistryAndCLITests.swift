@@ -266,7 +266,7 @@ final class TrainingDataLoadingTests: XCTestCase {
         let grey = try TrainingData.load(path: folder, options: TrainingOptions(imageSize: 4))
         guard case let .images(set) = grey else { return XCTFail("a folder should load as images, got \(grey.kind)") }
         XCTAssertEqual([set.count, set.channels, set.height, set.width], [2, 1, 4, 4])
-        let luma = (0.299 * 200 + 0.587 * 100 + 0.114 * 50) / 255
+        let luma: Double = (0.299 * 200.0 + 0.587 * 100.0 + 0.114 * 50.0) / 255.0
         for value in set.pixels[0..<16] { XCTAssertEqual(Double(value), luma, accuracy: 1e-5) }
         for y in 0..<4 { XCTAssertEqual(Array(set.pixels[16 + y * 4..<16 + y * 4 + 4]), [0, 0, 1, 1]) }
 

@@ -10,13 +10,13 @@ final class PreprocessingTests: XCTestCase {
         var gray = [Float](repeating: -1, count: 4)
         let yuyv: [UInt8] = [16, 128, 235, 128, 126, 90, 126, 200]
         convertToGray(.yuyv, source: yuyv, width: 2, height: 2, gray: &gray)
-        assertClose(gray, [0, 1, 110 / 219, 110 / 219])
+        assertClose(gray, [0, 1, Float(110) / 219, Float(110) / 219])
         let uyvy: [UInt8] = [128, 16, 128, 235, 90, 126, 200, 126]
         convertToGray(.uyvy, source: uyvy, width: 2, height: 2, gray: &gray)
-        assertClose(gray, [0, 1, 110 / 219, 110 / 219])
+        assertClose(gray, [0, 1, Float(110) / 219, Float(110) / 219])
         let planar: [UInt8] = [16, 235, 126, 126, 7, 9]
         convertToGray(.yuv420, source: planar, width: 2, height: 2, gray: &gray)
-        assertClose(gray, [0, 1, 110 / 219, 110 / 219])
+        assertClose(gray, [0, 1, Float(110) / 219, Float(110) / 219])
         convertToGray(.gray8, source: [0, 255, 51, 102] as [UInt8], width: 2, height: 2, gray: &gray)
         assertClose(gray, [0, 1, 0.2, 0.4])
         let rgb: [UInt8] = [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]
@@ -43,7 +43,7 @@ final class PreprocessingTests: XCTestCase {
         XCTAssertEqual(fromPlanar, fromNV12)
         var fromRGB = [Float](repeating: 0, count: 3)
         convertToRGB(.bgr24, source: [1, 2, 3] as [UInt8], width: 1, height: 1, rgb: &fromRGB)
-        XCTAssertEqual(fromRGB, [3 / 255, 2 / 255, 1 / 255])
+        XCTAssertEqual(fromRGB, [Float(3) / 255, Float(2) / 255, Float(1) / 255])
     }
 
     /// Area resize by integrating the source as a piecewise-constant function, in float64.

@@ -18,7 +18,7 @@ final class WAVTests: XCTestCase {
         for (a, b) in zip(pcmBack.samples, stereo.samples) { XCTAssertEqual(a, b, accuracy: 1.0 / 32768) }
         // Clipping and rounding of 16-bit output.
         let loud = AudioClip(sampleRate: 8000, channels: 1, samples: [2, -2, 0.5])
-        XCTAssertEqual(try WAV.decode(WAV.encode(loud)).samples, [32767 / 32768, -1, 0.5])
+        XCTAssertEqual(try WAV.decode(WAV.encode(loud)).samples, [Float(32767) / 32768, -1, 0.5])
 
         let directory = temporaryDirectory("wav")
         defer { removeTree(directory) }
