@@ -39,10 +39,9 @@ let package = Package(
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
-        .systemLibrary(name: "CKissFFT", providers: [.apt(["libkissfft-dev"])]),
         .target(
             name: "ForesightSensors",
-            dependencies: ["ForesightCore", "CV4L2", "CALSA", "CPNG", "CKissFFT"],
+            dependencies: ["ForesightCore", "CV4L2", "CALSA", "CPNG"],
             swiftSettings: numericSettings
         ),
         .target(

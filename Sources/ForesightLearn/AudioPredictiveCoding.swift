@@ -16,7 +16,8 @@ import ForesightSensors
 public struct AudioCPCConfiguration: Sendable, Equatable {
     /// Samples per second the trainer expects (other rates are resampled when a clip is given).
     public var sampleRate = 16_000
-    /// Log-mel analysis: window and hop in samples (25 ms and 10 ms at 16 kHz), FFT length, bands.
+    /// Log-mel analysis: window and hop in samples (25 ms and 10 ms at 16 kHz), FFT length (a
+    /// power of two), bands.
     public var windowLength = 400, hopLength = 160, fftSize = 512, melBands = 40
     /// Log-mel frames one encoder step sees (the convolution's kernel) and frames between
     /// steps (its stride): 4 and 2 give one step of 55 ms of audio every 20 ms.

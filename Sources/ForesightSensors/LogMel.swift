@@ -1,8 +1,7 @@
-// Log-mel spectrogram of mono audio: periodic Hann window, real FFT (KISS FFT, a kept
-// library), power spectrum, HTK-style triangular mel filter bank, natural log with a floor.
+// Log-mel spectrogram of mono audio: periodic Hann window, real FFT (RealFFT.swift), power
+// spectrum, HTK-style triangular mel filter bank, natural log with a floor.
 // Not a feature zoo: no MFCC/DCT, no pre-emphasis, no per-utterance normalisation.
 
-import CKissFFT
 import Glibc
 
 /// Computes log-mel frames; buffers and FFT plan are made once, so `frame` allocates nothing.
@@ -17,7 +16,7 @@ import Glibc
 public final class LogMelSpectrogram {
     /// Samples per second of the input.
     public let sampleRate: Int
-    /// FFT length (even); the window is zero-padded to it.
+    /// FFT length (a power of two); the window is zero-padded to it.
     public let fftSize: Int
     /// Samples in one analysis window.
     public let windowLength: Int
@@ -36,16 +35,16 @@ public final class LogMelSpectrogram {
     let window: [Float]
     /// For band m: first FFT bin, and weights for bins first..<first + count.
     let filterFirst: [Int], filterWeights: [[Float]]
-    private let plan: kiss_fftr_cfg
+    private let fft: RealFFT
     private var padded: [Float]
-    private var spectrum: [kiss_fft_cpx]
+    private var spectrumReal: [Float], spectrumImaginary: [Float]
     private var power: [Float]
 
     /// A spectrogram with the given framing; defaults are the common speech settings.
     public init(sampleRate: Int = 16_000, fftSize: Int = 512, windowLength: Int = 400, hopLength: Int = 160,
                 melBands: Int = 40, lowFrequency: Float = 20, highFrequency: Float? = nil, floor: Float = 1e-6) {
         let high = highFrequency ?? Float(sampleRate) / 2
-        precondition(fftSize >= 2 && fftSize % 2 == 0, "FFT size must be even and at least 2, got \(fftSize)")
+        precondition(fftSize >= 2 && fftSize & (fftSize - 1) == 0, "FFT size must be a power of two (at least 2), got \(fftSize)")
         precondition(windowLength >= 1 && windowLength <= fftSize, "window \(windowLength) must be in 1...\(fftSize)")
         precondition(hopLength >= 1 && melBands >= 1 && floor > 0, "hop, bands and floor must be positive")
         precondition(lowFrequency >= 0 && lowFrequency < high && high <= Float(sampleRate) / 2,
@@ -64,16 +63,12 @@ public final class LogMelSpectrogram {
                                                             low: lowFrequency, high: high)
         filterFirst = first
         filterWeights = weights
-        guard let plan = kiss_fftr_alloc(Int32(fftSize), 0, nil, nil) else {
-            preconditionFailure("KISS FFT could not plan a real FFT of size \(fftSize)")
-        }
-        self.plan = plan
+        fft = RealFFT(size: fftSize)
         padded = [Float](repeating: 0, count: fftSize)
-        spectrum = [kiss_fft_cpx](repeating: kiss_fft_cpx(r: 0, i: 0), count: fftSize / 2 + 1)
+        spectrumReal = [Float](repeating: 0, count: fftSize / 2 + 1)
+        spectrumImaginary = [Float](repeating: 0, count: fftSize / 2 + 1)
         power = [Float](repeating: 0, count: fftSize / 2 + 1)
     }
-
-    deinit { free(UnsafeMutableRawPointer(plan)) }
 
     /// HTK mel scale: 2595 log10(1 + f / 700).
     public static func mel(_ hertz: Float) -> Float { 2595 * log10(1 + hertz / 700) }
@@ -109,9 +104,11 @@ public final class LogMelSpectrogram {
     public func powerSpectrum(_ samples: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) {
         padded.withUnsafeMutableBufferPointer { padded in
             for i in 0..<windowLength { padded[i] = samples[i] * window[i] }
-            spectrum.withUnsafeMutableBufferPointer { spectrum in
-                kiss_fftr(plan, padded.baseAddress, spectrum.baseAddress)
-                for bin in 0..<bins { output[bin] = spectrum[bin].r * spectrum[bin].r + spectrum[bin].i * spectrum[bin].i }
+            spectrumReal.withUnsafeMutableBufferPointer { real in
+                spectrumImaginary.withUnsafeMutableBufferPointer { imaginary in
+                    fft.transform(padded.baseAddress!, real: real.baseAddress!, imaginary: imaginary.baseAddress!)
+                    for bin in 0..<bins { output[bin] = real[bin] * real[bin] + imaginary[bin] * imaginary[bin] }
+                }
             }
         }
     }

@@ -1,5 +1,5 @@
 // The log-mel spectrogram against numpy/scipy reference frames (Fixtures/logmel_reference.py),
-// KISS FFT against a direct DFT, and no allocation per frame.
+// the FFT against a direct DFT, and no allocation per frame.
 
 import CAllocationCounter
 import Foundation
