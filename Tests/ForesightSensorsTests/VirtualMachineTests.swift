@@ -62,7 +62,7 @@ final class InsideVMTests: XCTestCase {
         let yuyv = try XCTUnwrap(vivid.formats.first { $0.fourCC == "YUYV" })
         let vga = try XCTUnwrap(yuyv.sizes.first { $0.width == 640 && $0.height == 480 })
         XCTAssertFalse(vga.framesPerSecond.isEmpty)
-        let microphones = Microphone.enumerate()
+        let microphones = try Microphone.enumerate()
         XCTAssertTrue(microphones.contains { $0.name == "hw:0,1" }, "\(microphones)")
     }
 
