@@ -339,8 +339,16 @@ public final class V4L2Camera {
     /// Opens `path` and negotiates a format (the first of `formats` that the camera lists
     /// natively; only when it lists none of them, the first that libv4l2 converts to), a size
     /// near `width` x `height`, and `framesPerSecond`; then maps `bufferCount` buffers.
-    public init(path: String, width: Int, height: Int, framesPerSecond: Double = 30,
-                formats: [PixelFormat] = V4L2Camera.preferredFormats, bufferCount: Int = 4) throws(CameraError) {
+    public convenience init(path: String, width: Int, height: Int, framesPerSecond: Double = 30,
+                            formats: [PixelFormat] = V4L2Camera.preferredFormats, bufferCount: Int = 4) throws(CameraError) {
+        try self.init(path: path, width: width, height: height, framesPerSecond: framesPerSecond, formats: formats,
+                      bufferCount: bufferCount, alwaysThroughLibV4L2: false)
+    }
+
+    /// `alwaysThroughLibV4L2`: go through libv4l2 even when the camera offers a wanted format
+    /// natively (tests of that path on a camera that offers everything).
+    init(path: String, width: Int, height: Int, framesPerSecond: Double, formats: [PixelFormat], bufferCount: Int,
+         alwaysThroughLibV4L2: Bool) throws(CameraError) {
         precondition(width > 0 && height > 0 && framesPerSecond > 0 && bufferCount >= 2,
                      "camera needs a positive size and rate and 2+ buffers, got \(width)x\(height) at \(framesPerSecond), \(bufferCount)")
         self.path = path
@@ -359,7 +367,7 @@ public final class V4L2Camera {
         // add the formats it converts to (e.g. from MJPEG) and pick among those.
         func firstWanted(_ offered: [String]) -> PixelFormat? { formats.first { offered.contains(FourCC.string(FourCC.code($0))) } }
         var offered = Camera.formats(device).map(\.fourCC)
-        if firstWanted(offered) == nil {
+        if firstWanted(offered) == nil || alwaysThroughLibV4L2 {
             switch LibV4L2.shared {
             case .success(let library):
                 device = try device.converting(with: library, path: path)

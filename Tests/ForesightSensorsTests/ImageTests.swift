@@ -62,9 +62,9 @@ final class ImageTests: XCTestCase {
     func testPNGWithoutLibpngThrowsAnErrorNamingThePackage() throws {
         // The message, whatever is installed here: a library file that does not exist.
         guard case .failure(let missing) = PNG.load(file: "libpng16-foresight-missing.so.16") else { return XCTFail("a missing file loaded") }
-        let error = PNG.missingLibraryError(missing)
-        XCTAssertEqual(error.format, "PNG")
-        XCTAssertEqual(error.description,
+        let refusal = PNG.missingLibraryError(missing)
+        XCTAssertEqual(refusal.format, "PNG")
+        XCTAssertEqual(refusal.description,
                        "PNG file unsupported at byte 0: PNG files need libpng's library libpng16-foresight-missing.so.16: "
                        + "apt install libpng16-16 (libpng16-16t64 on Debian 13)")
         // Without libpng itself: reading and writing throw that error, never crash.
