@@ -118,8 +118,8 @@ enum FourCC {
 
 /// libv4l2, opened on first use.
 enum LibV4L2 {
-    static let library = RuntimeLibrary(library: "libv4l2's format conversion", file: "libv4l2.so.0", package: "libv4l-0",
-                                        neededBy: "converting its formats needs")
+    static let library = RuntimeLibrary(library: "libv4l2's library", file: "libv4l2.so.0", package: "libv4l-0",
+                                        neededBy: "converting other camera formats (e.g. MJPEG) needs")
     static let shared: Result<foresight_libv4l2, MissingLibraryError> = load()
 
     /// Opens `file` (a test passes a missing one to see the error).

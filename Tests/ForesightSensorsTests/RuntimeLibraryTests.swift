@@ -16,7 +16,7 @@ final class RuntimeLibraryTests: XCTestCase {
         XCTAssertEqual(MicrophoneError.libraryMissing(alsa).description,
                        "microphones need ALSA's library libasound-foresight-missing.so.2: apt install libasound2 (libasound2t64 on Debian 13)")
         XCTAssertEqual(CameraError.conversionLibraryMissing(path: "/dev/video3", offered: ["MJPG", "H264"], v4l2).description,
-                       "camera /dev/video3 offers only MJPG, H264: converting its formats needs libv4l2's format conversion "
+                       "camera /dev/video3 offers only MJPG, H264: converting other camera formats (e.g. MJPEG) needs libv4l2's library "
                        + "libv4l2-foresight-missing.so.0: apt install libv4l-0 (libv4l-0t64 on Debian 13)")
         XCTAssertTrue(png.description.hasSuffix("apt install libpng16-16 (libpng16-16t64 on Debian 13)"), png.description)
         for missing in [alsa, v4l2, png] { XCTAssertFalse(missing.description.contains("\n"), missing.description) }
