@@ -54,7 +54,8 @@ final class VirtualMachineTests: XCTestCase {
     /// The host's alsa-lib and libv4l2, by the file names dlopen asks for, when installed.
     func runtimeLibraryFiles() -> [String] {
         _ = (ALSA.shared, LibV4L2.shared)
-        let maps = (try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? ""
+        // Read to the end (a /proc file reports size 0).
+        let maps = String(decoding: (try? readWholeFile("/proc/self/maps", format: "maps")) ?? [], as: UTF8.self)
         var files: [String] = []
         for line in maps.split(separator: "\n") {
             guard let path = line.split(separator: " ").last, path.hasPrefix("/") else { continue }
