@@ -35,10 +35,12 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "ForesightCore", dependencies: ["CKernels"], swiftSettings: numericSettings),
         .target(name: "ForesightNN", dependencies: ["ForesightCore"], swiftSettings: numericSettings),
-        // Sensors: system libraries (Debian -dev packages) seen through small shim module maps.
-        .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
-        .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
-        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // Sensors: V4L2 through the kernel's header; libv4l2, alsa-lib and libpng are opened at
+        // run time (dlopen), so building needs none of their -dev packages. `dl` is part of
+        // libc from glibc 2.34 on and a library of its own before.
+        .target(name: "CV4L2", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CALSA", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("dl")]),
         .target(
             name: "ForesightSensors",
             dependencies: ["ForesightCore", "CV4L2", "CALSA", "CPNG"],

@@ -55,7 +55,7 @@ struct SnapshotWriter {
             draw(past.count + 2) { index in motionColor(u: motion[index], v: motion[plane + index], limit: maxMotion) }
         }
         let path = "\(directory)/snapshot-\(String(format: "%07d", frame)).png"
-        let bytes = PNG.encode(ByteImage(width: width, height: tile, channels: 3, pixels: pixels))
+        let bytes = try PNG.encode(ByteImage(width: width, height: tile, channels: 3, pixels: pixels))
         guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
             throw LiveLearningError(description: "cannot write snapshot \(path)")
         }

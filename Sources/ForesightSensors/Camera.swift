@@ -1,5 +1,7 @@
-// V4L2 cameras through libv4l2: enumeration of devices, formats, sizes and frame rates;
-// opening, format negotiation, frame-rate control and mmap streaming with typed errors.
+// V4L2 cameras through the kernel's interface (ioctl, mmap, poll): enumeration of devices,
+// formats, sizes and frame rates; opening, format negotiation, frame-rate control and mmap
+// streaming with typed errors. libv4l2 is opened at run time only for a camera that offers
+// none of the formats we convert ourselves (e.g. MJPEG only), for its software conversion.
 // Not the capture thread (CameraCapture.swift) and not a pixel converter (Preprocessing.swift).
 
 import CV4L2
@@ -23,6 +25,9 @@ public enum CameraError: Error, Equatable, CustomStringConvertible, Sendable {
     case timeout(path: String, milliseconds: Int)
     /// Any other failing system call, with its errno.
     case system(path: String, call: String, errno: Int32)
+    /// The camera offers none of the formats asked for natively, and libv4l2, which converts
+    /// others (e.g. MJPEG), is not installed.
+    case conversionLibraryMissing(path: String, offered: [String], MissingLibraryError)
 
     /// What happened and what to do about it.
     public var description: String {
@@ -35,6 +40,8 @@ public enum CameraError: Error, Equatable, CustomStringConvertible, Sendable {
         case .deviceGone(let path): return "camera \(path) disappeared while streaming"
         case .timeout(let path, let milliseconds): return "no frame from \(path) within \(milliseconds) ms"
         case .system(let path, let call, let code): return "\(call) on \(path) failed: \(String(cString: strerror(code))) (errno \(code))"
+        case .conversionLibraryMissing(let path, let offered, let missing):
+            return "camera \(path) offers only \(offered.joined(separator: ", ")): \(missing)"
         }
     }
 
@@ -67,7 +74,8 @@ public struct CameraPixelFormat: Sendable, Equatable {
     public var fourCC: String
     /// The driver's description.
     public var name: String
-    /// True when libv4l2 converts to it in software (e.g. RGB3 from an MJPEG camera).
+    /// True when libv4l2 converts to it in software (e.g. RGB3 from an MJPEG camera); such
+    /// formats are listed only when libv4l2 is installed.
     public var emulated: Bool
     /// Discrete sizes, or the smallest and largest of a stepwise range.
     public var sizes: [CameraFrameSize]
@@ -108,14 +116,67 @@ enum FourCC {
     static func pixelFormat(_ code: UInt32) -> PixelFormat? { PixelFormat.allCases.first { FourCC.code($0) == code } }
 }
 
-/// The one choke point for V4L2 requests: `ioctl` through libv4l2, retried on EINTR.
-/// Returns 0 or the errno.
-@inline(__always)
-func v4l2Request<T>(_ descriptor: Int32, _ request: UInt, _ argument: inout T) -> Int32 {
-    while true {
-        let status = withUnsafeMutablePointer(to: &argument) { foresight_v4l2_ioctl(descriptor, request, UnsafeMutableRawPointer($0)) }
-        if status == 0 { return 0 }
-        if errno != EINTR { return errno }
+/// libv4l2, opened on first use.
+enum LibV4L2 {
+    static let library = RuntimeLibrary(library: "libv4l2's library", file: "libv4l2.so.0", package: "libv4l-0",
+                                        neededBy: "converting other camera formats (e.g. MJPEG) needs")
+    static let shared: Result<foresight_libv4l2, MissingLibraryError> = load()
+
+    /// Opens `file` (a test passes a missing one to see the error).
+    static func load(file: String? = nil) -> Result<foresight_libv4l2, MissingLibraryError> {
+        library.load(file: file) { foresight_libv4l2_load($0, $1, $2) }
+    }
+}
+
+/// An open V4L2 device node and the way its requests go: straight to the kernel, or through
+/// libv4l2, which adds the formats it converts in software (e.g. RGB3 from MJPEG). Every
+/// request, mapping and close goes through here.
+struct V4L2Device {
+    let descriptor: Int32
+    /// nil: the kernel directly.
+    let converter: foresight_libv4l2?
+
+    /// Opens `path` for the kernel's interface, non-blocking.
+    static func open(_ path: String) throws(CameraError) -> V4L2Device {
+        let descriptor = Glibc.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { throw CameraError.from(errno: errno, call: "open", path: path) }
+        return V4L2Device(descriptor: descriptor, converter: nil)
+    }
+
+    /// The same node handed to libv4l2, which from then on owns the descriptor (on failure,
+    /// the caller still closes this one).
+    func converting(with library: foresight_libv4l2, path: String) throws(CameraError) -> V4L2Device {
+        precondition(converter == nil, "\(path) is already opened through libv4l2")
+        guard library.v4l2_fd_open(descriptor, 0) == descriptor else { throw CameraError.from(errno: errno, call: "v4l2_fd_open", path: path) }
+        return V4L2Device(descriptor: descriptor, converter: library)
+    }
+
+    /// The one choke point for V4L2 requests, retried on EINTR. Returns 0 or the errno.
+    @inline(__always)
+    func request<T>(_ request: UInt, _ argument: inout T) -> Int32 {
+        while true {
+            let status = withUnsafeMutablePointer(to: &argument) { pointer in
+                if var converter { return foresight_libv4l2_ioctl(&converter, descriptor, request, pointer) }
+                return foresight_ioctl(descriptor, request, pointer)
+            }
+            if status == 0 { return 0 }
+            if errno != EINTR { return errno }
+        }
+    }
+
+    /// Maps buffer `length` bytes at `offset`; nil with errno set on failure.
+    func map(length: Int, offset: Int64) -> UnsafeMutableRawPointer? {
+        let start = converter.map { $0.v4l2_mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, offset) }
+            ?? mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, off_t(offset))
+        return start == MAP_FAILED ? nil : start
+    }
+
+    func unmap(_ start: UnsafeMutableRawPointer, length: Int) {
+        if let converter { _ = converter.v4l2_munmap(start, length) } else { munmap(start, length) }
+    }
+
+    func close() {
+        if let converter { _ = converter.v4l2_close(descriptor) } else { _ = Glibc.close(descriptor) }
     }
 }
 
@@ -138,20 +199,27 @@ public enum Camera {
         return cameras
     }
 
-    /// The formats, sizes and frame rates of the camera at `path`.
+    /// The formats, sizes and frame rates of the camera at `path`; with libv4l2 installed,
+    /// also the formats it converts (marked `emulated`).
     public static func describe(path: String) throws(CameraError) -> CameraDescription {
-        let descriptor = foresight_v4l2_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else { throw CameraError.from(errno: errno, call: "open", path: path) }
-        defer { v4l2_close(descriptor) }
-        let capability = try queryCapability(descriptor, path: path)
+        var device = try V4L2Device.open(path)
+        defer { device.close() }
+        let capability = try queryCapability(device, path: path)
+        if case .success(let library) = LibV4L2.shared { device = try device.converting(with: library, path: path) }
         return CameraDescription(path: path, name: cString(capability.card), driver: cString(capability.driver),
-                                 bus: cString(capability.bus_info), formats: formats(descriptor))
+                                 bus: cString(capability.bus_info), formats: formats(device))
+    }
+
+    /// Why formats that need libv4l2's conversion are not listed or used; nil when it is installed.
+    public static var missingConversionLibrary: MissingLibraryError? {
+        if case .failure(let missing) = LibV4L2.shared { return missing }
+        return nil
     }
 
     /// VIDIOC_QUERYCAP, checking for single-planar video capture with streaming.
-    static func queryCapability(_ descriptor: Int32, path: String) throws(CameraError) -> v4l2_capability {
+    static func queryCapability(_ device: V4L2Device, path: String) throws(CameraError) -> v4l2_capability {
         var capability = v4l2_capability()
-        let status = v4l2Request(descriptor, foresight_VIDIOC_QUERYCAP(), &capability)
+        let status = device.request(foresight_VIDIOC_QUERYCAP(), &capability)
         guard status == 0 else {
             throw status == ENOTTY ? .notACaptureDevice(path: path) : CameraError.from(errno: status, call: "VIDIOC_QUERYCAP", path: path)
         }
@@ -162,39 +230,39 @@ public enum Camera {
         return capability
     }
 
-    static func formats(_ descriptor: Int32) -> [CameraPixelFormat] {
+    static func formats(_ device: V4L2Device) -> [CameraPixelFormat] {
         var result: [CameraPixelFormat] = []
         var index: UInt32 = 0
         while true {
             var description = v4l2_fmtdesc()
             description.index = index
             description.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
-            guard v4l2Request(descriptor, foresight_VIDIOC_ENUM_FMT(), &description) == 0 else { break }
+            guard device.request(foresight_VIDIOC_ENUM_FMT(), &description) == 0 else { break }
             result.append(CameraPixelFormat(
                 fourCC: FourCC.string(description.pixelformat), name: cString(description.description),
                 emulated: description.flags & UInt32(V4L2_FMT_FLAG_EMULATED) != 0,
-                sizes: sizes(descriptor, pixelFormat: description.pixelformat)))
+                sizes: sizes(device, pixelFormat: description.pixelformat)))
             index += 1
         }
         return result
     }
 
-    static func sizes(_ descriptor: Int32, pixelFormat: UInt32) -> [CameraFrameSize] {
+    static func sizes(_ device: V4L2Device, pixelFormat: UInt32) -> [CameraFrameSize] {
         var result: [CameraFrameSize] = []
         var index: UInt32 = 0
         while index < 256 {
             var size = v4l2_frmsizeenum()
             size.index = index
             size.pixel_format = pixelFormat
-            guard v4l2Request(descriptor, foresight_VIDIOC_ENUM_FRAMESIZES(), &size) == 0 else { break }
+            guard device.request(foresight_VIDIOC_ENUM_FRAMESIZES(), &size) == 0 else { break }
             if size.type == V4L2_FRMSIZE_TYPE_DISCRETE.rawValue {
                 let (width, height) = (Int(size.discrete.width), Int(size.discrete.height))
                 result.append(CameraFrameSize(width: width, height: height,
-                                              framesPerSecond: rates(descriptor, pixelFormat: pixelFormat, width: width, height: height)))
+                                              framesPerSecond: rates(device, pixelFormat: pixelFormat, width: width, height: height)))
             } else {
                 for (width, height) in [(size.stepwise.min_width, size.stepwise.min_height), (size.stepwise.max_width, size.stepwise.max_height)] {
                     result.append(CameraFrameSize(width: Int(width), height: Int(height),
-                                                  framesPerSecond: rates(descriptor, pixelFormat: pixelFormat, width: Int(width), height: Int(height))))
+                                                  framesPerSecond: rates(device, pixelFormat: pixelFormat, width: Int(width), height: Int(height))))
                 }
                 break
             }
@@ -203,7 +271,7 @@ public enum Camera {
         return result
     }
 
-    static func rates(_ descriptor: Int32, pixelFormat: UInt32, width: Int, height: Int) -> [Double] {
+    static func rates(_ device: V4L2Device, pixelFormat: UInt32, width: Int, height: Int) -> [Double] {
         var result: [Double] = []
         var index: UInt32 = 0
         while index < 64 {
@@ -212,7 +280,7 @@ public enum Camera {
             interval.pixel_format = pixelFormat
             interval.width = UInt32(width)
             interval.height = UInt32(height)
-            guard v4l2Request(descriptor, foresight_VIDIOC_ENUM_FRAMEINTERVALS(), &interval) == 0 else { break }
+            guard device.request(foresight_VIDIOC_ENUM_FRAMEINTERVALS(), &interval) == 0 else { break }
             if interval.type == V4L2_FRMIVAL_TYPE_DISCRETE.rawValue {
                 if interval.discrete.numerator > 0 { result.append(Double(interval.discrete.denominator) / Double(interval.discrete.numerator)) }
             } else {
@@ -260,7 +328,7 @@ public final class V4L2Camera {
     /// The frame rate the driver accepted (0 when it does not say).
     public let framesPerSecond: Double
 
-    private let descriptor: Int32
+    private let device: V4L2Device
     private var buffers: [(start: UnsafeMutableRawPointer, length: Int)] = []
     private var streaming = false
     private var gone = false
@@ -268,29 +336,47 @@ public final class V4L2Camera {
     /// The formats we convert, in order of preference for grey output: luma planes first.
     public static let preferredFormats: [PixelFormat] = [.gray8, .yuyv, .uyvy, .yuv420, .nv12, .rgb24, .bgr24]
 
-    /// Opens `path` and negotiates a format (the first of `formats` that the camera lists,
-    /// natively or through libv4l2's conversion), a size near `width` x `height`, and
-    /// `framesPerSecond`; then maps `bufferCount` buffers.
-    public init(path: String, width: Int, height: Int, framesPerSecond: Double = 30,
-                formats: [PixelFormat] = V4L2Camera.preferredFormats, bufferCount: Int = 4) throws(CameraError) {
+    /// Opens `path` and negotiates a format (the first of `formats` that the camera lists
+    /// natively; only when it lists none of them, the first that libv4l2 converts to), a size
+    /// near `width` x `height`, and `framesPerSecond`; then maps `bufferCount` buffers.
+    public convenience init(path: String, width: Int, height: Int, framesPerSecond: Double = 30,
+                            formats: [PixelFormat] = V4L2Camera.preferredFormats, bufferCount: Int = 4) throws(CameraError) {
+        try self.init(path: path, width: width, height: height, framesPerSecond: framesPerSecond, formats: formats,
+                      bufferCount: bufferCount, alwaysThroughLibV4L2: false)
+    }
+
+    /// `alwaysThroughLibV4L2`: go through libv4l2 even when the camera offers a wanted format
+    /// natively (tests of that path on a camera that offers everything).
+    init(path: String, width: Int, height: Int, framesPerSecond: Double, formats: [PixelFormat], bufferCount: Int,
+         alwaysThroughLibV4L2: Bool) throws(CameraError) {
         precondition(width > 0 && height > 0 && framesPerSecond > 0 && bufferCount >= 2,
                      "camera needs a positive size and rate and 2+ buffers, got \(width)x\(height) at \(framesPerSecond), \(bufferCount)")
         self.path = path
-        let descriptor = foresight_v4l2_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else { throw CameraError.from(errno: errno, call: "open", path: path) }
+        var device = try V4L2Device.open(path)
         var mapped: [(start: UnsafeMutableRawPointer, length: Int)] = []
         var opened = false
         defer {
             if !opened {
-                for buffer in mapped { v4l2_munmap(buffer.start, buffer.length) }
-                v4l2_close(descriptor)
+                for buffer in mapped { device.unmap(buffer.start, length: buffer.length) }
+                device.close()
             }
         }
-        _ = try Camera.queryCapability(descriptor, path: path)
+        _ = try Camera.queryCapability(device, path: path)
 
-        // Pick the first wanted format the camera offers (libv4l2 adds converted ones).
-        let offered = Camera.formats(descriptor).map(\.fourCC)
-        guard let chosen = formats.first(where: { offered.contains(FourCC.string(FourCC.code($0))) }) else {
+        // Pick the first wanted format the camera offers natively; failing that, let libv4l2
+        // add the formats it converts to (e.g. from MJPEG) and pick among those.
+        func firstWanted(_ offered: [String]) -> PixelFormat? { formats.first { offered.contains(FourCC.string(FourCC.code($0))) } }
+        var offered = Camera.formats(device).map(\.fourCC)
+        if firstWanted(offered) == nil || alwaysThroughLibV4L2 {
+            switch LibV4L2.shared {
+            case .success(let library):
+                device = try device.converting(with: library, path: path)
+                offered = Camera.formats(device).map(\.fourCC)
+            case .failure(let missing):
+                throw .conversionLibraryMissing(path: path, offered: offered, missing)
+            }
+        }
+        guard let chosen = firstWanted(offered) else {
             throw .formatRejected(path: path, reason: "it offers \(offered.joined(separator: ", ")); none of \(formats.map { FourCC.string(FourCC.code($0)) }.joined(separator: ", "))")
         }
         var format = v4l2_format()
@@ -299,7 +385,7 @@ public final class V4L2Camera {
         format.fmt.pix.height = UInt32(height)
         format.fmt.pix.pixelformat = FourCC.code(chosen)
         format.fmt.pix.field = V4L2_FIELD_NONE.rawValue
-        let status = v4l2Request(descriptor, foresight_VIDIOC_S_FMT(), &format)
+        let status = device.request(foresight_VIDIOC_S_FMT(), &format)
         guard status == 0 else {
             if status == EINVAL { throw .formatRejected(path: path, reason: "VIDIOC_S_FMT refused \(FourCC.string(FourCC.code(chosen))) \(width)x\(height)") }
             throw CameraError.from(errno: status, call: "VIDIOC_S_FMT", path: path)
@@ -321,10 +407,10 @@ public final class V4L2Camera {
         var parameters = v4l2_streamparm()
         parameters.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
         var actualRate = 0.0
-        if v4l2Request(descriptor, foresight_VIDIOC_G_PARM(), &parameters) == 0,
+        if device.request(foresight_VIDIOC_G_PARM(), &parameters) == 0,
            parameters.parm.capture.capability & UInt32(V4L2_CAP_TIMEPERFRAME) != 0 {
             parameters.parm.capture.timeperframe = v4l2_fract(numerator: 1000, denominator: UInt32((framesPerSecond * 1000).rounded()))
-            let rateStatus = v4l2Request(descriptor, foresight_VIDIOC_S_PARM(), &parameters)
+            let rateStatus = device.request(foresight_VIDIOC_S_PARM(), &parameters)
             guard rateStatus == 0 else { throw CameraError.from(errno: rateStatus, call: "VIDIOC_S_PARM", path: path) }
             let fraction = parameters.parm.capture.timeperframe
             if fraction.numerator > 0 { actualRate = Double(fraction.denominator) / Double(fraction.numerator) }
@@ -336,7 +422,7 @@ public final class V4L2Camera {
         request.count = UInt32(bufferCount)
         request.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
         request.memory = V4L2_MEMORY_MMAP.rawValue
-        let requestStatus = v4l2Request(descriptor, foresight_VIDIOC_REQBUFS(), &request)
+        let requestStatus = device.request(foresight_VIDIOC_REQBUFS(), &request)
         guard requestStatus == 0 else { throw CameraError.from(errno: requestStatus, call: "VIDIOC_REQBUFS", path: path) }
         guard request.count >= 2 else { throw .formatRejected(path: path, reason: "the driver gave \(request.count) buffer(s), 2 are needed") }
         for index in 0..<request.count {
@@ -344,13 +430,14 @@ public final class V4L2Camera {
             buffer.index = index
             buffer.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
             buffer.memory = V4L2_MEMORY_MMAP.rawValue
-            let queryStatus = v4l2Request(descriptor, foresight_VIDIOC_QUERYBUF(), &buffer)
+            let queryStatus = device.request(foresight_VIDIOC_QUERYBUF(), &buffer)
             guard queryStatus == 0 else { throw CameraError.from(errno: queryStatus, call: "VIDIOC_QUERYBUF", path: path) }
-            let start = v4l2_mmap(nil, Int(buffer.length), PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, Int64(buffer.m.offset))
-            guard let start, start != MAP_FAILED else { throw CameraError.from(errno: errno, call: "mmap", path: path) }
+            guard let start = device.map(length: Int(buffer.length), offset: Int64(buffer.m.offset)) else {
+                throw CameraError.from(errno: errno, call: "mmap", path: path)
+            }
             mapped.append((start, Int(buffer.length)))
         }
-        self.descriptor = descriptor
+        self.device = device
         self.buffers = mapped
         opened = true
     }
@@ -358,11 +445,11 @@ public final class V4L2Camera {
     deinit {
         stop()
         unmapAll()
-        v4l2_close(descriptor)
+        device.close()
     }
 
     private func unmapAll() {
-        for buffer in buffers { v4l2_munmap(buffer.start, buffer.length) }
+        for buffer in buffers { device.unmap(buffer.start, length: buffer.length) }
         buffers.removeAll()
     }
 
@@ -374,11 +461,11 @@ public final class V4L2Camera {
             buffer.index = UInt32(index)
             buffer.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
             buffer.memory = V4L2_MEMORY_MMAP.rawValue
-            let status = v4l2Request(descriptor, foresight_VIDIOC_QBUF(), &buffer)
+            let status = device.request(foresight_VIDIOC_QBUF(), &buffer)
             guard status == 0 else { throw CameraError.from(errno: status, call: "VIDIOC_QBUF", path: path) }
         }
         var type = Int32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
-        let status = v4l2Request(descriptor, foresight_VIDIOC_STREAMON(), &type)
+        let status = device.request(foresight_VIDIOC_STREAMON(), &type)
         guard status == 0 else { throw CameraError.from(errno: status, call: "VIDIOC_STREAMON", path: path) }
         streaming = true
     }
@@ -387,7 +474,7 @@ public final class V4L2Camera {
     public func stop() {
         guard streaming else { return }
         var type = Int32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
-        _ = v4l2Request(descriptor, foresight_VIDIOC_STREAMOFF(), &type)
+        _ = device.request(foresight_VIDIOC_STREAMOFF(), &type)
         streaming = false
     }
 
@@ -404,7 +491,7 @@ public final class V4L2Camera {
         buffer.memory = V4L2_MEMORY_MMAP.rawValue
         while true {
             // Wait first, then dequeue: a DQBUF that would block makes libv4l2 print an error.
-            var waiter = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            var waiter = pollfd(fd: device.descriptor, events: Int16(POLLIN), revents: 0)
             let ready = poll(&waiter, 1, Int32(timeoutMilliseconds))
             if ready < 0 {
                 if errno == EINTR { continue }
@@ -413,7 +500,7 @@ public final class V4L2Camera {
             if ready == 0 { throw .timeout(path: path, milliseconds: timeoutMilliseconds) }
             // An unregistered device reports POLLERR | POLLHUP (and ENODEV on the next call).
             if waiter.revents & Int16(POLLHUP | POLLNVAL) != 0 { gone = true; throw .deviceGone(path: path) }
-            let status = v4l2Request(descriptor, foresight_VIDIOC_DQBUF(), &buffer)
+            let status = device.request(foresight_VIDIOC_DQBUF(), &buffer)
             if status == 0 { break }
             if status == EAGAIN { continue }
             if status == ENODEV || status == ENXIO || status == EIO { gone = true; throw .deviceGone(path: path) }
@@ -425,7 +512,7 @@ public final class V4L2Camera {
             timestampNanoseconds: UInt64(buffer.timestamp.tv_sec) * 1_000_000_000 + UInt64(buffer.timestamp.tv_usec) * 1000,
             bytesUsed: Int(buffer.bytesused))
         let result = body(UnsafeRawBufferPointer(start: mapped.start, count: min(mapped.length, Int(buffer.bytesused == 0 ? UInt32(mapped.length) : buffer.bytesused))), info)
-        let status = v4l2Request(descriptor, foresight_VIDIOC_QBUF(), &buffer)
+        let status = device.request(foresight_VIDIOC_QBUF(), &buffer)
         if status == ENODEV || status == ENXIO { gone = true; throw .deviceGone(path: path) }
         guard status == 0 else { throw CameraError.from(errno: status, call: "VIDIOC_QBUF", path: path) }
         return result

@@ -1,5 +1,5 @@
 // Still images: an 8-bit image type, binary PGM/PPM (P5/P6) read and write, PNG through
-// libpng's simplified API, and folders of such files as a frame sequence. Not an image
+// libpng's simplified API (opened at run time: libpng16.so.16), and folders of such files as a frame sequence. Not an image
 // library: no colour management, no 16-bit output, no ASCII (P2/P3) PNM.
 
 import CPNG
@@ -109,23 +109,48 @@ public enum PNM {
 
 /// PNG through libpng (a kept, widely fuzzed decoder): we check the chunk structure ourselves,
 /// so that a broken file names its byte offset, then let libpng decode and convert to 8-bit
-/// grey or RGB (palette, 16-bit and alpha are composited on black by libpng).
+/// grey or RGB (palette, 16-bit and alpha are composited on black by libpng). libpng is
+/// opened on first use; without it, both directions throw an error naming its package.
 public enum PNG {
     static let signature: [UInt8] = [137, 80, 78, 71, 13, 10, 26, 10]
-    // PNG_FORMAT_FLAG_COLOR, PNG_FORMAT_RGB and PNG_FORMAT_GRAY (macros built from macros,
-    // which Swift does not import).
-    static let formatFlagColour: png_uint_32 = 2
-    static let formatRGB: png_uint_32 = 2
-    static let formatGray: png_uint_32 = 0
+    static let formatFlagColour = png_uint_32(PNG_FORMAT_FLAG_COLOR)
+    static let formatRGB = png_uint_32(PNG_FORMAT_RGB)
+    static let formatGray = png_uint_32(PNG_FORMAT_GRAY)
+
+    static let library = RuntimeLibrary(library: "libpng's library", file: "libpng16.so.16", package: "libpng16-16",
+                                        neededBy: "PNG files need")
+    static let shared: Result<foresight_png, MissingLibraryError> = load()
+
+    /// Opens `file` (a test passes a missing one to see the error).
+    static func load(file: String? = nil) -> Result<foresight_png, MissingLibraryError> {
+        library.load(file: file) { foresight_png_load($0, $1, $2) }
+    }
+
+    /// libpng's functions, or the error that says which package to install.
+    static func functions() throws(FileFormatError) -> foresight_png {
+        try shared.mapError { missingLibraryError($0) }.get()
+    }
+
+    /// Why PNG files cannot be read or written (libpng is not installed); nil when it is.
+    public static var missingLibrary: MissingLibraryError? {
+        if case .failure(let missing) = shared { return missing }
+        return nil
+    }
+
+    /// The error of a PNG read or write without libpng.
+    static func missingLibraryError(_ missing: MissingLibraryError) -> FileFormatError {
+        FileFormatError("PNG", .unsupported, at: 0, missing.description)
+    }
 
     /// Decodes a PNG to grey (grey and grey+alpha files) or RGB (all others).
     public static func decode(_ bytes: [UInt8]) throws(FileFormatError) -> ByteImage {
         let firstImageData = try checkChunks(bytes)
+        let png = try functions()
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
-        let began = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
+        let began = bytes.withUnsafeBytes { png.png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
         guard began != 0 else { throw libpngError(&image, at: 8) }
-        defer { png_image_free(&image) }
+        defer { png.png_image_free(&image) }
         let colour = image.format & PNG.formatFlagColour != 0
         let channels = colour ? 3 : 1
         image.format = colour ? PNG.formatRGB : PNG.formatGray
@@ -134,13 +159,14 @@ public enum PNG {
             throw FileFormatError("PNG", .malformed, at: 16, "image size \(width)x\(height) is beyond 16384x16384")
         }
         var pixels = [UInt8](repeating: 0, count: width * height * channels)
-        let finished = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+        let finished = pixels.withUnsafeMutableBytes { png.png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
         guard finished != 0 else { throw libpngError(&image, at: firstImageData) }
         return ByteImage(width: width, height: height, channels: channels, pixels: pixels)
     }
 
     /// Encodes an 8-bit grey or RGB PNG.
-    public static func encode(_ source: ByteImage) -> [UInt8] {
+    public static func encode(_ source: ByteImage) throws(FileFormatError) -> [UInt8] {
+        let png = try functions()
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         image.width = png_uint_32(source.width)
@@ -148,11 +174,11 @@ public enum PNG {
         image.format = source.channels == 3 ? PNG.formatRGB : PNG.formatGray
         var size: png_alloc_size_t = 0
         // First call measures, second writes; a failure here is a bug (our input is valid).
-        let measured = source.pixels.withUnsafeBytes { png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, 0, nil) }
+        let measured = source.pixels.withUnsafeBytes { png.png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, 0, nil) }
         precondition(measured != 0, "libpng refused a \(source.width)x\(source.height)x\(source.channels) image")
         var output = [UInt8](repeating: 0, count: Int(size))
         let written = output.withUnsafeMutableBytes { out in
-            source.pixels.withUnsafeBytes { png_image_write_to_memory(&image, out.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+            source.pixels.withUnsafeBytes { png.png_image_write_to_memory(&image, out.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
         }
         precondition(written != 0, "libpng failed to write a \(source.width)x\(source.height) image")
         return Array(output.prefix(Int(size)))

@@ -1,7 +1,8 @@
-// ALSA microphones through alsa-lib: enumeration of capture devices, opening `default`,
-// `hw:X,Y` or `plughw:X,Y` as mono S16_LE or float at 16 kHz by default, period/buffer sizing,
-// and overrun recovery that counts the lost samples; plus a playback stream for loopback
-// tests. Not a mixer or a sound server client (PipeWire/Pulse are reached through `default`).
+// ALSA microphones through alsa-lib, opened at run time (libasound.so.2): enumeration of
+// capture devices, opening `default`, `hw:X,Y` or `plughw:X,Y` as mono S16_LE or float at
+// 16 kHz by default, period/buffer sizing, and overrun recovery that counts the lost
+// samples; plus a playback stream for loopback tests. Not a mixer or a sound server client
+// (PipeWire/Pulse are reached through `default`).
 
 import CALSA
 import Glibc
@@ -18,6 +19,8 @@ public enum MicrophoneError: Error, Equatable, CustomStringConvertible, Sendable
     case deviceGone(name: String)
     /// Any other ALSA failure, with ALSA's message.
     case system(name: String, call: String, code: Int32, message: String)
+    /// alsa-lib is not installed.
+    case libraryMissing(MissingLibraryError)
 
     /// What happened and what to do about it.
     public var description: String {
@@ -27,11 +30,13 @@ public enum MicrophoneError: Error, Equatable, CustomStringConvertible, Sendable
         case .formatRejected(let name, let reason): return "audio device \(name) rejected the format: \(reason)"
         case .deviceGone(let name): return "audio device \(name) disappeared"
         case .system(let name, let call, let code, let message): return "\(call) on \(name) failed: \(message) (\(code))"
+        case .libraryMissing(let missing): return missing.description
         }
     }
 
     static func from(_ code: Int32, call: String, name: String) -> MicrophoneError {
-        let message = String(cString: snd_strerror(code))
+        // Only called once alsa-lib has loaded.
+        let message = (try? ALSA.shared.get()).map { String(cString: $0.snd_strerror(code)) } ?? "error \(code)"
         switch -code {
         case ENOENT, ENXIO: return .noSuchDevice(name: name, message: message)
         case EBUSY: return .busy(name: name)
@@ -63,33 +68,60 @@ public struct MicrophoneDescription: Sendable, Equatable {
     public var device: String
 }
 
+/// alsa-lib, opened on first use.
+enum ALSA {
+    static let library = RuntimeLibrary(library: "ALSA's library", file: "libasound.so.2", package: "libasound2",
+                                        neededBy: "microphones need")
+    static let shared: Result<foresight_alsa, MissingLibraryError> = load()
+
+    /// Opens `file` (a test passes a missing one to see the error).
+    static func load(file: String? = nil) -> Result<foresight_alsa, MissingLibraryError> {
+        library.load(file: file) { foresight_alsa_load($0, $1, $2) }
+    }
+
+    /// alsa-lib's functions, or the error that says which package to install.
+    static func functions() throws(MicrophoneError) -> foresight_alsa {
+        try shared.mapError { MicrophoneError.libraryMissing($0) }.get()
+    }
+}
+
 /// Device discovery.
 public enum Microphone {
-    /// Makes alsa-lib read its configuration again (e.g. after ALSA_CONFIG_PATH changed).
-    public static func reloadConfiguration() { snd_config_update_free_global() }
+    /// Makes alsa-lib read its configuration again (e.g. after ALSA_CONFIG_PATH changed);
+    /// nothing to do when alsa-lib is not installed.
+    public static func reloadConfiguration() {
+        if case .success(let alsa) = ALSA.shared { _ = alsa.snd_config_update_free_global() }
+    }
+
+    /// Why microphones cannot be used (alsa-lib is not installed); nil when it is.
+    public static var missingLibrary: MissingLibraryError? {
+        if case .failure(let missing) = ALSA.shared { return missing }
+        return nil
+    }
 
     /// Every capture PCM of every card (hw:X,Y), after `default`.
-    public static func enumerate() -> [MicrophoneDescription] {
+    public static func enumerate() throws(MicrophoneError) -> [MicrophoneDescription] {
+        let alsa = try ALSA.functions()
         var result = [MicrophoneDescription(name: "default", card: "system default", device: "default")]
         var card: Int32 = -1
-        while snd_card_next(&card) == 0 && card >= 0 {
+        while alsa.snd_card_next(&card) == 0 && card >= 0 {
             var control: OpaquePointer? = nil
-            guard snd_ctl_open(&control, "hw:\(card)", 0) == 0, let control else { continue }
-            defer { snd_ctl_close(control) }
+            guard alsa.snd_ctl_open(&control, "hw:\(card)", 0) == 0, let control else { continue }
+            defer { _ = alsa.snd_ctl_close(control) }
             var cardName: UnsafeMutablePointer<CChar>? = nil
-            let cardLabel = snd_card_get_name(card, &cardName) == 0 && cardName != nil ? String(cString: cardName!) : "card \(card)"
+            let cardLabel = alsa.snd_card_get_name(card, &cardName) == 0 && cardName != nil ? String(cString: cardName!) : "card \(card)"
             free(cardName)
             var info: OpaquePointer? = nil
-            snd_pcm_info_malloc(&info)
-            defer { snd_pcm_info_free(info) }
+            _ = alsa.snd_pcm_info_malloc(&info)
+            defer { alsa.snd_pcm_info_free(info) }
             var device: Int32 = -1
-            while snd_ctl_pcm_next_device(control, &device) == 0 && device >= 0 {
-                snd_pcm_info_set_device(info, UInt32(device))
-                snd_pcm_info_set_subdevice(info, 0)
-                snd_pcm_info_set_stream(info, SND_PCM_STREAM_CAPTURE)
-                guard snd_ctl_pcm_info(control, info) == 0 else { continue }
+            while alsa.snd_ctl_pcm_next_device(control, &device) == 0 && device >= 0 {
+                alsa.snd_pcm_info_set_device(info, UInt32(device))
+                alsa.snd_pcm_info_set_subdevice(info, 0)
+                alsa.snd_pcm_info_set_stream(info, SND_PCM_STREAM_CAPTURE)
+                guard alsa.snd_ctl_pcm_info(control, info) == 0 else { continue }
                 result.append(MicrophoneDescription(name: "hw:\(card),\(device)", card: cardLabel,
-                                                    device: String(cString: snd_pcm_info_get_name(info))))
+                                                    device: String(cString: alsa.snd_pcm_info_get_name(info))))
             }
         }
         return result
@@ -125,6 +157,7 @@ public final class ALSAStream: @unchecked Sendable {
     /// sample rate (at least the buffer that `prepare` discards).
     public private(set) var lostFrames = 0
 
+    private let alsa: foresight_alsa
     private let pcm: OpaquePointer
     private let scratch: UnsafeMutableRawPointer  // one period in the device format
     private var started = false
@@ -150,43 +183,45 @@ public final class ALSAStream: @unchecked Sendable {
                      "audio needs positive rate, channels and period and 2+ periods, got \(sampleRate), \(channels), \(periodFrames), \(periods)")
         self.name = name
         self.isCapture = capture
+        let alsa = try ALSA.functions()
         var handle: OpaquePointer? = nil
-        var code = snd_pcm_open(&handle, name, capture ? SND_PCM_STREAM_CAPTURE : SND_PCM_STREAM_PLAYBACK, 0)
+        var code = alsa.snd_pcm_open(&handle, name, capture ? SND_PCM_STREAM_CAPTURE : SND_PCM_STREAM_PLAYBACK, 0)
         guard code == 0, let handle else { throw MicrophoneError.from(code, call: "snd_pcm_open", name: name) }
         var ready = false
-        defer { if !ready { snd_pcm_close(handle) } }
+        defer { if !ready { _ = alsa.snd_pcm_close(handle) } }
 
         var hardware: OpaquePointer? = nil
-        snd_pcm_hw_params_malloc(&hardware)
-        defer { snd_pcm_hw_params_free(hardware) }
+        _ = alsa.snd_pcm_hw_params_malloc(&hardware)
+        defer { alsa.snd_pcm_hw_params_free(hardware) }
         func check(_ code: Int32, _ call: String) throws(MicrophoneError) {
             if code < 0 { throw MicrophoneError.from(code, call: call, name: name) }
         }
-        try check(snd_pcm_hw_params_any(handle, hardware), "snd_pcm_hw_params_any")
-        try check(snd_pcm_hw_params_set_access(handle, hardware, SND_PCM_ACCESS_RW_INTERLEAVED), "set access (interleaved)")
-        code = snd_pcm_hw_params_set_format(handle, hardware, format.alsa)
+        try check(alsa.snd_pcm_hw_params_any(handle, hardware), "snd_pcm_hw_params_any")
+        try check(alsa.snd_pcm_hw_params_set_access(handle, hardware, SND_PCM_ACCESS_RW_INTERLEAVED), "set access (interleaved)")
+        code = alsa.snd_pcm_hw_params_set_format(handle, hardware, format.alsa)
         if code < 0 { throw .formatRejected(name: name, reason: "sample format \(format.rawValue) (try plughw: for conversion)") }
-        code = snd_pcm_hw_params_set_channels(handle, hardware, UInt32(channels))
+        code = alsa.snd_pcm_hw_params_set_channels(handle, hardware, UInt32(channels))
         if code < 0 { throw .formatRejected(name: name, reason: "\(channels) channel(s) (try plughw: for conversion)") }
         var rate = UInt32(sampleRate)
-        try check(snd_pcm_hw_params_set_rate_near(handle, hardware, &rate, nil), "set rate \(sampleRate)")
+        try check(alsa.snd_pcm_hw_params_set_rate_near(handle, hardware, &rate, nil), "set rate \(sampleRate)")
         if Int(rate) != sampleRate { throw .formatRejected(name: name, reason: "rate \(sampleRate) Hz (nearest is \(rate); try plughw:)") }
         var period = snd_pcm_uframes_t(periodFrames)
-        try check(snd_pcm_hw_params_set_period_size_near(handle, hardware, &period, nil), "set period size")
+        try check(alsa.snd_pcm_hw_params_set_period_size_near(handle, hardware, &period, nil), "set period size")
         var buffer = snd_pcm_uframes_t(Int(period) * periods)
-        try check(snd_pcm_hw_params_set_buffer_size_near(handle, hardware, &buffer), "set buffer size")
-        try check(snd_pcm_hw_params(handle, hardware), "snd_pcm_hw_params")
+        try check(alsa.snd_pcm_hw_params_set_buffer_size_near(handle, hardware, &buffer), "set buffer size")
+        try check(alsa.snd_pcm_hw_params(handle, hardware), "snd_pcm_hw_params")
 
         // Start on the first frame (set_params would wait for a full buffer), wake per period.
         var software: OpaquePointer? = nil
-        snd_pcm_sw_params_malloc(&software)
-        defer { snd_pcm_sw_params_free(software) }
-        try check(snd_pcm_sw_params_current(handle, software), "snd_pcm_sw_params_current")
-        try check(snd_pcm_sw_params_set_start_threshold(handle, software, capture ? 1 : period), "set start threshold")
-        try check(snd_pcm_sw_params_set_avail_min(handle, software, period), "set avail min")
-        try check(snd_pcm_sw_params(handle, software), "snd_pcm_sw_params")
-        try check(snd_pcm_prepare(handle), "snd_pcm_prepare")
+        _ = alsa.snd_pcm_sw_params_malloc(&software)
+        defer { alsa.snd_pcm_sw_params_free(software) }
+        try check(alsa.snd_pcm_sw_params_current(handle, software), "snd_pcm_sw_params_current")
+        try check(alsa.snd_pcm_sw_params_set_start_threshold(handle, software, capture ? 1 : period), "set start threshold")
+        try check(alsa.snd_pcm_sw_params_set_avail_min(handle, software, period), "set avail min")
+        try check(alsa.snd_pcm_sw_params(handle, software), "snd_pcm_sw_params")
+        try check(alsa.snd_pcm_prepare(handle), "snd_pcm_prepare")
 
+        self.alsa = alsa
         self.pcm = handle
         self.sampleRate = Int(rate)
         self.channels = channels
@@ -198,7 +233,7 @@ public final class ALSAStream: @unchecked Sendable {
     }
 
     deinit {
-        snd_pcm_close(pcm)
+        _ = alsa.snd_pcm_close(pcm)
         scratch.deallocate()
     }
 
@@ -211,7 +246,7 @@ public final class ALSAStream: @unchecked Sendable {
         let frames = min(samples.count / channels, periodFrames)
         if !started { try start(); lastTransfer = monotonicNanoseconds() }
         while true {
-            let got = snd_pcm_readi(pcm, scratch, snd_pcm_uframes_t(frames))
+            let got = alsa.snd_pcm_readi(pcm, scratch, snd_pcm_uframes_t(frames))
             if got >= 0 {
                 lastTransfer = monotonicNanoseconds()
                 convertIn(count: Int(got) * channels, into: samples.baseAddress!)
@@ -231,7 +266,7 @@ public final class ALSAStream: @unchecked Sendable {
             convertOut(samples.baseAddress! + done * channels, count: frames * channels)
             var offset = 0
             while offset < frames {
-                let put = snd_pcm_writei(pcm, scratch + offset * channels * format.bytes, snd_pcm_uframes_t(frames - offset))
+                let put = alsa.snd_pcm_writei(pcm, scratch + offset * channels * format.bytes, snd_pcm_uframes_t(frames - offset))
                 if put >= 0 { offset += Int(put); continue }
                 try recover(Int32(put), call: "snd_pcm_writei")
             }
@@ -240,11 +275,11 @@ public final class ALSAStream: @unchecked Sendable {
     }
 
     /// Playback: waits until everything written has been played.
-    public func drain() { snd_pcm_drain(pcm) }
+    public func drain() { _ = alsa.snd_pcm_drain(pcm) }
 
     /// Starts a capture stream explicitly (the first `read` does it too).
     public func start() throws(MicrophoneError) {
-        let code = snd_pcm_start(pcm)
+        let code = alsa.snd_pcm_start(pcm)
         if code < 0 && code != -EBADFD { throw MicrophoneError.from(code, call: "snd_pcm_start", name: name) }
         started = true
     }
@@ -259,15 +294,15 @@ public final class ALSAStream: @unchecked Sendable {
             let lost = max(bufferFrames, Int((elapsed * Double(sampleRate)).rounded()))
             overruns += 1
             if isCapture { lostFrames += lost }
-            let prepared = snd_pcm_prepare(pcm)
+            let prepared = alsa.snd_pcm_prepare(pcm)
             if prepared < 0 { throw MicrophoneError.from(prepared, call: "snd_pcm_prepare", name: name) }
             if isCapture { try start(); lastTransfer = monotonicNanoseconds() }
             return
         }
         if code == foresight_alsa_suspended_code() {
-            var resumed = snd_pcm_resume(pcm)
-            while resumed == -EAGAIN { usleep(10_000); resumed = snd_pcm_resume(pcm) }
-            if resumed < 0 { _ = snd_pcm_prepare(pcm) }
+            var resumed = alsa.snd_pcm_resume(pcm)
+            while resumed == -EAGAIN { usleep(10_000); resumed = alsa.snd_pcm_resume(pcm) }
+            if resumed < 0 { _ = alsa.snd_pcm_prepare(pcm) }
             if isCapture { try start() }
             return
         }

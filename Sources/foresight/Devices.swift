@@ -7,7 +7,7 @@ import ForesightSensors
 struct Devices: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List cameras (V4L2) and microphones (ALSA) with their modes.",
-        discussion: "Formats marked 'converted' are produced by libv4l2 in software (e.g. from an MJPEG camera)."
+        discussion: "Formats marked 'converted' are produced by libv4l2 in software (e.g. from an MJPEG camera); they are listed when libv4l2 is installed."
     )
 
     @Flag(help: "Show every size of every format (default: at most 6 sizes per format).")
@@ -29,9 +29,14 @@ struct Devices: ParsableCommand {
                 if shown.count < format.sizes.count { print("      ... \(format.sizes.count - shown.count) more (--all)") }
             }
         }
+        if !cameras.isEmpty, let missing = Camera.missingConversionLibrary { print("  (no converted formats: \(missing))") }
         print("Microphones:")
-        for microphone in Microphone.enumerate() {
-            print("  \(microphone.name)  \(microphone.card)" + (microphone.device == microphone.name ? "" : ": \(microphone.device)"))
+        do {
+            for microphone in try Microphone.enumerate() {
+                print("  \(microphone.name)  \(microphone.card)" + (microphone.device == microphone.name ? "" : ": \(microphone.device)"))
+            }
+        } catch {
+            print("  none: \(error)")
         }
     }
 }

@@ -147,6 +147,7 @@ final class LiveLearnerTests: XCTestCase {
     }
 
     func testSnapshotsShowPastPredictionTruthAndMotion() throws {
+        if let missing = PNG.missingLibrary { throw XCTSkip("\(missing)") }
         let folder = temporaryPath("snapshots")
         var settings = LiveLearnerConfiguration()
         settings.replayClips = 16

@@ -27,9 +27,10 @@ final class FuzzTests: XCTestCase {
         WAV.encode(AudioClip(sampleRate: 16_000, channels: 2, samples: (0..<32).map { Float($0) / 40 }), format: .float32)
     }
 
-    func testEveryTruncationGivesATypedError() {
+    func testEveryTruncationGivesATypedError() throws {
         let y4m = y4mSample(), wav = wavSample()
-        let png = PNG.encode(ByteImage(width: 6, height: 5, channels: 1, pixels: randomBytes(30, seed: 2)))
+        // Without libpng, PNG files are only checked chunk by chunk (and then refused by name).
+        let png = PNG.missingLibrary == nil ? try PNG.encode(ByteImage(width: 6, height: 5, channels: 1, pixels: randomBytes(30, seed: 2))) : []
         let pnm = PNM.encode(ByteImage(width: 6, height: 5, channels: 3, pixels: randomBytes(90, seed: 2)))
         for length in 0..<y4m.count { expectParsesOrFileError("y4m[..<\(length)]") { try parseY4M(Array(y4m.prefix(length))) } }
         for length in 0..<wav.count {
@@ -45,14 +46,16 @@ final class FuzzTests: XCTestCase {
         }
     }
 
-    func testRandomBitFlipsNeverCrash() {
+    func testRandomBitFlipsNeverCrash() throws {
         var rng = SeededRandom(seed: 42)
-        let samples: [(String, [UInt8], ([UInt8]) throws -> Void)] = [
+        var samples: [(String, [UInt8], ([UInt8]) throws -> Void)] = [
             ("y4m", y4mSample(), { try self.parseY4M($0) }),
             ("wav", wavSample(), { _ = try WAV.decode($0) }),
-            ("png", PNG.encode(ByteImage(width: 7, height: 3, channels: 3, pixels: randomBytes(63, seed: 5))), { _ = try PNG.decode($0) }),
             ("pnm", PNM.encode(ByteImage(width: 7, height: 3, channels: 1, pixels: randomBytes(21, seed: 5))), { _ = try PNM.decode($0) }),
         ]
+        if PNG.missingLibrary == nil {
+            samples.append(("png", try PNG.encode(ByteImage(width: 7, height: 3, channels: 3, pixels: randomBytes(63, seed: 5))), { _ = try PNG.decode($0) }))
+        }
         for (name, original, parse) in samples {
             for trial in 0..<1500 {
                 var bytes = original

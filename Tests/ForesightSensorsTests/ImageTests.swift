@@ -5,6 +5,7 @@ import XCTest
 
 final class ImageTests: XCTestCase {
     func testPNMAndPNGRoundTripGreyAndRGB() throws {
+        try skipUnlessInstalled(PNG.missingLibrary)
         let directory = temporaryDirectory("images")
         defer { removeTree(directory) }
         let grey = ByteImage(width: 5, height: 3, channels: 1, pixels: randomBytes(15, seed: 3))
@@ -28,15 +29,20 @@ final class ImageTests: XCTestCase {
         XCTAssertEqual(try PNM.decode(low).pixels, [255, 0])
     }
 
+    func error(_ body: () throws -> Void) -> FileFormatError? {
+        do { try body(); return nil } catch { return error as? FileFormatError }
+    }
+
     func testBrokenImagesNameTheOffset() {
-        func error(_ body: () throws -> Void) -> FileFormatError? {
-            do { try body(); return nil } catch { return error as? FileFormatError }
-        }
         XCTAssertEqual(error { _ = try PNM.decode(Array("P5\n4 4\n255\nab".utf8)) }?.offset, 13)
         XCTAssertEqual(error { _ = try PNM.decode(Array("P5\n4 x\n255\n".utf8)) }?.offset, 5)
         XCTAssertEqual(error { _ = try PNM.decode(Array("P5\n4 4\n0\n".utf8)) }?.kind, .malformed)
         XCTAssertEqual(error { _ = try PNM.decode(Array("P3\n".utf8)) }?.kind, .unsupported)
-        let png = PNG.encode(ByteImage(width: 8, height: 8, channels: 3, pixels: randomBytes(192, seed: 9)))
+    }
+
+    func testBrokenPNGsNameTheOffset() throws {
+        try skipUnlessInstalled(PNG.missingLibrary)
+        let png = try PNG.encode(ByteImage(width: 8, height: 8, channels: 3, pixels: randomBytes(192, seed: 9)))
         let cut = error { _ = try PNG.decode(Array(png.prefix(png.count - 20))) }
         XCTAssertEqual(cut?.kind, .truncated)
         XCTAssertEqual(cut?.offset, png.count - 20)
@@ -51,6 +57,24 @@ final class ImageTests: XCTestCase {
         XCTAssertEqual(error { _ = try PNG.decode(Array(png.prefix(5))) }?.kind, .truncated)
         // Valid chunks but a broken zlib stream: libpng's own error, located at the first IDAT.
         XCTAssertEqual(error { _ = try PNG.decode(PNGTestFiles.validChunksBadZlib()) }?.offset, 33)
+    }
+
+    func testPNGWithoutLibpngThrowsAnErrorNamingThePackage() throws {
+        // The message, whatever is installed here: a library file that does not exist.
+        guard case .failure(let missing) = PNG.load(file: "libpng16-foresight-missing.so.16") else { return XCTFail("a missing file loaded") }
+        let refusal = PNG.missingLibraryError(missing)
+        XCTAssertEqual(refusal.format, "PNG")
+        XCTAssertEqual(refusal.description,
+                       "PNG file unsupported at byte 0: PNG files need libpng's library libpng16-foresight-missing.so.16: "
+                       + "apt install libpng16-16 (libpng16-16t64 on Debian 13)")
+        // Without libpng itself: reading and writing throw that error, never crash.
+        guard let absent = PNG.missingLibrary else { throw XCTSkip("libpng16.so.16 is installed: its absence is checked on a machine without it") }
+        let directory = temporaryDirectory("nopng")
+        defer { removeTree(directory) }
+        let image = ByteImage(width: 2, height: 2, channels: 1, pixels: [0, 1, 2, 3])
+        XCTAssertEqual(error { try image.write(path: directory + "/a.png") }, PNG.missingLibraryError(absent))
+        XCTAssertEqual(error { _ = try PNG.decode(PNGTestFiles.validChunksBadZlib()) }, PNG.missingLibraryError(absent))
+        XCTAssertTrue(absent.description.contains("apt install libpng16-16"), absent.description)
     }
 }
 

@@ -26,6 +26,11 @@ func removeTree(_ path: String) {
     rmdir(path)
 }
 
+/// Skips the test when a library it needs at run time is not installed, naming the package.
+func skipUnlessInstalled(_ missing: MissingLibraryError?) throws {
+    if let missing { throw XCTSkip("\(missing)") }
+}
+
 /// `count` seeded random bytes.
 func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     var rng = SeededRandom(seed: seed)

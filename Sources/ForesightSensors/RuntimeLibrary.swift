@@ -1,0 +1,54 @@
+// System libraries opened at run time (dlopen) rather than linked: alsa-lib, libpng and
+// libv4l2, so that building needs none of their -dev packages; and the error a user sees
+// when one is not installed. Not a plugin loader: each shim (CALSA, CPNG, CV4L2) looks up
+// its own fixed table of functions.
+
+/// A system library that did not load, worded so that the user can install it.
+///
+/// ```swift
+/// // microphones need ALSA's library libasound.so.2: apt install libasound2 (libasound2t64 on Debian 13)
+/// print(error)
+/// ```
+public struct MissingLibraryError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// What needs the library, e.g. "microphones need".
+    public let neededBy: String
+    /// The library in words and its file, e.g. "ALSA's library" and "libasound.so.2".
+    public let library: String, file: String
+    /// The Debian package that has it (from Debian 13 on, the same name with "t64").
+    public let package: String
+    /// dlopen's or dlsym's own message.
+    public let reason: String
+
+    /// One line: what needs which file, and the package to install; dlopen's message too
+    /// when the file was there but did not load (wrong architecture, too old).
+    public var description: String {
+        let install = "apt install \(package) (\(package)t64 on Debian 13)"
+        if reason.contains("No such file") || reason.isEmpty { return "\(neededBy) \(library) \(file): \(install)" }
+        return "\(neededBy) \(library) \(file), which did not load (\(reason)): \(install)"
+    }
+}
+
+/// A library this package opens at run time: its file, the Debian package that has it, and
+/// what needs it (for the error when it is missing).
+struct RuntimeLibrary: Sendable {
+    /// The library in words, e.g. "ALSA's library".
+    let library: String
+    /// The file dlopen looks for, e.g. "libasound.so.2".
+    let file: String
+    /// The Debian package, e.g. "libasound2".
+    let package: String
+    /// What needs it, e.g. "microphones need".
+    let neededBy: String
+
+    /// Runs a shim's loader (`foresight_*_load`) on `file` and copies the function table it
+    /// returns. A test may pass another `file` to see the error of a missing library.
+    func load<Table>(file: String? = nil,
+                     _ loader: (UnsafePointer<CChar>, UnsafeMutablePointer<CChar>, Int) -> UnsafePointer<Table>?) -> Result<Table, MissingLibraryError> {
+        let file = file ?? self.file
+        var message = [CChar](repeating: 0, count: 512)
+        let table = message.withUnsafeMutableBufferPointer { loader(file, $0.baseAddress!, $0.count) }
+        if let table { return .success(table.pointee) }
+        return .failure(MissingLibraryError(neededBy: neededBy, library: library, file: file, package: package,
+                                            reason: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))
+    }
+}
