@@ -70,20 +70,25 @@ func requireFloat(_ dtypes: [DType], _ operation: String) throws {
 /// workers would cost more than it saves.
 let parallelElementThreshold = 1 << 15
 
-/// Runs `work` on the pool when `count` elements are worth splitting, else on this thread alone.
+/// Fewest elements of one chunk of element-wise work (a chunk costs a claim on a shared counter).
+let elementsPerChunk = 1 << 13
+
+/// Runs `work` on the pool in chunks of at least `elementsPerChunk` of `count` elements when
+/// they are worth splitting, else as one chunk on this thread.
 @inline(__always)
 func runSplit(_ work: any ParallelWork, count: Int, pool: ThreadPool) {
     if pool.threadCount == 1 || count < parallelElementThreshold {
-        work.work(thread: 0, threads: 1)
+        work.work(chunk: 0, of: 1, thread: 0)
     } else {
-        pool.run(work)
+        pool.run(work, chunks: pool.chunks(items: count, minimumPerChunk: elementsPerChunk))
     }
 }
 
-/// Share `thread` of `threads` of `count` elements: (start, length), starts aligned to 16.
+/// Chunk `chunk` of `chunks` of `count` elements: (start, length), starts aligned to 16 so that
+/// only the last chunk ends in a scalar tail (element values do not depend on the split).
 @inline(__always)
-func splitRange(_ count: Int, thread: Int, threads: Int) -> (start: Int, length: Int) {
-    let chunk = ((count + threads - 1) / threads + 15) / 16 * 16
-    let start = min(count, thread * chunk)
-    return (start, min(count, start + chunk) - start)
+func splitRange(_ count: Int, chunk: Int, of chunks: Int) -> (start: Int, length: Int) {
+    @inline(__always) func boundary(_ index: Int) -> Int { index == chunks ? count : count * index / chunks / 16 * 16 }
+    let start = boundary(chunk)
+    return (start, boundary(chunk + 1) - start)
 }

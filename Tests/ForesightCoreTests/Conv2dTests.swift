@@ -9,7 +9,7 @@ final class Conv2dTests: XCTestCase {
 
     private func run(_ g: Conv2dGeometry, threads: Int, _ body: (UnsafeMutablePointer<Float>, ThreadPool) -> Void) {
         let pool = ThreadPool(threads: threads)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: threads * Conv2dScratch.floatsPerThread(g))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Conv2dScratch.floatCount(g, threads: threads))
         defer { scratch.deallocate() }
         body(scratch, pool)
     }
@@ -79,6 +79,31 @@ final class Conv2dTests: XCTestCase {
                     }
                 }
             }
+        }
+    }
+
+    /// The weight and bias gradients are summed per chunk of samples and the chunks added in
+    /// order, so every thread count (and every timing) gives the same bits.
+    func testBackwardIsBitIdenticalForAnyThreadCount() {
+        var rng = SeededRandom(seed: 14)
+        let shapes = [try! Conv2dGeometry(batch: 8, inChannels: 4, height: 16, width: 16, outChannels: 8, kernel: 3, stride: 2, padding: 1),
+                      try! Conv2dGeometry(batch: 5, inChannels: 8, height: 8, width: 16, outChannels: 8, kernel: 3, stride: 1, padding: 1),
+                      try! Conv2dGeometry(batch: 20, inChannels: 2, height: 6, width: 16, outChannels: 1, kernel: 3, stride: 1, padding: 1)]
+        for g in shapes {
+            let x = random(g.batch * g.inChannels * g.height * g.width, &rng), w = random(g.weightShape.reduce(1, *), &rng)
+            let dy = random(g.outputShape.reduce(1, *), &rng)
+            var results: [[Float]] = []
+            for threads in 1...4 {
+                var dx = [Float](repeating: 0, count: x.count), dw = [Float](repeating: 0.5, count: w.count)
+                var db = [Float](repeating: 0.25, count: g.outChannels)
+                run(g, threads: threads) { scratch, pool in
+                    for _ in 0..<3 {
+                        conv2dBackward(g, x: x, weight: w, dy: dy, dx: &dx, dweight: &dw, dbias: &db, scratch: scratch, pool: pool)
+                    }
+                }
+                results.append(dx + dw + db)
+            }
+            for threads in 2...4 { XCTAssertEqual(results[threads - 1], results[0], "\(g): \(threads) threads against 1") }
         }
     }
 

@@ -50,10 +50,119 @@ final class CoreTests: XCTestCase {
             let pool = ThreadPool(threads: threads)
             let counts = UnsafeMutablePointer<Int>.allocate(capacity: 101)
             counts.initialize(repeating: 0, count: 101)
-            for _ in 0..<50 { pool.parallelFor(101) { counts[$0] += 1 } }
+            for _ in 0..<50 { pool.parallelFor(101) { index, _ in counts[index] += 1 } }
             XCTAssertEqual(Array(UnsafeBufferPointer(start: counts, count: 101)), [Int](repeating: 50, count: 101))
             counts.deallocate()
         }
+    }
+
+    /// Counts, per chunk, how often it ran and on which thread; a chunk can sleep on one thread.
+    private final class ChunkCounter: ParallelWork, @unchecked Sendable {
+        let runs: UnsafeMutablePointer<Int>
+        let threadOfChunk: UnsafeMutablePointer<Int>
+        let capacity: Int
+        var expectedChunks = 0
+        var badArguments = 0
+        var sleepingThread = -1
+        var sleepMicroseconds: UInt32 = 0
+
+        init(capacity: Int) {
+            self.capacity = capacity
+            runs = .allocate(capacity: capacity)
+            threadOfChunk = .allocate(capacity: capacity)
+            reset(chunks: 0)
+        }
+        deinit { runs.deallocate(); threadOfChunk.deallocate() }
+
+        func reset(chunks: Int) {
+            expectedChunks = chunks
+            runs.initialize(repeating: 0, count: capacity)
+            threadOfChunk.initialize(repeating: -1, count: capacity)
+        }
+
+        func work(chunk: Int, of chunks: Int, thread: Int) {
+            if chunks != expectedChunks || chunk < 0 || chunk >= capacity { badArguments += 1; return }
+            runs[chunk] += 1
+            threadOfChunk[chunk] = thread
+            if thread == sleepingThread { usleep(sleepMicroseconds) }
+        }
+
+        /// Chunks each thread ran, by thread index.
+        func chunksPerThread(_ threads: Int) -> [Int] {
+            (0..<expectedChunks).reduce(into: [Int](repeating: 0, count: threads)) { counts, chunk in counts[threadOfChunk[chunk]] += 1 }
+        }
+    }
+
+    func testThreadPoolRunsEveryChunkExactlyOnce() {
+        for threads in 1...4 {
+            let pool = ThreadPool(threads: threads)
+            let counter = ChunkCounter(capacity: 1000)
+            // Fewer chunks than threads, as many, many more, none and one.
+            for chunks in [0, 1, 2, 3, 4, 5, 7, 8, 16, 33, 1000] {
+                for _ in 0..<20 {
+                    counter.reset(chunks: chunks)
+                    pool.run(counter, chunks: chunks)
+                    XCTAssertEqual(counter.badArguments, 0, "\(threads) threads, \(chunks) chunks")
+                    XCTAssertEqual(Array(UnsafeBufferPointer(start: counter.runs, count: chunks)), [Int](repeating: 1, count: chunks),
+                                   "\(threads) threads, \(chunks) chunks")
+                    XCTAssertTrue((0..<chunks).allSatisfy { (0..<threads).contains(counter.threadOfChunk[$0]) })
+                }
+            }
+        }
+    }
+
+    func testThreadPoolParallelForCoversEveryIndexUnderManyShapes() {
+        for threads in 1...4 {
+            let pool = ThreadPool(threads: threads)
+            let counts = UnsafeMutablePointer<Int>.allocate(capacity: 5000)
+            defer { counts.deallocate() }
+            for count in [0, 1, 2, 3, 4, 5, 17, 64, 5000] {
+                counts.initialize(repeating: 0, count: 5000)
+                var badThread = false
+                pool.parallelFor(count) { index, thread in
+                    counts[index] += 1
+                    if thread < 0 || thread >= threads { badThread = true }
+                }
+                XCTAssertFalse(badThread)
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: counts, count: count)), [Int](repeating: 1, count: count), "\(threads) threads, \(count) indices")
+            }
+        }
+    }
+
+    func testChunkRangesTileTheItems() {
+        for items in [0, 1, 7, 64, 1001] {
+            for chunks in [1, 2, 3, 8, 13] {
+                let ranges = (0..<chunks).map { ThreadPool.range(chunk: $0, of: chunks, items: items) }
+                XCTAssertEqual(ranges.first?.lowerBound, 0)
+                XCTAssertEqual(ranges.last?.upperBound, items)
+                for (left, right) in zip(ranges, ranges.dropFirst()) { XCTAssertEqual(left.upperBound, right.lowerBound) }
+            }
+        }
+        let pool = ThreadPool(threads: 3)
+        XCTAssertEqual(pool.chunks(items: 1000), 3 * ThreadPool.chunksPerThread)
+        XCTAssertEqual(pool.chunks(items: 5), 5)
+        XCTAssertEqual(pool.chunks(items: 0), 1)
+        XCTAssertEqual(pool.chunks(items: 100, minimumPerChunk: 40), 2)
+        XCTAssertEqual(ThreadPool(threads: 1).chunks(items: 1000), 1)
+    }
+
+    /// A thread that loses time (here: each chunk it runs sleeps 20 ms on thread 1) leaves the
+    /// chunks it has not claimed to the other thread, instead of holding a fixed share. Counted
+    /// in chunks, not in time.
+    func testASlowThreadClaimsFewerChunks() {
+        let pool = ThreadPool(threads: 2)
+        let counter = ChunkCounter(capacity: 64)
+        counter.sleepingThread = 1
+        counter.sleepMicroseconds = 20_000
+        counter.reset(chunks: 64)
+        pool.run(counter, chunks: 64)
+        let perThread = counter.chunksPerThread(2)
+        XCTAssertEqual(perThread.reduce(0, +), 64)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: counter.runs, count: 64)), [Int](repeating: 1, count: 64))
+        // A static split would have given each thread 32. Thread 0 runs a chunk in microseconds,
+        // thread 1 one per 20 ms: thread 1 gets at most the chunk or two it claimed at the start.
+        XCTAssertGreaterThanOrEqual(perThread[0], 60, "chunks per thread \(perThread)")
+        XCTAssertLessThanOrEqual(perThread[1], 4, "chunks per thread \(perThread)")
     }
 
     func testSeededRandomIsReproducible() {

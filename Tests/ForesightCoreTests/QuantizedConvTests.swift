@@ -71,13 +71,13 @@ final class QuantizedConvTests: XCTestCase {
         let qy = try ActivationQuantization(min: exact.min()!, max: exact.max()!, tensor: "y")
         if depthwise {
             let layer = try Int8DepthwiseConv2d(g, weights: c.w, bias: c.b, input: qx, output: qy, relu: relu, outputBorder: 1)
-            layer.forward(x: input, y: &output, thread: 0, threads: 1)
+            layer.forward(x: input, y: &output, chunk: 0, of: 1)
         } else {
             let layer = try Int8Conv2d(g, weights: c.w, bias: c.b, input: qx, output: qy, relu: relu, outputBorder: 1)
             XCTAssertEqual(layer.outputLayout, outLayout)
             // Two threads' shares together are the whole output.
-            layer.forward(x: input, y: &output, path: path, thread: 0, threads: 2)
-            layer.forward(x: input, y: &output, path: path, thread: 1, threads: 2)
+            layer.forward(x: input, y: &output, path: path, chunk: 0, of: 2)
+            layer.forward(x: input, y: &output, path: path, chunk: 1, of: 2)
         }
         var interior: [UInt8] = []
         for n in 0..<g.batch {

@@ -16,14 +16,14 @@ final class QuantizedFloatTwinTests: XCTestCase {
         var input = [Float](repeating: 0, count: g.batch * layer.inputLayout.sampleFloats)
         var output = [Float](repeating: 0, count: g.batch * layer.outputLayout.sampleFloats)
         nchwToNHWC(x, batch: g.batch, layer.inputLayout, into: &input)
-        layer.forward(x: input, y: &output, path: path, thread: 0, threads: 2)
-        layer.forward(x: input, y: &output, path: path, thread: 1, threads: 2)
+        layer.forward(x: input, y: &output, path: path, chunk: 0, of: 2)
+        layer.forward(x: input, y: &output, path: path, chunk: 1, of: 2)
         var nchw = [Float](repeating: 0, count: g.batch * g.outChannels * g.outHeight * g.outWidth)
         nhwcToNCHW(output, batch: g.batch, layer.outputLayout, into: &nchw)
         var reference = nchw
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Conv2dScratch.floatsPerThread(g))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Conv2dScratch.floatCount(g, threads: 1))
         defer { scratch.deallocate() }
-        conv2dForward(g, x: x, weight: w, bias: b, y: &reference, scratch: scratch, thread: 0, threads: 1)
+        conv2dForward(g, x: x, weight: w, bias: b, y: &reference, scratch: scratch, chunk: 0, of: 1)
         if relu { reference = reference.map { max($0, 0) } }
         return (nchw, reference)
     }

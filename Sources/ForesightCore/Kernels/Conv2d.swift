@@ -1,9 +1,9 @@
-// Float32 2-D convolution over NCHW tensors, forward and backward, samples split over the
-// thread pool. The general path is im2col + packed GEMM per sample and group (any stride,
-// padding, groups, depthwise included). Two shortcuts where im2col wastes most: layers with
-// few output channels (F <= 4, stride 1) run directly over a zero-padded copy of the input,
-// and the input gradient of stride-1 layers is the forward convolution of the output
-// gradient with flipped weights (no scatter). Not Winograd or FFT.
+// Float32 2-D convolution over NCHW tensors, forward and backward, in chunks of samples that
+// the thread pool's threads claim. The general path is im2col + packed GEMM per sample and
+// group (any stride, padding, groups, depthwise included). Two shortcuts where im2col wastes
+// most: layers with few output channels (F <= 4, stride 1) run directly over a zero-padded
+// copy of the input, and the input gradient of stride-1 layers is the forward convolution of
+// the output gradient with flipped weights (no scatter). Not Winograd or FFT.
 //
 // Symbols: N batch, C input channels, H x W input size, F output channels ("filters"),
 // OH x OW output size, KH x KW kernel, G groups; K = C/G * KH * KW is the im2col depth.
@@ -79,20 +79,38 @@ public struct Conv2dGeometry: Sendable, Equatable {
 
     /// Multiply-adds of one forward pass.
     public var multiplyAdds: Int { batch * outChannels * columnCount * columnRows }
+
+    /// Chunks of the backward pass: groups of samples, each summing its weight and bias
+    /// gradients privately; the sums are then added in chunk order. Fixed by the batch, not by
+    /// the thread count, so that gradients are the same for any number of threads.
+    public var backwardChunks: Int { min(batch, conv2dBackwardChunkLimit) }
 }
 
-/// Per-thread scratch of a convolution: an im2col matrix, a GEMM workspace and, for the
-/// backward pass, private weight and bias gradients that are summed at the end.
+/// Most chunks of a convolution's backward pass: each holds a private copy of the weight gradient.
+public let conv2dBackwardChunkLimit = 16
+
+/// Scratch of a convolution: the private weight and bias gradients of each backward chunk,
+/// then, per thread, an im2col matrix, padded planes and a GEMM workspace.
 public struct Conv2dScratch: @unchecked Sendable {
-    /// Floats one thread needs.
-    public static func floatsPerThread(_ g: Conv2dGeometry) -> Int {
-        layout(g).total
+    /// Floats a convolution on `threads` threads needs.
+    public static func floatCount(_ g: Conv2dGeometry, threads: Int) -> Int {
+        g.backwardChunks * gradientFloats(g) + threads * layout(g).total
     }
 
-    /// Offsets (in floats) of the parts: columns (im2col of the input or of the output gradient),
-    /// the zero-padded planes that im2col and the direct path read, flipped weights, the GEMM
-    /// workspace, private gradients.
-    private static func layout(_ g: Conv2dGeometry) -> (padded: Int, flipped: Int, offsets: Int, gemm: Int, gradients: Int, total: Int) {
+    /// Floats of one backward chunk's private weight and bias gradients.
+    static func gradientFloats(_ g: Conv2dGeometry) -> Int {
+        Arena.roundUp((g.outChannels * g.columnRows + g.outChannels) * 4) / 4
+    }
+
+    /// Backward chunk `chunk`'s private weight gradient [F, K], followed by its bias gradient [F].
+    static func gradientPartial(_ g: Conv2dGeometry, memory: UnsafeMutablePointer<Float>, chunk: Int) -> UnsafeMutablePointer<Float> {
+        memory + chunk * gradientFloats(g)
+    }
+
+    /// Offsets (in floats) of one thread's parts: columns (im2col of the input or of the output
+    /// gradient), the zero-padded planes that im2col and the direct path read, flipped weights,
+    /// the GEMM workspace.
+    private static func layout(_ g: Conv2dGeometry) -> (padded: Int, flipped: Int, offsets: Int, gemm: Int, total: Int) {
         func rounded(_ floats: Int) -> Int { Arena.roundUp(floats * 4) / 4 }
         var columns = g.columnRows * g.columnCount
         var padded = g.isPointwise ? 0 : g.inChannels * g.paddedHeight * g.paddedWidth
@@ -108,8 +126,7 @@ public struct Conv2dScratch: @unchecked Sendable {
         let offsetsStart = flippedStart + rounded(flipped)
         let offsets = g.columnRows + (g.usesTransposedInputGradient ? g.transposed.columnRows : 0)
         let gemmStart = offsetsStart + rounded(offsets)
-        let gradientStart = gemmStart + GemmWorkspace.floatCount
-        return (paddedStart, flippedStart, offsetsStart, gemmStart, gradientStart, gradientStart + rounded(g.outChannels * g.columnRows + g.outChannels))
+        return (paddedStart, flippedStart, offsetsStart, gemmStart, gemmStart + GemmWorkspace.floatCount)
     }
 
     let columns: UnsafeMutablePointer<Float>
@@ -119,53 +136,51 @@ public struct Conv2dScratch: @unchecked Sendable {
     let transposedOffsets: UnsafeMutablePointer<Int32>
     let flippedWeights: UnsafeMutablePointer<Float>
     let gemmWorkspace: GemmWorkspace
-    let weightGradient: UnsafeMutablePointer<Float>
-    let biasGradient: UnsafeMutablePointer<Float>
 
-    /// Carves thread `thread`'s scratch out of `memory` (`threads * floatsPerThread` floats).
+    /// Carves thread `thread`'s scratch out of `memory` (`floatCount(g, threads:)` floats).
     public init(_ g: Conv2dGeometry, memory: UnsafeMutablePointer<Float>, thread: Int) {
         let parts = Conv2dScratch.layout(g)
-        let base = memory + thread * parts.total
+        let base = memory + g.backwardChunks * Conv2dScratch.gradientFloats(g) + thread * parts.total
         columns = base
         padded = base + parts.padded
         offsets = UnsafeMutableRawPointer(base + parts.offsets).assumingMemoryBound(to: Int32.self)
         transposedOffsets = offsets + g.columnRows
         flippedWeights = base + parts.flipped
         gemmWorkspace = GemmWorkspace(memory: base + parts.gemm)
-        weightGradient = base + parts.gradients
-        biasGradient = weightGradient + g.outChannels * g.columnRows
     }
 }
 
 /// y = conv(x, weight) + bias, all threads of `pool`.
 /// x: [N, C, H, W], weight: [F, C/G, KH, KW], bias: [F] or nil, y: [N, F, OH, OW];
-/// scratch: `pool.threadCount * Conv2dScratch.floatsPerThread(g)` floats.
+/// scratch: `Conv2dScratch.floatCount(g, threads: pool.threadCount)` floats.
 public func conv2dForward(
     _ g: Conv2dGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, pool: ThreadPool
 ) {
-    pool.parallelFor(pool.threadCount) { thread in
-        conv2dForward(g, x: x, weight: weight, bias: bias, y: y, scratch: scratch, thread: thread, threads: pool.threadCount)
+    let chunks = pool.chunks(items: g.batch)
+    pool.parallelFor(chunks) { chunk, thread in
+        conv2dForward(g, x: x, weight: weight, bias: bias, y: y, scratch: scratch, chunk: chunk, of: chunks, thread: thread)
     }
 }
 
-/// Share `thread` of `threads` of `conv2dForward`: samples thread, thread + threads, ...
+/// Chunk `chunk` of `chunks` of `conv2dForward` (an even share of the samples), on thread
+/// `thread`'s scratch.
 public func conv2dForward(
     _ g: Conv2dGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, thread: Int, threads: Int
+    y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, chunk: Int, of chunks: Int, thread: Int = 0
 ) {
     let inputSize = g.inChannels * g.height * g.width
     let outputSize = g.outChannels * g.columnCount
     let work = Conv2dScratch(g, memory: scratch, thread: thread)
+    let samples = ThreadPool.range(chunk: chunk, of: chunks, items: g.batch)
+    guard !samples.isEmpty else { return }
     if g.supportsImplicitGemm { unfoldedRowOffsets(g, work.offsets) }
-    var sample = thread
-    while sample < g.batch {
+    for sample in samples {
         let input = x + sample * inputSize
         let output = y + sample * outputSize
         if g.usesDirectPath {
             padPlanes(g, input, channels: g.inChannels, work.padded)
             directForward(g, work.padded, weight, bias, output)
-            sample += threads
             continue
         }
         if g.supportsImplicitGemm {
@@ -175,7 +190,6 @@ public func conv2dForward(
             if let bias {
                 for filter in 0..<g.outChannels { addScalar(bias[filter], output + filter * g.columnCount, g.columnCount) }
             }
-            sample += threads
             continue
         }
         for group in 0..<g.groups {
@@ -198,7 +212,6 @@ public func conv2dForward(
                 addScalar(bias[filter], output + filter * g.columnCount, g.columnCount)
             }
         }
-        sample += threads
     }
 }
 
@@ -209,39 +222,37 @@ public func conv2dBackward(
     dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
     scratch: UnsafeMutablePointer<Float>, pool: ThreadPool
 ) {
-    let threads = pool.threadCount
-    pool.parallelFor(threads) { thread in
+    pool.parallelFor(g.backwardChunks) { chunk, thread in
         conv2dBackward(g, x: x, weight: weight, dy: dy, dx: dx, dweight: dweight, dbias: dbias,
-                       scratch: scratch, thread: thread, threads: threads)
+                       scratch: scratch, chunk: chunk, thread: thread)
     }
-    conv2dBackwardReduce(g, dweight: dweight, dbias: dbias, scratch: scratch, threads: threads)
+    conv2dBackwardReduce(g, dweight: dweight, dbias: dbias, scratch: scratch)
 }
 
-/// Share `thread` of `threads` of `conv2dBackward`. With one thread the weight and bias
-/// gradients go straight to `dweight`/`dbias`; with several, each thread sums its samples
-/// privately and `conv2dBackwardReduce` must run once all have finished.
+/// Chunk `chunk` of the `g.backwardChunks` chunks of `conv2dBackward` (an even share of the
+/// samples), on thread `thread`'s scratch. It adds into `dx` directly (its samples' rows are
+/// its own) and sums the weight and bias gradients of its samples privately:
+/// `conv2dBackwardReduce` must run once all chunks have finished.
 public func conv2dBackward(
     _ g: Conv2dGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
     dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
-    scratch: UnsafeMutablePointer<Float>, thread: Int, threads: Int
+    scratch: UnsafeMutablePointer<Float>, chunk: Int, thread: Int = 0
 ) {
     let inputSize = g.inChannels * g.height * g.width
     let outputSize = g.outChannels * g.columnCount
     let weightCount = g.outChannels * g.columnRows
     let work = Conv2dScratch(g, memory: scratch, thread: thread)
-    let weightSum = threads == 1 ? dweight : work.weightGradient
-    let biasSum = threads == 1 ? dbias : (dbias == nil ? nil : work.biasGradient)
-    if threads > 1 {
-        weightSum.update(repeating: 0, count: weightCount)
-        biasSum?.update(repeating: 0, count: g.outChannels)
-    }
+    let weightSum = Conv2dScratch.gradientPartial(g, memory: scratch, chunk: chunk)
+    let biasSum = dbias == nil ? nil : weightSum + weightCount
+    weightSum.update(repeating: 0, count: weightCount)
+    biasSum?.update(repeating: 0, count: g.outChannels)
+    let samples = ThreadPool.range(chunk: chunk, of: g.backwardChunks, items: g.batch)
     if dx != nil && g.usesTransposedInputGradient {
         flipWeights(g, weight, work.flippedWeights)
         if g.transposed.supportsImplicitGemm { unfoldedRowOffsets(g.transposed, work.transposedOffsets) }
     }
     if g.supportsImplicitGemm { unfoldedRowOffsets(g, work.offsets) }
-    var sample = thread
-    while sample < g.batch {
+    for sample in samples {
         let input = x + sample * inputSize
         let outputGradient = dy + sample * outputSize
         if g.usesDirectPath {
@@ -307,20 +318,20 @@ public func conv2dBackward(
                 biasSum[filter] += sum(outputGradient + filter * g.columnCount, g.columnCount)
             }
         }
-        sample += threads
     }
 }
 
-/// Adds the threads' private weight and bias gradients into `dweight`/`dbias` (several threads only).
+/// Adds the backward chunks' private weight and bias gradients into `dweight`/`dbias`, in
+/// chunk order (so the sums do not depend on which thread ran which chunk).
 public func conv2dBackwardReduce(
     _ g: Conv2dGeometry, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
-    scratch: UnsafeMutablePointer<Float>, threads: Int
+    scratch: UnsafeMutablePointer<Float>
 ) {
-    guard threads > 1 else { return }
-    for thread in 0..<threads {
-        let work = Conv2dScratch(g, memory: scratch, thread: thread)
-        axpy(1, work.weightGradient, dweight, g.outChannels * g.columnRows)
-        if let dbias { axpy(1, work.biasGradient, dbias, g.outChannels) }
+    let weightCount = g.outChannels * g.columnRows
+    for chunk in 0..<g.backwardChunks {
+        let partial = Conv2dScratch.gradientPartial(g, memory: scratch, chunk: chunk)
+        axpy(1, partial, dweight, weightCount)
+        if let dbias { axpy(1, partial + weightCount, dbias, g.outChannels) }
     }
 }
 

@@ -120,9 +120,11 @@ public func gemm(
     }
 }
 
-/// A GEMM whose columns of C are split among threads, each with its own workspace. Made once
-/// and reused (set the operands, then `pool.run(task)`), it lets training steps run threaded
-/// GEMMs without allocating.
+/// A GEMM whose columns of C are cut into chunks of whole register tiles that the pool's
+/// threads claim, each thread with its own workspace. Made once and reused (set the operands,
+/// then `run(on:)`), it lets training steps run threaded GEMMs without allocating. Every
+/// element of C is computed the same way whatever the chunks, so results do not depend on the
+/// thread count or timing.
 public final class GemmTask: ParallelWork, @unchecked Sendable {
     public var transA = false, transB = false, accumulate = false
     public var m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0
@@ -144,21 +146,22 @@ public final class GemmTask: ParallelWork, @unchecked Sendable {
         self.a = a; self.b = b; self.c = c
     }
 
-    /// Runs the GEMM on `pool` (on one thread when it is too small to split).
+    /// Runs the GEMM on `pool` (on one thread when it is too small to split). A chunk holds at
+    /// least two column panels: each chunk packs its own copy of A.
     public func run(on pool: ThreadPool) {
         precondition(workspaces.count >= pool.threadCount, "gemm needs \(pool.threadCount) workspaces, got \(workspaces.count)")
         if pool.threadCount == 1 || n < 2 * gemmNR || m * n * k < 1 << 19 {
-            work(thread: 0, threads: 1)
+            work(chunk: 0, of: 1, thread: 0)
         } else {
-            pool.run(self)
+            pool.run(self, chunks: pool.chunks(items: (n + gemmNR - 1) / gemmNR, minimumPerChunk: 2))
         }
     }
 
-    public func work(thread: Int, threads: Int) {
-        let panels = (n + gemmNR - 1) / gemmNR
-        let panelsPerThread = (panels + threads - 1) / threads
-        let first = thread * panelsPerThread * gemmNR
-        let last = min(n, first + panelsPerThread * gemmNR)
+    /// Columns of C in whole panels of NR: panels [panels * chunk / chunks, panels * (chunk + 1) / chunks).
+    public func work(chunk: Int, of chunks: Int, thread: Int) {
+        let panels = ThreadPool.range(chunk: chunk, of: chunks, items: (n + gemmNR - 1) / gemmNR)
+        let first = panels.lowerBound * gemmNR
+        let last = min(n, panels.upperBound * gemmNR)
         guard first < last else { return }
         let columnsB = transB ? b! + first * ldb : b! + first
         gemm(transA: transA, transB: transB, m: m, n: last - first, k: k, a: a!, lda: lda,

@@ -128,7 +128,7 @@ func floatTilePortable(_ pointer: UnsafePointer<fs_ftile>?) {
 ///
 /// ```swift
 /// let conv = FloatConv2dNHWC(geometry, weights: w, bias: b, relu: true, outputBorder: 1)
-/// conv.forward(x: image, y: next, path: .best, thread: 0, threads: 1)
+/// conv.forward(x: image, y: next, path: .best, chunk: 0, of: 1)
 /// ```
 public final class FloatConv2dNHWC: @unchecked Sendable {
     /// Sizes (one group).
@@ -212,8 +212,8 @@ public final class FloatConv2dNHWC: @unchecked Sendable {
         winogradWeights?.deallocate(); winogradInputs?.deallocate(); winogradProducts?.deallocate()
     }
 
-    /// Share `thread` of `threads` (rows of 2x2 tiles of all samples) of the Winograd F(2x2, 3x3) convolution.
-    private func forwardWinograd(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, path: FloatKernelPath, thread: Int, threads: Int) {
+    /// Chunk `chunk` of `chunks` (an even share of the rows of 2x2 tiles of all samples) of the Winograd F(2x2, 3x3) convolution.
+    private func forwardWinograd(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, path: FloatKernelPath, chunk: Int, of chunks: Int) {
         typealias V = SIMD16<Float>
         let g = geometry
         let C = g.inChannels, F = g.outChannels, panels = F / 16
@@ -222,7 +222,7 @@ public final class FloatConv2dNHWC: @unchecked Sendable {
         // they do not all fall into the same L1 set (their natural stride is a multiple of 4 KiB).
         let inputStride = totalTiles * C + 16, productStride = totalTiles * F + 16
         let totalRows = g.batch * tilesY
-        let first = totalRows * thread / threads, last = totalRows * (thread + 1) / threads
+        let first = totalRows * chunk / chunks, last = totalRows * (chunk + 1) / chunks
         let inputs = winogradInputs!, products = winogradProducts!, weights = winogradWeights!
         let tile = path.tile
         let rowFloats = inputLayout.rowFloats
@@ -309,15 +309,15 @@ public final class FloatConv2dNHWC: @unchecked Sendable {
         }
     }
 
-    /// Share `thread` of `threads` (output rows of all samples) of y = conv(x) + bias (ReLU).
-    public func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, path: FloatKernelPath, thread: Int, threads: Int) {
+    /// Chunk `chunk` of `chunks` (an even share of the output rows of all samples) of y = conv(x) + bias (ReLU).
+    public func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, path: FloatKernelPath, chunk: Int, of chunks: Int) {
         if usesWinograd && winogradEnabled {
-            forwardWinograd(x: x, y: y, path: path, thread: thread, threads: threads)
+            forwardWinograd(x: x, y: y, path: path, chunk: chunk, of: chunks)
             return
         }
         let g = geometry
         let totalRows = g.batch * g.outHeight
-        let first = totalRows * thread / threads, last = totalRows * (thread + 1) / threads
+        let first = totalRows * chunk / chunks, last = totalRows * (chunk + 1) / chunks
         let tile = path.tile
         var t = fs_ftile()
         t.k_offsets = UnsafePointer(offsets)

@@ -111,7 +111,7 @@ public func dequantizeImage(_ x: UnsafePointer<UInt8>, batch: Int, _ layout: Int
 ///
 /// ```swift
 /// let conv = try Int8Conv2d(geometry, weights: w, bias: b, input: qIn, output: qOut, relu: true, outputBorder: 1)
-/// conv.forward(x: image, y: next, path: .best, thread: 0, threads: 1)
+/// conv.forward(x: image, y: next, path: .best, chunk: 0, of: 1)
 /// ```
 public final class Int8Conv2d: @unchecked Sendable {
     /// Sizes (groups 1).
@@ -210,12 +210,12 @@ public final class Int8Conv2d: @unchecked Sendable {
         packed.deallocate(); quadOffsets.deallocate(); bias.deallocate(); multiplier.deallocate(); shift.deallocate()
     }
 
-    /// Share `thread` of `threads` (output rows of all samples) of y = requantize(conv(x)).
+    /// Chunk `chunk` of `chunks` (an even share of the output rows of all samples) of y = requantize(conv(x)).
     /// x: int8 images in `inputLayout`, y: int8 images in `outputLayout` (only the interior is written).
-    public func forward(x: UnsafePointer<UInt8>, y: UnsafeMutablePointer<UInt8>, path: Int8KernelPath, thread: Int, threads: Int) {
+    public func forward(x: UnsafePointer<UInt8>, y: UnsafeMutablePointer<UInt8>, path: Int8KernelPath, chunk: Int, of chunks: Int) {
         let g = geometry
         let totalRows = g.batch * g.outHeight
-        let first = totalRows * thread / threads, last = totalRows * (thread + 1) / threads
+        let first = totalRows * chunk / chunks, last = totalRows * (chunk + 1) / chunks
         let tile = path.tile
         var t = fs_qtile()
         t.quad_offsets = UnsafePointer(quadOffsets)
@@ -302,11 +302,11 @@ public final class Int8DepthwiseConv2d: @unchecked Sendable {
         weights = packed; self.bias = bias; self.multiplier = multiplier; self.shift = shift
     }
 
-    /// Share `thread` of `threads` (output rows) of y = requantize(depthwise(x)).
-    public func forward(x: UnsafePointer<UInt8>, y: UnsafeMutablePointer<UInt8>, thread: Int, threads: Int) {
+    /// Chunk `chunk` of `chunks` (an even share of the output rows of all samples) of y = requantize(depthwise(x)).
+    public func forward(x: UnsafePointer<UInt8>, y: UnsafeMutablePointer<UInt8>, chunk: Int, of chunks: Int) {
         let g = geometry
         let totalRows = g.batch * g.outHeight
-        let first = totalRows * thread / threads, last = totalRows * (thread + 1) / threads
+        let first = totalRows * chunk / chunks, last = totalRows * (chunk + 1) / chunks
         let channels = g.outChannels, qmin = relu ? output.zeroPoint : 0
         weights.withUnsafeBufferPointer { weights in
             for outputRow in first..<last {

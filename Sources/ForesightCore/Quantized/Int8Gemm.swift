@@ -144,8 +144,9 @@ public func int8GemmReference(
     }
 }
 
-/// An int8 GEMM whose rows of C are split among threads, each with its own workspace; made
-/// once and reused, so that repeated calls allocate nothing.
+/// An int8 GEMM whose rows of C are cut into chunks of whole tiles that the pool's threads
+/// claim, each thread with its own workspace; made once and reused, so that repeated calls
+/// allocate nothing.
 public final class Int8GemmTask: ParallelWork, @unchecked Sendable {
     /// Operands as for `int8Gemm`: C[M,N] (+)= A[M,K] (uint8) * B[K,N] (int8).
     public var m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0, accumulate = false
@@ -160,16 +161,21 @@ public final class Int8GemmTask: ParallelWork, @unchecked Sendable {
         workspaces = (0..<threads).map { Int8GemmWorkspace(memory: memory + $0 * Int8GemmWorkspace.byteCount) }
     }
 
-    /// Runs on `pool` (one thread when the product is small).
+    /// Runs on `pool` (one thread when the product is small). A chunk holds at least two tiles
+    /// of rows: each chunk packs its own copy of B.
     public func run(on pool: ThreadPool) {
-        if pool.threadCount == 1 || m < 2 * int8TileRows || m * n * k < 1 << 20 { work(thread: 0, threads: 1) } else { pool.run(self) }
+        if pool.threadCount == 1 || m < 2 * int8TileRows || m * n * k < 1 << 20 {
+            work(chunk: 0, of: 1, thread: 0)
+        } else {
+            pool.run(self, chunks: pool.chunks(items: (m + int8TileRows - 1) / int8TileRows, minimumPerChunk: 2))
+        }
     }
 
-    /// Rows [thread * M / threads, (thread + 1) * M / threads) in whole tiles.
-    public func work(thread: Int, threads: Int) {
-        let tiles = (m + int8TileRows - 1) / int8TileRows
-        let first = min(m, (tiles * thread / threads) * int8TileRows)
-        let last = min(m, (tiles * (thread + 1) / threads) * int8TileRows)
+    /// Rows in whole tiles: tiles [tiles * chunk / chunks, tiles * (chunk + 1) / chunks).
+    public func work(chunk: Int, of chunks: Int, thread: Int) {
+        let tiles = ThreadPool.range(chunk: chunk, of: chunks, items: (m + int8TileRows - 1) / int8TileRows)
+        let first = min(m, tiles.lowerBound * int8TileRows)
+        let last = min(m, tiles.upperBound * int8TileRows)
         guard first < last else { return }
         int8Gemm(m: last - first, n: n, k: k, a: a! + first * lda, lda: lda, b: b!, ldb: ldb, c: c! + first * ldc, ldc: ldc,
                  accumulate: accumulate, workspace: workspaces[thread], path: path)

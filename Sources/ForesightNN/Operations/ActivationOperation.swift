@@ -48,8 +48,8 @@ public final class ActivationOperation: Operation, ParallelWork {
         runSplit(self, count: count, pool: pool)
     }
 
-    public func work(thread: Int, threads: Int) {
-        let (start, length) = splitRange(count, thread: thread, threads: threads)
+    public func work(chunk: Int, of chunks: Int, thread: Int) {
+        let (start, length) = splitRange(count, chunk: chunk, of: chunks)
         guard length > 0 else { return }
         let b = binding!
         let x = b.inputs[0].floatPointer + start, y = b.output.floatPointer + start

@@ -66,25 +66,23 @@ public final class MultiHeadAttentionOperation: Operation, ParallelWork {
 
     private func run(_ pool: ThreadPool) {
         if pool.threadCount == 1 || binding!.scratchThreads < pool.threadCount || items * heads == 1 {
-            work(thread: 0, threads: 1)
+            work(chunk: 0, of: 1, thread: 0)
         } else {
-            pool.run(self)
+            pool.run(self, chunks: pool.chunks(items: items * heads))
         }
     }
 
-    /// Thread `thread` takes the (item, head) pairs thread, thread + threads, ...
-    public func work(thread: Int, threads: Int) {
+    /// Chunk `chunk` of `chunks`: an even share of the (item, head) pairs, each writing only its own rows.
+    public func work(chunk: Int, of chunks: Int, thread: Int) {
         let scratch = binding!.scratch! + thread * perThreadScratch
         let workspace = GemmWorkspace(memory: scratch)
         let square = scratch + GemmWorkspace.floatCount
-        var pair = thread
-        while pair < items * heads {
+        for pair in ThreadPool.range(chunk: chunk, of: chunks, items: items * heads) {
             if backwardPass {
                 backwardHead(item: pair / heads, head: pair % heads, workspace: workspace, gradientOfScores: square)
             } else {
                 forwardHead(item: pair / heads, head: pair % heads, workspace: workspace)
             }
-            pair += threads
         }
     }
 

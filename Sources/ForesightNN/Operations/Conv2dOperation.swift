@@ -28,36 +28,37 @@ public final class Conv2dOperation: Operation, ParallelWork {
         return try Shape(g.outputShape)
     }
 
-    public func scratchFloats(threads: Int) -> Int { threads * Conv2dScratch.floatsPerThread(geometry!) }
+    public func scratchFloats(threads: Int) -> Int { Conv2dScratch.floatCount(geometry!, threads: threads) }
     public var forwardCost: Int { geometry!.multiplyAdds }
     public func bind(_ binding: Binding) { self.binding = binding }
 
+    /// Forward: chunks of samples, as many as the pool balances well. Backward: the geometry's
+    /// fixed chunks, whose private weight gradients are then added in order.
     public func forward(pool: ThreadPool) {
         pass = .forward
-        pool.run(self)
+        pool.run(self, chunks: pool.chunks(items: geometry!.batch))
     }
 
     public func backward(pool: ThreadPool) {
         pass = .backward
-        pool.run(self)
+        pool.run(self, chunks: geometry!.backwardChunks)
         let b = binding!
         conv2dBackwardReduce(geometry!, dweight: b.inputGradients[1]!.floatPointer,
-                             dbias: b.inputGradients.count == 3 ? b.inputGradients[2]?.floatPointer : nil,
-                             scratch: b.scratch!, threads: pool.threadCount)
+                             dbias: b.inputGradients.count == 3 ? b.inputGradients[2]?.floatPointer : nil, scratch: b.scratch!)
     }
 
-    public func work(thread: Int, threads: Int) {
+    public func work(chunk: Int, of chunks: Int, thread: Int) {
         let b = binding!
         switch pass {
         case .forward:
             conv2dForward(geometry!, x: b.inputs[0].floatPointer, weight: b.inputs[1].floatPointer,
                           bias: b.inputs.count == 3 ? b.inputs[2].floatPointer : nil,
-                          y: b.output.floatPointer, scratch: b.scratch!, thread: thread, threads: threads)
+                          y: b.output.floatPointer, scratch: b.scratch!, chunk: chunk, of: chunks, thread: thread)
         case .backward:
             conv2dBackward(geometry!, x: b.inputs[0].floatPointer, weight: b.inputs[1].floatPointer, dy: b.outputGradient!.floatPointer,
                            dx: b.inputGradients[0]?.floatPointer, dweight: b.inputGradients[1]!.floatPointer,
                            dbias: b.inputGradients.count == 3 ? b.inputGradients[2]?.floatPointer : nil,
-                           scratch: b.scratch!, thread: thread, threads: threads)
+                           scratch: b.scratch!, chunk: chunk, thread: thread)
         }
     }
 }

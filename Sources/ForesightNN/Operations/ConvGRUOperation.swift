@@ -75,7 +75,7 @@ public final class ConvGRUOperation: Operation, ParallelWork {
     public var savedFloats: Int { clips * steps * 4 * units }
     /// Convolution scratch, then the N previous states [N, U], their convolution [N, 3U] and dh [N, U].
     public func scratchFloats(threads: Int) -> Int {
-        threads * max(Conv2dScratch.floatsPerThread(inputGeometry!), Conv2dScratch.floatsPerThread(stateGeometry!))
+        max(Conv2dScratch.floatCount(inputGeometry!, threads: threads), Conv2dScratch.floatCount(stateGeometry!, threads: threads))
             + clips * 5 * units
     }
     public var backwardReadsOutput: Bool { true }
@@ -83,8 +83,8 @@ public final class ConvGRUOperation: Operation, ParallelWork {
 
     public func bind(_ binding: Binding) {
         self.binding = binding
-        convolutionFloats = binding.scratchThreads * max(Conv2dScratch.floatsPerThread(inputGeometry!),
-                                                         Conv2dScratch.floatsPerThread(stateGeometry!))
+        convolutionFloats = max(Conv2dScratch.floatCount(inputGeometry!, threads: binding.scratchThreads),
+                                Conv2dScratch.floatCount(stateGeometry!, threads: binding.scratchThreads))
     }
 
     public func forward(pool: ThreadPool) {
@@ -173,19 +173,22 @@ public final class ConvGRUOperation: Operation, ParallelWork {
     /// is the output gradient, `bias` the bias gradient, and gradients accumulate.
     private func convolve(_ pool: ThreadPool, _ call: Convolution) {
         convolution = call
-        pool.run(self)
         if call.backward {
-            conv2dBackwardReduce(call.geometry!, dweight: call.dweight!, dbias: call.bias, scratch: binding!.scratch!, threads: pool.threadCount)
+            pool.run(self, chunks: call.geometry!.backwardChunks)
+            conv2dBackwardReduce(call.geometry!, dweight: call.dweight!, dbias: call.bias, scratch: binding!.scratch!)
+        } else {
+            pool.run(self, chunks: pool.chunks(items: call.geometry!.batch))
         }
     }
 
-    public func work(thread: Int, threads: Int) {
+    public func work(chunk: Int, of chunks: Int, thread: Int) {
         let call = convolution, scratch = binding!.scratch!
         if call.backward {
             conv2dBackward(call.geometry!, x: call.x!, weight: call.weight!, dy: call.y!, dx: call.dx, dweight: call.dweight!, dbias: call.bias,
-                           scratch: scratch, thread: thread, threads: threads)
+                           scratch: scratch, chunk: chunk, thread: thread)
         } else {
-            conv2dForward(call.geometry!, x: call.x!, weight: call.weight!, bias: call.bias, y: call.y!, scratch: scratch, thread: thread, threads: threads)
+            conv2dForward(call.geometry!, x: call.x!, weight: call.weight!, bias: call.bias, y: call.y!, scratch: scratch,
+                          chunk: chunk, of: chunks, thread: thread)
         }
     }
 }

@@ -27,19 +27,27 @@ public final class Upsample2xOperation: Operation, ParallelWork {
 
     public func forward(pool: ThreadPool) {
         backwardPass = false
-        runSplit(self, count: forwardCost, pool: pool)
+        run(pool)
     }
 
     public func backward(pool: ThreadPool) {
         guard binding!.inputGradients[0] != nil else { return }
         backwardPass = true
-        runSplit(self, count: forwardCost, pool: pool)
+        run(pool)
     }
 
-    /// Threads take whole planes: [N * C] planes split evenly.
-    public func work(thread: Int, threads: Int) {
-        let planes = dims.batch * dims.channels
-        let first = planes * thread / threads, last = planes * (thread + 1) / threads
+    private func run(_ pool: ThreadPool) {
+        if pool.threadCount == 1 || forwardCost < parallelElementThreshold {
+            work(chunk: 0, of: 1, thread: 0)
+        } else {
+            pool.run(self, chunks: pool.chunks(items: dims.batch * dims.channels))
+        }
+    }
+
+    /// Chunks of whole planes: the [N * C] planes split evenly.
+    public func work(chunk: Int, of chunks: Int, thread: Int) {
+        let planes = ThreadPool.range(chunk: chunk, of: chunks, items: dims.batch * dims.channels)
+        let first = planes.lowerBound, last = planes.upperBound
         guard first < last else { return }
         let inputPlane = dims.height * dims.width
         let b = binding!

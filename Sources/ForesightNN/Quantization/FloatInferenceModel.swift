@@ -73,7 +73,7 @@ public final class FloatInferenceModel: ParallelWork, @unchecked Sendable {
             current = index
             switch layers[index] {
             case .conv:
-                if pool.threadCount == 1 { work(thread: 0, threads: 1) } else { pool.run(self) }
+                pool.run(self, chunks: pool.chunks(items: batch * layouts[index + 1].height))
             case .upsample:
                 let from = layouts[index], to = layouts[index + 1]
                 for sample in 0..<batch {
@@ -91,9 +91,10 @@ public final class FloatInferenceModel: ParallelWork, @unchecked Sendable {
         if floatSigmoid { sigmoidForward(output, output, count: outputShape.reduce(1, *)) }
     }
 
-    public func work(thread: Int, threads: Int) {
+    /// Chunk `chunk` of `chunks`: an even share of the layer's output rows (or Winograd tile rows) of all samples.
+    public func work(chunk: Int, of chunks: Int, thread: Int) {
         if case let .conv(layer) = layers[current] {
-            layer.forward(x: buffers[current], y: buffers[current + 1], path: path, thread: thread, threads: threads)
+            layer.forward(x: buffers[current], y: buffers[current + 1], path: path, chunk: chunk, of: chunks)
         }
     }
 }

@@ -172,7 +172,7 @@ final class FloatChain {
         var scratchFloats = 1, largest = 1
         for stage in stages {
             largest = max(largest, stage.outputCount)
-            if case let .conv(g, _, _, _) = stage.operation { scratchFloats = max(scratchFloats, Conv2dScratch.floatsPerThread(g)) }
+            if case let .conv(g, _, _, _) = stage.operation { scratchFloats = max(scratchFloats, Conv2dScratch.floatCount(g, threads: 1)) }
         }
         scratch = .allocate(capacity: scratchFloats)
         indices = .allocate(capacity: largest)
@@ -191,7 +191,7 @@ final class FloatChain {
             let s = stage.inputShape
             switch stage.operation {
             case let .conv(g, weight, bias, relu):
-                conv2dForward(g, x: x, weight: weight, bias: bias, y: y, scratch: scratch, thread: 0, threads: 1)
+                conv2dForward(g, x: x, weight: weight, bias: bias, y: y, scratch: scratch, chunk: 0, of: 1)
                 if relu { reluForward(y, y, count: stage.outputCount) }
             case .upsampleNearest:
                 upsampleNearest2xForward(x, y, batch: s[0], channels: s[1], height: s[2], width: s[3])
@@ -447,7 +447,7 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
             current = index
             switch layers[index] {
             case .conv, .depthwise:
-                if pool.threadCount == 1 { work(thread: 0, threads: 1) } else { pool.run(self) }
+                pool.run(self, chunks: pool.chunks(items: batch * layouts[index + 1].height))
             case .upsample:
                 int8UpsampleNearest2x(buffers[index], layouts[index], into: buffers[index + 1], layouts[index + 1], batch: batch)
             case let .pool(maximum):
@@ -456,11 +456,12 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
         }
     }
 
-    public func work(thread: Int, threads: Int) {
+    /// Chunk `chunk` of `chunks`: an even share of the layer's output rows of all samples.
+    public func work(chunk: Int, of chunks: Int, thread: Int) {
         let index = current
         switch layers[index] {
-        case let .conv(layer): layer.forward(x: buffers[index], y: buffers[index + 1], path: path, thread: thread, threads: threads)
-        case let .depthwise(layer): layer.forward(x: buffers[index], y: buffers[index + 1], thread: thread, threads: threads)
+        case let .conv(layer): layer.forward(x: buffers[index], y: buffers[index + 1], path: path, chunk: chunk, of: chunks)
+        case let .depthwise(layer): layer.forward(x: buffers[index], y: buffers[index + 1], chunk: chunk, of: chunks)
         default: break
         }
     }
