@@ -84,44 +84,57 @@ static inline int8x16_t fs_rows4_signed(const uint8_t *const *rows, ptrdiff_t of
     return vreinterpretq_s8_u8(veorq_u8(vreinterpretq_u8_u32(v), vdupq_n_u8(0x80)));
 }
 
+/* Quads of activations gathered at a time: 128 x 32 bytes (4 KiB of stack). */
+#define FS_GATHER_QUADS 128
+
+/* The activations are gathered (and shifted) once per chunk of depth, into two vectors per quad
+ * (rows 0-3, rows 4-7), and every 8-column half of every panel reuses them: the inner loop is
+ * two pairs of loads and 18 SDOTs (16 products, 2 column sums), with no lane inserts. */
 FS_DOTPROD void fs_qtile_neondot(const fs_qtile *t) {
     const uint8_t *rows[8];
     fs_rows(t, rows);
     int32_t sums[FS_QTILE_ROWS * 32];
+    memset(sums, 0, sizeof sums);
+    int8x16_t gathered[2 * FS_GATHER_QUADS];
     const int32_t quads = t->quads;
     const int8x16_t ones = vdupq_n_s8(1);
-    for (int32_t p = 0; p < t->panels; p++) {
-        for (int32_t half = 0; half < 2; half++) {             /* columns 8 * half ..< 8 * half + 8 */
-            const int8_t *panel = t->b + (ptrdiff_t)p * quads * 64 + 32 * half;
-            int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-            int32x4_t b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
-            int32x4_t sumLow = a0, sumHigh = a0;   /* column sums of the weights */
-            for (int32_t q = 0; q < quads; q++) {
-                const ptrdiff_t o = t->quad_offsets[q];
-                const int8x16_t wLow = vld1q_s8(panel + 64 * q), wHigh = vld1q_s8(panel + 64 * q + 16);
-                const int8x16_t x0 = fs_rows4_signed(rows, o), x1 = fs_rows4_signed(rows + 4, o);
-                sumLow = vdotq_s32(sumLow, wLow, ones);
-                sumHigh = vdotq_s32(sumHigh, wHigh, ones);
-                a0 = vdotq_laneq_s32(a0, wLow, x0, 0); b0 = vdotq_laneq_s32(b0, wHigh, x0, 0);
-                a1 = vdotq_laneq_s32(a1, wLow, x0, 1); b1 = vdotq_laneq_s32(b1, wHigh, x0, 1);
-                a2 = vdotq_laneq_s32(a2, wLow, x0, 2); b2 = vdotq_laneq_s32(b2, wHigh, x0, 2);
-                a3 = vdotq_laneq_s32(a3, wLow, x0, 3); b3 = vdotq_laneq_s32(b3, wHigh, x0, 3);
-                a4 = vdotq_laneq_s32(a4, wLow, x1, 0); b4 = vdotq_laneq_s32(b4, wHigh, x1, 0);
-                a5 = vdotq_laneq_s32(a5, wLow, x1, 1); b5 = vdotq_laneq_s32(b5, wHigh, x1, 1);
-                a6 = vdotq_laneq_s32(a6, wLow, x1, 2); b6 = vdotq_laneq_s32(b6, wHigh, x1, 2);
-                a7 = vdotq_laneq_s32(a7, wLow, x1, 3); b7 = vdotq_laneq_s32(b7, wHigh, x1, 3);
+    for (int32_t first = 0; first < quads; first += FS_GATHER_QUADS) {
+        const int32_t count = quads - first < FS_GATHER_QUADS ? quads - first : FS_GATHER_QUADS;
+        for (int32_t q = 0; q < count; q++) {
+            const ptrdiff_t o = t->quad_offsets[first + q];
+            gathered[2 * q] = fs_rows4_signed(rows, o);
+            gathered[2 * q + 1] = fs_rows4_signed(rows + 4, o);
+        }
+        for (int32_t p = 0; p < t->panels; p++) {
+            for (int32_t half = 0; half < 2; half++) {         /* columns 8 * half ..< 8 * half + 8 */
+                const int8_t *panel = t->b + ((ptrdiff_t)p * quads + first) * 64 + 32 * half;
+                int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+                int32x4_t b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+                int32x4_t sumLow = a0, sumHigh = a0;   /* column sums of the weights */
+                for (int32_t q = 0; q < count; q++) {
+                    const int8x16_t wLow = vld1q_s8(panel + 64 * q), wHigh = vld1q_s8(panel + 64 * q + 16);
+                    const int8x16_t x0 = gathered[2 * q], x1 = gathered[2 * q + 1];
+                    sumLow = vdotq_s32(sumLow, wLow, ones);
+                    sumHigh = vdotq_s32(sumHigh, wHigh, ones);
+                    a0 = vdotq_laneq_s32(a0, wLow, x0, 0); b0 = vdotq_laneq_s32(b0, wHigh, x0, 0);
+                    a1 = vdotq_laneq_s32(a1, wLow, x0, 1); b1 = vdotq_laneq_s32(b1, wHigh, x0, 1);
+                    a2 = vdotq_laneq_s32(a2, wLow, x0, 2); b2 = vdotq_laneq_s32(b2, wHigh, x0, 2);
+                    a3 = vdotq_laneq_s32(a3, wLow, x0, 3); b3 = vdotq_laneq_s32(b3, wHigh, x0, 3);
+                    a4 = vdotq_laneq_s32(a4, wLow, x1, 0); b4 = vdotq_laneq_s32(b4, wHigh, x1, 0);
+                    a5 = vdotq_laneq_s32(a5, wLow, x1, 1); b5 = vdotq_laneq_s32(b5, wHigh, x1, 1);
+                    a6 = vdotq_laneq_s32(a6, wLow, x1, 2); b6 = vdotq_laneq_s32(b6, wHigh, x1, 2);
+                    a7 = vdotq_laneq_s32(a7, wLow, x1, 3); b7 = vdotq_laneq_s32(b7, wHigh, x1, 3);
+                }
+                /* sum x * w = sum (x - 128) * w + 128 * sum w */
+                const int32x4_t cl = vshlq_n_s32(sumLow, 7), ch = vshlq_n_s32(sumHigh, 7);
+                int32_t *s = sums + p * 16 + half * 8;
+#define FS_ADD_ROW(i, low, high)                                                         \
+                vst1q_s32(s + i * 32, vaddq_s32(vld1q_s32(s + i * 32), vaddq_s32(low, cl)));     \
+                vst1q_s32(s + i * 32 + 4, vaddq_s32(vld1q_s32(s + i * 32 + 4), vaddq_s32(high, ch)));
+                FS_ADD_ROW(0, a0, b0) FS_ADD_ROW(1, a1, b1) FS_ADD_ROW(2, a2, b2) FS_ADD_ROW(3, a3, b3)
+                FS_ADD_ROW(4, a4, b4) FS_ADD_ROW(5, a5, b5) FS_ADD_ROW(6, a6, b6) FS_ADD_ROW(7, a7, b7)
+#undef FS_ADD_ROW
             }
-            /* sum x * w = sum (x - 128) * w + 128 * sum w */
-            const int32x4_t cl = vshlq_n_s32(sumLow, 7), ch = vshlq_n_s32(sumHigh, 7);
-            int32_t *s = sums + p * 16 + half * 8;
-            vst1q_s32(s + 0 * 32, vaddq_s32(a0, cl)); vst1q_s32(s + 0 * 32 + 4, vaddq_s32(b0, ch));
-            vst1q_s32(s + 1 * 32, vaddq_s32(a1, cl)); vst1q_s32(s + 1 * 32 + 4, vaddq_s32(b1, ch));
-            vst1q_s32(s + 2 * 32, vaddq_s32(a2, cl)); vst1q_s32(s + 2 * 32 + 4, vaddq_s32(b2, ch));
-            vst1q_s32(s + 3 * 32, vaddq_s32(a3, cl)); vst1q_s32(s + 3 * 32 + 4, vaddq_s32(b3, ch));
-            vst1q_s32(s + 4 * 32, vaddq_s32(a4, cl)); vst1q_s32(s + 4 * 32 + 4, vaddq_s32(b4, ch));
-            vst1q_s32(s + 5 * 32, vaddq_s32(a5, cl)); vst1q_s32(s + 5 * 32 + 4, vaddq_s32(b5, ch));
-            vst1q_s32(s + 6 * 32, vaddq_s32(a6, cl)); vst1q_s32(s + 6 * 32 + 4, vaddq_s32(b6, ch));
-            vst1q_s32(s + 7 * 32, vaddq_s32(a7, cl)); vst1q_s32(s + 7 * 32 + 4, vaddq_s32(b7, ch));
         }
     }
     fs_qtile_store(t, sums);

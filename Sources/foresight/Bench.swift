@@ -52,6 +52,7 @@ struct Bench: ParsableCommand {
         case .gemm:
             try benchGemm()
             if shape == nil { benchGemmInt8() }
+            if shape == nil && !json { printBoardEstimates() }
         case .pc64: try benchPC64()
         case .live: try benchLive()
         case .enc: try benchEnc()
@@ -100,6 +101,17 @@ struct Bench: ParsableCommand {
                       "threads": threads, "gops": rounded(gflops, 2)],
                      table: "\(m)x\(n)x\(k)\(transA ? " tA" : "")\(transB ? " tB" : "")  " + String(format: "%8.1f", gflops))
             }
+        }
+    }
+
+    /// The boards' kernel rates by estimate (BoardEstimate), beside this machine's measured figures.
+    private func printBoardEstimates() {
+        print("estimate for the boards (llvm-mca inner-loop rate x clock x cores, not measured; Tests/KernelMCA):")
+        print("board                  core         GHz  cores  f32 GFLOP/s  (%peak)  int8 GOPS")
+        for board in BoardEstimate.boards {
+            let int8 = board.int8GOPS.map { String(format: "%9.1f", $0) } ?? "        -"
+            print(board.profile.padding(toLength: 22, withPad: " ", startingAt: 0) + " " + board.core.padding(toLength: 11, withPad: " ", startingAt: 0)
+                  + String(format: " %4.1f  %5d  %11.1f  (%4.0f%%)  ", board.clockGHz, board.cores, board.float32GFLOPS, 100 * board.float32Efficiency) + int8)
         }
     }
 

@@ -163,6 +163,15 @@ struct Learn: ParsableCommand {
 
         if !json {
             if let device { print("profile: \(device.name), \(device.cores) cores, budget \(device.memoryBudgetMiB) MiB") }
+            if let profile, let board = BoardEstimate.forProfile(named: profile) {
+                let flops = Double(learner.program.convolutionFLOPsPerTrainingStep)
+                let milliseconds = board.millisecondsPerStep(flops: flops, threads: settings.threads)
+                let fps = source.framesPerSecond
+                let verdict = board.keepsUp(flopsPerStep: flops, threads: settings.threads, framesPerSecond: fps) ? "keeps up with" : "does not keep up with"
+                print(String(format: "estimate for %@ (%d x %@ at %.1f GHz, llvm-mca kernel rate %.1f GFLOP/s on %d thread(s)): %.1f MFLOP per step, %.1f ms per step, so the model %@ %.0f frames/s (a step per frame); an upper bound, not a measurement",
+                             board.profile, board.cores, board.core, board.clockGHz, flops / milliseconds / 1e6, min(settings.threads, board.cores),
+                             flops / 1e6, milliseconds, verdict, fps))
+            }
             print("learning \(learner.architecture) from \(source.label) at \(String(format: "%.0f", source.framesPerSecond)) frames/s; \(settings.threads) thread(s); plan \(formatBytes(learner.plannedBytes))")
             print("   time   frames  dropped   steps  model MSE  copy-last MSE  ratio")
         }

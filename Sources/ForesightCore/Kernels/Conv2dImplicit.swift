@@ -10,9 +10,9 @@
 
 extension Conv2dGeometry {
     /// Whether this convolution can run as an implicit GEMM: stride 1, one group, output rows
-    /// of whole vectors and a whole number of 32-column panels.
+    /// of whole vectors and a whole number of NR-column panels.
     public var supportsImplicitGemm: Bool {
-        stride == 1 && groups == 1 && !isPointwise && outWidth % 16 == 0 && columnCount % 32 == 0
+        stride == 1 && groups == 1 && !isPointwise && outWidth % 16 == 0 && columnCount % gemmNR == 0
     }
 }
 
@@ -50,7 +50,8 @@ func implicitGemmForward(
             packA(false, weights, k, rowStart, mc, depthStart, kc, workspace.packedA)
             var column = 0
             while column < n {
-                // The two 16-column halves of this panel each lie inside one output row.
+                // The two 16-column halves of a 32-column panel (x86-64) each lie inside one output row;
+                // an 8-column panel (aarch64) lies inside one.
                 let first = UnsafeRawPointer(padded + (column / outWidth) * paddedWidth + column % outWidth)
                 let second = UnsafeRawPointer(padded + ((column + 16) / outWidth) * paddedWidth + (column + 16) % outWidth)
                 let secondHalf = second - first
@@ -60,9 +61,9 @@ func implicitGemmForward(
                     let target = output + (rowStart + row) * n + column
                     let panelA = workspace.packedA + row * kc
                     if rows == gemmMR {
-                        microKernel8x32(kc, panelA, target, n, accumulateBlock, secondHalf: secondHalf) { first + Int(blockOffsets[$0]) * 4 }
+                        microKernel(kc, panelA, target, n, accumulateBlock, secondHalf: secondHalf) { first + Int(blockOffsets[$0]) * 4 }
                     } else {
-                        microKernel8x32(kc, panelA, workspace.tile, gemmNR, false, secondHalf: secondHalf) { first + Int(blockOffsets[$0]) * 4 }
+                        microKernel(kc, panelA, workspace.tile, gemmNR, false, secondHalf: secondHalf) { first + Int(blockOffsets[$0]) * 4 }
                         storeEdgeTile(workspace.tile, target, n, rows: rows, columns: gemmNR, accumulate: accumulateBlock)
                     }
                     row += gemmMR

@@ -1,12 +1,31 @@
 // Float32 matrix multiply: C[M,N] (+)= op(A)[M,K] * op(B)[K,N], row-major with leading
-// dimensions. The fast path packs panels (blocks KC x NC of B, MC x KC of A) and runs an
-// 8 x 32 register-blocked SIMD16 micro-kernel; `gemmReference` is the plain triple loop
-// the tests hold it to. Not a BLAS: no alpha/beta scaling other than overwrite/accumulate.
+// dimensions. The fast path packs panels (blocks KC x NC of B, MC x KC of A) and runs a
+// register-blocked micro-kernel sized for the architecture's vector registers (8 x 32 of
+// SIMD16 on x86-64, 8 x 8 of SIMD4 on aarch64); `gemmReference` is the plain triple loop the
+// tests hold it to. Not a BLAS: no alpha/beta scaling other than overwrite/accumulate.
 //
 // Symbols: M, N, K are the matrix extents; MR x NR the micro-kernel tile; MC, KC, NC the
 // cache blocks. op(A) = A or A^T as `transA` says; A[i, p] lives at a[i*lda + p] (or
 // a[p*lda + i] when transposed), likewise B.
 
+#if arch(arm64)
+// NEON has 32 registers of 4 floats. An 8 x 8 tile keeps 16 accumulators, 2 vectors of B and
+// 2 of A (whose lanes feed `fmla v.4s, v.4s, v.s[i]` directly, no broadcast): 20 registers.
+// 12 x 8 (24 accumulators) reaches the same llvm-mca estimate in its inner loop (100% of the
+// FMA pipes on Cortex-A72 and A76, Tests/KernelMCA) but computes 24 rows for the 16 output
+// channels of pc64's layers; 8 x 12 would break the 16-column rows of the implicit GEMM.
+/// Register tile rows.
+public let gemmMR = 8
+/// Register tile columns (two SIMD4 vectors).
+public let gemmNR = 8
+/// Cache block along K: a KC x NR panel of B (8 KiB) and an MR x KC panel of A (8 KiB) stay in L1.
+public let gemmKC = 256
+/// Cache block along M: an MC x KC block of A (128 KiB) stays in L2.
+public let gemmMC = 128
+/// Cache block along N: a KC x NC block of B (512 KiB) fits the Pi 4's shared 1 MiB L2.
+public let gemmNC = 512
+#else
+// AVX-512 has 32 registers of 16 floats: an 8 x 32 tile keeps 16 accumulators.
 /// Register tile rows.
 public let gemmMR = 8
 /// Register tile columns (two SIMD16 vectors).
@@ -17,6 +36,7 @@ public let gemmKC = 192
 public let gemmMC = 128
 /// Cache block along N.
 public let gemmNC = 1024
+#endif
 
 /// Scratch memory for one thread's GEMM: packed panels of A and B and one edge tile.
 public struct GemmWorkspace: @unchecked Sendable {
@@ -103,9 +123,9 @@ public func gemm(
                         let target = c + (rowStart + row) * ldc + columnStart + column
                         let panelA = workspace.packedA + row * kc
                         if mr == gemmMR && nr == gemmNR {
-                            microKernel8x32(kc, panelA, panelB, strideB, target, ldc, accumulateBlock)
+                            microKernel(kc, panelA, panelB, strideB, target, ldc, accumulateBlock)
                         } else {
-                            microKernel8x32(kc, panelA, panelB, strideB, workspace.tile, gemmNR, false)
+                            microKernel(kc, panelA, panelB, strideB, workspace.tile, gemmNR, false)
                             storeEdgeTile(workspace.tile, target, ldc, rows: mr, columns: nr, accumulate: accumulateBlock)
                         }
                         row += gemmMR
@@ -239,8 +259,12 @@ private func packB(
             for p in 0..<kc {
                 let source = UnsafeRawPointer(b + (depth0 + p) * ldb + column0 + panel)
                 let destination = UnsafeMutableRawPointer(out + p * gemmNR)
+                #if arch(arm64)
+                destination.storeBytes(of: source.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                #else
                 destination.storeBytes(of: source.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
                 (destination + 64).storeBytes(of: source.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+                #endif
             }
         } else {
             for p in 0..<kc {
@@ -267,20 +291,64 @@ func storeEdgeTile(_ tile: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float
     }
 }
 
-/// C[8, 32] (+)= Apanel[kc x 8] * B[kc x 32] with B's rows `ldb` floats apart (32 when packed).
+/// C[MR, NR] (+)= Apanel[kc x MR] * B[kc x NR] with B's rows `ldb` floats apart (NR when packed).
 @inline(__always)
-private func microKernel8x32(
+private func microKernel(
     _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool
 ) {
     let rawB = UnsafeRawPointer(b)
-    microKernel8x32(kc, a, c, ldc, accumulate, secondHalf: 64) { rawB + $0 * ldb * 4 }
+    microKernel(kc, a, c, ldc, accumulate, secondHalf: 64) { rawB + $0 * ldb * 4 }
 }
 
+#if arch(arm64)
+/// C[8, 8] (+)= Apanel[kc x 8] * B[kc x 8], where row p of B is the 8 floats at `row(p)`
+/// (`secondHalf` is unused: a row is never split); sixteen SIMD4 accumulators, each A value
+/// taken as a lane of a loaded vector so that the FMA reads it by index.
+@inline(__always)
+func microKernel(
+    _ kc: Int, _ a: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool,
+    secondHalf: Int, row: (Int) -> UnsafeRawPointer
+) {
+    typealias V = SIMD4<Float>
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+    var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
+    let rawA = UnsafeRawPointer(a)
+    var p = 0
+    while p < kc {
+        let rowStart = row(p)
+        let b0 = rowStart.loadUnaligned(as: V.self)
+        let b1 = rowStart.loadUnaligned(fromByteOffset: 16, as: V.self)
+        let low = rawA.loadUnaligned(fromByteOffset: p * 32, as: V.self)
+        let high = rawA.loadUnaligned(fromByteOffset: p * 32 + 16, as: V.self)
+        c00.addProduct(V(repeating: low[0]), b0); c01.addProduct(V(repeating: low[0]), b1)
+        c10.addProduct(V(repeating: low[1]), b0); c11.addProduct(V(repeating: low[1]), b1)
+        c20.addProduct(V(repeating: low[2]), b0); c21.addProduct(V(repeating: low[2]), b1)
+        c30.addProduct(V(repeating: low[3]), b0); c31.addProduct(V(repeating: low[3]), b1)
+        c40.addProduct(V(repeating: high[0]), b0); c41.addProduct(V(repeating: high[0]), b1)
+        c50.addProduct(V(repeating: high[1]), b0); c51.addProduct(V(repeating: high[1]), b1)
+        c60.addProduct(V(repeating: high[2]), b0); c61.addProduct(V(repeating: high[2]), b1)
+        c70.addProduct(V(repeating: high[3]), b0); c71.addProduct(V(repeating: high[3]), b1)
+        p += 1
+    }
+    @inline(__always) func store(_ row: Int, _ left: V, _ right: V) {
+        let raw = UnsafeMutableRawPointer(c + row * ldc)
+        if accumulate {
+            raw.storeBytes(of: raw.loadUnaligned(as: V.self) + left, as: V.self)
+            (raw + 16).storeBytes(of: (raw + 16).loadUnaligned(as: V.self) + right, as: V.self)
+        } else {
+            raw.storeBytes(of: left, as: V.self)
+            (raw + 16).storeBytes(of: right, as: V.self)
+        }
+    }
+    store(0, c00, c01); store(1, c10, c11); store(2, c20, c21); store(3, c30, c31)
+    store(4, c40, c41); store(5, c50, c51); store(6, c60, c61); store(7, c70, c71)
+}
+#else
 /// C[8, 32] (+)= Apanel[kc x 8] * B[kc x 32], where row p of B starts at `row(p)` (16 floats)
 /// and continues at `row(p) + secondHalf` bytes (16 more); sixteen SIMD16 accumulators.
 @inline(__always)
-func microKernel8x32(
+func microKernel(
     _ kc: Int, _ a: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool,
     secondHalf: Int, row: (Int) -> UnsafeRawPointer
 ) {
@@ -324,6 +392,7 @@ func microKernel8x32(
     store(0, c00, c01); store(1, c10, c11); store(2, c20, c21); store(3, c30, c31)
     store(4, c40, c41); store(5, c50, c51); store(6, c60, c61); store(7, c70, c71)
 }
+#endif
 
 /// C[i, j] (+)= dot(A[i, :], B[j, :]) in blocks of 4 x 4 dot products (sixteen SIMD16
 /// accumulators; 8 loads feed 16 FMAs). Blocks of B rows are the outer loop so that they stay
