@@ -44,7 +44,7 @@ public struct BoardEstimate: Sendable, Equatable {
         millisecondsPerStep(flops: flops, threads: threads) <= 1000 / framesPerSecond
     }
 
-    // From Tests/KernelMCA/kernel_mca.sh (llvm-mca 19; December 2025): the float32 micro-kernel
+    // From Tests/KernelMCA/kernel_mca.sh (llvm-mca 19; December 2026): the float32 micro-kernel
     // (8 x 8 of SIMD4 on aarch64) runs 128 FLOP per iteration in 16.1 cycles on the Cortex-A72
     // model, 8.1 on the Neoverse N1 model standing in for the Cortex-A76 and 38.0 on the
     // Cortex-A53 model; the int8 tiles 512 ops in 64.1 cycles (A72, SMLAL) and 9.0 (A76, SDOT).
