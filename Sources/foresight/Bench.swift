@@ -143,6 +143,15 @@ struct Bench: ParsableCommand {
             "allocs_per_step": allocs,
         ], table: String(format: "pc64, %d thread(s): %.1f steps/s, %.2f ms/step, peak RSS %.1f MiB, %.0f heap allocations per step",
                          threads, stepsPerSecond, 1000 / stepsPerSecond, rss, allocs))
+        if !json {
+            let flops = Double(trainer.trainer.program.convolutionFLOPsPerTrainingStep)
+            print(String(format: "estimate for the boards at %d thread(s), %.0f MFLOP of convolution per step (llvm-mca kernel rate x clock x cores; the best case, not measured):", threads, flops / 1e6))
+            for board in BoardEstimate.boards {
+                let milliseconds = board.millisecondsPerStep(flops: flops, threads: threads)
+                print("  " + board.profile.padding(toLength: 22, withPad: " ", startingAt: 0)
+                      + String(format: "%6.2f ms/step (%.0f steps/s)", milliseconds, 1000 / milliseconds))
+            }
+        }
     }
 }
 
