@@ -21,61 +21,77 @@ let package = Package(
         .executable(name: "foresight", targets: ["foresight"]),
         .library(name: "ForesightCore", targets: ["ForesightCore"]),
         .library(name: "ForesightNN", targets: ["ForesightNN"]),
+        .library(name: "ForesightIO", targets: ["ForesightIO"]),
         .library(name: "ForesightSensors", targets: ["ForesightSensors"]),
-        .library(name: "ForesightLearn", targets: ["ForesightLearn"]),
         .library(name: "ForesightSSL", targets: ["ForesightSSL"]),
+        .library(name: "ForesightLive", targets: ["ForesightLive"]),
+        .library(name: "ForesightExport", targets: ["ForesightExport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
+    // One-way layers, each using only those above it in this list (ForesightCore.docc's
+    // Architecture article gives the reason for each boundary):
+    // Core -> NN -> IO -> Sensors -> SSL -> Live -> Export -> foresight.
     targets: [
         .target(name: "CAllocationCounter"),
         // int8 micro-kernels in C (Swift cannot emit vpdpbusd or sdot); optimised in debug builds too.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
+        // Tensors, kernels, the thread pool.
         .target(name: "ForesightCore", dependencies: ["CKernels"], swiftSettings: numericSettings),
+        // Operations, layers, the planner and programs, optimizers, quantization.
         .target(name: "ForesightNN", dependencies: ["ForesightCore"], swiftSettings: numericSettings),
-        // Sensors: V4L2 through the kernel's header; libv4l2, alsa-lib and libpng are opened at
-        // run time (dlopen), so building needs none of their -dev packages. `dl` is part of
-        // libc from glibc 2.34 on and a library of its own before.
+        // System libraries: V4L2 through the kernel's header; libv4l2, alsa-lib and libpng are
+        // opened at run time (dlopen), so building needs none of their -dev packages. `dl` is
+        // part of libc from glibc 2.34 on and a library of its own before.
         .target(name: "CV4L2", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "CALSA", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("dl")]),
+        // Files: model files and checkpoints, device profiles and board estimates, Y4M, WAV, images.
+        .target(name: "ForesightIO", dependencies: ["ForesightCore", "ForesightNN", "CPNG"], swiftSettings: numericSettings),
+        // Live inputs: camera, microphone, frame rings, synthetic scenes, recordings replayed, log-mel.
         .target(
             name: "ForesightSensors",
-            dependencies: ["ForesightCore", "CV4L2", "CALSA", "CPNG"],
+            dependencies: ["ForesightCore", "ForesightIO", "CV4L2", "CALSA"],
             swiftSettings: numericSettings
         ),
+        // Self-supervised methods, their trainers (frame prediction and audio CPC included),
+        // backbones and probes.
+        .target(name: "ForesightSSL", dependencies: ["ForesightCore", "ForesightNN", "ForesightIO", "ForesightSensors"], swiftSettings: numericSettings),
+        // Continuous learning from a live source: pacing, replay, evaluation, rollback, checkpoints.
+        .target(name: "ForesightLive", dependencies: ["ForesightCore", "ForesightNN", "ForesightIO", "ForesightSensors", "ForesightSSL"], swiftSettings: numericSettings),
+        // Encoders leaving the robot: float32 and int8 encoder files, ONNX (the only user of protobuf).
         .target(
-            name: "ForesightLearn",
-            dependencies: ["ForesightCore", "ForesightNN", "ForesightSensors", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            name: "ForesightExport",
+            dependencies: ["ForesightCore", "ForesightNN", "ForesightIO", "ForesightSensors", "ForesightSSL", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["ONNX/onnx-trimmed.proto", "ONNX/README.md"],
             swiftSettings: numericSettings
         ),
-        // Self-supervised methods, backbones and probes (issue 6).
-        .target(name: "ForesightSSL", dependencies: ["ForesightCore", "ForesightNN", "ForesightSensors", "ForesightLearn"], swiftSettings: numericSettings),
         .executableTarget(
             name: "foresight",
             dependencies: [
-                "ForesightCore", "ForesightNN", "ForesightSensors", "ForesightLearn", "ForesightSSL", "CAllocationCounter",
+                "ForesightCore", "ForesightNN", "ForesightIO", "ForesightSensors", "ForesightSSL", "ForesightLive", "ForesightExport", "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "ForesightCoreTests", dependencies: ["ForesightCore"]),
-        .testTarget(name: "ForesightLearnTests", dependencies: ["ForesightLearn", "ForesightSensors"]),
         .testTarget(
             name: "ForesightNNTests",
-            dependencies: ["ForesightNN", "ForesightSensors", "ForesightLearn", "CAllocationCounter"],
+            dependencies: ["ForesightNN", "ForesightIO", "ForesightSensors", "ForesightSSL", "ForesightExport", "CAllocationCounter"],
             resources: [.copy("Fixtures")],
             swiftSettings: numericSettings
         ),
-        .testTarget(name: "ForesightSensorsTests", dependencies: ["ForesightSensors", "CAllocationCounter"], exclude: ["Fixtures"]),
+        .testTarget(name: "ForesightIOTests", dependencies: ["ForesightIO"]),
+        .testTarget(name: "ForesightSensorsTests", dependencies: ["ForesightSensors", "ForesightIO", "CAllocationCounter"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ForesightSSLTests",
-            dependencies: ["ForesightSSL", "ForesightNN", "CAllocationCounter"],
+            dependencies: ["ForesightSSL", "ForesightNN", "ForesightIO", "ForesightExport", "CAllocationCounter"],
             resources: [.copy("Fixtures")],
             swiftSettings: numericSettings
         ),
+        .testTarget(name: "ForesightLiveTests", dependencies: ["ForesightLive", "ForesightSSL", "ForesightIO", "ForesightSensors"]),
+        .testTarget(name: "ForesightExportTests", dependencies: ["ForesightExport", "ForesightLive", "ForesightSSL", "ForesightIO", "ForesightSensors"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,9 +5,9 @@
 // Optional SpecAugment-style masks on the model's input. Not a speech recogniser.
 
 import ForesightCore
-import ForesightLearn
 import ForesightNN
 import ForesightSensors
+import ForesightIO
 
 /// Mono audio from a synthetic sound scene (tones, chirps, noise bursts), in windows of S samples.
 ///

@@ -9,6 +9,7 @@
 import Foundation
 import ForesightCore
 import ForesightSensors
+import ForesightIO
 
 /// Why audio-visual pairs could not be made.
 public struct AudioVisualDataError: Error, CustomStringConvertible, Equatable {

@@ -7,7 +7,7 @@
 import Foundation
 import ForesightCore
 import ForesightNN
-import ForesightLearn
+import ForesightIO
 
 /// The classifier scored on the encoder: on its frozen embeddings, or trained with it.
 public enum ProbeKind: String, Sendable, CaseIterable {

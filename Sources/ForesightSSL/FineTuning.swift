@@ -6,7 +6,7 @@
 import Foundation
 import ForesightCore
 import ForesightNN
-import ForesightLearn
+import ForesightIO
 
 /// How a fine-tuning run trains: AdamW with one learning rate for backbone and head, decayed
 /// by half a cosine to 0 over `steps`; batches are the training set in a seeded shuffled order,

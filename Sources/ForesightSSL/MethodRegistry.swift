@@ -5,8 +5,8 @@
 
 import Foundation
 import ForesightCore
-import ForesightLearn
 import ForesightSensors
+import ForesightIO
 
 /// The kinds of data a method can train on.
 public enum TrainingDataKind: String, Sendable, CaseIterable {

@@ -10,6 +10,7 @@
 import Glibc
 import ForesightCore
 import ForesightSensors
+import ForesightIO
 
 /// A stream of fixed-size samples (a clip, an audio window, a text window, an image).
 ///
@@ -178,7 +179,7 @@ public final class Y4MClipStream: VideoClipStream {
 }
 
 /// Which synthetic scene a `SyntheticClipStream` renders.
-public enum SyntheticScene: String, Sendable, CaseIterable {
+public enum SyntheticClipScene: String, Sendable, CaseIterable {
     /// Bright squares moving and bouncing (ForesightSensors' MovingShapes).
     case shapes
     /// Digits moving and bouncing (MovingDigits); frames of at least 32x32.
@@ -199,7 +200,7 @@ public final class SyntheticClipStream: VideoClipStream {
     private var lane = 0
     private let lanes: Int
 
-    public init(scene: SyntheticScene = .shapes, frames: Int, size: Int, lanes: Int = 8, seed: UInt64) {
+    public init(scene: SyntheticClipScene = .shapes, frames: Int, size: Int, lanes: Int = 8, seed: UInt64) {
         let smallest = scene == .shapes ? 8 : 32
         precondition(frames >= 1 && size >= smallest && lanes >= 1,
                      "synthetic \(scene.rawValue) clips need frames >= 1, size >= \(smallest) and lanes >= 1; got \(frames), \(size), \(lanes)")

@@ -8,7 +8,7 @@
 import Foundation
 import ForesightCore
 import ForesightNN
-import ForesightLearn
+import ForesightIO
 
 /// Why a text model could not be set up.
 public struct TextModelError: Error, CustomStringConvertible, Equatable {

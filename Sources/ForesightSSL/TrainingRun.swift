@@ -6,7 +6,7 @@
 import Foundation
 import ForesightCore
 import ForesightNN
-import ForesightLearn
+import ForesightIO
 
 /// Model-file metadata keys written by a training run.
 public enum TrainingMetadata {

@@ -11,6 +11,7 @@
 import ForesightCore
 import ForesightNN
 import ForesightSensors
+import ForesightIO
 
 /// The per-frame image encoder video CPC learns: two stride-2 3x3 convolutions with ReLU
 /// (`name.1`, `name.2`) give feature maps [N, width, H/4, W/4]; for CPC a linear map

@@ -6,6 +6,7 @@
 
 import CV4L2
 import Glibc
+import ForesightIO
 
 /// What can go wrong with a camera, worded for the person at the robot.
 public enum CameraError: Error, Equatable, CustomStringConvertible, Sendable {

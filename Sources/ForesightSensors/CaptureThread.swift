@@ -3,6 +3,7 @@
 // scheduler: the learner reads the ring whenever it likes and is never blocked.
 
 import Glibc
+import ForesightIO
 
 /// A POSIX thread running one closure; `join()` waits for it.
 final class PosixThread {

@@ -4,6 +4,7 @@
 
 import ForesightCore
 import Glibc
+import ForesightIO
 
 /// Grey frames of a textured world seen by a moving camera (pan, zoom, rotation) with
 /// independently moving objects, at a fixed frame rate; 64x64 at 30 fps by default.

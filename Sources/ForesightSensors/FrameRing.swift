@@ -5,6 +5,7 @@
 // producer: the lock only guards a few slot indices, never a copy.
 
 import Glibc
+import ForesightIO
 
 /// What the ring knows about one frame.
 public struct FrameInfo: Sendable, Equatable {

@@ -3,6 +3,7 @@
 // Not a feature zoo: no MFCC/DCT, no pre-emphasis, no per-utterance normalisation.
 
 import Glibc
+import ForesightIO
 
 /// Computes log-mel frames; buffers and FFT plan are made once, so `frame` allocates nothing.
 /// One instance per thread (it owns scratch buffers).

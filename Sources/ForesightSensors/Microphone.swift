@@ -6,6 +6,7 @@
 
 import CALSA
 import Glibc
+import ForesightIO
 
 /// What can go wrong with a microphone, worded for the person at the robot.
 public enum MicrophoneError: Error, Equatable, CustomStringConvertible, Sendable {

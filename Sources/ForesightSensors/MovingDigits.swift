@@ -3,6 +3,7 @@
 
 import Foundation
 import ForesightCore
+import ForesightIO
 
 /// Grayscale frames in [0, 1] of two bright digits that move at constant speed and bounce.
 ///

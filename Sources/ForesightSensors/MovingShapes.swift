@@ -3,6 +3,7 @@
 // camera motion (see the ego-motion scene for pans and zooms).
 
 import ForesightCore
+import ForesightIO
 
 /// Grayscale frames in [0, 1] of squares moving over a faint textured background.
 ///

@@ -2,6 +2,7 @@
 // (box-filter) resizing with tables built once, and normalisation. Not a general image
 // library: 8-bit inputs, float outputs, no colour management beyond BT.601.
 
+import ForesightIO
 /// A raw pixel layout, as cameras and files deliver it.
 public enum PixelFormat: String, Sendable, CaseIterable {
     /// 8-bit grey.

@@ -10,6 +10,7 @@
 // pass reads them consecutively. Small n (2, 4) take a scalar path.
 
 import Glibc
+import ForesightIO
 
 /// A real FFT plan for one length; tables and scratch are made once, so `transform` allocates
 /// nothing. One instance per thread (it owns its scratch).

@@ -4,6 +4,7 @@
 
 import ForesightCore
 import Glibc
+import ForesightIO
 
 /// One sound in a `SoundScene`; durations are in seconds, amplitudes in [0, 1].
 public enum SoundEvent: Sendable, Equatable {

@@ -5,8 +5,12 @@ import ArgumentParser
 import CAllocationCounter
 import Foundation
 import ForesightCore
-import ForesightLearn
 import ForesightNN
+import ForesightIO
+import ForesightLive
+import ForesightSSL
+import ForesightSensors
+import ForesightExport
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -6,9 +6,12 @@
 import ArgumentParser
 import Foundation
 import ForesightCore
-import ForesightLearn
 import ForesightNN
 import ForesightSensors
+import ForesightIO
+import ForesightLive
+import ForesightSSL
+import ForesightExport
 
 extension Bench {
     func emitInt8(_ object: [String: Any], table: String) {

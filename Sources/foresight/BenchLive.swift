@@ -2,7 +2,11 @@
 // 30 frames/s with the default model, reported with the keys of `foresight learn --json`.
 
 import Foundation
-import ForesightLearn
+import ForesightIO
+import ForesightLive
+import ForesightSSL
+import ForesightSensors
+import ForesightExport
 
 extension Bench {
     func benchLive() throws {

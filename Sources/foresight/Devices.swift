@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import ForesightSensors
+import ForesightIO
 
 struct Devices: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,8 +5,11 @@
 
 import ArgumentParser
 import Foundation
-import ForesightLearn
 import ForesightSSL
+import ForesightIO
+import ForesightLive
+import ForesightSensors
+import ForesightExport
 
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -6,8 +6,12 @@
 
 import ArgumentParser
 import Foundation
-import ForesightLearn
 import ForesightNN
+import ForesightIO
+import ForesightLive
+import ForesightSSL
+import ForesightSensors
+import ForesightExport
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(

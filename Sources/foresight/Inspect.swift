@@ -4,7 +4,11 @@
 
 import ArgumentParser
 import Foundation
-import ForesightLearn
+import ForesightIO
+import ForesightLive
+import ForesightSSL
+import ForesightSensors
+import ForesightExport
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(

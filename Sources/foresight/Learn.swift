@@ -4,10 +4,13 @@
 import ArgumentParser
 import Foundation
 import ForesightCore
-import ForesightLearn
 import ForesightNN
 import ForesightSensors
 import Synchronization
+import ForesightIO
+import ForesightLive
+import ForesightSSL
+import ForesightExport
 
 /// Set by SIGINT/SIGTERM: the learner stops at the next frame, checkpoints and reports.
 let stopRequested = Atomic<Bool>(false)

@@ -5,6 +5,7 @@
 import ArgumentParser
 import ForesightSensors
 import Glibc
+import ForesightIO
 
 /// Set by SIGINT so that recordings close their files properly.
 nonisolated(unsafe) private var interrupted: sig_atomic_t = 0

@@ -4,9 +4,12 @@
 
 import ArgumentParser
 import Foundation
-import ForesightLearn
 import ForesightSSL
 import Synchronization
+import ForesightIO
+import ForesightLive
+import ForesightSensors
+import ForesightExport
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -7,9 +7,11 @@ import CAllocationCounter
 import Foundation
 import XCTest
 @testable import ForesightCore
-@testable import ForesightLearn
 @testable import ForesightNN
 import ForesightSensors
+@testable import ForesightIO
+@testable import ForesightSSL
+@testable import ForesightExport
 
 final class AudioCPCTests: XCTestCase {
     /// The fixture: 21 s of five sentences in four voices, 16 kHz mono.

@@ -5,7 +5,9 @@ import CAllocationCounter
 import XCTest
 @testable import ForesightCore
 @testable import ForesightNN
-@testable import ForesightLearn
+@testable import ForesightIO
+@testable import ForesightSSL
+@testable import ForesightExport
 
 final class ProgramTests: XCTestCase {
     func testPlannerNeverOverlapsLiveBlocks() {

@@ -6,7 +6,9 @@ import CAllocationCounter
 import XCTest
 @testable import ForesightCore
 @testable import ForesightNN
-@testable import ForesightLearn
+@testable import ForesightIO
+@testable import ForesightSSL
+@testable import ForesightExport
 
 final class QuantizationPTQTests: XCTestCase {
     /// pc64 trained for `steps` steps on moving squares (shared by the tests of this class).

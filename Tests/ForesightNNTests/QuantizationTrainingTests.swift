@@ -8,6 +8,7 @@ import XCTest
 @testable import ForesightCore
 @testable import ForesightNN
 @testable import ForesightSensors
+@testable import ForesightIO
 
 /// Clips of moving squares written straight into a program's inputs, reproducible from a seed.
 struct SceneBatches {

@@ -4,7 +4,9 @@
 import XCTest
 @testable import ForesightCore
 @testable import ForesightNN
-@testable import ForesightLearn
+@testable import ForesightIO
+@testable import ForesightSSL
+@testable import ForesightExport
 
 final class TrainingTests: XCTestCase {
     func testPC64LearnsToBeatCopyingTheLastFrame() throws {

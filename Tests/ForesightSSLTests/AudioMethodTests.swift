@@ -7,9 +7,9 @@ import CAllocationCounter
 import Foundation
 import XCTest
 import ForesightCore
-import ForesightLearn
 import ForesightSensors
 @testable import ForesightSSL
+@testable import ForesightIO
 
 final class AudioMethodTests: XCTestCase {
     // MARK: augmentations

@@ -11,6 +11,7 @@ import ForesightCore
 import ForesightNN
 import ForesightSensors
 @testable import ForesightSSL
+@testable import ForesightIO
 
 final class CLIPLossTests: XCTestCase {
     func testCLIPLossGradient() throws {

@@ -6,10 +6,10 @@
 import Foundation
 import XCTest
 import ForesightCore
-import ForesightLearn
 import ForesightNN
 import ForesightSensors
 @testable import ForesightSSL
+@testable import ForesightIO
 
 final class FineTuningTests: XCTestCase {
     /// A fresh temporary folder, removed when the test ends.

@@ -5,10 +5,11 @@
 import Foundation
 import XCTest
 import ForesightCore
-import ForesightLearn
 import ForesightNN
 import ForesightSensors
 @testable import ForesightSSL
+@testable import ForesightIO
+import ForesightExport
 
 /// A fresh temporary folder, removed when the test ends.
 private func temporaryFolder(_ test: XCTestCase) throws -> String {

@@ -9,6 +9,7 @@ import XCTest
 import ForesightCore
 import ForesightSensors
 @testable import ForesightSSL
+@testable import ForesightIO
 
 final class StreamTests: XCTestCase {
     private var folder = ""

@@ -10,6 +10,7 @@ import ForesightCore
 import ForesightNN
 import ForesightSensors
 @testable import ForesightSSL
+@testable import ForesightIO
 
 final class VideoMethodTests: XCTestCase {
     // MARK: gradients

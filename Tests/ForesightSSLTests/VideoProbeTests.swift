@@ -11,6 +11,7 @@ import ForesightCore
 import ForesightNN
 import ForesightSensors
 @testable import ForesightSSL
+@testable import ForesightIO
 
 final class VideoProbeTests: XCTestCase {
     /// The frame size of the clips and of the probed digits (moving digits need at least 32).

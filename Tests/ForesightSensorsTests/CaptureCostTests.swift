@@ -5,6 +5,7 @@
 import ForesightSensors
 import Glibc
 import XCTest
+@testable import ForesightIO
 
 final class CaptureCostTests: XCTestCase {
     func threadCPUSeconds() -> Double {

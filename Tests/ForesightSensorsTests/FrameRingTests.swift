@@ -6,6 +6,7 @@ import Foundation
 import ForesightSensors
 import Glibc
 import XCTest
+@testable import ForesightIO
 
 final class FrameRingTests: XCTestCase {
     func testKeepsOrderAndDropsTheOldestWhenFull() {

@@ -4,6 +4,7 @@
 import ForesightCore
 @testable import ForesightSensors
 import XCTest
+@testable import ForesightIO
 
 final class FuzzTests: XCTestCase {
     func parseY4M(_ bytes: [UInt8]) throws {

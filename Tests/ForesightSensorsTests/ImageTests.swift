@@ -2,6 +2,7 @@
 
 @testable import ForesightSensors
 import XCTest
+@testable import ForesightIO
 
 final class ImageTests: XCTestCase {
     func testPNMAndPNGRoundTripGreyAndRGB() throws {

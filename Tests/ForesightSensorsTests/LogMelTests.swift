@@ -5,6 +5,7 @@ import CAllocationCounter
 import Foundation
 import ForesightSensors
 import XCTest
+@testable import ForesightIO
 
 final class LogMelTests: XCTestCase {
     /// Must match `signal` in Fixtures/logmel_reference.py.

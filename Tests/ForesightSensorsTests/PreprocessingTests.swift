@@ -3,6 +3,7 @@
 import ForesightCore
 import ForesightSensors
 import XCTest
+@testable import ForesightIO
 
 final class PreprocessingTests: XCTestCase {
     func testGrayFromEveryFormat() {

@@ -6,6 +6,7 @@ import CAllocationCounter
 import ForesightCore
 import ForesightSensors
 import XCTest
+@testable import ForesightIO
 
 final class RealFFTTests: XCTestCase {
     static let sizes = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]

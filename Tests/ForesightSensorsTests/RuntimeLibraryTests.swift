@@ -5,6 +5,7 @@
 @testable import ForesightSensors
 import Glibc
 import XCTest
+@testable import ForesightIO
 
 final class RuntimeLibraryTests: XCTestCase {
     func testMissingLibraryFilesGiveOneLineNamingThePackage() {

@@ -3,6 +3,7 @@
 
 import ForesightSensors
 import XCTest
+@testable import ForesightIO
 
 final class SyntheticSourceTests: XCTestCase {
     func frames(_ scene: inout EgoMotionScene, count: Int) -> [[Float]] {

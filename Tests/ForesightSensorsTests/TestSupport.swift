@@ -5,6 +5,7 @@ import ForesightCore
 import ForesightSensors
 import Glibc
 import XCTest
+@testable import ForesightIO
 
 /// A fresh temporary directory for one test, removed by the caller with `removeTree`.
 func temporaryDirectory(_ name: String) -> String {

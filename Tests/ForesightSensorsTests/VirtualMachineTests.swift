@@ -6,6 +6,7 @@ import Foundation
 @testable import ForesightSensors
 import Glibc
 import XCTest
+@testable import ForesightIO
 
 /// True inside the VM (vm-sensors.sh passes FORESIGHT_IN_VM=1).
 let insideVM = ProcessInfo.processInfo.environment["FORESIGHT_IN_VM"] == "1"

@@ -2,6 +2,7 @@
 
 @testable import ForesightSensors
 import XCTest
+@testable import ForesightIO
 
 final class WAVTests: XCTestCase {
     func sine(_ frequency: Double, rate: Int, count: Int, amplitude: Double = 0.5) -> [Float] {

@@ -4,6 +4,7 @@
 import ForesightCore
 @testable import ForesightSensors
 import XCTest
+@testable import ForesightIO
 
 final class Y4MTests: XCTestCase {
     /// A stream of `frames` frames whose bytes are seeded random.

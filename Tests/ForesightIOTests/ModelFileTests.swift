@@ -3,7 +3,7 @@
 import Foundation
 import XCTest
 @testable import ForesightCore
-@testable import ForesightLearn
+@testable import ForesightIO
 
 final class ModelFileTests: XCTestCase {
     private var folder: URL!

@@ -6,6 +6,7 @@ import Foundation
 import ForesightCore
 import ForesightSensors
 import Synchronization
+import ForesightIO
 
 /// A stream of grayscale frames in [0, 1] delivered into a `FrameRing` by a thread of its own.
 public protocol LiveFrameSource: AnyObject {

@@ -2,7 +2,7 @@
 
 import Foundation
 import XCTest
-@testable import ForesightLearn
+@testable import ForesightIO
 
 final class DeviceProfileTests: XCTestCase {
     func testShippedProfilesLoad() throws {

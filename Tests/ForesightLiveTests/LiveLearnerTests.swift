@@ -4,8 +4,10 @@
 import Foundation
 import XCTest
 @testable import ForesightCore
-@testable import ForesightLearn
 import ForesightSensors
+@testable import ForesightIO
+@testable import ForesightSSL
+@testable import ForesightLive
 
 final class LiveLearnerTests: XCTestCase {
     private func temporaryPath(_ name: String) -> String {

@@ -6,6 +6,7 @@
 import ForesightCore
 import ForesightNN
 import ForesightSensors
+import ForesightIO
 
 /// Sizes of the audio CPC model and its input framing.
 ///

@@ -5,6 +5,7 @@
 import Foundation
 import ForesightCore
 import ForesightNN
+import ForesightIO
 
 /// A pc64 encoder ready to run: [N, 4, 64, 64] grey frames in [0, 1] -> [N, 32, 16, 16].
 ///

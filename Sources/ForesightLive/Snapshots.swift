@@ -4,6 +4,8 @@
 
 import Foundation
 import ForesightSensors
+import ForesightIO
+import ForesightSSL
 
 /// Builds and writes snapshot strips, each frame scaled up for viewing.
 struct SnapshotWriter {

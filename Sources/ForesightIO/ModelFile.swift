@@ -22,6 +22,11 @@ public struct ModelFileError: Error, CustomStringConvertible, Equatable {
     public let path: String
     public let problem: String
     public var description: String { "model file \(path): \(problem)" }
+
+    public init(path: String, problem: String) {
+        self.path = path
+        self.problem = problem
+    }
 }
 
 /// A safetensors file read into memory and checked.

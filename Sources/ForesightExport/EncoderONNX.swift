@@ -6,6 +6,7 @@
 import Foundation
 import ForesightCore
 import SwiftProtobuf
+import ForesightIO
 
 extension EncoderModel {
     /// The ONNX opset the export targets.

@@ -1,7 +1,7 @@
 // The board estimates' arithmetic: kernel rate x clock x cores, and the frame-rate verdict.
 
 import XCTest
-@testable import ForesightLearn
+@testable import ForesightIO
 
 final class BoardEstimateTests: XCTestCase {
     let board = BoardEstimate(profile: "test-board", core: "cortex-a72", clockGHz: 2, cores: 4,

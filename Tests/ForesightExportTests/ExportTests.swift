@@ -5,9 +5,12 @@
 import Foundation
 import XCTest
 @testable import ForesightCore
-@testable import ForesightLearn
 import ForesightNN
 import ForesightSensors
+@testable import ForesightIO
+@testable import ForesightSSL
+@testable import ForesightExport
+@testable import ForesightLive
 
 final class ExportTests: XCTestCase {
     private func temporaryPath(_ name: String) -> String {

@@ -5,6 +5,7 @@
 import ForesightCore
 import ForesightNN
 import ForesightSensors
+import ForesightIO
 
 /// pc64 trained on moving squares, one batch of fresh clips per step.
 ///

@@ -3,7 +3,10 @@
 
 import Foundation
 import XCTest
-@testable import ForesightLearn
+@testable import ForesightIO
+@testable import ForesightSensors
+@testable import ForesightSSL
+@testable import ForesightLive
 
 final class CrashSafetyTests: XCTestCase {
     /// The `foresight` tool built next to the test bundle.

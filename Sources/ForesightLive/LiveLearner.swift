@@ -8,6 +8,8 @@ import Foundation
 import ForesightCore
 import ForesightNN
 import ForesightSensors
+import ForesightIO
+import ForesightSSL
 
 /// What a live learner learns and with how much memory.
 public struct LiveLearnerConfiguration: Sendable {

@@ -5,6 +5,7 @@
 import Foundation
 import ForesightCore
 import ForesightSensors
+import ForesightIO
 
 /// An input of `foresight embed` that cannot be used, and why.
 public struct EncoderInputError: Error, CustomStringConvertible, Equatable {

@@ -6,6 +6,8 @@ import Foundation
 import ForesightCore
 import ForesightSensors
 import Synchronization
+import ForesightIO
+import ForesightSSL
 
 /// What a live audio run reports.
 public struct LiveAudioReport: Sendable {

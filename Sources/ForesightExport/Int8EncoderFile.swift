@@ -9,6 +9,7 @@ import Foundation
 import ForesightCore
 import ForesightNN
 import ForesightSensors
+import ForesightIO
 
 /// A pc64 encoder running in int8: [N, 4, 64, 64] grey frames in [0, 1] (float32) are
 /// quantized to uint8, run through e1..e3 as int8 convolutions with fused ReLU, and the

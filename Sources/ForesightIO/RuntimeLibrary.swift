@@ -30,19 +30,26 @@ public struct MissingLibraryError: Error, Equatable, Sendable, CustomStringConve
 
 /// A library this package opens at run time: its file, the Debian package that has it, and
 /// what needs it (for the error when it is missing).
-struct RuntimeLibrary: Sendable {
+package struct RuntimeLibrary: Sendable {
     /// The library in words, e.g. "ALSA's library".
-    let library: String
+    package let library: String
     /// The file dlopen looks for, e.g. "libasound.so.2".
-    let file: String
+    package let file: String
     /// The Debian package, e.g. "libasound2".
-    let package: String
+    package let package: String
     /// What needs it, e.g. "microphones need".
-    let neededBy: String
+    package let neededBy: String
+
+    package init(library: String, file: String, package: String, neededBy: String) {
+        self.library = library
+        self.file = file
+        self.package = package
+        self.neededBy = neededBy
+    }
 
     /// Runs a shim's loader (`foresight_*_load`) on `file` and copies the function table it
     /// returns. A test may pass another `file` to see the error of a missing library.
-    func load<Table>(file: String? = nil,
+    package func load<Table>(file: String? = nil,
                      _ loader: (UnsafePointer<CChar>, UnsafeMutablePointer<CChar>, Int) -> UnsafePointer<Table>?) -> Result<Table, MissingLibraryError> {
         let file = file ?? self.file
         var message = [CChar](repeating: 0, count: 512)
