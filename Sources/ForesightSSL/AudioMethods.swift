@@ -1,4 +1,4 @@
-// Contrastive predictive coding on audio as a `SelfSupervisedTrainer`: ForesightLearn's
+// Contrastive predictive coding on audio as a `SelfSupervisedTrainer`: the
 // AudioPredictiveCodingTrainer (log-mel encoder, GRU context, InfoNCE) fed from a WAV stream
 // (or a synthetic sound scene) a chunk per step, so that a long recording is never held
 // whole: the trainer keeps a fixed history of log-mel frames and draws its windows from it.

@@ -79,7 +79,7 @@ public enum VideoPredictionObjective: String, Sendable, CaseIterable {
     case motion
 }
 
-/// Trains ForesightNN's frame-prediction models (the ones ForesightLearn's
+/// Trains ForesightNN's frame-prediction models (the ones
 /// FramePredictionTrainer trains on moving squares) from any clip stream: each clip of K + 1
 /// frames gives K past frames and the frame to predict. The step allocates nothing itself
 /// (synthetic clips allocate nothing; Y4MReader allocates a little per frame read).
