@@ -5,7 +5,6 @@
 import Foundation
 import ForesightCore
 import ForesightSensors
-import Synchronization
 import ForesightIO
 import ForesightSSL
 
@@ -76,18 +75,18 @@ extension AudioPredictiveCodingTrainer {
         report.chance = Double(configuration.chance)
         var recent: [(loss: Float, accuracy: Float)] = []
         recent.reserveCapacity(50)
-        let start = monotonicNanoseconds()
+        let start = MonotonicClock.nanoseconds()
         var lastProgress = start
         source.start()
         defer { source.stop() }
         func summarize() {
-            report.seconds = Double(monotonicNanoseconds() - start) / 1e9
+            report.seconds = MonotonicClock.seconds(since: start)
             report.loss = recent.isEmpty ? 0 : recent.map { Double($0.loss) }.reduce(0, +) / Double(recent.count)
             report.accuracy = recent.isEmpty ? 0 : recent.map { Double($0.accuracy) }.reduce(0, +) / Double(recent.count)
             report.dropped = Int(source.ring.statistics.dropped)
         }
         while true {
-            if let seconds, Double(monotonicNanoseconds() - start) / 1e9 >= seconds { break }
+            if let seconds, MonotonicClock.seconds(since: start) >= seconds { break }
             if shouldStop() { break }
             let samples = source.ring.waitOldest(timeoutNanoseconds: 50_000_000) { chunk, _ -> Int in
                 append(chunk)
@@ -105,8 +104,8 @@ extension AudioPredictiveCodingTrainer {
             report.steps += 1
             if recent.count == 50 { recent.removeFirst() }
             recent.append((result.loss, result.accuracy))
-            if monotonicNanoseconds() - lastProgress >= 1_000_000_000 {
-                lastProgress = monotonicNanoseconds()
+            if MonotonicClock.nanoseconds() - lastProgress >= 1_000_000_000 {
+                lastProgress = MonotonicClock.nanoseconds()
                 summarize()
                 progress(report)
             }
@@ -121,10 +120,10 @@ extension AudioPredictiveCodingTrainer {
 public final class BackgroundAudioLearning: @unchecked Sendable {
     private let trainer: AudioPredictiveCodingTrainer
     private let source: LiveAudioSource
-    private let stop = Atomic<Bool>(false)
-    private let done = DispatchSemaphore(value: 0)
-    private var report: LiveAudioReport?
-    private var failure: Error?
+    private let stopRequested = Latch()
+    private var thread: JoinableThread?
+    /// Written by the learning thread; read after joining it.
+    private var outcome: Result<LiveAudioReport, any Error>?
 
     public init(trainer: AudioPredictiveCodingTrainer, source: LiveAudioSource) {
         self.trainer = trainer
@@ -133,17 +132,17 @@ public final class BackgroundAudioLearning: @unchecked Sendable {
 
     /// Starts learning; `externalStop` is polled as well (for Ctrl-C).
     public func start(externalStop: @escaping @Sendable () -> Bool) {
-        Thread { [self] in
-            do { report = try trainer.runLive(source, shouldStop: { self.stop.load(ordering: .relaxed) || externalStop() }) } catch { failure = error }
-            done.signal()
-        }.start()
+        precondition(thread == nil, "BackgroundAudioLearning started twice")
+        thread = JoinableThread(name: "foresight.audio") { [self] in
+            outcome = Result { try trainer.runLive(source, shouldStop: { self.stopRequested.isOpen || externalStop() }) }
+        }
     }
 
     /// Stops, waits, and returns the report (or throws what stopped the learning).
     public func finish() throws -> LiveAudioReport {
-        stop.store(true, ordering: .relaxed)
-        done.wait()
-        if let failure { throw failure }
-        return report!
+        guard let thread else { preconditionFailure("BackgroundAudioLearning finished before it started") }
+        stopRequested.open()
+        thread.join()
+        return try outcome!.get()
     }
 }

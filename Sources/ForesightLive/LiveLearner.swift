@@ -190,7 +190,7 @@ public final class LiveLearner {
     /// `progress` is called about once a second.
     public func run(_ source: LiveFrameSource, seconds: Double? = nil, frames: Int? = nil,
                     shouldStop: () -> Bool = { false }, progress: (LiveReport) -> Void = { _ in }) throws -> LiveReport {
-        let start = monotonicNanoseconds()
+        let start = MonotonicClock.nanoseconds()
         var lastProgress = start
         source.start()
         defer { source.stop() }
@@ -198,8 +198,7 @@ public final class LiveLearner {
         defer { incoming.deallocate() }
         var stopError: Error?
         while true {
-            let now = monotonicNanoseconds()
-            let elapsed = Double(now - start) / 1e9
+            let elapsed = MonotonicClock.seconds(since: start)
             if let seconds, elapsed >= seconds { break }
             if let frames, report.frames >= frames { break }
             if shouldStop() { break }
@@ -216,16 +215,16 @@ public final class LiveLearner {
                 report.rejectedFrames += 1
                 continue
             }
-            do { try learn(from: incoming, at: Double(monotonicNanoseconds() - start) / 1e9) } catch { stopError = error; break }
+            do { try learn(from: incoming, at: MonotonicClock.seconds(since: start)) } catch { stopError = error; break }
             report.dropped = Int(source.ring.statistics.dropped)
             if report.residentMiBAt10Seconds == nil && elapsed >= 10 { report.residentMiBAt10Seconds = residentMiB() }
-            if monotonicNanoseconds() - lastProgress >= 1_000_000_000 {
-                lastProgress = monotonicNanoseconds()
+            if MonotonicClock.nanoseconds() - lastProgress >= 1_000_000_000 {
+                lastProgress = MonotonicClock.nanoseconds()
                 update(elapsed: Double(lastProgress - start) / 1e9)
                 progress(report)
             }
         }
-        update(elapsed: Double(monotonicNanoseconds() - start) / 1e9)
+        update(elapsed: MonotonicClock.seconds(since: start))
         report.dropped = Int(source.ring.statistics.dropped)
         report.residentMiBAtEnd = residentMiB()
         report.peakResidentMiB = peakResidentMiB()

@@ -352,16 +352,16 @@ extension Program {
         var forwardTimes = [UInt64](repeating: 0, count: nodes.count), backwardTimes = forwardTimes
         for _ in 0..<steps {
             for (index, node) in nodes.enumerated() {
-                let start = DispatchTime.now().uptimeNanoseconds
+                let start = MonotonicClock.nanoseconds()
                 node.operation.forward(pool: pool)
-                forwardTimes[index] += DispatchTime.now().uptimeNanoseconds - start
+                forwardTimes[index] += MonotonicClock.nanoseconds() - start
             }
             guard lossValue.isFinite else { throw ProgramError.nonFiniteLoss(step: optimizer.stepCount + 1, value: lossValue) }
             for id in parameters { gradient(id)!.zero() }
             for index in stride(from: nodes.count - 1, through: 0, by: -1) {
-                let start = DispatchTime.now().uptimeNanoseconds
+                let start = MonotonicClock.nanoseconds()
                 backward(node: index, loss: loss, seed: seed)
-                backwardTimes[index] += DispatchTime.now().uptimeNanoseconds - start
+                backwardTimes[index] += MonotonicClock.nanoseconds() - start
             }
             clipAndUpdate(optimizer)
         }

@@ -172,13 +172,13 @@ public final class FineTuner {
         let remaining = max(0, settings.steps - stepCount)
         let window = max(1, remaining / 10)
         var first: Float = 0, last = [Float](repeating: 0, count: window)
-        let start = Date()
+        let start = MonotonicClock.nanoseconds()
         for index in 0..<remaining {
             let loss = try step()
             if index < window { first += loss }
             last[index % window] = loss
             if let progress {
-                let seconds = Date().timeIntervalSince(start)
+                let seconds = MonotonicClock.seconds(since: start)
                 progress(TrainingProgress(step: stepCount, totalSteps: settings.steps, loss: loss,
                                           stepsPerSecond: seconds > 0 ? Double(index + 1) / seconds : 0))
             }

@@ -232,7 +232,7 @@ public final class TrainingRun {
             checkpoints += 1
             lastCheckpoint = stepsDone
         }
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = MonotonicClock.nanoseconds()
         var taken = 0
         if let chunks, let stepsPerChunk, prefetched == nil {
             // The chunk needed next: the one after the current, or (resumed) the one the steps done point at.
@@ -265,14 +265,14 @@ public final class TrainingRun {
             losses[taken] = loss
             taken += 1
             if let output, stepsDone == steps || checkpointEvery.map({ stepsDone % $0 == 0 }) == true { try checkpoint(output) }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let seconds = MonotonicClock.seconds(since: start)
             progress(TrainingProgress(step: stepsDone, totalSteps: steps, loss: loss, stepsPerSecond: seconds > 0 ? Double(taken) / seconds : 0))
         }
         let window = max(1, taken / 10)
         let firstLoss = taken > 0 ? losses[0..<min(window, taken)].reduce(0, +) / Float(min(window, taken)) : 0
         let lastLoss = taken > 0 ? losses[max(0, taken - window)..<taken].reduce(0, +) / Float(min(window, taken)) : 0
         return TrainingRunReport(steps: stepsDone, firstLoss: firstLoss, lastLoss: lastLoss,
-                                 seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, checkpoints: checkpoints)
+                                 seconds: MonotonicClock.seconds(since: start), checkpoints: checkpoints)
     }
 
     /// Steps for `epochs` passes over the data; an error for data without a size in images.
@@ -283,27 +283,25 @@ public final class TrainingRun {
     }
 }
 
-/// One chunk of an image folder decoded on a background queue: at most the chunk in use and
-/// this one are in memory, the budget `ImageFolderChunks` is sized for.
-private final class ChunkPrefetch: @unchecked Sendable {
+/// One chunk of an image folder decoded on a thread of its own: at most the chunk in use and
+/// this one are in memory, the budget `ImageFolderChunks` is sized for. A prefetch dropped
+/// unused finishes its decoding in the background.
+private final class ChunkPrefetch {
     let index: Int
-    private let lock = NSLock()
-    private let done = DispatchSemaphore(value: 0)
-    private var result: Result<LabeledImages, any Error>?
+    private let decoded = Locked<Result<LabeledImages, any Error>?>(nil)
+    private let thread: JoinableThread
 
     init(_ chunks: ImageFolderChunks, index: Int) {
         self.index = index
-        DispatchQueue.global(qos: .utility).async { [self] in
-            let decoded = Result { try chunks.chunk(index) }
-            lock.withLock { result = decoded }
-            done.signal()
+        thread = JoinableThread(name: "foresight.chunk") { [decoded] in
+            let result = Result { try chunks.chunk(index) }
+            decoded.withLock { $0 = result }
         }
     }
 
     /// The decoded chunk, once it is ready; the decoding error if it failed.
     func wait() throws -> LabeledImages {
-        done.wait()
-        done.signal()   // a second wait returns at once
-        return try lock.withLock { result! }.get()
+        thread.join()
+        return try decoded.withLock { $0! }.get()
     }
 }

@@ -2,43 +2,7 @@
 // FrameRing, counting what it captured, dropped and lost, and the CPU time it used. Not a
 // scheduler: the learner reads the ring whenever it likes and is never blocked.
 
-import Glibc
-import ForesightIO
-
-/// A POSIX thread running one closure; `join()` waits for it.
-final class PosixThread {
-    private var thread = pthread_t()
-    private final class Box { let body: () -> Void; init(_ body: @escaping () -> Void) { self.body = body } }
-
-    init(_ body: @escaping () -> Void) {
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        let status = pthread_create(&thread, nil, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            box.body()
-            return nil
-        }, box)
-        precondition(status == 0, "pthread_create failed with \(status)")
-    }
-
-    func join() { pthread_join(thread, nil) }
-}
-
-/// CPU time used so far by the calling thread, in nanoseconds.
-func threadCPUNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}
-
-/// A small lock-protected record shared by a capture thread and its owner.
-final class Shared<Value>: @unchecked Sendable {
-    private var value: Value
-    private var mutex = pthread_mutex_t()
-    init(_ value: Value) { self.value = value; pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func read() -> Value { pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }; return value }
-    func update(_ body: (inout Value) -> Void) { pthread_mutex_lock(&mutex); body(&value); pthread_mutex_unlock(&mutex) }
-}
+import ForesightCore
 
 /// What a camera capture thread has done so far.
 public struct CameraCaptureStatus: Sendable {
@@ -84,9 +48,9 @@ public final class CameraCapture: @unchecked Sendable {
     /// Seconds between reopening attempts after the camera vanished.
     public let reconnectInterval: Double
 
-    private let state = Shared(CameraCaptureStatus())
-    private let stopRequested = Shared(false)
-    private var thread: PosixThread?
+    private let state = Locked(CameraCaptureStatus())
+    private let stopRequested = Latch()
+    private var thread: JoinableThread?
     private var camera: V4L2Camera?
 
     /// Opens the camera now (so that errors such as `busy` surface here), but does not start
@@ -110,7 +74,7 @@ public final class CameraCapture: @unchecked Sendable {
     private func openCamera() throws(CameraError) -> V4L2Camera {
         let camera = try V4L2Camera(path: path, width: cameraWidth, height: cameraHeight, framesPerSecond: framesPerSecond, formats: formats)
         try camera.start()
-        state.update {
+        state.withLock {
             $0.streaming = true
             $0.pixelFormat = camera.pixelFormat
             $0.cameraWidth = camera.width
@@ -120,17 +84,17 @@ public final class CameraCapture: @unchecked Sendable {
     }
 
     /// The thread's counters and last error.
-    public var status: CameraCaptureStatus { state.read() }
+    public var status: CameraCaptureStatus { state.withLock { $0 } }
 
     /// Starts the capture thread.
     public func start() {
         precondition(thread == nil, "CameraCapture started twice")
-        thread = PosixThread { [self] in run() }
+        thread = JoinableThread(name: "foresight.camera") { [self] in run() }
     }
 
     /// Stops the thread and closes the camera; the ring keeps its frames.
     public func stop() {
-        stopRequested.update { $0 = true }
+        stopRequested.open()
         thread?.join()
         thread = nil
         ring.close()
@@ -139,14 +103,14 @@ public final class CameraCapture: @unchecked Sendable {
     private func run() {
         var scratch: [Float] = []
         var resizer: AreaResizer? = nil
-        var cpuAtLastUpdate = threadCPUNanoseconds()
-        while !stopRequested.read() {
+        var cpuAtLastUpdate = MonotonicClock.threadCPUNanoseconds()
+        while !stopRequested.isOpen {
             guard let camera else {
-                // Vanished: try again after a pause.
-                usleep(UInt32(reconnectInterval * 1_000_000))
+                // Vanished: try again after a pause (cut short by `stop()`).
+                if stopRequested.wait(deadline: MonotonicClock.nanoseconds() + UInt64(reconnectInterval * 1e9)) { break }
                 if let reopened = try? openCamera() {
                     self.camera = reopened
-                    state.update { $0.reconnects += 1 }
+                    state.withLock { $0.reconnects += 1 }
                 }
                 continue
             }
@@ -170,19 +134,19 @@ public final class CameraCapture: @unchecked Sendable {
                         ring.commitWrite(count: slot.count, timestampNanoseconds: info.timestampNanoseconds)
                     }
                 }
-                let cpu = threadCPUNanoseconds()
-                state.update { $0.framesCaptured += 1; $0.cpuNanoseconds += cpu - cpuAtLastUpdate }
+                let cpu = MonotonicClock.threadCPUNanoseconds()
+                state.withLock { $0.framesCaptured += 1; $0.cpuNanoseconds += cpu - cpuAtLastUpdate }
                 cpuAtLastUpdate = cpu
             } catch .timeout {
                 continue
             } catch {
-                state.update { $0.lastError = error; $0.streaming = false }
+                state.withLock { $0.lastError = error; $0.streaming = false }
                 if case .deviceGone = error { self.camera = nil; continue }
                 self.camera = nil  // other errors: also close and retry, the error stays visible
             }
         }
         camera?.stop()
         self.camera = nil
-        state.update { $0.streaming = false; $0.cpuNanoseconds += threadCPUNanoseconds() - cpuAtLastUpdate }
+        state.withLock { $0.streaming = false; $0.cpuNanoseconds += MonotonicClock.threadCPUNanoseconds() - cpuAtLastUpdate }
     }
 }

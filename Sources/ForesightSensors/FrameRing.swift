@@ -4,8 +4,7 @@
 // is allocated in `init`. Not a multi-producer queue, and never a blocking point for the
 // producer: the lock only guards a few slot indices, never a copy.
 
-import Glibc
-import ForesightIO
+import ForesightCore
 
 /// What the ring knows about one frame.
 public struct FrameInfo: Sendable, Equatable {
@@ -56,13 +55,15 @@ public final class FrameRing<Element: BitwiseCopyable>: @unchecked Sendable {
     private let infos: UnsafeMutablePointer<FrameInfo>   // [slotCount]
     private let queue: UnsafeMutablePointer<Int>         // FIFO of committed slot indices
     private let freeSlots: UnsafeMutablePointer<Int>     // stack of free slot indices
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let condition: UnsafeMutablePointer<pthread_cond_t>
-    // Guarded by `mutex`:
-    private var queueHead = 0, queueCount = 0, freeCount: Int
-    private var writingSlot = -1, readingSlot = -1
-    private var written: UInt64 = 0, readCount: UInt64 = 0, dropped: UInt64 = 0
-    private var closed = false
+    /// Which slot is where, and the counters; `queue` and `freeSlots` are touched under it too.
+    private let slots: Locked<Slots>
+
+    private struct Slots {
+        var queueHead = 0, queueCount = 0, freeCount: Int
+        var writingSlot = -1, readingSlot = -1
+        var written: UInt64 = 0, readCount: UInt64 = 0, dropped: UInt64 = 0
+        var closed = false
+    }
 
     /// A ring whose slots start zero-filled.
     public init(slotCount: Int, slotCapacity: Int, zero: Element) {
@@ -78,62 +79,51 @@ public final class FrameRing<Element: BitwiseCopyable>: @unchecked Sendable {
         queue.initialize(repeating: -1, count: slotCount)
         freeSlots = .allocate(capacity: slotCount)
         for index in 0..<slotCount { (freeSlots + index).initialize(to: slotCount - 1 - index) }
-        freeCount = slotCount
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-        condition = .allocate(capacity: 1)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
+        slots = Locked(Slots(freeCount: slotCount))
     }
 
     deinit {
-        pthread_cond_destroy(condition); condition.deallocate()
-        pthread_mutex_destroy(mutex); mutex.deallocate()
         storage.deallocate(); infos.deallocate(); queue.deallocate(); freeSlots.deallocate()
     }
 
     /// Producer: a slot to fill. If no slot is free, the oldest unread frame is dropped (and
     /// counted) to make room: the producer never waits for the consumer.
     public func beginWrite() -> UnsafeMutableBufferPointer<Element> {
-        pthread_mutex_lock(mutex)
-        precondition(writingSlot < 0, "beginWrite called twice without commitWrite")
-        if freeCount > 0 {
-            freeCount -= 1
-            writingSlot = freeSlots[freeCount]
-        } else {
-            // free + queued + writing + reading == slotCount and slotCount >= 3, so a frame waits.
-            writingSlot = queue[queueHead]
-            queueHead = (queueHead + 1) % slotCount
-            queueCount -= 1
-            dropped += 1
+        let slot = slots.withLock { state -> Int in
+            precondition(state.writingSlot < 0, "beginWrite called twice without commitWrite")
+            if state.freeCount > 0 {
+                state.freeCount -= 1
+                state.writingSlot = freeSlots[state.freeCount]
+            } else {
+                // free + queued + writing + reading == slotCount and slotCount >= 3, so a frame waits.
+                state.writingSlot = queue[state.queueHead]
+                state.queueHead = (state.queueHead + 1) % slotCount
+                state.queueCount -= 1
+                state.dropped += 1
+            }
+            return state.writingSlot
         }
-        let slot = writingSlot
-        pthread_mutex_unlock(mutex)
         return UnsafeMutableBufferPointer(start: storage + slot * slotCapacity, count: slotCapacity)
     }
 
     /// Producer: publishes the slot from `beginWrite` with `count` valid elements.
     public func commitWrite(count: Int, timestampNanoseconds: UInt64) {
         precondition(count >= 0 && count <= slotCapacity, "commit of \(count) elements into slots of \(slotCapacity)")
-        pthread_mutex_lock(mutex)
-        precondition(writingSlot >= 0, "commitWrite without beginWrite")
-        infos[writingSlot] = FrameInfo(sequence: written, timestampNanoseconds: timestampNanoseconds, count: count)
-        queue[(queueHead + queueCount) % slotCount] = writingSlot
-        queueCount += 1
-        writingSlot = -1
-        written += 1
-        pthread_cond_signal(condition)
-        pthread_mutex_unlock(mutex)
+        slots.withLock { state in
+            precondition(state.writingSlot >= 0, "commitWrite without beginWrite")
+            infos[state.writingSlot] = FrameInfo(sequence: state.written, timestampNanoseconds: timestampNanoseconds, count: count)
+            queue[(state.queueHead + state.queueCount) % slotCount] = state.writingSlot
+            state.queueCount += 1
+            state.writingSlot = -1
+            state.written += 1
+        }
     }
 
     /// Producer: gives back the slot from `beginWrite` unpublished (e.g. after a read error).
     public func abandonWrite() {
-        pthread_mutex_lock(mutex)
-        if writingSlot >= 0 { freeSlots[freeCount] = writingSlot; freeCount += 1; writingSlot = -1 }
-        pthread_mutex_unlock(mutex)
+        slots.withLock { state in
+            if state.writingSlot >= 0 { freeSlots[state.freeCount] = state.writingSlot; state.freeCount += 1; state.writingSlot = -1 }
+        }
     }
 
     /// Producer: copies `elements` into a slot and publishes it.
@@ -147,9 +137,7 @@ public final class FrameRing<Element: BitwiseCopyable>: @unchecked Sendable {
     /// Consumer: takes the oldest unread frame if there is one (never waits); the slot is
     /// lent to `body` and is not overwritten while it runs. Returns nil when none is waiting.
     public func readOldest<Result>(_ body: (UnsafeBufferPointer<Element>, FrameInfo) throws -> Result) rethrows -> Result? {
-        pthread_mutex_lock(mutex)
-        guard let slot = takeOldestLocked() else { pthread_mutex_unlock(mutex); return nil }
-        pthread_mutex_unlock(mutex)
+        guard let slot = slots.withLock({ takeOldest(&$0) }) else { return nil }
         defer { release(slot) }
         let info = infos[slot]
         return try body(UnsafeBufferPointer(start: storage + slot * slotCapacity, count: info.count), info)
@@ -159,19 +147,9 @@ public final class FrameRing<Element: BitwiseCopyable>: @unchecked Sendable {
     /// Returns nil on timeout or after `close()`.
     public func waitOldest<Result>(timeoutNanoseconds: UInt64,
                                    _ body: (UnsafeBufferPointer<Element>, FrameInfo) throws -> Result) rethrows -> Result? {
-        var deadline = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &deadline)
-        let total = UInt64(deadline.tv_nsec) + timeoutNanoseconds
-        deadline.tv_sec += Int(total / 1_000_000_000)
-        deadline.tv_nsec = Int(total % 1_000_000_000)
-        pthread_mutex_lock(mutex)
-        var slot = takeOldestLocked()
-        while slot == nil && !closed {
-            if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { slot = takeOldestLocked(); break }
-            slot = takeOldestLocked()
-        }
-        pthread_mutex_unlock(mutex)
-        guard let slot else { return nil }
+        let deadline = MonotonicClock.nanoseconds() + timeoutNanoseconds
+        let taken = slots.withLock(when: { $0.queueCount > 0 || $0.closed }, deadline: deadline) { takeOldest(&$0) }
+        guard let slot = taken else { return nil }
         defer { release(slot) }
         let info = infos[slot]
         return try body(UnsafeBufferPointer(start: storage + slot * slotCapacity, count: info.count), info)
@@ -179,35 +157,31 @@ public final class FrameRing<Element: BitwiseCopyable>: @unchecked Sendable {
 
     /// Wakes a consumer blocked in `waitOldest` for good (the producer has stopped).
     public func close() {
-        pthread_mutex_lock(mutex)
-        closed = true
-        pthread_cond_broadcast(condition)
-        pthread_mutex_unlock(mutex)
+        slots.withLock { $0.closed = true }
     }
 
     /// The counters, consistent with each other.
     public var statistics: FrameRingStatistics {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return FrameRingStatistics(written: written, read: readCount, dropped: dropped, waiting: queueCount)
+        slots.withLock { FrameRingStatistics(written: $0.written, read: $0.readCount, dropped: $0.dropped, waiting: $0.queueCount) }
     }
 
-    private func takeOldestLocked() -> Int? {
-        guard queueCount > 0 else { return nil }
-        precondition(readingSlot < 0, "a second read while the first is still running (one consumer only)")
-        readingSlot = queue[queueHead]
-        queueHead = (queueHead + 1) % slotCount
-        queueCount -= 1
-        readCount += 1
-        return readingSlot
+    /// The oldest committed slot, now being read; nil when none waits. Under the lock.
+    private func takeOldest(_ state: inout Slots) -> Int? {
+        guard state.queueCount > 0 else { return nil }
+        precondition(state.readingSlot < 0, "a second read while the first is still running (one consumer only)")
+        state.readingSlot = queue[state.queueHead]
+        state.queueHead = (state.queueHead + 1) % slotCount
+        state.queueCount -= 1
+        state.readCount += 1
+        return state.readingSlot
     }
 
     private func release(_ slot: Int) {
-        pthread_mutex_lock(mutex)
-        freeSlots[freeCount] = slot
-        freeCount += 1
-        readingSlot = -1
-        pthread_mutex_unlock(mutex)
+        slots.withLock { state in
+            freeSlots[state.freeCount] = slot
+            state.freeCount += 1
+            state.readingSlot = -1
+        }
     }
 }
 
@@ -216,11 +190,4 @@ extension FrameRing where Element: FloatingPoint {
     public convenience init(slotCount: Int, slotCapacity: Int) {
         self.init(slotCount: slotCount, slotCapacity: slotCapacity, zero: 0)
     }
-}
-
-/// Nanoseconds on the monotonic clock (the clock V4L2 and ALSA time stamps use).
-public func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }

@@ -4,8 +4,6 @@
 
 import Foundation
 import ForesightCore
-import ForesightSensors
-import Synchronization
 import ForesightIO
 
 /// A stream of grayscale frames in [0, 1] delivered into a `FrameRing` by a thread of its own.
@@ -45,9 +43,9 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
     private let paced: Bool
     private let frameLimit: Int?
     private let render: (UnsafeMutablePointer<Float>) throws -> Bool
-    private let state = Mutex<(delivered: UInt64, finished: Bool, stop: Bool)>((0, false, false))
-    private var thread: Thread?
-    private let done = DispatchSemaphore(value: 0)
+    private let state = Locked<(delivered: UInt64, finished: Bool)>((0, false))
+    private let stopRequested = Latch()
+    private var thread: JoinableThread?
 
     /// `render` writes the next frame (of `size` x `size` values, or `slotCapacity` when
     /// given, e.g. a chunk of audio) and returns false at the end of the stream.
@@ -65,33 +63,31 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
     public var finished: Bool { state.withLock { $0.finished } }
 
     public func start() {
-        let thread = Thread { [self] in run(); done.signal() }
-        thread.name = "foresight.frames"
-        self.thread = thread
-        thread.start()
+        precondition(thread == nil, "PacedFrameProducer started twice")
+        thread = JoinableThread(name: "foresight.frames") { [self] in run() }
     }
 
     public func stop() {
-        guard thread != nil else { return }
-        state.withLock { $0.stop = true }
-        done.wait()
-        thread = nil
+        guard let thread else { return }
+        stopRequested.open()
+        thread.join()
+        self.thread = nil
         ring.close()
     }
 
     private func run() {
         let period = UInt64(1e9 / framesPerSecond)
-        var due = monotonicNanoseconds()
+        var due = MonotonicClock.nanoseconds()
         var delivered = 0
-        while !state.withLock({ $0.stop }) {
+        while !stopRequested.isOpen {
             if let frameLimit, delivered >= frameLimit { break }
             if paced {
-                let now = monotonicNanoseconds()
-                if now < due { sleepNanoseconds(due - now); continue }
+                // Sleep until the frame is due, or until `stop()`.
+                if MonotonicClock.nanoseconds() < due { stopRequested.wait(deadline: due); continue }
                 due += period
             } else if ring.statistics.waiting >= ring.slotCount - 1 {
                 // Unpaced replay must not drop: wait for the learner to take a frame.
-                sleepNanoseconds(200_000)
+                stopRequested.wait(deadline: MonotonicClock.nanoseconds() + 200_000)
                 continue
             }
             let slot = ring.beginWrite()
@@ -101,19 +97,13 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
                 more = false
             }
             guard more else { ring.abandonWrite(); break }
-            ring.commitWrite(count: slot.count, timestampNanoseconds: monotonicNanoseconds())
+            ring.commitWrite(count: slot.count, timestampNanoseconds: MonotonicClock.nanoseconds())
             delivered += 1
             state.withLock { $0.delivered += 1 }
         }
         state.withLock { $0.finished = true }
         ring.close()
     }
-}
-
-private func sleepNanoseconds(_ nanoseconds: UInt64) {
-    var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
 }
 
 extension PacedFrameProducer {

@@ -6,6 +6,7 @@
 
 import CALSA
 import Glibc
+import ForesightCore
 import ForesightIO
 
 /// What can go wrong with a microphone, worded for the person at the robot.
@@ -245,11 +246,11 @@ public final class ALSAStream: @unchecked Sendable {
     public func read(into samples: UnsafeMutableBufferPointer<Float>) throws(MicrophoneError) -> Int {
         precondition(isCapture, "read on a playback stream")
         let frames = min(samples.count / channels, periodFrames)
-        if !started { try start(); lastTransfer = monotonicNanoseconds() }
+        if !started { try start(); lastTransfer = MonotonicClock.nanoseconds() }
         while true {
             let got = alsa.snd_pcm_readi(pcm, scratch, snd_pcm_uframes_t(frames))
             if got >= 0 {
-                lastTransfer = monotonicNanoseconds()
+                lastTransfer = MonotonicClock.nanoseconds()
                 convertIn(count: Int(got) * channels, into: samples.baseAddress!)
                 return Int(got)
             }
@@ -291,18 +292,18 @@ public final class ALSAStream: @unchecked Sendable {
         if code == foresight_alsa_overrun_code() {
             // Everything captured since the last good read is gone: what sat in the buffer
             // (discarded by prepare) and what arrived while it was full.
-            let elapsed = Double(monotonicNanoseconds() &- lastTransfer) * 1e-9
+            let elapsed = Double(MonotonicClock.nanoseconds() &- lastTransfer) * 1e-9
             let lost = max(bufferFrames, Int((elapsed * Double(sampleRate)).rounded()))
             overruns += 1
             if isCapture { lostFrames += lost }
             let prepared = alsa.snd_pcm_prepare(pcm)
             if prepared < 0 { throw MicrophoneError.from(prepared, call: "snd_pcm_prepare", name: name) }
-            if isCapture { try start(); lastTransfer = monotonicNanoseconds() }
+            if isCapture { try start(); lastTransfer = MonotonicClock.nanoseconds() }
             return
         }
         if code == foresight_alsa_suspended_code() {
             var resumed = alsa.snd_pcm_resume(pcm)
-            while resumed == -EAGAIN { usleep(10_000); resumed = alsa.snd_pcm_resume(pcm) }
+            while resumed == -EAGAIN { MonotonicClock.sleep(nanoseconds: 10_000_000); resumed = alsa.snd_pcm_resume(pcm) }
             if resumed < 0 { _ = alsa.snd_pcm_prepare(pcm) }
             if isCapture { try start() }
             return
@@ -357,9 +358,9 @@ public final class MicrophoneCapture: @unchecked Sendable {
     public let ring: FrameRing<Float>
     /// The open stream.
     public let stream: ALSAStream
-    private let state = Shared(MicrophoneCaptureStatus())
-    private let stopRequested = Shared(false)
-    private var thread: PosixThread?
+    private let state = Locked(MicrophoneCaptureStatus())
+    private let stopRequested = Latch()
+    private var thread: JoinableThread?
 
     /// Opens the device now, so errors surface here; `start()` starts the thread.
     public init(name: String = "default", sampleRate: Int = 16_000, channels: Int = 1, format: AudioSampleFormat = .s16,
@@ -369,25 +370,25 @@ public final class MicrophoneCapture: @unchecked Sendable {
     }
 
     /// The thread's counters.
-    public var status: MicrophoneCaptureStatus { state.read() }
+    public var status: MicrophoneCaptureStatus { state.withLock { $0 } }
 
     /// Starts the capture thread.
     public func start() {
         precondition(thread == nil, "MicrophoneCapture started twice")
-        thread = PosixThread { [self] in run() }
+        thread = JoinableThread(name: "foresight.mic") { [self] in run() }
     }
 
     /// Stops the thread after its current read (at most one period).
     public func stop() {
-        stopRequested.update { $0 = true }
+        stopRequested.open()
         thread?.join()
         thread = nil
         ring.close()
     }
 
     private func run() {
-        let startCPU = threadCPUNanoseconds()
-        while !stopRequested.read() {
+        let startCPU = MonotonicClock.threadCPUNanoseconds()
+        while !stopRequested.isOpen {
             let slot = ring.beginWrite()
             do throws(MicrophoneError) {
                 // Fill the whole slot: reads may return less than a period.
@@ -396,9 +397,9 @@ public final class MicrophoneCapture: @unchecked Sendable {
                     let frames = try stream.read(into: UnsafeMutableBufferPointer(rebasing: slot[filled...]))
                     filled += frames * stream.channels
                 }
-                ring.commitWrite(count: slot.count, timestampNanoseconds: monotonicNanoseconds())
-                let cpu = threadCPUNanoseconds() - startCPU
-                state.update {
+                ring.commitWrite(count: slot.count, timestampNanoseconds: MonotonicClock.nanoseconds())
+                let cpu = MonotonicClock.threadCPUNanoseconds() - startCPU
+                state.withLock {
                     $0.framesCaptured += UInt64(slot.count / stream.channels)
                     $0.overruns = stream.overruns
                     $0.lostFrames = stream.lostFrames
@@ -406,7 +407,7 @@ public final class MicrophoneCapture: @unchecked Sendable {
                 }
             } catch {
                 ring.abandonWrite()
-                state.update { $0.lastError = error }
+                state.withLock { $0.lastError = error }
                 return
             }
         }

@@ -126,9 +126,9 @@ struct Bench: ParsableCommand {
         var allocations: [Double] = []
         for _ in 0..<5 {
             let before = foresight_allocation_count()
-            let start = DispatchTime.now().uptimeNanoseconds
+            let start = MonotonicClock.nanoseconds()
             for _ in 0..<steps { try trainer.step() }
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let elapsed = MonotonicClock.seconds(since: start)
             allocations.append(Double(foresight_allocation_count() - before) / Double(steps))
             rates.append(Double(steps) / elapsed)
         }
@@ -164,17 +164,17 @@ func medianSeconds(_ body: () -> Void) -> Double {
     body()
     var repetitions = 1
     while true {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = MonotonicClock.nanoseconds()
         for _ in 0..<repetitions { body() }
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let elapsed = MonotonicClock.seconds(since: start)
         if elapsed > 0.2 { break }
         repetitions *= 2
     }
     var samples: [Double] = []
     for _ in 0..<5 {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = MonotonicClock.nanoseconds()
         for _ in 0..<repetitions { body() }
-        samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(repetitions))
+        samples.append(MonotonicClock.seconds(since: start) / Double(repetitions))
     }
     return median(samples)
 }

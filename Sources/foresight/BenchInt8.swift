@@ -134,9 +134,9 @@ extension Bench {
         for _ in 0..<50 { body() }
         var samples = [Double](repeating: 0, count: 500)
         for run in 0..<500 {
-            let start = DispatchTime.now().uptimeNanoseconds
+            let start = MonotonicClock.nanoseconds()
             body()
-            samples[run] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            samples[run] = Double(MonotonicClock.nanoseconds() - start) / 1000
         }
         samples.sort()
         return (samples[249], samples[494])

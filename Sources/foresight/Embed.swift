@@ -5,6 +5,7 @@
 
 import ArgumentParser
 import Foundation
+import ForesightCore
 import ForesightSSL
 import ForesightIO
 import ForesightLive
@@ -59,9 +60,9 @@ struct Embed: ParsableCommand {
         }
         if file.metadata[TrainingMetadata.backbone] != nil {
             guard saveInputs == nil else { throw ValidationError("--save-inputs belongs to exported encoder files") }
-            let start = Date()
+            let start = MonotonicClock.nanoseconds()
             let (features, count, dimension) = try EvaluationRun.embedImages(model: model, inputs: inputs)
-            let seconds = Date().timeIntervalSince(start)
+            let seconds = MonotonicClock.seconds(since: start)
             try features.withUnsafeBufferPointer { try NPY.write(path: output, shape: [count, dimension], values: $0) }
             print("embedded \(count) images in \(String(format: "%.3f", seconds)) s -> \(output) [\(count), \(dimension)]")
             return
@@ -74,9 +75,9 @@ struct Embed: ParsableCommand {
         defer { outputs.deallocate() }
         let savedInputs = saveInputs.map { _ in UnsafeMutableBufferPointer<Float>.allocate(capacity: frames.count * EncoderModel.inputElements) }
         defer { savedInputs?.deallocate() }
-        let start = Date()
+        let start = MonotonicClock.nanoseconds()
         encoder.embed(frames, outputs: outputs.baseAddress!, inputs: savedInputs?.baseAddress)
-        let seconds = Date().timeIntervalSince(start)
+        let seconds = MonotonicClock.seconds(since: start)
         try NPY.write(path: output, shape: [frames.count, EncoderModel.outputElements], values: UnsafeBufferPointer(outputs))
         if let saveInputs, let savedInputs {
             try NPY.write(path: saveInputs, shape: [frames.count] + EncoderModel.inputShape, values: UnsafeBufferPointer(savedInputs))

@@ -12,7 +12,8 @@ import ForesightLive
 import ForesightSSL
 import ForesightExport
 
-/// Set by SIGINT/SIGTERM: the learner stops at the next frame, checkpoints and reports.
+/// Set by SIGINT/SIGTERM: the learner stops at the next frame, checkpoints and reports. An
+/// atomic, not a `Latch`: a signal handler may not take a lock.
 let stopRequested = Atomic<Bool>(false)
 
 struct Learn: ParsableCommand {

@@ -40,14 +40,14 @@ func trainPC64(_ model: FramePredictionModel, steps: Int, int8Masters: Bool = fa
     var clips = SceneBatches(batch: program.tensor(model.frames).shape[0], seed: 9)
     let masters = int8Masters ? Int8MasterWeights(program, seed: 2) : nil
     masters?.apply()
-    let start = DispatchTime.now().uptimeNanoseconds
+    let start = MonotonicClock.nanoseconds()
     for _ in 0..<steps {
         clips.load(frames: program.tensor(model.frames).floatPointer, target: program.tensor(model.target).floatPointer)
         try program.step()
         masters?.apply()
     }
     // Informative only (the machine is shared): how long a step took.
-    print(String(format: "  %d training steps: %.1f ms per step", steps, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(steps)))
+    print(String(format: "  %d training steps: %.1f ms per step", steps, MonotonicClock.seconds(since: start) * 1e3 / Double(steps)))
     evaluate(program)
     var evaluation = SceneBatches(batch: program.tensor(model.frames).shape[0], seed: 1234)
     var total: Float = 0

@@ -2,17 +2,14 @@
 // resize to 64x64, ring handoff), measured as thread CPU time on the host. The kernel's
 // part (poll, DQBUF, QBUF) is measured on vivid inside the VM (InsideVMTests).
 
+import ForesightCore
 import ForesightSensors
 import Glibc
 import XCTest
 @testable import ForesightIO
 
 final class CaptureCostTests: XCTestCase {
-    func threadCPUSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
-    }
+    func threadCPUSeconds() -> Double { Double(MonotonicClock.threadCPUNanoseconds()) * 1e-9 }
 
     func testConversionResizeAndRingStayUnderFivePercentOfACoreAt30FPS() {
         let width = 640, height = 480, frames = 90

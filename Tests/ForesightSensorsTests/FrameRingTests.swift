@@ -2,7 +2,7 @@
 // against a slow consumer, and no heap allocation after start.
 
 import CAllocationCounter
-import Foundation
+import ForesightCore
 import ForesightSensors
 import Glibc
 import XCTest
@@ -45,7 +45,7 @@ final class FrameRingTests: XCTestCase {
     func testProducerThreadAgainstASlowConsumerCountsEveryFrame() {
         let ring = FrameRing<Float>(slotCount: 5, slotCapacity: 64)
         let total = 20_000
-        let producer = Thread {
+        let producer = JoinableThread(name: "ring.producer") {
             for index in 0..<total {
                 let slot = ring.beginWrite()
                 for i in 0..<slot.count { slot[i] = Float(index) }
@@ -53,7 +53,6 @@ final class FrameRingTests: XCTestCase {
             }
             ring.close()
         }
-        producer.start()
         var previous: Int64 = -1, received = 0, corrupted = 0
         while let sequence = ring.waitOldest(timeoutNanoseconds: 5_000_000_000, { pixels, info -> Int64 in
             // Every element of a slot comes from one frame: no torn frames.
@@ -67,6 +66,7 @@ final class FrameRingTests: XCTestCase {
             previous = sequence
             received += 1
         }
+        producer.join()
         let statistics = ring.statistics
         XCTAssertEqual(corrupted, 0)
         XCTAssertEqual(statistics.written, UInt64(total))

@@ -3,6 +3,7 @@
 // When no VM can start here, the host test says why and is skipped.
 
 import Foundation
+import ForesightCore
 @testable import ForesightSensors
 import Glibc
 import XCTest
@@ -123,14 +124,14 @@ final class InsideVMTests: XCTestCase {
                                         outputWidth: 64, outputHeight: 64, formats: [.yuyv])
         capture.start()
         var frames = 0
-        let started = monotonicNanoseconds()
+        let started = MonotonicClock.nanoseconds()
         while frames < 60 {
             guard capture.ring.waitOldest(timeoutNanoseconds: 5_000_000_000, { pixels, _ in XCTAssertEqual(pixels.count, 64 * 64) }) != nil else {
                 XCTFail("no frame within 5 s: \(capture.status)"); break
             }
             frames += 1
         }
-        let seconds = Double(monotonicNanoseconds() - started) * 1e-9
+        let seconds = Double(MonotonicClock.nanoseconds() - started) * 1e-9
         capture.stop()
         let status = capture.status
         let cpu = Double(status.cpuNanoseconds) * 1e-9
@@ -153,9 +154,9 @@ final class InsideVMTests: XCTestCase {
         // The kernel's share alone: the same stream, frames dequeued and queued untouched.
         let camera = try V4L2Camera(path: "/dev/video0", width: 640, height: 480, framesPerSecond: 30, formats: [.yuyv])
         try camera.start()
-        let cpuBefore = threadCPUNanoseconds()
+        let cpuBefore = MonotonicClock.threadCPUNanoseconds()
         for _ in 0..<30 { try camera.readFrame(timeoutMilliseconds: 5000) { _, _ in } }
-        let kernelOnly = Double(threadCPUNanoseconds() - cpuBefore) * 1e-6 / 30
+        let kernelOnly = Double(MonotonicClock.threadCPUNanoseconds() - cpuBefore) * 1e-6 / 30
         print(String(format: "InsideVMTests: measured poll+DQBUF+QBUF alone %.2f ms/frame (software-emulated VM)", kernelOnly))
     }
 
@@ -169,7 +170,7 @@ final class InsideVMTests: XCTestCase {
         let capture = try ALSAStream(capture: "hw:Loopback,1,0", periodFrames: 160, periods: 8)
         var captured = [Float](repeating: 0, count: 32_000)
         try capture.start()
-        let player = Thread {
+        let player = JoinableThread(name: "loopback.play") {
             var silence = [Float](repeating: 0, count: 1600)
             try? silence.withUnsafeMutableBufferPointer { try playback.write(UnsafeBufferPointer($0)) }
             try? signal.withUnsafeBufferPointer { try playback.write($0) }
@@ -177,11 +178,11 @@ final class InsideVMTests: XCTestCase {
             try? silence.withUnsafeBufferPointer { try playback.write($0) }
             playback.drain()
         }
-        player.start()
         var filled = 0
         while filled < captured.count {
             filled += try captured.withUnsafeMutableBufferPointer { try capture.read(into: UnsafeMutableBufferPointer(rebasing: $0[filled...])) }
         }
+        player.join()
         // The delay: the first loud sample of each, refined by the best correlation nearby.
         let playedOnset = played.firstIndex { abs($0) > 0.05 }!
         let capturedOnset = try XCTUnwrap(captured.firstIndex { abs($0) > 0.05 }, "nothing arrived at the capture end")
@@ -239,9 +240,9 @@ final class InsideVMTests: XCTestCase {
     func testE_DeviceRemovalGivesTheTypedErrorAndCaptureRecovers() throws {
         let unbind = "/sys/bus/platform/drivers/vivid/unbind", bind = "/sys/bus/platform/drivers/vivid/bind"
         func waitFor(_ what: String, seconds: Double, _ condition: () -> Bool) {
-            let deadline = monotonicNanoseconds() + UInt64(seconds * 1e9)
+            let deadline = MonotonicClock.nanoseconds() + UInt64(seconds * 1e9)
             while !condition() {
-                if monotonicNanoseconds() > deadline { XCTFail("waited \(seconds) s for \(what)"); return }
+                if MonotonicClock.nanoseconds() > deadline { XCTFail("waited \(seconds) s for \(what)"); return }
                 usleep(20_000)
             }
         }
