@@ -273,10 +273,13 @@ public final class Int8EncoderModel: FrameEmbedder {
         throw EncoderInputError(path: text, problem: "is not a calibration method: use minmax, percentile or percentile:P with 50 < P <= 100")
     }
 
+    /// Frames calibrated on when nothing else is said.
+    public static let defaultCalibrationFrames = 64
+
     /// Frames (64 x 64 grey in [0, 1]) to calibrate on: `count` frames of a synthetic scene
     /// (`ego-motion`, `moving-shapes`, `moving-digits`), or every frame of a recording read as
     /// `foresight embed` reads it (Y4M, image folder, image file).
-    public static func calibrationFrames(source: String, count: Int = 64, seed: UInt64 = 11) throws -> [[Float]] {
+    public static func calibrationFrames(source: String, count: Int = defaultCalibrationFrames, seed: UInt64 = 11) throws -> [[Float]] {
         precondition(count >= 1, "calibration needs at least one frame")
         let size = EncoderFrames.size
         func render(_ draw: (UnsafeMutablePointer<Float>) -> Void) -> [[Float]] {
@@ -330,7 +333,7 @@ public final class Int8EncoderModel: FrameEmbedder {
 
     /// Encoder inputs [4 * 64 * 64] from at most `count` frames spread evenly over `frames`,
     /// each stacked with its 3 predecessors.
-    public static func calibrationSamples(_ frames: [[Float]], count: Int = 64) -> [[Float]] {
+    public static func calibrationSamples(_ frames: [[Float]], count: Int = defaultCalibrationFrames) -> [[Float]] {
         precondition(!frames.isEmpty && count >= 1, "calibration needs at least one frame")
         let picked = frames.count <= count ? Array(frames.indices) : (0..<count).map { $0 * (frames.count - 1) / max(1, count - 1) }
         return picked.map { index in

@@ -307,6 +307,26 @@ public struct CameraFrameInfo: Sendable, Equatable {
     public var bytesUsed: Int
 }
 
+/// A camera size and frame rate to ask the driver for (it gives the nearest it has).
+///
+/// ```swift
+/// let source = try CameraFrameSource(path: "/dev/video0", mode: CameraMode(width: 320, height: 240, framesPerSecond: 15))
+/// ```
+public struct CameraMode: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var framesPerSecond: Double
+
+    public init(width: Int, height: Int, framesPerSecond: Double) {
+        self.width = width
+        self.height = height
+        self.framesPerSecond = framesPerSecond
+    }
+
+    /// What Foresight asks a camera for when nothing else is said: 640 x 480 at 30 frames/s.
+    public static let standard = CameraMode(width: 640, height: 480, framesPerSecond: 30)
+}
+
 /// An open V4L2 camera streaming through mmap buffers.
 ///
 /// ```swift
@@ -340,7 +360,7 @@ public final class V4L2Camera {
     /// Opens `path` and negotiates a format (the first of `formats` that the camera lists
     /// natively; only when it lists none of them, the first that libv4l2 converts to), a size
     /// near `width` x `height`, and `framesPerSecond`; then maps `bufferCount` buffers.
-    public convenience init(path: String, width: Int, height: Int, framesPerSecond: Double = 30,
+    public convenience init(path: String, width: Int, height: Int, framesPerSecond: Double = CameraMode.standard.framesPerSecond,
                             formats: [PixelFormat] = V4L2Camera.preferredFormats, bufferCount: Int = 4) throws(CameraError) {
         try self.init(path: path, width: width, height: height, framesPerSecond: framesPerSecond, formats: formats,
                       bufferCount: bufferCount, alwaysThroughLibV4L2: false)

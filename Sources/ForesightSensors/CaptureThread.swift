@@ -55,7 +55,8 @@ public final class CameraCapture: @unchecked Sendable {
 
     /// Opens the camera now (so that errors such as `busy` surface here), but does not start
     /// the thread.
-    public init(path: String, cameraWidth: Int = 640, cameraHeight: Int = 480, framesPerSecond: Double = 30,
+    public init(path: String, cameraWidth: Int = CameraMode.standard.width, cameraHeight: Int = CameraMode.standard.height,
+                framesPerSecond: Double = CameraMode.standard.framesPerSecond,
                 outputWidth: Int = 64, outputHeight: Int = 64, rgb: Bool = false, slots: Int = 8,
                 formats: [PixelFormat] = V4L2Camera.preferredFormats, reconnectInterval: Double = 0.5) throws(CameraError) {
         self.path = path

@@ -165,15 +165,18 @@ public final class ALSAStream: @unchecked Sendable {
     private var started = false
     private var lastTransfer: UInt64 = 0  // monotonic ns of the last good read or write
 
+    /// The sample rate asked for when nothing else is said: 16 kHz, what speech needs.
+    public static let standardSampleRate = 16_000
+
     /// Opens `name` for capture; `periodFrames` defaults to 10 ms, the buffer to 8 periods.
-    public convenience init(capture name: String = "default", sampleRate: Int = 16_000, channels: Int = 1,
+    public convenience init(capture name: String = "default", sampleRate: Int = ALSAStream.standardSampleRate, channels: Int = 1,
                             format: AudioSampleFormat = .s16, periodFrames: Int? = nil, periods: Int = 8) throws(MicrophoneError) {
         try self.init(name: name, capture: true, sampleRate: sampleRate, channels: channels, format: format,
                       periodFrames: periodFrames ?? max(16, sampleRate / 100), periods: periods)
     }
 
     /// Opens `name` for playback with the same parameters as a capture stream.
-    public convenience init(playback name: String, sampleRate: Int = 16_000, channels: Int = 1,
+    public convenience init(playback name: String, sampleRate: Int = ALSAStream.standardSampleRate, channels: Int = 1,
                             format: AudioSampleFormat = .s16, periodFrames: Int? = nil, periods: Int = 8) throws(MicrophoneError) {
         try self.init(name: name, capture: false, sampleRate: sampleRate, channels: channels, format: format,
                       periodFrames: periodFrames ?? max(16, sampleRate / 100), periods: periods)
@@ -363,7 +366,7 @@ public final class MicrophoneCapture: @unchecked Sendable {
     private var thread: JoinableThread?
 
     /// Opens the device now, so errors surface here; `start()` starts the thread.
-    public init(name: String = "default", sampleRate: Int = 16_000, channels: Int = 1, format: AudioSampleFormat = .s16,
+    public init(name: String = "default", sampleRate: Int = ALSAStream.standardSampleRate, channels: Int = 1, format: AudioSampleFormat = .s16,
                 chunkFrames: Int? = nil, slots: Int = 64) throws(MicrophoneError) {
         stream = try ALSAStream(capture: name, sampleRate: sampleRate, channels: channels, format: format, periodFrames: chunkFrames)
         ring = FrameRing(slotCount: slots, slotCapacity: stream.periodFrames * channels)

@@ -34,14 +34,17 @@ struct Export: ParsableCommand {
     @Flag(help: "Quantize the encoder to int8 (uint8 activations, int8 per-channel weights, int32 biases).")
     var int8 = false
 
+    /// What --int8 calibrates on, and how, when the options do not say.
+    static let defaultCalibration = (source: SyntheticScene.egoMotion.rawValue, method: "minmax")
+
     @Option(help: "--int8 calibration frames: a .y4m video, an image folder or file, a camera (/dev/videoN), or a scene (\(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", "))).")
-    var calibrate = SyntheticScene.egoMotion.rawValue
+    var calibrate = defaultCalibration.source
 
     @Option(help: "--int8 calibration of activation ranges: minmax, percentile (99.99) or percentile:P.")
-    var calibrationMethod = "minmax"
+    var calibrationMethod = defaultCalibration.method
 
     @Option(help: "--int8: frames to calibrate on (spread evenly over a recording; rendered for a scene).")
-    var calibrationFrames = 64
+    var calibrationFrames = Int8EncoderModel.defaultCalibrationFrames
 
     @Option(help: "Also write the encoder as ONNX (opset 13; QDQ for --int8) to this path.")
     var onnx: String?
@@ -52,7 +55,7 @@ struct Export: ParsableCommand {
     func validate() throws {
         guard encoder else { throw ValidationError("say what to export: --encoder (the only export for now)") }
         guard calibrationFrames >= 1 else { throw ValidationError("--calibration-frames must be at least 1 (got \(calibrationFrames))") }
-        if !int8 && (calibrationMethod != "minmax" || calibrate != SyntheticScene.egoMotion.rawValue) {
+        if !int8 && (calibrationMethod != Self.defaultCalibration.method || calibrate != Self.defaultCalibration.source) {
             throw ValidationError("--calibrate and --calibration-method belong to --int8 export")
         }
         if int8 { _ = try Int8EncoderModel.calibrationMethod(calibrationMethod) }

@@ -25,23 +25,26 @@ struct Record: ParsableCommand {
     @Option(help: "ALSA capture device: default, hw:X[,Y] or plughw:X[,Y].")
     var mic: String?
 
-    @Option(help: "Stop after this many seconds (default 10 when --frames is not given).")
+    /// Seconds recorded when neither --seconds nor --frames is given.
+    static let defaultSeconds = 10.0
+
+    @Option(help: "Stop after this many seconds (default \(Int(defaultSeconds)) when --frames is not given).")
     var seconds: Double?
 
     @Option(help: "Stop after this many frames (video frames, or audio sample frames).")
     var frames: Int?
 
     @Option(help: "Camera size as WIDTHxHEIGHT (the driver picks the nearest).")
-    var size: String = "640x480"
+    var size = "\(CameraMode.standard.width)x\(CameraMode.standard.height)"
 
     @Option(help: "Camera frames per second.")
-    var fps: Double = 30
+    var fps = CameraMode.standard.framesPerSecond
 
     @Flag(help: "Record the camera's luma only (Y4M Cmono).")
     var gray = false
 
     @Option(help: "Microphone sample rate in Hz.")
-    var rate: Int = 16_000
+    var rate = ALSAStream.standardSampleRate
 
     @Option(help: "Microphone channels.")
     var channels: Int = 1
@@ -90,7 +93,7 @@ struct Record: ParsableCommand {
         defer { writer.close() }
         var planes = [UInt8](repeating: 0, count: header.frameBytes)
         let limit = frames ?? Int.max
-        let duration = seconds ?? (frames == nil ? 10 : .infinity)
+        let duration = seconds ?? (frames == nil ? Self.defaultSeconds : .infinity)
         writeStandardError("recording \(path): \(FourCCName(device.pixelFormat)) \(device.width)x\(device.height) at \(rate) fps -> \(output) (C\(chroma.rawValue))\n")
         try device.start()
         var written = 0, droppedByDriver = 0
@@ -162,7 +165,7 @@ struct Record: ParsableCommand {
     func recordMicrophone(_ name: String) throws {
         let stream = try ALSAStream(capture: name, sampleRate: rate, channels: channels, format: float ? .float32 : .s16)
         let writer = try WAVWriter(path: output, sampleRate: stream.sampleRate, channels: channels, format: float ? .float32 : .pcm16)
-        let limit = frames ?? Int((seconds ?? 10) * Double(stream.sampleRate))
+        let limit = frames ?? Int((seconds ?? Self.defaultSeconds) * Double(stream.sampleRate))
         writeStandardError("recording \(name): \(stream.sampleRate) Hz, \(channels) channel(s), period \(stream.periodFrames), buffer \(stream.bufferFrames) frames -> \(output)\n")
         var chunk = [Float](repeating: 0, count: stream.periodFrames * channels)
         var recorded = 0, nextReport = 0
