@@ -1,6 +1,7 @@
 // Device profiles (`devices/<board>.json`): the cores, memory budget, sensors and default
-// model of a board. Loading is strict: an unknown key (a typo) or a wrong value is an error
-// naming the file and the key, with the closest known key suggested.
+// model of a board, which `foresight learn --profile` uses wherever its options say nothing.
+// Loading is strict: an unknown key (a typo) or a wrong value is an error naming the file and
+// the field, with the closest known key suggested. Not a detector: nothing here probes the board.
 
 import Foundation
 
@@ -10,26 +11,38 @@ import Foundation
 /// let profile = try DeviceProfile.load(named: "raspberry-pi-5")
 /// profile.cores            // 4
 /// profile.memoryBudget     // bytes
+/// profile.camera.device    // "/dev/video0"
 /// ```
 public struct DeviceProfile: Codable, Sendable, Equatable {
+    /// The board's camera: what `learn` opens when no video source is named.
     public struct Camera: Codable, Sendable, Equatable {
+        /// Device node, e.g. `/dev/video0`.
         public var device: String
+        /// Size and rate asked of the driver (it gives the nearest it has).
         public var width: Int
         public var height: Int
         public var framesPerSecond: Int
     }
 
+    /// The board's microphone: what `learn --listen` opens.
     public struct Microphone: Codable, Sendable, Equatable {
+        /// ALSA capture device: `default`, `hw:X,Y` or `plughw:X,Y`.
         public var device: String
+        /// Samples per second, of the microphone and of the audio model.
         public var sampleRate: Int
     }
 
+    /// A description of the board, printed at start.
     public var name: String
+    /// Cores: the kernel threads a learner uses.
     public var cores: Int
+    /// What the learner's whole plan may take; a plan that does not fit is refused at start.
     public var memoryBudgetMiB: Int
     public var camera: Camera
     public var microphone: Microphone
+    /// The model to learn (one of `knownModels`).
     public var model: String
+    /// What the model predicts (one of `knownObjectives`).
     public var objective: String
 
     /// The memory budget in bytes.
@@ -61,22 +74,30 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         do { profile = try JSONDecoder().decode(DeviceProfile.self, from: data) } catch let DecodingError.keyNotFound(key, context) {
             let path = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
             throw DeviceProfileError(source: source, problem: "lacks the key \"\(path)\"")
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw DeviceProfileError(source: source, problem: "has a value of the wrong type at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\"")
+        } catch let DecodingError.typeMismatch(expected, context) {
+            throw DeviceProfileError(source: source, problem: "has a value of the wrong type at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" (\(typeName(expected)) expected)")
+        } catch let DecodingError.valueNotFound(expected, context) {
+            throw DeviceProfileError(source: source, problem: "has null at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" (\(typeName(expected)) expected)")
         } catch {
             throw DeviceProfileError(source: source, problem: "could not be read: \(error)")
         }
         guard profile.cores >= 1 && profile.cores <= 256 else { throw DeviceProfileError(source: source, problem: "cores must be between 1 and 256 (got \(profile.cores))") }
         guard profile.memoryBudgetMiB >= 8 else { throw DeviceProfileError(source: source, problem: "memoryBudgetMiB must be at least 8 (got \(profile.memoryBudgetMiB))") }
-        guard profile.camera.width > 0, profile.camera.height > 0, profile.camera.framesPerSecond > 0 else {
-            throw DeviceProfileError(source: source, problem: "camera width, height and framesPerSecond must be positive")
+        for (key, value) in [("width", profile.camera.width), ("height", profile.camera.height), ("framesPerSecond", profile.camera.framesPerSecond)] where value <= 0 {
+            throw DeviceProfileError(source: source, problem: "camera.\(key) must be positive (got \(value))")
+        }
+        guard profile.camera.device.hasPrefix("/") else {
+            throw DeviceProfileError(source: source, problem: "camera.device must be a device path such as /dev/video0 (got \"\(profile.camera.device)\")")
+        }
+        guard !profile.microphone.device.isEmpty, !profile.microphone.device.contains(where: \.isWhitespace) else {
+            throw DeviceProfileError(source: source, problem: "microphone.device must name an ALSA capture device such as default, hw:1,0 or plughw:1,0 (got \"\(profile.microphone.device)\")")
         }
         for (key, value, known) in [("model", profile.model, knownModels), ("objective", profile.objective, knownObjectives)] where !known.contains(value) {
             let closest = known.min { editDistance($0, value) < editDistance($1, value) }!
             throw DeviceProfileError(source: source, problem: "names the \(key) \"\(value)\", which Foresight does not know; did you mean \"\(closest)\"? (known: \(known.joined(separator: ", ")))")
         }
         guard profile.microphone.sampleRate >= 8000 else {
-            throw DeviceProfileError(source: source, problem: "microphone sampleRate must be at least 8000 (got \(profile.microphone.sampleRate))")
+            throw DeviceProfileError(source: source, problem: "microphone.sampleRate must be at least 8000 (got \(profile.microphone.sampleRate))")
         }
         return profile
     }
@@ -128,6 +149,15 @@ public struct DeviceProfileError: Error, CustomStringConvertible, Equatable {
     public let source: String
     public let problem: String
     public var description: String { "device profile \(source) \(problem)" }
+}
+
+/// "a number" or "text", for messages about a value of the wrong type.
+private func typeName(_ type: Any.Type) -> String {
+    switch type {
+    case is Int.Type, is Double.Type: "a number"
+    case is String.Type: "text"
+    default: "an object"
+    }
 }
 
 /// Levenshtein distance, for "did you mean" suggestions.

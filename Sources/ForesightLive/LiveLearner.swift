@@ -11,8 +11,15 @@ import ForesightSensors
 import ForesightIO
 import ForesightSSL
 
-/// What a live learner learns and with how much memory.
+/// What a live learner learns and with how much memory. Its initial values are the defaults of
+/// `foresight learn` (a device profile sets the model, objective, threads and budget).
 public struct LiveLearnerConfiguration: Sendable {
+    /// The network that predicts frames.
+    public enum Model: String, Sendable, CaseIterable {
+        /// The 64 x 64 convolutional encoder-decoder of `Models.pc64` (the only one for now).
+        case pc64
+    }
+
     public enum Objective: String, Sendable, CaseIterable {
         /// The last frame warped by a predicted motion field plus a residual (the default).
         case motion
@@ -20,6 +27,7 @@ public struct LiveLearnerConfiguration: Sendable {
         case nextFrame = "next-frame"
     }
 
+    public var model = Model.pc64
     public var objective = Objective.motion
     public var batch = 8
     public var pastFrames = 4
@@ -44,7 +52,11 @@ public struct LiveLearnerConfiguration: Sendable {
     public var snapshotDirectory: String?
     public var snapshotEvery = 150
 
+    /// The defaults.
     public init() {}
+
+    /// The defaults, written once: `foresight learn` reads its options' defaults from here.
+    public static let defaults = LiveLearnerConfiguration()
 }
 
 /// What a live run reports, live and at the end.
@@ -134,9 +146,9 @@ public final class LiveLearner {
             throw LiveLearningError(description: "invalid live-learning settings: batch \(c.batch), past frames \(c.pastFrames), size \(c.size) (a multiple of 4, at least 16), newest per batch \(c.newestPerBatch), replay \(c.replayClips), threads \(c.threads)")
         }
         self.configuration = c
-        switch c.objective {
-        case .motion: model = try Models.pc64Motion(batch: c.batch, pastFrames: c.pastFrames, size: c.size)
-        case .nextFrame: model = try Models.pc64(batch: c.batch, pastFrames: c.pastFrames, size: c.size)
+        switch (c.model, c.objective) {
+        case (.pc64, .motion): model = try Models.pc64Motion(batch: c.batch, pastFrames: c.pastFrames, size: c.size)
+        case (.pc64, .nextFrame): model = try Models.pc64(batch: c.batch, pastFrames: c.pastFrames, size: c.size)
         }
         plane = c.size * c.size
         let clip = (c.pastFrames + 1) * plane
@@ -377,7 +389,7 @@ public final class LiveLearner {
 
     /// The architecture name written into checkpoints.
     public var architecture: String {
-        "pc64-\(configuration.objective.rawValue) k\(configuration.pastFrames) \(configuration.size)x\(configuration.size)"
+        "\(configuration.model.rawValue)-\(configuration.objective.rawValue) k\(configuration.pastFrames) \(configuration.size)x\(configuration.size)"
     }
 
     /// Writes parameters, optimizer state and progress to the checkpoint path, atomically.

@@ -160,8 +160,9 @@ public final class CameraFrameSource: LiveFrameSource, @unchecked Sendable {
     public var framesDelivered: UInt64 { capture.status.framesCaptured }
     public var finished: Bool { false }
 
-    public init(path: String, size: Int = 64, width: Int = 640, height: Int = 480, framesPerSecond: Double = 30) throws {
-        capture = try CameraCapture(path: path, cameraWidth: width, cameraHeight: height, framesPerSecond: framesPerSecond,
+    /// Opens the camera at `path` in `mode`, for frames of `size` x `size`.
+    public init(path: String, size: Int = 64, mode: CameraMode = .standard) throws {
+        capture = try CameraCapture(path: path, cameraWidth: mode.width, cameraHeight: mode.height, framesPerSecond: mode.framesPerSecond,
                                     outputWidth: size, outputHeight: size)
     }
 

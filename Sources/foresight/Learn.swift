@@ -20,14 +20,18 @@ struct Learn: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Learn to predict what the robot will see next, while it sees it.",
         discussion: """
-            Reads frames from a camera (--camera), a Y4M recording (--video) or, by default, a built-in \
-            synthetic scene, predicts every frame before training on it, and reports the model's error beside \
-            the error of repeating the last frame (a ratio below 1 means the model has learned something \
-            about motion). Ctrl-C stops, writes the checkpoint and prints the summary.
+            Reads frames from a camera (--camera), a Y4M recording (--video), a built-in synthetic scene \
+            (--scene) or, with --profile and no source named, the profile's camera; without either, the \
+            \(LiveInputs.defaultScene.rawValue) scene. Predicts every frame before training on it, and reports \
+            the model's error beside the error of repeating the last frame (a ratio below 1 means the model \
+            has learned something about motion). Options given here override the profile. Ctrl-C stops, \
+            writes the checkpoint and prints the summary.
             """
     )
 
-    @Option(help: "Camera device, e.g. /dev/video0.")
+    private static let defaults = LiveLearnerConfiguration.defaults
+
+    @Option(help: "Camera device, e.g. /dev/video0 (with --profile and no other source: the profile's camera.device).")
     var camera: String?
 
     @Option(help: "Y4M recording to learn from, replayed at its frame rate.")
@@ -39,13 +43,19 @@ struct Learn: ParsableCommand {
     @Option(help: "WAV recording to learn from (audio predictive coding), replayed in real time.")
     var audio: String?
 
-    @Option(help: "Built-in scene when no camera or video is given: \(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")) (default: ego-motion; with --mic or --audio, give it to learn from both).")
+    @Flag(help: "Also learn from sound, from the profile's microphone (microphone.device); needs --profile.")
+    var listen = false
+
+    @Option(help: "Built-in scene when no camera or video is given: \(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(LiveInputs.defaultScene.rawValue) when there is no profile; with --mic or --audio, give it to learn from both).")
     var scene: SyntheticScene?
 
     @Flag(help: "Replay a recording or scene as fast as the learner takes frames instead of in real time.")
     var asFastAsPossible = false
 
-    @Option(help: "What to predict: \(LiveLearnerConfiguration.Objective.allCases.map(\.rawValue).joined(separator: ", ")) (default: the profile's objective, else motion).")
+    @Option(help: "The model: \(LiveLearnerConfiguration.Model.allCases.map(\.rawValue).joined(separator: ", ")) (default: the profile's model, else \(defaults.model.rawValue)).")
+    var model: LiveLearnerConfiguration.Model?
+
+    @Option(help: "What to predict: \(LiveLearnerConfiguration.Objective.allCases.map(\.rawValue).joined(separator: ", ")) (default: the profile's objective, else \(defaults.objective.rawValue)).")
     var objective: LiveLearnerConfiguration.Objective?
 
     @Option(help: "Stop after this many seconds (default: until Ctrl-C or the end of the recording).")
@@ -54,17 +64,17 @@ struct Learn: ParsableCommand {
     @Option(help: "Stop after this many frames.")
     var frames: Int?
 
-    @Option(help: "Kernel worker threads (default: 1, or the profile's cores).")
+    @Option(help: "Kernel worker threads (default: the profile's cores, else \(defaults.threads)).")
     var threads: Int?
 
-    @Option(help: "Device profile: a name from devices/ (e.g. raspberry-pi-5) or a path to a profile file.")
+    @Option(help: "Device profile: a name from devices/ (e.g. raspberry-pi-5) or a path to a profile file. It sets the camera, microphone, model, objective, threads and memory budget that options here do not.")
     var profile: String?
 
     @Option(help: "Checkpoint file (safetensors), written atomically every --checkpoint-every steps and at the end.")
     var checkpoint: String?
 
     @Option(help: "Training steps between checkpoints.")
-    var checkpointEvery = 500
+    var checkpointEvery = defaults.checkpointEvery
 
     @Flag(help: "Continue from the checkpoint given with --checkpoint.")
     var resume = false
@@ -73,19 +83,19 @@ struct Learn: ParsableCommand {
     var snapshots: String?
 
     @Option(help: "Frames between snapshots.")
-    var snapshotEvery = 150
+    var snapshotEvery = defaults.snapshotEvery
 
     @Option(help: "Adam learning rate.")
-    var learningRate: Float = 1e-3
+    var learningRate = defaults.learningRate
 
     @Option(help: "Clips per training batch.")
-    var batch = 8
+    var batch = defaults.batch
 
     @Option(help: "Clips kept in the replay reservoir.")
-    var replay = 512
+    var replay = defaults.replayClips
 
     @Option(help: "Seed for weights, scene and replay.")
-    var seed: UInt64 = 1
+    var seed = defaults.seed
 
     @Flag(help: "Print one JSON summary object at the end instead of progress lines.")
     var json = false
@@ -94,25 +104,43 @@ struct Learn: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1 (got \(frames))") }
         if let seconds, !(seconds > 0) { throw ValidationError("--seconds must be positive (got \(seconds))") }
-        if camera != nil && video != nil { throw ValidationError("give one video source: --camera or --video, not both") }
-        if mic != nil && audio != nil { throw ValidationError("give one sound source: --mic or --audio, not both") }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint PATH") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
         guard batch >= 1, replay >= 1, checkpointEvery >= 1, snapshotEvery >= 1 else {
             throw ValidationError("--batch, --replay, --checkpoint-every and --snapshot-every must be at least 1")
         }
+        // Sources that cannot go together are refused before anything is read; --listen is
+        // checked with the profile, in `run`.
+        do { _ = try LiveInputs(camera: camera, video: video, scene: scene, mic: mic, audio: audio) } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The learner's settings: the profile's over the defaults, the options' over both.
+    func settings(profile device: DeviceProfile?) throws -> LiveLearnerConfiguration {
+        var settings = try device.map { try LiveLearnerConfiguration(profile: $0) } ?? Self.defaults
+        if let model { settings.model = model }
+        if let objective { settings.objective = objective }
+        if let threads { settings.threads = threads }
+        settings.learningRate = learningRate
+        settings.batch = batch
+        settings.replayClips = replay
+        settings.seed = seed
+        settings.checkpointPath = checkpoint
+        settings.checkpointEvery = checkpointEvery
+        settings.snapshotDirectory = snapshots
+        settings.snapshotEvery = snapshotEvery
+        return settings
     }
 
     func run() throws {
         let device = try profile.map { try DeviceProfile.load(named: $0) }
+        let inputs = try LiveInputs(camera: camera, video: video, scene: scene, mic: mic, audio: audio, listen: listen, profile: device)
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
-        let hearing = mic != nil || audio != nil
-        let seeing = camera != nil || video != nil || scene != nil
-        if hearing && !seeing { return try learnAudio(device: device) }
+        if inputs.video == nil { return try learnAudio(inputs, device: device) }
         // Both senses: sound is learned on a thread of its own beside the video learner.
-        let sound = try hearing ? makeAudioTrainer(device: device) : nil
-        let background = sound.map { BackgroundAudioLearning(trainer: $0.trainer, source: $0.source) }
+        let background = try makeAudioLearning(inputs, device: device).map { BackgroundAudioLearning(trainer: $0.trainer, source: $0.source) }
         background?.start { stopRequested.load(ordering: .relaxed) }
         defer {
             if let background {
@@ -130,40 +158,14 @@ struct Learn: ParsableCommand {
                 }
             }
         }
-        var settings = LiveLearnerConfiguration()
-        if let objective {
-            settings.objective = objective
-        } else if let device {
-            guard let fromProfile = LiveLearnerConfiguration.Objective(rawValue: device.objective) else {
-                throw ValidationError("the profile's objective \"\(device.objective)\" is not one of \(LiveLearnerConfiguration.Objective.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            settings.objective = fromProfile
-        }
-        settings.threads = threads ?? device?.cores ?? 1
-        settings.learningRate = learningRate
-        settings.batch = batch
-        settings.replayClips = replay
-        settings.seed = seed
-        settings.budget = device?.memoryBudget
-        settings.checkpointPath = checkpoint
-        settings.checkpointEvery = checkpointEvery
-        settings.snapshotDirectory = snapshots
-        settings.snapshotEvery = snapshotEvery
+        let settings = try settings(profile: device)
         let learner = try LiveLearner(settings)
         if resume, let checkpoint {
             try learner.resume(from: checkpoint)
             if !json { print("resumed from \(checkpoint) at step \(learner.report.steps)") }
         }
 
-        let source: LiveFrameSource
-        if let camera {
-            let size = device.map { ($0.camera.width, $0.camera.height, Double($0.camera.framesPerSecond)) } ?? (640, 480, 30)
-            source = try CameraFrameSource(path: camera, width: size.0, height: size.1, framesPerSecond: size.2)
-        } else if let video {
-            source = try PacedFrameProducer.recording(path: video, paced: !asFastAsPossible)
-        } else {
-            source = PacedFrameProducer.synthetic(scene ?? .egoMotion, paced: !asFastAsPossible, seed: seed)
-        }
+        let source = try inputs.openVideo(size: settings.size, paced: !asFastAsPossible, seed: seed)!
 
         if !json {
             if let device { print("profile: \(device.name), \(device.cores) cores, budget \(device.memoryBudgetMiB) MiB") }
@@ -202,22 +204,17 @@ struct Learn: ParsableCommand {
 }
 
 extension Learn {
-    /// Audio predictive coding from a microphone or a WAV file.
-    func makeAudioTrainer(device: DeviceProfile?) throws -> (trainer: AudioPredictiveCodingTrainer, source: LiveAudioSource) {
-        let rate = device?.microphone.sampleRate ?? 16_000
+    /// Audio predictive coding from the microphone or WAV file of `inputs`; nil without sound.
+    func makeAudioLearning(_ inputs: LiveInputs, device: DeviceProfile?) throws -> (trainer: AudioPredictiveCodingTrainer, source: LiveAudioSource)? {
+        guard let source = try inputs.openSound(paced: !asFastAsPossible) else { return nil }
         var configuration = AudioCPCConfiguration()
-        configuration.sampleRate = rate
-        let trainer = try AudioPredictiveCodingTrainer(configuration: configuration, threads: 1,
-                                                       learningRate: 2e-3, seed: seed, budget: device?.memoryBudget)
-        let source: LiveAudioSource
-        if let mic { source = try LiveAudioSource.microphone(mic, sampleRate: rate) } else {
-            source = try LiveAudioSource.recording(path: audio!, sampleRate: rate, paced: !asFastAsPossible)
-        }
+        configuration.sampleRate = inputs.sampleRate
+        let trainer = try AudioPredictiveCodingTrainer(configuration: configuration, seed: seed, budget: device?.memoryBudget)
         return (trainer, source)
     }
 
-    func learnAudio(device: DeviceProfile?) throws {
-        let (trainer, source) = try makeAudioTrainer(device: device)
+    func learnAudio(_ inputs: LiveInputs, device: DeviceProfile?) throws {
+        let (trainer, source) = try makeAudioLearning(inputs, device: device)!
         let configuration = trainer.configuration
         if !json {
             print("learning audio predictive coding (log-mel, conv encoder, GRU, InfoNCE \(configuration.predictionSteps) steps ahead) from \(source.label); chance accuracy \(String(format: "%.4f", configuration.chance))")
@@ -238,4 +235,5 @@ extension Learn {
 }
 
 extension SyntheticScene: ExpressibleByArgument {}
+extension LiveLearnerConfiguration.Model: ExpressibleByArgument {}
 extension LiveLearnerConfiguration.Objective: ExpressibleByArgument {}

@@ -9,15 +9,8 @@ import XCTest
 @testable import ForesightLive
 
 final class CrashSafetyTests: XCTestCase {
-    /// The `foresight` tool built next to the test bundle.
-    private var tool: URL? {
-        let candidates = Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
-            + [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
-        return candidates.map { $0.appendingPathComponent("foresight") }.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
-
     func testKillDuringCheckpointsLosesOnlyRecentSteps() throws {
-        guard let tool else { throw XCTSkip("the foresight tool was not built next to the tests (run `swift build` first)") }
+        guard let tool = foresightTool() else { throw XCTSkip("the foresight tool was not built next to the tests (run `swift build` first)") }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foresight-kill-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }

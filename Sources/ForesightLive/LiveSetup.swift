@@ -1,0 +1,135 @@
+// What `foresight learn` learns from and with which settings: a choice made on the command
+// line comes first, then the device profile, then the defaults (LiveLearnerConfiguration's,
+// the sensors'). Not the command's parsing; choosing opens nothing, `openVideo` and
+// `openSound` do.
+
+import ForesightIO
+import ForesightSensors
+import ForesightSSL
+
+extension LiveLearnerConfiguration {
+    /// The defaults with what a device profile says about its board: its cores become the
+    /// kernel threads, its memory budget the budget, and its model and objective are learned.
+    ///
+    /// ```swift
+    /// var settings = try LiveLearnerConfiguration(profile: DeviceProfile.load(named: "raspberry-pi-5"))
+    /// settings.threads   // 4
+    /// ```
+    public init(profile: DeviceProfile) throws(LiveLearningError) {
+        self.init()
+        guard let model = Model(rawValue: profile.model) else {
+            throw LiveLearningError(description: "the profile \(profile.name) names the model \"\(profile.model)\"; live learning knows \(Model.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let objective = Objective(rawValue: profile.objective) else {
+            throw LiveLearningError(description: "the profile \(profile.name) names the objective \"\(profile.objective)\"; live learning knows \(Objective.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.model = model
+        self.objective = objective
+        threads = profile.cores
+        budget = profile.memoryBudget
+    }
+}
+
+/// The senses a live run learns from, once the command line and the device profile are put
+/// together.
+///
+/// ```swift
+/// let inputs = try LiveInputs(profile: DeviceProfile.load(named: "raspberry-pi-5"))
+/// inputs.video   // .camera(path: "/dev/video0", mode: 640 x 480 at 30 frames/s)
+/// let frames = try inputs.openVideo(size: 64, paced: true, seed: 1)
+/// ```
+public struct LiveInputs: Equatable, Sendable {
+    /// Where frames come from.
+    public enum Video: Equatable, Sendable {
+        /// A camera device, asked for `mode`.
+        case camera(path: String, mode: CameraMode)
+        /// A Y4M recording replayed at its frame rate.
+        case recording(path: String)
+        /// A built-in synthetic scene.
+        case scene(SyntheticScene)
+    }
+
+    /// Where sound comes from.
+    public enum Sound: Equatable, Sendable {
+        /// An ALSA capture device (`default`, `hw:X,Y`, `plughw:X,Y`).
+        case microphone(name: String)
+        /// A WAV recording replayed in real time.
+        case recording(path: String)
+    }
+
+    /// The frames to learn from; nil when only a sound source was named.
+    public var video: Video?
+    /// The sound to learn from; nil for none.
+    public var sound: Sound?
+    /// Samples per second of the sound: the profile's microphone's, else the audio trainer's.
+    public var sampleRate: Int
+
+    /// The scene learned from when nothing else is named.
+    public static let defaultScene = SyntheticScene.egoMotion
+
+    /// Puts the sources named on the command line (nil: not named) together with `profile`:
+    ///
+    /// - Video: `camera`, else `video`, else `scene`. When none of them is named, and no sound
+    ///   source either, the profile's camera (`camera.device`); without a profile, the default
+    ///   scene. A camera is asked for the profile's size and rate, else `CameraMode.standard`.
+    /// - Sound: `mic` or `audio`; `listen` takes the profile's microphone (`microphone.device`).
+    ///
+    /// Conflicting choices are an error that names the options.
+    public init(camera: String? = nil, video: String? = nil, scene: SyntheticScene? = nil, mic: String? = nil, audio: String? = nil,
+                listen: Bool = false, profile: DeviceProfile? = nil) throws(LiveLearningError) {
+        if camera != nil && video != nil { throw LiveLearningError(description: "give one video source: --camera or --video, not both") }
+        if mic != nil && audio != nil { throw LiveLearningError(description: "give one sound source: --mic or --audio, not both") }
+        if listen && (mic != nil || audio != nil) {
+            throw LiveLearningError(description: "--listen takes the profile's microphone; --mic and --audio name a sound source themselves")
+        }
+        if listen && profile == nil {
+            throw LiveLearningError(description: "--listen takes the microphone of a device profile: give --profile BOARD, or name the microphone with --mic DEVICE")
+        }
+        let cameraMode = profile.map {
+            CameraMode(width: $0.camera.width, height: $0.camera.height, framesPerSecond: Double($0.camera.framesPerSecond))
+        } ?? .standard
+        if let camera {
+            self.video = .camera(path: camera, mode: cameraMode)
+        } else if let video {
+            self.video = .recording(path: video)
+        } else if let scene {
+            self.video = .scene(scene)
+        } else if mic != nil || audio != nil {
+            self.video = nil
+        } else if let profile {
+            self.video = .camera(path: profile.camera.device, mode: cameraMode)
+        } else {
+            self.video = .scene(Self.defaultScene)
+        }
+        if let mic {
+            sound = .microphone(name: mic)
+        } else if let audio {
+            sound = .recording(path: audio)
+        } else if listen, let profile {
+            sound = .microphone(name: profile.microphone.device)
+        } else {
+            sound = nil
+        }
+        sampleRate = profile?.microphone.sampleRate ?? AudioCPCConfiguration().sampleRate
+    }
+
+    /// Opens the video source for frames of `size` x `size`; `paced: false` replays a recording
+    /// or scene as fast as the learner takes frames. Nil when there is no video.
+    public func openVideo(size: Int, paced: Bool, seed: UInt64) throws -> LiveFrameSource? {
+        switch video {
+        case let .camera(path, mode): try CameraFrameSource(path: path, size: size, mode: mode)
+        case let .recording(path): try PacedFrameProducer.recording(path: path, size: size, paced: paced)
+        case let .scene(scene): PacedFrameProducer.synthetic(scene, size: size, paced: paced, seed: seed)
+        case nil: nil
+        }
+    }
+
+    /// Opens the sound source at `sampleRate`. Nil when there is no sound.
+    public func openSound(paced: Bool) throws -> LiveAudioSource? {
+        switch sound {
+        case let .microphone(name): try LiveAudioSource.microphone(name, sampleRate: sampleRate)
+        case let .recording(path): try LiveAudioSource.recording(path: path, sampleRate: sampleRate, paced: paced)
+        case nil: nil
+        }
+    }
+}
