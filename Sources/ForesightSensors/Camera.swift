@@ -313,10 +313,12 @@ public struct CameraFrameInfo: Sendable, Equatable {
 /// let source = try CameraFrameSource(path: "/dev/video0", mode: CameraMode(width: 320, height: 240, framesPerSecond: 15))
 /// ```
 public struct CameraMode: Sendable, Equatable {
-    public var width: Int
-    public var height: Int
+    /// Frame size in pixels.
+    public var width: Int, height: Int
+    /// Frames per second.
     public var framesPerSecond: Double
 
+    /// A mode as given.
     public init(width: Int, height: Int, framesPerSecond: Double) {
         self.width = width
         self.height = height
