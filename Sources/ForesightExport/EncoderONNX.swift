@@ -7,6 +7,7 @@ import Foundation
 import ForesightCore
 import SwiftProtobuf
 import ForesightIO
+import ForesightNN
 
 extension EncoderModel {
     /// The ONNX opset the export targets.
@@ -23,34 +24,69 @@ extension EncoderModel {
         graph.name = EncoderModel.architecture
         graph.input = [Self.valueInfo("frames", EncoderModel.inputShape)]
         graph.output = [Self.valueInfo("embedding", EncoderModel.outputShape)]
-        for (name, tensor) in namedParameters {
-            var initializer = Onnx_TensorProto()
-            initializer.name = name
-            initializer.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
-            initializer.dims = tensor.shape.dims.map(Int64.init)
-            // raw_data is little-endian float32, as the tensor is in memory on every supported CPU.
-            initializer.rawData = Data(bytes: tensor.data, count: tensor.byteCount)
-            graph.initializer.append(initializer)
-        }
-        // (layer, stride) for e1..e3; every convolution is 3x3 with padding 1, followed by ReLU.
-        var previous = "frames"
-        for (index, (layer, stride)) in [("e1", 2), ("e2", 2), ("e3", 1)].enumerated() {
-            var conv = Onnx_NodeProto()
-            conv.name = layer
-            conv.opType = "Conv"
-            conv.input = [previous, layer + ".weight", layer + ".bias"]
-            conv.output = [layer + ".conv"]
-            conv.attribute = [Self.ints("kernel_shape", [3, 3]), Self.ints("pads", [1, 1, 1, 1]),
-                              Self.ints("strides", [stride, stride]), Self.ints("dilations", [1, 1]), Self.int("group", 1)]
-            var relu = Onnx_NodeProto()
-            relu.name = layer + ".relu"
-            relu.opType = "Relu"
-            relu.input = conv.output
-            relu.output = [index == 2 ? "embedding" : layer + ".relu"]
-            graph.node += [conv, relu]
-            previous = relu.output[0]
-        }
+        guard let frames = program.graph.tensor(named: "frames") else { preconditionFailure("encoder graph lacks its input") }
+        let stages = try parseChain(program.graph, from: frames, to: outputID, batch: batch,
+                                    parameter: { UnsafePointer(program.tensor($0).floatPointer) })
+        Self.lower(stages, from: "frames", to: "embedding", into: &graph)
         return try Self.serialize(graph, doc: "pc64 encoder, float32. Input: " + EncoderModel.preprocessing, metadata: metadata)
+    }
+
+    /// Appends the float32 ONNX form of a chain to `graph`: parameters as initializers (named
+    /// as in the training graph), one node per operation, `input` -> `output`. The switch is
+    /// exhaustive, so a chain operation added to ForesightNN compiles only once it lowers here.
+    static func lower(_ stages: [ChainStage], from input: String, to output: String, into graph: inout Onnx_GraphProto) {
+        func initializer(_ name: String, _ dims: [Int], _ values: UnsafePointer<Float>) {
+            var tensor = Onnx_TensorProto()
+            tensor.name = name
+            tensor.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+            tensor.dims = dims.map(Int64.init)
+            // raw_data is little-endian float32, as the tensor is in memory on every supported CPU.
+            tensor.rawData = Data(bytes: values, count: dims.reduce(1, *) * MemoryLayout<Float>.size)
+            graph.initializer.append(tensor)
+        }
+        func node(_ type: String, _ name: String, _ inputs: [String], _ output: String, _ attributes: [Onnx_AttributeProto] = []) {
+            var node = Onnx_NodeProto()
+            node.name = name
+            node.opType = type
+            node.input = inputs
+            node.output = [output]
+            node.attribute = attributes
+            graph.node.append(node)
+        }
+        var previous = input
+        for (index, stage) in stages.enumerated() {
+            let result = index == stages.count - 1 ? output : stage.name
+            switch stage.operation {
+            case let .conv(g, weight, bias, relu):
+                let weightName = stage.parameterNames[0]
+                let layer = weightName.hasSuffix(".weight") ? String(weightName.dropLast(7)) : stage.name
+                initializer(weightName, [g.outChannels, g.inChannels / g.groups, g.kernelHeight, g.kernelWidth], weight)
+                if let bias { initializer(stage.parameterNames[1], [g.outChannels], bias) }
+                node("Conv", layer, [previous, weightName] + (bias == nil ? [] : [stage.parameterNames[1]]), relu ? layer + ".conv" : result,
+                     [ints("kernel_shape", [g.kernelHeight, g.kernelWidth]), ints("pads", [g.padding, g.padding, g.padding, g.padding]),
+                      ints("strides", [g.stride, g.stride]), ints("dilations", [1, 1]), int("group", g.groups)])
+                if relu { node("Relu", layer + ".relu", [layer + ".conv"], result) }
+            case .upsampleNearest:
+                let scales = stage.name + ".scales"
+                var tensor = Onnx_TensorProto()
+                tensor.name = scales
+                tensor.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+                tensor.dims = [4]
+                tensor.floatData = [1, 1, 2, 2]
+                graph.initializer.append(tensor)
+                var mode = Onnx_AttributeProto()
+                mode.name = "mode"
+                mode.type = .string
+                mode.s = Data("nearest".utf8)
+                node("Resize", stage.name, [previous, "", scales], result, [mode])
+            case let .pool(maximum):
+                node(maximum ? "MaxPool" : "AveragePool", stage.name, [previous], result,
+                     [ints("kernel_shape", [2, 2]), ints("strides", [2, 2]), ints("pads", [0, 0, 0, 0])])
+            case .sigmoid:
+                node("Sigmoid", stage.name, [previous], result)
+            }
+            previous = result
+        }
     }
 
     /// `graph` as a serialized opset-13 model with `metadata` as metadata_props.

@@ -42,6 +42,9 @@ public protocol Operation: AnyObject {
     func backward(pool: ThreadPool)
     /// Multiply-adds (or element operations) of one forward pass, for reports.
     var forwardCost: Int { get }
+    /// What the operation becomes in an int8, float32 or ONNX inference model (no default:
+    /// every operation states it).
+    var inferenceForm: InferenceForm { get }
 }
 
 extension Operation {

@@ -21,6 +21,7 @@ import ForesightNN
 /// let loss = try graph.apply(CLIPLossOperation(temperature: 0.1), [imageProjections, audioProjections], name: "clip")
 /// ```
 public final class CLIPLossOperation: ForesightNN.Operation {
+    public var inferenceForm: InferenceForm { .trainingOnly }
     /// tau: logits are cosine similarities divided by it.
     public let temperature: Float
     /// Fraction of rows (images and sounds) whose partner was the most similar, in the last forward pass.

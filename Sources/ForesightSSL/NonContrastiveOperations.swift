@@ -47,6 +47,7 @@ private func normalizeRowsBackward(_ du: UnsafePointer<Float>, u: UnsafePointer<
 /// let loss = try graph.apply(CosinePredictionLossOperation(pairing: .otherView), [predictions, targets], name: "loss")
 /// ```
 public final class CosinePredictionLossOperation: ForesightNN.Operation {
+    public var inferenceForm: InferenceForm { .trainingOnly }
     /// Which target row each prediction row is compared with.
     public enum Pairing: Sendable { case sameRow, otherView }
     public let pairing: Pairing
@@ -145,6 +146,7 @@ private func standardizeColumnsBackward(_ dy: UnsafePointer<Float>, y: UnsafePoi
 /// let loss = try graph.apply(BarlowTwinsOperation(offDiagonalWeight: 5e-3), [projections], name: "loss")   // [256, 64]
 /// ```
 public final class BarlowTwinsOperation: ForesightNN.Operation {
+    public var inferenceForm: InferenceForm { .trainingOnly }
     /// lambda: the weight of the redundancy (off-diagonal) term.
     public let offDiagonalWeight: Float
     /// The two terms of the last forward pass, unweighted.
@@ -239,6 +241,7 @@ public final class BarlowTwinsOperation: ForesightNN.Operation {
 /// let loss = try graph.apply(QueueInfoNCEOperation(temperature: 0.2), [queries, keys, queue], name: "loss")
 /// ```
 public final class QueueInfoNCEOperation: ForesightNN.Operation {
+    public var inferenceForm: InferenceForm { .trainingOnly }
     /// tau: logits are cosine similarities divided by it.
     public let temperature: Float
     /// Fraction of rows whose key had the largest logit, in the last forward pass.
@@ -337,6 +340,7 @@ public final class QueueInfoNCEOperation: ForesightNN.Operation {
 /// let standardized = try graph.apply(BatchStandardizeOperation(), [projections], name: "projector.norm")   // [128, 64]
 /// ```
 public final class BatchStandardizeOperation: ForesightNN.Operation {
+    public var inferenceForm: InferenceForm { .notLowered("batch standardisation") }
     private var rows = 0, features = 0
     private var binding: Binding?
 

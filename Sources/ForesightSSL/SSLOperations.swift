@@ -19,6 +19,7 @@ private func check(_ condition: Bool, _ operation: String, expected: @autoclosur
 /// let features = try graph.apply(GlobalAveragePoolOperation(), [h], name: "pool")   // [8, 64, 4, 4] -> [8, 64]
 /// ```
 public final class GlobalAveragePoolOperation: ForesightNN.Operation {
+    public var inferenceForm: InferenceForm { .notLowered("global average pooling") }
     private var rows = 0, area = 0
     private var binding: Binding?
 
@@ -65,6 +66,7 @@ public final class GlobalAveragePoolOperation: ForesightNN.Operation {
 /// let region = try graph.apply(MaskedAveragePoolOperation(), [maps, blockWeights], name: "region")   // [8, 32, 4, 4] -> [8, 32]
 /// ```
 public final class MaskedAveragePoolOperation: ForesightNN.Operation {
+    public var inferenceForm: InferenceForm { .notLowered("masked average pooling") }
     private var items = 0, channels = 0, area = 0
     private var binding: Binding?
 
@@ -124,6 +126,7 @@ public final class MaskedAveragePoolOperation: ForesightNN.Operation {
 /// let loss = try graph.apply(objective, [projections], name: "ntxent")   // projections [512, 64]
 /// ```
 public final class NTXentOperation: ForesightNN.Operation {
+    public var inferenceForm: InferenceForm { .trainingOnly }
     /// tau: logits are cosine similarities divided by it.
     public let temperature: Float
     /// Fraction of rows whose other view was the most similar, in the last forward pass.
@@ -229,6 +232,7 @@ public final class NTXentOperation: ForesightNN.Operation {
 /// let loss = try graph.apply(VICRegOperation(), [embeddings], name: "vicreg")   // embeddings [512, 128]
 /// ```
 public final class VICRegOperation: ForesightNN.Operation {
+    public var inferenceForm: InferenceForm { .trainingOnly }
     public let invarianceWeight: Float, varianceWeight: Float, covarianceWeight: Float
     /// The three terms of the last forward pass, unweighted (variance and covariance summed over both views).
     public private(set) var terms: (invariance: Float, variance: Float, covariance: Float) = (0, 0, 0)

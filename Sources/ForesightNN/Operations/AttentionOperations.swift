@@ -24,6 +24,7 @@ import ForesightCore
 /// let heads = try graph.apply(MultiHeadAttentionOperation(heads: 4, causal: true), [qkv], name: "attn")  // [8, 32, 64]
 /// ```
 public final class MultiHeadAttentionOperation: Operation, ParallelWork {
+    public var inferenceForm: InferenceForm { .notLowered("attention") }
     public let heads: Int
     public let causal: Bool
     private var items = 0, tokens = 0, dimension = 0

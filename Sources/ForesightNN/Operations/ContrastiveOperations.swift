@@ -21,6 +21,7 @@ import ForesightCore
 /// try program.step(); print(objective.accuracy)
 /// ```
 public final class InfoNCEOperation: Operation {
+    public var inferenceForm: InferenceForm { .trainingOnly }
     /// K: how many steps ahead are predicted (1...K).
     public let predictionSteps: Int
     /// Fraction of predictions whose true future scored highest, in the last forward pass.

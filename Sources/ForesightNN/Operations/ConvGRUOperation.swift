@@ -26,6 +26,7 @@ import ForesightCore
 /// let states = try graph.apply(ConvGRUOperation(steps: 8), [frames, wx, wh, bx, bh], name: "convgru")
 /// ```
 public final class ConvGRUOperation: Operation, ParallelWork {
+    public var inferenceForm: InferenceForm { .notLowered("a convolutional GRU (recurrent state)") }
     /// Frames per clip (T).
     public let steps: Int
     private var clips = 0, inChannels = 0, hidden = 0, height = 0, width = 0, kernel = 0

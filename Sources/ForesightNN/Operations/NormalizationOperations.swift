@@ -5,6 +5,7 @@ import ForesightCore
 
 /// Softmax over the last axis: x [..., D] -> [..., D], each of the count / D rows summing to 1.
 public final class SoftmaxOperation: Operation {
+    public var inferenceForm: InferenceForm { .notLowered("softmax") }
     private var rows = 0, columns = 0
     // Bound once by `bind`.
     private var x: UnsafeMutablePointer<Float>?, y: UnsafeMutablePointer<Float>?
@@ -42,6 +43,7 @@ public final class SoftmaxOperation: Operation {
 /// Layer norm over the last axis with a learned scale and shift:
 /// x [..., D], gamma [D], beta [D] -> [..., D]. Saves (mean, 1 / std) per row.
 public final class LayerNormOperation: Operation {
+    public var inferenceForm: InferenceForm { .notLowered("layer normalisation") }
     public let epsilon: Float
     private var rows = 0, columns = 0
     // Bound once by `bind`.
@@ -103,6 +105,7 @@ public final class LayerNormOperation: Operation {
 /// shifted per channel: x [N, C, H, W], gamma [C], beta [C] -> [N, C, H, W].
 /// Saves (mean, 1 / std) per item and group.
 public final class GroupNormOperation: Operation {
+    public var inferenceForm: InferenceForm { .notLowered("group normalisation") }
     public let groups: Int
     public let epsilon: Float
     private var extents = (batch: 0, channels: 0, height: 0, width: 0)

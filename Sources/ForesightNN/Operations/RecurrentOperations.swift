@@ -33,6 +33,7 @@ public enum RecurrentCell: Sendable, Equatable {
 /// let h = try graph.apply(RecurrentOperation(.gru), [x, wih, whh, bih, bhh], name: "gru")
 /// ```
 public final class RecurrentOperation: Operation {
+    public var inferenceForm: InferenceForm { .notLowered("a recurrent layer (recurrent state)") }
     public let cell: RecurrentCell
     private var batch = 0, steps = 0, inFeatures = 0, hidden = 0
     private var binding: Binding?

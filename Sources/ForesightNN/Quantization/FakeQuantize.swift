@@ -12,6 +12,7 @@ import ForesightCore
 /// let wq = try graph.apply(FakeQuantizeOperation(.weightsPerChannel), [w], name: "c.weight.fq")
 /// ```
 public final class FakeQuantizeOperation: Operation {
+    public var inferenceForm: InferenceForm { .identity }
     /// Which grid.
     public enum Mode: Sendable, Equatable {
         /// Per-tensor uint8 [0, 255] with a zero point; the range follows the batches' min/max

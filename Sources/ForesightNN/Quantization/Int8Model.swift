@@ -69,86 +69,88 @@ public struct Int8StoredConvolution: Sendable, Equatable {
 }
 
 /// One operation of a chain, with its float32 parameters.
-enum ChainOperation {
+package enum ChainOperation {
     case conv(Conv2dGeometry, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool)
     case upsampleNearest
     case pool(maximum: Bool)
     case sigmoid
 }
 
-/// One step of a chain: the operation, the shapes around it ([N, C, H, W]) and its name.
-struct ChainStage {
-    let name: String
-    let operation: ChainOperation
-    let inputShape: [Int]
-    let outputShape: [Int]
-    var outputCount: Int { outputShape.reduce(1, *) }
+/// One step of a chain: the operation, the shapes around it ([N, C, H, W]), its name and the
+/// names of its parameters (weight, then bias) in the graph.
+package struct ChainStage {
+    package let name: String
+    package let operation: ChainOperation
+    package let inputShape: [Int]
+    package let outputShape: [Int]
+    package var parameterNames: [String] = []
+    package var outputCount: Int { outputShape.reduce(1, *) }
 }
 
-/// Finds the linear chain from `input` to `output` in `graph` and rebuilds its shapes for `batch`.
-func parseChain(_ graph: Graph, from input: TensorID, to output: TensorID, batch: Int,
-                parameter: (TensorID) -> UnsafePointer<Float>) throws -> [ChainStage] {
+/// Finds the linear chain from `input` to `output` in `graph` and rebuilds its shapes for
+/// `batch`, lowering each operation from its `inferenceForm`.
+package func parseChain(_ graph: Graph, from input: TensorID, to output: TensorID, batch: Int,
+                        parameter: (TensorID) -> UnsafePointer<Float>) throws -> [ChainStage] {
     var stages: [ChainStage] = []
     var current = input
     var shape = graph.shape(input).dims
     guard shape.count == 4 else { throw Int8ConversionError.unsupported(node: graph[input].name, reason: "the input must be [N, C, H, W], not \(graph.shape(input))") }
     shape[0] = batch
     let nodes = graph.nodes
+    /// `id` itself, or the float parameter behind it when a fake quantizer produces it.
+    func unquantized(_ id: TensorID) -> TensorID {
+        if let producer = graph[id].producer, nodes[producer].operation.inferenceForm == .identity { return nodes[producer].inputs[0] }
+        return id
+    }
     while current != output {
         guard let index = nodes.firstIndex(where: { $0.inputs.first == current }) else {
             throw Int8ConversionError.notAChain(from: graph[input].name, to: graph[output].name)
         }
         let node = nodes[index]
-        if node.operation is FakeQuantizeOperation {      // quantization-aware graphs: the int8 model quantizes for real
-            current = node.output
-            continue
-        }
         var produced = node.output
         let operation: ChainOperation
         var outputShape = shape
-        switch node.operation {
-        case let conv as Conv2dOperation:
+        var parameterNames: [String] = []
+        switch node.operation.inferenceForm {
+        case .identity:          // quantization-aware graphs: the int8 model quantizes for real
+            current = node.output
+            continue
+        case let .convolution(stride, padding, groups):
             let weightShape = graph.shape(node.inputs[1])
             let g = try Conv2dGeometry(batch: batch, inChannels: shape[1], height: shape[2], width: shape[3], outChannels: weightShape[0],
-                                       kernel: weightShape[2], stride: conv.stride, padding: conv.padding, groups: conv.groups)
-            guard conv.groups == 1 || (conv.groups == shape[1] && weightShape[0] == shape[1]) else {
+                                       kernel: weightShape[2], stride: stride, padding: padding, groups: groups)
+            guard groups == 1 || (groups == shape[1] && weightShape[0] == shape[1]) else {
                 throw Int8ConversionError.unsupported(node: node.name, reason: "grouped convolutions other than depthwise")
             }
             var relu = false
             if node.output != output, let next = nodes.first(where: { $0.inputs.first == node.output }),
-               let activation = next.operation as? ActivationOperation, activation.activation == .relu {
+               next.operation.inferenceForm == .activation(.relu) {
                 relu = true
                 produced = next.output
             }
             // A weight fake-quantizer stands for its float parameter (Int8Conv2d rounds it the same way).
-            var weight = node.inputs[1]
-            if let producer = graph[weight].producer, nodes[producer].operation is FakeQuantizeOperation { weight = nodes[producer].inputs[0] }
-            operation = .conv(g, weight: parameter(weight), bias: node.inputs.count == 3 ? parameter(node.inputs[2]) : nil, relu: relu)
+            let weight = unquantized(node.inputs[1])
+            let bias = node.inputs.count == 3 ? unquantized(node.inputs[2]) : nil
+            parameterNames = [graph[weight].name] + (bias.map { [graph[$0].name] } ?? [])
+            operation = .conv(g, weight: parameter(weight), bias: bias.map(parameter), relu: relu)
             outputShape = g.outputShape
-        case let conv as Int8TrainingConv2dOperation:
-            let weightShape = graph.shape(node.inputs[1])
-            let g = try Conv2dGeometry(batch: batch, inChannels: shape[1], height: shape[2], width: shape[3], outChannels: weightShape[0],
-                                       kernel: weightShape[2], stride: conv.stride, padding: conv.padding)
-            var relu = false
-            if node.output != output, let next = nodes.first(where: { $0.inputs.first == node.output }),
-               let activation = next.operation as? ActivationOperation, activation.activation == .relu {
-                relu = true
-                produced = next.output
-            }
-            operation = .conv(g, weight: parameter(node.inputs[1]), bias: parameter(node.inputs[2]), relu: relu)
-            outputShape = g.outputShape
-        case let upsample as Upsample2xOperation where upsample.mode == .nearest:
+        case .upsample2x(nearest: true):
             operation = .upsampleNearest
             outputShape = [shape[0], shape[1], 2 * shape[2], 2 * shape[3]]
-        case let pool as Pool2dOperation where pool.kernel == 2 && pool.stride == 2 && pool.padding == 0:
-            operation = .pool(maximum: pool.mode == .max)
+        case .pool2d(let maximum, kernel: 2, stride: 2, padding: 0):
+            operation = .pool(maximum: maximum)
             outputShape = [shape[0], shape[1], shape[2] / 2, shape[3] / 2]
-        case let activation as ActivationOperation where activation.activation == .sigmoid && node.output == output:
+        case .activation(.sigmoid) where node.output == output:
             operation = .sigmoid
-        default:
-            throw Int8ConversionError.unsupported(node: node.name, reason: "\(type(of: node.operation)) has no int8 form here (supported: conv2d with ReLU, depthwise conv2d, nearest 2x upsampling, 2x2 pooling, a final sigmoid)")
+        case .activation, .upsample2x, .pool2d:
+            throw Int8ConversionError.unsupported(node: node.name, reason: "\(node.operation.inferenceForm) has no int8 form here (supported: conv2d with ReLU, depthwise conv2d, nearest 2x upsampling, 2x2 pooling, a final sigmoid)")
+        case .trainingOnly:
+            throw Int8ConversionError.unsupported(node: node.name, reason: "\(type(of: node.operation)) exists only for training; end the chain before it")
+        case let .notLowered(what):
+            throw Int8ConversionError.unsupported(node: node.name, reason: "\(what) has no inference lowering yet (supported: conv2d with ReLU, depthwise conv2d, nearest 2x upsampling, 2x2 pooling, a final sigmoid)")
         }
-        stages.append(ChainStage(name: graph[produced].name, operation: operation, inputShape: shape, outputShape: outputShape))
+        stages.append(ChainStage(name: graph[produced].name, operation: operation, inputShape: shape, outputShape: outputShape,
+                                 parameterNames: parameterNames))
         shape = outputShape
         current = produced
     }
