@@ -5,7 +5,14 @@
 // malloc-interposer package does the same but needs LD_PRELOAD on Linux.
 #include "CAllocationCounter.h"
 
-#if defined(__linux__) && defined(__GLIBC__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+// Sanitizers replace the allocator themselves; the counter steps aside (counts read 0).
+#define FORESIGHT_SANITIZED 1
+#endif
+#endif
+
+#if defined(__linux__) && defined(__GLIBC__) && !defined(FORESIGHT_SANITIZED)
 #include <errno.h>
 #include <stddef.h>
 

@@ -35,42 +35,22 @@ public final class ThreadPool: @unchecked Sendable {
     /// Most chunks one region may have (the claim counter packs them into 20 bits).
     public static let maximumChunks = 1 << 20 - 1
 
-    /// Polls of the shared counters before a waiting thread sleeps (about a millisecond): a
-    /// training step issues its parallel regions back to back, and a sleeping worker takes
-    /// tens of microseconds to wake.
-    static let spinLimit = 1_000_000
-
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// The region being run: written by the caller before it publishes the region, read by a
-    /// thread only after it has claimed a chunk of it (so it cannot change meanwhile).
-    private var job: ((Int, Int) -> Void)?
-    private var jobCount = 0
-    private var work: (any ParallelWork)?
-    /// Generation (bits 40...63), chunk count (bits 20...39), next chunk to claim (bits 0...19).
-    private let claims = Atomic<UInt64>(0)
-    /// Chunks of the current region that have finished.
-    private let completed = Atomic<Int>(0)
-    /// Whether the caller sleeps on `done` (the thread that finishes the last chunk then signals).
-    private var callerSleeps = false
-    private var generation: UInt64 = 0
-    private var stopping = false
+    /// What the workers share with the caller. The workers hold only this, not the pool, so
+    /// a pool nobody uses any more stops and joins its threads.
+    private let regions: Regions
     private var threads: [pthread_t] = []
 
     /// Starts `threads - 1` workers; the caller is the remaining one.
     public init(threads count: Int) {
         precondition(count >= 1, "a thread pool needs at least one thread, got \(count)")
         threadCount = count
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(wake, nil)
-        pthread_cond_init(done, nil)
+        regions = Regions()
         for worker in 1..<count {
-            let box = Unmanaged.passRetained(WorkerStart(pool: self, index: worker))
+            let box = Unmanaged.passRetained(WorkerStart(regions: regions, index: worker))
             var thread = pthread_t()
             let status = pthread_create(&thread, nil, { raw in
                 let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
-                start.pool.workerLoop(index: start.index)
+                start.regions.workerLoop(index: start.index)
                 return nil
             }, box.toOpaque())
             precondition(status == 0, "pthread_create failed with \(status)")
@@ -79,17 +59,8 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     deinit {
-        pthread_mutex_lock(mutex)
-        stopping = true
-        pthread_cond_broadcast(wake)
-        pthread_mutex_unlock(mutex)
+        regions.stop()
         for thread in threads { pthread_join(thread, nil) }
-        pthread_mutex_destroy(mutex)
-        pthread_cond_destroy(wake)
-        pthread_cond_destroy(done)
-        mutex.deallocate()
-        wake.deallocate()
-        done.deallocate()
     }
 
     /// A chunk count for `items` units of work of which a chunk should hold at least
@@ -113,9 +84,9 @@ public final class ThreadPool: @unchecked Sendable {
             for chunk in 0..<chunks { work.work(chunk: chunk, of: chunks, thread: 0) }
             return
         }
-        self.work = work
-        runRegion(chunks: chunks)
-        self.work = nil
+        regions.work = work
+        regions.run(chunks: chunks)
+        regions.work = nil
     }
 
     /// Runs `body(i, thread)` for every `i` in `0..<count`; consecutive indices form chunks
@@ -126,17 +97,63 @@ public final class ThreadPool: @unchecked Sendable {
             return
         }
         withoutActuallyEscaping(body) { escapable in
-            job = escapable
-            jobCount = count
-            runRegion(chunks: min(count, ThreadPool.chunksPerThread * threadCount))
-            job = nil
+            regions.job = escapable
+            regions.jobCount = count
+            regions.run(chunks: min(count, ThreadPool.chunksPerThread * threadCount))
+            regions.job = nil
         }
+    }
+}
+
+/// The region being run and the counters the threads claim and finish its chunks with.
+private final class Regions: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// The region being run: written by the caller before it publishes the region, read by a
+    /// thread only after it has claimed a chunk of it (so it cannot change meanwhile).
+    var job: ((Int, Int) -> Void)?
+    var jobCount = 0
+    var work: (any ParallelWork)?
+    /// Generation (bits 40...63), chunk count (bits 20...39), next chunk to claim (bits 0...19).
+    private let claims = Atomic<UInt64>(0)
+    /// Chunks of the current region that have finished.
+    private let completed = Atomic<Int>(0)
+    /// Whether the caller sleeps on `done` (the thread that finishes the last chunk then signals).
+    private var callerSleeps = false
+    private var generation: UInt64 = 0
+    /// How long waiting threads poll before they sleep.
+    private let spin = SpinPolicy()
+    private var stopping = false
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+        pthread_cond_init(done, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        pthread_cond_destroy(wake)
+        pthread_cond_destroy(done)
+        mutex.deallocate()
+        wake.deallocate()
+        done.deallocate()
+    }
+
+    /// Tells the workers to return once they are idle.
+    func stop() {
+        pthread_mutex_lock(mutex)
+        stopping = true
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
     }
 
     /// Publishes a region of `chunks` chunks, claims chunks on the calling thread (thread 0)
     /// until none are left, then waits only for chunks that other threads are still running:
     /// a worker that has not woken up yet finds the region gone and is not waited for.
-    private func runRegion(chunks: Int) {
+    func run(chunks: Int) {
+        spin.regionStarted()
         completed.store(0, ordering: .relaxed)
         pthread_mutex_lock(mutex)
         generation = (generation + 1) & 0xFF_FFFF
@@ -145,7 +162,8 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         runChunks(generation: generation, thread: 0)
         var spins = 0
-        while completed.load(ordering: .acquiring) != chunks && spins < ThreadPool.spinLimit { spins += 1 }
+        let spinLimit = spin.current
+        while completed.load(ordering: .acquiring) != chunks && spins < spinLimit { spins += 1 }
         if completed.load(ordering: .acquiring) != chunks {
             pthread_mutex_lock(mutex)
             callerSleeps = true
@@ -186,14 +204,17 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    private func workerLoop(index: Int) {
+    func workerLoop(index: Int) {
         var seen: UInt64 = 0
         while true {
-            // Spin a little for the next region before sleeping: steps issue regions back to back.
+            // Poll a little for the next region before sleeping: steps issue regions back to back.
             var spins = 0
-            while claims.load(ordering: .acquiring) >> 40 == seen && spins < ThreadPool.spinLimit { spins += 1 }
+            let spinLimit = spin.current
+            while claims.load(ordering: .acquiring) >> 40 == seen && spins < spinLimit { spins += 1 }
             pthread_mutex_lock(mutex)
+            spin.sleepingWorkers.add(1, ordering: .relaxed)
             while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
+            spin.sleepingWorkers.subtract(1, ordering: .relaxed)
             if stopping { pthread_mutex_unlock(mutex); return }
             seen = generation
             pthread_mutex_unlock(mutex)
@@ -202,8 +223,91 @@ public final class ThreadPool: @unchecked Sendable {
     }
 }
 
+/// How long waiting threads poll the shared counters before they sleep.
+///
+/// A training step issues its parallel regions back to back and a sleeping thread takes tens
+/// of microseconds to wake, so while the machine has a core for every runnable thread, a
+/// waiting thread polls for about a millisecond. When it has more runnable threads than cores
+/// (another process, capture threads, more pool threads than free cores), polling takes a
+/// core from the very thread whose chunk is awaited, so waiting threads poll only a few
+/// microseconds and then sleep. The caller samples the kernel's count of runnable threads
+/// (/proc/loadavg), plus the pool's sleeping workers, every `period` regions; workers read
+/// the verdict.
+final class SpinPolicy: @unchecked Sendable {
+    static let long = 1_000_000
+    static let short = 2_000
+    static let period = 32
+    /// Uncontended samples in a row before polling long again.
+    static let calmSamples = 4
+
+    private let limit = Atomic<Int>(SpinPolicy.long)
+    /// Workers asleep on the pool's condition: they would be runnable if they polled instead.
+    let sleepingWorkers = Atomic<Int>(0)
+    let cores: Int
+    private let buffer = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 8)
+    private var regions = 0
+    private var calm = 0
+
+    init(cores: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))) {
+        self.cores = cores
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// The poll budget for the next wait (any thread).
+    var current: Int { limit.load(ordering: .relaxed) }
+
+    /// Counts a region and, every `period` regions, samples the runnable threads (the caller only).
+    func regionStarted() {
+        regions += 1
+        guard regions >= SpinPolicy.period else { return }
+        regions = 0
+        guard let runnable = runnableThreads() else { return }
+        record(runnable: runnable + sleepingWorkers.load(ordering: .relaxed))
+    }
+
+    /// Takes in one sample of the threads that want a core (the caller's thread).
+    func record(runnable: Int) {
+        if runnable > cores {
+            calm = 0
+            limit.store(SpinPolicy.short, ordering: .relaxed)
+        } else {
+            calm += 1
+            if calm >= SpinPolicy.calmSamples { limit.store(SpinPolicy.long, ordering: .relaxed) }
+        }
+    }
+
+    /// The runnable threads of /proc/loadavg, read without allocating.
+    private func runnableThreads() -> Int? {
+        let descriptor = open("/proc/loadavg", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        let count = read(descriptor, buffer, 127)
+        close(descriptor)
+        guard count > 0 else { return nil }
+        return SpinPolicy.runnableThreads(loadavg: UnsafeRawBufferPointer(start: buffer, count: count))
+    }
+
+    /// The fourth field of /proc/loadavg's "1.00 0.50 0.25 RUNNABLE/TOTAL LASTPID", or nil.
+    static func runnableThreads(loadavg bytes: UnsafeRawBufferPointer) -> Int? {
+        var spaces = 0, value = 0, digits = 0
+        for byte in bytes {
+            if spaces == 3 {
+                if byte >= 0x30 && byte <= 0x39 && digits < 9 {
+                    value = value * 10 + Int(byte - 0x30)
+                    digits += 1
+                } else {
+                    return digits > 0 && byte == 0x2F ? value : nil
+                }
+            } else if byte == 0x20 {
+                spaces += 1
+            }
+        }
+        return nil
+    }
+}
+
 private final class WorkerStart {
-    let pool: ThreadPool
+    let regions: Regions
     let index: Int
-    init(pool: ThreadPool, index: Int) { self.pool = pool; self.index = index }
+    init(regions: Regions, index: Int) { self.regions = regions; self.index = index }
 }
