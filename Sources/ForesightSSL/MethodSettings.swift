@@ -37,6 +37,20 @@ public struct MethodSetting: Sendable, Equatable {
     public func format(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
     }
+
+    /// The settings of a `describe` string (or of `--set` arguments, one "name=value" each);
+    /// throws for a malformed pair. The names are checked later, by `resolvedSettings`.
+    public static func parse(_ pairs: [String]) throws -> [String: Double] {
+        var values: [String: Double] = [:]
+        for pair in pairs {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let value = Double(parts[1]) else {
+                throw MethodSettingError("a method setting is NAME=NUMBER, got '\(pair)'")
+            }
+            values[parts[0]] = value
+        }
+        return values
+    }
 }
 
 /// Why method settings were refused.
@@ -45,7 +59,7 @@ public struct MethodSettingError: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
-extension MethodRegistry.Entry {
+extension SelfSupervisedMethod {
     /// Every setting of the method: its default, or the value in `given`. Throws for a name the
     /// method does not have (listing those it has), a value out of range or a fraction where a
     /// whole number is needed.
@@ -58,7 +72,7 @@ extension MethodRegistry.Entry {
         for setting in settings {
             let value = given[setting.name] ?? setting.defaultValue
             guard value.isFinite, setting.range.contains(value) else {
-                throw MethodSettingError("\(self.name) setting \(setting.name)=\(setting.format(value)) is outside \(setting.format(setting.range.lowerBound))...\(setting.format(setting.range.upperBound))")
+                throw MethodSettingError("\(self.name) setting \(setting.name)=\(setting.format(value)) is outside \(setting.format(setting.range.lowerBound))...\(setting.format(setting.range.upperBound)); give a value in that range")
             }
             guard !setting.integer || value == value.rounded() else {
                 throw MethodSettingError("\(self.name) setting \(setting.name) must be a whole number, got \(value)")
@@ -71,19 +85,5 @@ extension MethodRegistry.Entry {
     /// "name=value ..." of resolved `values` in the method's order (what model files store); "" without settings.
     public func describe(_ values: [String: Double]) -> String {
         settings.compactMap { setting in values[setting.name].map { "\(setting.name)=\(setting.format($0))" } }.joined(separator: " ")
-    }
-
-    /// The settings of a `describe` string (or of `--set` arguments, one "name=value" each);
-    /// throws for a malformed pair. The names are checked later, by `resolvedSettings`.
-    public static func parseSettings(_ pairs: [String]) throws -> [String: Double] {
-        var values: [String: Double] = [:]
-        for pair in pairs {
-            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty, let value = Double(parts[1]) else {
-                throw MethodSettingError("a method setting is NAME=NUMBER, got '\(pair)'")
-            }
-            values[parts[0]] = value
-        }
-        return values
     }
 }

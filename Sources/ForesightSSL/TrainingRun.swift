@@ -103,8 +103,8 @@ public final class TrainingRun {
         }
         self.method = method
         self.options = options
-        let entry = try MethodRegistry.entry(method)
-        settings = entry.describe(try entry.resolvedSettings(options.settings))
+        let registered = try MethodRegistry.method(named: method)
+        settings = registered.describe(try registered.resolvedSettings(options.settings))
         trainer = try MethodRegistry.makeTrainer(method: method, data: data, options: options)
         self.chunks = chunks
         if let chunks {
@@ -117,7 +117,7 @@ public final class TrainingRun {
             inputShape = [set.channels, set.height, set.width]
             stepsPerEpoch = ((chunks?.files.count ?? set.count) + options.batch - 1) / options.batch
         } else {
-            inputShape = trainer.imageBackbone == nil ? nil : try MethodRegistry.entry(method).imageShape?(options)
+            inputShape = trainer.imageBackbone == nil ? nil : registered.imageShape(options: options)
             stepsPerEpoch = trainer.stepsPerPass
         }
         var state: [(name: String, tensor: Tensor)] = []
@@ -190,8 +190,9 @@ public final class TrainingRun {
         let current = metadata
         var stored = file.metadata
         // Model files written before methods had settings trained with the defaults.
-        if stored[TrainingMetadata.settings] == nil, let entry = try? MethodRegistry.entry(method), let defaults = try? entry.resolvedSettings([:]) {
-            stored[TrainingMetadata.settings] = defaults.isEmpty ? nil : entry.describe(defaults)
+        if stored[TrainingMetadata.settings] == nil, let registered = try? MethodRegistry.method(named: method),
+           let defaults = try? registered.resolvedSettings([:]) {
+            stored[TrainingMetadata.settings] = defaults.isEmpty ? nil : registered.describe(defaults)
         }
         for key in [TrainingMetadata.method, TrainingMetadata.backbone, TrainingMetadata.input, TrainingMetadata.settings]
         where stored[key] != current[key] {

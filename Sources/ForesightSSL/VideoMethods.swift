@@ -328,20 +328,11 @@ public final class VideoCPCTrainer: SelfSupervisedTrainer {
     }
 }
 
-// MARK: - Method list and factory
+// MARK: - Trainer factory
 
-/// The video methods: their `SSLMethod` entries and the trainer the command line makes for each.
+/// The trainers of the video methods (next-frame, motion, cpc), by name; their descriptions
+/// are `NextFrameMethod`, `MotionMethod` and `CPCMethod` under Methods/.
 public enum VideoMethods {
-    /// next-frame, motion and cpc, as `SSLMethod.all` should list them.
-    public static let methods: [SSLMethod] = [
-        SSLMethod(name: "next-frame", summary: "video: predict the next frame's pixels from the past frames",
-                  reference: "Srivastava, Mansimov, Salakhutdinov. Unsupervised Learning of Video Representations using LSTMs. ICML 2015"),
-        SSLMethod(name: "motion", summary: "video: predict a motion field (and residual) that warps the last frame into the next",
-                  reference: "Patraucean, Handa, Cipolla. Spatio-temporal video autoencoder with differentiable memory. ICLR 2016 workshop"),
-        SSLMethod(name: "cpc", summary: "video or audio: a recurrent context picks its own future latents among the batch's (InfoNCE)",
-                  reference: "van den Oord, Li, Vinyals. Representation Learning with Contrastive Predictive Coding. arXiv:1807.03748, 2018"),
-    ]
-
     /// The trainer for `method` ("next-frame", "motion" or "cpc") on clips of `y4mPath`
     /// (shuffled in a reservoir of 64 clips), or on moving shapes when it is nil. Prediction
     /// uses 4 past frames at `size` (default 32) and `batch` clips (default 8); CPC the default

@@ -11,18 +11,15 @@ struct Methods: ParsableCommand {
     )
 
     func run() throws {
-        let width = SSLMethod.all.map(\.name.count).max() ?? 0
-        for method in SSLMethod.all {
-            let data = (try? MethodRegistry.entry(method.name).kinds).map { " [" + $0.map(\.rawValue).joined(separator: ", ") + "]" } ?? ""
+        let width = MethodRegistry.names.map(\.count).max() ?? 0
+        let indent = String(repeating: " ", count: width) + "  "
+        for method in MethodRegistry.methods {
+            let data = " [" + method.dataKinds.map(\.rawValue).joined(separator: ", ") + "]"
             print(method.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + method.summary + data)
-            print(String(repeating: " ", count: width) + "  " + method.reference)
-            for setting in (try? MethodRegistry.entry(method.name).settings) ?? [] {
-                print(String(repeating: " ", count: width) + "  --set \(setting.name)=\(setting.format(setting.defaultValue)): \(setting.summary)")
+            print(indent + method.reference)
+            for setting in method.settings {
+                print(indent + "--set \(setting.name)=\(setting.format(setting.defaultValue)): \(setting.summary)")
             }
-        }
-        // Trainable methods whose description is not in SSLMethod.all yet: name and data only.
-        for entry in MethodRegistry.entries where SSLMethod.named(entry.name) == nil {
-            print(entry.name.padding(toLength: max(width, entry.name.count), withPad: " ", startingAt: 0) + "  [" + entry.kinds.map(\.rawValue).joined(separator: ", ") + "]")
         }
     }
 }

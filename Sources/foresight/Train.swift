@@ -32,7 +32,7 @@ struct Train: ParsableCommand {
     @Option(help: "An image folder, a .txt, a .wav or a .y4m file.")
     var data: String
 
-    @Option(help: "The image backbone, `family key=value ...`: resnet width= groups=, or vit dim= depth= heads= patch= (default: the method's, resnet width=16 groups=4 for most; the checkpoint's with --resume).")
+    @Option(help: "The image backbone, `family key=value ...`: resnet width= groups=, or vit dim= depth= heads= patch= (default: \(methodDefaults(\.defaultBackbone)); the checkpoint's with --resume).")
     var backbone: String?
 
     @Option(help: "Passes over the data: an image folder, a text, a recording (give --epochs or --steps; a synthetic source needs --steps).")
@@ -41,29 +41,29 @@ struct Train: ParsableCommand {
     @Option(help: "Training steps in all, resumed ones included (give --epochs or --steps).")
     var steps: Int?
 
-    @Option(help: "Images (or clips, or text windows) per step (default: the method's, 64 for images; the checkpoint's with --resume).")
+    @Option(help: "Images (or clips, or text windows) per step (default: \(methodDefaults { String($0.defaultBatch) }); the checkpoint's with --resume).")
     var batch: Int?
 
     @Option(help: "Kernel worker threads.")
-    var threads = 1
+    var threads = TrainingOptions.default.threads
 
-    @Option(help: "AdamW learning rate (default: the method's: 5e-4 for simsiam, next-frame and motion, 2e-3 for the others).")
+    @Option(help: "AdamW learning rate (default: \(methodDefaults { String($0.defaultLearningRate) })).")
     var learningRate: Float?
 
     @Option(name: .customLong("set"), help: ArgumentHelp("A method setting, NAME=VALUE, repeatable: e.g. temperature=0.1 for simclr (see `foresight methods`; the checkpoint's with --resume).", valueName: "name=value"))
     var settings: [String] = []
 
     @Option(help: "Seed of the weights and the batches.")
-    var seed: UInt64 = 0
+    var seed = TrainingOptions.default.seed
 
-    @Option(help: "Height and width images are resized to (default: 32, or the checkpoint's with --resume).")
+    @Option(help: "Height and width images are resized to (default: \(TrainingOptions.default.imageSize), or the checkpoint's with --resume).")
     var size: Int?
 
     @Flag(help: "Keep images in RGB instead of greyscale.")
     var rgb = false
 
     @Option(help: "The most memory (MiB) an image folder's decoded images may take; a larger folder is taken in chunks of half that, one after another, each shuffled pass over the folder anew.")
-    var imageMemory = 256
+    var imageMemory = TrainingOptions.default.imageMemoryBytes >> 20
 
     @Flag(help: "Two-view and momentum methods: add flips, colour jitter, greyscale and blur to the views (for camera images; off for digits-like data).")
     var colourAugmentations = false
@@ -89,21 +89,22 @@ struct Train: ParsableCommand {
     func run() throws {
         // With --resume, the checkpoint's backbone and image size are the defaults.
         let checkpoint = resume ? try ModelFile(path: output) : nil
-        let specification = try backbone ?? checkpoint?.metadata[TrainingMetadata.backbone] ?? MethodRegistry.entry(method).defaultBackbone
+        let chosen = try MethodRegistry.method(named: method)
+        let specification = backbone ?? checkpoint?.metadata[TrainingMetadata.backbone] ?? chosen.defaultBackbone
         let storedInput = (checkpoint?.metadata[TrainingMetadata.input] ?? "").split(separator: ",").compactMap { Int($0) }
         var options = TrainingOptions()
         options.backbone = try ImageBackbones.parse(specification)
-        options.batch = try batch ?? checkpoint?.metadata[TrainingMetadata.batch].flatMap { Int($0) } ?? MethodRegistry.entry(method).defaultBatch
+        options.batch = batch ?? checkpoint?.metadata[TrainingMetadata.batch].flatMap { Int($0) } ?? chosen.defaultBatch
         options.threads = threads
-        options.learningRate = try learningRate ?? MethodRegistry.entry(method).defaultLearningRate
+        options.learningRate = learningRate ?? chosen.defaultLearningRate
         options.seed = resume ? seed &+ UInt64(checkpoint?.metadata[TrainingMetadata.steps].flatMap { UInt64($0) } ?? 0) : seed
-        options.imageSize = size ?? (storedInput.count == 3 ? storedInput[1] : 32)
+        options.imageSize = size ?? (storedInput.count == 3 ? storedInput[1] : TrainingOptions.default.imageSize)
         options.colour = rgb || (size == nil && storedInput.first == 3)
         if colourAugmentations { options.augmentation = TrainingOptions.colourAugmentation }
         guard imageMemory >= 1 else { throw ValidationError("--image-memory must be at least 1 MiB (got \(imageMemory))") }
         options.imageMemoryBytes = imageMemory << 20
         let stored = (checkpoint?.metadata[TrainingMetadata.settings] ?? "").split(separator: " ").map(String.init)
-        options.settings = try MethodRegistry.Entry.parseSettings(stored).merging(MethodRegistry.Entry.parseSettings(settings)) { $1 }
+        options.settings = try MethodSetting.parse(stored).merging(MethodSetting.parse(settings)) { $1 }
         let run = try TrainingRun(method: method, dataPath: data, options: options)
         if let chunks = run.chunks {
             FileHandle.standardError.write(Data("\(data) holds \(chunks.files.count) images, more than fit in --image-memory \(imageMemory) MiB; training takes them in \(chunks.chunksPerPass) chunks of about \(chunks.smallestChunk), the next decoded while the current one trains\n".utf8))
@@ -129,6 +130,20 @@ struct Train: ParsableCommand {
         print(String(format: "%@: %d steps in %.1f s; loss %.4f -> %.4f; wrote %@%@", method, report.steps, report.seconds,
                      report.firstLoss, report.lastLoss, output, stopped))
     }
+}
+
+/// A default that depends on the method, as `--help` states it, read from the methods:
+/// "the method's: 32 for moco, 16 for bert and gpt, 64 for the others".
+private func methodDefaults(_ value: (any SelfSupervisedMethod) -> String) -> String {
+    var groups: [(value: String, names: [String])] = []
+    for method in MethodRegistry.methods {
+        let given = value(method)
+        if let index = groups.firstIndex(where: { $0.value == given }) { groups[index].names.append(method.name) } else { groups.append((given, [method.name])) }
+    }
+    guard let common = groups.max(by: { $0.names.count < $1.names.count }), groups.count > 1 else { return groups.first?.value ?? "" }
+    func list(_ names: [String]) -> String { names.count == 1 ? names[0] : names.dropLast().joined(separator: ", ") + " and " + names.last! }
+    let special = groups.filter { $0.value != common.value }.map { "\($0.value) for \(list($0.names))" }
+    return "the method's: " + (special + ["\(common.value) for the others"]).joined(separator: ", ")
 }
 
 /// A one-line progress bar on stderr: redrawn in place on a terminal (at most ten times a

@@ -1,0 +1,16 @@
+// SimSiam as a method: its description and data, and its trainer (TwoViewTrainer with a
+// stop-gradient). Not the objective itself (NonContrastiveOperations.swift).
+
+/// `simsiam`: BYOL without the momentum network.
+struct SimSiamMethod: SelfSupervisedMethod {
+    let name = "simsiam"
+    let summary = "non-contrastive: like BYOL without the momentum network, a stop-gradient on the other branch"
+    let reference = "Chen, He. Exploring Simple Siamese Representation Learning. CVPR 2021"
+    let dataKinds: [TrainingDataKind] = [.images]
+    let defaultLearningRate: Float = 5e-4
+
+    func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
+        try TwoViewTrainer(objective: .simsiam, data: images(data, options), backbone: smallResNet(options), batch: options.batch,
+                           augmentation: options.augmentation, learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+    }
+}
