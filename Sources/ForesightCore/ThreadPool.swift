@@ -38,29 +38,22 @@ public final class ThreadPool: @unchecked Sendable {
     /// What the workers share with the caller. The workers hold only this, not the pool, so
     /// a pool nobody uses any more stops and joins its threads.
     private let regions: Regions
-    private var threads: [pthread_t] = []
+    private var workers: [JoinableThread] = []
 
     /// Starts `threads - 1` workers; the caller is the remaining one.
     public init(threads count: Int) {
         precondition(count >= 1, "a thread pool needs at least one thread, got \(count)")
         threadCount = count
-        regions = Regions()
-        for worker in 1..<count {
-            let box = Unmanaged.passRetained(WorkerStart(regions: regions, index: worker))
-            var thread = pthread_t()
-            let status = pthread_create(&thread, nil, { raw in
-                let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
-                start.regions.workerLoop(index: start.index)
-                return nil
-            }, box.toOpaque())
-            precondition(status == 0, "pthread_create failed with \(status)")
-            threads.append(thread)
+        let regions = Regions()
+        self.regions = regions
+        workers = (1..<count).map { index in
+            JoinableThread(name: "foresight-pool\(index)") { regions.workerLoop(index: index) }
         }
     }
 
     deinit {
         regions.stop()
-        for thread in threads { pthread_join(thread, nil) }
+        for worker in workers { worker.join() }
     }
 
     /// A chunk count for `items` units of work of which a chunk should hold at least
@@ -304,10 +297,4 @@ final class SpinPolicy: @unchecked Sendable {
         }
         return nil
     }
-}
-
-private final class WorkerStart {
-    let regions: Regions
-    let index: Int
-    init(regions: Regions, index: Int) { self.regions = regions; self.index = index }
 }
