@@ -36,22 +36,10 @@ extension EncoderModel {
     /// exhaustive, so a chain operation added to ForesightNN compiles only once it lowers here.
     static func lower(_ stages: [ChainStage], from input: String, to output: String, into graph: inout Onnx_GraphProto) {
         func initializer(_ name: String, _ dims: [Int], _ values: UnsafePointer<Float>) {
-            var tensor = Onnx_TensorProto()
-            tensor.name = name
-            tensor.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
-            tensor.dims = dims.map(Int64.init)
-            // raw_data is little-endian float32, as the tensor is in memory on every supported CPU.
-            tensor.rawData = Data(bytes: values, count: dims.reduce(1, *) * MemoryLayout<Float>.size)
-            graph.initializer.append(tensor)
+            graph.addInitializer(name, .float, dims, Data(bytes: values, count: dims.reduce(1, *) * MemoryLayout<Float>.size))
         }
         func node(_ type: String, _ name: String, _ inputs: [String], _ output: String, _ attributes: [Onnx_AttributeProto] = []) {
-            var node = Onnx_NodeProto()
-            node.name = name
-            node.opType = type
-            node.input = inputs
-            node.output = [output]
-            node.attribute = attributes
-            graph.node.append(node)
+            graph.addNode(type, name, inputs, output, attributes)
         }
         var previous = input
         for (index, stage) in stages.enumerated() {
@@ -169,22 +157,11 @@ extension Int8EncoderModel {
         graph.input = [EncoderModel.valueInfo("frames", EncoderModel.inputShape)]
         graph.output = [EncoderModel.valueInfo("embedding", EncoderModel.outputShape)]
         func initializer(_ name: String, _ type: Onnx_TensorProto.DataType, _ dims: [Int], _ bytes: Data) {
-            var tensor = Onnx_TensorProto()
-            tensor.name = name
-            tensor.dataType = Int32(type.rawValue)
-            tensor.dims = dims.map(Int64.init)
-            tensor.rawData = bytes          // little-endian, as in memory on every supported CPU
-            graph.initializer.append(tensor)
+            graph.addInitializer(name, type, dims, bytes)
         }
         func data<T>(_ values: [T]) -> Data { values.withUnsafeBytes { Data($0) } }
         func node(_ type: String, _ name: String, _ inputs: [String], _ output: String, _ attributes: [Onnx_AttributeProto] = []) {
-            var node = Onnx_NodeProto()
-            node.name = name
-            node.opType = type
-            node.input = inputs
-            node.output = [output]
-            node.attribute = attributes
-            graph.node.append(node)
+            graph.addNode(type, name, inputs, output, attributes)
         }
         // Scalars (dims []) for per-tensor parameters.
         initializer("input.scale", .float, [], data([inputQuantization.scale]))
@@ -234,5 +211,28 @@ private func writeONNXFile(_ bytes: Data, to path: String) throws {
         try bytes.write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
         throw ModelFileError(path: path, problem: "cannot be written: \(error.localizedDescription)")
+    }
+}
+
+extension Onnx_GraphProto {
+    /// Appends an initializer of `type` with raw little-endian `bytes` (as in memory on every supported CPU).
+    mutating func addInitializer(_ name: String, _ type: Onnx_TensorProto.DataType, _ dims: [Int], _ bytes: Data) {
+        var tensor = Onnx_TensorProto()
+        tensor.name = name
+        tensor.dataType = Int32(type.rawValue)
+        tensor.dims = dims.map(Int64.init)
+        tensor.rawData = bytes
+        initializer.append(tensor)
+    }
+
+    /// Appends a node of operator `type` with one output.
+    mutating func addNode(_ type: String, _ name: String, _ inputs: [String], _ output: String, _ attributes: [Onnx_AttributeProto] = []) {
+        var node = Onnx_NodeProto()
+        node.name = name
+        node.opType = type
+        node.input = inputs
+        node.output = [output]
+        node.attribute = attributes
+        self.node.append(node)
     }
 }
