@@ -75,6 +75,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Every parser of outside data as a fuzz target (Tests/Fuzz/fuzz.sh builds it with libFuzzer)
+        // and, in ordinary builds, the replay of corpora and regression inputs through them.
+        .executableTarget(name: "foresight-fuzz", dependencies: ["ForesightIO"], path: "Sources/ForesightFuzz"),
         .testTarget(name: "ForesightCoreTests", dependencies: ["ForesightCore"]),
         .testTarget(
             name: "ForesightNNTests",
