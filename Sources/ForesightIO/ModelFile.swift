@@ -102,7 +102,9 @@ public struct ModelFile: Sendable {
         }
         // A checksum is kept by whatever wrote the file; weights that are NaN or infinite would
         // only turn every output into NaN, so they are refused here, naming the tensor.
-        for stored in tensors.values.sorted(by: { $0.name < $1.name }) where stored.dtype == .float32 {
+        // (An int8 encoder file's float32 tensors are its scales, which its reader checks to be
+        // finite and positive, naming the tensor.)
+        for stored in tensors.values.sorted(by: { $0.name < $1.name }) where stored.dtype == .float32 && metadata["int8.format"] == nil {
             if let (index, value) = ModelFile.firstNonFinite(bytes, from: headerEnd + stored.offset, count: stored.byteCount / 4) {
                 throw fail("tensor \(stored.name) holds \(value) at element \(index) (of \(stored.byteCount / 4)): weights must be finite; the file was written by a run that diverged or was damaged")
             }

@@ -320,9 +320,6 @@ public final class WAVReader {
                 frameCount = size.map { $0 / format.frameBytes }
                 return
             }
-            if let length, declared > length - body {
-                throw FileFormatError("WAV", .truncated, at: length, "chunk \"\(id)\" at byte \(position) announces \(declared) bytes, beyond the end of the file")
-            }
             if id == "fmt " {
                 guard declared >= 16 else {
                     throw FileFormatError("WAV", .malformed, at: position + 4, "fmt chunk of \(declared) bytes, at least 16 needed")
@@ -335,6 +332,9 @@ public final class WAVReader {
                 }
             } else {
                 // Skip any other chunk (LIST, fact, cue ...), with its pad byte.
+                if let length, declared > length - body {
+                    throw FileFormatError("WAV", .truncated, at: length, "chunk \"\(id)\" at byte \(position) announces \(declared) bytes, beyond the end of the file")
+                }
                 let skip = declared + (declared & 1)
                 guard stream.skip(skip) >= declared else {
                     throw FileFormatError("WAV", .truncated, at: stream.offset, "file ends inside chunk \"\(id)\" at byte \(position)")

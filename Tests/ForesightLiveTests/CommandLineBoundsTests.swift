@@ -61,15 +61,4 @@ final class CommandLineBoundsTests: XCTestCase {
         XCTAssertEqual(audio.status, 1, audio.output)
         XCTAssertTrue(audio.output.contains("no audio in \(sound)"), audio.output)
     }
-
-    /// A Foundation error (here: a snapshot folder that is a file) reads as path and reason.
-    func testFoundationFileErrorsArePlain() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("foresight-notafolder-\(getpid())").path
-        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        let result = try runForesight(["learn", "--snapshots", file, "--frames", "1", "--as-fast-as-possible"])
-        XCTAssertEqual(result.status, 1, result.output)
-        XCTAssertFalse(result.output.contains("NSCocoaErrorDomain"), result.output)
-        XCTAssertTrue(result.output.contains("cannot write \(file)") || result.output.contains("cannot open \(file)"), result.output)
-    }
 }
