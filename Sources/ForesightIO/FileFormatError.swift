@@ -188,6 +188,18 @@ final class ByteStream {
     /// True when no byte is left.
     func atEnd() -> Bool { start == end && !refill() }
 
+    /// Skips `count` bytes; returns how many it could (less only at the end of the stream).
+    @discardableResult
+    func skip(_ count: Int) -> Int {
+        var done = 0
+        while done < count {
+            if start == end && !refill() { break }
+            let take = min(count - done, end - start)
+            start += take; done += take; offset += take
+        }
+        return done
+    }
+
     /// Reads exactly `count` bytes into `destination`; returns how many it got (less only at
     /// the end of the stream).
     func read(into destination: UnsafeMutableRawPointer, count: Int) -> Int {

@@ -46,7 +46,8 @@ public struct ModelFile: Sendable {
     private let data: Data
     private let dataStart: Int
 
-    /// Reads and checks `path`: header, byte ranges, format version and checksum.
+    /// Reads and checks `path`: header, byte ranges, format version, checksum, and that every
+    /// float32 tensor is finite (a NaN or infinite weight is an error naming the tensor).
     public init(path: String) throws {
         guard let bytes = FileManager.default.contents(atPath: path) else {
             throw ModelFileError(path: path, problem: "cannot be read (missing or not a file)")
@@ -99,11 +100,33 @@ public struct ModelFile: Sendable {
         guard metadata["foresight.checksum"] == String(checksum, radix: 16) else {
             throw fail("fails its checksum (stored \(metadata["foresight.checksum"] ?? "none"), computed \(String(checksum, radix: 16))): its header or data is corrupted")
         }
+        // A checksum is kept by whatever wrote the file; weights that are NaN or infinite would
+        // only turn every output into NaN, so they are refused here, naming the tensor.
+        // (An int8 encoder file's float32 tensors are its scales, which its reader checks to be
+        // finite and positive, naming the tensor.)
+        for stored in tensors.values.sorted(by: { $0.name < $1.name }) where stored.dtype == .float32 && metadata["int8.format"] == nil {
+            if let (index, value) = ModelFile.firstNonFinite(bytes, from: headerEnd + stored.offset, count: stored.byteCount / 4) {
+                throw fail("tensor \(stored.name) holds \(value) at element \(index) (of \(stored.byteCount / 4)): weights must be finite; the file was written by a run that diverged or was damaged")
+            }
+        }
         self.path = path
         self.metadata = metadata
         self.tensors = tensors
         self.data = bytes
         self.dataStart = headerEnd
+    }
+
+    /// The index and value of the first NaN or infinite float among `count` little-endian
+    /// float32 values at byte `start` of `bytes`, or nil when all are finite.
+    static func firstNonFinite(_ bytes: Data, from start: Int, count: Int) -> (Int, Float)? {
+        bytes.withUnsafeBytes { raw -> (Int, Float)? in
+            let base = raw.baseAddress! + start
+            for i in 0..<count {
+                let value = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                if !value.isFinite { return (i, value) }
+            }
+            return nil
+        }
     }
 
     /// Copies stored tensor `name` into `tensor`, which must have its type and shape.

@@ -49,7 +49,7 @@ public struct AudioClip: Equatable, Sendable {
         precondition(targetRate > 0, "resampling needs a positive rate, got \(targetRate)")
         if targetRate == sampleRate { return self }
         let resampler = Resampler(from: sampleRate, to: targetRate)
-        let outputFrames = Int((Double(frameCount) * Double(targetRate) / Double(sampleRate)).rounded(.down))
+        let outputFrames = resampler.outputCount(inputCount: frameCount)
         var channelInput = [Float](repeating: 0, count: frameCount)
         var channelOutput = [Float](repeating: 0, count: outputFrames)
         var output = [Float](repeating: 0, count: outputFrames * channels)
@@ -62,38 +62,120 @@ public struct AudioClip: Equatable, Sendable {
     }
 }
 
-/// Offline band-limited resampling with a Hann-windowed sinc kernel.
+/// Band-limited resampling with a Hann-windowed sinc kernel. Output sample n is centred on
+/// input position n / ratio and weighs the input within `halfWidth` of it.
 struct Resampler {
     let ratio: Double       // output rate / input rate
     let cutoff: Double      // in cycles per input sample, below 0.5
     let halfWidth: Double   // kernel half width in input samples
+    let inputRate: Int, outputRate: Int
     static let zeroCrossings = 16.0
 
     init(from inputRate: Int, to outputRate: Int) {
+        self.inputRate = inputRate
+        self.outputRate = outputRate
         ratio = Double(outputRate) / Double(inputRate)
         cutoff = 0.5 * min(1, ratio) * 0.97  // a little below Nyquist for the transition band
         halfWidth = Resampler.zeroCrossings / (2 * cutoff)
     }
 
-    func resample(_ input: [Float], into output: inout [Float]) {
-        let count = input.count
-        for n in 0..<output.count {
-            let center = Double(n) / ratio
-            let first = max(0, Int((center - halfWidth).rounded(.up)))
-            let last = min(count - 1, Int((center + halfWidth).rounded(.down)))
-            var sum = 0.0
-            if first <= last {
-                for k in first...last {
-                    let distance = Double(k) - center
-                    let x = 2 * cutoff * distance
-                    let sinc = x == 0 ? 1 : sin(Double.pi * x) / (Double.pi * x)
-                    let window = 0.5 + 0.5 * cos(Double.pi * distance / halfWidth)
-                    let weight = 2 * cutoff * sinc * window
-                    sum += Double(input[k]) * weight
-                }
+    /// Output samples of `inputCount` input samples in all.
+    func outputCount(inputCount: Int) -> Int { Int((Double(inputCount) * Double(outputRate) / Double(inputRate)).rounded(.down)) }
+
+    /// The first and last input index output sample `n` weighs, before clipping to the input.
+    func inputSpan(_ n: Int) -> (first: Int, last: Int) {
+        let center = Double(n) / ratio
+        return (Int((center - halfWidth).rounded(.up)), Int((center + halfWidth).rounded(.down)))
+    }
+
+    /// Output sample `n` from the input samples `held` (absolute indices `heldStart`...),
+    /// where `inputCount` is where the whole input ends as far as it is known.
+    func sample(_ n: Int, held: UnsafeBufferPointer<Float>, heldStart: Int, inputCount: Int) -> Float {
+        let center = Double(n) / ratio
+        let span = inputSpan(n)
+        let first = max(0, span.first), last = min(inputCount - 1, span.last)
+        var sum = 0.0
+        if first <= last {
+            for k in first...last {
+                let distance = Double(k) - center
+                let x = 2 * cutoff * distance
+                let sinc = x == 0 ? 1 : sin(Double.pi * x) / (Double.pi * x)
+                let window = 0.5 + 0.5 * cos(Double.pi * distance / halfWidth)
+                let weight = 2 * cutoff * sinc * window
+                sum += Double(held[k - heldStart]) * weight
             }
-            output[n] = Float(sum)
         }
+        return Float(sum)
+    }
+
+    func resample(_ input: [Float], into output: inout [Float]) {
+        input.withUnsafeBufferPointer { held in
+            for n in 0..<output.count { output[n] = sample(n, held: held, heldStart: 0, inputCount: held.count) }
+        }
+    }
+}
+
+/// Resampling of a mono stream given in pieces: the same samples as `AudioClip.resampled`
+/// over the whole, holding only the kernel's width of input (plus the piece last pushed).
+///
+/// ```swift
+/// var resampler = StreamingResampler(from: 44_100, to: 16_000)
+/// resampler.push(piece)                      // any number of input samples
+/// let ready = resampler.pull(into: output)   // output samples whose inputs all arrived
+/// resampler.finish()                         // at the end of the input, then pull the rest
+/// ```
+public struct StreamingResampler: Sendable {
+    let resampler: Resampler?   // nil when the rates are equal
+    private var held: [Float] = []
+    private var heldStart = 0   // absolute index of held[0]
+    private var received = 0    // input samples pushed so far
+    private var produced = 0    // output samples pulled so far
+    private var ended = false
+
+    /// Resampling from `inputRate` to `outputRate` samples per second.
+    public init(from inputRate: Int, to outputRate: Int) {
+        precondition(inputRate > 0 && outputRate > 0, "resampling needs positive rates, got \(inputRate) and \(outputRate)")
+        resampler = inputRate == outputRate ? nil : Resampler(from: inputRate, to: outputRate)
+    }
+
+    /// Input samples held now (the memory this resampler takes is 4 bytes each).
+    public var heldCount: Int { held.count }
+
+    /// Appends input samples.
+    public mutating func push(_ samples: UnsafeBufferPointer<Float>) {
+        precondition(!ended, "StreamingResampler: push after finish")
+        held.append(contentsOf: samples)
+        received += samples.count
+    }
+
+    /// Marks the end of the input: the last output samples become ready.
+    public mutating func finish() { ended = true }
+
+    /// Writes the output samples that are ready, up to `destination.count`; returns how many.
+    public mutating func pull(into destination: UnsafeMutableBufferPointer<Float>) -> Int {
+        guard let resampler else {
+            let count = min(destination.count, held.count)
+            for i in 0..<count { destination[i] = held[i] }
+            held.removeFirst(count)
+            heldStart += count; produced += count
+            return count
+        }
+        let total = ended ? resampler.outputCount(inputCount: received) : Int.max
+        var count = 0
+        held.withUnsafeBufferPointer { held in
+            while count < destination.count && produced < total {
+                guard ended || resampler.inputSpan(produced).last < received else { break }
+                destination[count] = resampler.sample(produced, held: held, heldStart: heldStart, inputCount: received)
+                produced += 1; count += 1
+            }
+        }
+        // Drop the input no later output sample weighs.
+        let needed = min(received, max(heldStart, resampler.inputSpan(produced).first))
+        if needed > heldStart {
+            held.removeFirst(needed - heldStart)
+            heldStart = needed
+        }
+        return count
     }
 }
 
@@ -108,110 +190,332 @@ public enum WAVSampleFormat: Sendable, Equatable {
     var formatTag: UInt16 { self == .pcm16 ? 1 : 3 }
 }
 
-/// WAV decoding and encoding.
-public enum WAV {
-    /// Largest channel count accepted.
-    static let maximumChannels = 64
+/// What a WAV file's fmt chunk says, checked against the ranges this reader accepts.
+public struct WAVFormat: Sendable, Equatable {
+    /// How each sample is stored.
+    public var sample: WAVSampleFormat
+    /// Channels per sample frame.
+    public var channels: Int
+    /// Sample frames per second.
+    public var sampleRate: Int
 
-    /// Reads and decodes the file at `path`.
-    public static func read(path: String) throws(FileFormatError) -> AudioClip {
-        try decode(readWholeFile(path, format: "WAV"))
-    }
+    /// Sample rates read, in Hz: anything else is a broken header, not a recording.
+    public static let sampleRates = 1000...384_000
+    /// Channel counts read.
+    public static let channelCounts = 1...32
 
-    /// Decodes a whole WAV file held in memory.
-    public static func decode(_ bytes: [UInt8]) throws(FileFormatError) -> AudioClip {
-        let reader = LittleEndianReader(bytes: bytes, format: "WAV")
-        try reader.require(0, 12, "the RIFF header")
-        guard reader.tag(0) == "RIFF" else {
-            throw FileFormatError("WAV", .malformed, at: 0, "not a WAV file: it starts with \"\(reader.tag(0))\", not RIFF")
-        }
-        guard reader.tag(8) == "WAVE" else {
-            throw FileFormatError("WAV", .malformed, at: 8, "RIFF file of type \"\(reader.tag(8))\", not WAVE")
-        }
-        var position = 12
-        var format: (sample: WAVSampleFormat, channels: Int, rate: Int)? = nil
-        while true {
-            try reader.require(position, 8, "a chunk header")
-            let id = reader.tag(position)
-            let declared = Int(reader.uint32(position + 4))
-            let body = position + 8
-            if id == "fmt " {
-                try reader.require(body, 16, "the fmt chunk")
-                guard declared >= 16 else {
-                    throw FileFormatError("WAV", .malformed, at: position + 4, "fmt chunk of \(declared) bytes, at least 16 needed")
-                }
-                format = try parseFormat(reader, body: body, size: declared)
-            } else if id == "data" {
-                guard let format else {
-                    throw FileFormatError("WAV", .malformed, at: position, "data chunk before the fmt chunk")
-                }
-                // Streaming writers leave 0 or 0xFFFFFFFF when they could not patch the size.
-                let available = bytes.count - body
-                var size = declared
-                if declared == 0xFFFF_FFFF || (declared == 0 && available > 0) { size = available }
-                guard size <= available else {
-                    throw FileFormatError("WAV", .truncated, at: bytes.count,
-                                          "data chunk at byte \(position) announces \(declared) bytes but the file has \(available) after it")
-                }
-                let frameBytes = format.sample.bytesPerSample * format.channels
-                let sampleCount = (size / frameBytes) * format.channels
-                return AudioClip(sampleRate: format.rate, channels: format.channels,
-                                 samples: decodeSamples(bytes, at: body, count: sampleCount, format.sample))
-            }
-            // Skip any other chunk (LIST, fact, cue ...), with its pad byte.
-            guard declared <= bytes.count else {
-                throw FileFormatError("WAV", .truncated, at: bytes.count, "chunk \"\(id)\" at byte \(position) announces \(declared) bytes, beyond the end of the file")
-            }
-            position = body + declared + (declared & 1)
-        }
-    }
+    /// Bytes of one sample frame (every channel).
+    public var frameBytes: Int { sample.bytesPerSample * channels }
 
-    private static func parseFormat(_ reader: LittleEndianReader, body: Int, size: Int) throws(FileFormatError)
-        -> (sample: WAVSampleFormat, channels: Int, rate: Int)
-    {
-        var tag = reader.uint16(body)
-        let channels = Int(reader.uint16(body + 2))
-        let rate = Int(reader.uint32(body + 4))
-        let bits = Int(reader.uint16(body + 14))
+    /// Parses the fmt chunk's first bytes (16, or 40 for WAVE_FORMAT_EXTENSIBLE) found at
+    /// file offset `body`; each field out of range is an error naming it.
+    static func parse(_ reader: LittleEndianReader, body: Int, size: Int) throws(FileFormatError) -> WAVFormat {
+        var tag = reader.uint16(0)
+        let channels = Int(reader.uint16(2))
+        let rate = Int(reader.uint32(4))
+        let bits = Int(reader.uint16(14))
         if tag == 0xFFFE {  // WAVE_FORMAT_EXTENSIBLE: the real tag opens the sub-format GUID
             guard size >= 40 else {
                 throw FileFormatError("WAV", .malformed, at: body, "extensible fmt chunk of \(size) bytes, 40 needed")
             }
-            try reader.require(body + 24, 16, "the extensible format GUID")
-            tag = reader.uint16(body + 24)
+            tag = reader.uint16(24)
         }
-        guard channels >= 1 && channels <= maximumChannels else {
-            throw FileFormatError("WAV", .malformed, at: body + 2, "\(channels) channels; 1 to \(maximumChannels) are read")
+        guard channelCounts.contains(channels) else {
+            throw FileFormatError("WAV", .malformed, at: body + 2,
+                                  "channel count \(channels) is outside \(channelCounts.lowerBound) to \(channelCounts.upperBound)")
         }
-        guard rate >= 1 && rate <= 1_000_000 else {
-            throw FileFormatError("WAV", .malformed, at: body + 4, "sample rate \(rate) Hz is outside 1 Hz to 1 MHz")
+        guard sampleRates.contains(rate) else {
+            throw FileFormatError("WAV", .malformed, at: body + 4,
+                                  "sample rate \(rate) Hz is outside \(sampleRates.lowerBound) to \(sampleRates.upperBound) Hz")
         }
         switch (tag, bits) {
-        case (1, 16): return (.pcm16, channels, rate)
-        case (3, 32): return (.float32, channels, rate)
+        case (1, 16): return WAVFormat(sample: .pcm16, channels: channels, sampleRate: rate)
+        case (3, 32): return WAVFormat(sample: .float32, channels: channels, sampleRate: rate)
         default:
             throw FileFormatError("WAV", .unsupported, at: body,
-                                  "format tag \(tag) with \(bits)-bit samples; read are 16-bit PCM (tag 1) and 32-bit float (tag 3)")
+                                  "format tag \(tag) with \(bits) bits per sample; read are 16-bit PCM (tag 1) and 32-bit float (tag 3)")
+        }
+    }
+}
+
+/// Reads a WAV file's samples a piece at a time, from a file or from bytes in memory. The
+/// header is read with bounded reads and checked (rate, channels, sample format, data size
+/// against the file's length) before any sample buffer is sized; memory is what the caller
+/// asks for per read, whatever the file's length.
+///
+/// ```swift
+/// let reader = try WAVReader(path: "street.wav")
+/// var piece = [Float](repeating: 0, count: 4096)
+/// while case let frames = try reader.readMono(into: &piece), frames > 0 { /* piece[..<frames] */ }
+/// ```
+public final class WAVReader {
+    /// The fmt chunk.
+    public let format: WAVFormat
+    /// File offset of the first sample.
+    public let dataOffset: Int
+    /// Sample frames in the data chunk; nil when the file is a stream whose length is unknown
+    /// and whose header left the size open.
+    public let frameCount: Int?
+    /// Sample frames read so far.
+    public private(set) var framesRead = 0
+    private let stream: ByteStream
+    private var raw: [UInt8] = []
+
+    /// Bytes of file data read per piece at most (the raw buffer's size).
+    static let pieceBytes = 1 << 16
+
+    /// Opens the file at `path` and reads its header.
+    public convenience init(path: String) throws(FileFormatError) {
+        try self.init(stream: ByteStream(path: path, format: "WAV"))
+    }
+
+    /// Reads a whole file held in memory.
+    public convenience init(bytes: [UInt8]) throws(FileFormatError) {
+        try self.init(stream: ByteStream(bytes: bytes))
+    }
+
+    init(stream: ByteStream) throws(FileFormatError) {
+        self.stream = stream
+        let length = stream.knownLength
+        func readHeader(_ count: Int, _ what: String) throws(FileFormatError) -> LittleEndianReader {
+            var bytes = [UInt8](repeating: 0, count: count)
+            let at = stream.offset
+            let got = bytes.withUnsafeMutableBytes { stream.read(into: $0.baseAddress!, count: count) }
+            guard got == count else {
+                throw FileFormatError("WAV", .truncated, at: at, "file ends (\(at + got) bytes) inside \(what), which needs \(count) bytes here")
+            }
+            return LittleEndianReader(bytes: bytes, format: "WAV")
+        }
+        let riff = try readHeader(12, "the RIFF header")
+        guard riff.tag(0) == "RIFF" else {
+            throw FileFormatError("WAV", .malformed, at: 0, "not a WAV file: it starts with \"\(riff.tag(0))\", not RIFF")
+        }
+        guard riff.tag(8) == "WAVE" else {
+            throw FileFormatError("WAV", .malformed, at: 8, "RIFF file of type \"\(riff.tag(8))\", not WAVE")
+        }
+        var format: WAVFormat? = nil
+        while true {
+            let position = stream.offset
+            let chunk = try readHeader(8, "a chunk header")
+            let id = chunk.tag(0)
+            let declared = Int(chunk.uint32(4))
+            let body = position + 8
+            if id == "data" {
+                guard let format else {
+                    throw FileFormatError("WAV", .malformed, at: position, "data chunk before the fmt chunk")
+                }
+                // Streaming writers leave 0 or 0xFFFFFFFF when they could not patch the size.
+                let open = declared == 0xFFFF_FFFF || declared == 0
+                var size: Int? = open ? nil : declared
+                if let length {
+                    let available = length - body
+                    if open { size = available }
+                    guard size ?? 0 <= available else {
+                        throw FileFormatError("WAV", .truncated, at: length,
+                                              "data size field: the data chunk at byte \(position) announces \(declared) bytes but the file has \(available) after it")
+                    }
+                }
+                self.format = format
+                dataOffset = body
+                frameCount = size.map { $0 / format.frameBytes }
+                return
+            }
+            if id == "fmt " {
+                guard declared >= 16 else {
+                    throw FileFormatError("WAV", .malformed, at: position + 4, "fmt chunk of \(declared) bytes, at least 16 needed")
+                }
+                let fields = try readHeader(min(declared, 40), "the fmt chunk")
+                format = try WAVFormat.parse(fields, body: body, size: declared)
+                let rest = declared - min(declared, 40) + (declared & 1)
+                guard stream.skip(rest) == rest else {
+                    throw FileFormatError("WAV", .truncated, at: stream.offset, "file ends inside the fmt chunk")
+                }
+            } else {
+                // Skip any other chunk (LIST, fact, cue ...), with its pad byte.
+                if let length, declared > length - body {
+                    throw FileFormatError("WAV", .truncated, at: length, "chunk \"\(id)\" at byte \(position) announces \(declared) bytes, beyond the end of the file")
+                }
+                let skip = declared + (declared & 1)
+                guard stream.skip(skip) >= declared else {
+                    throw FileFormatError("WAV", .truncated, at: stream.offset, "file ends inside chunk \"\(id)\" at byte \(position)")
+                }
+            }
         }
     }
 
-    private static func decodeSamples(_ bytes: [UInt8], at start: Int, count: Int, _ format: WAVSampleFormat) -> [Float] {
-        var samples = [Float](repeating: 0, count: count)
-        bytes.withUnsafeBytes { raw in
-            let base = raw.baseAddress! + start
-            switch format {
+    /// Duration of the data in seconds, when its length is known.
+    public var seconds: Double? { frameCount.map { Double($0) / Double(format.sampleRate) } }
+
+    /// Reads up to `maximumFrames` sample frames, interleaved, into `destination` (which holds
+    /// `maximumFrames * channels` floats); returns the frames read, 0 at the end of the data.
+    /// Float samples that are NaN or infinite read as 0.
+    public func read(into destination: UnsafeMutablePointer<Float>, maximumFrames: Int) throws(FileFormatError) -> Int {
+        let frameBytes = format.frameBytes
+        var done = 0
+        while done < maximumFrames {
+            var frames = min(maximumFrames - done, WAVReader.pieceBytes / frameBytes)
+            if let frameCount { frames = min(frames, frameCount - framesRead) }
+            if frames <= 0 { break }
+            let want = frames * frameBytes
+            if raw.count < want { raw = [UInt8](repeating: 0, count: WAVReader.pieceBytes) }
+            let at = stream.offset
+            let got = raw.withUnsafeMutableBytes { stream.read(into: $0.baseAddress!, count: want) }
+            let whole = got / frameBytes
+            decode(count: whole * format.channels, into: destination + done * format.channels)
+            done += whole; framesRead += whole
+            if got < want {
+                if let frameCount {
+                    throw FileFormatError("WAV", .truncated, at: at + got, "the data ends after \(framesRead) of the \(frameCount) sample frames it announced (the file changed since it was opened?)")
+                }
+                break  // a stream of unknown length ends here; a partial frame is dropped
+            }
+        }
+        return done
+    }
+
+    /// Reads up to `destination.count` sample frames mixed to mono (the channels' average);
+    /// returns how many, 0 at the end of the data.
+    public func readMono(into destination: inout [Float]) throws(FileFormatError) -> Int {
+        let channels = format.channels
+        if channels == 1 {
+            return try destination.withUnsafeMutableBufferPointer { (buffer) throws(FileFormatError) -> Int in
+                try read(into: buffer.baseAddress!, maximumFrames: buffer.count)
+            }
+        }
+        var interleaved = [Float](repeating: 0, count: min(destination.count, WAVReader.pieceBytes / format.frameBytes) * channels)
+        var done = 0
+        let scale = 1 / Float(channels)
+        while done < destination.count {
+            let frames = try interleaved.withUnsafeMutableBufferPointer { (buffer) throws(FileFormatError) -> Int in
+                try read(into: buffer.baseAddress!, maximumFrames: min(destination.count - done, buffer.count / channels))
+            }
+            if frames == 0 { break }
+            for frame in 0..<frames {
+                var sum: Float = 0
+                for channel in 0..<channels { sum += interleaved[frame * channels + channel] }
+                destination[done + frame] = sum * scale
+            }
+            done += frames
+        }
+        return done
+    }
+
+    /// Decodes `count` samples from the raw buffer into `destination`.
+    private func decode(count: Int, into destination: UnsafeMutablePointer<Float>) {
+        raw.withUnsafeBytes { raw in
+            let base = raw.baseAddress!
+            switch format.sample {
             case .pcm16:
                 for i in 0..<count {
-                    samples[i] = Float(Int16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self))) / 32768
+                    destination[i] = Float(Int16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self))) / 32768
                 }
             case .float32:
                 for i in 0..<count {
                     let value = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-                    samples[i] = value.isFinite ? value : 0
+                    destination[i] = value.isFinite ? value : 0
                 }
             }
         }
+    }
+}
+
+/// A WAV file read as mono at a chosen sample rate, a piece at a time: mixed and resampled as
+/// it is read, so memory is one piece and the resampler's kernel, whatever the file's length.
+///
+/// ```swift
+/// let sound = try WAVMonoReader(path: "street.wav", sampleRate: 16_000)
+/// let twoSeconds = try sound.readAll(maximumSamples: 32_000)
+/// ```
+public final class WAVMonoReader {
+    /// The file's reader (its own rate and channels).
+    public let reader: WAVReader
+    /// Samples per second delivered.
+    public let sampleRate: Int
+    private var resampler: StreamingResampler
+    private var piece: [Float]
+    private var ended = false
+
+    /// Opens `path` to deliver mono samples at `sampleRate`.
+    public init(path: String, sampleRate: Int) throws(FileFormatError) {
+        precondition(sampleRate > 0, "WAVMonoReader needs a positive rate, got \(sampleRate)")
+        reader = try WAVReader(path: path)
+        self.sampleRate = sampleRate
+        resampler = StreamingResampler(from: reader.format.sampleRate, to: sampleRate)
+        piece = [Float](repeating: 0, count: 4096)
+    }
+
+    /// Samples held besides what the caller receives: the read piece and the resampler's input.
+    public var heldSamples: Int { piece.count + resampler.heldCount }
+
+    /// Fills `destination` as far as the file goes; returns how many samples, 0 at the end.
+    public func read(into destination: UnsafeMutableBufferPointer<Float>) throws(FileFormatError) -> Int {
+        var done = 0
+        while done < destination.count {
+            let got = resampler.pull(into: UnsafeMutableBufferPointer(rebasing: destination[done...]))
+            done += got
+            if done == destination.count || (ended && got == 0) { break }
+            if got > 0 { continue }
+            let frames = try reader.readMono(into: &piece)
+            if frames == 0 { ended = true; resampler.finish(); continue }
+            piece.withUnsafeBufferPointer { resampler.push(UnsafeBufferPointer(rebasing: $0[..<frames])) }
+        }
+        return done
+    }
+
+    /// The rest of the file, or its first `maximumSamples` samples.
+    public func readAll(maximumSamples: Int = .max) throws(FileFormatError) -> [Float] {
+        var samples: [Float] = []
+        if let seconds = reader.seconds {  // reserve what the file will give, no more than asked
+            samples.reserveCapacity(min(maximumSamples, Int(seconds * Double(sampleRate)) + 1))
+        }
+        var chunk = [Float](repeating: 0, count: 4096)
+        while samples.count < maximumSamples {
+            let want = min(chunk.count, maximumSamples - samples.count)
+            let got = try chunk.withUnsafeMutableBufferPointer { (buffer) throws(FileFormatError) -> Int in
+                try read(into: UnsafeMutableBufferPointer(rebasing: buffer[..<want]))
+            }
+            if got == 0 { break }
+            samples.append(contentsOf: chunk[..<got])
+        }
         return samples
+    }
+}
+
+/// WAV decoding and encoding.
+public enum WAV {
+    /// Reads and decodes the file at `path`, a piece at a time; with `maximumSeconds`, only
+    /// that much of its beginning is read.
+    public static func read(path: String, maximumSeconds: Double? = nil) throws(FileFormatError) -> AudioClip {
+        try read(WAVReader(path: path), maximumSeconds: maximumSeconds)
+    }
+
+    /// Decodes a whole WAV file held in memory.
+    public static func decode(_ bytes: [UInt8]) throws(FileFormatError) -> AudioClip {
+        try read(WAVReader(bytes: bytes), maximumSeconds: nil)
+    }
+
+    private static func read(_ reader: WAVReader, maximumSeconds: Double?) throws(FileFormatError) -> AudioClip {
+        let format = reader.format
+        var limit = Int.max
+        if let maximumSeconds {
+            precondition(maximumSeconds >= 0 && maximumSeconds.isFinite, "maximumSeconds must be finite and not negative, got \(maximumSeconds)")
+            limit = Int(min(maximumSeconds * Double(format.sampleRate), Double(Int.max / 2)).rounded(.up))
+        }
+        if let frameCount = reader.frameCount { limit = min(limit, frameCount) }
+        var samples: [Float] = []
+        if limit < Int.max { samples.reserveCapacity(limit * format.channels) }
+        let pieceFrames = WAVReader.pieceBytes / format.frameBytes
+        var piece = [Float](repeating: 0, count: pieceFrames * format.channels)
+        var frames = 0
+        while frames < limit {
+            let got = try piece.withUnsafeMutableBufferPointer { (buffer) throws(FileFormatError) -> Int in
+                try reader.read(into: buffer.baseAddress!, maximumFrames: min(pieceFrames, limit - frames))
+            }
+            if got == 0 { break }
+            samples.append(contentsOf: piece[..<(got * format.channels)])
+            frames += got
+        }
+        return AudioClip(sampleRate: format.sampleRate, channels: format.channels, samples: samples)
     }
 
     /// The 44-byte header of a WAV file holding `dataBytes` bytes of samples.

@@ -50,17 +50,14 @@ public final class LiveAudioSource: @unchecked Sendable {
         return LiveAudioSource(ring: capture.ring, label: name, start: { capture.start() }, stop: { capture.stop() }, finished: { false })
     }
 
-    /// A WAV file, mixed to mono and resampled to `sampleRate`, replayed in chunks of 100 ms in
-    /// real time (or as fast as the learner takes them).
+    /// A WAV file, mixed to mono and resampled to `sampleRate` as it is read, replayed in
+    /// chunks of 100 ms in real time (or as fast as the learner takes them); memory is a chunk,
+    /// whatever the file's length.
     public static func recording(path: String, sampleRate: Int = 16_000, paced: Bool = true) throws -> LiveAudioSource {
-        let clip = try WAV.read(path: path).mixedToMono().resampled(to: sampleRate)
+        let sound = try WAVMonoReader(path: path, sampleRate: sampleRate)
         let chunk = sampleRate / 10
-        var position = 0
         let producer = PacedFrameProducer(size: 1, framesPerSecond: 10, label: path, paced: paced, slots: 16, slotCapacity: chunk) { target in
-            guard position + chunk <= clip.samples.count else { return false }
-            clip.samples.withUnsafeBufferPointer { target.update(from: $0.baseAddress! + position, count: chunk) }
-            position += chunk
-            return true
+            try sound.read(into: UnsafeMutableBufferPointer(start: target, count: chunk)) == chunk
         }
         return LiveAudioSource(ring: producer.ring, label: path, start: { producer.start() }, stop: { producer.stop() }, finished: { producer.finished })
     }

@@ -57,6 +57,32 @@ public struct LiveLearnerConfiguration: Sendable {
 
     /// The defaults, written once: `foresight learn` reads its options' defaults from here.
     public static let defaults = LiveLearnerConfiguration()
+
+    /// Checks the numbers a user gives (`foresight learn`'s options, a device profile) against
+    /// their ranges before anything is allocated; the error names the option and its range. The
+    /// replay reservoir must fit in the budget, or without one in this machine's memory.
+    public func validate() throws {
+        func refuse(_ text: String) -> LiveLearningError { LiveLearningError(description: text) }
+        guard ThreadLimit.range.contains(threads) else {
+            throw refuse("--threads must be 1 to \(ThreadLimit.maximum) (4 per core, at most 64; got \(threads))")
+        }
+        guard (1...1024).contains(batch) else { throw refuse("--batch must be 1 to 1024 clips (got \(batch))") }
+        guard learningRate.isFinite, learningRate > 0, learningRate <= 1 else {
+            throw refuse("--learning-rate must be above 0 and at most 1 (got \(learningRate))")
+        }
+        guard checkpointEvery >= 1, snapshotEvery >= 1 else {
+            throw refuse("--checkpoint-every and --snapshot-every must be at least 1 (got \(checkpointEvery) and \(snapshotEvery))")
+        }
+        guard evaluationWindow.isFinite, evaluationWindow > 0 else { throw refuse("the evaluation window must be positive seconds (got \(evaluationWindow))") }
+        let clipBytes = (pastFrames + 1) * size * size
+        let memory = max(1, sysconf(Int32(_SC_PHYS_PAGES))) * max(1, sysconf(Int32(_SC_PAGESIZE)))
+        let limit = budget ?? memory
+        let fitting = limit / max(clipBytes, 1)
+        guard replayClips >= 1, replayClips <= fitting else {
+            let place = budget == nil ? "this machine's memory" : "the memory budget"
+            throw refuse("--replay must be 1 to \(fitting) clips: \(replayClips) clips of \(clipBytes) bytes would take \(replayClips.multipliedReportingOverflow(by: clipBytes).overflow ? "more than \(Int.max) bytes" : "\(replayClips * clipBytes >> 20) MiB"), more than \(place) (\(limit >> 20) MiB)")
+        }
+    }
 }
 
 /// What a live run reports, live and at the end.

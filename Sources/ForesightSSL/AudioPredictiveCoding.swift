@@ -171,7 +171,8 @@ public final class AudioPredictiveCodingTrainer {
     /// A trainer on a WAV file (PCM16 or float32, any rate and channel count).
     public convenience init(wavPath: String, configuration: AudioCPCConfiguration = AudioCPCConfiguration(), threads: Int = 1,
                             learningRate: Float = 2e-3, seed: UInt64 = 1, budget: Int? = nil) throws {
-        try self.init(clip: try WAV.read(path: wavPath), configuration: configuration, threads: threads,
+        let samples = try WAVMonoReader(path: wavPath, sampleRate: configuration.sampleRate).readAll()
+        try self.init(clip: AudioClip(sampleRate: configuration.sampleRate, channels: 1, samples: samples), configuration: configuration, threads: threads,
                       learningRate: learningRate, seed: seed, budget: budget)
     }
 

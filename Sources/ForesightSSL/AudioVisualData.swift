@@ -128,8 +128,14 @@ extension AudioVisualPairs {
     /// `recording(video:audio:...)` on the files at `videoPath` (Y4M) and `audioPath` (WAV).
     public static func recording(videoPath: String, audioPath: String, height: Int, width: Int, windowSeconds: Double = 0.1,
                                  frameStride: Int = 1, lengthTolerance: Double = 0.5) throws -> AudioVisualPairs {
-        try recording(video: try Y4MReader(path: videoPath), audio: try WAV.read(path: audioPath), height: height, width: width,
-                      windowSeconds: windowSeconds, frameStride: frameStride, lengthTolerance: lengthTolerance)
+        // The sound is mixed and resampled as it is read, so only its mono form at the spectrogram's rate is held.
+        let sound = try WAVMonoReader(path: audioPath, sampleRate: LogMelSpectrogram().sampleRate)
+        guard sound.reader.format.sampleRate >= 8000 else {
+            throw AudioVisualDataError("the audio's sample rate \(sound.reader.format.sampleRate) Hz is below 8000 Hz; the spectrogram needs at least that")
+        }
+        let clip = AudioClip(sampleRate: sound.sampleRate, channels: 1, samples: try sound.readAll())
+        return try recording(video: try Y4MReader(path: videoPath), audio: clip, height: height, width: width,
+                             windowSeconds: windowSeconds, frameStride: frameStride, lengthTolerance: lengthTolerance)
     }
 
     /// `recording(video:audio:...)` on the Y4M file at `videoPath` and the WAV beside it with the

@@ -307,60 +307,18 @@ public final class WAVWindowStream: SampleStream {
         position += hop
     }
 
-    /// Walks the RIFF chunks to "fmt " and "data" with bounded reads.
+    /// The header as `WAVReader` reads and checks it (bounded reads, fields in range).
     private static func readHeader(_ file: RandomAccessFile)
         throws -> (rate: Int, channels: Int, dataOffset: Int, dataBytes: Int, bytesPerSample: Int, isFloat: Bool) {
-        var head = [UInt8](repeating: 0, count: 40)
-        func read(_ offset: Int, _ count: Int, _ what: String) throws {
-            let got = try head.withUnsafeMutableBytes { raw in
-                try file.read(at: offset, count: count, into: raw.baseAddress!, format: "WAV")
-            }
-            guard got == count else {
-                throw FileFormatError("WAV", .truncated, at: offset + got, "\(file.path) ends inside the \(what)")
-            }
+        let reader: WAVReader
+        do { reader = try WAVReader(path: file.path) } catch {
+            throw FileFormatError(error.format, error.kind, at: error.offset, "\(file.path): \(error.message)")
         }
-        func uint16(_ i: Int) -> Int { Int(head[i]) | Int(head[i + 1]) << 8 }
-        func uint32(_ i: Int) -> Int { uint16(i) | uint16(i + 2) << 16 }
-        func tag(_ i: Int) -> String { String(decoding: head[i..<i + 4], as: UTF8.self) }
-        try read(0, 12, "RIFF header")
-        guard tag(0) == "RIFF", tag(8) == "WAVE" else {
-            throw FileFormatError("WAV", .malformed, at: 0, "\(file.path) is not a WAV file: it does not start with RIFF....WAVE")
+        let format = reader.format
+        guard let frames = reader.frameCount else {
+            throw FileFormatError("WAV", .unsupported, at: reader.dataOffset, "\(file.path) is not a regular file; training reads WAV files whose length is known")
         }
-        var offset = 12
-        var format: (rate: Int, channels: Int, bits: Int, isFloat: Bool)?
-        while true {
-            try read(offset, 8, "chunk header at byte \(offset)")
-            let name = tag(0), length = uint32(4), body = offset + 8
-            if name == "fmt " {
-                guard length >= 16 else { throw FileFormatError("WAV", .malformed, at: body, "fmt chunk of \(length) bytes, needs 16") }
-                try read(body, min(length, 40), "fmt chunk")
-                var code = uint16(0)
-                if code == 0xFFFE && length >= 26 { code = uint16(24) }   // WAVE_FORMAT_EXTENSIBLE: the sub-format's code
-                let channels = uint16(2), rate = uint32(4), bits = uint16(14)
-                switch (code, bits) {
-                case (1, 16): format = (rate, channels, 16, false)
-                case (3, 32): format = (rate, channels, 32, true)
-                default: throw FileFormatError("WAV", .unsupported, at: body, "format code \(code) with \(bits) bits; this reader takes 16-bit PCM and 32-bit float")
-                }
-                guard channels >= 1, rate >= 1 else {
-                    throw FileFormatError("WAV", .malformed, at: body, "\(channels) channels at \(rate) Hz")
-                }
-            } else if name == "data" {
-                guard let format else { throw FileFormatError("WAV", .malformed, at: offset, "data chunk before the fmt chunk") }
-                let available = file.size - body
-                // 0 and 0xFFFFFFFF are what a writer leaves when it never patched the size: take the file's length.
-                let announced = (length == 0 || length == 0xFFFF_FFFF) ? available : length
-                guard announced <= available else {
-                    throw FileFormatError("WAV", .truncated, at: file.size,
-                                          "\(file.path): the data chunk announces \(announced) bytes but the file ends after \(available)")
-                }
-                return (format.rate, format.channels, body, announced, format.bits / 8, format.isFloat)
-            }
-            offset = body + length + (length & 1)
-            guard offset < file.size else {
-                throw FileFormatError("WAV", .truncated, at: file.size, "\(file.path) ends before its data chunk")
-            }
-        }
+        return (format.sampleRate, format.channels, reader.dataOffset, frames * format.frameBytes, format.sample == .pcm16 ? 2 : 4, format.sample == .float32)
     }
 }
 

@@ -96,7 +96,8 @@ public enum TrainingData: Sendable {
     /// under a folder (sub-folders included, unlabelled), resized to `options.imageSize` and
     /// made grey or RGB by `options.colour` (when they would take more than
     /// `options.imageMemoryBytes`, a seeded uniform sample of as many as fit); a text file's
-    /// bytes; a WAV file mixed to mono; a Y4M file's path.
+    /// bytes; a WAV file mixed to mono and resampled to the audio methods' 16 kHz as it is read;
+    /// a Y4M file's path.
     public static func load(path: String, options: TrainingOptions) throws -> TrainingData {
         guard let kind = TrainingDataKind.of(path: path) else { throw TrainingDataError(TrainingDataKind.unknownMessage(path)) }
         switch kind {
@@ -111,9 +112,11 @@ public enum TrainingData: Sendable {
             guard !bytes.isEmpty else { throw TrainingDataError("--data \(path): the text file is empty; give a text with some bytes in it") }
             return .text([UInt8](bytes))
         case .audio:
-            let clip = try WAV.read(path: path).mixedToMono()
-            guard !clip.samples.isEmpty else { throw TrainingDataError("--data \(path): the WAV file holds no samples; give a recording with sound in it") }
-            return .audio(samples: clip.samples, sampleRate: clip.sampleRate)
+            // Mixed and resampled as it is read: memory is the 16 kHz mono result, not the file decoded whole.
+            let rate = AudioCPCConfiguration().sampleRate
+            let samples = try WAVMonoReader(path: path, sampleRate: rate).readAll()
+            guard !samples.isEmpty else { throw TrainingDataError("--data \(path): no samples in \(path); give a recording with sound in it") }
+            return .audio(samples: samples, sampleRate: rate)
         case .video:
             guard FileManager.default.isReadableFile(atPath: path) else {
                 throw TrainingDataError("--data \(path): cannot read the file; check that it exists and is readable")

@@ -25,19 +25,19 @@ struct Bench: ParsableCommand {
     @Argument(help: "Workload: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
     var workload: Workload
 
-    @Option(help: "Kernel worker threads.")
+    @Option(parsing: .unconditional, help: "Kernel worker threads.")
     var threads = 1
 
     @Flag(help: "Print one JSON object per measured case instead of a table.")
     var json = false
 
-    @Option(help: "Timed steps per run (pc64).")
+    @Option(parsing: .unconditional, help: "Timed steps per run (pc64).")
     var steps = 200
 
     @Option(help: "gemm: measure one shape M,N,K (optionally ,tA,tB for transposed operands) instead of the square sizes.")
     var shape: String?
 
-    @Option(help: "live: seconds of live learning.")
+    @Option(parsing: .unconditional, help: "live: seconds of live learning.")
     var liveSeconds: Double = 60
 
     @Flag(help: "pc64: also print the time of each operation.")
@@ -47,8 +47,31 @@ struct Bench: ParsableCommand {
     var model: String?
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+        try OptionRange.checkThreads(threads)
+        try OptionRange.check(steps, "--steps", 1...1_000_000)
+        try OptionRange.checkPositive(liveSeconds, "--live-seconds", maximum: OptionRange.maximumSeconds, unit: " s")
+        _ = try parsedShape()
+    }
+
+    /// The most memory the three float32 matrices of `--shape` may take.
+    static let gemmPlanBytes = 1 << 30
+
+    /// `--shape` as numbers, checked: each of M, N, K from 1 to 65536 and the operands within
+    /// `gemmPlanBytes`, so that no shape is allocated that cannot be.
+    func parsedShape() throws -> (m: Int, n: Int, k: Int, transA: Bool, transB: Bool)? {
+        guard let shape else { return nil }
+        let parts = shape.split(separator: ",").map(String.init)
+        let numbers = parts.prefix(3).compactMap { Int($0) }
+        guard numbers.count == 3, numbers.allSatisfy({ (1...65536).contains($0) }),
+              parts.dropFirst(3).allSatisfy({ $0 == "tA" || $0 == "tB" }) else {
+            throw ValidationError("--shape takes M,N,K (each 1 to 65536), optionally followed by tA and/or tB; got \(shape)")
+        }
+        let (m, n, k) = (numbers[0], numbers[1], numbers[2])
+        let bytes = 4 * (m * k + k * n + m * n)
+        guard bytes <= Self.gemmPlanBytes else {
+            throw ValidationError("--shape \(m),\(n),\(k) needs \(bytes >> 20) MiB for its three float32 matrices; the plan allows \(Self.gemmPlanBytes >> 20) MiB")
+        }
+        return (m, n, k, parts.contains("tA"), parts.contains("tB"))
     }
 
     func run() throws {
@@ -76,14 +99,7 @@ struct Bench: ParsableCommand {
         let pool = ThreadPool(threads: threads)
         if !json { print("gemm float32, \(threads) thread(s)\n     n   GFLOP/s") }
         var cases = [64, 256, 512, 1024].map { (m: $0, n: $0, k: $0, transA: false, transB: false) }
-        if let shape {
-            let parts = shape.split(separator: ",").map(String.init)
-            let numbers = parts.prefix(3).compactMap { Int($0) }
-            guard numbers.count == 3, numbers.allSatisfy({ $0 > 0 }) else {
-                throw ValidationError("--shape takes M,N,K (positive), optionally followed by tA and/or tB; got \(shape)")
-            }
-            cases = [(numbers[0], numbers[1], numbers[2], parts.contains("tA"), parts.contains("tB"))]
-        }
+        if let shape = try parsedShape() { cases = [shape] }
         for (m, n, k, transA, transB) in cases {
             let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
             let b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)

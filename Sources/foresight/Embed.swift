@@ -38,19 +38,19 @@ struct Embed: ParsableCommand {
     @Option(help: "Also write the encoder's inputs ([frames, 4, 64, 64] float32) to this .npy.")
     var saveInputs: String?
 
-    @Option(help: "Kernel worker threads (default: the device profile's cores, else 1).")
+    @Option(parsing: .unconditional, help: "Kernel worker threads (default: the device profile's cores, else 1).")
     var threads: Int?
 
     @Option(help: "Device profile for the default thread count.")
     var device: String?
 
-    @Option(help: "Frames per encoder run.")
+    @Option(parsing: .unconditional, help: "Frames per encoder run.")
     var batch: Int = 8
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give at least one input (.y4m, image folder or image file)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1 (got \(batch))") }
+        if let threads { try OptionRange.checkThreads(threads) }
+        try OptionRange.check(batch, "--batch", 1...256, unit: " frames")
     }
 
     func run() throws {

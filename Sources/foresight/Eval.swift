@@ -37,25 +37,29 @@ struct Eval: ParsableCommand {
     @Flag(help: "Also score the same probe on the same architecture at its random initialisation (for finetune: training from scratch).")
     var compareRandom = false
 
-    @Option(help: "finetune: training steps.")
+    @Option(parsing: .unconditional, help: "finetune: training steps.")
     var finetuneSteps = FineTuningSettings().steps
 
-    @Option(help: "finetune: images per step.")
+    @Option(parsing: .unconditional, help: "finetune: images per step.")
     var finetuneBatch = FineTuningSettings().batch
 
-    @Option(help: "finetune: AdamW learning rate of backbone and head, decayed by a cosine to 0.")
+    @Option(parsing: .unconditional, help: "finetune: AdamW learning rate of backbone and head, decayed by a cosine to 0.")
     var finetuneLearningRate = FineTuningSettings().learningRate
 
-    @Option(help: "finetune: threads of the kernels.")
+    @Option(parsing: .unconditional, help: "finetune: threads of the kernels.")
     var threads = 1
 
-    @Option(help: "Seed of the linear probe's and the fine-tuned head's initialisation and of fine-tuning's batch order.")
+    @Option(parsing: .unconditional, help: "Seed of the linear probe's and the fine-tuned head's initialisation and of fine-tuning's batch order.")
     var seed: UInt64 = 0
 
     @Flag(help: "Print exactly one JSON object: {\"probe\", \"accuracy\", \"n_train\", \"n_test\"} (and \"random_accuracy\" with --compare-random).")
     var json = false
 
     func validate() throws {
+        try OptionRange.checkThreads(threads)
+        try OptionRange.check(finetuneSteps, "--finetune-steps", 1...OptionRange.maximumCount)
+        try OptionRange.check(finetuneBatch, "--finetune-batch", 1...4096, unit: " images")
+        try OptionRange.checkPositive(Double(finetuneLearningRate), "--finetune-learning-rate", maximum: 1)
         guard probe == .finetune else { return }
         do {
             try settings.validate()

@@ -43,7 +43,7 @@ struct Export: ParsableCommand {
     @Option(help: "--int8 calibration of activation ranges: minmax, percentile (99.99) or percentile:P.")
     var calibrationMethod = defaultCalibration.method
 
-    @Option(help: "--int8: frames to calibrate on (spread evenly over a recording; rendered for a scene).")
+    @Option(parsing: .unconditional, help: "--int8: frames to calibrate on (spread evenly over a recording; rendered for a scene).")
     var calibrationFrames = Int8EncoderModel.defaultCalibrationFrames
 
     @Option(help: "Also write the encoder as ONNX (opset 13; QDQ for --int8) to this path.")
@@ -54,7 +54,7 @@ struct Export: ParsableCommand {
 
     func validate() throws {
         guard encoder else { throw ValidationError("say what to export: --encoder (the only export for now)") }
-        guard calibrationFrames >= 1 else { throw ValidationError("--calibration-frames must be at least 1 (got \(calibrationFrames))") }
+        try OptionRange.check(calibrationFrames, "--calibration-frames", 1...100_000)
         if !int8 && (calibrationMethod != Self.defaultCalibration.method || calibrate != Self.defaultCalibration.source) {
             throw ValidationError("--calibrate and --calibration-method belong to --int8 export")
         }

@@ -1,6 +1,7 @@
 // The `foresight` command-line tool: one executable, one subcommand per job.
 
 import ArgumentParser
+import Foundation
 
 @main
 struct Foresight: ParsableCommand {
@@ -9,4 +10,53 @@ struct Foresight: ParsableCommand {
         abstract: "Self-supervised learning from a robot's own senses, in fixed memory.",
         subcommands: [Learn.self, Train.self, Eval.self, Methods.self, Sample.self, Bench.self, Devices.self, Record.self, Export.self, Inspect.self, Embed.self]
     )
+
+    /// Parses and runs a subcommand; a Foundation file error is reported as its path and
+    /// reason (`PlainFileError`), not as "NSCocoaErrorDomain error 512".
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: PlainFileError(error) ?? error)
+        }
+    }
+}
+
+/// A Foundation file error (CocoaError, or an NSError naming a file) as one sentence a user can
+/// act on: what was done, to which path, and why.
+struct PlainFileError: Error, CustomStringConvertible {
+    let description: String
+
+    /// nil when `error` is not a Foundation file error.
+    init?(_ error: any Error) {
+        let nsError = error as NSError
+        guard nsError.domain == NSCocoaErrorDomain || nsError.userInfo[NSFilePathErrorKey] != nil else { return nil }
+        let path = (nsError.userInfo[NSFilePathErrorKey] as? String) ?? (nsError.userInfo[NSURLErrorKey] as? URL)?.path
+            ?? (nsError.userInfo[NSURLErrorKey] as? NSURL)?.path
+        var reason: String
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            reason = String(cString: strerror(Int32(underlying.code)))
+        } else {
+            switch CocoaError.Code(rawValue: nsError.code) {
+            case .fileNoSuchFile, .fileReadNoSuchFile: reason = "no such file or folder"
+            case .fileReadNoPermission, .fileWriteNoPermission: reason = "permission denied"
+            case .fileWriteOutOfSpace: reason = "no space left on the device"
+            case .fileWriteVolumeReadOnly: reason = "the file system is read-only"
+            case .fileWriteFileExists: reason = "something else already exists there"
+            case .fileReadCorruptFile: reason = "the file is not in the expected format"
+            case .fileReadTooLarge: reason = "the file is too large"
+            case .fileWriteInvalidFileName, .fileReadInvalidFileName: reason = "the name is not a valid file name"
+            default: reason = "the operating system refused it (Foundation error \(nsError.code))"
+            }
+        }
+        let verb = (512..<1024).contains(nsError.code) ? "cannot write" : (256..<512).contains(nsError.code) ? "cannot read" : "cannot open"
+        description = "\(verb) \(path ?? "a file"): \(reason)"
+    }
+}
+
+/// A failure of a command that is neither a bad option nor a broken file: one sentence.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -58,13 +58,13 @@ struct Learn: ParsableCommand {
     @Option(help: "What to predict: \(LiveLearnerConfiguration.Objective.allCases.map(\.rawValue).joined(separator: ", ")) (default: the profile's objective, else \(defaults.objective.rawValue)).")
     var objective: LiveLearnerConfiguration.Objective?
 
-    @Option(help: "Stop after this many seconds (default: until Ctrl-C or the end of the recording).")
+    @Option(parsing: .unconditional, help: "Stop after this many seconds (default: until Ctrl-C or the end of the recording).")
     var seconds: Double?
 
-    @Option(help: "Stop after this many frames.")
+    @Option(parsing: .unconditional, help: "Stop after this many frames.")
     var frames: Int?
 
-    @Option(help: "Kernel worker threads (default: the profile's cores, else \(defaults.threads)).")
+    @Option(parsing: .unconditional, help: "Kernel worker threads (default: the profile's cores, else \(defaults.threads)).")
     var threads: Int?
 
     @Option(help: "Device profile: a name from devices/ (e.g. raspberry-pi-5) or a path to a profile file. It sets the camera, microphone, model, objective, threads and memory budget that options here do not.")
@@ -73,7 +73,7 @@ struct Learn: ParsableCommand {
     @Option(help: "Checkpoint file (safetensors), written atomically every --checkpoint-every steps and at the end.")
     var checkpoint: String?
 
-    @Option(help: "Training steps between checkpoints.")
+    @Option(parsing: .unconditional, help: "Training steps between checkpoints.")
     var checkpointEvery = defaults.checkpointEvery
 
     @Flag(help: "Continue from the checkpoint given with --checkpoint.")
@@ -82,33 +82,32 @@ struct Learn: ParsableCommand {
     @Option(help: "Folder for PNG strips of past frames, prediction, truth and motion, every --snapshot-every frames.")
     var snapshots: String?
 
-    @Option(help: "Frames between snapshots.")
+    @Option(parsing: .unconditional, help: "Frames between snapshots.")
     var snapshotEvery = defaults.snapshotEvery
 
-    @Option(help: "Adam learning rate.")
+    @Option(parsing: .unconditional, help: "Adam learning rate.")
     var learningRate = defaults.learningRate
 
-    @Option(help: "Clips per training batch.")
+    @Option(parsing: .unconditional, help: "Clips per training batch.")
     var batch = defaults.batch
 
-    @Option(help: "Clips kept in the replay reservoir.")
+    @Option(parsing: .unconditional, help: "Clips kept in the replay reservoir.")
     var replay = defaults.replayClips
 
-    @Option(help: "Seed for weights, scene and replay.")
+    @Option(parsing: .unconditional, help: "Seed for weights, scene and replay.")
     var seed = defaults.seed
 
     @Flag(help: "Print one JSON summary object at the end instead of progress lines.")
     var json = false
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
-        if let frames, frames < 1 { throw ValidationError("--frames must be at least 1 (got \(frames))") }
-        if let seconds, !(seconds > 0) { throw ValidationError("--seconds must be positive (got \(seconds))") }
+        if let threads { try OptionRange.checkThreads(threads) }
+        if let frames { try OptionRange.check(frames, "--frames", 1...OptionRange.maximumCount) }
+        if let seconds { try OptionRange.checkPositive(seconds, "--seconds", maximum: OptionRange.maximumSeconds, unit: " s") }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint PATH") }
-        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
-        guard batch >= 1, replay >= 1, checkpointEvery >= 1, snapshotEvery >= 1 else {
-            throw ValidationError("--batch, --replay, --checkpoint-every and --snapshot-every must be at least 1")
-        }
+        // The learner's ranges (learning rate, batch, replay within this machine's memory); `run`
+        // checks again with the device profile's budget.
+        do { try settings(profile: nil).validate() } catch let error as LiveLearningError { throw ValidationError(error.description) }
         // Sources that cannot go together are refused before anything is read; --listen is
         // checked with the profile, in `run`.
         do { _ = try LiveInputs(camera: camera, video: video, scene: scene, mic: mic, audio: audio) } catch {
@@ -159,6 +158,7 @@ struct Learn: ParsableCommand {
             }
         }
         let settings = try settings(profile: device)
+        try settings.validate()
         let learner = try LiveLearner(settings)
         if resume, let checkpoint {
             try learner.resume(from: checkpoint)
@@ -187,6 +187,10 @@ struct Learn: ParsableCommand {
             let line = String(format: "%6.0fs  %7d  %7d  %6d  %9.5f  %13.5f  %5.2f", report.seconds, report.frames, report.dropped,
                               report.steps, report.modelError, report.copyLastError, report.ratio)
             if interactive { FileHandle.standardOutput.write(Data(("\r" + line).utf8)) } else { print(line) }
+        }
+        // An empty or header-only recording is a failure, not a run of 0 frames.
+        guard report.frames > 0 || stopRequested.load(ordering: .relaxed) else {
+            throw CommandFailure("no frames in \(source.label): the recording is empty or holds only its header, or the source delivered nothing")
         }
         if json {
             let data = try JSONSerialization.data(withJSONObject: report.json, options: [.sortedKeys])
@@ -223,6 +227,9 @@ extension Learn {
         let report = try trainer.runLive(source, seconds: seconds, shouldStop: { stopRequested.load(ordering: .relaxed) }) { report in
             guard !json else { return }
             print(String(format: "%6.0fs  %8.1f  %6d  %12.3f  %8.3f", report.seconds, report.audioSeconds, report.steps, report.loss, report.accuracy))
+        }
+        guard report.chunks > 0 || stopRequested.load(ordering: .relaxed) else {
+            throw CommandFailure("no audio in \(source.label): the recording holds less than a 0.1 s chunk of sound, or the source delivered nothing")
         }
         if json {
             let data = try JSONSerialization.data(withJSONObject: report.json, options: [.sortedKeys])

@@ -28,25 +28,25 @@ struct Record: ParsableCommand {
     /// Seconds recorded when neither --seconds nor --frames is given.
     static let defaultSeconds = 10.0
 
-    @Option(help: "Stop after this many seconds (default \(Int(defaultSeconds)) when --frames is not given).")
+    @Option(parsing: .unconditional, help: "Stop after this many seconds (default \(Int(defaultSeconds)) when --frames is not given).")
     var seconds: Double?
 
-    @Option(help: "Stop after this many frames (video frames, or audio sample frames).")
+    @Option(parsing: .unconditional, help: "Stop after this many frames (video frames, or audio sample frames).")
     var frames: Int?
 
     @Option(help: "Camera size as WIDTHxHEIGHT (the driver picks the nearest).")
     var size = "\(CameraMode.standard.width)x\(CameraMode.standard.height)"
 
-    @Option(help: "Camera frames per second.")
+    @Option(parsing: .unconditional, help: "Camera frames per second.")
     var fps = CameraMode.standard.framesPerSecond
 
     @Flag(help: "Record the camera's luma only (Y4M Cmono).")
     var gray = false
 
-    @Option(help: "Microphone sample rate in Hz.")
+    @Option(parsing: .unconditional, help: "Microphone sample rate in Hz.")
     var rate = ALSAStream.standardSampleRate
 
-    @Option(help: "Microphone channels.")
+    @Option(parsing: .unconditional, help: "Microphone channels.")
     var channels: Int = 1
 
     @Flag(help: "Record 32-bit float WAV instead of 16-bit PCM.")
@@ -59,15 +59,17 @@ struct Record: ParsableCommand {
         guard (camera == nil) != (mic == nil) else { throw ValidationError("give exactly one of --camera and --mic") }
         if camera != nil && !output.lowercased().hasSuffix(".y4m") { throw ValidationError("camera recordings are .y4m files (got \(output))") }
         if mic != nil && !output.lowercased().hasSuffix(".wav") { throw ValidationError("microphone recordings are .wav files (got \(output))") }
-        if let seconds, !(seconds > 0) { throw ValidationError("--seconds must be positive (got \(seconds))") }
-        if let frames, frames < 1 { throw ValidationError("--frames must be at least 1 (got \(frames))") }
-        if parsedSize == nil { throw ValidationError("--size must look like 640x480 (got \(size))") }
-        if !(fps > 0) || rate < 1 || channels < 1 { throw ValidationError("--fps, --rate and --channels must be positive") }
+        if let seconds { try OptionRange.checkPositive(seconds, "--seconds", maximum: OptionRange.maximumSeconds, unit: " s") }
+        if let frames { try OptionRange.check(frames, "--frames", 1...OptionRange.maximumCount) }
+        if parsedSize == nil { throw ValidationError("--size must look like 640x480, each side 1 to 16384 (got \(size))") }
+        try OptionRange.checkPositive(fps, "--fps", maximum: 1000)
+        try OptionRange.check(Int(rate), "--rate", WAVFormat.sampleRates, unit: " Hz")
+        try OptionRange.check(channels, "--channels", WAVFormat.channelCounts)
     }
 
     var parsedSize: (width: Int, height: Int)? {
         let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
-        return parts.count == 2 && parts[0] > 0 && parts[1] > 0 ? (parts[0], parts[1]) : nil
+        return parts.count == 2 && (1...16384).contains(parts[0]) && (1...16384).contains(parts[1]) ? (parts[0], parts[1]) : nil
     }
 
     func run() throws {

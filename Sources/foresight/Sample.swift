@@ -20,19 +20,19 @@ struct Sample: ParsableCommand {
     @Option(help: "The text to continue.")
     var prompt = "The "
 
-    @Option(help: "Bytes to generate.")
+    @Option(parsing: .unconditional, help: "Bytes to generate.")
     var bytes = 200
 
-    @Option(help: "Sampling temperature (0: the most likely byte each time).")
+    @Option(parsing: .unconditional, help: "Sampling temperature (0: the most likely byte each time).")
     var temperature: Float = 0.8
 
-    @Option(help: "Seed of the sampling.")
+    @Option(parsing: .unconditional, help: "Seed of the sampling.")
     var seed: UInt64 = 0
 
     func validate() throws {
         guard !prompt.isEmpty else { throw ValidationError("--prompt must hold at least one byte") }
-        guard bytes >= 1 else { throw ValidationError("--bytes must be at least 1 (got \(bytes))") }
-        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be 0 or more (got \(temperature))") }
+        try OptionRange.check(bytes, "--bytes", 1...10_000_000)
+        try OptionRange.check(Double(temperature), "--temperature", 0...100)
     }
 
     func run() throws {

@@ -35,40 +35,40 @@ struct Train: ParsableCommand {
     @Option(help: "The image backbone, `family key=value ...`: resnet width= groups=, or vit dim= depth= heads= patch= (default: \(methodDefaults(\.defaultBackbone)); the checkpoint's with --resume).")
     var backbone: String?
 
-    @Option(help: "Passes over the data: an image folder, a text, a recording (give --epochs or --steps; a synthetic source needs --steps).")
+    @Option(parsing: .unconditional, help: "Passes over the data: an image folder, a text, a recording (give --epochs or --steps; a synthetic source needs --steps).")
     var epochs: Int?
 
-    @Option(help: "Training steps in all, resumed ones included (give --epochs or --steps).")
+    @Option(parsing: .unconditional, help: "Training steps in all, resumed ones included (give --epochs or --steps).")
     var steps: Int?
 
-    @Option(help: "Images (or clips, or text windows) per step (default: \(methodDefaults { String($0.defaultBatch) }); the checkpoint's with --resume).")
+    @Option(parsing: .unconditional, help: "Images (or clips, or text windows) per step (default: \(methodDefaults { String($0.defaultBatch) }); the checkpoint's with --resume).")
     var batch: Int?
 
-    @Option(help: "Kernel worker threads.")
+    @Option(parsing: .unconditional, help: "Kernel worker threads.")
     var threads = TrainingOptions.default.threads
 
-    @Option(help: "AdamW learning rate (default: \(methodDefaults { String($0.defaultLearningRate) })).")
+    @Option(parsing: .unconditional, help: "AdamW learning rate (default: \(methodDefaults { String($0.defaultLearningRate) })).")
     var learningRate: Float?
 
     @Option(name: .customLong("set"), help: ArgumentHelp("A method setting, NAME=VALUE, repeatable: e.g. temperature=0.1 for simclr (see `foresight methods`; the checkpoint's with --resume).", valueName: "name=value"))
     var settings: [String] = []
 
-    @Option(help: "Seed of the weights and the batches.")
+    @Option(parsing: .unconditional, help: "Seed of the weights and the batches.")
     var seed = TrainingOptions.default.seed
 
-    @Option(help: "Height and width images are resized to (default: \(TrainingOptions.default.imageSize), or the checkpoint's with --resume).")
+    @Option(parsing: .unconditional, help: "Height and width images are resized to (default: \(TrainingOptions.default.imageSize), or the checkpoint's with --resume).")
     var size: Int?
 
     @Flag(help: "Keep images in RGB instead of greyscale.")
     var rgb = false
 
-    @Option(help: "The most memory (MiB) an image folder's decoded images may take; a larger folder is taken in chunks of half that, one after another, each shuffled pass over the folder anew.")
+    @Option(parsing: .unconditional, help: "The most memory (MiB) an image folder's decoded images may take; a larger folder is taken in chunks of half that, one after another, each shuffled pass over the folder anew.")
     var imageMemory = TrainingOptions.default.imageMemoryBytes >> 20
 
     @Flag(help: "Two-view and momentum methods: add flips, colour jitter, greyscale and blur to the views (for camera images; off for digits-like data).")
     var colourAugmentations = false
 
-    @Option(help: "Steps between checkpoints.")
+    @Option(parsing: .unconditional, help: "Steps between checkpoints.")
     var checkpointEvery = 500
 
     @Flag(help: "Continue from the model file given with -o.")
@@ -79,11 +79,14 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         guard (epochs == nil) != (steps == nil) else { throw ValidationError("give exactly one of --epochs N and --steps N") }
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps))") }
-        if let size, size < 1 { throw ValidationError("--size must be at least 1 (got \(size))") }
-        guard batch ?? 1 >= 1, threads >= 1, checkpointEvery >= 1 else { throw ValidationError("--batch, --threads and --checkpoint-every must be at least 1") }
-        if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
+        if let epochs { try OptionRange.check(epochs, "--epochs", 1...1_000_000) }
+        if let steps { try OptionRange.check(steps, "--steps", 1...OptionRange.maximumCount) }
+        if let size { try OptionRange.check(size, "--size", 1...1024, unit: " pixels") }
+        if let batch { try OptionRange.check(batch, "--batch", 1...4096) }
+        try OptionRange.checkThreads(threads)
+        try OptionRange.check(checkpointEvery, "--checkpoint-every", 1...OptionRange.maximumCount, unit: " steps")
+        try OptionRange.check(imageMemory, "--image-memory", 1...(1 << 20), unit: " MiB")
+        if let learningRate { try OptionRange.checkPositive(Double(learningRate), "--learning-rate", maximum: 1) }
     }
 
     func run() throws {

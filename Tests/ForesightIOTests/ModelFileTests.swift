@@ -44,6 +44,26 @@ final class ModelFileTests: XCTestCase {
         XCTAssertEqual((8 + length) % 8, 0)
     }
 
+    /// A file whose checksum is right but whose weights are NaN or infinite (a run that
+    /// diverged, a writer elsewhere) is refused on load, naming the tensor and the element.
+    func testNonFiniteWeightsAreRefusedNamingTheTensor() throws {
+        for (index, bad) in [(7, Float.nan), (0, Float.infinity), (11, -Float.infinity)] {
+            let arena = try Arena(capacity: 4096)
+            let weights = try arena.allocate(Shape(3, 4), name: "e2.weight")
+            for i in 0..<12 { weights.floats[i] = Float(i) * 0.25 }
+            weights.floats[index] = bad
+            let codes = try arena.allocate(Shape(2), dtype: .int32, name: "steps")
+            let path = folder.appendingPathComponent("nonfinite-\(index).safetensors").path
+            try ModelFile.write(to: path, metadata: ["architecture": "test"], tensors: [("e2.weight", weights), ("steps", codes)])
+            XCTAssertThrowsError(try ModelFile(path: path)) { error in
+                let message = "\(error)"
+                XCTAssertTrue(message.contains("tensor e2.weight holds \(bad) at element \(index)") && message.contains("finite"), message)
+            }
+        }
+        let (path, _, _) = try writeSample("finite.safetensors")
+        XCTAssertNoThrow(try ModelFile(path: path), "finite weights load")
+    }
+
     func testDamageIsNamed() throws {
         let (path, _, _) = try writeSample("damaged.safetensors")
         let good = [UInt8](FileManager.default.contents(atPath: path)!)

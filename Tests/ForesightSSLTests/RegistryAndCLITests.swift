@@ -406,9 +406,9 @@ final class TrainingDataLoadingTests: XCTestCase {
         guard case let .audio(samples, rate) = try TrainingData.load(path: folder + "/sound.wav", options: TrainingOptions()) else {
             return XCTFail("a .wav file should load as audio")
         }
-        XCTAssertEqual(rate, 8000)
-        XCTAssertEqual(samples.count, 100, "stereo is mixed to mono")
-        XCTAssertEqual(samples[0], 0.125, accuracy: 1e-3)
+        XCTAssertEqual(rate, 16_000, "audio is resampled to the audio methods' rate as it is read")
+        XCTAssertEqual(samples.count, 200, "stereo is mixed to mono, 100 frames at 8 kHz are 200 at 16 kHz")
+        XCTAssertEqual(samples[100], 0.125, accuracy: 2e-2)
     }
 }
 

@@ -97,4 +97,107 @@ final class WAVTests: XCTestCase {
         XCTAssertEqual(error(notWave)?.offset, 8)
         XCTAssertEqual(error(Array("OggS".utf8) + good.dropFirst(4))?.offset, 0)
     }
+
+    // MARK: bounded reading (a header cannot ask for gigabytes; a long file read in part holds a part)
+
+    /// A 44-byte PCM header with the given fields, followed by `dataBytes` zero bytes.
+    func header(channels: Int = 1, rate: Int = 16_000, bits: Int = 16, tag: Int = 1, declaredData: Int, dataBytes: Int) -> [UInt8] {
+        func le32(_ v: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).littleEndian) { Array($0) } }
+        func le16(_ v: Int) -> [UInt8] { withUnsafeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian) { Array($0) } }
+        var bytes = Array("RIFF".utf8) + le32(36 + dataBytes) + Array("WAVE".utf8)
+        bytes += Array("fmt ".utf8) + le32(16) + le16(tag) + le16(channels) + le32(rate) + le32(rate * channels * bits / 8)
+            + le16(channels * bits / 8) + le16(bits)
+        bytes += Array("data".utf8) + le32(declaredData) + [UInt8](repeating: 0, count: dataBytes)
+        return bytes
+    }
+
+    /// The 38 KB file whose header says 1 sample per second (resampled to 16 kHz it became
+    /// 2.4 GB), and every other absurd field, are refused with the field named, from memory and
+    /// from a file, before any sample buffer is made.
+    func testAbsurdHeaderFieldsAreRefusedNamingTheField() throws {
+        let directory = temporaryDirectory("wav-absurd")
+        defer { removeTree(directory) }
+        let cases: [(bytes: [UInt8], field: String, offset: Int)] = [
+            (header(rate: 1, declaredData: 38_000, dataBytes: 38_000), "sample rate 1 Hz is outside 1000 to 384000 Hz", 24),
+            (header(rate: 999, declaredData: 100, dataBytes: 100), "sample rate 999 Hz", 24),
+            (header(rate: 400_000, declaredData: 100, dataBytes: 100), "sample rate 400000 Hz", 24),
+            (header(channels: 0, declaredData: 100, dataBytes: 100), "channel count 0 is outside 1 to 32", 22),
+            (header(channels: 33, declaredData: 132, dataBytes: 132), "channel count 33", 22),
+            (header(bits: 8, declaredData: 100, dataBytes: 100), "8 bits per sample", 20),
+            (header(bits: 24, declaredData: 96, dataBytes: 96), "24 bits per sample", 20),
+            (header(declaredData: 2_000_000_000, dataBytes: 100), "data size field: the data chunk at byte 36 announces 2000000000 bytes but the file has 100", 144),
+        ]
+        for (bytes, field, offset) in cases {
+            XCTAssertThrowsError(try WAV.decode(bytes), field) { error in
+                XCTAssertTrue("\(error)".contains(field), "\(error)")
+                XCTAssertEqual((error as? FileFormatError)?.offset, offset, "\(error)")
+            }
+            let path = directory + "/absurd.wav"
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try WAVReader(path: path), field) { XCTAssertTrue("\($0)".contains(field), "\($0)") }
+            XCTAssertThrowsError(try WAV.read(path: path), field) { XCTAssertTrue("\($0)".contains(field), "\($0)") }
+            XCTAssertThrowsError(try WAVMonoReader(path: path, sampleRate: 16_000), field) { XCTAssertTrue("\($0)".contains(field), "\($0)") }
+        }
+        // The edges of the ranges are read.
+        for (channels, rate) in [(1, 1000), (32, 384_000)] {
+            let clip = try WAV.decode(header(channels: channels, rate: rate, declaredData: 4 * channels, dataBytes: 4 * channels))
+            XCTAssertEqual(clip.frameCount, 2)
+            XCTAssertEqual(clip.sampleRate, rate)
+        }
+    }
+
+    /// Two seconds read from a minute of 44.1 kHz stereo (10 MiB of samples, 21 MiB decoded
+    /// whole as floats) hold a piece of the file and the resampler's kernel, not the file;
+    /// a read bounded in time returns (and reserves) only what was asked.
+    func testALongFileReadForAShortDurationHoldsOnlyWhatIsUsed() throws {
+        let directory = temporaryDirectory("wav-long")
+        defer { removeTree(directory) }
+        let path = directory + "/minute.wav"
+        let writer = try WAVWriter(path: path, sampleRate: 44_100, channels: 2)
+        let second = sine(440, rate: 44_100, count: 2 * 44_100, amplitude: 0.3)
+        for _ in 0..<60 { try writer.append(second) }
+        try writer.close()
+
+        let sound = try WAVMonoReader(path: path, sampleRate: 16_000)
+        XCTAssertEqual(sound.reader.frameCount, 60 * 44_100)
+        var chunk = [Float](repeating: 0, count: 1_600)
+        var delivered = 0, mostHeld = 0
+        while delivered < 2 * 16_000 {
+            let got = try chunk.withUnsafeMutableBufferPointer { try sound.read(into: $0) }
+            XCTAssertEqual(got, chunk.count)
+            delivered += got
+            mostHeld = max(mostHeld, sound.heldSamples)
+        }
+        XCTAssertLessThan(mostHeld, 16_384, "the reader held \(mostHeld) samples")
+        XCTAssertLessThanOrEqual(sound.reader.framesRead, 2 * 44_100 + 4_096 + 64, "only the frames used, and a piece ahead, are read")
+        XCTAssertEqual(Double(chunk.map { abs($0) }.max()!), 0.3, accuracy: 0.02, "the tone survives mixing and resampling")
+
+        let start = try WAV.read(path: path, maximumSeconds: 0.5)
+        XCTAssertEqual(start.frameCount, 22_050)
+        XCTAssertLessThanOrEqual(start.samples.capacity, 2 * 22_050 + 1_024, "a read bounded in time allocates for that time only")
+        XCTAssertEqual(start.samples, Array(try WAV.read(path: path).samples.prefix(2 * 22_050)))
+    }
+
+    /// Resampling pushed in uneven pieces gives exactly the samples of resampling the whole.
+    func testStreamingResamplingMatchesTheWhole() {
+        var random = SystemRandomNumberGenerator()
+        for (from, to) in [(44_100, 16_000), (8_000, 16_000), (48_000, 48_000), (22_050, 16_000)] {
+            let input = (0..<9_000).map { _ in Float.random(in: -1...1, using: &random) }
+            let whole = AudioClip(sampleRate: from, channels: 1, samples: input).resampled(to: to).samples
+            var resampler = StreamingResampler(from: from, to: to)
+            var streamed: [Float] = []
+            var output = [Float](repeating: 0, count: 777)
+            var position = 0
+            while position < input.count {
+                let piece = min(input.count - position, Int.random(in: 1...1_500, using: &random))
+                input.withUnsafeBufferPointer { resampler.push(UnsafeBufferPointer(rebasing: $0[position..<(position + piece)])) }
+                position += piece
+                while case let got = output.withUnsafeMutableBufferPointer({ resampler.pull(into: $0) }), got > 0 { streamed += output[..<got] }
+                XCTAssertLessThan(resampler.heldCount, 1_500 + 2_000, "\(from) -> \(to): the resampler keeps only its kernel's width")
+            }
+            resampler.finish()
+            while case let got = output.withUnsafeMutableBufferPointer({ resampler.pull(into: $0) }), got > 0 { streamed += output[..<got] }
+            XCTAssertEqual(streamed, whole, "\(from) -> \(to)")
+        }
+    }
 }
