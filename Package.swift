@@ -78,6 +78,8 @@ let package = Package(
         // Every parser of outside data as a fuzz target (Tests/Fuzz/fuzz.sh builds it with libFuzzer)
         // and, in ordinary builds, the replay of corpora and regression inputs through them.
         .executableTarget(name: "foresight-fuzz", dependencies: ["ForesightIO"], path: "Sources/ForesightFuzz"),
+        // Running programs from tests (the foresight tool, the sensor VM).
+        .target(name: "ForesightTestSupport", path: "Tests/ForesightTestSupport"),
         .testTarget(name: "ForesightCoreTests", dependencies: ["ForesightCore"]),
         .testTarget(
             name: "ForesightNNTests",
@@ -86,14 +88,14 @@ let package = Package(
             swiftSettings: numericSettings
         ),
         .testTarget(name: "ForesightIOTests", dependencies: ["ForesightIO"]),
-        .testTarget(name: "ForesightSensorsTests", dependencies: ["ForesightSensors", "ForesightIO", "CAllocationCounter"], exclude: ["Fixtures"]),
+        .testTarget(name: "ForesightSensorsTests", dependencies: ["ForesightSensors", "ForesightIO", "CAllocationCounter", "ForesightTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ForesightSSLTests",
             dependencies: ["ForesightSSL", "ForesightNN", "ForesightIO", "ForesightExport", "CAllocationCounter"],
             resources: [.copy("Fixtures")],
             swiftSettings: numericSettings
         ),
-        .testTarget(name: "ForesightLiveTests", dependencies: ["ForesightLive", "ForesightSSL", "ForesightIO", "ForesightSensors"]),
+        .testTarget(name: "ForesightLiveTests", dependencies: ["ForesightLive", "ForesightSSL", "ForesightIO", "ForesightSensors", "ForesightTestSupport"]),
         .testTarget(name: "ForesightExportTests", dependencies: ["ForesightExport", "ForesightLive", "ForesightSSL", "ForesightIO", "ForesightSensors"]),
     ],
     swiftLanguageModes: [.v6]

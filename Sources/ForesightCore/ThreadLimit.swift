@@ -6,7 +6,7 @@ import Glibc
 /// Bounds of a thread count given by a user (command line, device profile).
 ///
 /// ```swift
-/// guard ThreadLimit.range.contains(threads) else { throw ... }   // 1...min(4 x cores, 64)
+/// if let problem = ThreadLimit.problem(threads, option: "--threads") { throw ... }   // 1...min(4 x cores, 64)
 /// ```
 public enum ThreadLimit {
     /// Online cores of this machine (at least 1).
@@ -17,4 +17,10 @@ public enum ThreadLimit {
 
     /// The thread counts accepted: 1 up to `maximum`.
     public static var range: ClosedRange<Int> { 1...maximum }
+
+    /// Why `threads` is refused, naming `option` and the range; nil when it is accepted.
+    public static func problem(_ threads: Int, option: String) -> String? {
+        range.contains(threads) ? nil
+            : "\(option) must be 1 to \(maximum) (4 per core on this \(cores)-core machine, at most 64; got \(threads))"
+    }
 }

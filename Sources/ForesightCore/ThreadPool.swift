@@ -238,6 +238,9 @@ final class SpinPolicy: @unchecked Sendable {
     let sleepingWorkers = Atomic<Int>(0)
     let cores: Int
     private let buffer = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 8)
+    /// /proc/loadavg, opened at the first sample and read again from offset 0 (one pread per
+    /// sample); -1 when it cannot be opened, -2 before the first try.
+    private var loadavg: Int32 = -2
     private var regions = 0
     private var calm = 0
 
@@ -245,7 +248,10 @@ final class SpinPolicy: @unchecked Sendable {
         self.cores = cores
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        if loadavg >= 0 { close(loadavg) }
+        buffer.deallocate()
+    }
 
     /// The poll budget for the next wait (any thread).
     var current: Int { limit.load(ordering: .relaxed) }
@@ -272,10 +278,9 @@ final class SpinPolicy: @unchecked Sendable {
 
     /// The runnable threads of /proc/loadavg, read without allocating.
     private func runnableThreads() -> Int? {
-        let descriptor = open("/proc/loadavg", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        let count = read(descriptor, buffer, 127)
-        close(descriptor)
+        if loadavg == -2 { loadavg = max(-1, open("/proc/loadavg", O_RDONLY | O_CLOEXEC)) }
+        guard loadavg >= 0 else { return nil }
+        let count = pread(loadavg, buffer, 127, 0)
         guard count > 0 else { return nil }
         return SpinPolicy.runnableThreads(loadavg: UnsafeRawBufferPointer(start: buffer, count: count))
     }

@@ -63,9 +63,7 @@ public struct LiveLearnerConfiguration: Sendable {
     /// replay reservoir must fit in the budget, or without one in this machine's memory.
     public func validate() throws {
         func refuse(_ text: String) -> LiveLearningError { LiveLearningError(description: text) }
-        guard ThreadLimit.range.contains(threads) else {
-            throw refuse("--threads must be 1 to \(ThreadLimit.maximum) (4 per core, at most 64; got \(threads))")
-        }
+        if let problem = ThreadLimit.problem(threads, option: "--threads") { throw refuse(problem) }
         guard (1...1024).contains(batch) else { throw refuse("--batch must be 1 to 1024 clips (got \(batch))") }
         guard learningRate.isFinite, learningRate > 0, learningRate <= 1 else {
             throw refuse("--learning-rate must be above 0 and at most 1 (got \(learningRate))")

@@ -17,8 +17,7 @@
 ///     let dataKinds: [TrainingDataKind] = [.images]
 ///
 ///     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
-///         try PretextTrainer(objective: .rotation, data: images(data, options), backbone: smallResNet(options),
-///                            batch: options.batch, learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+///         try pretextTrainer(.rotation, images(data, options), options)
 ///     }
 /// }
 /// ```
@@ -40,8 +39,9 @@ public protocol SelfSupervisedMethod: Sendable {
     /// AdamW learning rate when none is given; `TrainingOptions.default`'s by default.
     var defaultLearningRate: Float { get }
     /// The image shape [C, H, W] its encoder sees, for a method that learns an image encoder
-    /// from data that is not an image folder (video); nil (the default) when the images' own
-    /// shape applies or there is no image encoder.
+    /// from data that is not an image folder; nil when the images' own shape applies or there is
+    /// no image encoder. By default, grey frames at the options' image size for a method that
+    /// takes video, nil for the others.
     func imageShape(options: TrainingOptions) -> [Int]?
     /// Its trainer on `data`. `MethodRegistry.makeTrainer` calls it only with data of one of
     /// `dataKinds` and with `options.settings` resolved, so `options.setting(_:)` gives each of
@@ -54,7 +54,9 @@ extension SelfSupervisedMethod {
     public var defaultBackbone: String { TrainingOptions.default.backbone.specification }
     public var defaultBatch: Int { TrainingOptions.default.batch }
     public var defaultLearningRate: Float { TrainingOptions.default.learningRate }
-    public func imageShape(options: TrainingOptions) -> [Int]? { nil }
+    public func imageShape(options: TrainingOptions) -> [Int]? {
+        dataKinds.contains(.video) ? [1, options.imageSize, options.imageSize] : nil
+    }
 }
 
 // MARK: - What a trainer factory takes from the data and options, with errors naming the method
@@ -87,6 +89,34 @@ extension SelfSupervisedMethod {
             throw TrainingDataError("\(name) trains a resnet backbone; '\(options.backbone.specification)' is not one (try --backbone \"\(SmallResNet().specification)\")")
         }
         return resnet
+    }
+
+    /// The trainer of the pretext task `objective` on `set`, with the options' backbone and loop settings.
+    func pretextTrainer(_ objective: PretextObjective, _ set: LabeledImages, _ options: TrainingOptions) throws -> PretextTrainer {
+        try PretextTrainer(objective: objective, data: set, backbone: smallResNet(options), batch: options.batch,
+                           learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+    }
+
+    /// The two-view trainer of `objective` on the images of `data`, with the options' backbone,
+    /// augmentation and loop settings.
+    func twoViewTrainer(_ objective: TwoViewObjective, _ data: TrainingData, _ options: TrainingOptions) throws -> TwoViewTrainer {
+        try TwoViewTrainer(objective: objective, data: images(data, options), backbone: smallResNet(options), batch: options.batch,
+                           augmentation: options.augmentation, learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+    }
+
+    /// The momentum-target trainer of `objective` on the images of `data`, with the `momentum`
+    /// setting, the options' backbone, augmentation and loop settings.
+    func momentumTrainer(_ objective: MomentumObjective, _ data: TrainingData, _ options: TrainingOptions) throws -> MomentumTrainer {
+        try MomentumTrainer(objective: objective, data: images(data, options), backbone: smallResNet(options), batch: options.batch,
+                            momentum: Float(options.setting("momentum")), augmentation: options.augmentation,
+                            learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+    }
+
+    /// This method's video trainer (VideoMethods) on the recording of `data`, at the options'
+    /// image size and loop settings.
+    func videoTrainer(_ data: TrainingData, _ options: TrainingOptions) throws -> any SelfSupervisedTrainer {
+        try VideoMethods.trainer(name, y4mPath: videoPath(data), size: options.imageSize, batch: options.batch,
+                                 learningRate: options.learningRate, threads: options.threads, seed: options.seed)
     }
 
     /// The error for data of a kind the factory cannot take (`MethodRegistry.makeTrainer` checks

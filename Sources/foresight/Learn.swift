@@ -101,11 +101,10 @@ struct Learn: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if let threads { try OptionRange.checkThreads(threads) }
         if let frames { try OptionRange.check(frames, "--frames", 1...OptionRange.maximumCount) }
         if let seconds { try OptionRange.checkPositive(seconds, "--seconds", maximum: OptionRange.maximumSeconds, unit: " s") }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint PATH") }
-        // The learner's ranges (learning rate, batch, replay within this machine's memory); `run`
+        // The learner's ranges (threads, learning rate, batch, replay within this machine's memory); `run`
         // checks again with the device profile's budget.
         do { try settings(profile: nil).validate() } catch let error as LiveLearningError { throw ValidationError(error.description) }
         // Sources that cannot go together are refused before anything is read; --listen is

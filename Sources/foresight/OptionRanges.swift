@@ -29,9 +29,7 @@ enum OptionRange {
 
     /// Refuses a thread count outside 1...ThreadLimit.maximum (4 per core, at most 64).
     static func checkThreads(_ value: Int, _ option: String = "--threads") throws {
-        guard ThreadLimit.range.contains(value) else {
-            throw ValidationError("\(option) must be 1 to \(ThreadLimit.maximum) (4 per core on this \(ThreadLimit.cores)-core machine, at most 64; got \(value))")
-        }
+        if let problem = ThreadLimit.problem(value, option: option) { throw ValidationError(problem) }
     }
 
     /// Longest run a --seconds option takes: a year.

@@ -4,6 +4,7 @@
 
 import Foundation
 import ForesightSensors
+import ForesightTestSupport
 import Glibc
 import XCTest
 @testable import ForesightIO
@@ -117,21 +118,10 @@ final class MicrophoneFileTests: XCTestCase {
         XCTAssertTrue(try Microphone.enumerate().contains { $0.name == "default" })
     }
 
-    /// Runs the `foresight` binary built beside this test bundle.
+    /// Runs the `foresight` binary built beside this test bundle; skips the test when there is none.
     func runForesight(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        let binary = directory.appendingPathComponent("foresight").path
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary), "no foresight binary at \(binary)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        guard let tool = builtProgram("foresight") else { throw XCTSkip("no foresight binary beside the test bundle (run `swift build` first)") }
+        return try runToEnd(tool, arguments)
     }
 
     func testRecordCommandWritesTheMicrophoneToWAVAndNamesBadCameras() throws {

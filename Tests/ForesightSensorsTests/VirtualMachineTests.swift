@@ -4,6 +4,7 @@
 
 import Foundation
 import ForesightCore
+import ForesightTestSupport
 @testable import ForesightSensors
 import Glibc
 import XCTest
@@ -29,26 +30,18 @@ final class VirtualMachineTests: XCTestCase {
         }
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: bundle), "no test bundle at \(bundle)")
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
         // alsa-lib and libv4l2 are opened at run time, so ldd does not list them: include them.
-        process.arguments = [script, "-t", "900", "-e", "FORESIGHT_IN_VM=1"] + runtimeLibraryFiles().flatMap { ["-i", $0] }
+        let arguments = [script, "-t", "900", "-e", "FORESIGHT_IN_VM=1"] + runtimeLibraryFiles().flatMap { ["-i", $0] }
             + [bundle, "ForesightSensorsTests.InsideVMTests"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        let (status, text) = try runToEnd(URL(fileURLWithPath: "/bin/bash"), arguments)
         // Show what happened inside (the capture cost line among it) in the host's log.
         for line in text.split(separator: "\n") where line.contains("InsideVMTests") || line.contains("vm-sensors") || line.contains("measured") {
             print("VM| \(line)")
         }
-        if process.terminationStatus == 125 {
+        if status == 125 {
             throw XCTSkip("the VM could not start here: \(text.split(separator: "\n").suffix(5).joined(separator: " | "))")
         }
-        XCTAssertEqual(process.terminationStatus, 0, "tests inside the VM failed:\n\(text.suffix(6000))")
+        XCTAssertEqual(status, 0, "tests inside the VM failed:\n\(text.suffix(6000))")
         // Six tests, none failed (the libv4l2 one skips when the host has no libv4l2 to bring along).
         XCTAssertTrue(text.contains("Executed 6 tests, with ") && text.contains(" 0 failures"), "the VM did not run all six tests:\n\(text.suffix(3000))")
     }

@@ -83,7 +83,7 @@ package struct ChainStage {
     package let operation: ChainOperation
     package let inputShape: [Int]
     package let outputShape: [Int]
-    package var parameterNames: [String] = []
+    package let parameterNames: [String]
     package var outputCount: Int { outputShape.reduce(1, *) }
 }
 

@@ -9,7 +9,6 @@ struct AutoencoderMethod: SelfSupervisedMethod {
     let dataKinds: [TrainingDataKind] = [.images]
 
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
-        try PretextTrainer(objective: .autoencoder, data: images(data, options), backbone: smallResNet(options), batch: options.batch,
-                           learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+        try pretextTrainer(.autoencoder, images(data, options), options)
     }
 }

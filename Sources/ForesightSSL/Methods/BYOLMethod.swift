@@ -10,8 +10,6 @@ struct BYOLMethod: SelfSupervisedMethod {
     let settings: [MethodSetting] = [.momentum]
 
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
-        try MomentumTrainer(objective: .byol, data: images(data, options), backbone: smallResNet(options), batch: options.batch,
-                            momentum: Float(options.setting("momentum")), augmentation: options.augmentation,
-                            learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+        try momentumTrainer(.byol, data, options)
     }
 }

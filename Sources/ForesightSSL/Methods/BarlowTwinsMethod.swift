@@ -10,8 +10,6 @@ struct BarlowTwinsMethod: SelfSupervisedMethod {
     let settings = [MethodSetting("off-diagonal", 0.02, 0...10, "weight of the cross-correlation's off-diagonal terms")]
 
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
-        try TwoViewTrainer(objective: .barlow(offDiagonalWeight: Float(options.setting("off-diagonal"))), data: images(data, options),
-                           backbone: smallResNet(options), batch: options.batch, augmentation: options.augmentation,
-                           learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+        try twoViewTrainer(.barlow(offDiagonalWeight: Float(options.setting("off-diagonal"))), data, options)
     }
 }

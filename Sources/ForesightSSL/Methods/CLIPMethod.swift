@@ -10,9 +10,6 @@ struct CLIPMethod: SelfSupervisedMethod {
     let reference = "Radford et al. Learning Transferable Visual Models From Natural Language Supervision. ICML 2021; Arandjelovic, Zisserman. Look, Listen and Learn. ICCV 2017"
     let dataKinds: [TrainingDataKind] = [.video]
 
-    /// Grey frames at the options' image size.
-    func imageShape(options: TrainingOptions) -> [Int]? { [1, options.imageSize, options.imageSize] }
-
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
         let path = try videoPath(data)
         let sound = URL(fileURLWithPath: path).deletingPathExtension().appendingPathExtension("wav").path

@@ -9,15 +9,11 @@ struct CPCMethod: SelfSupervisedMethod {
     let dataKinds: [TrainingDataKind] = [.audio, .video]
     let defaultBatch = 8
 
-    /// Grey frames at the options' image size (video; audio has no image encoder).
-    func imageShape(options: TrainingOptions) -> [Int]? { [1, options.imageSize, options.imageSize] }
-
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
         if case let .audio(samples, rate) = data {
             return try AudioMethods.trainer(name, samples: samples, sampleRate: rate, learningRate: options.learningRate,
                                             threads: options.threads, seed: options.seed)
         }
-        return try VideoMethods.trainer(name, y4mPath: videoPath(data), size: options.imageSize, batch: options.batch,
-                                        learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+        return try videoTrainer(data, options)
     }
 }

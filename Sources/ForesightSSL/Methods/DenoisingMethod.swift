@@ -10,8 +10,6 @@ struct DenoisingMethod: SelfSupervisedMethod {
     let settings = [MethodSetting("noise", 0.2, 0...10, "standard deviation of the added Gaussian noise")]
 
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
-        try PretextTrainer(objective: .denoising(noiseDeviation: Float(options.setting("noise"))), data: images(data, options),
-                           backbone: smallResNet(options), batch: options.batch, learningRate: options.learningRate,
-                           threads: options.threads, seed: options.seed)
+        try pretextTrainer(.denoising(noiseDeviation: Float(options.setting("noise"))), images(data, options), options)
     }
 }

@@ -10,8 +10,6 @@ struct InpaintingMethod: SelfSupervisedMethod {
     let settings = [MethodSetting("region", 0.5, 0.05...0.95, "side of the hidden square as a fraction of the image's")]
 
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
-        try PretextTrainer(objective: .inpainting(regionFraction: Float(options.setting("region"))), data: images(data, options),
-                           backbone: smallResNet(options), batch: options.batch, learningRate: options.learningRate,
-                           threads: options.threads, seed: options.seed)
+        try pretextTrainer(.inpainting(regionFraction: Float(options.setting("region"))), images(data, options), options)
     }
 }

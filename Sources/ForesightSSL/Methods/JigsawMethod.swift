@@ -10,7 +10,6 @@ struct JigsawMethod: SelfSupervisedMethod {
 
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
         let set = try images(data, options)
-        return try PretextTrainer(objective: .jigsaw(height: set.height, width: set.width), data: set, backbone: smallResNet(options),
-                                  batch: options.batch, learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+        return try pretextTrainer(.jigsaw(height: set.height, width: set.width), set, options)
     }
 }

@@ -11,9 +11,6 @@ struct MoCoMethod: SelfSupervisedMethod {
     let defaultBatch = 32
 
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
-        try MomentumTrainer(objective: .moco(temperature: Float(options.setting("temperature")), queueSize: Int(options.setting("queue"))),
-                            data: images(data, options), backbone: smallResNet(options), batch: options.batch,
-                            momentum: Float(options.setting("momentum")), augmentation: options.augmentation,
-                            learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+        try momentumTrainer(.moco(temperature: Float(options.setting("temperature")), queueSize: Int(options.setting("queue"))), data, options)
     }
 }

@@ -10,11 +10,7 @@ struct NextFrameMethod: SelfSupervisedMethod {
     let defaultBatch = 8
     let defaultLearningRate: Float = 5e-4
 
-    /// Grey frames at the options' image size.
-    func imageShape(options: TrainingOptions) -> [Int]? { [1, options.imageSize, options.imageSize] }
-
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
-        try VideoMethods.trainer(name, y4mPath: videoPath(data), size: options.imageSize, batch: options.batch,
-                                 learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+        try videoTrainer(data, options)
     }
 }

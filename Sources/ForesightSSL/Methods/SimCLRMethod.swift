@@ -10,8 +10,6 @@ struct SimCLRMethod: SelfSupervisedMethod {
     let settings: [MethodSetting] = [.temperature]
 
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
-        try TwoViewTrainer(objective: .simclr(temperature: Float(options.setting("temperature"))), data: images(data, options),
-                           backbone: smallResNet(options), batch: options.batch, augmentation: options.augmentation,
-                           learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+        try twoViewTrainer(.simclr(temperature: Float(options.setting("temperature"))), data, options)
     }
 }

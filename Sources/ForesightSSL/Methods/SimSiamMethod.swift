@@ -10,7 +10,6 @@ struct SimSiamMethod: SelfSupervisedMethod {
     let defaultLearningRate: Float = 5e-4
 
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
-        try TwoViewTrainer(objective: .simsiam, data: images(data, options), backbone: smallResNet(options), batch: options.batch,
-                           augmentation: options.augmentation, learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+        try twoViewTrainer(.simsiam, data, options)
     }
 }

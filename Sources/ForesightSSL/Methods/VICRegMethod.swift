@@ -16,7 +16,6 @@ struct VICRegMethod: SelfSupervisedMethod {
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
         let objective = TwoViewObjective.vicreg(invariance: Float(options.setting("invariance")), variance: Float(options.setting("variance")),
                                                 covariance: Float(options.setting("covariance")))
-        return try TwoViewTrainer(objective: objective, data: images(data, options), backbone: smallResNet(options), batch: options.batch,
-                                  augmentation: options.augmentation, learningRate: options.learningRate, threads: options.threads, seed: options.seed)
+        return try twoViewTrainer(objective, data, options)
     }
 }
