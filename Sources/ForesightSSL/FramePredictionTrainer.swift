@@ -1,84 +1,174 @@
-// Trains a frame-prediction model on clips drawn from a synthetic scene and scores it
-// against the copy-last-frame baseline. Not the live learner: clips here are independent
-// draws, so the whole step (drawing included) is repeatable from a seed.
+// The one trainer of ForesightNN's frame-prediction models (pc64: the next frame's pixels;
+// pc64-motion: a motion field and residual that warp the last frame into the next), for
+// offline and live training alike. Offline, each step draws its clips from a clip stream (a
+// Y4M file, a synthetic scene); live, the learner writes each batch into `frames` and
+// `target` itself (the newest clips and replayed ones) and steps. Either way a batch is scored
+// against copying the last frame. Not the live learner's pacing, replay or rollback
+// (ForesightLive) and not the models (ForesightNN's Models).
+//
+// Symbols: N clips per batch, K past frames, S x S frame size.
 
 import ForesightCore
 import ForesightNN
 import ForesightSensors
 import ForesightIO
 
-/// pc64 trained on moving squares, one batch of fresh clips per step.
+/// What a frame-prediction trainer predicts.
+public enum VideoPredictionObjective: String, Sendable, CaseIterable {
+    /// The next frame's pixels (pc64).
+    case nextFrame = "next-frame"
+    /// A motion field and residual that warp the last frame into the next (pc64-motion).
+    case motion
+}
+
+/// Trains pc64 or pc64-motion on batches of N clips of K past frames and the frame to predict.
+/// A step allocates nothing itself (synthetic clips allocate nothing; a Y4M file a little
+/// per frame read).
 ///
 /// ```swift
-/// let trainer = try FramePredictionTrainer(threads: 1, seed: 1)
-/// let result = try trainer.step()   // loss and copy-last error of this batch
+/// // Offline, from a recording:
+/// let clips = try Y4MClipStream(path: "walk.y4m", frames: 5, height: 32, width: 32)
+/// let trainer = try FramePredictionTrainer(.motion, clips: clips, batch: 8)
+/// for _ in 0..<500 { try trainer.step() }
+/// print(try trainer.evaluate(clips: heldOut, batches: 4))   // model error vs copy-last-frame error
+///
+/// // Live: the caller fills the inputs, then steps.
+/// let live = try FramePredictionTrainer(.nextFrame, output: .sigmoid, batch: 8, pastFrames: 4, size: 64)
+/// live.frames.update(from: newestClips, count: 8 * 4 * 64 * 64); live.target.update(from: nextFrames, count: 8 * 64 * 64)
+/// try live.step()
 /// ```
-public final class FramePredictionTrainer {
+public final class FramePredictionTrainer: SelfSupervisedTrainer {
+    public let objective: VideoPredictionObjective
     public let model: FramePredictionModel
     public let program: Program
-    public let batch: Int
-    public let pastFrames: Int
+    /// pc64's encoder on still images (`FramePredictionEncoder`), what eval probes.
+    public var imageBackbone: (any ImageBackbone)? { FramePredictionEncoder(pastFrames: pastFrames) }
+    /// Clips per step (N) and past frames per clip (K).
+    public let batch: Int, pastFrames: Int
+    /// Frame size (S).
     public let size: Int
-    private var scenes: [MovingShapes]
-    private var nextSeed: UInt64
+    /// Where steps draw their clips from; nil when the caller writes each batch (live learning).
+    public let clips: (any VideoClipStream)?
+    /// One clip read from a stream, K + 1 frames, before it is split into past frames and target.
+    private var clip: [Float]
 
-    /// Errors of one step.
-    public struct StepResult: Sendable {
-        /// Model's mean squared error on this batch (before the update).
-        public let loss: Float
-        /// Mean squared error of repeating the last input frame.
-        public let copyLast: Float
+    /// Errors of a batch: the model's squared error and that of repeating the last frame.
+    public struct Evaluation: Sendable, Equatable {
+        public let predictionError: Float
+        public let copyLastError: Float
+        /// predictionError / copyLastError: below 1 beats the baseline.
+        public var ratio: Float { predictionError / copyLastError }
     }
 
-    public init(batch: Int = 8, pastFrames: Int = 4, size: Int = 64, threads: Int = 1, learningRate: Float = 1e-3,
-                seed: UInt64 = 1, budget: Int? = nil) throws {
+    /// The trainer of `objective` on N clips of K past frames at S x S (S divisible by 4, at
+    /// least 16 for pc64's pooling), drawing each step's clips from `clips` (K + 1 frames of
+    /// S x S) or, without, stepping on what the caller wrote into `frames` and `target`.
+    /// `output` is pc64's last layer for next-frame prediction (linear by default: a sigmoid
+    /// saturates on sparse scenes; the live model keeps the sigmoid); motion ignores it.
+    public init(_ objective: VideoPredictionObjective, output: FramePredictionOutput = .linear, batch: Int = 8, pastFrames: Int = 4,
+                size: Int = 64, clips: (any VideoClipStream)? = nil, learningRate: Float = 1e-3, threads: Int = 1, seed: UInt64 = 1,
+                budget: Int? = nil) throws {
+        guard batch >= 1, pastFrames >= 1, size >= 4, size % 4 == 0 else {
+            throw StreamError("frame prediction needs batch >= 1, at least 1 past frame and a frame size divisible by 4; got batch \(batch), \(pastFrames) past frames, \(size)x\(size)")
+        }
+        if let clips, clips.frames != pastFrames + 1 || clips.height != size || clips.width != size {
+            throw StreamError("frame prediction on \(pastFrames) past frames of \(size)x\(size) needs clips of \(pastFrames + 1) frames of that size; got \(clips.frames) frames of \(clips.height)x\(clips.width)")
+        }
+        self.objective = objective
         self.batch = batch
         self.pastFrames = pastFrames
         self.size = size
-        model = try Models.pc64(batch: batch, pastFrames: pastFrames, size: size)
-        program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: learningRate),
-                              threads: threads, budget: budget, seed: seed)
-        nextSeed = seed &* 7919
-        scenes = []
-        for _ in 0..<batch {
-            nextSeed &+= 1
-            scenes.append(MovingShapes(width: size, height: size, seed: nextSeed))
+        self.clips = clips
+        model = switch objective {
+        case .nextFrame: try Models.pc64(batch: batch, pastFrames: pastFrames, size: size, output: output)
+        case .motion: try Models.pc64Motion(batch: batch, pastFrames: pastFrames, size: size)
         }
+        program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: learningRate), threads: threads,
+                              budget: budget, seed: seed)
+        clip = [Float](repeating: 0, count: (pastFrames + 1) * size * size)
     }
 
-    /// Writes the next clip of every scene into the program's inputs and returns the copy-last error of the batch.
-    public func loadBatch() -> Float {
-        let frames = program.tensor(model.frames).floatPointer
-        let target = program.tensor(model.target).floatPointer
-        let plane = size * size
+    /// The trainer of `objective` on `clips` (square frames of a size divisible by 4, at least
+    /// two frames per clip: K = frames - 1).
+    public convenience init(_ objective: VideoPredictionObjective, clips: any VideoClipStream, batch: Int = 8, learningRate: Float = 1e-3,
+                            threads: Int = 1, seed: UInt64 = 1) throws {
+        guard clips.height == clips.width, clips.height % 4 == 0, clips.frames >= 2, batch >= 1 else {
+            throw StreamError("video prediction needs square clips of a size divisible by 4 with at least 2 frames, and batch >= 1; got \(clips.frames) frames of \(clips.height)x\(clips.width), batch \(batch)")
+        }
+        try self.init(objective, batch: batch, pastFrames: clips.frames - 1, size: clips.height, clips: clips, learningRate: learningRate,
+                      threads: threads, seed: seed)
+    }
+
+    /// pc64 (sigmoid output) on moving squares, one scene per clip of the batch: the model and
+    /// data of `foresight bench pc64`.
+    public convenience init(batch: Int = 8, pastFrames: Int = 4, size: Int = 64, threads: Int = 1, learningRate: Float = 1e-3,
+                            seed: UInt64 = 1, budget: Int? = nil) throws {
+        try self.init(.nextFrame, output: .sigmoid, batch: batch, pastFrames: pastFrames, size: size,
+                      clips: SyntheticClipStream(scene: .shapes, frames: pastFrames + 1, size: size, lanes: batch, seed: seed),
+                      learningRate: learningRate, threads: threads, seed: seed, budget: budget)
+    }
+
+    /// The model's input, [N, K, S, S]: what a step trains on.
+    public var frames: UnsafeMutablePointer<Float> { program.tensor(model.frames).floatPointer }
+    /// The frames to predict, [N, 1, S, S].
+    public var target: UnsafeMutablePointer<Float> { program.tensor(model.target).floatPointer }
+    /// The model's prediction of `target` after a forward pass, [N, 1, S, S].
+    public var prediction: UnsafeMutablePointer<Float> { program.tensor(model.prediction).floatPointer }
+
+    /// Writes the next N clips of the trainer's own stream into `frames` and `target`; returns
+    /// the batch's copy-last-frame error.
+    @discardableResult
+    public func loadBatch() throws -> Float {
+        guard let clips else { preconditionFailure("loadBatch() needs a trainer made with clips; without, write frames and target") }
+        return try loadBatch(from: clips)
+    }
+
+    /// Writes the next N clips of `stream` into `frames` and `target`; returns the batch's copy-last-frame error.
+    private func loadBatch(from stream: any VideoClipStream) throws -> Float {
+        let frames = self.frames, target = self.target
+        let plane = size * size, past = pastFrames * plane
         var copyLast: Float = 0
-        for sample in 0..<batch {
-            let clip = frames + sample * pastFrames * plane
-            for frame in 0..<pastFrames {
-                scenes[sample].render(into: clip + frame * plane)
-                scenes[sample].advance()
+        try clip.withUnsafeMutableBufferPointer { clip in
+            let clip = clip.baseAddress!
+            for n in 0..<batch {
+                try stream.next(into: clip)
+                (frames + n * past).update(from: clip, count: past)
+                (target + n * plane).update(from: clip + past, count: plane)
+                copyLast += meanSquaredDifference(clip + past - plane, clip + past, count: plane)
             }
-            scenes[sample].render(into: target + sample * plane)
-            copyLast += meanSquaredDifference(clip + (pastFrames - 1) * plane, target + sample * plane, count: plane)
         }
         return copyLast / Float(batch)
     }
 
-    /// Loads a batch and takes one training step.
-    public func step() throws -> StepResult {
-        let copyLast = loadBatch()
-        let loss = try program.step()
-        return StepResult(loss: loss, copyLast: copyLast)
+    /// About a pass over the clips' file, in steps of `batch` clips.
+    public var stepsPerPass: Int? { clips?.clipsPerPass.map { max(1, ($0 + batch - 1) / batch) } }
+
+    /// Trains once: on the next batch of the trainer's clips, or on what the caller wrote into
+    /// `frames` and `target` when it has none. Returns the loss (for motion, error plus smoothness penalty).
+    @discardableResult
+    public func step() throws -> Float {
+        if clips != nil { try loadBatch() }
+        return try program.step()
     }
 
-    /// Model and copy-last error on `batches` fresh batches, without training.
-    public func evaluate(batches: Int) -> StepResult {
-        var loss: Float = 0, copyLast: Float = 0
-        for _ in 0..<batches {
-            copyLast += loadBatch()
-            program.forward()
-            loss += program.lossValue
+    /// Mean prediction and copy-last errors over `batches` batches of `stream` (held-out clips), without training.
+    public func evaluate(clips stream: any VideoClipStream, batches: Int) throws -> Evaluation {
+        guard stream.frames == pastFrames + 1, stream.height == size, stream.width == size, batches >= 1 else {
+            throw StreamError("evaluation clips must match the training clips (\(pastFrames + 1) frames of \(size)x\(size)); got \(stream.frames) of \(stream.height)x\(stream.width), \(batches) batches")
         }
-        return StepResult(loss: loss / Float(batches), copyLast: copyLast / Float(batches))
+        var error: Float = 0, copyLast: Float = 0
+        for _ in 0..<batches {
+            copyLast += try loadBatch(from: stream)
+            program.forward()
+            // From the prediction itself: it lives until the loss's backward, unlike the scalar error.
+            error += meanSquaredDifference(prediction, target, count: batch * size * size)
+        }
+        return Evaluation(predictionError: error / Float(batches), copyLastError: copyLast / Float(batches))
+    }
+
+    /// The same over the next `batches` batches of the trainer's own clips.
+    public func evaluate(batches: Int) throws -> Evaluation {
+        guard let clips else { preconditionFailure("evaluate(batches:) needs a trainer made with clips") }
+        return try evaluate(clips: clips, batches: batches)
     }
 }

@@ -1,5 +1,5 @@
 // Self-supervised methods on video clips: next-frame prediction and motion-field prediction
-// (ForesightNN's pc64 and pc64-motion models, trained from any clip stream), and contrastive
+// (ForesightNN's pc64 and pc64-motion models; their trainer is FramePredictionTrainer.swift), and contrastive
 // predictive coding with a per-frame convolutional encoder (an `ImageBackbone`), a
 // convolutional GRU context and InfoNCE on the latents k frames ahead; the prediction models'
 // encoder is an `ImageBackbone` too (`FramePredictionEncoder`), so probes can freeze either. Each trainer draws its clips from a `VideoClipStream`
@@ -68,111 +68,7 @@ public struct FrameEncoder: ImageBackbone, Equatable {
     }
 }
 
-// MARK: - Next-frame and motion prediction
-
-/// What a video prediction trainer predicts.
-public enum VideoPredictionObjective: String, Sendable, CaseIterable {
-    /// The next frame's pixels (pc64 with a linear output: a sigmoid saturates on sparse
-    /// scenes and leaves the encoder untrained).
-    case nextFrame = "next-frame"
-    /// A motion field and residual that warp the last frame into the next (pc64-motion).
-    case motion
-}
-
-/// Trains ForesightNN's frame-prediction models (the ones
-/// FramePredictionTrainer trains on moving squares) from any clip stream: each clip of K + 1
-/// frames gives K past frames and the frame to predict. The step allocates nothing itself
-/// (synthetic clips allocate nothing; Y4MReader allocates a little per frame read).
-///
-/// ```swift
-/// let clips = try Y4MClipStream(path: "walk.y4m", frames: 5, height: 32, width: 32)
-/// let trainer = try VideoPredictionTrainer(.motion, clips: clips, batch: 8)
-/// for _ in 0..<500 { try trainer.step() }
-/// print(try trainer.evaluate(clips: heldOut, batches: 4))   // model error vs copy-last-frame error
-/// ```
-public final class VideoPredictionTrainer: SelfSupervisedTrainer {
-    public let objective: VideoPredictionObjective
-    public let model: FramePredictionModel
-    public let program: Program
-    /// pc64's encoder on still images (`FramePredictionEncoder`), what eval probes.
-    public var imageBackbone: (any ImageBackbone)? { FramePredictionEncoder(pastFrames: pastFrames) }
-    /// Clips per step and past frames per clip (K).
-    public let batch: Int, pastFrames: Int
-    /// Frame size.
-    public let size: Int
-    public let clips: any VideoClipStream
-    private var clip: [Float]
-
-    /// Errors of a batch: the model's squared error and that of repeating the last frame.
-    public struct Evaluation: Sendable, Equatable {
-        public let predictionError: Float
-        public let copyLastError: Float
-        /// predictionError / copyLastError: below 1 beats the baseline.
-        public var ratio: Float { predictionError / copyLastError }
-    }
-
-    /// `clips` must give square frames of a size divisible by 4, and at least two frames per clip.
-    public init(_ objective: VideoPredictionObjective, clips: any VideoClipStream, batch: Int = 8, learningRate: Float = 1e-3,
-                threads: Int = 1, seed: UInt64 = 1) throws {
-        guard clips.height == clips.width, clips.height % 4 == 0, clips.frames >= 2, batch >= 1 else {
-            throw StreamError("video prediction needs square clips of a size divisible by 4 with at least 2 frames, and batch >= 1; got \(clips.frames) frames of \(clips.height)x\(clips.width), batch \(batch)")
-        }
-        self.objective = objective
-        self.batch = batch
-        pastFrames = clips.frames - 1
-        size = clips.height
-        self.clips = clips
-        model = switch objective {
-        case .nextFrame: try Models.pc64(batch: batch, pastFrames: pastFrames, size: size, output: .linear)
-        case .motion: try Models.pc64Motion(batch: batch, pastFrames: pastFrames, size: size)
-        }
-        program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: learningRate), threads: threads, seed: seed)
-        clip = [Float](repeating: 0, count: clips.sampleCount)
-    }
-
-    /// Writes the next N clips from `stream` into the model's inputs; returns the batch's copy-last-frame error.
-    private func loadBatch(from stream: any VideoClipStream) throws -> Float {
-        let frames = program.tensor(model.frames).floatPointer, target = program.tensor(model.target).floatPointer
-        let plane = size * size, past = pastFrames * plane
-        var copyLast: Float = 0
-        try clip.withUnsafeMutableBufferPointer { clip in
-            let clip = clip.baseAddress!
-            for n in 0..<batch {
-                try stream.next(into: clip)
-                (frames + n * past).update(from: clip, count: past)
-                (target + n * plane).update(from: clip + past, count: plane)
-                copyLast += meanSquaredDifference(clip + past - plane, clip + past, count: plane)
-            }
-        }
-        return copyLast / Float(batch)
-    }
-
-    /// About a pass over the clips' file, in steps of `batch` clips.
-    public var stepsPerPass: Int? { clips.clipsPerPass.map { max(1, ($0 + batch - 1) / batch) } }
-
-    /// Trains once on the next batch; returns the loss (for motion, error plus smoothness penalty).
-    @discardableResult
-    public func step() throws -> Float {
-        _ = try loadBatch(from: clips)
-        return try program.step()
-    }
-
-    /// Mean prediction and copy-last errors over `batches` batches of `stream` (held-out clips), without training.
-    public func evaluate(clips stream: any VideoClipStream, batches: Int) throws -> Evaluation {
-        guard stream.frames == clips.frames, stream.height == size, stream.width == size, batches >= 1 else {
-            throw StreamError("evaluation clips must match the training clips (\(clips.frames) frames of \(size)x\(size)); got \(stream.frames) of \(stream.height)x\(stream.width), \(batches) batches")
-        }
-        var error: Float = 0, copyLast: Float = 0
-        for _ in 0..<batches {
-            copyLast += try loadBatch(from: stream)
-            program.forward()
-            // From the prediction itself: it lives until the loss's backward, unlike the scalar error.
-            error += meanSquaredDifference(program.tensor(model.prediction).floatPointer, program.tensor(model.target).floatPointer,
-                                           count: batch * size * size)
-        }
-        return Evaluation(predictionError: error / Float(batches), copyLastError: copyLast / Float(batches))
-    }
-}
+// MARK: - The prediction models' encoder
 
 /// The encoder a video prediction trainer learns (pc64's `e1`..`e3`, `Models.encoder`) as an
 /// `ImageBackbone`, for probing it on still images: an image [N, 1, H, W] is repeated over the
@@ -183,7 +79,7 @@ public final class VideoPredictionTrainer: SelfSupervisedTrainer {
 /// prediction trainers' `imageBackbone` and `ImageBackbones.parse`'s "pc64-encoder past=K".
 ///
 /// ```swift
-/// let trainer = try VideoPredictionTrainer(.nextFrame, clips: SyntheticClipStream(frames: 5, size: 32, seed: 1))
+/// let trainer = try FramePredictionTrainer(.nextFrame, clips: SyntheticClipStream(frames: 5, size: 32, seed: 1))
 /// let encoder = try FrozenEncoder(backbone: FramePredictionEncoder(pastFrames: trainer.pastFrames), channels: 1, height: 32, width: 32)
 /// encoder.copyParameters(from: trainer.program)   // e1..e3: 6 tensors
 /// let features = encoder.embed(digits)             // [count, 32]
@@ -352,7 +248,7 @@ public enum VideoMethods {
         case "next-frame", "motion":
             let objective = VideoPredictionObjective(rawValue: method)!
             let batch = batch ?? 8
-            return try VideoPredictionTrainer(objective, clips: try clips(frames: 5, size: size ?? 32, lanes: batch), batch: batch,
+            return try FramePredictionTrainer(objective, clips: try clips(frames: 5, size: size ?? 32, lanes: batch), batch: batch,
                                               learningRate: learningRate ?? 1e-3, threads: threads, seed: seed)
         case "cpc":
             var configuration = VideoCPCConfiguration()

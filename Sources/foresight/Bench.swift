@@ -211,7 +211,7 @@ final class PC64Benchmark {
 
     init(threads: Int) throws {
         trainer = try FramePredictionTrainer(threads: threads, seed: 1)
-        _ = trainer.loadBatch()
+        try trainer.loadBatch()
     }
 
     func step() throws { try trainer.program.step() }

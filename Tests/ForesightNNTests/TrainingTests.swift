@@ -11,17 +11,17 @@ import XCTest
 final class TrainingTests: XCTestCase {
     func testPC64LearnsToBeatCopyingTheLastFrame() throws {
         let trainer = try FramePredictionTrainer(batch: 8, threads: 2, seed: 3)
-        let before = trainer.evaluate(batches: 4)
+        let before = try trainer.evaluate(batches: 4)
         var first: Float = 0
         for step in 0..<400 {
-            let result = try trainer.step()
-            if step == 0 { first = result.loss }
+            let loss = try trainer.step()
+            if step == 0 { first = loss }
         }
-        let after = trainer.evaluate(batches: 4)
-        XCTAssertLessThan(after.loss, first / 3, "loss went from \(first) to \(after.loss)")
+        let after = try trainer.evaluate(batches: 4)
+        XCTAssertLessThan(after.predictionError, first / 3, "loss went from \(first) to \(after.predictionError)")
         // Well below the baseline: a model that only copied the last frame would score 1.0.
-        XCTAssertLessThan(after.loss / after.copyLast, 0.75, "model \(after.loss), copy-last \(after.copyLast)")
-        XCTAssertGreaterThan(before.loss / before.copyLast, 1.0, "an untrained model should not beat copy-last already")
+        XCTAssertLessThan(after.ratio, 0.75, "model \(after.predictionError), copy-last \(after.copyLastError)")
+        XCTAssertGreaterThan(before.ratio, 1.0, "an untrained model should not beat copy-last already")
     }
 
     /// One parameter, known gradient: the update must match the formula computed by hand.

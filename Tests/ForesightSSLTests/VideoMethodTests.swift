@@ -82,7 +82,7 @@ final class VideoMethodTests: XCTestCase {
     /// Trains on moving shapes and compares with copy-last on clips from scenes never trained on.
     private func checkPredictionBeatsCopyLast(_ objective: VideoPredictionObjective, steps: Int) throws {
         let training = SyntheticClipStream(frames: 5, size: 32, lanes: 8, seed: 1)
-        let trainer = try VideoPredictionTrainer(objective, clips: training, batch: 8, learningRate: 2e-3, threads: 2, seed: 2)
+        let trainer = try FramePredictionTrainer(objective, clips: training, batch: 8, learningRate: 2e-3, threads: 2, seed: 2)
         let before = try trainer.evaluate(clips: SyntheticClipStream(frames: 5, size: 32, lanes: 8, seed: 77), batches: 3)
         var losses: [Float] = []
         for _ in 0..<steps { losses.append(try trainer.step()) }
@@ -157,7 +157,7 @@ final class VideoMethodTests: XCTestCase {
         for threads in [1, 2] {
             let trainers: [any SelfSupervisedTrainer] = [
                 try VideoCPCTrainer(clips: SyntheticClipStream(frames: 8, size: 16, lanes: 2, seed: 1), configuration: configuration, threads: threads),
-                try VideoPredictionTrainer(.motion, clips: SyntheticClipStream(frames: 3, size: 16, lanes: 2, seed: 1), batch: 2, threads: threads),
+                try FramePredictionTrainer(.motion, clips: SyntheticClipStream(frames: 3, size: 16, lanes: 2, seed: 1), batch: 2, threads: threads),
             ]
             for trainer in trainers {
                 for _ in 0..<2 { try trainer.step() }
@@ -168,13 +168,13 @@ final class VideoMethodTests: XCTestCase {
     }
 
     func testMismatchedClipsAreClearErrors() throws {
-        XCTAssertThrowsError(try VideoPredictionTrainer(.nextFrame, clips: SyntheticClipStream(frames: 1, size: 32, seed: 1))) {
+        XCTAssertThrowsError(try FramePredictionTrainer(.nextFrame, clips: SyntheticClipStream(frames: 1, size: 32, seed: 1))) {
             XCTAssertTrue("\($0)".contains("at least 2 frames"), "\($0)")
         }
         XCTAssertThrowsError(try VideoCPCTrainer(clips: SyntheticClipStream(frames: 8, size: 32, seed: 1))) {
             XCTAssertTrue("\($0)".contains("8 frames of 16x16"), "\($0)")
         }
-        let trainer = try VideoPredictionTrainer(.nextFrame, clips: SyntheticClipStream(frames: 3, size: 16, seed: 1), batch: 2)
+        let trainer = try FramePredictionTrainer(.nextFrame, clips: SyntheticClipStream(frames: 3, size: 16, seed: 1), batch: 2)
         XCTAssertThrowsError(try trainer.evaluate(clips: SyntheticClipStream(frames: 4, size: 16, seed: 2), batches: 1)) {
             XCTAssertTrue("\($0)".contains("must match"), "\($0)")
         }

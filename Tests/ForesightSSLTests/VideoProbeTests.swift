@@ -115,7 +115,7 @@ final class VideoProbeTests: XCTestCase {
     /// Trains `objective` on 8 scenes for `steps`, probes pc64's encoder on the centred digits.
     private func checkPredictionEncoder(_ objective: VideoPredictionObjective, steps: Int, learningRate: Float) throws {
         let clips = SyntheticClipStream(scene: .digits, frames: 5, size: Self.size, lanes: 8, seed: 1)
-        let trainer = try VideoPredictionTrainer(objective, clips: clips, batch: 8, learningRate: learningRate, threads: 2, seed: 2)
+        let trainer = try FramePredictionTrainer(objective, clips: clips, batch: 8, learningRate: learningRate, threads: 2, seed: 2)
         let result = try probe(trainer, encoder: FramePredictionEncoder(pastFrames: trainer.pastFrames), steps: steps,
                                digits: Self.centredDigits, label: objective.rawValue)
         XCTAssertLessThan(result.late, result.early, "the training loss should fall")
