@@ -115,7 +115,7 @@ public final class VideoPredictionTrainer: SelfSupervisedTrainer {
     public init(_ objective: VideoPredictionObjective, clips: any VideoClipStream, batch: Int = 8, learningRate: Float = 1e-3,
                 threads: Int = 1, seed: UInt64 = 1) throws {
         guard clips.height == clips.width, clips.height % 4 == 0, clips.frames >= 2, batch >= 1 else {
-            throw StreamError("video prediction needs square clips of a size divisible by 4 with at least 2 frames, and batch >= 1; got \(clips.frames) frames of \(clips.height)x\(clips.width), batch \(batch)")
+            throw TrainingError.invalidSetting(name: "clips", message: "video prediction needs square clips of a size divisible by 4 with at least 2 frames, and batch >= 1; got \(clips.frames) frames of \(clips.height)x\(clips.width), batch \(batch)")
         }
         self.objective = objective
         self.batch = batch
@@ -160,7 +160,7 @@ public final class VideoPredictionTrainer: SelfSupervisedTrainer {
     /// Mean prediction and copy-last errors over `batches` batches of `stream` (held-out clips), without training.
     public func evaluate(clips stream: any VideoClipStream, batches: Int) throws -> Evaluation {
         guard stream.frames == clips.frames, stream.height == size, stream.width == size, batches >= 1 else {
-            throw StreamError("evaluation clips must match the training clips (\(clips.frames) frames of \(size)x\(size)); got \(stream.frames) of \(stream.height)x\(stream.width), \(batches) batches")
+            throw TrainingError.mismatchedData(message: "evaluation clips must match the training clips (\(clips.frames) frames of \(size)x\(size)); got \(stream.frames) of \(stream.height)x\(stream.width), \(batches) batches")
         }
         var error: Float = 0, copyLast: Float = 0
         for _ in 0..<batches {
@@ -279,7 +279,7 @@ public final class VideoCPCTrainer: SelfSupervisedTrainer {
         let c = configuration
         guard clips.frames == c.frames, clips.height == c.size, clips.width == c.size, c.size % 4 == 0,
               c.frames > c.predictionSteps, c.batch >= 1 else {
-            throw StreamError("video CPC needs clips of \(c.frames) frames of \(c.size)x\(c.size) (size divisible by 4, more frames than the \(c.predictionSteps) steps ahead); got \(clips.frames) frames of \(clips.height)x\(clips.width)")
+            throw TrainingError.invalidSetting(name: "clips", message: "video CPC needs clips of \(c.frames) frames of \(c.size)x\(c.size) (size divisible by 4, more frames than the \(c.predictionSteps) steps ahead); got \(clips.frames) frames of \(clips.height)x\(clips.width)")
         }
         self.configuration = c
         self.clips = clips
@@ -315,7 +315,7 @@ public final class VideoCPCTrainer: SelfSupervisedTrainer {
     /// Mean loss and accuracy over `batches` batches of `stream` (held-out clips), without training.
     public func evaluate(clips stream: any VideoClipStream, batches: Int) throws -> Result {
         guard stream.frames == clips.frames, stream.height == clips.height, stream.width == clips.width, batches >= 1 else {
-            throw StreamError("evaluation clips must match the training clips (\(clips.frames) frames of \(clips.height)x\(clips.width)); got \(stream.frames) of \(stream.height)x\(stream.width), \(batches) batches")
+            throw TrainingError.mismatchedData(message: "evaluation clips must match the training clips (\(clips.frames) frames of \(clips.height)x\(clips.width)); got \(stream.frames) of \(stream.height)x\(stream.width), \(batches) batches")
         }
         var loss: Float = 0, accuracy: Float = 0
         for _ in 0..<batches {
@@ -361,7 +361,7 @@ public enum VideoMethods {
             return try VideoCPCTrainer(clips: try clips(frames: configuration.frames, size: configuration.size, lanes: configuration.batch),
                                        configuration: configuration, learningRate: learningRate ?? 2e-3, threads: threads, seed: seed)
         default:
-            throw StreamError("unknown video method '\(method)'; known: next-frame, motion, cpc")
+            throw TrainingError.unknownMethod(method, known: ["next-frame", "motion", "cpc"], family: "video")
         }
     }
 }
