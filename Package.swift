@@ -87,7 +87,7 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: numericSettings
         ),
-        .testTarget(name: "ForesightIOTests", dependencies: ["ForesightIO"]),
+        .testTarget(name: "ForesightIOTests", dependencies: ["ForesightIO", "ForesightNN"]),
         .testTarget(name: "ForesightSensorsTests", dependencies: ["ForesightSensors", "ForesightIO", "CAllocationCounter", "ForesightTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ForesightSSLTests",

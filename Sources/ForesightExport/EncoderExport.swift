@@ -142,7 +142,8 @@ public final class EncoderModel: FrameEmbedder {
     static func provenance(of file: ModelFile, checkpoint: String) -> [String: String] {
         var provenance = ["source.architecture": file.metadata["architecture"] ?? "unknown",
                           "source.checkpoint": (checkpoint as NSString).lastPathComponent]
-        for key in ["objective", "live.steps", "live.frames", "optimizer.steps", "ssl.method", "ssl.steps", "ssl.input"] {
+        // (live.steps and ssl.steps: files written before checkpoints shared the `steps` key.)
+        for key in ["objective", Checkpoint.Key.steps, "live.steps", "live.frames", Checkpoint.Key.optimizerSteps, "ssl.method", "ssl.steps", "ssl.input"] {
             provenance["source." + key] = file.metadata[key]
         }
         return provenance

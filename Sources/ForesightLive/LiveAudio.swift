@@ -20,11 +20,16 @@ public struct LiveAudioReport: Sendable {
     public var accuracy: Double = 0
     public var chance: Double = 0
     public var peakResidentMiB: Double = 0
+    /// Steps of the checkpoint the run resumed from (0 for a fresh start); `steps` counts this run's.
+    public var resumedSteps = 0
+    /// Checkpoints written in this run.
+    public var checkpoints = 0
 
     public var json: [String: Any] {
         ["audio_seconds": (audioSeconds * 100).rounded() / 100, "chunks": chunks, "dropped": dropped, "steps": steps,
          "steps_per_s": seconds > 0 ? (Double(steps) / seconds * 100).rounded() / 100 : 0,
-         "infonce_loss": loss, "infonce_accuracy": accuracy, "chance": chance, "peak_rss_mib": (peakResidentMiB * 10).rounded() / 10]
+         "infonce_loss": loss, "infonce_accuracy": accuracy, "chance": chance, "peak_rss_mib": (peakResidentMiB * 10).rounded() / 10,
+         "resumed_steps": resumedSteps, "checkpoints": checkpoints]
     }
 }
 
@@ -64,12 +69,41 @@ public final class LiveAudioSource: @unchecked Sendable {
 }
 
 extension AudioPredictiveCodingTrainer {
+    /// The architecture its checkpoints carry: a checkpoint resumes only a trainer of the same one.
+    public var architecture: String {
+        let c = configuration
+        return "audio-cpc \(c.sampleRate) Hz, \(c.melBands) mel bands, \(c.steps) steps of \(c.encodingFeatures) features, \(c.predictionSteps) ahead"
+    }
+
+    /// Steps trained, resumed ones included (the optimizer's count).
+    public var stepsDone: Int { program.optimizer?.stepCount ?? 0 }
+
+    /// Writes the trained state (parameters, optimizer state, band statistics) to `path`, atomically.
+    public func saveCheckpoint(to path: String) throws {
+        try Checkpoint(architecture: architecture, steps: stepsDone, optimizer: program.optimizer,
+                       details: ["objective": "audio-cpc", "audio.frames": String(framesReceived)])
+            .write(to: path, state: trainingState)
+    }
+
+    /// Continues from a checkpoint written by `saveCheckpoint` for the same architecture.
+    public func resume(from path: String) throws {
+        let checkpoint = try Checkpoint(path: path)
+        try checkpoint.require(architecture: architecture)
+        try checkpoint.load(into: trainingState)
+        program.optimizer?.stepCount = checkpoint.optimizerSteps
+        if let rate = checkpoint.learningRate { program.optimizer?.learningRate = rate }
+    }
+
     /// Trains on `source` as it arrives until `seconds` pass, the source ends or `shouldStop()`;
-    /// `progress` is called about once a second.
-    public func runLive(_ source: LiveAudioSource, seconds: Double? = nil, shouldStop: () -> Bool = { false },
-                        progress: (LiveAudioReport) -> Void = { _ in }) throws -> LiveAudioReport {
+    /// `progress` is called about once a second. With `checkpoint`, the trained state is
+    /// written there every `checkpointEvery` steps and at the end (when any step was taken);
+    /// a failed write ends the run with the error and leaves the previous file as it was.
+    public func runLive(_ source: LiveAudioSource, seconds: Double? = nil, checkpoint: String? = nil, checkpointEvery: Int = 500,
+                        shouldStop: () -> Bool = { false }, progress: (LiveAudioReport) -> Void = { _ in }) throws -> LiveAudioReport {
+        precondition(checkpointEvery >= 1, "checkpointEvery must be at least 1")
         var report = LiveAudioReport()
         report.chance = Double(configuration.chance)
+        report.resumedSteps = stepsDone
         var recent: [(loss: Float, accuracy: Float)] = []
         recent.reserveCapacity(50)
         let start = MonotonicClock.nanoseconds()
@@ -99,6 +133,10 @@ extension AudioPredictiveCodingTrainer {
             let result: StepResult
             do { result = try step() } catch TrainingError.notEnoughAudio { continue }
             report.steps += 1
+            if let checkpoint, stepsDone % checkpointEvery == 0 {
+                try saveCheckpoint(to: checkpoint)
+                report.checkpoints += 1
+            }
             if recent.count == 50 { recent.removeFirst() }
             recent.append((result.loss, result.accuracy))
             if MonotonicClock.nanoseconds() - lastProgress >= 1_000_000_000 {
@@ -108,6 +146,10 @@ extension AudioPredictiveCodingTrainer {
             }
         }
         summarize()
+        if let checkpoint, report.steps > 0, stepsDone % checkpointEvery != 0 {
+            try saveCheckpoint(to: checkpoint)
+            report.checkpoints += 1
+        }
         report.peakResidentMiB = peakResidentMiB()
         return report
     }
@@ -117,21 +159,29 @@ extension AudioPredictiveCodingTrainer {
 public final class BackgroundAudioLearning: @unchecked Sendable {
     private let trainer: AudioPredictiveCodingTrainer
     private let source: LiveAudioSource
+    private let checkpoint: String?
+    private let checkpointEvery: Int
     private let stopRequested = Latch()
     private var thread: JoinableThread?
     /// Written by the learning thread; read after joining it.
     private var outcome: Result<LiveAudioReport, any Error>?
 
-    public init(trainer: AudioPredictiveCodingTrainer, source: LiveAudioSource) {
+    /// With `checkpoint`, the sound model is written there as `runLive` does.
+    public init(trainer: AudioPredictiveCodingTrainer, source: LiveAudioSource, checkpoint: String? = nil, checkpointEvery: Int = 500) {
         self.trainer = trainer
         self.source = source
+        self.checkpoint = checkpoint
+        self.checkpointEvery = checkpointEvery
     }
 
     /// Starts learning; `externalStop` is polled as well (for Ctrl-C).
     public func start(externalStop: @escaping @Sendable () -> Bool) {
         precondition(thread == nil, "BackgroundAudioLearning started twice")
         thread = JoinableThread(name: "foresight.audio") { [self] in
-            outcome = Result { try trainer.runLive(source, shouldStop: { self.stopRequested.isOpen || externalStop() }) }
+            outcome = Result {
+                try trainer.runLive(source, checkpoint: checkpoint, checkpointEvery: checkpointEvery,
+                                    shouldStop: { self.stopRequested.isOpen || externalStop() })
+            }
         }
     }
 

@@ -178,16 +178,7 @@ public final class LiveLearner {
         let clip = (c.pastFrames + 1) * plane
         let replayBytes = c.replayClips * clip
         let program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: c.learningRate), threads: c.threads, seed: c.seed)
-        var trainedState: [(name: String, tensor: Tensor)] = []
-        for id in program.parameters {
-            let value = program.tensor(id)
-            trainedState.append((value.name, value))
-            if let state = program.optimizerState(id) {
-                trainedState.append(("optimizer." + value.name, Tensor(data: UnsafeMutableRawPointer(state.baseAddress!),
-                                                                       shape: try Shape([state.count]), dtype: .float32,
-                                                                       name: "optimizer." + value.name)))
-            }
-        }
+        let trainedState = program.trainingState
         self.trainedState = trainedState
         goodStateCount = trainedState.reduce(0) { $0 + $1.tensor.count }
         let otherBytes = replayBytes + (1 + c.newestPerBatch) * clip * 4 + goodStateCount * 4
@@ -419,26 +410,23 @@ public final class LiveLearner {
     /// Writes parameters, optimizer state and progress to the checkpoint path, atomically.
     public func saveCheckpoint() throws {
         guard let path = configuration.checkpointPath else { return }
-        let optimizer = program.optimizer!
-        try ModelFile.write(to: path, metadata: [
-            "architecture": architecture, "objective": configuration.objective.rawValue,
+        try Checkpoint(architecture: architecture, steps: report.steps, optimizer: program.optimizer, details: [
+            "objective": configuration.objective.rawValue,
             "input": "frames [N, \(configuration.pastFrames), \(configuration.size), \(configuration.size)] grayscale in [0, 1]",
-            "optimizer": "adam", "optimizer.steps": String(optimizer.stepCount), "learning_rate": String(optimizer.learningRate),
-            "live.steps": String(report.steps), "live.frames": String(report.frames),
-        ], tensors: trainedState)
+            "optimizer": "adam", "live.frames": String(report.frames),
+        ]).write(to: path, state: trainedState)
     }
 
-    /// Continues from a checkpoint written by `saveCheckpoint` for the same architecture.
+    /// Continues from a checkpoint written by `saveCheckpoint` for the same architecture: its
+    /// parameters and optimizer state, the optimizer's step count and learning rate, the steps done.
     public func resume(from path: String) throws {
-        let file = try ModelFile(path: path)
-        guard file.metadata["architecture"] == architecture else {
-            throw ModelFileError(path: path, problem: "holds architecture \(file.metadata["architecture"] ?? "unknown"), but this run is \(architecture)")
-        }
-        for (name, tensor) in trainedState { try file.load(name, into: tensor) }
+        let checkpoint = try Checkpoint(path: path)
+        try checkpoint.require(architecture: architecture)
+        try checkpoint.load(into: trainedState)
         let optimizer = program.optimizer!
-        optimizer.stepCount = Int(file.metadata["optimizer.steps"] ?? "") ?? 0
-        if let rate = Float(file.metadata["learning_rate"] ?? ""), rate > 0, rate.isFinite { optimizer.learningRate = rate }
-        report.steps = Int(file.metadata["live.steps"] ?? "") ?? 0
+        optimizer.stepCount = checkpoint.optimizerSteps
+        if let rate = checkpoint.learningRate { optimizer.learningRate = rate }
+        report.steps = checkpoint.steps
         report.resumedSteps = report.steps
         saveGoodState()
     }

@@ -263,6 +263,23 @@ public final class Program: @unchecked Sendable {
     /// Parameter ids in creation order.
     public var parameters: [TensorID] { parameterIDs }
 
+    /// Everything a training step changes, as named views of the program's memory: each
+    /// parameter under its own name, followed by its optimizer state under "optimizer." + name
+    /// (none without an optimizer). What checkpoints hold and what a rollback restores.
+    public var trainingState: [(name: String, tensor: Tensor)] {
+        var state: [(name: String, tensor: Tensor)] = []
+        for id in parameterIDs {
+            let value = tensor(id)
+            state.append((value.name, value))
+            if let moments = optimizerState(id) {
+                let name = "optimizer." + value.name
+                state.append((name, Tensor(data: UnsafeMutableRawPointer(moments.baseAddress!), shape: Shape(arrayLiteral: moments.count),
+                                           dtype: .float32, name: name)))
+            }
+        }
+        return state
+    }
+
     /// Runs every operation forward.
     public func forward() {
         for node in graph.nodes { node.operation.forward(pool: pool) }

@@ -87,6 +87,7 @@ public final class AudioCPCTrainer: SelfSupervisedTrainer {
     public var program: Program { trainer.program }
     public var imageBackbone: (any ImageBackbone)? { nil }
     public var configuration: AudioCPCConfiguration { trainer.configuration }
+    public var trainingState: [(name: String, tensor: Tensor)] { trainer.trainingState }
     public let audio: any SampleStream<Float>
     public let masking: AudioMasking?
     /// InfoNCE accuracy of the last step (chance: `configuration.chance`).

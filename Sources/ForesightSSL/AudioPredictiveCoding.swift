@@ -113,8 +113,19 @@ public final class AudioPredictiveCodingTrainer {
     private var pending: [Float]
     private var pendingCount = 0
     /// Running mean and variance of each log-mel band, which normalise the model's input
-    /// ([melBands] each); part of the model when it is saved or evaluated elsewhere.
-    public internal(set) var bandMean: [Float], bandVariance: [Float]
+    /// ([melBands] each, in `statistics`); part of the model when it is saved or evaluated elsewhere.
+    public internal(set) var bandMean: [Float] {
+        get { Array(UnsafeBufferPointer(start: mean, count: configuration.melBands)) }
+        set { precondition(newValue.count == configuration.melBands); mean.update(from: newValue, count: newValue.count) }
+    }
+    public internal(set) var bandVariance: [Float] {
+        get { Array(UnsafeBufferPointer(start: variance, count: configuration.melBands)) }
+        set { precondition(newValue.count == configuration.melBands); variance.update(from: newValue, count: newValue.count) }
+    }
+    /// The band statistics' memory: "audio.band_mean" and "audio.band_variance".
+    private let statistics: Arena
+    private let mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>
+    private let statisticsState: [(name: String, tensor: Tensor)]
     private var random: SeededRandom
 
     /// A trainer whose history keeps `historySeconds` of audio (at the configured hop).
@@ -131,8 +142,14 @@ public final class AudioPredictiveCodingTrainer {
                                    hopLength: c.hopLength, melBands: c.melBands)
         history = [Float](repeating: 0, count: historyFrames * c.melBands)
         pending = [Float](repeating: 0, count: c.windowLength)
-        bandMean = [Float](repeating: 0, count: c.melBands)
-        bandVariance = [Float](repeating: 0, count: c.melBands)
+        statistics = try Arena(capacity: 2 * c.melBands * MemoryLayout<Float>.size + 256)
+        let meanTensor = try statistics.allocate(Shape([c.melBands]), name: "audio.band_mean")
+        let varianceTensor = try statistics.allocate(Shape([c.melBands]), name: "audio.band_variance")
+        mean = meanTensor.floatPointer
+        variance = varianceTensor.floatPointer
+        mean.initialize(repeating: 0, count: c.melBands)
+        variance.initialize(repeating: 0, count: c.melBands)
+        statisticsState = [(meanTensor.name, meanTensor), (varianceTensor.name, varianceTensor)]
         random = SeededRandom(seed: seed &* 0x9E37_79B9 &+ 17)
     }
 
@@ -198,9 +215,9 @@ public final class AudioPredictiveCodingTrainer {
     private func updateStatistics(_ frame: UnsafePointer<Float>) {
         let rate = 1 / Float(min(framesReceived + 1, normalizationFrames))
         for band in 0..<configuration.melBands {
-            let difference = frame[band] - bandMean[band]
-            bandMean[band] += rate * difference
-            bandVariance[band] += rate * (difference * difference * (1 - rate) - bandVariance[band])
+            let difference = frame[band] - mean[band]
+            mean[band] += rate * difference
+            variance[band] += rate * (difference * difference * (1 - rate) - variance[band])
         }
     }
 
@@ -215,28 +232,29 @@ public final class AudioPredictiveCodingTrainer {
         let oldest = framesReceived - available
         let part = available / c.batch
         let input = program.tensor(model.frames).floatPointer
+        let mean = self.mean, variance = self.variance
         history.withUnsafeBufferPointer { history in
-            bandMean.withUnsafeBufferPointer { mean in
-                bandVariance.withUnsafeBufferPointer { variance in
-                    for n in 0..<c.batch {
-                        let start = part >= c.windowFrames
-                            ? oldest + n * part + random.nextInt(below: part - c.windowFrames + 1)
-                            : oldest + random.nextInt(below: available - c.windowFrames + 1)
-                        for t in 0..<c.steps {
-                            for offset in 0..<c.encoderKernel {
-                                let frame = history.baseAddress! + ((start + t * c.encoderStride + offset) % historyFrames) * c.melBands
-                                let row = input + ((n * c.steps + t) * c.encoderKernel + offset) * c.melBands
-                                for band in 0..<c.melBands {
-                                    row[band] = (frame[band] - mean[band]) / (variance[band] + 1e-3).squareRoot()
-                                }
-                                if noise > 0 { for band in 0..<c.melBands { row[band] += noise * random.nextGaussian() } }
-                            }
+            for n in 0..<c.batch {
+                let start = part >= c.windowFrames
+                    ? oldest + n * part + random.nextInt(below: part - c.windowFrames + 1)
+                    : oldest + random.nextInt(below: available - c.windowFrames + 1)
+                for t in 0..<c.steps {
+                    for offset in 0..<c.encoderKernel {
+                        let frame = history.baseAddress! + ((start + t * c.encoderStride + offset) % historyFrames) * c.melBands
+                        let row = input + ((n * c.steps + t) * c.encoderKernel + offset) * c.melBands
+                        for band in 0..<c.melBands {
+                            row[band] = (frame[band] - mean[band]) / (variance[band] + 1e-3).squareRoot()
                         }
+                        if noise > 0 { for band in 0..<c.melBands { row[band] += noise * random.nextGaussian() } }
                     }
                 }
             }
         }
     }
+
+    /// Everything training changes: the program's parameters and optimizer state, and the
+    /// band statistics that normalise its input.
+    public var trainingState: [(name: String, tensor: Tensor)] { program.trainingState + statisticsState }
 
     /// Loads a batch of random windows and takes one training step.
     public func step() throws -> StepResult {

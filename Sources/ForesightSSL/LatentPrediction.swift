@@ -27,6 +27,8 @@ public final class LatentPredictionTrainer: SelfSupervisedTrainer {
     public let program: Program
     public let backbone: SmallResNet
     public var imageBackbone: (any ImageBackbone)? { backbone }
+    /// The online program's state and the target's parameters.
+    public var trainingState: [(name: String, tensor: Tensor)] { program.trainingState + target.trainingState }
     /// The EMA backbone that encodes the full images.
     public let target: MomentumTarget
     /// Images per step (B).

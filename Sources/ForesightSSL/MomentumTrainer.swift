@@ -51,6 +51,11 @@ public final class MomentumTarget {
         for pair in pairs { pair.target.update(from: pair.online, count: pair.count) }
     }
 
+    /// The target's parameters under "target." + name: state a checkpoint holds beside the online program's.
+    public var trainingState: [(name: String, tensor: Tensor)] {
+        program.parameters.map { ("target." + program.graph[$0].name, program.tensor($0)) }
+    }
+
     /// Moves every target parameter toward its online counterpart by (1 - momentum).
     public func update() {
         let keep = momentum, take = 1 - momentum
@@ -102,6 +107,10 @@ public final class MomentumTrainer: SelfSupervisedTrainer {
     public let program: Program
     public let backbone: SmallResNet
     public var imageBackbone: (any ImageBackbone)? { backbone }
+    /// The online program's state, the target's parameters and, for MoCo, the queue of keys ("moco.queue").
+    public var trainingState: [(name: String, tensor: Tensor)] {
+        program.trainingState + target.trainingState + (queue.map { [("moco.queue", program.tensor($0))] } ?? [])
+    }
     /// The EMA network (backbone and projector).
     public let target: MomentumTarget
     public let augmentation: ViewAugmentation

@@ -29,10 +29,15 @@ public protocol SelfSupervisedTrainer: AnyObject {
     /// Steps for about one pass over the trainer's data (what `--epochs` counts), or nil when
     /// the data has no end (a synthetic scene) or the run counts it (image folders).
     var stepsPerPass: Int? { get }
+    /// Everything training changes, as named views: what a checkpoint holds. By default the
+    /// program's `trainingState` (parameters and optimizer state); a trainer with more state
+    /// (a momentum target, a queue of keys) adds it.
+    var trainingState: [(name: String, tensor: Tensor)] { get }
 }
 
 extension SelfSupervisedTrainer {
     public var stepsPerPass: Int? { nil }
+    public var trainingState: [(name: String, tensor: Tensor)] { program.trainingState }
 }
 
 /// A trainer that draws its batches from an image set in memory, which another set of the

@@ -8,7 +8,8 @@ import ForesightCore
 import ForesightNN
 import ForesightIO
 
-/// Model-file metadata keys written by a training run.
+/// Model-file metadata keys a training run writes besides the checkpoint's own
+/// (`Checkpoint.Key`: architecture, steps, optimizer steps, learning rate).
 public enum TrainingMetadata {
     /// The method's short name ("simclr").
     public static let method = "ssl.method"
@@ -16,17 +17,12 @@ public enum TrainingMetadata {
     public static let backbone = "ssl.backbone"
     /// The input shape of one image, "C,H,W", for image methods.
     public static let input = "ssl.input"
-    /// Training steps done.
-    public static let steps = "ssl.steps"
     /// Images (or clips, or sequences) per step.
     public static let batch = "ssl.batch"
     /// The method's settings, "name=value ..." (`train --set`), for methods that have some.
     public static let settings = "ssl.settings"
     /// The seed of the run.
     public static let seed = "ssl.seed"
-    /// The optimizer's own step count (its bias corrections).
-    public static let optimizerSteps = "optimizer.steps"
-    public static let learningRate = "learning_rate"
 }
 
 /// Where a training run is, after each step.
@@ -84,8 +80,7 @@ public final class TrainingRun {
     public private(set) var stepsDone = 0
     /// The checkpoint this run resumed from and its steps.
     private var resumed: (path: String, steps: Int)?
-    /// Parameters, optimizer state ("optimizer." + name) and, for momentum methods, the target
-    /// network ("target." + name) and MoCo's key queue, listed once: what checkpoints hold.
+    /// The trainer's `trainingState`, listed once: what checkpoints hold.
     private let state: [(name: String, tensor: Tensor)]
 
     /// Builds `method`'s trainer on `data`; with `chunks`, `data` is their chunk 0 and training
@@ -114,23 +109,7 @@ public final class TrainingRun {
             inputShape = trainer.imageBackbone == nil ? nil : registered.imageShape(options: options)
             stepsPerEpoch = trainer.stepsPerPass
         }
-        var state: [(name: String, tensor: Tensor)] = []
-        let program = trainer.program
-        for id in program.parameters {
-            let value = program.tensor(id)
-            state.append((value.name, value))
-            if let moments = program.optimizerState(id) {
-                state.append(("optimizer." + value.name, Tensor(data: UnsafeMutableRawPointer(moments.baseAddress!), shape: try Shape([moments.count]),
-                                                                dtype: .float32, name: "optimizer." + value.name)))
-            }
-        }
-        // A momentum method's target network ("target." + name) and MoCo's queue of keys are state too.
-        let target = (trainer as? MomentumTrainer)?.target.program ?? (trainer as? LatentPredictionTrainer)?.target.program
-        if let target {
-            for id in target.parameters { state.append(("target." + target.graph[id].name, target.tensor(id))) }
-        }
-        if let queue = program.graph.tensor(named: "queue"), trainer is MomentumTrainer { state.append(("moco.queue", program.tensor(queue))) }
-        self.state = state
+        state = trainer.trainingState
     }
 
     /// Checks that `method` trains on what `dataPath` holds, then reads the data and builds the
@@ -156,45 +135,45 @@ public final class TrainingRun {
         }
     }
 
-    /// The metadata a checkpoint of this run stores now.
-    public var metadata: [String: String] {
-        var values = [
-            "architecture": "ssl-" + method,
+    /// The checkpoint of this run as it stands: the steps done, the optimizer's state, and
+    /// what identifies the run (method, backbone, input shape, settings) with its batch and seed.
+    public var checkpoint: Checkpoint {
+        var details = [
             TrainingMetadata.method: method,
-            TrainingMetadata.steps: String(stepsDone),
             TrainingMetadata.batch: String(options.batch),
             TrainingMetadata.seed: String(options.seed),
-            TrainingMetadata.learningRate: String(options.learningRate),
         ]
-        if let optimizer = trainer.program.optimizer { values[TrainingMetadata.optimizerSteps] = String(optimizer.stepCount) }
-        if let backbone = trainer.imageBackbone { values[TrainingMetadata.backbone] = backbone.specification }
-        if let inputShape { values[TrainingMetadata.input] = inputShape.map(String.init).joined(separator: ",") }
-        if !settings.isEmpty { values[TrainingMetadata.settings] = settings }
-        return values
+        if let backbone = trainer.imageBackbone { details[TrainingMetadata.backbone] = backbone.specification }
+        if let inputShape { details[TrainingMetadata.input] = inputShape.map(String.init).joined(separator: ",") }
+        if !settings.isEmpty { details[TrainingMetadata.settings] = settings }
+        return Checkpoint(architecture: "ssl-" + method, steps: stepsDone, optimizer: trainer.program.optimizer, details: details)
     }
 
-    /// Writes parameters, optimizer state and metadata to `path` atomically.
+    /// The metadata a checkpoint of this run stores now.
+    public var metadata: [String: String] { checkpoint.metadata }
+
+    /// Writes the trained state and the checkpoint's metadata to `path` atomically.
     public func save(to path: String) throws {
-        try ModelFile.write(to: path, metadata: metadata, tensors: state)
+        try checkpoint.write(to: path, state: state)
     }
 
     /// Continues from the checkpoint at `path`: it must be of the same method, backbone, input shape and settings.
     public func resume(from path: String) throws {
-        let file = try ModelFile(path: path)
-        let current = metadata
-        var stored = file.metadata
+        let stored = try Checkpoint(path: path)
+        let current = checkpoint.details
+        var storedDetails = stored.details
         // Model files written before methods had settings trained with the defaults.
-        if stored[TrainingMetadata.settings] == nil, let registered = try? MethodRegistry.method(named: method),
+        if storedDetails[TrainingMetadata.settings] == nil, let registered = try? MethodRegistry.method(named: method),
            let defaults = try? registered.resolvedSettings([:]) {
-            stored[TrainingMetadata.settings] = defaults.isEmpty ? nil : registered.describe(defaults)
+            storedDetails[TrainingMetadata.settings] = defaults.isEmpty ? nil : registered.describe(defaults)
         }
         for key in [TrainingMetadata.method, TrainingMetadata.backbone, TrainingMetadata.input, TrainingMetadata.settings]
-        where stored[key] != current[key] {
-            throw TrainingError.checkpointMismatch(path: path, key: key, stored: stored[key], current: current[key])
+        where storedDetails[key] != current[key] {
+            throw TrainingError.checkpointMismatch(path: path, key: key, stored: storedDetails[key], current: current[key])
         }
-        for (name, tensor) in state { try file.load(name, into: tensor) }
-        if let optimizer = trainer.program.optimizer { optimizer.stepCount = Int(file.metadata[TrainingMetadata.optimizerSteps] ?? "") ?? 0 }
-        stepsDone = Int(file.metadata[TrainingMetadata.steps] ?? "") ?? 0
+        try stored.load(into: state)
+        trainer.program.optimizer?.stepCount = stored.optimizerSteps
+        stepsDone = stored.steps
         resumed = (path, stepsDone)
     }
 

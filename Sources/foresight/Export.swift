@@ -81,7 +81,7 @@ struct Export: ParsableCommand {
         if let onnx {
             var metadata: [String: String] = [:]
             for key in ["architecture", "preprocessing", "input", "output", "quantization", "calibration.method", "calibration.source",
-                        "source.architecture", "source.live.steps"] { metadata[key] = file.metadata[key] }
+                        "source.architecture", "source.steps", "source.live.steps"] { metadata[key] = file.metadata[key] }
             if let int8Model = model as? Int8EncoderModel {
                 try int8Model.writeONNX(to: onnx, metadata: metadata)
             } else if let floatModel = model as? EncoderModel {

@@ -70,7 +70,7 @@ struct Learn: ParsableCommand {
     @Option(help: "Device profile: a name from devices/ (e.g. raspberry-pi-5) or a path to a profile file. It sets the camera, microphone, model, objective, threads and memory budget that options here do not.")
     var profile: String?
 
-    @Option(help: "Checkpoint file (safetensors), written atomically every --checkpoint-every steps and at the end.")
+    @Option(help: "Checkpoint file (safetensors), written atomically every --checkpoint-every steps and at the end. Learning from sound alone, it holds the sound model; from pictures and sound, the sound model goes beside it (live.safetensors -> live.audio.safetensors).")
     var checkpoint: String?
 
     @Option(parsing: .unconditional, help: "Training steps between checkpoints.")
@@ -138,7 +138,10 @@ struct Learn: ParsableCommand {
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
         if inputs.video == nil { return try learnAudio(inputs, device: device) }
         // Both senses: sound is learned on a thread of its own beside the video learner.
-        let background = try makeAudioLearning(inputs, device: device).map { BackgroundAudioLearning(trainer: $0.trainer, source: $0.source) }
+        let audioCheckpoint = checkpoint.map(Learn.soundCheckpoint(beside:))
+        let background = try makeAudioLearning(inputs, device: device, checkpoint: audioCheckpoint).map {
+            BackgroundAudioLearning(trainer: $0.trainer, source: $0.source, checkpoint: audioCheckpoint, checkpointEvery: checkpointEvery)
+        }
         background?.start { stopRequested.load(ordering: .relaxed) }
         defer {
             if let background {
@@ -150,6 +153,7 @@ struct Learn: ParsableCommand {
                     } else {
                         print(String(format: "audio: %.1f s, %d steps; InfoNCE accuracy %.3f (chance %.4f)", report.audioSeconds,
                                      report.steps, report.accuracy, report.chance))
+                        if let audioCheckpoint, report.checkpoints > 0 { print("audio checkpoint: \(audioCheckpoint)") }
                     }
                 } catch {
                     FileHandle.standardError.write(Data("audio learning stopped: \(error)\n".utf8))
@@ -207,23 +211,42 @@ struct Learn: ParsableCommand {
 }
 
 extension Learn {
+    /// Where the sound model is kept when a run learns from pictures and sound: beside the
+    /// video checkpoint, "live.safetensors" -> "live.audio.safetensors".
+    static func soundCheckpoint(beside path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let stem = url.pathExtension == "safetensors" ? url.deletingPathExtension().path : path
+        return stem + ".audio.safetensors"
+    }
+
     /// Audio predictive coding from the microphone or WAV file of `inputs`; nil without sound.
-    func makeAudioLearning(_ inputs: LiveInputs, device: DeviceProfile?) throws -> (trainer: AudioPredictiveCodingTrainer, source: LiveAudioSource)? {
+    /// With --resume it continues from `checkpoint`: a run on sound alone needs the file; a run
+    /// on both senses starts its sound model afresh, with a note, when there is none yet.
+    func makeAudioLearning(_ inputs: LiveInputs, device: DeviceProfile?, checkpoint: String?) throws -> (trainer: AudioPredictiveCodingTrainer, source: LiveAudioSource)? {
         guard let source = try inputs.openSound(paced: !asFastAsPossible) else { return nil }
         var configuration = AudioCPCConfiguration()
         configuration.sampleRate = inputs.sampleRate
         let trainer = try AudioPredictiveCodingTrainer(configuration: configuration, seed: seed, budget: device?.memoryBudget)
+        if resume, let checkpoint {
+            if inputs.video != nil && !FileManager.default.fileExists(atPath: checkpoint) {
+                FileHandle.standardError.write(Data("note: no sound checkpoint at \(checkpoint) yet; the sound model starts afresh\n".utf8))
+            } else {
+                try trainer.resume(from: checkpoint)
+                if !json { print("resumed the sound model from \(checkpoint) at step \(trainer.stepsDone)") }
+            }
+        }
         return (trainer, source)
     }
 
     func learnAudio(_ inputs: LiveInputs, device: DeviceProfile?) throws {
-        let (trainer, source) = try makeAudioLearning(inputs, device: device)!
+        let (trainer, source) = try makeAudioLearning(inputs, device: device, checkpoint: checkpoint)!
         let configuration = trainer.configuration
         if !json {
             print("learning audio predictive coding (log-mel, conv encoder, GRU, InfoNCE \(configuration.predictionSteps) steps ahead) from \(source.label); chance accuracy \(String(format: "%.4f", configuration.chance))")
             print("   time   audio s   steps  InfoNCE loss  accuracy")
         }
-        let report = try trainer.runLive(source, seconds: seconds, shouldStop: { stopRequested.load(ordering: .relaxed) }) { report in
+        let report = try trainer.runLive(source, seconds: seconds, checkpoint: checkpoint, checkpointEvery: checkpointEvery,
+                                         shouldStop: { stopRequested.load(ordering: .relaxed) }) { report in
             guard !json else { return }
             print(String(format: "%6.0fs  %8.1f  %6d  %12.3f  %8.3f", report.seconds, report.audioSeconds, report.steps, report.loss, report.accuracy))
         }
@@ -236,6 +259,7 @@ extension Learn {
         } else {
             print(String(format: "done: %.1f s of audio, %d steps; InfoNCE accuracy %.3f over the last steps (chance %.4f, %.0fx); peak memory %.1f MiB",
                          report.audioSeconds, report.steps, report.accuracy, report.chance, report.accuracy / max(report.chance, 1e-9), report.peakResidentMiB))
+            if let checkpoint, report.checkpoints > 0 { print("checkpoint: \(checkpoint) (step \(trainer.stepsDone))") }
         }
     }
 }

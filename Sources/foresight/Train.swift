@@ -91,22 +91,22 @@ struct Train: ParsableCommand {
 
     func run() throws {
         // With --resume, the checkpoint's backbone and image size are the defaults.
-        let checkpoint = resume ? try ModelFile(path: output) : nil
+        let checkpoint = resume ? try Checkpoint(path: output) : nil
         let chosen = try MethodRegistry.method(named: method)
-        let specification = backbone ?? checkpoint?.metadata[TrainingMetadata.backbone] ?? chosen.defaultBackbone
-        let storedInput = (checkpoint?.metadata[TrainingMetadata.input] ?? "").split(separator: ",").compactMap { Int($0) }
+        let specification = backbone ?? checkpoint?.details[TrainingMetadata.backbone] ?? chosen.defaultBackbone
+        let storedInput = (checkpoint?.details[TrainingMetadata.input] ?? "").split(separator: ",").compactMap { Int($0) }
         var options = TrainingOptions()
         options.backbone = try ImageBackbones.parse(specification)
-        options.batch = batch ?? checkpoint?.metadata[TrainingMetadata.batch].flatMap { Int($0) } ?? chosen.defaultBatch
+        options.batch = batch ?? checkpoint?.details[TrainingMetadata.batch].flatMap { Int($0) } ?? chosen.defaultBatch
         options.threads = threads
         options.learningRate = learningRate ?? chosen.defaultLearningRate
-        options.seed = resume ? seed &+ UInt64(checkpoint?.metadata[TrainingMetadata.steps].flatMap { UInt64($0) } ?? 0) : seed
+        options.seed = resume ? seed &+ UInt64(clamping: checkpoint?.steps ?? 0) : seed
         options.imageSize = size ?? (storedInput.count == 3 ? storedInput[1] : TrainingOptions.default.imageSize)
         options.colour = rgb || (size == nil && storedInput.first == 3)
         if colourAugmentations { options.augmentation = TrainingOptions.colourAugmentation }
         guard imageMemory >= 1 else { throw ValidationError("--image-memory must be at least 1 MiB (got \(imageMemory))") }
         options.imageMemoryBytes = imageMemory << 20
-        let stored = (checkpoint?.metadata[TrainingMetadata.settings] ?? "").split(separator: " ").map(String.init)
+        let stored = (checkpoint?.details[TrainingMetadata.settings] ?? "").split(separator: " ").map(String.init)
         options.settings = try MethodSetting.parse(stored).merging(MethodSetting.parse(settings)) { $1 }
         let run = try TrainingRun(method: method, dataPath: data, options: options)
         if let chunks = run.chunks {

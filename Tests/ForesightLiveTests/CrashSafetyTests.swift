@@ -27,14 +27,13 @@ final class CrashSafetyTests: XCTestCase {
             // Let it write several checkpoints, then kill it at an arbitrary moment.
             let deadline = Date().addingTimeInterval(20)
             while Date() < deadline {
-                if let file = try? ModelFile(path: checkpoint), let steps = Int(file.metadata["live.steps"] ?? ""), steps >= lastSteps + 9 { break }
+                if let steps = try? Checkpoint(path: checkpoint).steps, steps >= lastSteps + 9 { break }
                 usleep(20_000)
             }
             usleep(UInt32(1000 * (round * 7 % 23)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            let file = try ModelFile(path: checkpoint)   // complete and consistent, whatever the moment of the kill
-            let steps = Int(file.metadata["live.steps"] ?? "") ?? -1
+            let steps = try Checkpoint(path: checkpoint).steps   // complete and consistent, whatever the moment of the kill
             XCTAssertGreaterThanOrEqual(steps, lastSteps, "round \(round): resumed learning must not go back")
             lastSteps = steps
         }

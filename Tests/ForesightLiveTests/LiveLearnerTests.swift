@@ -50,7 +50,7 @@ final class LiveLearnerTests: XCTestCase {
         _ = try first.run(PacedFrameProducer.synthetic(.movingShapes, paced: false, frameLimit: 30, seed: 1))
         let file = try ModelFile(path: path)
         XCTAssertEqual(file.metadata["architecture"], first.architecture)
-        XCTAssertEqual(file.metadata["live.steps"], "26")
+        XCTAssertEqual(file.metadata[Checkpoint.Key.steps], "26")
         let second = try LiveLearner(settings)
         try second.resume(from: path)
         XCTAssertEqual(second.report.steps, 26)
@@ -90,7 +90,7 @@ final class LiveLearnerTests: XCTestCase {
                            "steps per second count this run's steps only")
             let file = try ModelFile(path: path)
             XCTAssertEqual(file.metadata["learning_rate"], savedRate, "attempt \(attempt): the checkpoint's learning rate changed")
-            XCTAssertEqual(file.metadata["live.steps"], String(report.steps))
+            XCTAssertEqual(file.metadata[Checkpoint.Key.steps], String(report.steps))
         }
     }
 

@@ -338,7 +338,7 @@ final class TrainingDataLoadingTests: XCTestCase {
             XCTAssert("\(error)".contains("chunk 2 of the image folder could not be read at step 3"), "\(error)")
             XCTAssert("\(error)".contains(broken), "\(error)")
         }
-        XCTAssertEqual(try ModelFile(path: model).metadata[TrainingMetadata.steps], "3")
+        XCTAssertEqual(try Checkpoint(path: model).steps, 3)
 
         // Chunks smaller than a batch are refused up front.
         options.batch = 16
@@ -440,7 +440,7 @@ final class TrainAndEvaluateTests: XCTestCase {
         XCTAssertEqual(file.metadata[TrainingMetadata.method], "simclr")
         XCTAssertEqual(file.metadata[TrainingMetadata.backbone], "resnet width=16 groups=4")
         XCTAssertEqual(file.metadata[TrainingMetadata.input], "1,8,8")
-        XCTAssertEqual(file.metadata[TrainingMetadata.steps], "150")
+        XCTAssertEqual(file.metadata[Checkpoint.Key.steps], "150")
 
         let linear = try EvaluationRun.evaluate(model: model, probe: .linear, train: trainFolder, test: testFolder, compareRandom: true)
         let nearest = try EvaluationRun.evaluate(model: model, probe: .knn, train: trainFolder, test: testFolder)
@@ -578,14 +578,14 @@ final class TrainAndEvaluateTests: XCTestCase {
         }
         let report = try resumed.train(steps: 8, output: model)
         XCTAssertEqual(report.steps, 8)
-        XCTAssertEqual(try ModelFile(path: model).metadata[TrainingMetadata.steps], "8")
+        XCTAssertEqual(try Checkpoint(path: model).steps, 8)
 
         // Asked to stop, a run writes its checkpoint at the step it reached and returns.
         var asked = 0
         let stopped = try resumed.train(steps: 100, output: model, shouldStop: { asked += 1; return asked > 3 })
         XCTAssertEqual(stopped.steps, 11)
         XCTAssertEqual(stopped.checkpoints, 1)
-        XCTAssertEqual(try ModelFile(path: model).metadata[TrainingMetadata.steps], "11")
+        XCTAssertEqual(try Checkpoint(path: model).steps, 11)
 
         // A momentum method's target network is saved and restored with the online one.
         let byol = try TrainingRun(method: "byol", dataPath: folder + "/images", options: options)
@@ -597,6 +597,20 @@ final class TrainAndEvaluateTests: XCTestCase {
         for id in target.parameters {
             XCTAssertEqual(targetAgain.tensor(id).toArray(), target.tensor(id).toArray(), "target \(target.graph[id].name)")
         }
+        // MoCo's queue of keys is state too: written with the checkpoint and restored from it.
+        var mocoOptions = options
+        mocoOptions.settings = ["queue": 16]
+        let moco = try TrainingRun(method: "moco", dataPath: folder + "/images", options: mocoOptions)
+        _ = try moco.train(steps: 3, output: folder + "/moco.safetensors")
+        let mocoFile = try ModelFile(path: folder + "/moco.safetensors")
+        XCTAssertEqual(mocoFile.tensors["moco.queue"]?.shape.first, 16)
+        XCTAssertTrue(mocoFile.tensors.keys.contains { $0.hasPrefix("target.") }, "the target network is saved")
+        let mocoAgain = try TrainingRun(method: "moco", dataPath: folder + "/images", options: mocoOptions)
+        let queue = try XCTUnwrap(moco.trainer.trainingState.first { $0.name == "moco.queue" }?.tensor)
+        let queueAgain = try XCTUnwrap(mocoAgain.trainer.trainingState.first { $0.name == "moco.queue" }?.tensor)
+        XCTAssertNotEqual(queueAgain.toArray(), queue.toArray(), "a new run starts from its own keys")
+        try mocoAgain.resume(from: folder + "/moco.safetensors")
+        XCTAssertEqual(queueAgain.toArray(), queue.toArray())
 
         let other = try TrainingRun(method: "rotation", dataPath: folder + "/images", options: options)
         XCTAssertThrowsError(try other.resume(from: model)) { error in
