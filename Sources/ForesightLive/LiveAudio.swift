@@ -131,7 +131,7 @@ extension AudioPredictiveCodingTrainer {
             report.audioSeconds += Double(samples) / Double(configuration.sampleRate)
             guard framesAvailable >= configuration.windowFrames else { continue }
             let result: StepResult
-            do { result = try step() } catch AudioCPCError.notEnoughAudio { continue }
+            do { result = try step() } catch TrainingError.notEnoughAudio { continue }
             report.steps += 1
             if let checkpoint, stepsDone % checkpointEvery == 0 {
                 try saveCheckpoint(to: checkpoint)

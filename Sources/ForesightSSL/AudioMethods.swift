@@ -44,7 +44,7 @@ public final class SampleArrayStream: SampleStream {
 
     public init(samples: [Float], windowSamples: Int) throws {
         guard windowSamples >= 1, samples.count >= windowSamples else {
-            throw StreamError("audio windows of \(windowSamples) samples need at least that many samples; got \(samples.count)")
+            throw TrainingError.notEnoughData(available: samples.count, needed: windowSamples, message: "audio windows of \(windowSamples) samples need at least that many samples; got \(samples.count)")
         }
         self.samples = samples
         self.windowSamples = windowSamples
@@ -123,7 +123,7 @@ public final class AudioCPCTrainer: SelfSupervisedTrainer {
         let chunkSamples = max(1, Int(chunkSeconds * Double(configuration.sampleRate)))
         let stream = try WAVWindowStream(path: wavPath, windowSamples: chunkSamples)
         guard stream.sampleRate == configuration.sampleRate else {
-            throw StreamError("\(wavPath) is sampled at \(stream.sampleRate) Hz; audio CPC expects \(configuration.sampleRate) Hz (resample it, e.g. sox in.wav -r \(configuration.sampleRate) out.wav)")
+            throw TrainingError.mismatchedData(message: "\(wavPath) is sampled at \(stream.sampleRate) Hz; audio CPC expects \(configuration.sampleRate) Hz (resample it, e.g. sox in.wav -r \(configuration.sampleRate) out.wav)")
         }
         try self.init(audio: stream, configuration: configuration, historySeconds: historySeconds, masking: masking,
                       learningRate: learningRate, threads: threads, seed: seed)
@@ -179,7 +179,7 @@ public enum AudioMethods {
     /// ```
     public static func trainer(_ method: String, samples: [Float], sampleRate: Int, masking: AudioMasking? = AudioMasking(),
                                learningRate: Float = 2e-3, threads: Int = 1, seed: UInt64 = 1) throws -> any SelfSupervisedTrainer {
-        guard method == "cpc" else { throw StreamError("unknown audio method '\(method)'; known: cpc") }
+        guard method == "cpc" else { throw TrainingError.unknownMethod(method, known: ["cpc"], family: "audio") }
         let configuration = AudioCPCConfiguration()
         let mono = sampleRate == configuration.sampleRate
             ? samples : AudioClip(sampleRate: sampleRate, channels: 1, samples: samples).resampled(to: configuration.sampleRate).samples
@@ -196,7 +196,7 @@ public enum AudioMethods {
     /// ```
     public static func trainer(_ method: String, wavPath: String?, masking: AudioMasking? = AudioMasking(),
                                threads: Int = 1, seed: UInt64 = 1) throws -> any SelfSupervisedTrainer {
-        guard method == "cpc" else { throw StreamError("unknown audio method '\(method)'; known: cpc") }
+        guard method == "cpc" else { throw TrainingError.unknownMethod(method, known: ["cpc"], family: "audio") }
         if let wavPath { return try AudioCPCTrainer(wavPath: wavPath, masking: masking, threads: threads, seed: seed) }
         let configuration = AudioCPCConfiguration()
         return try AudioCPCTrainer(audio: SoundSceneStream(sampleRate: configuration.sampleRate, windowSamples: configuration.sampleRate / 2, seed: seed),

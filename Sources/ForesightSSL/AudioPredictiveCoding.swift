@@ -78,23 +78,6 @@ public struct AudioCPCModel {
     }
 }
 
-/// Why the audio trainer cannot do what was asked.
-public enum AudioCPCError: Error, Equatable, CustomStringConvertible {
-    /// Fewer log-mel frames have arrived than one window needs.
-    case notEnoughAudio(frames: Int, needed: Int)
-    /// The history cannot hold one window.
-    case historyTooShort(frames: Int, needed: Int)
-
-    public var description: String {
-        switch self {
-        case let .notEnoughAudio(frames, needed):
-            "audio CPC needs \(needed) log-mel frames for one window but has \(frames); feed more samples first"
-        case let .historyTooShort(frames, needed):
-            "the audio history holds \(frames) log-mel frames but one window needs \(needed); give a longer history"
-        }
-    }
-}
-
 /// Trains the audio CPC model on random windows of the most recent audio it was given.
 /// All memory is sized at init: the program's arena, a ring of `historyFrames` log-mel frames,
 /// one analysis window of pending samples. `append` and `step` allocate nothing.
@@ -151,7 +134,7 @@ public final class AudioPredictiveCodingTrainer {
         let c = configuration
         self.configuration = c
         historyFrames = Int(historySeconds * Double(c.sampleRate) / Double(c.hopLength))
-        guard historyFrames >= c.windowFrames else { throw AudioCPCError.historyTooShort(frames: historyFrames, needed: c.windowFrames) }
+        guard historyFrames >= c.windowFrames else { throw TrainingError.invalidSetting(name: "historySeconds", message: "the audio history holds \(historyFrames) log-mel frames but one window needs \(c.windowFrames); give a longer history") }
         model = try AudioCPCModel(c)
         program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: learningRate),
                               threads: threads, budget: budget, seed: seed)
@@ -181,7 +164,7 @@ public final class AudioPredictiveCodingTrainer {
                       seed: seed, budget: budget)
         append(mono.samples)
         guard framesReceived >= configuration.windowFrames else {
-            throw AudioCPCError.notEnoughAudio(frames: framesReceived, needed: configuration.windowFrames)
+            throw TrainingError.notEnoughAudio(frames: framesReceived, needed: configuration.windowFrames)
         }
     }
 
@@ -245,7 +228,7 @@ public final class AudioPredictiveCodingTrainer {
     public func loadBatch(noise: Float = 0) throws {
         let c = configuration
         let available = framesAvailable
-        guard available >= c.windowFrames else { throw AudioCPCError.notEnoughAudio(frames: available, needed: c.windowFrames) }
+        guard available >= c.windowFrames else { throw TrainingError.notEnoughAudio(frames: available, needed: c.windowFrames) }
         let oldest = framesReceived - available
         let part = available / c.batch
         let input = program.tensor(model.frames).floatPointer

@@ -204,10 +204,10 @@ public final class AudioVisualTrainer: SelfSupervisedTrainer {
                 batch: Int = 64, projection: Int = 32, temperature: Float = 0.1, audioNoise: Float = 1, learningRate: Float = 2e-3,
                 threads: Int = 1, seed: UInt64 = 0) throws {
         guard batch >= 2 && pairs.count >= batch else {
-            throw AudioVisualDataError("a batch of \(batch) pairs needs at least 2 and at most the \(pairs.count) pairs given")
+            throw TrainingError.batch(batch, minimum: 2, available: pairs.count, "a batch of \(batch) pairs needs at least 2 and at most the \(pairs.count) pairs given")
         }
         guard audioNoise >= 0 && audioNoise.isFinite else {
-            throw AudioVisualDataError("the audio noise deviation must be finite and not negative, got \(audioNoise)")
+            throw TrainingError.invalidSetting(name: "audioNoise", message: "the audio noise deviation must be finite and not negative, got \(audioNoise)")
         }
         let data = pairs.images
         let graph = Graph()

@@ -11,12 +11,6 @@ import ForesightCore
 import ForesightSensors
 import ForesightIO
 
-/// Why audio-visual pairs could not be made.
-public struct AudioVisualDataError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// Images and the sound of the same moments: pair i is image i of `images` ([C, H, W]) and
 /// `audio[i]` ([F, M] log-mel energies, F = `audioFrames`, M = `melBands`), taken at `times[i]`
 /// seconds. `images.labels` are classes when the source knows them (synthetic pairs), else 0.
@@ -79,17 +73,17 @@ extension AudioVisualPairs {
                                  spectrogram: LogMelSpectrogram = LogMelSpectrogram()) throws -> AudioVisualPairs {
         let header = video.header
         guard header.frameRate.numerator > 0 && header.frameRate.denominator > 0 else {
-            throw AudioVisualDataError("the video's frame rate \(header.frameRate.numerator):\(header.frameRate.denominator) is not positive; frame times cannot be known")
+            throw TrainingError.unreadableData(path: nil, message: "the video's frame rate \(header.frameRate.numerator):\(header.frameRate.denominator) is not positive; frame times cannot be known")
         }
         guard clip.sampleRate >= 8000 else {
-            throw AudioVisualDataError("the audio's sample rate \(clip.sampleRate) Hz is below 8000 Hz; the spectrogram needs at least that")
+            throw TrainingError.mismatchedData(message: "the audio's sample rate \(clip.sampleRate) Hz is below 8000 Hz; the spectrogram needs at least that")
         }
         guard height >= 1 && width >= 1 && height <= header.height && width <= header.width && frameStride >= 1 else {
-            throw AudioVisualDataError("images of \(height)x\(width) every \(frameStride) frames cannot be cut from \(header.height)x\(header.width) video (need 1...the video size and a stride of at least 1)")
+            throw TrainingError.invalidSetting(name: "frameStride", message: "images of \(height)x\(width) every \(frameStride) frames cannot be cut from \(header.height)x\(header.width) video (need 1...the video size and a stride of at least 1)")
         }
         let windowSamples = Int((windowSeconds * Double(spectrogram.sampleRate)).rounded())
         guard windowSamples >= spectrogram.windowLength else {
-            throw AudioVisualDataError("an audio window of \(windowSeconds) s holds \(windowSamples) samples, fewer than one spectrogram window of \(spectrogram.windowLength)")
+            throw TrainingError.invalidSetting(name: "windowSeconds", message: "an audio window of \(windowSeconds) s holds \(windowSamples) samples, fewer than one spectrogram window of \(spectrogram.windowLength)")
         }
         let samples = clip.mixedToMono().resampled(to: spectrogram.sampleRate).samples
         let framesPerWindow = 1 + (windowSamples - spectrogram.windowLength) / spectrogram.hopLength
@@ -116,10 +110,10 @@ extension AudioVisualPairs {
         }
         let videoSeconds = Double(index) * secondsPerFrame, audioSeconds = Double(clip.frameCount) / Double(clip.sampleRate)
         guard abs(videoSeconds - audioSeconds) <= lengthTolerance else {
-            throw AudioVisualDataError("the video lasts \(videoSeconds) s (\(index) frames at \(header.frameRate.numerator):\(header.frameRate.denominator) fps) but the audio lasts \(audioSeconds) s (\(clip.frameCount) samples at \(clip.sampleRate) Hz); more than \(lengthTolerance) s apart, so they were not recorded together or one was cut")
+            throw TrainingError.mismatchedData(message: "the video lasts \(videoSeconds) s (\(index) frames at \(header.frameRate.numerator):\(header.frameRate.denominator) fps) but the audio lasts \(audioSeconds) s (\(clip.frameCount) samples at \(clip.sampleRate) Hz); more than \(lengthTolerance) s apart, so they were not recorded together or one was cut")
         }
         guard times.count >= 2 else {
-            throw AudioVisualDataError("only \(times.count) video frames have a full \(windowSeconds) s audio window around them; at least 2 pairs are needed")
+            throw TrainingError.notEnoughData(available: times.count, needed: 2, message: "only \(times.count) video frames have a full \(windowSeconds) s audio window around them; at least 2 pairs are needed")
         }
         let images = LabeledImages(pixels: pixels, labels: [Int32](repeating: 0, count: times.count), channels: 1, height: height, width: width, classCount: 1)
         return AudioVisualPairs(images: images, audio: windows, audioFrames: framesPerWindow, melBands: spectrogram.melBands, times: times)
@@ -131,7 +125,7 @@ extension AudioVisualPairs {
         // The sound is mixed and resampled as it is read, so only its mono form at the spectrogram's rate is held.
         let sound = try WAVMonoReader(path: audioPath, sampleRate: LogMelSpectrogram().sampleRate)
         guard sound.reader.format.sampleRate >= 8000 else {
-            throw AudioVisualDataError("the audio's sample rate \(sound.reader.format.sampleRate) Hz is below 8000 Hz; the spectrogram needs at least that")
+            throw TrainingError.mismatchedData(message: "the audio's sample rate \(sound.reader.format.sampleRate) Hz is below 8000 Hz; the spectrogram needs at least that")
         }
         let clip = AudioClip(sampleRate: sound.sampleRate, channels: 1, samples: try sound.readAll())
         return try recording(video: try Y4MReader(path: videoPath), audio: clip, height: height, width: width,
@@ -148,7 +142,7 @@ extension AudioVisualPairs {
                                  frameStride: Int = 1, lengthTolerance: Double = 0.5) throws -> AudioVisualPairs {
         let audioPath = URL(fileURLWithPath: videoPath).deletingPathExtension().appendingPathExtension("wav").path
         guard FileManager.default.fileExists(atPath: audioPath) else {
-            throw AudioVisualDataError("audio-visual pairs need the sound recorded with \(videoPath); no \(audioPath) beside it")
+            throw TrainingError.unreadableData(path: audioPath, message: "audio-visual pairs need the sound recorded with \(videoPath); no \(audioPath) beside it")
         }
         return try recording(videoPath: videoPath, audioPath: audioPath, height: height, width: width, windowSeconds: windowSeconds,
                              frameStride: frameStride, lengthTolerance: lengthTolerance)

@@ -69,11 +69,6 @@ public struct LabeledImages: Sendable {
     }
 }
 
-/// Why a labelled-image file could not be read.
-public struct DatasetFileError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-}
-
 extension LabeledImages {
     /// Reads the digits file made by Tests/ForesightSSLTests/Fixtures/make_digits.py:
     /// "DIGITS01", uint32 count, height, width (little-endian), then per image height*width
@@ -82,18 +77,18 @@ extension LabeledImages {
         let bytes = [UInt8](data)
         let headerSize = 8 + 12
         guard bytes.count >= headerSize, bytes[0..<8].elementsEqual("DIGITS01".utf8) else {
-            throw DatasetFileError(description: "not a digits file: it must start with DIGITS01 and a 12-byte header (\(bytes.count) bytes)")
+            throw TrainingError.unreadableData(path: nil, message: "not a digits file: it must start with DIGITS01 and a 12-byte header (\(bytes.count) bytes)")
         }
         func word(_ offset: Int) -> Int {
             (0..<4).reduce(0) { $0 | Int(bytes[offset + $1]) << (8 * $1) }
         }
         let count = word(8), height = word(12), width = word(16)
         guard count > 0, (1...1024).contains(height), (1...1024).contains(width) else {
-            throw DatasetFileError(description: "digits file header gives \(count) images of \(height)x\(width); expected at least one image of at most 1024x1024")
+            throw TrainingError.unreadableData(path: nil, message: "digits file header gives \(count) images of \(height)x\(width); expected at least one image of at most 1024x1024")
         }
         let record = height * width + 1
         guard bytes.count == headerSize + count * record else {
-            throw DatasetFileError(description: "digits file has \(bytes.count) bytes; a header and \(count) images of \(height)x\(width) need \(headerSize + count * record)")
+            throw TrainingError.unreadableData(path: nil, message: "digits file has \(bytes.count) bytes; a header and \(count) images of \(height)x\(width) need \(headerSize + count * record)")
         }
         var pixels = [Float](repeating: 0, count: count * height * width)
         var labels = [Int32](repeating: 0, count: count)
@@ -102,12 +97,12 @@ extension LabeledImages {
             for i in 0..<height * width {
                 let value = bytes[start + i]
                 guard value <= 16 else {
-                    throw DatasetFileError(description: "digits file: image \(image) has pixel value \(value); pixels are 0...16")
+                    throw TrainingError.unreadableData(path: nil, message: "digits file: image \(image) has pixel value \(value); pixels are 0...16")
                 }
                 pixels[image * height * width + i] = Float(value) / 16
             }
             let label = bytes[start + height * width]
-            guard label <= 9 else { throw DatasetFileError(description: "digits file: image \(image) has label \(label); labels are 0...9") }
+            guard label <= 9 else { throw TrainingError.unreadableData(path: nil, message: "digits file: image \(image) has label \(label); labels are 0...9") }
             labels[image] = Int32(label)
         }
         self.init(pixels: pixels, labels: labels, channels: 1, height: height, width: width, classCount: 10)

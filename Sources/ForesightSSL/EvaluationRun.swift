@@ -64,11 +64,11 @@ public enum EvaluationRun {
         let file = try ModelFile(path: path)
         let method = file.metadata[TrainingMetadata.method] ?? file.metadata["architecture"] ?? "unknown"
         guard let specification = file.metadata[TrainingMetadata.backbone] else {
-            throw TrainingRunError("\(path) (method \(method)) holds no image backbone; eval probes image encoders")
+            throw TrainingError.unsuitableModel(path: path, message: "\(path) (method \(method)) holds no image backbone; eval probes image encoders")
         }
         let input = (file.metadata[TrainingMetadata.input] ?? "").split(separator: ",").compactMap { Int($0) }
         guard input.count == 3, input.allSatisfy({ $0 > 0 }), input[0] == 1 || input[0] == 3 else {
-            throw TrainingRunError("\(path): input shape '\(file.metadata[TrainingMetadata.input] ?? "")' is not C,H,W with 1 or 3 channels")
+            throw TrainingError.unsuitableModel(path: path, message: "\(path): input shape '\(file.metadata[TrainingMetadata.input] ?? "")' is not C,H,W with 1 or 3 channels")
         }
         return (file, try ImageBackbones.parse(specification), input)
     }
@@ -89,7 +89,7 @@ public enum EvaluationRun {
             for id in encoder.program.parameters {
                 let tensor = encoder.program.tensor(id)
                 guard file.tensors[tensor.name] != nil else {
-                    throw TrainingRunError("\(file.path) has no \(tensor.name), which the backbone '\(backbone.specification)' needs")
+                    throw TrainingError.unsuitableModel(path: file.path, message: "\(file.path) has no \(tensor.name), which the backbone '\(backbone.specification)' needs")
                 }
                 try file.load(tensor.name, into: tensor)
             }
@@ -150,13 +150,13 @@ public enum EvaluationRun {
         var files: [String] = []
         for item in inputs {
             var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: item, isDirectory: &isFolder) else { throw TrainingDataError("\(item) does not exist") }
+            guard FileManager.default.fileExists(atPath: item, isDirectory: &isFolder) else { throw TrainingError.unreadableData(path: item, message: "\(item) does not exist") }
             if isFolder.boolValue {
                 let found = try ImageLoading.imageFiles(under: item)
-                guard !found.isEmpty else { throw TrainingDataError("\(item): the folder holds no .png, .pgm or .ppm image") }
+                guard !found.isEmpty else { throw TrainingError.unreadableData(path: item, message: "\(item): the folder holds no .png, .pgm or .ppm image") }
                 files += found
             } else if item.lowercased().hasSuffix(".y4m") {
-                throw TrainingDataError("\(item): the encoder of \(path) embeds still images (give image files or folders), not video")
+                throw TrainingError.mismatchedData(message: "\(item): the encoder of \(path) embeds still images (give image files or folders), not video")
             } else {
                 files.append(item)
             }

@@ -39,24 +39,18 @@ public struct FineTuningSettings: Sendable, Equatable {
         self.seed = seed
     }
 
-    /// Throws a `FineTuningError` naming the first setting out of range.
+    /// Throws a `TrainingError.invalidSetting` naming the first setting out of range.
     public func validate() throws {
-        guard steps >= 1 else { throw FineTuningError("fine-tuning needs at least 1 step, got \(steps)") }
-        guard batch >= 1 else { throw FineTuningError("the fine-tuning batch must be at least 1 image, got \(batch)") }
+        guard steps >= 1 else { throw TrainingError.invalidSetting(name: "steps", message: "fine-tuning needs at least 1 step, got \(steps)") }
+        guard batch >= 1 else { throw TrainingError.invalidSetting(name: "batch", message: "the fine-tuning batch must be at least 1 image, got \(batch)") }
         guard learningRate > 0 && learningRate.isFinite else {
-            throw FineTuningError("the fine-tuning learning rate must be positive and finite, got \(learningRate)")
+            throw TrainingError.invalidSetting(name: "learningRate", message: "the fine-tuning learning rate must be positive and finite, got \(learningRate)")
         }
         guard weightDecay >= 0 && weightDecay.isFinite else {
-            throw FineTuningError("the fine-tuning weight decay must be finite and not negative, got \(weightDecay)")
+            throw TrainingError.invalidSetting(name: "weightDecay", message: "the fine-tuning weight decay must be finite and not negative, got \(weightDecay)")
         }
-        guard threads >= 1 else { throw FineTuningError("fine-tuning needs at least 1 thread, got \(threads)") }
+        guard threads >= 1 else { throw TrainingError.invalidSetting(name: "threads", message: "fine-tuning needs at least 1 thread, got \(threads)") }
     }
-}
-
-/// Why a fine-tuning run could not be built or scored.
-public struct FineTuningError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }
 
 /// A backbone and a linear head trained together on labelled images:
@@ -92,10 +86,10 @@ public final class FineTuner {
     public init(backbone: any ImageBackbone, data: LabeledImages, classes: Int? = nil, settings: FineTuningSettings = FineTuningSettings()) throws {
         try settings.validate()
         let classCount = classes ?? data.classCount
-        guard classCount >= 2 else { throw FineTuningError("fine-tuning needs at least 2 classes, got \(classCount)") }
-        guard data.count > 0 else { throw FineTuningError("fine-tuning needs labelled training images; the set is empty") }
+        guard classCount >= 2 else { throw TrainingError.invalidSetting(name: "classes", message: "fine-tuning needs at least 2 classes, got \(classCount)") }
+        guard data.count > 0 else { throw TrainingError.notEnoughData(available: 0, needed: 1, message: "fine-tuning needs labelled training images; the set is empty") }
         if let label = data.labels.max(), Int(label) >= classCount {
-            throw FineTuningError("training label \(label) is not among the \(classCount) classes")
+            throw TrainingError.mismatchedData(message: "training label \(label) is not among the \(classCount) classes")
         }
         let batch = min(settings.batch, data.count)
         let graph = Graph()
@@ -138,7 +132,7 @@ public final class FineTuner {
         for id in backboneParameters {
             let tensor = program.tensor(id)
             guard file.tensors[tensor.name] != nil else {
-                throw FineTuningError("\(file.path) has no \(tensor.name), which the backbone '\(backbone.specification)' needs")
+                throw TrainingError.unsuitableModel(path: file.path, message: "\(file.path) has no \(tensor.name), which the backbone '\(backbone.specification)' needs")
             }
             try file.load(tensor.name, into: tensor)
         }
@@ -192,11 +186,11 @@ public final class FineTuner {
     /// last padded with zeros), parameters unchanged.
     public func accuracy(on test: LabeledImages) throws -> Double {
         guard test.channels == data.channels, test.height == data.height, test.width == data.width else {
-            throw FineTuningError("test images are \(test.channels)x\(test.height)x\(test.width); the fine-tuned backbone takes \(data.channels)x\(data.height)x\(data.width)")
+            throw TrainingError.mismatchedData(message: "test images are \(test.channels)x\(test.height)x\(test.width); the fine-tuned backbone takes \(data.channels)x\(data.height)x\(data.width)")
         }
-        guard test.count > 0 else { throw FineTuningError("no test images to score") }
+        guard test.count > 0 else { throw TrainingError.notEnoughData(available: 0, needed: 1, message: "no test images to score") }
         if let label = test.labels.max(), Int(label) >= classCount {
-            throw FineTuningError("test label \(label) is not among the \(classCount) classes")
+            throw TrainingError.mismatchedData(message: "test label \(label) is not among the \(classCount) classes")
         }
         let input = program.tensor(images).floats, target = program.tensor(labels).int32s, output = program.tensor(logits).floats
         var correct = 0, start = 0

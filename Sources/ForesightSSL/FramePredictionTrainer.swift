@@ -69,10 +69,10 @@ public final class FramePredictionTrainer: SelfSupervisedTrainer {
                 size: Int = 64, clips: (any VideoClipStream)? = nil, learningRate: Float = 1e-3, threads: Int = 1, seed: UInt64 = 1,
                 budget: Int? = nil) throws {
         guard batch >= 1, pastFrames >= 1, size >= 4, size % 4 == 0 else {
-            throw StreamError("frame prediction needs batch >= 1, at least 1 past frame and a frame size divisible by 4; got batch \(batch), \(pastFrames) past frames, \(size)x\(size)")
+            throw TrainingError.invalidSetting(name: "clips", message: "frame prediction needs batch >= 1, at least 1 past frame and a frame size divisible by 4; got batch \(batch), \(pastFrames) past frames, \(size)x\(size)")
         }
         if let clips, clips.frames != pastFrames + 1 || clips.height != size || clips.width != size {
-            throw StreamError("frame prediction on \(pastFrames) past frames of \(size)x\(size) needs clips of \(pastFrames + 1) frames of that size; got \(clips.frames) frames of \(clips.height)x\(clips.width)")
+            throw TrainingError.mismatchedData(message: "frame prediction on \(pastFrames) past frames of \(size)x\(size) needs clips of \(pastFrames + 1) frames of that size; got \(clips.frames) frames of \(clips.height)x\(clips.width)")
         }
         self.objective = objective
         self.batch = batch
@@ -93,7 +93,7 @@ public final class FramePredictionTrainer: SelfSupervisedTrainer {
     public convenience init(_ objective: VideoPredictionObjective, clips: any VideoClipStream, batch: Int = 8, learningRate: Float = 1e-3,
                             threads: Int = 1, seed: UInt64 = 1) throws {
         guard clips.height == clips.width, clips.height % 4 == 0, clips.frames >= 2, batch >= 1 else {
-            throw StreamError("video prediction needs square clips of a size divisible by 4 with at least 2 frames, and batch >= 1; got \(clips.frames) frames of \(clips.height)x\(clips.width), batch \(batch)")
+            throw TrainingError.invalidSetting(name: "clips", message: "video prediction needs square clips of a size divisible by 4 with at least 2 frames, and batch >= 1; got \(clips.frames) frames of \(clips.height)x\(clips.width), batch \(batch)")
         }
         try self.init(objective, batch: batch, pastFrames: clips.frames - 1, size: clips.height, clips: clips, learningRate: learningRate,
                       threads: threads, seed: seed)
@@ -154,7 +154,7 @@ public final class FramePredictionTrainer: SelfSupervisedTrainer {
     /// Mean prediction and copy-last errors over `batches` batches of `stream` (held-out clips), without training.
     public func evaluate(clips stream: any VideoClipStream, batches: Int) throws -> Evaluation {
         guard stream.frames == pastFrames + 1, stream.height == size, stream.width == size, batches >= 1 else {
-            throw StreamError("evaluation clips must match the training clips (\(pastFrames + 1) frames of \(size)x\(size)); got \(stream.frames) of \(stream.height)x\(stream.width), \(batches) batches")
+            throw TrainingError.mismatchedData(message: "evaluation clips must match the training clips (\(pastFrames + 1) frames of \(size)x\(size)); got \(stream.frames) of \(stream.height)x\(stream.width), \(batches) batches")
         }
         var error: Float = 0, copyLast: Float = 0
         for _ in 0..<batches {

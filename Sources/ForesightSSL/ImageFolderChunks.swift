@@ -24,9 +24,9 @@ public final class ImageFolderChunks: Sendable {
 
     /// `capacity` images at most per chunk; throws when there are no files or no room for one image.
     public init(files: [String], capacity: Int, channels: Int, size: Int, seed: UInt64) throws {
-        guard !files.isEmpty else { throw TrainingDataError("an image folder in chunks needs at least one image") }
+        guard !files.isEmpty else { throw TrainingError.notEnoughData(available: 0, needed: 1, message: "an image folder in chunks needs at least one image") }
         guard capacity >= 1, channels == 1 || channels == 3, size >= 1 else {
-            throw TrainingDataError("image chunks need room for an image and 1 or 3 channels of a positive size; got capacity \(capacity), \(channels) channels, size \(size)")
+            throw TrainingError.invalidSetting(name: "capacity", message: "image chunks need room for an image and 1 or 3 channels of a positive size; got capacity \(capacity), \(channels) channels, size \(size)")
         }
         self.files = files
         self.capacity = capacity

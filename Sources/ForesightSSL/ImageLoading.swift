@@ -22,7 +22,7 @@ public enum ImageLoading {
     /// Every .png, .pgm and .ppm file under `folder`, sub-folders included, sorted by path.
     public static func imageFiles(under folder: String) throws -> [String] {
         guard let walker = FileManager.default.enumerator(atPath: folder) else {
-            throw TrainingDataError("cannot open the folder \(folder); check that it exists and is readable")
+            throw TrainingError.unreadableData(path: folder, message: "cannot open the folder \(folder); check that it exists and is readable")
         }
         let separator = folder.hasSuffix("/") ? "" : "/"
         var files: [String] = []
@@ -44,19 +44,19 @@ public enum ImageLoading {
             return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: folder + separator + name, isDirectory: &isFolder) && isFolder.boolValue
         }.sorted()
         guard !subfolders.isEmpty else {
-            throw TrainingDataError("\(folder) has no class sub-folders; a labelled set is one sub-folder of images per class (for example cat/1.png, dog/2.png)")
+            throw TrainingError.unreadableData(path: folder, message: "\(folder) has no class sub-folders; a labelled set is one sub-folder of images per class (for example cat/1.png, dog/2.png)")
         }
         let classes = fixed ?? subfolders
         var files: [String] = [], labels: [Int32] = []
         for name in subfolders {
             guard let label = classes.firstIndex(of: name) else {
-                throw TrainingDataError("\(folder): class '\(name)' is not among the training classes \(classes.joined(separator: ", ")); rename or remove that sub-folder")
+                throw TrainingError.mismatchedData(message: "\(folder): class '\(name)' is not among the training classes \(classes.joined(separator: ", ")); rename or remove that sub-folder")
             }
             let found = try imageFiles(under: folder + separator + name)
             files += found
             labels += [Int32](repeating: Int32(label), count: found.count)
         }
-        guard !files.isEmpty else { throw TrainingDataError("\(folder): the class sub-folders hold no .png, .pgm or .ppm image; put each class's images in its sub-folder") }
+        guard !files.isEmpty else { throw TrainingError.unreadableData(path: folder, message: "\(folder): the class sub-folders hold no .png, .pgm or .ppm image; put each class's images in its sub-folder") }
         let pixels = try load(files, channels: channels, height: height, width: width)
         return (LabeledImages(pixels: pixels, labels: labels, channels: channels, height: height, width: width, classCount: classes.count), classes)
     }
@@ -71,7 +71,7 @@ public enum ImageLoading {
         var interleaved: [Float] = [], resized = [Float](repeating: 0, count: height * width * channels)
         for (index, file) in files.enumerated() {
             let image: ByteImage
-            do { image = try ByteImage.read(path: file) } catch { throw TrainingDataError("\(file): \(error)") }
+            do { image = try ByteImage.read(path: file) } catch { throw TrainingError.unreadableData(path: file, message: "\(file): \(error)") }
             // Source [h, w, channels] in [0, 1], in the wanted channel count.
             interleaved.removeAll(keepingCapacity: true)
             let sourcePixels = image.width * image.height

@@ -32,13 +32,13 @@ public struct JigsawPermutations: Sendable, Equatable {
     /// (a 4x4 grid has 16! orders, too many to search) or `count` is not in 2...(grid^2)!.
     public init(grid: Int, count: Int) throws {
         guard grid == 2 || grid == 3 else {
-            throw JigsawError("jigsaw grid must be 2 or 3 patches per side, got \(grid)")
+            throw TrainingError.invalidSetting(name: "grid", message: "jigsaw grid must be 2 or 3 patches per side, got \(grid)")
         }
         let pieces = grid * grid
         let all = JigsawPermutations.allPermutations(pieces) // flat [n!, pieces]
         let total = all.count / pieces
         guard count >= 2 && count <= total else {
-            throw JigsawError("a \(grid)x\(grid) jigsaw has \(total) orders; \(count) classes asked (need 2...\(total))")
+            throw TrainingError.invalidSetting(name: "count", message: "a \(grid)x\(grid) jigsaw has \(total) orders; \(count) classes asked (need 2...\(total))")
         }
         // nearest[p]: Hamming distance from candidate p to the closest chosen permutation.
         var nearest = [Int](repeating: Int.max, count: total)
@@ -80,12 +80,6 @@ public struct JigsawPermutations: Sendable, Equatable {
             current[(i + 1)...].reverse()
         }
     }
-}
-
-/// Why a jigsaw or inpainting task could not be set up.
-public struct JigsawError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }
 
 /// Cuts `source` [C, H, W] into its G x G patches of (H / G) x (W / G) pixels and writes them

@@ -52,10 +52,10 @@ public final class LatentPredictionTrainer: SelfSupervisedTrainer {
                 momentum: Float = 0.99, augmentation: ViewAugmentation? = nil, learningRate: Float = 2e-3,
                 threads: Int = 1, seed: UInt64 = 0) throws {
         guard batch >= 1 && data.count >= batch else {
-            throw MomentumTrainerError("a batch of \(batch) needs at least 1 image and at most the set's \(data.count)")
+            throw TrainingError.batch(batch, minimum: 1, available: data.count, "a batch of \(batch) needs at least 1 image and at most the set's \(data.count)")
         }
         guard blockSize >= 1 && blockSize < min(data.height, data.width) else {
-            throw MomentumTrainerError("block size \(blockSize) must be at least 1 and smaller than the \(data.height)x\(data.width) image")
+            throw TrainingError.invalidSetting(name: "blockSize", message: "block size \(blockSize) must be at least 1 and smaller than the \(data.height)x\(data.width) image")
         }
         let imageShape = [batch, data.channels, data.height, data.width]
         let placements = (data.height - blockSize + 1) * (data.width - blockSize + 1)

@@ -8,12 +8,6 @@
 import ForesightCore
 import ForesightNN
 
-/// Why a masked autoencoder could not be set up.
-public struct MaskedAutoencoderError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// Masked autoencoder on image patches (He et al. 2022): per image, `maskRatio` of the T patches
 /// (at least one, at most T - 1) are hidden at random. The backbone embeds every patch with
 /// its position but encodes only the V visible ones ([B, V, D]); the decoder maps them to
@@ -47,12 +41,12 @@ public final class MaskedAutoencoderTrainer: SelfSupervisedTrainer {
                 decoderHeads: Int = 4, batch: Int = 64, learningRate: Float = 2e-3, threads: Int = 1, seed: UInt64 = 0) throws {
         let P = backbone.patch
         guard data.height % P == 0 && data.width % P == 0 else {
-            throw MaskedAutoencoderError("images \(data.height)x\(data.width) do not split into \(P)x\(P) patches")
+            throw TrainingError.mismatchedData(message: "images \(data.height)x\(data.width) do not split into \(P)x\(P) patches")
         }
-        guard batch >= 1 && batch <= data.count else { throw MaskedAutoencoderError("a batch of \(batch) needs between 1 and the set's \(data.count) images") }
-        guard maskRatio > 0 && maskRatio < 1 else { throw MaskedAutoencoderError("the mask ratio must lie in (0, 1), got \(maskRatio)") }
+        guard batch >= 1 && batch <= data.count else { throw TrainingError.batch(batch, minimum: 1, available: data.count, "a batch of \(batch) needs between 1 and the set's \(data.count) images") }
+        guard maskRatio > 0 && maskRatio < 1 else { throw TrainingError.invalidSetting(name: "maskRatio", message: "the mask ratio must lie in (0, 1), got \(maskRatio)") }
         guard decoderHeads >= 1 && decoderDimension % decoderHeads == 0 else {
-            throw MaskedAutoencoderError("decoder dimension \(decoderDimension) is not a multiple of its \(decoderHeads) heads")
+            throw TrainingError.invalidSetting(name: "decoderDimension", message: "decoder dimension \(decoderDimension) is not a multiple of its \(decoderHeads) heads")
         }
         let T = (data.height / P) * (data.width / P), patchValues = data.channels * P * P
         patchCount = T

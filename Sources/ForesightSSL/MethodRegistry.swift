@@ -39,7 +39,7 @@ public enum MethodRegistry {
     /// The method called `name`, or an error listing the known names.
     public static func method(named name: String) throws -> any SelfSupervisedMethod {
         guard let method = methods.first(where: { $0.name == name }) else {
-            throw MethodRegistryError.unknownMethod(name, known: names)
+            throw TrainingError.unknownMethod(name, known: names)
         }
         return method
     }
@@ -49,7 +49,7 @@ public enum MethodRegistry {
     public static func check(method name: String, trainsOn kind: TrainingDataKind, source: String) throws {
         let method = try method(named: name)
         guard method.dataKinds.contains(kind) else {
-            throw MethodRegistryError.wrongData(method: name, needs: method.dataKinds, got: kind, source: source)
+            throw TrainingError.wrongData(method: name, needs: method.dataKinds, got: kind, source: source)
         }
     }
 
@@ -62,28 +62,8 @@ public enum MethodRegistry {
         var options = options
         options.settings = try method.resolvedSettings(options.settings)
         if options.backbone is FramePredictionEncoder {
-            throw TrainingDataError("'\(options.backbone.specification)' is the encoder the next-frame and motion methods learn; eval reads it from their model files, but no method trains it as its backbone (try \"\(SmallResNet().specification)\")")
+            throw TrainingError.invalidSetting(name: "backbone", message: "'\(options.backbone.specification)' is the encoder the next-frame and motion methods learn; eval reads it from their model files, but no method trains it as its backbone (try \"\(SmallResNet().specification)\")")
         }
         return try method.makeTrainer(data: data, options: options)
-    }
-}
-
-/// Why a method's trainer could not be made; the message says what to give instead.
-public enum MethodRegistryError: Error, CustomStringConvertible, Equatable {
-    /// No method of that name; the known names follow.
-    case unknownMethod(String, known: [String])
-    /// The method trains on other kinds of data; `source` names the data given ("--data x.wav").
-    case wrongData(method: String, needs: [TrainingDataKind], got: TrainingDataKind, source: String)
-
-    public var description: String {
-        switch self {
-        case let .unknownMethod(name, known):
-            return "unknown method '\(name)'; known methods: \(known.joined(separator: ", ")) (`foresight methods` describes each)"
-        case let .wrongData(method, needs, got, source):
-            let takers = MethodRegistry.methods.filter { $0.dataKinds.contains(got) }.map(\.name)
-            let instead = needs.map(\.pathDescription).joined(separator: " or ")
-            return "\(method) trains on \(needs.map(\.rawValue).joined(separator: " or ")); \(source) is \(got.rawValue): give \(instead)"
-                + (takers.isEmpty ? "" : ", or choose a method that trains on \(got.rawValue): \(takers.joined(separator: ", "))")
-        }
     }
 }

@@ -45,18 +45,12 @@ public struct MethodSetting: Sendable, Equatable {
         for pair in pairs {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, let value = Double(parts[1]) else {
-                throw MethodSettingError("a method setting is NAME=NUMBER, got '\(pair)'")
+                throw TrainingError.invalidSetting(name: "pair", message: "a method setting is NAME=NUMBER, got '\(pair)'")
             }
             values[parts[0]] = value
         }
         return values
     }
-}
-
-/// Why method settings were refused.
-public struct MethodSettingError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }
 
 extension SelfSupervisedMethod {
@@ -65,17 +59,16 @@ extension SelfSupervisedMethod {
     /// whole number is needed.
     public func resolvedSettings(_ given: [String: Double]) throws -> [String: Double] {
         for name in given.keys.sorted() where !settings.contains(where: { $0.name == name }) {
-            let known = settings.isEmpty ? "it has none" : "its settings: " + settings.map { "\($0.name) (default \($0.format($0.defaultValue)))" }.joined(separator: ", ")
-            throw MethodSettingError("\(self.name) has no setting '\(name)'; \(known)")
+            throw TrainingError.unknownSetting(method: self.name, name: name, known: settings)
         }
         var resolved: [String: Double] = [:]
         for setting in settings {
             let value = given[setting.name] ?? setting.defaultValue
             guard value.isFinite, setting.range.contains(value) else {
-                throw MethodSettingError("\(self.name) setting \(setting.name)=\(setting.format(value)) is outside \(setting.format(setting.range.lowerBound))...\(setting.format(setting.range.upperBound)); give a value in that range")
+                throw TrainingError.settingOutOfRange(method: self.name, setting: setting, value: value)
             }
             guard !setting.integer || value == value.rounded() else {
-                throw MethodSettingError("\(self.name) setting \(setting.name) must be a whole number, got \(value)")
+                throw TrainingError.invalidSetting(name: setting.name, message: "\(self.name) setting \(setting.name) must be a whole number, got \(value)")
             }
             resolved[setting.name] = value
         }

@@ -8,12 +8,6 @@ import Foundation
 import ForesightCore
 import ForesightNN
 
-/// Why a momentum trainer or target could not be built.
-public struct MomentumTrainerError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// A forward-only program whose parameters are an exponential moving average of the
 /// parameters of the same names in an online program: after each online step,
 /// target = momentum * target + (1 - momentum) * online. It starts as a copy of the online
@@ -39,16 +33,16 @@ public final class MomentumTarget {
 
     /// Builds the target program from `graph` and copies the online parameters into it.
     public init(graph: Graph, following online: Program, momentum: Float, threads: Int = 1) throws {
-        guard momentum >= 0 && momentum <= 1 else { throw MomentumTrainerError("momentum must be in [0, 1], got \(momentum)") }
+        guard momentum >= 0 && momentum <= 1 else { throw TrainingError.invalidSetting(name: "momentum", message: "momentum must be in [0, 1], got \(momentum)") }
         program = try Program(graph, threads: threads)
         var pairs: [(target: UnsafeMutablePointer<Float>, online: UnsafePointer<Float>, count: Int)] = []
         for id in program.parameters {
             let name = graph[id].name
             guard let source = online.graph.tensor(named: name), online.parameters.contains(source) else {
-                throw MomentumTrainerError("the target's parameter \(name) has no online parameter of that name")
+                throw TrainingError.unsuitableModel(path: nil, message: "the target's parameter \(name) has no online parameter of that name")
             }
             guard online.graph[source].shape == graph[id].shape else {
-                throw MomentumTrainerError("\(name) is \(graph[id].shape) in the target but \(online.graph[source].shape) online")
+                throw TrainingError.unsuitableModel(path: nil, message: "\(name) is \(graph[id].shape) in the target but \(online.graph[source].shape) online")
             }
             pairs.append((program.tensor(id).floatPointer, UnsafePointer(online.tensor(source).floatPointer), graph[id].shape.count))
         }
@@ -138,7 +132,7 @@ public final class MomentumTrainer: SelfSupervisedTrainer {
                 projection: Int = 64, momentum: Float = 0.99, augmentation: ViewAugmentation = ViewAugmentation(),
                 learningRate: Float = 2e-3, threads: Int = 1, seed: UInt64 = 0) throws {
         guard batch >= 2 && data.count >= batch else {
-            throw MomentumTrainerError("a batch of \(batch) needs at least 2 images and at most the set's \(data.count)")
+            throw TrainingError.batch(batch, minimum: 2, available: data.count, "a batch of \(batch) needs at least 2 images and at most the set's \(data.count)")
         }
         let viewShape = [2 * batch, data.channels, data.height, data.width]
         // BYOL's projector and predictor standardise their hidden layer over the batch (the
@@ -159,7 +153,7 @@ public final class MomentumTrainer: SelfSupervisedTrainer {
         let loss: TensorID
         switch objective {
         case let .moco(temperature, queueSize):
-            guard queueSize >= 1 else { throw MomentumTrainerError("MoCo's queue needs at least one key, got \(queueSize)") }
+            guard queueSize >= 1 else { throw TrainingError.invalidSetting(name: "queueSize", message: "MoCo's queue needs at least one key, got \(queueSize)") }
             let queue = try graph.input("queue", [queueSize, projection])
             let operation = QueueInfoNCEOperation(temperature: temperature)
             loss = try graph.apply(operation, [projections, targets, queue], name: "loss")

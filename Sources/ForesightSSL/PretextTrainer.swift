@@ -94,7 +94,7 @@ public final class PretextTrainer: SelfSupervisedTrainer {
         let graph = Graph()
         if case let .jigsaw(grid, _) = objective {
             guard grid >= 1, data.height >= 2 * grid && data.width >= 2 * grid else {
-                throw JigsawError("a \(grid)x\(grid) jigsaw needs images of at least \(2 * grid)x\(2 * grid) pixels, got \(data.height)x\(data.width)")
+                throw TrainingError.mismatchedData(message: "a \(grid)x\(grid) jigsaw needs images of at least \(2 * grid)x\(2 * grid) pixels, got \(data.height)x\(data.width)")
             }
             images = try graph.input("patches", [batch * grid * grid, data.channels, data.height / grid, data.width / grid])
         } else {
@@ -122,7 +122,7 @@ public final class PretextTrainer: SelfSupervisedTrainer {
         case let .inpainting(fraction):
             regionSize = Int((fraction * Float(min(data.height, data.width))).rounded())
             guard fraction > 0 && fraction < 1 && regionSize >= 1 && regionSize < min(data.height, data.width) else {
-                throw JigsawError("inpainting region fraction \(fraction) of \(data.height)x\(data.width) images must give a square of 1 to \(min(data.height, data.width) - 1) pixels")
+                throw TrainingError.invalidSetting(name: "fraction", message: "inpainting region fraction \(fraction) of \(data.height)x\(data.width) images must give a square of 1 to \(min(data.height, data.width) - 1) pixels")
             }
             fill = data.pixels.reduce(0, +) / Float(max(1, data.pixels.count))
             target = try graph.input("target", [batch, data.imageSize])

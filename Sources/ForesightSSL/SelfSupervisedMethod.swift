@@ -66,7 +66,7 @@ extension SelfSupervisedMethod {
     func images(_ data: TrainingData, _ options: TrainingOptions) throws -> LabeledImages {
         guard case let .images(set) = data else { throw wrongKind(data) }
         guard options.batch >= 2, set.count >= options.batch else {
-            throw TrainingDataError("\(name): a batch of \(options.batch) needs at least 2 and at most \(set.count) images (the data has \(set.count)); lower --batch or add images")
+            throw TrainingError.batch(options.batch, minimum: 2, available: set.count, "\(name): a batch of \(options.batch) needs at least 2 and at most \(set.count) images (the data has \(set.count)); lower --batch or add images")
         }
         return set
     }
@@ -86,7 +86,7 @@ extension SelfSupervisedMethod {
     /// The options' backbone as the small ResNet most image trainers build on.
     func smallResNet(_ options: TrainingOptions) throws -> SmallResNet {
         guard let resnet = options.backbone as? SmallResNet else {
-            throw TrainingDataError("\(name) trains a resnet backbone; '\(options.backbone.specification)' is not one (try --backbone \"\(SmallResNet().specification)\")")
+            throw TrainingError.invalidSetting(name: "backbone", message: "\(name) trains a resnet backbone; '\(options.backbone.specification)' is not one (try --backbone \"\(SmallResNet().specification)\")")
         }
         return resnet
     }
@@ -121,7 +121,7 @@ extension SelfSupervisedMethod {
 
     /// The error for data of a kind the factory cannot take (`MethodRegistry.makeTrainer` checks
     /// the kind first, so this is for callers of `makeTrainer(data:options:)` itself).
-    private func wrongKind(_ data: TrainingData) -> MethodRegistryError {
+    private func wrongKind(_ data: TrainingData) -> TrainingError {
         .wrongData(method: name, needs: dataKinds, got: data.kind, source: "the data (\(data.summary))")
     }
 }

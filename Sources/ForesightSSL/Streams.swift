@@ -43,14 +43,6 @@ extension VideoClipStream {
     public var clipsPerPass: Int? { nil }
 }
 
-/// Why a stream cannot deliver: too little data for one sample, bad sizes, or (Y4M, images) a
-/// file's `FileFormatError` with the file's path in front. WAV and text streams throw
-/// `FileFormatError`s directly, their messages naming the path.
-public struct StreamError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 // MARK: - Files read on demand
 
 /// A file read with `pread`, which never holds more than the caller's buffer.
@@ -119,11 +111,11 @@ public final class Y4MClipStream: VideoClipStream {
     /// (found when the first clip is read).
     public init(path: String, frames: Int, height: Int, width: Int) throws {
         guard frames >= 1, height >= 1, width >= 1 else {
-            throw StreamError("a clip needs at least one frame of at least 1x1 pixels; got \(frames) frames of \(height)x\(width)")
+            throw TrainingError.invalidSetting(name: "frames", message: "a clip needs at least one frame of at least 1x1 pixels; got \(frames) frames of \(height)x\(width)")
         }
         self.path = path
         self.frames = frames; self.height = height; self.width = width
-        do { reader = try Y4MReader(path: path) } catch { throw StreamError("\(path): \(error)") }
+        do { reader = try Y4MReader(path: path) } catch { throw TrainingError.unreadableData(path: path, message: "\(path): \(error)") }
         header = reader.header
         frame = Y4MFrame(for: header)
         luma = [Float](repeating: 0, count: header.width * header.height)
@@ -158,12 +150,12 @@ public final class Y4MClipStream: VideoClipStream {
             if try reader.readFrame(into: &frame) { return }
             let framesInFile = reader.framesRead
             guard restartingAtEnd, framesInFile >= frames else {
-                throw StreamError("\(path) holds \(framesInFile) frame(s) but a clip needs \(frames)")
+                throw TrainingError.notEnoughData(available: framesInFile, needed: frames, message: "\(path) holds \(framesInFile) frame(s) but a clip needs \(frames)")
             }
             reader = try Y4MReader(path: path)
-            guard try reader.readFrame(into: &frame) else { throw StreamError("\(path) has no frames left after reopening") }
+            guard try reader.readFrame(into: &frame) else { throw TrainingError.unreadableData(path: path, message: "\(path) has no frames left after reopening") }
         } catch let error as FileFormatError {
-            throw StreamError("\(path): \(error)")
+            throw TrainingError.unreadableData(path: path, message: "\(path): \(error)")
         }
     }
 
@@ -259,7 +251,7 @@ public final class WAVWindowStream: SampleStream {
 
     public init(path: String, windowSamples: Int, hop: Int? = nil) throws {
         guard windowSamples >= 1, (hop ?? windowSamples) >= 1 else {
-            throw StreamError("audio windows need at least one sample and a hop of at least one; got \(windowSamples), hop \(hop ?? windowSamples)")
+            throw TrainingError.invalidSetting(name: "windowSamples", message: "audio windows need at least one sample and a hop of at least one; got \(windowSamples), hop \(hop ?? windowSamples)")
         }
         self.path = path
         self.windowSamples = windowSamples
@@ -269,7 +261,7 @@ public final class WAVWindowStream: SampleStream {
         (sampleRate, channels, dataOffset, bytesPerSample, isFloat) = (format.rate, format.channels, format.dataOffset, format.bytesPerSample, format.isFloat)
         frameCount = format.dataBytes / (bytesPerSample * channels)
         guard frameCount >= windowSamples else {
-            throw StreamError("\(path) holds \(frameCount) samples per channel but a window needs \(windowSamples)")
+            throw TrainingError.notEnoughData(available: frameCount, needed: windowSamples, message: "\(path) holds \(frameCount) samples per channel but a window needs \(windowSamples)")
         }
         bytes = [UInt8](repeating: 0, count: windowSamples * channels * bytesPerSample)
     }
@@ -340,13 +332,13 @@ public final class TextWindowStream: SampleStream {
 
     public init(path: String, windowBytes: Int, hop: Int? = nil) throws {
         guard windowBytes >= 1, (hop ?? windowBytes) >= 1 else {
-            throw StreamError("text windows need at least one byte and a hop of at least one; got \(windowBytes), hop \(hop ?? windowBytes)")
+            throw TrainingError.invalidSetting(name: "windowBytes", message: "text windows need at least one byte and a hop of at least one; got \(windowBytes), hop \(hop ?? windowBytes)")
         }
         self.path = path
         self.windowBytes = windowBytes
         self.hop = hop ?? windowBytes
         file = try RandomAccessFile(path: path, format: "text")
-        guard file.size >= windowBytes else { throw StreamError("\(path) holds \(file.size) bytes but a window needs \(windowBytes)") }
+        guard file.size >= windowBytes else { throw TrainingError.notEnoughData(available: file.size, needed: windowBytes, message: "\(path) holds \(file.size) bytes but a window needs \(windowBytes)") }
         bytes = [UInt8](repeating: 0, count: windowBytes)
     }
 
@@ -389,10 +381,10 @@ public final class ImageFolderStream: SampleStream {
 
     public init(path: String, channels: Int = 1, height: Int, width: Int, seed: UInt64 = 0) throws {
         guard channels == 1 || channels == 3, height >= 1, width >= 1 else {
-            throw StreamError("images need 1 or 3 channels and a positive size; got \(channels) channels, \(height)x\(width)")
+            throw TrainingError.invalidSetting(name: "channels", message: "images need 1 or 3 channels and a positive size; got \(channels) channels, \(height)x\(width)")
         }
         folder = try ImageFolder(path: path)
-        guard folder.count > 0 else { throw StreamError("\(path) holds no .png, .pgm or .ppm files") }
+        guard folder.count > 0 else { throw TrainingError.unreadableData(path: path, message: "\(path) holds no .png, .pgm or .ppm files") }
         self.channels = channels; self.height = height; self.width = width
         order = Array(0..<folder.count)
         resized = [Float](repeating: 0, count: channels * height * width)
@@ -411,7 +403,7 @@ public final class ImageFolderStream: SampleStream {
         let path = folder.paths[order[cursor]]
         cursor += 1
         let image: ByteImage
-        do { image = try ByteImage.read(path: path) } catch { throw StreamError("\(path): \(error)") }
+        do { image = try ByteImage.read(path: path) } catch { throw TrainingError.unreadableData(path: path, message: "\(path): \(error)") }
         if resizer?.sourceWidth != image.width || resizer?.sourceHeight != image.height || resizer?.channels != channels {
             resizer = AreaResizer(sourceWidth: image.width, sourceHeight: image.height, targetWidth: width, targetHeight: height, channels: channels)
             source = [Float](repeating: 0, count: image.width * image.height * channels)
@@ -458,7 +450,7 @@ public final class ShuffleReservoir<Source: SampleStream>: SampleStream where So
     private var random: SeededRandom
 
     public init(_ source: Source, capacity: Int, seed: UInt64 = 0) throws {
-        guard capacity >= 1 else { throw StreamError("a shuffle reservoir needs a capacity of at least one sample, got \(capacity)") }
+        guard capacity >= 1 else { throw TrainingError.invalidSetting(name: "capacity", message: "a shuffle reservoir needs a capacity of at least one sample, got \(capacity)") }
         self.source = source
         self.capacity = capacity
         storage = .allocate(capacity: capacity * source.sampleCount)

@@ -10,12 +10,6 @@ import ForesightCore
 import ForesightNN
 import ForesightIO
 
-/// Why a text model could not be set up.
-public struct TextModelError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// Draws one byte from `logits` [count] at `temperature` (<= 0: the most likely byte).
 func sampleIndex(_ logits: UnsafePointer<Float>, count: Int, temperature: Float, random: inout SeededRandom) -> Int {
     var best = 0
@@ -58,9 +52,9 @@ public final class GPTTrainer: SelfSupervisedTrainer {
     public init(text: [UInt8], context: Int = 32, dimension: Int = 64, depth: Int = 2, heads: Int = 4, batch: Int = 16,
                 learningRate: Float = 3e-3, threads: Int = 1, seed: UInt64 = 0) throws {
         guard text.count > context + 1 else {
-            throw TextModelError("a text of \(text.count) bytes is too short for windows of \(context) bytes and their next bytes")
+            throw TrainingError.notEnoughData(available: text.count, needed: context + 1, message: "a text of \(text.count) bytes is too short for windows of \(context) bytes and their next bytes")
         }
-        guard batch >= 1 else { throw TextModelError("batch must be at least 1, got \(batch)") }
+        guard batch >= 1 else { throw TrainingError.invalidSetting(name: "batch", message: "batch must be at least 1, got \(batch)") }
         model = TextTransformer(vocabulary: 256, context: context, dimension: dimension, depth: depth, heads: heads, causal: true)
         let graph = Graph()
         ids = try graph.input("bytes", [batch, context], dtype: .int32)
@@ -173,9 +167,9 @@ public final class BERTTrainer: SelfSupervisedTrainer {
     /// Throws when the text is shorter than one window or `maskFraction` is outside (0, 1).
     public init(text: [UInt8], context: Int = 32, maskFraction: Double = 0.15, dimension: Int = 64, depth: Int = 2, heads: Int = 4,
                 batch: Int = 16, learningRate: Float = 3e-3, threads: Int = 1, seed: UInt64 = 0) throws {
-        guard text.count > context else { throw TextModelError("a text of \(text.count) bytes is too short for windows of \(context) bytes") }
-        guard maskFraction > 0 && maskFraction < 1 else { throw TextModelError("the masked fraction must lie in (0, 1), got \(maskFraction)") }
-        guard batch >= 1 else { throw TextModelError("batch must be at least 1, got \(batch)") }
+        guard text.count > context else { throw TrainingError.notEnoughData(available: text.count, needed: context + 1, message: "a text of \(text.count) bytes is too short for windows of \(context) bytes") }
+        guard maskFraction > 0 && maskFraction < 1 else { throw TrainingError.invalidSetting(name: "maskFraction", message: "the masked fraction must lie in (0, 1), got \(maskFraction)") }
+        guard batch >= 1 else { throw TrainingError.invalidSetting(name: "batch", message: "batch must be at least 1, got \(batch)") }
         model = TextTransformer(vocabulary: 257, context: context, dimension: dimension, depth: depth, heads: heads, causal: false)
         maskedPerWindow = max(1, Int((maskFraction * Double(context)).rounded()))
         let graph = Graph()
@@ -294,7 +288,7 @@ extension GPTTrainer {
         let file = try ModelFile(path: path)
         guard let method = file.metadata[TrainingMetadata.method], method == "gpt" else {
             let what = file.metadata[TrainingMetadata.method].map { "a \($0) model" } ?? "not a model trained by foresight train"
-            throw TextModelError("\(path) is \(what); sampling needs one trained with --method gpt")
+            throw TrainingError.unsuitableModel(path: path, message: "\(path) is \(what); sampling needs one trained with --method gpt")
         }
         // The windows' text is never read when sampling; one of spaces satisfies the trainer.
         let gpt = try GPTTrainer(text: [UInt8](repeating: 0x20, count: 256), batch: 1, threads: threads)

@@ -60,18 +60,12 @@ extension ImageSetTrainer {
     /// The check `replaceImages` makes before it swaps `current` for `replacement`.
     func checkReplacement(_ replacement: LabeledImages, for current: LabeledImages) throws {
         guard [replacement.channels, replacement.height, replacement.width] == [current.channels, current.height, current.width] else {
-            throw TrainingDataError("replacement images are \(replacement.channels)x\(replacement.height)x\(replacement.width); the trainer takes \(current.channels)x\(current.height)x\(current.width)")
+            throw TrainingError.mismatchedData(message: "replacement images are \(replacement.channels)x\(replacement.height)x\(replacement.width); the trainer takes \(current.channels)x\(current.height)x\(current.width)")
         }
         guard replacement.count >= batch else {
-            throw TrainingDataError("a replacement set of \(replacement.count) images is smaller than a batch of \(batch)")
+            throw TrainingError.notEnoughData(available: replacement.count, needed: batch, message: "a replacement set of \(replacement.count) images is smaller than a batch of \(batch)")
         }
     }
-}
-
-/// Why a backbone specification could not be read.
-public struct BackboneSpecificationError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }
 
 /// Parsing of backbone specifications ("resnet width=16 groups=4").
@@ -79,12 +73,12 @@ public enum ImageBackbones {
     /// Splits "family key=value ..." into its family and integer fields.
     public static func fields(_ specification: String) throws -> (family: String, values: [String: Int]) {
         let words = specification.split(separator: " ").map(String.init)
-        guard let family = words.first else { throw BackboneSpecificationError("empty backbone specification") }
+        guard let family = words.first else { throw TrainingError.malformedBackbone(specification: specification, message: "empty backbone specification") }
         var values: [String: Int] = [:]
         for word in words.dropFirst() {
             let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let value = Int(parts[1]) else {
-                throw BackboneSpecificationError("backbone specification '\(specification)': '\(word)' is not key=integer")
+                throw TrainingError.malformedBackbone(specification: specification, message: "backbone specification '\(specification)': '\(word)' is not key=integer")
             }
             values[parts[0]] = value
         }
@@ -95,24 +89,24 @@ public enum ImageBackbones {
     public static func parse(_ specification: String) throws -> any ImageBackbone {
         let (family, values) = try fields(specification)
         func value(_ key: String) throws -> Int {
-            guard let v = values[key], v > 0 else { throw BackboneSpecificationError("backbone '\(specification)' needs a positive \(key)=") }
+            guard let v = values[key], v > 0 else { throw TrainingError.malformedBackbone(specification: specification, message: "backbone '\(specification)' needs a positive \(key)=") }
             return v
         }
         switch family {
         case "resnet":
             let width = try value("width"), groups = try value("groups")
-            guard width % groups == 0 else { throw BackboneSpecificationError("resnet width \(width) is not a multiple of groups \(groups)") }
+            guard width % groups == 0 else { throw TrainingError.malformedBackbone(specification: specification, message: "resnet width \(width) is not a multiple of groups \(groups)") }
             return SmallResNet(width: width, groups: groups)
         case "vit":
             let dimension = try value("dim"), depth = try value("depth"), heads = try value("heads"), patch = try value("patch")
-            guard dimension % heads == 0 else { throw BackboneSpecificationError("vit dim \(dimension) is not a multiple of heads \(heads)") }
+            guard dimension % heads == 0 else { throw TrainingError.malformedBackbone(specification: specification, message: "vit dim \(dimension) is not a multiple of heads \(heads)") }
             return TinyViT(dimension: dimension, depth: depth, heads: heads, patch: patch)
         case "frames":
             return FrameEncoder(width: try value("width"), features: try value("features"))
         case "pc64-encoder":
             return FramePredictionEncoder(pastFrames: try value("past"))
         default:
-            throw BackboneSpecificationError("unknown backbone family '\(family)' in '\(specification)'; known: resnet, vit, frames, pc64-encoder")
+            throw TrainingError.malformedBackbone(specification: specification, message: "unknown backbone family '\(family)' in '\(specification)'; known: resnet, vit, frames, pc64-encoder")
         }
     }
 }

@@ -79,7 +79,7 @@ public enum TrainingData: Sendable {
     static func imageFiles(folder path: String) throws -> [String] {
         let files = try ImageLoading.imageFiles(under: path)
         guard !files.isEmpty else {
-            throw TrainingDataError("--data \(path): the folder holds no .png, .pgm or .ppm image (sub-folders are searched too); add images or give another folder")
+            throw TrainingError.unreadableData(path: path, message: "--data \(path): the folder holds no .png, .pgm or .ppm image (sub-folders are searched too); add images or give another folder")
         }
         return files
     }
@@ -99,7 +99,7 @@ public enum TrainingData: Sendable {
     /// bytes; a WAV file mixed to mono and resampled to the audio methods' 16 kHz as it is read;
     /// a Y4M file's path.
     public static func load(path: String, options: TrainingOptions) throws -> TrainingData {
-        guard let kind = TrainingDataKind.of(path: path) else { throw TrainingDataError(TrainingDataKind.unknownMessage(path)) }
+        guard let kind = TrainingDataKind.of(path: path) else { throw TrainingError.unreadableData(path: path, message: TrainingDataKind.unknownMessage(path)) }
         switch kind {
         case .images:
             let files = try imageFiles(folder: path)
@@ -107,27 +107,21 @@ public enum TrainingData: Sendable {
             return try images(kept, options: options)
         case .text:
             guard let bytes = FileManager.default.contents(atPath: path) else {
-                throw TrainingDataError("--data \(path): cannot read the file; check that it exists and is readable")
+                throw TrainingError.unreadableData(path: path, message: "--data \(path): cannot read the file; check that it exists and is readable")
             }
-            guard !bytes.isEmpty else { throw TrainingDataError("--data \(path): the text file is empty; give a text with some bytes in it") }
+            guard !bytes.isEmpty else { throw TrainingError.unreadableData(path: path, message: "--data \(path): the text file is empty; give a text with some bytes in it") }
             return .text([UInt8](bytes))
         case .audio:
             // Mixed and resampled as it is read: memory is the 16 kHz mono result, not the file decoded whole.
             let rate = AudioCPCConfiguration().sampleRate
             let samples = try WAVMonoReader(path: path, sampleRate: rate).readAll()
-            guard !samples.isEmpty else { throw TrainingDataError("--data \(path): no samples in \(path); give a recording with sound in it") }
+            guard !samples.isEmpty else { throw TrainingError.unreadableData(path: path, message: "--data \(path): no samples in \(path); give a recording with sound in it") }
             return .audio(samples: samples, sampleRate: rate)
         case .video:
             guard FileManager.default.isReadableFile(atPath: path) else {
-                throw TrainingDataError("--data \(path): cannot read the file; check that it exists and is readable")
+                throw TrainingError.unreadableData(path: path, message: "--data \(path): cannot read the file; check that it exists and is readable")
             }
             return .video(path: path)
         }
     }
-}
-
-/// Why training data could not be read or does not suit a method; the message says what to change.
-public struct TrainingDataError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

@@ -25,12 +25,6 @@ public enum TrainingMetadata {
     public static let seed = "ssl.seed"
 }
 
-/// Why a training run stopped or could not start.
-public struct TrainingRunError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// Where a training run is, after each step.
 public struct TrainingProgress: Sendable {
     /// Steps done, including those of a resumed checkpoint.
@@ -94,7 +88,7 @@ public final class TrainingRun {
     public init(method: String, data: TrainingData, options: TrainingOptions, chunks: ImageFolderChunks? = nil) throws {
         guard options.batch >= 1, options.threads >= 1, options.imageSize >= 1,
               options.learningRate > 0, options.learningRate.isFinite else {
-            throw TrainingRunError("batch (\(options.batch)), threads (\(options.threads)) and image size (\(options.imageSize)) must be at least 1 and the learning rate (\(options.learningRate)) positive")
+            throw TrainingError.invalidSetting(name: "options", message: "batch (\(options.batch)), threads (\(options.threads)) and image size (\(options.imageSize)) must be at least 1 and the learning rate (\(options.learningRate)) positive")
         }
         self.method = method
         self.options = options
@@ -103,7 +97,7 @@ public final class TrainingRun {
         trainer = try MethodRegistry.makeTrainer(method: method, data: data, options: options)
         self.chunks = chunks
         if let chunks {
-            guard trainer is any ImageSetTrainer else { throw TrainingRunError("\(method) cannot take an image folder in chunks") }
+            guard trainer is any ImageSetTrainer else { throw TrainingError.invalidSetting(name: "--image-memory", message: "\(method) cannot take an image folder in chunks") }
             stepsPerChunk = max(1, (chunks.files.count / chunks.chunksPerPass + options.batch - 1) / options.batch)
         } else {
             stepsPerChunk = nil
@@ -122,7 +116,7 @@ public final class TrainingRun {
     /// trainer. An image folder whose decoded images would take more than
     /// `options.imageMemoryBytes` is taken in chunks of half that (see `chunks`).
     public convenience init(method: String, dataPath: String, options: TrainingOptions) throws {
-        guard let kind = TrainingDataKind.of(path: dataPath) else { throw TrainingDataError(TrainingDataKind.unknownMessage(dataPath)) }
+        guard let kind = TrainingDataKind.of(path: dataPath) else { throw TrainingError.unreadableData(path: dataPath, message: TrainingDataKind.unknownMessage(dataPath)) }
         try MethodRegistry.check(method: method, trainsOn: kind, source: "--data \(dataPath)")
         guard kind == .images else {
             try self.init(method: method, data: TrainingData.load(path: dataPath, options: options), options: options)
@@ -133,7 +127,7 @@ public final class TrainingRun {
         if files.count > fitting {
             let chunks = try ImageFolderChunks(files: files, capacity: max(1, fitting / 2), channels: channels, size: options.imageSize, seed: options.seed)
             guard chunks.smallestChunk >= options.batch else {
-                throw TrainingDataError("--data \(dataPath): \(files.count) images do not fit in the image memory (\(fitting) of \(channels)x\(options.imageSize)x\(options.imageSize) do), so they are taken in chunks of \(chunks.smallestChunk), fewer than a batch of \(options.batch): raise the image memory or lower the batch")
+                throw TrainingError.notEnoughData(available: chunks.smallestChunk, needed: options.batch, message: "--data \(dataPath): \(files.count) images do not fit in the image memory (\(fitting) of \(channels)x\(options.imageSize)x\(options.imageSize) do), so they are taken in chunks of \(chunks.smallestChunk), fewer than a batch of \(options.batch): raise the image memory or lower the batch")
             }
             try self.init(method: method, data: .images(try chunks.chunk(0)), options: options, chunks: chunks)
         } else {
@@ -175,7 +169,7 @@ public final class TrainingRun {
         }
         for key in [TrainingMetadata.method, TrainingMetadata.backbone, TrainingMetadata.input, TrainingMetadata.settings]
         where storedDetails[key] != current[key] {
-            throw TrainingRunError("cannot resume from \(path): it has \(key) '\(storedDetails[key] ?? "none")', this run '\(current[key] ?? "none")'")
+            throw TrainingError.checkpointMismatch(path: path, key: key, stored: storedDetails[key], current: current[key])
         }
         try stored.load(into: state)
         trainer.program.optimizer?.stepCount = stored.optimizerSteps
@@ -191,8 +185,8 @@ public final class TrainingRun {
     /// and returns early (Ctrl-C in `foresight train`).
     public func train(steps: Int, checkpointEvery: Int? = nil, output: String? = nil,
                       progress: (TrainingProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> TrainingRunReport {
-        guard steps >= 1 else { throw TrainingRunError("the number of steps must be at least 1 (got \(steps))") }
-        if let checkpointEvery, checkpointEvery < 1 { throw TrainingRunError("--checkpoint-every must be at least 1 (got \(checkpointEvery))") }
+        guard steps >= 1 else { throw TrainingError.invalidSetting(name: "steps", message: "the number of steps must be at least 1 (got \(steps))") }
+        if let checkpointEvery, checkpointEvery < 1 { throw TrainingError.invalidSetting(name: "--checkpoint-every", message: "--checkpoint-every must be at least 1 (got \(checkpointEvery))") }
         // Every loss of this run, in memory sized before the first step.
         var losses = [Float](repeating: 0, count: max(0, steps - stepsDone))
         var checkpoints = 0
@@ -206,7 +200,7 @@ public final class TrainingRun {
             trainer.program.forward()
             let check = trainer.program.lossValue
             guard check.isFinite else {
-                throw TrainingRunError("\(method): the loss became \(check) after step \(stepsDone); \(kept(lastCheckpoint)). Lower --learning-rate and resume")
+                throw TrainingError.nonFiniteLoss(method: method, step: stepsDone, message: "\(method): the loss became \(check) after step \(stepsDone); \(kept(lastCheckpoint)). Lower --learning-rate and resume")
             }
             try save(to: output)
             checkpoints += 1
@@ -233,13 +227,13 @@ public final class TrainingRun {
                     prefetched = ChunkPrefetch(chunks, index: wanted + 1)
                 } catch {
                     if let output, taken > 0, lastCheckpoint != stepsDone { try checkpoint(output) }
-                    throw TrainingRunError("\(method): chunk \(wanted + 1) of the image folder could not be read at step \(stepsDone): \(error); \(kept(lastCheckpoint))")
+                    throw TrainingError.unreadableData(path: nil, message: "\(method): chunk \(wanted + 1) of the image folder could not be read at step \(stepsDone): \(error); \(kept(lastCheckpoint))")
                 }
                 currentChunk = wanted
             }
             let loss = try trainer.step()
             guard loss.isFinite else {
-                throw TrainingRunError("\(method): the loss became \(loss) at step \(stepsDone + 1); \(kept(lastCheckpoint)). Lower --learning-rate and resume")
+                throw TrainingError.nonFiniteLoss(method: method, step: stepsDone + 1, message: "\(method): the loss became \(loss) at step \(stepsDone + 1); \(kept(lastCheckpoint)). Lower --learning-rate and resume")
             }
             stepsDone += 1
             losses[taken] = loss
@@ -257,8 +251,8 @@ public final class TrainingRun {
 
     /// Steps for `epochs` passes over the data; an error for data without a size in images.
     public func steps(forEpochs epochs: Int) throws -> Int {
-        guard epochs >= 1 else { throw TrainingRunError("--epochs must be at least 1 (got \(epochs))") }
-        guard let stepsPerEpoch else { throw TrainingRunError("\(method) trains on a source without an end; give --steps instead of --epochs") }
+        guard epochs >= 1 else { throw TrainingError.invalidSetting(name: "--epochs", message: "--epochs must be at least 1 (got \(epochs))") }
+        guard let stepsPerEpoch else { throw TrainingError.invalidSetting(name: "--epochs", message: "\(method) trains on a source without an end; give --steps instead of --epochs") }
         return epochs * stepsPerEpoch
     }
 }

@@ -59,9 +59,9 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
                 projection: Int = 64, augmentation: ViewAugmentation = ViewAugmentation(), learningRate: Float = 2e-3,
                 weightDecay: Float = 1e-4, warmupSteps: Int = 0, cosineDecaySteps: Int? = nil, threads: Int = 1, seed: UInt64 = 0) throws {
         if let cosineDecaySteps, cosineDecaySteps < 1 {
-            throw TwoViewTrainerError("cosineDecaySteps must be at least 1, got \(cosineDecaySteps)")
+            throw TrainingError.invalidSetting(name: "cosineDecaySteps", message: "cosineDecaySteps must be at least 1, got \(cosineDecaySteps)")
         }
-        guard warmupSteps >= 0 else { throw TwoViewTrainerError("warmupSteps must not be negative, got \(warmupSteps)") }
+        guard warmupSteps >= 0 else { throw TrainingError.invalidSetting(name: "warmupSteps", message: "warmupSteps must not be negative, got \(warmupSteps)") }
         precondition(batch >= 2 && data.count >= batch, "a batch of \(batch) needs at least 2 images and at most the set's \(data.count)")
         let graph = Graph()
         views = try graph.input("views", [2 * batch, data.channels, data.height, data.width])
@@ -89,7 +89,7 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
             loss = try graph.apply(operation, [predictions, standardized], name: "loss")
         case let .barlow(offDiagonalWeight):
             guard offDiagonalWeight >= 0 && offDiagonalWeight.isFinite else {
-                throw TwoViewTrainerError("Barlow Twins' off-diagonal weight must be finite and not negative, got \(offDiagonalWeight)")
+                throw TrainingError.invalidSetting(name: "offDiagonalWeight", message: "Barlow Twins' off-diagonal weight must be finite and not negative, got \(offDiagonalWeight)")
             }
             operation = BarlowTwinsOperation(offDiagonalWeight: offDiagonalWeight)
             loss = try graph.apply(operation, [projections], name: "loss")
@@ -122,12 +122,6 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
         stepCount += 1
         return try program.step()
     }
-}
-
-/// Why a two-view trainer could not be built.
-public struct TwoViewTrainerError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }
 
 extension TwoViewTrainer: ImageSetTrainer {

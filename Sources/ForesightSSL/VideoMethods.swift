@@ -175,7 +175,7 @@ public final class VideoCPCTrainer: SelfSupervisedTrainer {
         let c = configuration
         guard clips.frames == c.frames, clips.height == c.size, clips.width == c.size, c.size % 4 == 0,
               c.frames > c.predictionSteps, c.batch >= 1 else {
-            throw StreamError("video CPC needs clips of \(c.frames) frames of \(c.size)x\(c.size) (size divisible by 4, more frames than the \(c.predictionSteps) steps ahead); got \(clips.frames) frames of \(clips.height)x\(clips.width)")
+            throw TrainingError.invalidSetting(name: "clips", message: "video CPC needs clips of \(c.frames) frames of \(c.size)x\(c.size) (size divisible by 4, more frames than the \(c.predictionSteps) steps ahead); got \(clips.frames) frames of \(clips.height)x\(clips.width)")
         }
         self.configuration = c
         self.clips = clips
@@ -211,7 +211,7 @@ public final class VideoCPCTrainer: SelfSupervisedTrainer {
     /// Mean loss and accuracy over `batches` batches of `stream` (held-out clips), without training.
     public func evaluate(clips stream: any VideoClipStream, batches: Int) throws -> Result {
         guard stream.frames == clips.frames, stream.height == clips.height, stream.width == clips.width, batches >= 1 else {
-            throw StreamError("evaluation clips must match the training clips (\(clips.frames) frames of \(clips.height)x\(clips.width)); got \(stream.frames) of \(stream.height)x\(stream.width), \(batches) batches")
+            throw TrainingError.mismatchedData(message: "evaluation clips must match the training clips (\(clips.frames) frames of \(clips.height)x\(clips.width)); got \(stream.frames) of \(stream.height)x\(stream.width), \(batches) batches")
         }
         var loss: Float = 0, accuracy: Float = 0
         for _ in 0..<batches {
@@ -257,7 +257,7 @@ public enum VideoMethods {
             return try VideoCPCTrainer(clips: try clips(frames: configuration.frames, size: configuration.size, lanes: configuration.batch),
                                        configuration: configuration, learningRate: learningRate ?? 2e-3, threads: threads, seed: seed)
         default:
-            throw StreamError("unknown video method '\(method)'; known: next-frame, motion, cpc")
+            throw TrainingError.unknownMethod(method, known: ["next-frame", "motion", "cpc"], family: "video")
         }
     }
 }

@@ -63,7 +63,7 @@ struct Eval: ParsableCommand {
         guard probe == .finetune else { return }
         do {
             try settings.validate()
-        } catch let error as FineTuningError {
+        } catch let error as TrainingError {
             throw ValidationError("\(error)")
         }
     }

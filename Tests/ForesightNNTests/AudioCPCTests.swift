@@ -92,7 +92,7 @@ final class AudioCPCTests: XCTestCase {
     func testTooLittleAudioIsAClearError() throws {
         let short = AudioClip(sampleRate: 16_000, channels: 1, samples: [Float](repeating: 0.1, count: 8_000))
         XCTAssertThrowsError(try AudioPredictiveCodingTrainer(clip: short)) { error in
-            XCTAssertEqual(error as? AudioCPCError, .notEnoughAudio(frames: 48, needed: 66), "\(error)")
+            XCTAssertEqual(error as? TrainingError, .notEnoughAudio(frames: 48, needed: 66), "\(error)")
         }
         XCTAssertThrowsError(try AudioPredictiveCodingTrainer(historySeconds: 0.5)) { error in
             XCTAssertTrue("\(error)".contains("one window needs 66"), "\(error)")

@@ -51,7 +51,9 @@ final class DigitsDataTests: XCTestCase {
         var badCount = good; badCount[8] = 0; badCount[9] = 0; badCount[10] = 0; badCount[11] = 0
         for (name, data) in [("empty", Data()), ("magic", badMagic), ("truncated", good.prefix(good.count - 1)),
                              ("pixel", badPixel), ("label", badLabel), ("count", badCount), ("header only", good.prefix(20))] {
-            XCTAssertThrowsError(try LabeledImages(digitsFile: data), name) { XCTAssert($0 is DatasetFileError, name) }
+            XCTAssertThrowsError(try LabeledImages(digitsFile: data), name) { error in
+                guard case TrainingError.unreadableData(path: nil, _) = error else { return XCTFail("\(name): \(error)") }
+            }
         }
     }
 }

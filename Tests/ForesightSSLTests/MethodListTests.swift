@@ -68,12 +68,12 @@ final class MethodListTests: XCTestCase {
 
     func testAnUnknownMethodIsAnErrorNamingTheKnownOnes() {
         XCTAssertThrowsError(try MethodRegistry.method(named: "simclear")) { error in
-            XCTAssertEqual(error as? MethodRegistryError, .unknownMethod("simclear", known: MethodRegistry.names))
+            XCTAssertEqual(error as? TrainingError, .unknownMethod("simclear", known: MethodRegistry.names))
             XCTAssertEqual("\(error)", "unknown method 'simclear'; known methods: \(MethodRegistry.names.joined(separator: ", ")) (`foresight methods` describes each)")
         }
         // From a path too, before the data is looked at.
         XCTAssertThrowsError(try TrainingRun(method: "simclear", dataPath: NSTemporaryDirectory(), options: TrainingOptions())) { error in
-            XCTAssertEqual(error as? MethodRegistryError, .unknownMethod("simclear", known: MethodRegistry.names))
+            XCTAssertEqual(error as? TrainingError, .unknownMethod("simclear", known: MethodRegistry.names))
         }
     }
 }

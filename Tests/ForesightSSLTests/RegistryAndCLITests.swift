@@ -155,7 +155,7 @@ final class MethodRegistryTests: XCTestCase {
                                      .video(path: "walk.y4m")]
         for data in wrong {
             XCTAssertThrowsError(try MethodRegistry.makeTrainer(method: "rotation", data: data, options: options)) { error in
-                XCTAssertEqual(error as? MethodRegistryError,
+                XCTAssertEqual(error as? TrainingError,
                                .wrongData(method: "rotation", needs: [.images], got: data.kind, source: "the data (\(data.summary))"))
                 XCTAssert("\(error)".hasPrefix("rotation trains on images; the data (") && "\(error)".contains("is \(data.kind.rawValue)"), "\(error)")
             }

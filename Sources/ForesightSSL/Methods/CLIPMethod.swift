@@ -14,7 +14,7 @@ struct CLIPMethod: SelfSupervisedMethod {
         let path = try videoPath(data)
         let sound = URL(fileURLWithPath: path).deletingPathExtension().appendingPathExtension("wav").path
         guard FileManager.default.fileExists(atPath: sound) else {
-            throw TrainingDataError("clip pairs frames with the sound heard at the same time: it needs \(sound) beside \(path); record both, or choose a video method such as next-frame")
+            throw TrainingError.unreadableData(path: sound, message: "clip pairs frames with the sound heard at the same time: it needs \(sound) beside \(path); record both, or choose a video method such as next-frame")
         }
         let pairs = try AudioVisualPairs.recording(videoPath: path, audioPath: sound, height: options.imageSize, width: options.imageSize)
         return try AudioVisualTrainer(pairs: pairs, backbone: smallResNet(options), batch: options.batch, learningRate: options.learningRate,

@@ -12,7 +12,7 @@ struct MaskedAutoencoderMethod: SelfSupervisedMethod {
 
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
         guard let vit = options.backbone as? TinyViT else {
-            throw TrainingDataError("mae trains a vit backbone; '\(options.backbone.specification)' is not one (try --backbone \"\(TinyViT().specification)\")")
+            throw TrainingError.invalidSetting(name: "backbone", message: "mae trains a vit backbone; '\(options.backbone.specification)' is not one (try --backbone \"\(TinyViT().specification)\")")
         }
         return try MaskedAutoencoderTrainer(data: images(data, options), backbone: vit, maskRatio: options.setting("mask-ratio"), batch: options.batch,
                                             learningRate: options.learningRate, threads: options.threads, seed: options.seed)
