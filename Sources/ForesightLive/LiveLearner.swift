@@ -223,8 +223,10 @@ public final class LiveLearner {
     }
 
     /// Runs until `seconds` or `frames` are reached, the source ends, or `shouldStop()` says so.
-    /// `progress` is called about once a second.
-    public func run(_ source: LiveFrameSource, seconds: Double? = nil, frames: Int? = nil,
+    /// `progress` is called about once a second. A source that delivers no frame for
+    /// `stallSeconds` (nil: wait for ever) ends the run with a `LiveLearningError`, after the
+    /// checkpoint is written; so does divergence, which writes none.
+    public func run(_ source: LiveFrameSource, seconds: Double? = nil, frames: Int? = nil, stallSeconds: Double? = nil,
                     shouldStop: () -> Bool = { false }, progress: (LiveReport) -> Void = { _ in }) throws -> LiveReport {
         let start = MonotonicClock.nanoseconds()
         var lastProgress = start
@@ -233,6 +235,7 @@ public final class LiveLearner {
         let incoming = UnsafeMutablePointer<Float>.allocate(capacity: plane)
         defer { incoming.deallocate() }
         var stopError: Error?
+        var waitingSince: UInt64?   // when the learner began waiting for the frame it still waits for
         while true {
             let elapsed = MonotonicClock.seconds(since: start)
             if let seconds, elapsed >= seconds { break }
@@ -244,8 +247,15 @@ public final class LiveLearner {
             }
             if got == nil {
                 if source.finished && source.ring.statistics.waiting == 0 { break }
+                let now = MonotonicClock.nanoseconds()
+                waitingSince = waitingSince ?? now
+                if let stallSeconds, Double(now - waitingSince!) * 1e-9 >= stallSeconds {
+                    stopError = LiveLearningError(description: "\(source.label) delivered no frame for \(String(format: "%g", stallSeconds)) s; stopped (a slower source needs a longer --stall-timeout)")
+                    break
+                }
                 continue
             }
+            waitingSince = nil
             report.frames += 1
             guard isFinite(incoming, count: plane) else {
                 report.rejectedFrames += 1
