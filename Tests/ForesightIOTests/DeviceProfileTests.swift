@@ -132,7 +132,14 @@ final class DeviceProfileLookupTests: XCTestCase {
             .write(to: configured.appendingPathComponent("my-robot.json"), atomically: true, encoding: .utf8)
         let environment = ["XDG_CONFIG_HOME": folder.path, "HOME": "/nonexistent"]
         XCTAssertEqual(DeviceProfile.searchFolders(environment: environment).last, configured.path)
-        // A profile in the config folder overrides the built-in one of the same name, and adds its own names.
+        // ./devices comes first (the tests run from the repository's root, which has one)...
+        let repository = FileManager.default.currentDirectoryPath
+        if FileManager.default.fileExists(atPath: repository + "/devices/raspberry-pi-5.json") {
+            XCTAssertEqual(try DeviceProfile.load(named: "raspberry-pi-5", environment: environment).cores, 4)
+        }
+        // ...then the config folder, over the built-in profile of the same name; it adds its own names.
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(folder.path))
+        defer { FileManager.default.changeCurrentDirectoryPath(repository) }
         XCTAssertEqual(try DeviceProfile.load(named: "raspberry-pi-5", environment: environment).cores, 2)
         XCTAssertEqual(try DeviceProfile.load(named: "my-robot", environment: environment).cores, 3)
         XCTAssertTrue(DeviceProfile.availableProfiles(environment: environment).contains("my-robot"))
