@@ -2,7 +2,9 @@
 // training on it (prequential evaluation against the copy-last-frame baseline), and takes one
 // training step per frame on the newest clip mixed with a reservoir of older ones. Everything
 // is sized at start-up and checked against the memory budget; checkpoints are atomic; a
-// non-finite or exploding loss rolls back to the last good state with a lower learning rate.
+// non-finite or exploding loss rolls back to the last good state with a lower learning rate;
+// predictions far worse than copy-last stop the run without a checkpoint (diverged); a source
+// silent for too long stops it with one.
 
 import Foundation
 import ForesightCore

@@ -90,7 +90,7 @@ struct Learn: ParsableCommand {
     @Option(parsing: .unconditional, help: "Kernel worker threads (default: the profile's cores, else \(defaults.threads)).")
     var threads: Int?
 
-    @Option(help: "Device profile: a name from devices/ (e.g. raspberry-pi-5) or a path to a profile file. It sets the camera, microphone, model, objective, threads and memory budget that options here do not.")
+    @Option(help: "Device profile: a board name (\(DeviceProfile.builtIn.map(\.name).joined(separator: ", ")), or a NAME.json of your own), looked up in ./devices, then $XDG_CONFIG_HOME/foresight/devices (~/.config/foresight/devices), then the profiles built in; or a path to a profile file. It sets the camera, microphone, model, objective, threads and memory budget that options here do not.")
     var profile: String?
 
     @Option(help: "Checkpoint file (safetensors), written atomically every --checkpoint-every steps and at the end.")
