@@ -43,9 +43,10 @@ struct Learn: ParsableCommand {
             the model's error beside the error of repeating the last frame (a ratio below 1 means the model \
             has learned something about motion). Options given here override the profile. Ctrl-C, SIGTERM \
             and SIGHUP stop, write the checkpoint and print the summary. A source that delivers no frame \
-            for --stall-timeout ends the run with an error (exit status 1) after writing the checkpoint; \
-            a model whose loss or error diverges is rolled back, and if it keeps diverging the run stops \
-            with an error and writes no checkpoint over the last one.
+            for --stall-timeout ends the run with an error (exit status 1) after writing the checkpoint. \
+            A non-finite or exploding loss rolls back and halves the learning rate; predictions far worse \
+            than copy-last (learning diverged: the learning rate is too high) stop the run with an error \
+            and write no checkpoint over the last one.
             """
     )
 
