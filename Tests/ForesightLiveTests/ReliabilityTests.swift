@@ -26,6 +26,8 @@ final class RunningForesight: @unchecked Sendable {
         process.standardError = pipe
         pipe.fileHandleForReading.readabilityHandler = { [self] handle in
             let data = handle.availableData
+            // At the end of the output the handler would be called again and again: stop it.
+            if data.isEmpty { handle.readabilityHandler = nil; return }
             lock.withLock { collected.append(data) }
         }
         try process.run()
