@@ -1,5 +1,5 @@
-// Device profiles (`devices/<board>.json`): the cores, memory budget, sensors and default
-// model of a board, which `foresight learn --profile` uses wherever its options say nothing.
+// Device profiles (`devices/<board>.json`, also compiled in): the cores, memory budget, sensors
+// and default model of a board, which `foresight learn --profile` uses wherever its options say nothing.
 // Loading is strict: an unknown key (a typo) or a wrong value is an error naming the file and
 // the field, with the closest known key suggested. Not a detector: nothing here probes the board.
 
@@ -102,36 +102,48 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         return profile
     }
 
-    /// Loads `devices/<name>.json` (searched from the current directory upwards), or a path.
-    public static func load(named nameOrPath: String) throws -> DeviceProfile {
-        let fileManager = FileManager.default
-        var candidates = [nameOrPath]
-        if !nameOrPath.hasSuffix(".json") {
-            var directory = URL(fileURLWithPath: fileManager.currentDirectoryPath)
-            for _ in 0..<6 {
-                candidates.append(directory.appendingPathComponent("devices/\(nameOrPath).json").path)
-                directory.deleteLastPathComponent()
-            }
-        }
-        guard let path = candidates.first(where: { fileManager.fileExists(atPath: $0) && !$0.isEmpty && $0.hasSuffix(".json") }),
-              let data = fileManager.contents(atPath: path) else {
-            let known = availableProfiles().joined(separator: ", ")
-            throw DeviceProfileError(source: nameOrPath, problem: "was not found; known profiles: \(known.isEmpty ? "none (no devices/ folder here)" : known)")
-        }
-        return try decode(data, source: path)
+    /// The folders a profile name is looked up in, in order: `./devices` (the repository's
+    /// own folder when run from it), then `$XDG_CONFIG_HOME/foresight/devices` (without
+    /// XDG_CONFIG_HOME, `~/.config/foresight/devices`); after them come the built-in profiles.
+    public static func searchFolders(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        let configuration = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
+        return [FileManager.default.currentDirectoryPath + "/devices", configuration + "/foresight/devices"]
     }
 
-    /// Names of the profiles in the nearest `devices/` folder.
-    public static func availableProfiles() -> [String] {
-        var directory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        for _ in 0..<6 {
-            let folder = directory.appendingPathComponent("devices")
-            if let files = try? FileManager.default.contentsOfDirectory(atPath: folder.path) {
-                return files.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+    /// Loads a profile by name (`raspberry-pi-5`) or from a path (one ending in `.json` or
+    /// holding a `/`). A name is looked up in `searchFolders()`, then among the built-in
+    /// profiles (`builtIn`, the boards of the repository's devices/ folder compiled in), so an
+    /// installed binary knows the boards from any working directory and a file of the same
+    /// name in a folder overrides the built-in one.
+    public static func load(named nameOrPath: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DeviceProfile {
+        let fileManager = FileManager.default
+        if nameOrPath.hasSuffix(".json") || nameOrPath.contains("/") {
+            guard let data = fileManager.contents(atPath: nameOrPath) else {
+                throw DeviceProfileError(source: nameOrPath, problem: "cannot be read (no such file, or not readable)")
             }
-            directory.deleteLastPathComponent()
+            return try decode(data, source: nameOrPath)
         }
-        return []
+        let folders = searchFolders(environment: environment)
+        for folder in folders {
+            let path = folder + "/" + nameOrPath + ".json"
+            if let data = fileManager.contents(atPath: path) { return try decode(data, source: path) }
+        }
+        if let compiled = builtIn.first(where: { $0.name == nameOrPath }) {
+            return try decode(Data(compiled.json.utf8), source: "\(nameOrPath) (built in)")
+        }
+        let known = availableProfiles(environment: environment).joined(separator: ", ")
+        throw DeviceProfileError(source: nameOrPath, problem: "was not found in \(folders.joined(separator: ", ")) or the built-in profiles; known profiles: \(known)")
+    }
+
+    /// Names of the profiles in `searchFolders()` and the built-in ones, sorted, each once.
+    public static func availableProfiles(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        var names = Set(builtIn.map(\.name))
+        for folder in searchFolders(environment: environment) {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            for file in files where file.hasSuffix(".json") { names.insert(String(file.dropLast(5))) }
+        }
+        return names.sorted()
     }
 
     private static func checkKeys(_ object: [String: Any], section: String, source: String) throws {

@@ -166,7 +166,7 @@ public struct ModelFile: Sendable {
 
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
-        let temporary = directory + "/." + url.lastPathComponent + ".partial-\(getpid())"
+        let temporary = partialPath(of: path, processID: getpid())
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard descriptor >= 0 else { throw fail("cannot create \(temporary): \(String(cString: strerror(errno)))") }
         var closed = false
@@ -197,6 +197,37 @@ public struct ModelFile: Sendable {
 }
 
 extension ModelFile {
+    /// The temporary file `write(to:)` fills before renaming it to `path`: hidden, beside it,
+    /// named after the writing process (`dir/.name.partial-PID`).
+    static func partialPath(of path: String, processID: pid_t) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".partial-\(processID)"
+    }
+
+    /// Removes the temporary files of `write(to: path)` left by writers that no longer run (a
+    /// run killed while writing); those of running processes, this one included, are kept.
+    /// Returns the paths removed.
+    ///
+    /// ```swift
+    /// ModelFile.removeStalePartials(of: "live.safetensors")   // [".../.live.safetensors.partial-4711"]
+    /// ```
+    @discardableResult
+    public static func removeStalePartials(of path: String) -> [String] {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        let prefix = "." + url.lastPathComponent + ".partial-"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var removed: [String] = []
+        for name in names.sorted() where name.hasPrefix(prefix) {
+            guard let processID = pid_t(name.dropFirst(prefix.count)), processID > 0, processID != getpid() else { continue }
+            // kill(pid, 0) delivers nothing: it says whether the process exists (EPERM: it does, as another user's).
+            if kill(processID, 0) == 0 || errno == EPERM { continue }
+            let stale = directory + "/" + name
+            if unlink(stale) == 0 { removed.append(stale) }
+        }
+        return removed
+    }
+
     /// The elements of stored tensor `name` as `T`, whose size must be its dtype's (e.g.
     /// `Int8` for I8, `Float` for F32); a missing tensor or another dtype throws naming it.
     ///

@@ -2,7 +2,9 @@
 // training on it (prequential evaluation against the copy-last-frame baseline), and takes one
 // training step per frame on the newest clip mixed with a reservoir of older ones. Everything
 // is sized at start-up and checked against the memory budget; checkpoints are atomic; a
-// non-finite or exploding loss rolls back to the last good state with a lower learning rate.
+// non-finite or exploding loss rolls back to the last good state with a lower learning rate;
+// predictions far worse than copy-last stop the run without a checkpoint (diverged); a source
+// silent for too long stops it with one.
 
 import Foundation
 import ForesightCore
@@ -160,6 +162,13 @@ public final class LiveLearner {
     /// Set when the learner stopped because the loss kept diverging: what it holds then is not
     /// written over the last checkpoint.
     private var diverged = false
+    /// The model's and copy-last's errors averaged over about the last 10 frames (`recentSteps`
+    /// of them since the start or the last rollback), and the first frame's ratio of the two:
+    /// the weights this run started from. A model far worse than both has diverged.
+    private var recentModelError: Double = 0
+    private var recentCopyLastError: Double = 0
+    private var recentSteps = 0
+    private var startingRatio: Double?
     private var window: EvaluationWindow
     private let snapshots: SnapshotWriter?
 
@@ -214,8 +223,10 @@ public final class LiveLearner {
     }
 
     /// Runs until `seconds` or `frames` are reached, the source ends, or `shouldStop()` says so.
-    /// `progress` is called about once a second.
-    public func run(_ source: LiveFrameSource, seconds: Double? = nil, frames: Int? = nil,
+    /// `progress` is called about once a second. A source that delivers no frame for
+    /// `stallSeconds` (nil: wait for ever) ends the run with a `LiveLearningError`, after the
+    /// checkpoint is written; so does divergence, which writes none.
+    public func run(_ source: LiveFrameSource, seconds: Double? = nil, frames: Int? = nil, stallSeconds: Double? = nil,
                     shouldStop: () -> Bool = { false }, progress: (LiveReport) -> Void = { _ in }) throws -> LiveReport {
         let start = MonotonicClock.nanoseconds()
         var lastProgress = start
@@ -224,6 +235,7 @@ public final class LiveLearner {
         let incoming = UnsafeMutablePointer<Float>.allocate(capacity: plane)
         defer { incoming.deallocate() }
         var stopError: Error?
+        var waitingSince: UInt64?   // when the learner began waiting for the frame it still waits for
         while true {
             let elapsed = MonotonicClock.seconds(since: start)
             if let seconds, elapsed >= seconds { break }
@@ -235,8 +247,15 @@ public final class LiveLearner {
             }
             if got == nil {
                 if source.finished && source.ring.statistics.waiting == 0 { break }
+                let now = MonotonicClock.nanoseconds()
+                waitingSince = waitingSince ?? now
+                if let stallSeconds, Double(now - waitingSince!) * 1e-9 >= stallSeconds {
+                    stopError = LiveLearningError(description: "\(source.label) delivered no frame for \(String(format: "%g", stallSeconds)) s; stopped (a slower source needs a longer --stall-timeout)")
+                    break
+                }
                 continue
             }
+            waitingSince = nil
             report.frames += 1
             guard isFinite(incoming, count: plane) else {
                 report.rejectedFrames += 1
@@ -255,6 +274,11 @@ public final class LiveLearner {
         report.dropped = Int(source.ring.statistics.dropped)
         report.residentMiBAtEnd = residentMiB()
         report.peakResidentMiB = peakResidentMiB()
+        // Stopped before a rollback could undo it (a short run): the diverged model is not kept.
+        if let reason = predictionDivergence(), !diverged {
+            diverged = true
+            stopError = stopError ?? LiveLearningError(description: "\(reason) at step \(report.steps): learning diverged (is --learning-rate \(program.optimizer!.learningRate) too high?); stopped without writing the checkpoint (the last one is intact)")
+        }
         // A run stopped by divergence keeps the last checkpoint as it is (the learning rate
         // was cut on every rollback); any other stop saves what was learned.
         if configuration.checkpointPath != nil && !diverged { try saveCheckpoint() }
@@ -287,6 +311,7 @@ public final class LiveLearner {
         let modelError = meanSquaredDifference(prediction, frame, count: plane)
         let copyLastError = meanSquaredDifference(history + (k - 1) * plane, frame, count: plane)
         window.append(time: time, model: modelError, copyLast: copyLastError)
+        noteErrors(model: Double(modelError), copyLast: Double(copyLastError))
         if let snapshots, report.frames % configuration.snapshotEvery == 0 {
             try snapshots.write(frame: report.frames, past: (0..<k).map { UnsafePointer(history + $0 * plane) },
                                 prediction: prediction, truth: frame,
@@ -347,12 +372,46 @@ public final class LiveLearner {
         for i in 0..<clip { destination[i] = UInt8(min(255, max(0, history[i] * 255 + 0.5))) }
     }
 
-    /// Steps of this run's running loss average before a jump above it counts as divergence.
-    static let warmUpSteps = 200
+    /// Steps of this run (since its start or its last rollback) before a loss far above its
+    /// running average, or predictions far worse than copy-last, count as divergence.
+    static let warmUpSteps = 20
+    /// How much worse than copy-last (or than the starting weights, when they were worse) the
+    /// model's recent predictions may be before they count as diverged...
+    static let divergedRatio = 4.0
+    /// ...provided their mean squared error is also above this (pixels in [0, 1]), so that a
+    /// still scene, where copy-last is nearly exact, cannot trigger it.
+    static let divergedErrorFloor = 1e-3
 
-    /// Finishes the step; a non-finite loss, or one far above its running average, rolls back.
+    /// Folds one frame's errors into the recent averages.
+    private func noteErrors(model: Double, copyLast: Double) {
+        if startingRatio == nil && copyLast > 1e-6 && model.isFinite { startingRatio = model / copyLast }
+        guard model.isFinite else { return }
+        let weight = recentSteps == 0 ? 1 : 0.1
+        recentModelError += weight * (model - recentModelError)
+        recentCopyLastError += weight * (copyLast - recentCopyLastError)
+        recentSteps += 1
+    }
+
+    /// Why the recent predictions count as diverged; nil while they do not, or while fewer
+    /// than 3 frames were predicted since the start or the last rollback.
+    private func predictionDivergence() -> String? {
+        guard recentSteps >= 3, let startingRatio, recentModelError > Self.divergedErrorFloor else { return nil }
+        let ratio = recentModelError / max(recentCopyLastError, 1e-12)
+        guard ratio > Self.divergedRatio * max(1, startingRatio) else { return nil }
+        return String(format: "the model's next-frame error is %.1fx copy-last's (it started at %.1fx)", ratio, startingRatio)
+    }
+
+    /// Finishes the step. A non-finite loss, or one far above its running average, rolls back;
+    /// predictions far worse than copy-last after the warm-up stop the run (the learning rate
+    /// is too high for the stream) without writing the checkpoint. Parameters are kept aside as
+    /// the state to roll back to, and checkpoints written, only while the predictions do not
+    /// count as diverged.
     private func trainStep() throws {
         let loss = program.lossValue
+        if recentSteps > Self.warmUpSteps, let worse = predictionDivergence() {
+            diverged = true
+            throw LiveLearningError(description: "\(worse) at step \(report.steps): learning diverged (is --learning-rate \(program.optimizer!.learningRate) too high?); stopped without writing the checkpoint (the last one is intact)")
+        }
         let exploding = averagedSteps > Self.warmUpSteps && Double(loss) > 50 * lossAverage
         if !loss.isFinite || exploding {
             try rollBack(reason: loss.isFinite ? "the loss jumped to \(loss) (running average \(String(format: "%.5f", lossAverage)))" : "the loss became \(loss)")
@@ -362,8 +421,9 @@ public final class LiveLearner {
         report.steps += 1
         averagedSteps += 1
         lossAverage = averagedSteps == 1 ? Double(loss) : 0.99 * lossAverage + 0.01 * Double(loss)
-        if report.steps % 100 == 0 && program.gradientNorm().isFinite { saveGoodState() }
-        if let _ = configuration.checkpointPath, report.steps % configuration.checkpointEvery == 0 { try saveCheckpoint() }
+        let healthy = predictionDivergence() == nil
+        if report.steps % 100 == 0 && program.gradientNorm().isFinite && healthy { saveGoodState() }
+        if let _ = configuration.checkpointPath, report.steps % configuration.checkpointEvery == 0, healthy { try saveCheckpoint() }
     }
 
     private func rollBack(reason: String) throws {
@@ -372,6 +432,7 @@ public final class LiveLearner {
             throw LiveLearningError(description: "\(reason) again after 20 rollbacks; stopping (the last checkpoint is intact)")
         }
         restoreGoodState()
+        recentSteps = 0   // the restored weights build their own evidence
         let optimizer = program.optimizer!
         optimizer.learningRate *= 0.5
         report.rollbacks += 1

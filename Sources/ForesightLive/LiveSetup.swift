@@ -3,6 +3,7 @@
 // the sensors'). Not the command's parsing; choosing opens nothing, `openVideo` and
 // `openSound` do.
 
+import ForesightCore
 import ForesightIO
 import ForesightSensors
 import ForesightSSL
@@ -124,6 +125,39 @@ public struct LiveInputs: Equatable, Sendable {
         }
     }
 
+    /// How `openVideo(size:paced:seed:waitingAtMost:shouldStop:)` ended.
+    public enum VideoOpening {
+        /// The source, ready to start (nil: there is no video).
+        case opened(LiveFrameSource?)
+        /// `shouldStop()` said so before the source was open.
+        case stopped
+        /// The source was still opening after the time given.
+        case timedOut
+    }
+
+    /// `openVideo`, on a thread of its own, waited for at most `seconds` while `shouldStop()`
+    /// is asked every 50 ms: opening a recording that is a named pipe waits for a writer to
+    /// open it and send the Y4M header, which may never happen. A source still opening when
+    /// the wait ends is left to its thread.
+    public func openVideo(size: Int, paced: Bool, seed: UInt64, waitingAtMost seconds: Double,
+                          shouldStop: () -> Bool) throws -> VideoOpening {
+        let outcome = OpeningOutcome()
+        let opener = JoinableThread(name: "foresight.open") { [self] in
+            let result = Result { try openVideo(size: size, paced: paced, seed: seed) }
+            outcome.result.withLock { $0 = result }
+        }
+        let deadline = MonotonicClock.nanoseconds() + UInt64(min(max(seconds, 0), 1e9) * 1e9)
+        while true {
+            let slice = min(deadline, MonotonicClock.nanoseconds() + 50_000_000)
+            if let result = outcome.result.withLock(when: { $0 != nil }, deadline: slice, { $0 }) {
+                opener.join()
+                return .opened(try result.get())
+            }
+            if shouldStop() { return .stopped }
+            if MonotonicClock.nanoseconds() >= deadline { return .timedOut }
+        }
+    }
+
     /// Opens the sound source at `sampleRate`. Nil when there is no sound.
     public func openSound(paced: Bool) throws -> LiveAudioSource? {
         switch sound {
@@ -132,4 +166,9 @@ public struct LiveInputs: Equatable, Sendable {
         case nil: nil
         }
     }
+}
+
+/// What the opening thread hands back, once, under its lock.
+private final class OpeningOutcome: @unchecked Sendable {
+    let result = Locked<Result<LiveFrameSource?, any Error>?>(nil)
 }

@@ -67,13 +67,20 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
         thread = JoinableThread(name: "foresight.frames") { [self] in run() }
     }
 
+    /// Stops rendering and closes the ring. A render blocked in a read (a named pipe whose
+    /// writer stopped sending) cannot see the request: after `joinSeconds` its thread is left to
+    /// end on its own, with the ring already closed, so that stopping never waits on the writer.
     public func stop() {
         guard let thread else { return }
         stopRequested.open()
-        thread.join()
+        let deadline = MonotonicClock.nanoseconds() + UInt64(Self.joinSeconds * 1e9)
+        if state.withLock(when: { $0.finished }, deadline: deadline, { $0.finished }) { thread.join() }
         self.thread = nil
         ring.close()
     }
+
+    /// How long `stop()` waits for the rendering thread.
+    public static let joinSeconds = 1.0
 
     private func run() {
         let period = UInt64(1e9 / framesPerSecond)

@@ -1,5 +1,10 @@
 // The `foresight` command-line tool: one executable, one subcommand per job.
 
+#if canImport(Glibc)
+// First, before the modules that import Glibc themselves: `stdout` is a C global, set up
+// once here before any thread starts.
+@preconcurrency import Glibc
+#endif
 import ArgumentParser
 import Foundation
 
@@ -12,8 +17,11 @@ struct Foresight: ParsableCommand {
     )
 
     /// Parses and runs a subcommand; a Foundation file error is reported as its path and
-    /// reason (`PlainFileError`), not as "NSCocoaErrorDomain error 512".
+    /// reason (`PlainFileError`), not as "NSCocoaErrorDomain error 512". Standard output is
+    /// line-buffered even into a pipe, so that journald or `tee` see each progress line as it
+    /// is printed, not a block of them minutes later.
     static func main() {
+        setvbuf(stdout, nil, _IOLBF, 0)
         do {
             var command = try parseAsRoot()
             try command.run()

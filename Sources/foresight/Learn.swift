@@ -12,9 +12,26 @@ import ForesightLive
 import ForesightSSL
 import ForesightExport
 
-/// Set by SIGINT/SIGTERM: the learner stops at the next frame, checkpoints and reports. An
-/// atomic, not a `Latch`: a signal handler may not take a lock.
+/// Set by SIGINT, SIGTERM and SIGHUP: the learner stops at the next frame, checkpoints and
+/// reports. An atomic, not a `Latch`: a signal handler may not take a lock.
 let stopRequested = Atomic<Bool>(false)
+
+/// Makes SIGINT (Ctrl-C), SIGTERM (systemd, kill) and SIGHUP (the ssh session closed) request
+/// a clean stop, and ignores SIGPIPE, so that a progress line printed into a pipe nobody reads
+/// any more does not end the run before its checkpoint.
+func stopOnSignals() {
+    for number in [SIGINT, SIGTERM, SIGHUP] { signal(number) { _ in stopRequested.store(true, ordering: .relaxed) } }
+    signal(SIGPIPE, SIG_IGN)
+}
+
+/// Removes the temporary files of checkpoint writes to `path` left by runs that were killed,
+/// and says so in one line on standard error.
+func removeStalePartials(of path: String) {
+    let removed = ModelFile.removeStalePartials(of: path)
+    guard !removed.isEmpty else { return }
+    let names = removed.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")
+    FileHandle.standardError.write(Data("removed \(removed.count) unfinished checkpoint file(s) of stopped runs: \(names)\n".utf8))
+}
 
 struct Learn: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,8 +41,12 @@ struct Learn: ParsableCommand {
             (--scene) or, with --profile and no source named, the profile's camera; without either, the \
             \(LiveInputs.defaultScene.rawValue) scene. Predicts every frame before training on it, and reports \
             the model's error beside the error of repeating the last frame (a ratio below 1 means the model \
-            has learned something about motion). Options given here override the profile. Ctrl-C stops, \
-            writes the checkpoint and prints the summary.
+            has learned something about motion). Options given here override the profile. Ctrl-C, SIGTERM \
+            and SIGHUP stop, write the checkpoint and print the summary. A source that delivers no frame \
+            for --stall-timeout ends the run with an error (exit status 1) after writing the checkpoint. \
+            A non-finite or exploding loss rolls back and halves the learning rate; predictions far worse \
+            than copy-last (learning diverged: the learning rate is too high) stop the run with an error \
+            and write no checkpoint over the last one.
             """
     )
 
@@ -64,10 +85,13 @@ struct Learn: ParsableCommand {
     @Option(parsing: .unconditional, help: "Stop after this many frames.")
     var frames: Int?
 
+    @Option(parsing: .unconditional, help: "Seconds a source may deliver nothing (while opening, or between frames) before the run ends with an error (default: \(Int(Self.defaultStallSeconds)) s, or three frame intervals of a slower source).")
+    var stallTimeout: Double?
+
     @Option(parsing: .unconditional, help: "Kernel worker threads (default: the profile's cores, else \(defaults.threads)).")
     var threads: Int?
 
-    @Option(help: "Device profile: a name from devices/ (e.g. raspberry-pi-5) or a path to a profile file. It sets the camera, microphone, model, objective, threads and memory budget that options here do not.")
+    @Option(help: "Device profile: a board name (\(DeviceProfile.builtIn.map(\.name).joined(separator: ", ")), or a NAME.json of your own), looked up in ./devices, then $XDG_CONFIG_HOME/foresight/devices (~/.config/foresight/devices), then the profiles built in; or a path to a profile file. It sets the camera, microphone, model, objective, threads and memory budget that options here do not.")
     var profile: String?
 
     @Option(help: "Checkpoint file (safetensors), written atomically every --checkpoint-every steps and at the end. Learning from sound alone, it holds the sound model; from pictures and sound, the sound model goes beside it (live.safetensors -> live.audio.safetensors).")
@@ -103,6 +127,7 @@ struct Learn: ParsableCommand {
     func validate() throws {
         if let frames { try OptionRange.check(frames, "--frames", 1...OptionRange.maximumCount) }
         if let seconds { try OptionRange.checkPositive(seconds, "--seconds", maximum: OptionRange.maximumSeconds, unit: " s") }
+        if let stallTimeout { try OptionRange.checkPositive(stallTimeout, "--stall-timeout", maximum: OptionRange.maximumSeconds, unit: " s") }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint PATH") }
         // The learner's ranges (threads, learning rate, batch, replay within this machine's memory); `run`
         // checks again with the device profile's budget.
@@ -112,6 +137,14 @@ struct Learn: ParsableCommand {
         do { _ = try LiveInputs(camera: camera, video: video, scene: scene, mic: mic, audio: audio) } catch {
             throw ValidationError(error.description)
         }
+    }
+
+    /// Seconds without a frame before a run ends, unless --stall-timeout says otherwise.
+    static let defaultStallSeconds: Double = 10
+
+    /// --stall-timeout, else the default or three frame intervals of a source slower than it.
+    func stallSeconds(framesPerSecond: Double) -> Double {
+        stallTimeout ?? max(Self.defaultStallSeconds, framesPerSecond > 0 ? 3 / framesPerSecond : 0)
     }
 
     /// The learner's settings: the profile's over the defaults, the options' over both.
@@ -134,8 +167,8 @@ struct Learn: ParsableCommand {
     func run() throws {
         let device = try profile.map { try DeviceProfile.load(named: $0) }
         let inputs = try LiveInputs(camera: camera, video: video, scene: scene, mic: mic, audio: audio, listen: listen, profile: device)
-        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
-        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+        stopOnSignals()
+        if let checkpoint { removeStalePartials(of: checkpoint) }
         if inputs.video == nil { return try learnAudio(inputs, device: device) }
         // Both senses: sound is learned on a thread of its own beside the video learner.
         let audioCheckpoint = checkpoint.map(Learn.soundCheckpoint(beside:))
@@ -168,7 +201,20 @@ struct Learn: ParsableCommand {
             if !json { print("resumed from \(checkpoint) at step \(learner.report.steps)") }
         }
 
-        let source = try inputs.openVideo(size: settings.size, paced: !asFastAsPossible, seed: seed)!
+        let source: LiveFrameSource
+        // Opening waits, for a named pipe, on its writer: bounded by --stall-timeout and --seconds.
+        switch try inputs.openVideo(size: settings.size, paced: !asFastAsPossible, seed: seed,
+                                    waitingAtMost: min(stallSeconds(framesPerSecond: 0), seconds ?? .infinity),
+                                    shouldStop: { stopRequested.load(ordering: .relaxed) }) {
+        case let .opened(opened): source = opened!
+        case .stopped:
+            try learner.saveCheckpoint()
+            if !json { print("stopped before the video source opened; no frames" + (checkpoint.map { "; checkpoint: \($0)" } ?? "")) }
+            return
+        case .timedOut:
+            let waited = min(stallSeconds(framesPerSecond: 0), seconds ?? .infinity)
+            throw CommandFailure("the video source sent nothing for \(String(format: "%g", waited)) s while opening (a named pipe with no writer?); stopped")
+        }
 
         if !json {
             if let device { print("profile: \(device.name), \(device.cores) cores, budget \(device.memoryBudgetMiB) MiB") }
@@ -185,16 +231,33 @@ struct Learn: ParsableCommand {
             print("   time   frames  dropped   steps  model MSE  copy-last MSE  ratio")
         }
         let interactive = isatty(STDOUT_FILENO) == 1
-        let report = try learner.run(source, seconds: seconds, frames: frames, shouldStop: { stopRequested.load(ordering: .relaxed) }) { report in
-            guard !json else { return }
-            let line = String(format: "%6.0fs  %7d  %7d  %6d  %9.5f  %13.5f  %5.2f", report.seconds, report.frames, report.dropped,
-                              report.steps, report.modelError, report.copyLastError, report.ratio)
-            if interactive { FileHandle.standardOutput.write(Data(("\r" + line).utf8)) } else { print(line) }
+        let report: LiveReport
+        do {
+            report = try learner.run(source, seconds: seconds, frames: frames, stallSeconds: stallSeconds(framesPerSecond: source.framesPerSecond),
+                                     shouldStop: { stopRequested.load(ordering: .relaxed) }) { report in
+                guard !json else { return }
+                let line = String(format: "%6.0fs  %7d  %7d  %6d  %9.5f  %13.5f  %5.2f", report.seconds, report.frames, report.dropped,
+                                  report.steps, report.modelError, report.copyLastError, report.ratio)
+                if interactive { FileHandle.standardOutput.write(Data(("\r" + line).utf8)) } else { print(line) }
+            }
+        } catch {
+            // A stalled source, divergence or a checkpoint that cannot be written: the summary
+            // of what was learned, then the reason in one line (exit status 1).
+            try summarize(learner.report, settings: settings, interactive: interactive, checkpointWritten: false)
+            if let error = error as? ModelFileError, error.path == checkpoint {
+                throw CommandFailure("cannot write the checkpoint \(error.path): \(error.problem); the previous checkpoint is kept")
+            }
+            throw error
         }
         // An empty or header-only recording is a failure, not a run of 0 frames.
         guard report.frames > 0 || stopRequested.load(ordering: .relaxed) else {
             throw CommandFailure("no frames in \(source.label): the recording is empty or holds only its header, or the source delivered nothing")
         }
+        try summarize(report, settings: settings, interactive: interactive, checkpointWritten: true)
+    }
+
+    /// The end of a run: one JSON object with --json, else the summary lines.
+    func summarize(_ report: LiveReport, settings: LiveLearnerConfiguration, interactive: Bool, checkpointWritten: Bool) throws {
         if json {
             let data = try JSONSerialization.data(withJSONObject: report.json, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -205,7 +268,7 @@ struct Learn: ParsableCommand {
                          report.copyLastError, report.ratio, report.residentMiBAt10Seconds ?? report.residentMiBAtEnd, report.residentMiBAtEnd,
                          report.peakResidentMiB))
             if report.rollbacks > 0 { print("rolled back \(report.rollbacks) time(s); learning rate now \(report.learningRate)") }
-            if let checkpoint { print("checkpoint: \(checkpoint)") }
+            if let checkpoint, checkpointWritten { print("checkpoint: \(checkpoint)") }
         }
     }
 }

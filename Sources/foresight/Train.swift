@@ -108,6 +108,7 @@ struct Train: ParsableCommand {
         options.imageMemoryBytes = imageMemory << 20
         let stored = (checkpoint?.details[TrainingMetadata.settings] ?? "").split(separator: " ").map(String.init)
         options.settings = try MethodSetting.parse(stored).merging(MethodSetting.parse(settings)) { $1 }
+        removeStalePartials(of: output)
         let run = try TrainingRun(method: method, dataPath: data, options: options)
         if let chunks = run.chunks {
             FileHandle.standardError.write(Data("\(data) holds \(chunks.files.count) images, more than fit in --image-memory \(imageMemory) MiB; training takes them in \(chunks.chunksPerPass) chunks of about \(chunks.smallestChunk), the next decoded while the current one trains\n".utf8))
@@ -120,8 +121,7 @@ struct Train: ParsableCommand {
         let bar = ProgressBar()
         let report: TrainingRunReport
         do {
-            signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
-            signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+            stopOnSignals()
             report = try run.train(steps: total, checkpointEvery: checkpointEvery, output: output, progress: { bar.show($0) },
                                    shouldStop: { stopRequested.load(ordering: .relaxed) })
         } catch {

@@ -99,3 +99,66 @@ final class DeviceProfileFieldTests: XCTestCase {
         }
     }
 }
+
+/// The profiles compiled into the binary, and where a profile name is looked up.
+final class DeviceProfileLookupTests: XCTestCase {
+    /// The repository's devices/ folder, found from this file's place in the repository.
+    private var devicesFolder: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("devices")
+    }
+
+    func testBuiltInProfilesAreTheFilesInDevices() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: devicesFolder.path).filter { $0.hasSuffix(".json") }.sorted()
+        XCTAssertFalse(files.isEmpty, "no profiles in \(devicesFolder.path)")
+        XCTAssertEqual(DeviceProfile.builtIn.map(\.name).sorted(), files.map { String($0.dropLast(5)) },
+                       "every file of devices/ must be compiled in (Sources/ForesightIO/BuiltInDeviceProfiles.swift), and nothing else")
+        for (name, json) in DeviceProfile.builtIn {
+            let text = try String(contentsOf: devicesFolder.appendingPathComponent(name + ".json"), encoding: .utf8)
+            XCTAssertEqual(json, text, "the compiled-in \(name) differs from devices/\(name).json: copy the file's text into BuiltInDeviceProfiles.swift")
+            XCTAssertNoThrow(try DeviceProfile.decode(Data(json.utf8), source: name))
+        }
+    }
+
+    func testNameIsLookedUpInDevicesThenTheConfigFolderThenBuiltIn() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foresight-profiles-\(getpid())")
+        let configured = folder.appendingPathComponent("foresight/devices")
+        try FileManager.default.createDirectory(at: configured, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let pi5 = try XCTUnwrap(DeviceProfile.builtIn.first { $0.name == "raspberry-pi-5" }).json
+        try pi5.replacingOccurrences(of: #""cores": 4"#, with: #""cores": 2"#)
+            .write(to: configured.appendingPathComponent("raspberry-pi-5.json"), atomically: true, encoding: .utf8)
+        try pi5.replacingOccurrences(of: #""cores": 4"#, with: #""cores": 3"#)
+            .write(to: configured.appendingPathComponent("my-robot.json"), atomically: true, encoding: .utf8)
+        let environment = ["XDG_CONFIG_HOME": folder.path, "HOME": "/nonexistent"]
+        XCTAssertEqual(DeviceProfile.searchFolders(environment: environment).last, configured.path)
+        // ./devices comes first (the tests run from the repository's root, which has one)...
+        let repository = FileManager.default.currentDirectoryPath
+        if FileManager.default.fileExists(atPath: repository + "/devices/raspberry-pi-5.json") {
+            XCTAssertEqual(try DeviceProfile.load(named: "raspberry-pi-5", environment: environment).cores, 4)
+        }
+        // ...then the config folder, over the built-in profile of the same name; it adds its own names.
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(folder.path))
+        defer { FileManager.default.changeCurrentDirectoryPath(repository) }
+        XCTAssertEqual(try DeviceProfile.load(named: "raspberry-pi-5", environment: environment).cores, 2)
+        XCTAssertEqual(try DeviceProfile.load(named: "my-robot", environment: environment).cores, 3)
+        XCTAssertTrue(DeviceProfile.availableProfiles(environment: environment).contains("my-robot"))
+        // Without XDG_CONFIG_HOME the folder is ~/.config/foresight/devices.
+        XCTAssertEqual(DeviceProfile.searchFolders(environment: ["HOME": "/home/robot"]).last, "/home/robot/.config/foresight/devices")
+        // Built in: found wherever the program runs.
+        let elsewhere = ["XDG_CONFIG_HOME": folder.appendingPathComponent("empty").path]
+        XCTAssertEqual(try DeviceProfile.load(named: "raspberry-pi-zero-2w", environment: elsewhere).name,
+                       try DeviceProfile.decode(Data(DeviceProfile.builtIn.first { $0.name == "raspberry-pi-zero-2w" }!.json.utf8), source: "").name)
+        // An unknown name lists the known names and the places searched.
+        XCTAssertThrowsError(try DeviceProfile.load(named: "raspbery-pi-5", environment: environment)) { error in
+            let message = "\(error)"
+            for part in ["raspberry-pi-4", "raspberry-pi-5", "x86-64-laptop", "my-robot", configured.path, "/devices", "built-in"] {
+                XCTAssertTrue(message.contains(part), "\(part) missing from: \(message)")
+            }
+        }
+        // A path that does not exist is named as such.
+        XCTAssertThrowsError(try DeviceProfile.load(named: folder.appendingPathComponent("none.json").path)) {
+            XCTAssertTrue("\($0)".contains("none.json"), "\($0)")
+        }
+    }
+}

@@ -112,3 +112,25 @@ final class ModelFileTests: XCTestCase {
         XCTAssertGreaterThan(rejected, 390, "almost every damaged file must be rejected")
     }
 }
+
+/// The temporary files of atomic writes that a killed writer leaves behind.
+final class StalePartialFileTests: XCTestCase {
+    func testOnlyPartialFilesOfDeadWritersOfThatPathAreRemoved() throws {
+        guard kill(999_999, 0) != 0 else { throw XCTSkip("a process 999999 runs here") }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foresight-partials-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("model.safetensors").path
+        XCTAssertEqual(ModelFile.partialPath(of: path, processID: 42), folder.path + "/.model.safetensors.partial-42")
+        let dead = ModelFile.partialPath(of: path, processID: 999_999)
+        let alive = ModelFile.partialPath(of: path, processID: getpid())
+        let parent = ModelFile.partialPath(of: path, processID: getppid())
+        let kept = [alive, parent, folder.path + "/.other.safetensors.partial-999999", folder.path + "/.model.safetensors.partial-x1",
+                    folder.path + "/model.safetensors"]
+        for file in [dead] + kept { XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data([1]))) }
+        XCTAssertEqual(ModelFile.removeStalePartials(of: path), [dead])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dead))
+        for file in kept { XCTAssertTrue(FileManager.default.fileExists(atPath: file), "\(file) was removed") }
+        XCTAssertEqual(ModelFile.removeStalePartials(of: folder.appendingPathComponent("missing/none.safetensors").path), [])
+    }
+}

@@ -63,7 +63,7 @@ final class LiveLearnerTests: XCTestCase {
         XCTAssertThrowsError(try LiveLearner(other).resume(from: path)) { XCTAssertTrue("\($0)".contains("architecture"), "\($0)") }
     }
 
-    /// A checkpoint past the loss check's warm-up resumes and keeps learning: no rollback from
+    /// A checkpoint well past the loss check's warm-up resumes and keeps learning: no rollback from
     /// a running average that restarts at zero, and the file's learning rate is not cut.
     func testResumePastWarmUpKeepsLearningAndLeavesTheLearningRate() throws {
         let path = temporaryPath("resume-long.safetensors")
@@ -72,7 +72,7 @@ final class LiveLearnerTests: XCTestCase {
         settings.checkpointEvery = 50
         settings.replayClips = 16
         settings.threads = 2
-        let warmUp = 200  // the loss check's warm-up (LiveLearner.warmUpSteps)
+        let warmUp = 200  // well past the loss check's warm-up (LiveLearner.warmUpSteps)
         let first = try LiveLearner(settings)
         let firstReport = try first.run(PacedFrameProducer.synthetic(.movingShapes, paced: false, frameLimit: warmUp + 40, seed: 1))
         XCTAssertGreaterThan(firstReport.steps, warmUp)

@@ -13,11 +13,13 @@ public func builtProgram(_ name: String) -> URL? {
 }
 
 /// Runs `executable` with `arguments` to its end; its exit status and what it printed on
-/// standard output and standard error together.
-public func runToEnd(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
+/// standard output and standard error together; `directory` is its working directory (nil:
+/// the tests').
+public func runToEnd(_ executable: URL, _ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
