@@ -133,20 +133,26 @@ public struct LiveLearningError: Error, CustomStringConvertible {
 /// ```
 public final class LiveLearner {
     public let configuration: LiveLearnerConfiguration
-    public let model: FramePredictionModel
-    public let program: Program
+    /// The frame-prediction trainer it feeds, the same that `train --method next-frame|motion`
+    /// builds: the learner writes each batch into its inputs and finishes its steps.
+    public let trainer: FramePredictionTrainer
+    public var model: FramePredictionModel { trainer.model }
+    public var program: Program { trainer.program }
     /// Bytes of everything sized at start: the program's arena, the replay reservoir, the frame history.
     public let plannedBytes: Int
     public private(set) var report = LiveReport()
 
     private let plane: Int
-    private let history: UnsafeMutablePointer<Float>       // [K + 1, H, W], oldest first; the last is the newest frame
-    private var historyCount = 0
+    /// The last K + newestPerBatch frames, a ring of planes [historyFrames, H, W]: a frame is
+    /// copied here once from the sensor's ring and from here into the model's input, so every
+    /// clip of the newest ones is read in place.
+    private let history: UnsafeMutablePointer<Float>
+    private let historyFrames: Int
+    /// The slot of the newest frame, and the frames the ring holds (at most `historyFrames`).
+    private var newest = -1, historyCount = 0
     private let replay: UnsafeMutablePointer<UInt8>         // [replayClips, K + 1, H, W]
     private var replayStored = 0
     private var clipsSeen = 0
-    private let recent: UnsafeMutablePointer<Float>         // [newestPerBatch, K + 1, H, W], newest first
-    private var recentCount = 0
     private var rng: SeededRandom
     private let goodState: UnsafeMutablePointer<Float>
     private let goodStateCount: Int
@@ -179,18 +185,22 @@ public final class LiveLearner {
             throw LiveLearningError(description: "invalid live-learning settings: batch \(c.batch), past frames \(c.pastFrames), size \(c.size) (a multiple of 4, at least 16), newest per batch \(c.newestPerBatch), replay \(c.replayClips), threads \(c.threads)")
         }
         self.configuration = c
-        switch (c.model, c.objective) {
-        case (.pc64, .motion): model = try Models.pc64Motion(batch: c.batch, pastFrames: c.pastFrames, size: c.size)
-        case (.pc64, .nextFrame): model = try Models.pc64(batch: c.batch, pastFrames: c.pastFrames, size: c.size)
+        switch c.model {
+        case .pc64:
+            // pc64 keeps its sigmoid here: live frames are whole scenes, not sparse shapes on black.
+            trainer = try FramePredictionTrainer(c.objective == .motion ? .motion : .nextFrame, output: .sigmoid, batch: c.batch,
+                                                 pastFrames: c.pastFrames, size: c.size, learningRate: c.learningRate,
+                                                 threads: c.threads, seed: c.seed)
         }
+        let program = trainer.program
         plane = c.size * c.size
+        historyFrames = c.pastFrames + c.newestPerBatch
         let clip = (c.pastFrames + 1) * plane
         let replayBytes = c.replayClips * clip
-        let program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: c.learningRate), threads: c.threads, seed: c.seed)
         let trainedState = program.trainingState
         self.trainedState = trainedState
         goodStateCount = trainedState.reduce(0) { $0 + $1.tensor.count }
-        let otherBytes = replayBytes + (1 + c.newestPerBatch) * clip * 4 + goodStateCount * 4
+        let otherBytes = replayBytes + historyFrames * plane * 4 + goodStateCount * 4
         plannedBytes = program.memory.total + otherBytes
         if let budget = c.budget, plannedBytes > budget {
             throw LiveLearningError(description: """
@@ -202,15 +212,12 @@ public final class LiveLearner {
                 """)
         }
         program.clipGradientNorm = c.clipGradientNorm
-        self.program = program
-        history = .allocate(capacity: clip)
+        history = .allocate(capacity: historyFrames * plane)
         replay = .allocate(capacity: replayBytes)
-        recent = .allocate(capacity: c.newestPerBatch * clip)
         goodState = .allocate(capacity: goodStateCount)
         // Touch every page now, so that the resident memory is what it will stay.
-        history.initialize(repeating: 0, count: clip)
+        history.initialize(repeating: 0, count: historyFrames * plane)
         replay.initialize(repeating: 0, count: replayBytes)
-        recent.initialize(repeating: 0, count: c.newestPerBatch * clip)
         goodState.initialize(repeating: 0, count: goodStateCount)
         rng = SeededRandom(seed: c.seed &+ 17)
         window = EvaluationWindow(capacity: 1 << 14)
@@ -219,7 +226,7 @@ public final class LiveLearner {
     }
 
     deinit {
-        history.deallocate(); replay.deallocate(); recent.deallocate(); goodState.deallocate()
+        history.deallocate(); replay.deallocate(); goodState.deallocate()
     }
 
     /// Runs until `seconds` or `frames` are reached, the source ends, or `shouldStop()` says so.
@@ -232,8 +239,6 @@ public final class LiveLearner {
         var lastProgress = start
         source.start()
         defer { source.stop() }
-        let incoming = UnsafeMutablePointer<Float>.allocate(capacity: plane)
-        defer { incoming.deallocate() }
         var stopError: Error?
         var waitingSince: UInt64?   // when the learner began waiting for the frame it still waits for
         while true {
@@ -241,6 +246,9 @@ public final class LiveLearner {
             if let seconds, elapsed >= seconds { break }
             if let frames, report.frames >= frames { break }
             if shouldStop() { break }
+            // The frame goes straight into the history slot after the newest (its one copy there);
+            // a rejected frame leaves the slot to the next one.
+            let incoming = history + ((newest + 1) % historyFrames) * plane
             let got = source.ring.waitOldest(timeoutNanoseconds: 50_000_000) { slot, _ -> Bool in
                 incoming.update(from: slot.baseAddress!, count: plane)
                 return true
@@ -261,7 +269,7 @@ public final class LiveLearner {
                 report.rejectedFrames += 1
                 continue
             }
-            do { try learn(from: incoming, at: MonotonicClock.seconds(since: start)) } catch { stopError = error; break }
+            do { try learnNewestFrame(at: MonotonicClock.seconds(since: start)) } catch { stopError = error; break }
             report.dropped = Int(source.ring.statistics.dropped)
             if report.residentMiBAt10Seconds == nil && elapsed >= 10 { report.residentMiBAt10Seconds = residentMiB() }
             if MonotonicClock.nanoseconds() - lastProgress >= 1_000_000_000 {
@@ -294,59 +302,48 @@ public final class LiveLearner {
         report.learningRate = program.optimizer!.learningRate
     }
 
-    /// One frame: score the prediction of it, train on it, remember it.
-    private func learn(from frame: UnsafePointer<Float>, at time: Double) throws {
+    /// The frame `back` frames before the newest (0: the newest) in the history ring.
+    private func frame(back: Int) -> UnsafeMutablePointer<Float> {
+        history + ((newest - back + historyFrames) % historyFrames) * plane
+    }
+
+    /// One frame, just written into the slot after the newest: score the prediction of it,
+    /// train on it, remember it.
+    private func learnNewestFrame(at time: Double) throws {
+        newest = (newest + 1) % historyFrames
+        historyCount = min(historyCount + 1, historyFrames)
         let k = configuration.pastFrames
-        // history holds the last K frames in slots 0..<K (oldest first); the new frame goes to slot K.
-        (history + k * plane).update(from: frame, count: plane)
-        guard historyCount >= k else {
-            shiftHistory()
-            historyCount += 1
-            return
-        }
-        rememberRecent()
+        guard historyCount > k else { return }   // not yet K past frames before it
+        let frame = UnsafePointer(self.frame(back: 0))
         fillBatch()
         program.forward()
         let prediction = program.tensor(model.prediction).floatPointer
         let modelError = meanSquaredDifference(prediction, frame, count: plane)
-        let copyLastError = meanSquaredDifference(history + (k - 1) * plane, frame, count: plane)
+        let copyLastError = meanSquaredDifference(self.frame(back: 1), frame, count: plane)
         window.append(time: time, model: modelError, copyLast: copyLastError)
         noteErrors(model: Double(modelError), copyLast: Double(copyLastError))
         if let snapshots, report.frames % configuration.snapshotEvery == 0 {
-            try snapshots.write(frame: report.frames, past: (0..<k).map { UnsafePointer(history + $0 * plane) },
+            try snapshots.write(frame: report.frames, past: (0..<k).map { UnsafePointer(self.frame(back: k - $0)) },
                                 prediction: prediction, truth: frame,
                                 motion: model.motion.map { UnsafePointer(program.tensor($0).floatPointer) })
         }
         try trainStep()
         storeInReplay()
-        shiftHistory()
     }
 
-    /// Slides the history by one frame: slot i takes slot i + 1.
-    private func shiftHistory() {
-        history.update(from: history + plane, count: configuration.pastFrames * plane)
-    }
-
-    private func rememberRecent() {
-        let clip = (configuration.pastFrames + 1) * plane
-        let keep = min(recentCount, configuration.newestPerBatch - 1)
-        if keep > 0 { (recent + clip).update(from: recent, count: keep * clip) }
-        recent.update(from: history, count: clip)
-        recentCount = keep + 1
-    }
-
-    /// Batch rows: the newest clips first, then random reservoir clips (repeating recent ones
-    /// while the reservoir is still empty).
+    /// Batch rows: the newest clips first (read in place from the history), then random
+    /// reservoir clips (repeating the newest ones while the reservoir is still empty).
     private func fillBatch() {
         let k = configuration.pastFrames
-        let frames = program.tensor(model.frames).floatPointer, target = program.tensor(model.target).floatPointer
+        let frames = trainer.frames, target = trainer.target
         let clip = (k + 1) * plane
+        let newestClips = min(configuration.newestPerBatch, historyCount - k)
         for row in 0..<configuration.batch {
             let rowFrames = frames + row * k * plane, rowTarget = target + row * plane
-            if row < recentCount || replayStored == 0 {
-                let source = recent + (row % recentCount) * clip
-                rowFrames.update(from: source, count: k * plane)
-                rowTarget.update(from: source + k * plane, count: plane)
+            if row < newestClips || replayStored == 0 {
+                let back = row % newestClips   // the clip whose target is `back` frames before the newest
+                for t in 0..<k { (rowFrames + t * plane).update(from: frame(back: back + k - t), count: plane) }
+                rowTarget.update(from: frame(back: back), count: plane)
             } else {
                 let stored = replay + rng.nextInt(below: replayStored) * clip
                 for i in 0..<(k * plane) { rowFrames[i] = Float(stored[i]) * (1 / 255) }
@@ -369,7 +366,11 @@ public final class LiveLearner {
             slot = candidate
         }
         let destination = replay + slot * clip
-        for i in 0..<clip { destination[i] = UInt8(min(255, max(0, history[i] * 255 + 0.5))) }
+        let k = configuration.pastFrames
+        for t in 0...k {
+            let source = frame(back: k - t), row = destination + t * plane
+            for i in 0..<plane { row[i] = UInt8(min(255, max(0, source[i] * 255 + 0.5))) }
+        }
     }
 
     /// Steps of this run (since its start or its last rollback) before a loss far above its

@@ -49,7 +49,9 @@ public final class FramePredictionTrainer: SelfSupervisedTrainer {
     public let size: Int
     /// Where steps draw their clips from; nil when the caller writes each batch (live learning).
     public let clips: (any VideoClipStream)?
-    /// One clip read from a stream, K + 1 frames, before it is split into past frames and target.
+    /// One clip read from a stream, K + 1 frames, before it is split into past frames and
+    /// target; empty until a trainer without clips of its own evaluates on a stream (a live
+    /// learner's trainer reads none).
     private var clip: [Float]
 
     /// Errors of a batch: the model's squared error and that of repeating the last frame.
@@ -85,7 +87,7 @@ public final class FramePredictionTrainer: SelfSupervisedTrainer {
         }
         program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: learningRate), threads: threads,
                               budget: budget, seed: seed)
-        clip = [Float](repeating: 0, count: (pastFrames + 1) * size * size)
+        clip = clips == nil ? [] : [Float](repeating: 0, count: (pastFrames + 1) * size * size)
     }
 
     /// The trainer of `objective` on `clips` (square frames of a size divisible by 4, at least
@@ -128,6 +130,7 @@ public final class FramePredictionTrainer: SelfSupervisedTrainer {
         let frames = self.frames, target = self.target
         let plane = size * size, past = pastFrames * plane
         var copyLast: Float = 0
+        if clip.isEmpty { clip = [Float](repeating: 0, count: (pastFrames + 1) * plane) }
         try clip.withUnsafeMutableBufferPointer { clip in
             let clip = clip.baseAddress!
             for n in 0..<batch {

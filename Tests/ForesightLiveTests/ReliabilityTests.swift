@@ -226,7 +226,7 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertEqual(result.output.split(separator: "\n").filter { $0.contains("No space left on device") }.count, 1, result.output)
         XCTAssertTrue(result.output.contains("the previous checkpoint is kept"), result.output)
         let file = try ModelFile(path: checkpoint)
-        XCTAssertEqual(file.metadata["live.steps"], "10")
+        XCTAssertEqual(file.metadata[Checkpoint.Key.steps], "10")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: mountPoint.path).filter { $0.contains(".partial-") }
         XCTAssertEqual(leftovers, [])
     }
