@@ -97,4 +97,13 @@ public struct Checkpoint: Sendable {
         guard let file else { throw ModelFileError(path: path, problem: "was not read from a file") }
         for (name, tensor) in state { try file.load(name, into: tensor) }
     }
+
+    /// Loads `state` and gives `optimizer` the checkpoint's step count and (when stored) its
+    /// learning rate: a run continues exactly where this one stopped. (A run that takes its
+    /// learning rate from its options loads and sets the step count itself.)
+    public func restore(_ state: [(name: String, tensor: Tensor)], optimizer: (any Optimizer)?) throws {
+        try load(into: state)
+        optimizer?.stepCount = optimizerSteps
+        if let learningRate { optimizer?.learningRate = learningRate }
+    }
 }

@@ -89,9 +89,7 @@ extension AudioPredictiveCodingTrainer {
     public func resume(from path: String) throws {
         let checkpoint = try Checkpoint(path: path)
         try checkpoint.require(architecture: architecture)
-        try checkpoint.load(into: trainingState)
-        program.optimizer?.stepCount = checkpoint.optimizerSteps
-        if let rate = checkpoint.learningRate { program.optimizer?.learningRate = rate }
+        try checkpoint.restore(trainingState, optimizer: program.optimizer)
     }
 
     /// Trains on `source` as it arrives until `seconds` pass, the source ends or `shouldStop()`;

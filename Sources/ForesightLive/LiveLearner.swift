@@ -285,7 +285,7 @@ public final class LiveLearner {
         // Stopped before a rollback could undo it (a short run): the diverged model is not kept.
         if let reason = predictionDivergence(), !diverged {
             diverged = true
-            stopError = stopError ?? LiveLearningError(description: "\(reason) at step \(report.steps): learning diverged (is --learning-rate \(program.optimizer!.learningRate) too high?); stopped without writing the checkpoint (the last one is intact)")
+            stopError = stopError ?? divergedError(reason)
         }
         // A run stopped by divergence keeps the last checkpoint as it is (the learning rate
         // was cut on every rollback); any other stop saves what was learned.
@@ -317,7 +317,7 @@ public final class LiveLearner {
         let frame = UnsafePointer(self.frame(back: 0))
         fillBatch()
         program.forward()
-        let prediction = program.tensor(model.prediction).floatPointer
+        let prediction = trainer.prediction
         let modelError = meanSquaredDifference(prediction, frame, count: plane)
         let copyLastError = meanSquaredDifference(self.frame(back: 1), frame, count: plane)
         window.append(time: time, model: modelError, copyLast: copyLastError)
@@ -409,9 +409,10 @@ public final class LiveLearner {
     /// count as diverged.
     private func trainStep() throws {
         let loss = program.lossValue
-        if recentSteps > Self.warmUpSteps, let worse = predictionDivergence() {
+        let divergence = predictionDivergence()
+        if recentSteps > Self.warmUpSteps, let divergence {
             diverged = true
-            throw LiveLearningError(description: "\(worse) at step \(report.steps): learning diverged (is --learning-rate \(program.optimizer!.learningRate) too high?); stopped without writing the checkpoint (the last one is intact)")
+            throw divergedError(divergence)
         }
         let exploding = averagedSteps > Self.warmUpSteps && Double(loss) > 50 * lossAverage
         if !loss.isFinite || exploding {
@@ -422,9 +423,14 @@ public final class LiveLearner {
         report.steps += 1
         averagedSteps += 1
         lossAverage = averagedSteps == 1 ? Double(loss) : 0.99 * lossAverage + 0.01 * Double(loss)
-        let healthy = predictionDivergence() == nil
+        let healthy = divergence == nil
         if report.steps % 100 == 0 && program.gradientNorm().isFinite && healthy { saveGoodState() }
         if let _ = configuration.checkpointPath, report.steps % configuration.checkpointEvery == 0, healthy { try saveCheckpoint() }
+    }
+
+    /// The error that ends a diverged run, after `reason` (from `predictionDivergence`).
+    private func divergedError(_ reason: String) -> LiveLearningError {
+        LiveLearningError(description: "\(reason) at step \(report.steps): learning diverged (is --learning-rate \(program.optimizer!.learningRate) too high?); stopped without writing the checkpoint (the last one is intact)")
     }
 
     private func rollBack(reason: String) throws {
@@ -484,10 +490,7 @@ public final class LiveLearner {
     public func resume(from path: String) throws {
         let checkpoint = try Checkpoint(path: path)
         try checkpoint.require(architecture: architecture)
-        try checkpoint.load(into: trainedState)
-        let optimizer = program.optimizer!
-        optimizer.stepCount = checkpoint.optimizerSteps
-        if let rate = checkpoint.learningRate { optimizer.learningRate = rate }
+        try checkpoint.restore(trainedState, optimizer: program.optimizer)
         report.steps = checkpoint.steps
         report.resumedSteps = report.steps
         saveGoodState()

@@ -203,8 +203,8 @@ struct Learn: ParsableCommand {
 
         let source: LiveFrameSource
         // Opening waits, for a named pipe, on its writer: bounded by --stall-timeout and --seconds.
-        switch try inputs.openVideo(size: settings.size, paced: !asFastAsPossible, seed: seed,
-                                    waitingAtMost: min(stallSeconds(framesPerSecond: 0), seconds ?? .infinity),
+        let openingWait = min(stallSeconds(framesPerSecond: 0), seconds ?? .infinity)
+        switch try inputs.openVideo(size: settings.size, paced: !asFastAsPossible, seed: seed, waitingAtMost: openingWait,
                                     shouldStop: { stopRequested.load(ordering: .relaxed) }) {
         case let .opened(opened): source = opened!
         case .stopped:
@@ -212,8 +212,7 @@ struct Learn: ParsableCommand {
             if !json { print("stopped before the video source opened; no frames" + (checkpoint.map { "; checkpoint: \($0)" } ?? "")) }
             return
         case .timedOut:
-            let waited = min(stallSeconds(framesPerSecond: 0), seconds ?? .infinity)
-            throw CommandFailure("the video source sent nothing for \(String(format: "%g", waited)) s while opening (a named pipe with no writer?); stopped")
+            throw CommandFailure("the video source sent nothing for \(String(format: "%g", openingWait)) s while opening (a named pipe with no writer?); stopped")
         }
 
         if !json {
