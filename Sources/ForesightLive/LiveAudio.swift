@@ -24,12 +24,14 @@ public struct LiveAudioReport: Sendable {
     public var resumedSteps = 0
     /// Checkpoints written in this run.
     public var checkpoints = 0
+    /// Why the run ended early when its source stopped delivering (nil otherwise).
+    public var stalled: String?
 
     public var json: [String: Any] {
         ["audio_seconds": (audioSeconds * 100).rounded() / 100, "chunks": chunks, "dropped": dropped, "steps": steps,
          "steps_per_s": seconds > 0 ? (Double(steps) / seconds * 100).rounded() / 100 : 0,
          "infonce_loss": loss, "infonce_accuracy": accuracy, "chance": chance, "peak_rss_mib": (peakResidentMiB * 10).rounded() / 10,
-         "resumed_steps": resumedSteps, "checkpoints": checkpoints]
+         "resumed_steps": resumedSteps, "checkpoints": checkpoints, "stalled": stalled ?? NSNull()]
     }
 }
 
@@ -44,6 +46,10 @@ public final class LiveAudioSource: @unchecked Sendable {
     private init(ring: FrameRing<Float>, label: String, start: @escaping () -> Void, stop: @escaping () -> Void, finished: @escaping () -> Bool) {
         self.ring = ring; self.label = label; startSource = start; stopSource = stop; isFinished = finished
     }
+
+    /// Chunks a recording delivers per second (100 ms each; a microphone delivers one a period,
+    /// more often).
+    public static let chunksPerSecond = 10.0
 
     public func start() { startSource() }
     public func stop() { stopSource() }
@@ -60,8 +66,8 @@ public final class LiveAudioSource: @unchecked Sendable {
     /// whatever the file's length.
     public static func recording(path: String, sampleRate: Int = 16_000, paced: Bool = true) throws -> LiveAudioSource {
         let sound = try WAVMonoReader(path: path, sampleRate: sampleRate)
-        let chunk = sampleRate / 10
-        let producer = PacedFrameProducer(size: 1, framesPerSecond: 10, label: path, paced: paced, slots: 16, slotCapacity: chunk) { target in
+        let chunk = sampleRate / Int(chunksPerSecond)
+        let producer = PacedFrameProducer(size: 1, framesPerSecond: chunksPerSecond, label: path, paced: paced, slots: 16, slotCapacity: chunk) { target in
             try sound.read(into: UnsafeMutableBufferPointer(start: target, count: chunk)) == chunk
         }
         return LiveAudioSource(ring: producer.ring, label: path, start: { producer.start() }, stop: { producer.stop() }, finished: { producer.finished })
@@ -93,11 +99,14 @@ extension AudioPredictiveCodingTrainer {
     }
 
     /// Trains on `source` as it arrives until `seconds` pass, the source ends or `shouldStop()`;
-    /// `progress` is called about once a second. With `checkpoint`, the trained state is
-    /// written there every `checkpointEvery` steps and at the end (when any step was taken);
+    /// `progress` is called about once a second. A source that delivers nothing for
+    /// `stallSeconds` (nil: wait for ever; a microphone unplugged, a pipe gone silent) ends
+    /// the run, with the reason in the report's `stalled`. With `checkpoint`, the trained state
+    /// is written there every `checkpointEvery` steps and at the end (when any step was taken);
     /// a failed write ends the run with the error and leaves the previous file as it was.
-    public func runLive(_ source: LiveAudioSource, seconds: Double? = nil, checkpoint: String? = nil, checkpointEvery: Int = 500,
-                        shouldStop: () -> Bool = { false }, progress: (LiveAudioReport) -> Void = { _ in }) throws -> LiveAudioReport {
+    public func runLive(_ source: LiveAudioSource, seconds: Double? = nil, stallSeconds: Double? = nil, checkpoint: String? = nil,
+                        checkpointEvery: Int = 500, shouldStop: () -> Bool = { false },
+                        progress: (LiveAudioReport) -> Void = { _ in }) throws -> LiveAudioReport {
         precondition(checkpointEvery >= 1, "checkpointEvery must be at least 1")
         var report = LiveAudioReport()
         report.chance = Double(configuration.chance)
@@ -114,6 +123,7 @@ extension AudioPredictiveCodingTrainer {
             report.accuracy = recent.isEmpty ? 0 : recent.map { Double($0.accuracy) }.reduce(0, +) / Double(recent.count)
             report.dropped = Int(source.ring.statistics.dropped)
         }
+        var waitingSince: UInt64?   // when the run began waiting for the chunk it still waits for
         while true {
             if let seconds, MonotonicClock.seconds(since: start) >= seconds { break }
             if shouldStop() { break }
@@ -123,8 +133,15 @@ extension AudioPredictiveCodingTrainer {
             }
             guard let samples else {
                 if source.finished && source.ring.statistics.waiting == 0 { break }
+                let now = MonotonicClock.nanoseconds()
+                waitingSince = waitingSince ?? now
+                if let stallSeconds, Double(now - waitingSince!) * 1e-9 >= stallSeconds {
+                    report.stalled = "\(source.label) delivered no sound for \(String(format: "%g", stallSeconds)) s; stopped (a slower source needs a longer --stall-timeout)"
+                    break
+                }
                 continue
             }
+            waitingSince = nil
             report.chunks += 1
             report.audioSeconds += Double(samples) / Double(configuration.sampleRate)
             guard framesAvailable >= configuration.windowFrames else { continue }
@@ -159,17 +176,21 @@ public final class BackgroundAudioLearning: @unchecked Sendable {
     private let source: LiveAudioSource
     private let checkpoint: String?
     private let checkpointEvery: Int
+    private let stallSeconds: Double?
     private let stopRequested = Latch()
     private var thread: JoinableThread?
     /// Written by the learning thread; read after joining it.
     private var outcome: Result<LiveAudioReport, any Error>?
 
-    /// With `checkpoint`, the sound model is written there as `runLive` does.
-    public init(trainer: AudioPredictiveCodingTrainer, source: LiveAudioSource, checkpoint: String? = nil, checkpointEvery: Int = 500) {
+    /// With `checkpoint`, the sound model is written there as `runLive` does; a source silent
+    /// for `stallSeconds` ends the sound learning (not the pictures') as it does there.
+    public init(trainer: AudioPredictiveCodingTrainer, source: LiveAudioSource, checkpoint: String? = nil, checkpointEvery: Int = 500,
+                stallSeconds: Double? = nil) {
         self.trainer = trainer
         self.source = source
         self.checkpoint = checkpoint
         self.checkpointEvery = checkpointEvery
+        self.stallSeconds = stallSeconds
     }
 
     /// Starts learning; `externalStop` is polled as well (for Ctrl-C).
@@ -177,7 +198,7 @@ public final class BackgroundAudioLearning: @unchecked Sendable {
         precondition(thread == nil, "BackgroundAudioLearning started twice")
         thread = JoinableThread(name: "foresight.audio") { [self] in
             outcome = Result {
-                try trainer.runLive(source, checkpoint: checkpoint, checkpointEvery: checkpointEvery,
+                try trainer.runLive(source, stallSeconds: stallSeconds, checkpoint: checkpoint, checkpointEvery: checkpointEvery,
                                     shouldStop: { self.stopRequested.isOpen || externalStop() })
             }
         }

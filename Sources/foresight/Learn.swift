@@ -42,8 +42,9 @@ struct Learn: ParsableCommand {
             \(LiveInputs.defaultScene.rawValue) scene. Predicts every frame before training on it, and reports \
             the model's error beside the error of repeating the last frame (a ratio below 1 means the model \
             has learned something about motion). Options given here override the profile. Ctrl-C, SIGTERM \
-            and SIGHUP stop, write the checkpoint and print the summary. A source that delivers no frame \
-            for --stall-timeout ends the run with an error (exit status 1) after writing the checkpoint. \
+            and SIGHUP stop, write the checkpoint and print the summary. A camera, recording or microphone \
+            that delivers nothing for --stall-timeout ends the run with an error (exit status 1) after \
+            writing the checkpoint; with pictures and sound, a silent microphone ends only the sound learning. \
             A non-finite or exploding loss rolls back and halves the learning rate; predictions far worse \
             than copy-last (learning diverged: the learning rate is too high) stop the run with an error \
             and write no checkpoint over the last one.
@@ -173,7 +174,8 @@ struct Learn: ParsableCommand {
         // Both senses: sound is learned on a thread of its own beside the video learner.
         let audioCheckpoint = checkpoint.map(Learn.soundCheckpoint(beside:))
         let background = try makeAudioLearning(inputs, device: device, checkpoint: audioCheckpoint).map {
-            BackgroundAudioLearning(trainer: $0.trainer, source: $0.source, checkpoint: audioCheckpoint, checkpointEvery: checkpointEvery)
+            BackgroundAudioLearning(trainer: $0.trainer, source: $0.source, checkpoint: audioCheckpoint, checkpointEvery: checkpointEvery,
+                                    stallSeconds: stallSeconds(framesPerSecond: LiveAudioSource.chunksPerSecond))
         }
         background?.start { stopRequested.load(ordering: .relaxed) }
         defer {
@@ -188,6 +190,7 @@ struct Learn: ParsableCommand {
                                      report.steps, report.accuracy, report.chance))
                         if let audioCheckpoint, report.checkpoints > 0 { print("audio checkpoint: \(audioCheckpoint)") }
                     }
+                    if let stalled = report.stalled { FileHandle.standardError.write(Data("audio learning stopped: \(stalled)\n".utf8)) }
                 } catch {
                     FileHandle.standardError.write(Data("audio learning stopped: \(error)\n".utf8))
                 }
@@ -307,7 +310,8 @@ extension Learn {
             print("learning audio predictive coding (log-mel, conv encoder, GRU, InfoNCE \(configuration.predictionSteps) steps ahead) from \(source.label); chance accuracy \(String(format: "%.4f", configuration.chance))")
             print("   time   audio s   steps  InfoNCE loss  accuracy")
         }
-        let report = try trainer.runLive(source, seconds: seconds, checkpoint: checkpoint, checkpointEvery: checkpointEvery,
+        let report = try trainer.runLive(source, seconds: seconds, stallSeconds: stallSeconds(framesPerSecond: LiveAudioSource.chunksPerSecond),
+                                         checkpoint: checkpoint, checkpointEvery: checkpointEvery,
                                          shouldStop: { stopRequested.load(ordering: .relaxed) }) { report in
             guard !json else { return }
             print(String(format: "%6.0fs  %8.1f  %6d  %12.3f  %8.3f", report.seconds, report.audioSeconds, report.steps, report.loss, report.accuracy))
@@ -323,6 +327,7 @@ extension Learn {
                          report.audioSeconds, report.steps, report.accuracy, report.chance, report.accuracy / max(report.chance, 1e-9), report.peakResidentMiB))
             if let checkpoint, report.checkpoints > 0 { print("checkpoint: \(checkpoint) (step \(trainer.stepsDone))") }
         }
+        if let stalled = report.stalled { throw CommandFailure(stalled) }
     }
 }
 

@@ -1,5 +1,5 @@
-// `foresight learn` when the world misbehaves, run as the built tool: a source that stops
-// sending (a named pipe) or never opens, signals while it waits, divergence, leftovers of
+// `foresight learn` when the world misbehaves, run as the built tool: a source of pictures or
+// sound that stops sending (a named pipe) or never opens, signals while it waits, divergence, leftovers of
 // killed runs, a full disk, an installed binary away from the repository, output into a pipe.
 // Bounds on time are generous ceilings a correct program meets with a wide margin; what is
 // asserted is the exit status, the output and the files.
@@ -172,6 +172,68 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertTrue(run.waitForExit(seconds: 20), "learn did not stop between two frames 1000 s apart")
         XCTAssertEqual(run.process.terminationStatus, 0, run.output)
         XCTAssertTrue(run.output.contains("done: 1 frames"), run.output)
+    }
+
+    /// A named pipe holding a WAV header (8 kHz mono, 16-bit, a data size far beyond what
+    /// comes) and `seconds` of sound, whose writer (this test) then sends nothing more.
+    private func silentSoundPipe(seconds: Int) throws -> (path: String, writer: Int32) {
+        let path = folder.appendingPathComponent("microphone.wav").path
+        guard mkfifo(path, 0o600) == 0 else { throw XCTSkip("mkfifo failed: \(String(cString: strerror(errno)))") }
+        let writer = open(path, O_RDWR)
+        XCTAssertGreaterThanOrEqual(writer, 0)
+        let rate = 8000
+        var samples = Data()
+        for index in 0..<(rate * seconds) {
+            let value = Int16(6000 * sin(Double(index) * 0.05) + 2000 * sin(Double(index) * 0.31))
+            withUnsafeBytes(of: value.littleEndian) { samples.append(contentsOf: $0) }
+        }
+        func le32(_ value: Int) -> Data { withUnsafeBytes(of: UInt32(value).littleEndian) { Data($0) } }
+        func le16(_ value: Int) -> Data { withUnsafeBytes(of: UInt16(value).littleEndian) { Data($0) } }
+        let promised = samples.count * 100
+        var bytes = Data("RIFF".utf8) + le32(36 + promised) + Data("WAVEfmt ".utf8) + le32(16) + le16(1) + le16(1)
+        bytes += le32(rate) + le32(rate * 2) + le16(2) + le16(16) + Data("data".utf8) + le32(promised) + samples
+        XCTAssertLessThan(bytes.count, 65_536, "more than a pipe holds without a reader")
+        XCTAssertEqual(bytes.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }, bytes.count)
+        return (path, writer)
+    }
+
+    func testSilentSoundPipeEndsTheRunAfterTheStallTimeout() throws {
+        let pipe = try silentSoundPipe(seconds: 3)
+        defer { close(pipe.writer) }
+        let checkpoint = folder.appendingPathComponent("sound.safetensors").path
+        let run = try RunningForesight(["learn", "--audio", pipe.path, "--stall-timeout", "1", "--checkpoint", checkpoint])
+        XCTAssertTrue(run.waitForExit(seconds: 60), "a silent sound source did not end the run: \(run.output)")
+        XCTAssertEqual(run.process.terminationStatus, 1, run.output)
+        // What the pipe held, but the last part of a read piece (the reader waits to fill it).
+        XCTAssertTrue(run.output.contains("done: 2.5 s of audio") || run.output.contains("done: 3.0 s of audio"), "the summary is missing: \(run.output)")
+        let errorLines = run.output.split(separator: "\n").filter { $0.contains("delivered no sound for 1 s") }
+        XCTAssertEqual(errorLines.count, 1, run.output)
+        XCTAssertNoThrow(try ModelFile(path: checkpoint), "what was learned must be kept")
+    }
+
+    func testSIGTERMStopsSoundLearningWhileThePipeIsSilent() throws {
+        let pipe = try silentSoundPipe(seconds: 2)
+        defer { close(pipe.writer) }
+        let checkpoint = folder.appendingPathComponent("sound.safetensors").path
+        let run = try RunningForesight(["learn", "--audio", pipe.path, "--checkpoint", checkpoint])
+        XCTAssertTrue(run.wait(seconds: 60) { $0.contains("learning audio") }, run.output)
+        usleep(3_500_000)  // the two seconds arrive, then silence (under the 10 s default timeout)
+        kill(run.process.processIdentifier, SIGTERM)
+        XCTAssertTrue(run.waitForExit(seconds: 20), "learn did not stop while its microphone was silent")
+        XCTAssertEqual(run.process.terminationStatus, 0, run.output)
+        XCTAssertTrue(run.output.contains("done: 1.5 s of audio") || run.output.contains("done: 2.0 s of audio"), run.output)
+        XCTAssertNoThrow(try ModelFile(path: checkpoint))
+    }
+
+    func testSilentSoundEndsOnlyTheSoundLearningBesidePictures() throws {
+        let pipe = try silentSoundPipe(seconds: 1)
+        defer { close(pipe.writer) }
+        let run = try RunningForesight(["learn", "--scene", "ego-motion", "--audio", pipe.path, "--stall-timeout", "1", "--seconds", "4"])
+        XCTAssertTrue(run.waitForExit(seconds: 60), run.output)
+        XCTAssertEqual(run.process.terminationStatus, 0, "the pictures should have been learned to the end: \(run.output)")
+        XCTAssertTrue(run.output.contains("done:"), run.output)
+        XCTAssertEqual(run.output.split(separator: "\n").filter { $0.contains("audio learning stopped: ") && $0.contains("delivered no sound for 1 s") }.count,
+                       1, run.output)
     }
 
     // MARK: divergence
