@@ -204,6 +204,29 @@ extension ModelFile {
         return url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".partial-\(processID)"
     }
 
+    /// Refuses, before any work, a `path` that `write(to:)` could not write: a folder that does
+    /// not exist, is read-only or not this user's to write, or a path that names a folder. It
+    /// creates and removes the temporary file a write would make beside it.
+    ///
+    /// ```swift
+    /// try ModelFile.checkWritable("/mnt/ro/live.safetensors")   // ModelFileError: "cannot be written: ... Read-only file system"
+    /// ```
+    public static func checkWritable(_ path: String) throws(ModelFileError) {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw ModelFileError(path: path, problem: "is a folder, not a file")
+        }
+        let probe = partialPath(of: path, processID: getpid())
+        let descriptor = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard descriptor >= 0 else {
+            let reason = String(cString: strerror(errno))
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            throw ModelFileError(path: path, problem: "cannot be written: no file can be made in \(folder) (\(reason))")
+        }
+        close(descriptor)
+        unlink(probe)
+    }
+
     /// Removes the temporary files of `write(to: path)` left by writers that no longer run (a
     /// run killed while writing); those of running processes, this one included, are kept.
     /// Returns the paths removed.

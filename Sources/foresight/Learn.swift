@@ -169,7 +169,11 @@ struct Learn: ParsableCommand {
         let device = try profile.map { try DeviceProfile.load(named: $0) }
         let inputs = try LiveInputs(camera: camera, video: video, scene: scene, mic: mic, audio: audio, listen: listen, profile: device)
         stopOnSignals()
-        if let checkpoint { removeStalePartials(of: checkpoint) }
+        if let checkpoint {
+            // A checkpoint that cannot be written is refused now, not at the first save an hour in.
+            try ModelFile.checkWritable(checkpoint)
+            removeStalePartials(of: checkpoint)
+        }
         if inputs.video == nil { return try learnAudio(inputs, device: device) }
         // Both senses: sound is learned on a thread of its own beside the video learner.
         let audioCheckpoint = checkpoint.map(Learn.soundCheckpoint(beside:))

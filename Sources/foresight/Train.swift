@@ -108,6 +108,7 @@ struct Train: ParsableCommand {
         options.imageMemoryBytes = imageMemory << 20
         let stored = (checkpoint?.details[TrainingMetadata.settings] ?? "").split(separator: " ").map(String.init)
         options.settings = try MethodSetting.parse(stored).merging(MethodSetting.parse(settings)) { $1 }
+        try ModelFile.checkWritable(output)   // refused now, not at the first checkpoint
         removeStalePartials(of: output)
         let run = try TrainingRun(method: method, dataPath: data, options: options)
         if let chunks = run.chunks {

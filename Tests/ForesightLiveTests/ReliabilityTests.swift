@@ -1,6 +1,6 @@
 // `foresight learn` when the world misbehaves, run as the built tool: a source of pictures or
 // sound that stops sending (a named pipe) or never opens, signals while it waits, divergence, leftovers of
-// killed runs, a full disk, an installed binary away from the repository, output into a pipe.
+// killed runs, a full disk, a checkpoint that cannot be written, an installed binary away from the repository, output into a pipe.
 // Bounds on time are generous ceilings a correct program meets with a wide margin; what is
 // asserted is the exit status, the output and the files.
 
@@ -291,6 +291,42 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertEqual(file.metadata[Checkpoint.Key.steps], "10")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: mountPoint.path).filter { $0.contains(".partial-") }
         XCTAssertEqual(leftovers, [])
+    }
+
+    func testUnwritableCheckpointIsRefusedAtStart() throws {
+        // A read-only folder: a read-only tmpfs as root (root writes into any folder of a
+        // writable file system), a folder without write permission otherwise.
+        let readOnly = folder.appendingPathComponent("read-only")
+        try FileManager.default.createDirectory(at: readOnly, withIntermediateDirectories: true)
+        if getuid() == 0 {
+            guard (try? runToEndQuietly("/bin/mount", ["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", readOnly.path])) == 0 else {
+                throw XCTSkip("cannot mount a tmpfs here")
+            }
+        } else {
+            XCTAssertEqual(chmod(readOnly.path, 0o555), 0)
+        }
+        defer {
+            if getuid() == 0 { _ = try? runToEndQuietly("/bin/umount", [readOnly.path]) } else { chmod(readOnly.path, 0o755) }
+        }
+        let clip = folder.appendingPathComponent("clip.y4m")
+        try y4m(frames: 40).write(to: clip)
+        let cases: [(arguments: [String], problem: String)] = [
+            (["learn", "--seconds", "600", "--checkpoint", readOnly.appendingPathComponent("live.safetensors").path],
+             getuid() == 0 ? "Read-only file system" : "Permission denied"),
+            (["train", "--method", "next-frame", "--data", clip.path, "--steps", "100000", "-o", readOnly.appendingPathComponent("rotation.safetensors").path],
+             getuid() == 0 ? "Read-only file system" : "Permission denied"),
+            (["learn", "--seconds", "600", "--checkpoint", folder.appendingPathComponent("missing/live.safetensors").path], "No such file or directory"),
+            (["learn", "--seconds", "600", "--checkpoint", folder.path], "is a folder, not a file"),
+        ]
+        for (arguments, problem) in cases {
+            let run = try RunningForesight(arguments)
+            // Refused before learning starts: within the time it takes to start, not after --seconds.
+            XCTAssertTrue(run.waitForExit(seconds: 60), "\(arguments) was not refused at start: \(run.output)")
+            XCTAssertEqual(run.process.terminationStatus, 1, "\(arguments): \(run.output)")
+            XCTAssertTrue(run.output.contains(problem), "\(arguments): \(run.output)")
+            XCTAssertFalse(run.output.contains("done:"), "\(arguments) learned before refusing: \(run.output)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: readOnly.path), [])
     }
 
     private func runToEndQuietly(_ program: String, _ arguments: [String]) throws -> Int32 {
