@@ -93,7 +93,12 @@ struct Train: ParsableCommand {
         // With --resume, the checkpoint's backbone and image size are the defaults.
         let checkpoint = resume ? try Checkpoint(path: output) : nil
         let chosen = try MethodRegistry.method(named: method)
-        let specification = backbone ?? checkpoint?.details[TrainingMetadata.backbone] ?? chosen.defaultBackbone
+        // A next-frame or motion model file names the pc64 encoder those methods always learn;
+        // it is where the file came from, not a backbone to choose.
+        let storedBackbone = try checkpoint?.details[TrainingMetadata.backbone].flatMap { stored in
+            try ImageBackbones.parse(stored) is FramePredictionEncoder ? nil : stored
+        }
+        let specification = backbone ?? storedBackbone ?? chosen.defaultBackbone
         let storedInput = (checkpoint?.details[TrainingMetadata.input] ?? "").split(separator: ",").compactMap { Int($0) }
         var options = TrainingOptions()
         options.backbone = try ImageBackbones.parse(specification)

@@ -329,6 +329,20 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: readOnly.path), [])
     }
 
+    func testTrainResumesAFramePredictionModel() throws {
+        let clip = folder.appendingPathComponent("clip.y4m")
+        try y4m(frames: 40).write(to: clip)
+        let model = folder.appendingPathComponent("motion.safetensors").path
+        for method in ["next-frame", "motion"] {
+            let first = try runForesight(["train", "--method", method, "--data", clip.path, "--steps", "3", "-o", model])
+            XCTAssertEqual(first.status, 0, first.output)
+            let resumed = try runForesight(["train", "--method", method, "--data", clip.path, "--steps", "5", "--resume", "-o", model])
+            XCTAssertEqual(resumed.status, 0, "\(method): \(resumed.output)")
+            XCTAssertTrue(resumed.output.contains("resumed from \(model) at step 3"), resumed.output)
+            XCTAssertEqual(try Checkpoint(path: model).steps, 5, method)
+        }
+    }
+
     private func runToEndQuietly(_ program: String, _ arguments: [String]) throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
