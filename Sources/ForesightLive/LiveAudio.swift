@@ -26,12 +26,15 @@ public struct LiveAudioReport: Sendable {
     public var checkpoints = 0
     /// Why the run ended early when its source stopped delivering (nil otherwise).
     public var stalled: String?
+    /// A microphone's overruns and the samples they lost.
+    public var overruns = 0, lostSamples = 0
 
     public var json: [String: Any] {
         ["audio_seconds": (audioSeconds * 100).rounded() / 100, "chunks": chunks, "dropped": dropped, "steps": steps,
          "steps_per_s": seconds > 0 ? (Double(steps) / seconds * 100).rounded() / 100 : 0,
          "infonce_loss": loss, "infonce_accuracy": accuracy, "chance": chance, "peak_rss_mib": (peakResidentMiB * 10).rounded() / 10,
-         "resumed_steps": resumedSteps, "checkpoints": checkpoints, "stalled": stalled ?? NSNull()]
+         "resumed_steps": resumedSteps, "checkpoints": checkpoints, "stalled": stalled ?? NSNull(),
+         "overruns": overruns, "lost_samples": lostSamples]
     }
 }
 
@@ -42,10 +45,17 @@ public final class LiveAudioSource: @unchecked Sendable {
     private let startSource: () -> Void
     private let stopSource: () -> Void
     private let isFinished: () -> Bool
+    private let capturing: () -> (overruns: Int, lostSamples: Int, failure: String?)
 
-    private init(ring: FrameRing<Float>, label: String, start: @escaping () -> Void, stop: @escaping () -> Void, finished: @escaping () -> Bool) {
-        self.ring = ring; self.label = label; startSource = start; stopSource = stop; isFinished = finished
+    private init(ring: FrameRing<Float>, label: String, start: @escaping () -> Void, stop: @escaping () -> Void, finished: @escaping () -> Bool,
+                 capturing: @escaping () -> (overruns: Int, lostSamples: Int, failure: String?) = { (0, 0, nil) }) {
+        self.ring = ring; self.label = label; startSource = start; stopSource = stop; isFinished = finished; self.capturing = capturing
     }
+
+    /// A microphone's overruns (the capture fell behind and the device's buffer overflowed),
+    /// the samples they lost, and the error that stopped its capture (an unplugged device);
+    /// all 0 and nil for a recording.
+    public var captureState: (overruns: Int, lostSamples: Int, failure: String?) { capturing() }
 
     /// Chunks a recording delivers per second (100 ms each; a microphone delivers one a period,
     /// more often).
@@ -58,7 +68,8 @@ public final class LiveAudioSource: @unchecked Sendable {
     /// A capture device (`default`, `hw:X,Y`, `plughw:X,Y`), mono at `sampleRate`.
     public static func microphone(_ name: String, sampleRate: Int = 16_000) throws -> LiveAudioSource {
         let capture = try MicrophoneCapture(name: name, sampleRate: sampleRate, channels: 1)
-        return LiveAudioSource(ring: capture.ring, label: name, start: { capture.start() }, stop: { capture.stop() }, finished: { false })
+        return LiveAudioSource(ring: capture.ring, label: name, start: { capture.start() }, stop: { capture.stop() }, finished: { false },
+                               capturing: { let status = capture.status; return (status.overruns, status.lostFrames, status.lastError.map { "\($0)" }) })
     }
 
     /// A WAV file, mixed to mono and resampled to `sampleRate` as it is read, replayed in
@@ -100,12 +111,13 @@ extension AudioPredictiveCodingTrainer {
 
     /// Trains on `source` as it arrives until `seconds` pass, the source ends or `shouldStop()`;
     /// `progress` is called about once a second. A source that delivers nothing for
-    /// `stallSeconds` (nil: wait for ever; a microphone unplugged, a pipe gone silent) ends
-    /// the run, with the reason in the report's `stalled`. With `checkpoint`, the trained state
+    /// `stallSeconds` (nil: wait for ever; a pipe gone silent), or whose capture stopped with
+    /// an error (a microphone unplugged), ends the run, with the reason in the report's
+    /// `stalled`; `notice` hears of overruns, at most once a second. With `checkpoint`, the trained state
     /// is written there every `checkpointEvery` steps and at the end (when any step was taken);
     /// a failed write ends the run with the error and leaves the previous file as it was.
     public func runLive(_ source: LiveAudioSource, seconds: Double? = nil, stallSeconds: Double? = nil, checkpoint: String? = nil,
-                        checkpointEvery: Int = 500, shouldStop: () -> Bool = { false },
+                        checkpointEvery: Int = 500, shouldStop: () -> Bool = { false }, notice: (String) -> Void = { _ in },
                         progress: (LiveAudioReport) -> Void = { _ in }) throws -> LiveAudioReport {
         precondition(checkpointEvery >= 1, "checkpointEvery must be at least 1")
         var report = LiveAudioReport()
@@ -122,7 +134,11 @@ extension AudioPredictiveCodingTrainer {
             report.loss = recent.isEmpty ? 0 : recent.map { Double($0.loss) }.reduce(0, +) / Double(recent.count)
             report.accuracy = recent.isEmpty ? 0 : recent.map { Double($0.accuracy) }.reduce(0, +) / Double(recent.count)
             report.dropped = Int(source.ring.statistics.dropped)
+            let capture = source.captureState
+            report.overruns = capture.overruns
+            report.lostSamples = capture.lostSamples
         }
+        var overrunsNoticed = 0, lastNotice: UInt64 = 0
         var waitingSince: UInt64?   // when the run began waiting for the chunk it still waits for
         while true {
             if let seconds, MonotonicClock.seconds(since: start) >= seconds { break }
@@ -133,6 +149,10 @@ extension AudioPredictiveCodingTrainer {
             }
             guard let samples else {
                 if source.finished && source.ring.statistics.waiting == 0 { break }
+                if let failure = source.captureState.failure {
+                    report.stalled = "\(source.label) stopped: \(failure)"
+                    break
+                }
                 let now = MonotonicClock.nanoseconds()
                 waitingSince = waitingSince ?? now
                 if let stallSeconds, Double(now - waitingSince!) * 1e-9 >= stallSeconds {
@@ -142,6 +162,13 @@ extension AudioPredictiveCodingTrainer {
                 continue
             }
             waitingSince = nil
+            let overruns = source.captureState.overruns
+            if overruns > overrunsNoticed && MonotonicClock.nanoseconds() - lastNotice >= 1_000_000_000 {
+                let state = source.captureState
+                notice("\(source.label): \(overruns - overrunsNoticed) overrun(s), \(state.lostSamples) samples lost in all (the capture fell behind); continuing")
+                overrunsNoticed = overruns
+                lastNotice = MonotonicClock.nanoseconds()
+            }
             report.chunks += 1
             report.audioSeconds += Double(samples) / Double(configuration.sampleRate)
             guard framesAvailable >= configuration.windowFrames else { continue }
@@ -193,13 +220,14 @@ public final class BackgroundAudioLearning: @unchecked Sendable {
         self.stallSeconds = stallSeconds
     }
 
-    /// Starts learning; `externalStop` is polled as well (for Ctrl-C).
-    public func start(externalStop: @escaping @Sendable () -> Bool) {
+    /// Starts learning; `externalStop` is polled as well (for Ctrl-C); `notice` hears of
+    /// microphone overruns, as in `runLive`.
+    public func start(externalStop: @escaping @Sendable () -> Bool, notice: @escaping @Sendable (String) -> Void = { _ in }) {
         precondition(thread == nil, "BackgroundAudioLearning started twice")
         thread = JoinableThread(name: "foresight.audio") { [self] in
             outcome = Result {
                 try trainer.runLive(source, stallSeconds: stallSeconds, checkpoint: checkpoint, checkpointEvery: checkpointEvery,
-                                    shouldStop: { self.stopRequested.isOpen || externalStop() })
+                                    shouldStop: { self.stopRequested.isOpen || externalStop() }, notice: notice)
             }
         }
     }

@@ -100,6 +100,8 @@ public struct LiveReport: Sendable {
     public var rollbacks = 0
     /// Frames skipped because they held NaN or infinite values.
     public var rejectedFrames = 0
+    /// Times the source stopped delivering and said why (a camera unplugged).
+    public var interruptions = 0
     public var learningRate: Float = 0
     /// The step count this run started from (a resumed checkpoint's steps, otherwise 0).
     public var resumedSteps = 0
@@ -115,6 +117,7 @@ public struct LiveReport: Sendable {
             "mse_model": modelError, "mse_copy_last": copyLastError, "peak_rss_mib": (peakResidentMiB * 10).rounded() / 10,
             "rss_mib_at_10s": residentMiBAt10Seconds.map { ($0 * 10).rounded() / 10 } ?? NSNull(),
             "rss_mib_at_end": (residentMiBAtEnd * 10).rounded() / 10, "rollbacks": rollbacks, "rejected_frames": rejectedFrames, "seconds": (seconds * 100).rounded() / 100,
+            "interruptions": interruptions,
         ]
     }
 }
@@ -232,15 +235,18 @@ public final class LiveLearner {
     /// Runs until `seconds` or `frames` are reached, the source ends, or `shouldStop()` says so.
     /// `progress` is called about once a second. A source that delivers no frame for
     /// `stallSeconds` (nil: wait for ever) ends the run with a `LiveLearningError`, after the
-    /// checkpoint is written; so does divergence, which writes none.
+    /// checkpoint is written; so does divergence, which writes none. `notice` hears, once
+    /// each, that the source was interrupted (a camera unplugged) and that it delivers again.
     public func run(_ source: LiveFrameSource, seconds: Double? = nil, frames: Int? = nil, stallSeconds: Double? = nil,
-                    shouldStop: () -> Bool = { false }, progress: (LiveReport) -> Void = { _ in }) throws -> LiveReport {
+                    shouldStop: () -> Bool = { false }, notice: (String) -> Void = { _ in },
+                    progress: (LiveReport) -> Void = { _ in }) throws -> LiveReport {
         let start = MonotonicClock.nanoseconds()
         var lastProgress = start
         source.start()
         defer { source.stop() }
         var stopError: Error?
         var waitingSince: UInt64?   // when the learner began waiting for the frame it still waits for
+        var interrupted = false     // the source said why it delivers nothing, and has not recovered
         while true {
             let elapsed = MonotonicClock.seconds(since: start)
             if let seconds, elapsed >= seconds { break }
@@ -257,11 +263,21 @@ public final class LiveLearner {
                 if source.finished && source.ring.statistics.waiting == 0 { break }
                 let now = MonotonicClock.nanoseconds()
                 waitingSince = waitingSince ?? now
+                if !interrupted, let reason = source.interruption {
+                    interrupted = true
+                    report.interruptions += 1
+                    notice("\(source.label) stopped delivering: \(reason)"
+                           + (stallSeconds.map { "; the run ends if it is not back within \(String(format: "%g", $0)) s" } ?? ""))
+                }
                 if let stallSeconds, Double(now - waitingSince!) * 1e-9 >= stallSeconds {
                     stopError = LiveLearningError(description: "\(source.label) delivered no frame for \(String(format: "%g", stallSeconds)) s; stopped (a slower source needs a longer --stall-timeout)")
                     break
                 }
                 continue
+            }
+            if interrupted, let since = waitingSince {
+                interrupted = false
+                notice("\(source.label) delivers again after \(String(format: "%.1f", MonotonicClock.seconds(since: since))) s")
             }
             waitingSince = nil
             report.frames += 1

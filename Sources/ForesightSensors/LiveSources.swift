@@ -22,6 +22,13 @@ public protocol LiveFrameSource: AnyObject {
     var framesDelivered: UInt64 { get }
     /// Whether the stream has ended (recordings); a camera never ends.
     var finished: Bool { get }
+    /// Why the source delivers nothing at the moment, while it tries to recover (a camera
+    /// unplugged and being reopened); nil while it works.
+    var interruption: String? { get }
+}
+
+extension LiveFrameSource {
+    public var interruption: String? { nil }
 }
 
 /// Which built-in scene to render.
@@ -171,6 +178,13 @@ public final class CameraFrameSource: LiveFrameSource, @unchecked Sendable {
     public init(path: String, size: Int = 64, mode: CameraMode = .standard) throws {
         capture = try CameraCapture(path: path, cameraWidth: mode.width, cameraHeight: mode.height, framesPerSecond: mode.framesPerSecond,
                                     outputWidth: size, outputHeight: size)
+    }
+
+    /// The capture's last error while the camera is closed and being reopened.
+    public var interruption: String? {
+        let status = capture.status
+        guard !status.streaming, let error = status.lastError else { return nil }
+        return "\(error); reopening it every \(String(format: "%g", capture.reconnectInterval)) s"
     }
 
     public func start() { capture.start() }

@@ -181,7 +181,8 @@ struct Learn: ParsableCommand {
             BackgroundAudioLearning(trainer: $0.trainer, source: $0.source, checkpoint: audioCheckpoint, checkpointEvery: checkpointEvery,
                                     stallSeconds: stallSeconds(framesPerSecond: LiveAudioSource.chunksPerSecond))
         }
-        background?.start { stopRequested.load(ordering: .relaxed) }
+        background?.start(externalStop: { stopRequested.load(ordering: .relaxed) },
+                          notice: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
         defer {
             if let background {
                 do {
@@ -240,7 +241,8 @@ struct Learn: ParsableCommand {
         let report: LiveReport
         do {
             report = try learner.run(source, seconds: seconds, frames: frames, stallSeconds: stallSeconds(framesPerSecond: source.framesPerSecond),
-                                     shouldStop: { stopRequested.load(ordering: .relaxed) }) { report in
+                                     shouldStop: { stopRequested.load(ordering: .relaxed) },
+                                     notice: { FileHandle.standardError.write(Data(((interactive ? "\n" : "") + $0 + "\n").utf8)) }) { report in
                 guard !json else { return }
                 let line = String(format: "%6.0fs  %7d  %7d  %6d  %9.5f  %13.5f  %5.2f", report.seconds, report.frames, report.dropped,
                                   report.steps, report.modelError, report.copyLastError, report.ratio)
@@ -316,7 +318,8 @@ extension Learn {
         }
         let report = try trainer.runLive(source, seconds: seconds, stallSeconds: stallSeconds(framesPerSecond: LiveAudioSource.chunksPerSecond),
                                          checkpoint: checkpoint, checkpointEvery: checkpointEvery,
-                                         shouldStop: { stopRequested.load(ordering: .relaxed) }) { report in
+                                         shouldStop: { stopRequested.load(ordering: .relaxed) },
+                                         notice: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) { report in
             guard !json else { return }
             print(String(format: "%6.0fs  %8.1f  %6d  %12.3f  %8.3f", report.seconds, report.audioSeconds, report.steps, report.loss, report.accuracy))
         }
