@@ -236,7 +236,8 @@ public final class LiveLearner {
     /// `progress` is called about once a second. A source that delivers no frame for
     /// `stallSeconds` (nil: wait for ever) ends the run with a `LiveLearningError`, after the
     /// checkpoint is written; so does divergence, which writes none. `notice` hears, once
-    /// each, that the source was interrupted (a camera unplugged) and that it delivers again.
+    /// each, that the source was interrupted (a camera unplugged) and that it delivers again
+    /// (see `InterruptionWatch`).
     public func run(_ source: LiveFrameSource, seconds: Double? = nil, frames: Int? = nil, stallSeconds: Double? = nil,
                     shouldStop: () -> Bool = { false }, notice: (String) -> Void = { _ in },
                     progress: (LiveReport) -> Void = { _ in }) throws -> LiveReport {
@@ -246,7 +247,7 @@ public final class LiveLearner {
         defer { source.stop() }
         var stopError: Error?
         var waitingSince: UInt64?   // when the learner began waiting for the frame it still waits for
-        var interrupted = false     // the source said why it delivers nothing, and has not recovered
+        var watch = InterruptionWatch(source)
         while true {
             let elapsed = MonotonicClock.seconds(since: start)
             if let seconds, elapsed >= seconds { break }
@@ -263,22 +264,14 @@ public final class LiveLearner {
                 if source.finished && source.ring.statistics.waiting == 0 { break }
                 let now = MonotonicClock.nanoseconds()
                 waitingSince = waitingSince ?? now
-                if !interrupted, let reason = source.interruption {
-                    interrupted = true
-                    report.interruptions += 1
-                    notice("\(source.label) stopped delivering: \(reason)"
-                           + (stallSeconds.map { "; the run ends if it is not back within \(String(format: "%g", $0)) s" } ?? ""))
-                }
+                report.interruptions += watch.look(at: source, stallSeconds: stallSeconds, notice: notice)
                 if let stallSeconds, Double(now - waitingSince!) * 1e-9 >= stallSeconds {
                     stopError = LiveLearningError(description: "\(source.label) delivered no frame for \(String(format: "%g", stallSeconds)) s; stopped (a slower source needs a longer --stall-timeout)")
                     break
                 }
                 continue
             }
-            if interrupted, let since = waitingSince {
-                interrupted = false
-                notice("\(source.label) delivers again after \(String(format: "%.1f", MonotonicClock.seconds(since: since))) s")
-            }
+            report.interruptions += watch.look(at: source, stallSeconds: stallSeconds, notice: notice)
             waitingSince = nil
             report.frames += 1
             guard isFinite(incoming, count: plane) else {
@@ -560,4 +553,41 @@ private func processStatusKiB(_ key: String) -> Double {
         return Double(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
     }
     return 0
+}
+
+/// Follows a source's interruptions for `LiveLearner.run`, which looks after every frame and
+/// every wait: it tells once that the source stopped delivering and why, once that it is back,
+/// and, in one line, an interruption that began and ended between two looks (a learner busy
+/// with a long step on a slow board).
+struct InterruptionWatch {
+    /// When the ongoing interruption was first seen (nil: none).
+    private var since: UInt64?
+    /// The source's recoveries already told of.
+    private var recoveries: Int
+
+    init(_ source: LiveFrameSource) { recoveries = source.recoveries }
+
+    /// Looks at `source`; tells `notice` what changed; returns the interruptions it began counting.
+    mutating func look(at source: LiveFrameSource, stallSeconds: Double?, notice: (String) -> Void) -> Int {
+        let reason = source.interruption, recovered = source.recoveries
+        switch (since, reason) {
+        case (nil, let reason?):
+            since = MonotonicClock.nanoseconds()
+            notice("\(source.label) stopped delivering: \(reason)"
+                   + (stallSeconds.map { "; the run ends if it is not back within \(String(format: "%g", $0)) s" } ?? ""))
+            return 1
+        case (let start?, nil):
+            since = nil
+            recoveries = recovered
+            notice("\(source.label) delivers again after \(String(format: "%.1f", MonotonicClock.seconds(since: start))) s")
+            return 0
+        case (nil, nil) where recovered > recoveries:
+            let count = recovered - recoveries
+            recoveries = recovered
+            notice("\(source.label) was interrupted and recovered \(count) time(s) while the learner was busy")
+            return count
+        default:
+            return 0
+        }
+    }
 }

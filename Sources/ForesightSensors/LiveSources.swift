@@ -25,10 +25,13 @@ public protocol LiveFrameSource: AnyObject {
     /// Why the source delivers nothing at the moment, while it tries to recover (a camera
     /// unplugged and being reopened); nil while it works.
     var interruption: String? { get }
+    /// Times the source came back after an interruption (a camera reopened).
+    var recoveries: Int { get }
 }
 
 extension LiveFrameSource {
     public var interruption: String? { nil }
+    public var recoveries: Int { 0 }
 }
 
 /// Which built-in scene to render.
@@ -186,6 +189,9 @@ public final class CameraFrameSource: LiveFrameSource, @unchecked Sendable {
         guard !status.streaming, let error = status.lastError else { return nil }
         return "\(error); reopening it every \(String(format: "%g", capture.reconnectInterval)) s"
     }
+
+    /// Times the camera was reopened after it disappeared.
+    public var recoveries: Int { capture.status.reconnects }
 
     public func start() { capture.start() }
     public func stop() { capture.stop() }

@@ -14,7 +14,7 @@ private final class InterruptedSource: LiveFrameSource, @unchecked Sendable {
     let ring = FrameRing<Float>(slotCount: 8, slotCapacity: 64 * 64)
     let framesPerSecond = 30.0
     let label = "test camera"
-    private let state = Locked((delivered: UInt64(0), finished: false, interruption: String?.none))
+    private let state = Locked((delivered: UInt64(0), finished: false, interruption: String?.none, recovered: 0))
     private let before: Int, after: Int, gap: Double
     private var thread: JoinableThread?
     private let stopping = Latch()
@@ -24,6 +24,7 @@ private final class InterruptedSource: LiveFrameSource, @unchecked Sendable {
     var framesDelivered: UInt64 { state.withLock { $0.delivered } }
     var finished: Bool { state.withLock { $0.finished } }
     var interruption: String? { state.withLock { $0.interruption } }
+    var recoveries: Int { state.withLock { $0.recovered } }
 
     func start() {
         thread = JoinableThread(name: "test.source") { [self] in
@@ -45,7 +46,7 @@ private final class InterruptedSource: LiveFrameSource, @unchecked Sendable {
             deliver(before)
             state.withLock { $0.interruption = "camera /dev/video9 disappeared while streaming; reopening it every 0.5 s" }
             if stopping.wait(deadline: MonotonicClock.nanoseconds() + UInt64(gap * 1e9)) { return }
-            state.withLock { $0.interruption = nil }
+            state.withLock { $0.interruption = nil; $0.recovered += 1 }
             deliver(after)
             state.withLock { $0.finished = true }
         }
@@ -79,5 +80,39 @@ final class SourceInterruptionTests: XCTestCase {
         }
         XCTAssertEqual(notices.count, 1, "\(notices)")
         XCTAssertEqual(learner.report.frames, 20)
+    }
+}
+
+final class InterruptionWatchTests: XCTestCase {
+    /// A source whose state the test sets between two looks.
+    private final class Source: LiveFrameSource {
+        let ring = FrameRing<Float>(slotCount: 4, slotCapacity: 1)
+        let framesPerSecond = 30.0, label = "cam", framesDelivered: UInt64 = 0, finished = false
+        var interruption: String?
+        var recoveries = 0
+        func start() {}
+        func stop() {}
+    }
+
+    func testTellsEachChangeOnceAndAnInterruptionMissedBetweenLooks() {
+        let source = Source()
+        var watch = InterruptionWatch(source)
+        var notices: [String] = []
+        func look() -> Int { watch.look(at: source, stallSeconds: nil, notice: { notices.append($0) }) }
+        XCTAssertEqual(look(), 0)
+        source.interruption = "unplugged"
+        XCTAssertEqual(look() + look(), 1, "told once")
+        source.interruption = nil
+        source.recoveries = 1
+        XCTAssertEqual(look() + look(), 0)
+        XCTAssertEqual(notices.count, 2, "\(notices)")
+        XCTAssertEqual(notices.first, "cam stopped delivering: unplugged")
+        XCTAssertTrue(notices.last?.hasPrefix("cam delivers again after ") == true, "\(notices)")
+        // Gone and back while nobody looked: one line, counted.
+        source.recoveries = 3
+        XCTAssertEqual(look(), 2)
+        XCTAssertEqual(notices.last, "cam was interrupted and recovered 2 time(s) while the learner was busy")
+        XCTAssertEqual(look(), 0)
+        XCTAssertEqual(notices.count, 3)
     }
 }

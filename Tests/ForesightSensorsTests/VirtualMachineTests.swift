@@ -31,7 +31,10 @@ final class VirtualMachineTests: XCTestCase {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: bundle), "no test bundle at \(bundle)")
 
         // alsa-lib and libv4l2 are opened at run time, so ldd does not list them: include them.
-        let arguments = [script, "-t", "900", "-e", "FORESIGHT_IN_VM=1"] + runtimeLibraryFiles().flatMap { ["-i", $0] }
+        // The foresight tool built beside the bundle, for the tests of `learn` on the devices.
+        let tool = URL(fileURLWithPath: bundle).deletingLastPathComponent().appendingPathComponent("foresight").path
+        let toolFiles = FileManager.default.isExecutableFile(atPath: tool) ? ["-i", tool] : []
+        let arguments = [script, "-t", "900", "-e", "FORESIGHT_IN_VM=1"] + runtimeLibraryFiles().flatMap { ["-i", $0] } + toolFiles
             + [bundle, "ForesightSensorsTests.InsideVMTests"]
         let (status, text) = try runToEnd(URL(fileURLWithPath: "/bin/bash"), arguments)
         // Show what happened inside (the capture cost line among it) in the host's log.
@@ -42,8 +45,9 @@ final class VirtualMachineTests: XCTestCase {
             throw XCTSkip("the VM could not start here: \(text.split(separator: "\n").suffix(5).joined(separator: " | "))")
         }
         XCTAssertEqual(status, 0, "tests inside the VM failed:\n\(text.suffix(6000))")
-        // Six tests, none failed (the libv4l2 one skips when the host has no libv4l2 to bring along).
-        XCTAssertTrue(text.contains("Executed 6 tests, with ") && text.contains(" 0 failures"), "the VM did not run all six tests:\n\(text.suffix(3000))")
+        // Eight tests, none failed (the libv4l2 one skips when the host has no libv4l2 to bring
+        // along, the two of `learn` when the tool was not built).
+        XCTAssertTrue(text.contains("Executed 8 tests, with ") && text.contains(" 0 failures"), "the VM did not run all eight tests:\n\(text.suffix(3000))")
     }
 
     /// The host's alsa-lib and libv4l2, by the file names dlopen asks for, when installed.
@@ -275,5 +279,63 @@ final class InsideVMTests: XCTestCase {
         waitFor("the capture thread to reconnect", seconds: 15) { capture.status.reconnects >= 1 && capture.status.framesCaptured >= before + 3 }
         capture.stop()
         print("InsideVMTests: device removal gave deviceGone; capture reconnected \(capture.status.reconnects) time(s)")
+    }
+
+    /// `foresight learn` (built beside this bundle) running in the background with both output
+    /// streams in a file; its exit status and output once it ends (killed after `seconds`).
+    private func learn(_ arguments: [String], seconds: Double, meanwhile: (pid_t) throws -> Void) throws -> (status: Int32, output: String) {
+        guard let tool = builtProgram("foresight") else { throw XCTSkip("the foresight tool was not brought into the VM") }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("learn-\(UUID().uuidString.prefix(8)).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let output = try FileHandle(forWritingTo: log)
+        let process = Process()
+        process.executableURL = tool
+        process.arguments = ["learn"] + arguments
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        try meanwhile(process.processIdentifier)
+        let deadline = MonotonicClock.nanoseconds() + UInt64(seconds * 1e9)
+        while process.isRunning && MonotonicClock.nanoseconds() < deadline { usleep(50_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        try output.close()
+        return (process.terminationStatus, String(decoding: try Data(contentsOf: log), as: UTF8.self))
+    }
+
+    func testF_LearnSaysTheCameraWentAndLearnsOnWhenItReturns() throws {
+        let unbind = "/sys/bus/platform/drivers/vivid/unbind", bind = "/sys/bus/platform/drivers/vivid/bind"
+        // Unplugged for 6 s: in the software-emulated VM a training step takes seconds, so the
+        // learner may see the camera gone and back, or only that it came back.
+        let (status, output) = try learn(["--camera", "/dev/video0", "--seconds", "24", "--stall-timeout", "20"], seconds: 120) { _ in
+            sleep(5)
+            try "vivid.0".write(toFile: unbind, atomically: false, encoding: .utf8)
+            sleep(6)
+            try "vivid.0".write(toFile: bind, atomically: false, encoding: .utf8)
+        }
+        let lines = output.split(separator: "\n")
+        for line in lines where line.contains("/dev/video0 ") || line.hasPrefix("done:") { print("InsideVMTests: learn said: \(line)") }
+        XCTAssertEqual(status, 0, output)
+        let gone = lines.filter { $0.contains("/dev/video0 stopped delivering: camera /dev/video0 disappeared") }.count
+        let back = lines.filter { $0.contains("/dev/video0 delivers again after") }.count
+        let between = lines.filter { $0.contains("/dev/video0 was interrupted and recovered 1 time(s)") }.count
+        XCTAssertTrue((gone == 1 && back == 1 && between == 0) || (gone == 0 && back == 0 && between == 1), output)
+        XCTAssertTrue(output.contains("done:"), output)
+    }
+
+    func testG_LearnFromTheMicrophoneSurvivesAnOverrun() throws {
+        // The process stopped for half a second: the device's buffer (80 ms) overflows.
+        let (status, output) = try learn(["--mic", "hw:Loopback,1,0", "--seconds", "8"], seconds: 120) { pid in
+            sleep(4)
+            kill(pid, SIGSTOP)
+            usleep(500_000)
+            kill(pid, SIGCONT)
+        }
+        for line in output.split(separator: "\n") where line.contains("overrun") || line.hasPrefix("done:") {
+            print("InsideVMTests: learn said: \(line)")
+        }
+        XCTAssertEqual(status, 0, output)
+        XCTAssertGreaterThanOrEqual(output.split(separator: "\n").filter { $0.contains("hw:Loopback,1,0: ") && $0.contains("overrun(s)") && $0.contains("continuing") }.count, 1, output)
+        XCTAssertTrue(output.contains("done:"), output)
     }
 }
