@@ -9,6 +9,7 @@
 
 import Foundation
 import XCTest
+import ForesightCore
 @testable import ForesightIO
 
 final class ChaosTests: XCTestCase {
@@ -52,7 +53,7 @@ final class ChaosTests: XCTestCase {
     /// checkpoint exists; checks the file after each kill and the resumed step of each start.
     private func survivesRandomKills(checkpoint: String, resumedLine: String, command: (Bool) -> [String]) throws {
         let seed = ProcessInfo.processInfo.environment["FORESIGHT_CHAOS_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
-        var random = SplitMix(seed: seed)
+        var random = SeededRandom(seed: seed)
         let context = "seed \(seed) (FORESIGHT_CHAOS_SEED)"
         let folderPath = (checkpoint as NSString).deletingLastPathComponent
         let partialPrefix = "." + (checkpoint as NSString).lastPathComponent + ".partial-"
@@ -108,18 +109,5 @@ final class ChaosTests: XCTestCase {
         XCTAssertGreaterThan(resumes, kills / 2, "\(context): too few runs got as far as resuming")
         XCTAssertGreaterThan(mostSteps, 10, "\(context): learning made no progress across the kills")
         print("chaos \(command(false).first!): \(kills) kills, \(insideWrites) inside checkpoint writes, \(resumes) resumed, \(mostSteps) steps at the end, \(context)")
-    }
-}
-
-/// A small seeded generator, so that a failing seed replays the same moments.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
