@@ -23,13 +23,15 @@ while [ $# -gt 0 ]; do
         *) targets+=("$1"); shift ;;
     esac
 done
-all=(y4m wav pnm png modelfile profile)
+all=(y4m wav pnm png modelfile profile int8model options)
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 work="${FUZZ_WORK:-/tmp/foresight-fuzz}"
 mkdir -p "$work"
 
+# The C targets get AddressSanitizer too: the int8 kernels are checked, and the allocation
+# counter (linked in with the command line) leaves malloc to the sanitizer.
 swift build --product foresight-fuzz --build-path .build-fuzz \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING 2>&1 | grep -v "Cannot export local symbol" | tail -1
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xcc -fsanitize=address 2>&1 | grep -v "Cannot export local symbol" | tail -1
 binary=.build-fuzz/debug/foresight-fuzz
 
 failed=0
