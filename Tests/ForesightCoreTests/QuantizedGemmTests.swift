@@ -163,7 +163,7 @@ final class QuantizedGemmTests: XCTestCase {
         }
     }
 
-    func testZeroAndNaNScalesAreClearErrors() {
+    func testZeroAndNaNScalesAreClearErrors() throws {
         for scale: Float in [0, .nan, -0.5, .infinity] {
             XCTAssertThrowsError(try ActivationQuantization(scale: scale, zeroPoint: 0, tensor: "e2.out")) { error in
                 guard case let .invalidScale(tensor, _)? = error as? QuantizationError else { return XCTFail("unexpected \(error)") }

@@ -219,15 +219,18 @@ final class Int8FileTests: XCTestCase {
             try ModelFile.write(to: edited, metadata: metadata, arrays: arrays)
             return edited
         }
-        // e2's output scale x e3's weight scale / 3e38: a multiplier of about 1e-42.
-        let tiny = try Int8EncoderModel(path: try rewritten("int8-tiny-multiplier.safetensors", ["e3.output_scale": 3e38]), batch: 1)
+        // e2's output scale x e3's weight scale / 1e36: a multiplier of about 1e-40.
+        let tiny = try Int8EncoderModel(path: try rewritten("int8-tiny-multiplier.safetensors", ["e3.output_scale": 1e36]), batch: 1)
         for index in 0..<EncoderModel.inputElements { tiny.input[index] = Float(index % 256) / 255 }
         tiny.run()
         XCTAssertTrue((0..<EncoderModel.outputElements).allSatisfy { tiny.output[$0].isFinite })
         // Output scale 1e37 with weight scales 1e38 (a multiplier of a few units, biases 0): code 255 is worth 2.55e39.
         let overflowing = try rewritten("int8-overflowing.safetensors", ["e3.output_scale": 1e37, "e3.weight_scale": 1e38, "e3.bias": 0])
-        XCTAssertThrowsError(try Int8EncoderModel(path: overflowing, batch: 1)) { error in
-            XCTAssertTrue("\(error)".contains("e3.output_scale") && "\(error)".contains("at most"), "\(error)")
+        let huge = try rewritten("int8-huge-output-scale.safetensors", ["e3.output_scale": 3e38])
+        for path in [overflowing, huge] {
+            XCTAssertThrowsError(try Int8EncoderModel(path: path, batch: 1)) { error in
+                XCTAssertTrue("\(error)".contains("e3.output_scale") && "\(error)".contains("at most"), "\(error)")
+            }
         }
     }
 
