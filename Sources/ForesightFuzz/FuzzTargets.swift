@@ -84,7 +84,7 @@ enum FuzzTarget: String, CaseIterable {
     /// `foresight` parses and validates it before it runs anything, but never run. The first
     /// argument names a subcommand, or picks one by its first byte when it names none; the
     /// subcommand parses the rest itself (as the root command would hand them on, and about
-    /// three times as fast). Refusals are answers; a trap in a `validate()` (a NaN or a huge
+    /// twice as fast). Refusals are answers; a trap in a `validate()` (a NaN or a huge
     /// number converted to an integer, an overflow) is a finding.
     static func parseOptions(_ bytes: [UInt8]) -> Bool {
         var arguments = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
