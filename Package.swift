@@ -33,7 +33,7 @@ let package = Package(
     ],
     // One-way layers, each using only those above it in this list (ForesightCore.docc's
     // Architecture article gives the reason for each boundary):
-    // Core -> NN -> IO -> Sensors -> SSL -> Live -> Export -> foresight.
+    // Core -> NN -> IO -> Sensors -> SSL -> Live -> Export -> Commands -> foresight.
     targets: [
         .target(name: "CAllocationCounter"),
         // int8 micro-kernels in C (Swift cannot emit vpdpbusd or sdot); optimised in debug builds too.
@@ -68,16 +68,23 @@ let package = Package(
             exclude: ["ONNX/onnx-trimmed.proto", "ONNX/README.md"],
             swiftSettings: numericSettings
         ),
-        .executableTarget(
-            name: "foresight",
+        // The command line: the root command and its subcommands, each with its options' checks.
+        .target(
+            name: "ForesightCommands",
             dependencies: [
                 "ForesightCore", "ForesightNN", "ForesightIO", "ForesightSensors", "ForesightSSL", "ForesightLive", "ForesightExport", "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The `foresight` program: ForesightCommands parsed and run.
+        .executableTarget(name: "foresight", dependencies: ["ForesightCommands"]),
         // Every parser of outside data as a fuzz target (Tests/Fuzz/fuzz.sh builds it with libFuzzer)
         // and, in ordinary builds, the replay of corpora and regression inputs through them.
-        .executableTarget(name: "foresight-fuzz", dependencies: ["ForesightIO"], path: "Sources/ForesightFuzz"),
+        .executableTarget(
+            name: "foresight-fuzz",
+            dependencies: ["ForesightIO", "ForesightExport", "ForesightCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/ForesightFuzz"
+        ),
         // Running programs from tests (the foresight tool, the sensor VM).
         .target(name: "ForesightTestSupport", path: "Tests/ForesightTestSupport"),
         .testTarget(name: "ForesightCoreTests", dependencies: ["ForesightCore"]),

@@ -3,11 +3,14 @@
 // a corpus in ordinary builds. A target must return for every input: an error is the expected
 // answer to a malformed one; a crash, a hang or an allocation beyond the plan is a finding.
 
+import ArgumentParser
 import Foundation
+import ForesightCommands
+import ForesightExport
 import ForesightIO
 
 enum FuzzTarget: String, CaseIterable {
-    case y4m, wav, pnm, png, modelfile, profile
+    case y4m, wav, pnm, png, modelfile, profile, int8model, options
 
     /// Runs the parser on `bytes` and says whether it accepted them; errors are answers, not findings.
     @discardableResult
@@ -45,7 +48,52 @@ enum FuzzTarget: String, CaseIterable {
             return true
         case .profile:
             return (try? DeviceProfile.decode(Data(bytes), source: "fuzz input")) != nil
+        case .int8model:
+            return FuzzTarget.runInt8Model(bytes)
+        case .options:
+            return FuzzTarget.parseOptions(bytes)
         }
+    }
+
+    /// An int8 encoder file: read as `foresight embed` reads it, then read again without its
+    /// checksum (which a mutation almost always breaks) so that mutated values reach the
+    /// checks of every tensor and scale; a file that passes them must run one frame stack to a
+    /// finite embedding.
+    static func runInt8Model(_ bytes: [UInt8]) -> Bool {
+        let path = scratchFile
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { return false }
+        let intact = (try? Int8EncoderModel(path: path, batch: 1)) != nil
+        guard let file = try? ModelFile(path: path, verifyingChecksum: false),
+              let encoder = try? Int8EncoderModel(file: file, batch: 1) else {
+            precondition(!intact, "a file accepted with its checksum is refused without it")
+            return false
+        }
+        // A frame stack with dark, bright and mid-grey pixels: [1, 4, 64, 64] in [0, 1].
+        for index in 0..<EncoderModel.inputElements { encoder.input[index] = Float(index * 37 % 256) / 255 }
+        encoder.run()
+        for index in 0..<EncoderModel.outputElements where !encoder.output[index].isFinite {
+            preconditionFailure("an int8 encoder file that passed every check makes embedding \(index) \(encoder.output[index])")
+        }
+        return intact
+    }
+
+    /// The subcommands of `foresight` (learn, train, eval, ..., embed) by name.
+    static let subcommands = Foresight.configuration.subcommands.map { (name: $0._commandName, type: $0) }
+
+    /// A command line, one argument per line (or NUL-separated), parsed and validated as
+    /// `foresight` parses and validates it before it runs anything, but never run. The first
+    /// argument names a subcommand, or picks one by its first byte when it names none; the
+    /// subcommand parses the rest itself (as the root command would hand them on, and about
+    /// twice as fast). Refusals are answers; a trap in a `validate()` (a NaN or a huge
+    /// number converted to an integer, an overflow) is a finding.
+    static func parseOptions(_ bytes: [UInt8]) -> Bool {
+        var arguments = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+            .flatMap { $0.split(separator: 0, omittingEmptySubsequences: false) }
+            .map { String(decoding: $0, as: UTF8.self) }
+        if arguments.last == "" { arguments.removeLast() }  // the file's final newline
+        guard let first = arguments.first else { return false }
+        let command = subcommands.first { $0.name == first }?.type ?? subcommands[Int(first.utf8.first ?? 0) % subcommands.count].type
+        return (try? command.parseAsRoot(Array(arguments.dropFirst()))) != nil
     }
 
     /// A file of this process for parsers that read paths.

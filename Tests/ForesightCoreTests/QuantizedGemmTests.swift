@@ -151,6 +151,11 @@ final class QuantizedGemmTests: XCTestCase {
         XCTAssertEqual(try FixedPointMultiplier(0, tensor: "t").apply(12345), 0)
         XCTAssertEqual(try FixedPointMultiplier(1, tensor: "t").apply(-77), -77)
         XCTAssertEqual(try FixedPointMultiplier(0.999_999_999_9, tensor: "t").multiplier, 1 << 30)   // mantissa rounds up to 2^31
+        // Far below 2^-63 (a huge output scale in an int8 file, found by fuzzing): multiplier 0, not a trap.
+        for tiny in [0x1p-64, 0x1p-100, 1e-42, 1e-300, Double.leastNonzeroMagnitude] {
+            XCTAssertEqual(try FixedPointMultiplier(tiny, tensor: "t").multiplier, 0, "\(tiny)")
+        }
+        XCTAssertEqual(try FixedPointMultiplier(0x1p-62, tensor: "t").multiplier, 1)
         for bad in [Double.nan, -1, 0x1p30, .infinity] {
             XCTAssertThrowsError(try FixedPointMultiplier(bad, tensor: "conv")) { error in
                 XCTAssertTrue("\(error)".contains("conv"), "\(error)")
@@ -158,7 +163,7 @@ final class QuantizedGemmTests: XCTestCase {
         }
     }
 
-    func testZeroAndNaNScalesAreClearErrors() {
+    func testZeroAndNaNScalesAreClearErrors() throws {
         for scale: Float in [0, .nan, -0.5, .infinity] {
             XCTAssertThrowsError(try ActivationQuantization(scale: scale, zeroPoint: 0, tensor: "e2.out")) { error in
                 guard case let .invalidScale(tensor, _)? = error as? QuantizationError else { return XCTFail("unexpected \(error)") }
@@ -167,6 +172,12 @@ final class QuantizedGemmTests: XCTestCase {
             }
         }
         XCTAssertThrowsError(try ActivationQuantization(scale: 0.1, zeroPoint: 256, tensor: "x"))
+        // A scale whose code 255 would dequantize to infinity (found by fuzzing int8 files).
+        XCTAssertThrowsError(try ActivationQuantization(scale: 1e37, zeroPoint: 0, tensor: "e3.output_scale")) { error in
+            guard case .scaleTooLarge("e3.output_scale", 1e37)? = error as? QuantizationError else { return XCTFail("unexpected \(error)") }
+        }
+        let largest = try ActivationQuantization(scale: ActivationQuantization.largestScale, zeroPoint: 0, tensor: "x")
+        XCTAssertTrue(largest.dequantize(255).isFinite)
         XCTAssertThrowsError(try ActivationQuantization(min: .nan, max: 1, tensor: "x"))
         XCTAssertThrowsError(try ActivationQuantization(min: 2, max: 1, tensor: "x"))
     }

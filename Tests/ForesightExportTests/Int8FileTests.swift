@@ -197,6 +197,43 @@ final class Int8FileTests: XCTestCase {
         XCTAssertThrowsError(try Int8EncoderModel(path: unversioned, batch: 1)) { XCTAssertTrue("\($0)".contains("format version 9"), "\($0)") }
     }
 
+    /// Scales each positive and finite but extreme together (found by fuzzing int8 files with
+    /// the checksum skipped; rewritten here with a valid one): a multiplier far below 2^-63
+    /// runs as 0 instead of trapping, and an output scale whose code 255 would dequantize to
+    /// infinity is refused naming the tensor.
+    func testExtremeScalesRunToFiniteEmbeddingsOrAreRefused() throws {
+        let (path, _) = try int8File("int8-extreme.safetensors")
+        let file = try ModelFile(path: path)
+        func rewritten(_ name: String, _ values: [String: Float]) throws -> String {
+            var metadata = file.metadata
+            metadata["foresight.checksum"] = nil
+            let arrays = try file.tensors.values.sorted { $0.offset < $1.offset }.map { stored in
+                var bytes = try file.bytes(stored.name)
+                if let value = values[stored.name] {
+                    bytes = stored.dtype == .int32 ? [UInt8](repeating: 0, count: bytes.count)
+                        : (0..<(bytes.count / 4)).flatMap { _ in withUnsafeBytes(of: value) { Array($0) } }
+                }
+                return (name: stored.name, dtype: stored.dtype, shape: stored.shape, bytes: bytes)
+            }
+            let edited = temporaryPath(name)
+            try ModelFile.write(to: edited, metadata: metadata, arrays: arrays)
+            return edited
+        }
+        // e2's output scale x e3's weight scale / 1e36: a multiplier of about 1e-40.
+        let tiny = try Int8EncoderModel(path: try rewritten("int8-tiny-multiplier.safetensors", ["e3.output_scale": 1e36]), batch: 1)
+        for index in 0..<EncoderModel.inputElements { tiny.input[index] = Float(index % 256) / 255 }
+        tiny.run()
+        XCTAssertTrue((0..<EncoderModel.outputElements).allSatisfy { tiny.output[$0].isFinite })
+        // Output scale 1e37 with weight scales 1e38 (a multiplier of a few units, biases 0): code 255 is worth 2.55e39.
+        let overflowing = try rewritten("int8-overflowing.safetensors", ["e3.output_scale": 1e37, "e3.weight_scale": 1e38, "e3.bias": 0])
+        let huge = try rewritten("int8-huge-output-scale.safetensors", ["e3.output_scale": 3e38])
+        for path in [overflowing, huge] {
+            XCTAssertThrowsError(try Int8EncoderModel(path: path, batch: 1)) { error in
+                XCTAssertTrue("\(error)".contains("e3.output_scale") && "\(error)".contains("at most"), "\(error)")
+            }
+        }
+    }
+
     func testFuzzedInt8FilesNeverCrashOrLoadWrongValues() throws {
         let (path, original) = try int8File("int8-fuzz.safetensors")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))

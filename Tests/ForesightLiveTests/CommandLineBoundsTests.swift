@@ -33,6 +33,15 @@ final class CommandLineBoundsTests: XCTestCase {
         try expectRefusal(["train", "--method", "simclr", "--data", "x", "--steps", "1", "--batch", "100000", "-o", "x.safetensors"],
                           mentions: ["--batch must be 1 to 4096"])
         try expectRefusal(["record", "--mic", "default", "--rate", "1", "x.wav"], mentions: ["--rate must be 1000 to 384000 Hz (got 1)"])
+        // Edge values of the option fuzz target's seeds (Tests/Fuzz/corpus/options), each refused by its command's validate().
+        try expectRefusal(["record", "--camera", "/dev/video0", "--fps", "nan", "x.y4m"], mentions: ["--fps must be above 0", "(got nan)"])
+        try expectRefusal(["sample", "m.safetensors", "--temperature", "nan"], mentions: ["--temperature must be a number from 0.0 to 100.0 (got nan)"])
+        try expectRefusal(["eval", "m.safetensors", "--probe", "finetune", "--finetune-learning-rate", "nan", "--train", "a", "--test", "b"],
+                          mentions: ["--finetune-learning-rate must be above 0"])
+        try expectRefusal(["learn", "--frames", "9223372036854775807"], mentions: ["--frames must be 1 to 1000000000 (got 9223372036854775807)"])
+        try expectRefusal(["bench", "gemm", "--shape", "9223372036854775807,2,2"], mentions: ["--shape takes M,N,K (each 1 to 65536)"])
+        try expectRefusal(["export", "live.safetensors", "--encoder", "--int8", "--calibration-method", "percentile:nan", "-o", "e.safetensors"],
+                          mentions: ["--calibration-method percentile:nan is not a calibration method", "50 < P <= 100"])
     }
 
     /// "-5" is a value, not an unknown option: the range is stated, not "Missing value".

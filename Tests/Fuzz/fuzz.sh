@@ -1,7 +1,8 @@
 #!/bin/bash
-# Coverage-guided fuzzing of every parser of outside data (Sources/ForesightFuzz) with libFuzzer
-# and AddressSanitizer. Each target starts from its seed corpus in Tests/Fuzz/corpus/TARGET
-# (real files of each format) plus what earlier runs found (in $FUZZ_WORK, not committed), and
+# Coverage-guided fuzzing of every parser of outside data and of the command line's options
+# (Sources/ForesightFuzz) with libFuzzer and AddressSanitizer. Each target starts from its seed
+# corpus in Tests/Fuzz/corpus/TARGET (real files of each format, real command lines, one
+# argument per line) plus what earlier runs found (in $FUZZ_WORK, not committed), and
 # runs for a time or a count of inputs. A hang is an input that takes over 1 s; an out-of-memory
 # is one allocation over 256 MiB or the process over 2 GiB (AddressSanitizer's own overhead
 # included). A crashing input is written to $FUZZ_WORK/crash-TARGET-*: copy it into the
@@ -18,18 +19,20 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
 done
-all=(y4m wav pnm png modelfile profile)
+all=(y4m wav pnm png modelfile profile int8model options)
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 work="${FUZZ_WORK:-/tmp/foresight-fuzz}"
 mkdir -p "$work"
 
+# The C targets get AddressSanitizer too: the int8 kernels are checked, and the allocation
+# counter (linked in with the command line) leaves malloc to the sanitizer.
 swift build --product foresight-fuzz --build-path .build-fuzz \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING 2>&1 | grep -v "Cannot export local symbol" | tail -1
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xcc -fsanitize=address 2>&1 | grep -v "Cannot export local symbol" | tail -1
 binary=.build-fuzz/debug/foresight-fuzz
 
 failed=0

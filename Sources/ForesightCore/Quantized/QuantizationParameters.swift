@@ -9,6 +9,8 @@ import Foundation
 public enum QuantizationError: Error, Equatable, CustomStringConvertible {
     /// A scale that is zero, negative, infinite or NaN.
     case invalidScale(tensor: String, scale: Float)
+    /// An activation scale so large that a uint8 code's real value is not a finite float32.
+    case scaleTooLarge(tensor: String, scale: Float)
     /// A zero point outside the integer range of its type.
     case invalidZeroPoint(tensor: String, zeroPoint: Int32)
     /// A calibration range that is not finite or not ordered.
@@ -22,6 +24,8 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .invalidScale(tensor, scale):
             "\(tensor): quantization scale \(scale) is not usable; a scale must be positive and finite (the model file or the calibration that produced it is broken)"
+        case let .scaleTooLarge(tensor, scale):
+            "\(tensor): activation scale \(scale) makes uint8 codes worth more than the largest float32; it must be at most \(ActivationQuantization.largestScale)"
         case let .invalidZeroPoint(tensor, zeroPoint):
             "\(tensor): zero point \(zeroPoint) is outside [0, 255] of uint8 activations"
         case let .invalidRange(tensor, min, max):
@@ -52,9 +56,14 @@ public struct ActivationQuantization: Sendable, Equatable, Codable {
     /// The integer that stands for real 0 (exactly representable, so zero padding is exact).
     public let zeroPoint: Int32
 
-    /// Parameters as stored; a zero, negative or NaN scale or a zero point outside [0, 255] throws.
+    /// The largest scale whose codes all dequantize to finite values (255 steps of it).
+    public static let largestScale = Float.greatestFiniteMagnitude / 255
+
+    /// Parameters as stored; a zero, negative or NaN scale, one above `largestScale`, or a zero
+    /// point outside [0, 255] throws.
     public init(scale: Float, zeroPoint: Int32, tensor: String) throws(QuantizationError) {
         try validateScale(scale, tensor: tensor)
+        guard scale <= Self.largestScale else { throw .scaleTooLarge(tensor: tensor, scale: scale) }
         guard (0...255).contains(zeroPoint) else { throw .invalidZeroPoint(tensor: tensor, zeroPoint: zeroPoint) }
         self.scale = scale
         self.zeroPoint = zeroPoint
@@ -111,7 +120,8 @@ public func quantizeWeightsPerChannel(_ weights: UnsafeBufferPointer<Float>, cha
 }
 
 /// A non-negative real multiplier as fixed point: real = multiplier / 2^(31 + shift), with
-/// multiplier in [2^30, 2^31) (smaller only for multipliers below 2^-32) and shift in [-30, 31].
+/// multiplier in [2^30, 2^31) (smaller only for multipliers below 2^-32, 0 below 2^-63) and
+/// shift in [-30, 31].
 ///
 /// ```swift
 /// let m = try FixedPointMultiplier(0.75, tensor: "e1")   // multiplier 1610612736, shift 0
@@ -134,7 +144,7 @@ public struct FixedPointMultiplier: Sendable, Equatable {
         if mantissa == 0x1p31 { mantissa = 0x1p30; e += 1 }
         var shift = -e
         if shift > 31 {                                   // below 2^-32: keep shift 31, fewer mantissa bits
-            mantissa = (mantissa / Double(1 << UInt64(shift - 31))).rounded()
+            mantissa = (mantissa * pow(2, Double(31 - shift))).rounded()   // none below 2^-63: 0
             shift = 31
         }
         precondition(shift >= -30, "multiplier \(real) escaped the range check")

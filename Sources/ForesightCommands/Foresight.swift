@@ -1,4 +1,6 @@
-// The `foresight` command-line tool: one executable, one subcommand per job.
+// The `foresight` command line: the root command and its subcommands, one per job, as a
+// library, so that the executable (Sources/foresight) and the option fuzzer parse the same
+// commands. Not the program's entry point: that is Sources/foresight/main.swift.
 
 #if canImport(Glibc)
 // First, before the modules that import Glibc themselves: `stdout` is a C global, set up
@@ -8,19 +10,25 @@
 import ArgumentParser
 import Foundation
 
-@main
-struct Foresight: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The root command; `Foresight.main()` parses the process's arguments and runs a subcommand.
+///
+/// ```swift
+/// let command = try Foresight.parseAsRoot(["bench", "gemm", "--shape", "64,64,64"])   // validated, not run
+/// ```
+public struct Foresight: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "foresight",
         abstract: "Self-supervised learning from a robot's own senses, in fixed memory.",
         subcommands: [Learn.self, Train.self, Eval.self, Methods.self, Sample.self, Bench.self, Devices.self, Record.self, Export.self, Inspect.self, Embed.self]
     )
 
+    public init() {}
+
     /// Parses and runs a subcommand; a Foundation file error is reported as its path and
     /// reason (`PlainFileError`), not as "NSCocoaErrorDomain error 512". Standard output is
     /// line-buffered even into a pipe, so that journald or `tee` see each progress line as it
     /// is printed, not a block of them minutes later.
-    static func main() {
+    public static func main() {
         setvbuf(stdout, nil, _IOLBF, 0)
         do {
             var command = try parseAsRoot()

@@ -58,7 +58,11 @@ struct Export: ParsableCommand {
         if !int8 && (calibrationMethod != Self.defaultCalibration.method || calibrate != Self.defaultCalibration.source) {
             throw ValidationError("--calibrate and --calibration-method belong to --int8 export")
         }
-        if int8 { _ = try Int8EncoderModel.calibrationMethod(calibrationMethod) }
+        if int8 {
+            do { _ = try Int8EncoderModel.calibrationMethod(calibrationMethod) } catch let error as EncoderInputError {
+                throw ValidationError("--calibration-method \(error.path) \(error.problem)")
+            }
+        }
     }
 
     func run() throws {

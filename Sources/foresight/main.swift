@@ -1,0 +1,5 @@
+// The `foresight` executable: the command line of ForesightCommands, parsed and run.
+
+import ForesightCommands
+
+Foresight.main()
