@@ -11,15 +11,17 @@
 #   Tests/Fuzz/fuzz.sh                      # every target, 20 s each (the CI smoke)
 #   Tests/Fuzz/fuzz.sh --runs 1000000 wav   # one target, a million inputs
 #   Tests/Fuzz/fuzz.sh --seconds 600
+#   Tests/Fuzz/fuzz.sh --release --runs 1000000 options   # optimised (the command line is slow in debug)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-seconds=20 runs=""
+seconds=20 runs="" configuration=debug
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --release) configuration=release; shift ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -31,9 +33,9 @@ mkdir -p "$work"
 
 # The C targets get AddressSanitizer too: the int8 kernels are checked, and the allocation
 # counter (linked in with the command line) leaves malloc to the sanitizer.
-swift build --product foresight-fuzz --build-path .build-fuzz \
+swift build -c "$configuration" --product foresight-fuzz --build-path .build-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xcc -fsanitize=address 2>&1 | grep -v "Cannot export local symbol" | tail -1
-binary=.build-fuzz/debug/foresight-fuzz
+binary=.build-fuzz/$configuration/foresight-fuzz
 
 failed=0
 for target in "${targets[@]}"; do
