@@ -11,17 +11,18 @@
 #   Tests/Fuzz/fuzz.sh                      # every target, 20 s each (the CI smoke)
 #   Tests/Fuzz/fuzz.sh --runs 1000000 wav   # one target, a million inputs
 #   Tests/Fuzz/fuzz.sh --seconds 600
+#   Tests/Fuzz/fuzz.sh --runs 1000000 --seconds 1800 options   # whichever comes first
 #   Tests/Fuzz/fuzz.sh --release --runs 1000000 options   # optimised (the command line is slow in debug)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-seconds=20 runs="" configuration=debug
+seconds="" runs="" configuration=debug
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
         --release) configuration=release; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -41,8 +42,10 @@ failed=0
 for target in "${targets[@]}"; do
     [ -d "Tests/Fuzz/corpus/$target" ] || { echo "fuzz.sh: no target $target (targets: ${all[*]})" >&2; exit 2; }
     mkdir -p "$work/$target"
-    limit=(-max_total_time="$seconds")
-    [ -n "$runs" ] && limit=(-runs="$runs")
+    # --runs alone: no time limit; --seconds alone or neither: that time (20 s by default).
+    limit=()
+    [ -n "$runs" ] && limit+=(-runs="$runs")
+    [ -n "$seconds" ] || [ -z "$runs" ] && limit+=(-max_total_time="${seconds:-20}")
     log="$work/$target.log"
     set +e
     ASAN_OPTIONS=detect_leaks=0 FORESIGHT_FUZZ_TARGET="$target" "$binary" "$work/$target" "Tests/Fuzz/corpus/$target" \
