@@ -24,13 +24,16 @@ func stopOnSignals() {
     signal(SIGPIPE, SIG_IGN)
 }
 
+/// One line on standard error (notes, and what `learn` tells of its sources: a camera gone and back, an overrun).
+private func tell(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
 /// Removes the temporary files of checkpoint writes to `path` left by runs that were killed,
 /// and says so in one line on standard error.
 func removeStalePartials(of path: String) {
     let removed = ModelFile.removeStalePartials(of: path)
     guard !removed.isEmpty else { return }
     let names = removed.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")
-    FileHandle.standardError.write(Data("removed \(removed.count) unfinished checkpoint file(s) of stopped runs: \(names)\n".utf8))
+    tell("removed \(removed.count) unfinished checkpoint file(s) of stopped runs: \(names)")
 }
 
 struct Learn: ParsableCommand {
@@ -182,7 +185,7 @@ struct Learn: ParsableCommand {
                                     stallSeconds: stallSeconds(framesPerSecond: LiveAudioSource.chunksPerSecond))
         }
         background?.start(externalStop: { stopRequested.load(ordering: .relaxed) },
-                          notice: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+                          notice: tell)
         defer {
             if let background {
                 do {
@@ -195,9 +198,9 @@ struct Learn: ParsableCommand {
                                      report.steps, report.accuracy, report.chance))
                         if let audioCheckpoint, report.checkpoints > 0 { print("audio checkpoint: \(audioCheckpoint)") }
                     }
-                    if let stalled = report.stalled { FileHandle.standardError.write(Data("audio learning stopped: \(stalled)\n".utf8)) }
+                    if let stalled = report.stalled { tell("audio learning stopped: \(stalled)") }
                 } catch {
-                    FileHandle.standardError.write(Data("audio learning stopped: \(error)\n".utf8))
+                    tell("audio learning stopped: \(error)")
                 }
             }
         }
@@ -242,7 +245,7 @@ struct Learn: ParsableCommand {
         do {
             report = try learner.run(source, seconds: seconds, frames: frames, stallSeconds: stallSeconds(framesPerSecond: source.framesPerSecond),
                                      shouldStop: { stopRequested.load(ordering: .relaxed) },
-                                     notice: { FileHandle.standardError.write(Data(((interactive ? "\n" : "") + $0 + "\n").utf8)) }) { report in
+                                     notice: { tell((interactive ? "\n" : "") + $0) }) { report in
                 guard !json else { return }
                 let line = String(format: "%6.0fs  %7d  %7d  %6d  %9.5f  %13.5f  %5.2f", report.seconds, report.frames, report.dropped,
                                   report.steps, report.modelError, report.copyLastError, report.ratio)
@@ -300,7 +303,7 @@ extension Learn {
         let trainer = try AudioPredictiveCodingTrainer(configuration: configuration, seed: seed, budget: device?.memoryBudget)
         if resume, let checkpoint {
             if inputs.video != nil && !FileManager.default.fileExists(atPath: checkpoint) {
-                FileHandle.standardError.write(Data("note: no sound checkpoint at \(checkpoint) yet; the sound model starts afresh\n".utf8))
+                tell("note: no sound checkpoint at \(checkpoint) yet; the sound model starts afresh")
             } else {
                 try trainer.resume(from: checkpoint)
                 if !json { print("resumed the sound model from \(checkpoint) at step \(trainer.stepsDone)") }
@@ -319,7 +322,7 @@ extension Learn {
         let report = try trainer.runLive(source, seconds: seconds, stallSeconds: stallSeconds(framesPerSecond: LiveAudioSource.chunksPerSecond),
                                          checkpoint: checkpoint, checkpointEvery: checkpointEvery,
                                          shouldStop: { stopRequested.load(ordering: .relaxed) },
-                                         notice: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) { report in
+                                         notice: tell) { report in
             guard !json else { return }
             print(String(format: "%6.0fs  %8.1f  %6d  %12.3f  %8.3f", report.seconds, report.audioSeconds, report.steps, report.loss, report.accuracy))
         }

@@ -162,11 +162,10 @@ extension AudioPredictiveCodingTrainer {
                 continue
             }
             waitingSince = nil
-            let overruns = source.captureState.overruns
-            if overruns > overrunsNoticed && MonotonicClock.nanoseconds() - lastNotice >= 1_000_000_000 {
-                let state = source.captureState
-                notice("\(source.label): \(overruns - overrunsNoticed) overrun(s), \(state.lostSamples) samples lost in all (the capture fell behind); continuing")
-                overrunsNoticed = overruns
+            let capture = source.captureState
+            if capture.overruns > overrunsNoticed && MonotonicClock.nanoseconds() - lastNotice >= 1_000_000_000 {
+                notice("\(source.label): \(capture.overruns - overrunsNoticed) overrun(s), \(capture.lostSamples) samples lost in all (the capture fell behind); continuing")
+                overrunsNoticed = capture.overruns
                 lastNotice = MonotonicClock.nanoseconds()
             }
             report.chunks += 1

@@ -4,6 +4,7 @@
 
 import Foundation
 import XCTest
+import ForesightTestSupport
 import ForesightCore
 @testable import ForesightIO
 import ForesightSensors
@@ -13,10 +14,7 @@ import ForesightSensors
 final class AudioCheckpointTests: XCTestCase {
     private var folder: URL!
 
-    override func setUp() {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("foresight-audio-checkpoint-\(getpid())-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { folder = try makeTemporaryFolder("foresight-audio-checkpoint") }
 
     override func tearDown() { try? FileManager.default.removeItem(at: folder) }
 

@@ -9,6 +9,7 @@
 
 import Foundation
 import XCTest
+import ForesightTestSupport
 import ForesightCore
 @testable import ForesightIO
 
@@ -16,8 +17,7 @@ final class ChaosTests: XCTestCase {
     private var folder: URL!
 
     override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("foresight-chaos-\(getpid())-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        folder = try makeTemporaryFolder("foresight-chaos")
     }
 
     override func tearDownWithError() throws {

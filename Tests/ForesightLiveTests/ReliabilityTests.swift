@@ -6,6 +6,7 @@
 
 import Foundation
 import XCTest
+import ForesightTestSupport
 @testable import ForesightIO
 
 /// The `foresight` tool running in the background, its output (both streams) collected as it
@@ -67,8 +68,7 @@ final class ReliabilityTests: XCTestCase {
     private var folder: URL!
 
     override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("foresight-reliability-\(getpid())-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        folder = try makeTemporaryFolder("foresight-reliability")
     }
 
     override func tearDownWithError() throws {

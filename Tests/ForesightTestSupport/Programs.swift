@@ -28,3 +28,11 @@ public func runToEnd(_ executable: URL, _ arguments: [String], in directory: URL
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
+
+/// A new empty folder of this process under the temporary directory, named `prefix-PID-UUID`;
+/// the caller removes it.
+public func makeTemporaryFolder(_ prefix: String) throws -> URL {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(getpid())-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    return folder
+}
