@@ -107,6 +107,9 @@ struct Learn: ParsableCommand {
     @Flag(help: "Continue from the checkpoint given with --checkpoint.")
     var resume = false
 
+    @Option(help: "A file rewritten after every training step with \"step N saved M\": the steps done and those the checkpoint holds, for a supervisor or watchdog (its modification time is the last step's). From pictures and sound, it follows the picture model.")
+    var heartbeat: String?
+
     @Option(help: "Folder for PNG strips of past frames, prediction, truth and motion, every --snapshot-every frames.")
     var snapshots: String?
 
@@ -177,7 +180,8 @@ struct Learn: ParsableCommand {
             try ModelFile.checkWritable(checkpoint)
             removeStalePartials(of: checkpoint)
         }
-        if inputs.video == nil { return try learnAudio(inputs, device: device) }
+        let beats = try heartbeat.map { try Heartbeat(path: $0) }
+        if inputs.video == nil { return try learnAudio(inputs, device: device, heartbeat: beats) }
         // Both senses: sound is learned on a thread of its own beside the video learner.
         let audioCheckpoint = checkpoint.map(Learn.soundCheckpoint(beside:))
         let background = try makeAudioLearning(inputs, device: device, checkpoint: audioCheckpoint).map {
@@ -207,6 +211,7 @@ struct Learn: ParsableCommand {
         let settings = try settings(profile: device)
         try settings.validate()
         let learner = try LiveLearner(settings)
+        learner.heartbeat = beats
         if resume, let checkpoint {
             try learner.resume(from: checkpoint)
             if !json { print("resumed from \(checkpoint) at step \(learner.report.steps)") }
@@ -312,7 +317,7 @@ extension Learn {
         return (trainer, source)
     }
 
-    func learnAudio(_ inputs: LiveInputs, device: DeviceProfile?) throws {
+    func learnAudio(_ inputs: LiveInputs, device: DeviceProfile?, heartbeat: Heartbeat?) throws {
         let (trainer, source) = try makeAudioLearning(inputs, device: device, checkpoint: checkpoint)!
         let configuration = trainer.configuration
         if !json {
@@ -320,7 +325,7 @@ extension Learn {
             print("   time   audio s   steps  InfoNCE loss  accuracy")
         }
         let report = try trainer.runLive(source, seconds: seconds, stallSeconds: stallSeconds(framesPerSecond: LiveAudioSource.chunksPerSecond),
-                                         checkpoint: checkpoint, checkpointEvery: checkpointEvery,
+                                         checkpoint: checkpoint, checkpointEvery: checkpointEvery, heartbeat: heartbeat,
                                          shouldStop: { stopRequested.load(ordering: .relaxed) },
                                          notice: tell) { report in
             guard !json else { return }

@@ -74,6 +74,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue from the model file given with -o.")
     var resume = false
 
+    @Option(help: "A file rewritten after every step with \"step N saved M\": the steps done and those the model file holds, for a supervisor or watchdog.")
+    var heartbeat: String?
+
     @Option(name: .shortAndLong, help: "The model file to write (.safetensors).")
     var output: String
 
@@ -115,6 +118,7 @@ struct Train: ParsableCommand {
         options.settings = try MethodSetting.parse(stored).merging(MethodSetting.parse(settings)) { $1 }
         try ModelFile.checkWritable(output)   // refused now, not at the first checkpoint
         removeStalePartials(of: output)
+        let beats = try heartbeat.map { try Heartbeat(path: $0) }
         let run = try TrainingRun(method: method, dataPath: data, options: options)
         if let chunks = run.chunks {
             FileHandle.standardError.write(Data("\(data) holds \(chunks.files.count) images, more than fit in --image-memory \(imageMemory) MiB; training takes them in \(chunks.chunksPerPass) chunks of about \(chunks.smallestChunk), the next decoded while the current one trains\n".utf8))
@@ -124,11 +128,13 @@ struct Train: ParsableCommand {
             FileHandle.standardError.write(Data("resumed from \(output) at step \(run.stepsDone)\n".utf8))
         }
         let total = try steps ?? run.steps(forEpochs: epochs!)
+        beats?.beat(steps: run.stepsDone, saved: resume ? run.stepsDone : 0)
         let bar = ProgressBar()
         let report: TrainingRunReport
         do {
             stopOnSignals()
-            report = try run.train(steps: total, checkpointEvery: checkpointEvery, output: output, progress: { bar.show($0) },
+            report = try run.train(steps: total, checkpointEvery: checkpointEvery, output: output, heartbeat: beats,
+                                   progress: { bar.show($0) },
                                    shouldStop: { stopRequested.load(ordering: .relaxed) })
         } catch {
             bar.finish()

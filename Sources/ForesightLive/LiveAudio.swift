@@ -116,13 +116,16 @@ extension AudioPredictiveCodingTrainer {
     /// `stalled`; `notice` hears of overruns, at most once a second. With `checkpoint`, the trained state
     /// is written there every `checkpointEvery` steps and at the end (when any step was taken);
     /// a failed write ends the run with the error and leaves the previous file as it was.
+    /// `heartbeat` is rewritten after every step with the steps done and those saved.
     public func runLive(_ source: LiveAudioSource, seconds: Double? = nil, stallSeconds: Double? = nil, checkpoint: String? = nil,
-                        checkpointEvery: Int = 500, shouldStop: () -> Bool = { false }, notice: (String) -> Void = { _ in },
+                        checkpointEvery: Int = 500, heartbeat: Heartbeat? = nil, shouldStop: () -> Bool = { false }, notice: (String) -> Void = { _ in },
                         progress: (LiveAudioReport) -> Void = { _ in }) throws -> LiveAudioReport {
         precondition(checkpointEvery >= 1, "checkpointEvery must be at least 1")
         var report = LiveAudioReport()
         report.chance = Double(configuration.chance)
         report.resumedSteps = stepsDone
+        var savedSteps = stepsDone   // a resumed checkpoint's, or 0
+        heartbeat?.beat(steps: stepsDone, saved: savedSteps)
         var recent: [(loss: Float, accuracy: Float)] = []
         recent.reserveCapacity(50)
         let start = MonotonicClock.nanoseconds()
@@ -174,9 +177,12 @@ extension AudioPredictiveCodingTrainer {
             let result: StepResult
             do { result = try step() } catch TrainingError.notEnoughAudio { continue }
             report.steps += 1
+            heartbeat?.beat(steps: stepsDone, saved: savedSteps)
             if let checkpoint, stepsDone % checkpointEvery == 0 {
                 try saveCheckpoint(to: checkpoint)
                 report.checkpoints += 1
+                savedSteps = stepsDone
+                heartbeat?.beat(steps: stepsDone, saved: savedSteps)
             }
             if recent.count == 50 { recent.removeFirst() }
             recent.append((result.loss, result.accuracy))
@@ -190,6 +196,7 @@ extension AudioPredictiveCodingTrainer {
         if let checkpoint, report.steps > 0, stepsDone % checkpointEvery != 0 {
             try saveCheckpoint(to: checkpoint)
             report.checkpoints += 1
+            heartbeat?.beat(steps: stepsDone, saved: stepsDone)
         }
         report.peakResidentMiB = peakResidentMiB()
         return report

@@ -136,6 +136,11 @@ public struct LiveLearningError: Error, CustomStringConvertible {
 /// ```
 public final class LiveLearner {
     public let configuration: LiveLearnerConfiguration
+    /// Rewritten after every training step with the steps done and those in the checkpoint
+    /// (nil: none). `foresight learn --heartbeat FILE`.
+    public var heartbeat: Heartbeat?
+    /// The steps the checkpoint on disk holds (0 before the first one).
+    public private(set) var savedSteps = 0
     /// The frame-prediction trainer it feeds, the same that `train --method next-frame|motion`
     /// builds: the learner writes each batch into its inputs and finishes its steps.
     public let trainer: FramePredictionTrainer
@@ -430,6 +435,7 @@ public final class LiveLearner {
         }
         try program.finishStep()
         report.steps += 1
+        heartbeat?.beat(steps: report.steps, saved: savedSteps)
         averagedSteps += 1
         lossAverage = averagedSteps == 1 ? Double(loss) : 0.99 * lossAverage + 0.01 * Double(loss)
         let healthy = divergence == nil
@@ -492,6 +498,8 @@ public final class LiveLearner {
             "input": "frames [N, \(configuration.pastFrames), \(configuration.size), \(configuration.size)] grayscale in [0, 1]",
             "optimizer": "adam", "live.frames": String(report.frames),
         ]).write(to: path, state: trainedState)
+        savedSteps = report.steps
+        heartbeat?.beat(steps: report.steps, saved: savedSteps)
     }
 
     /// Continues from a checkpoint written by `saveCheckpoint` for the same architecture: its
@@ -502,6 +510,8 @@ public final class LiveLearner {
         try checkpoint.restore(trainedState, optimizer: program.optimizer)
         report.steps = checkpoint.steps
         report.resumedSteps = report.steps
+        savedSteps = report.steps
+        heartbeat?.beat(steps: report.steps, saved: savedSteps)
         saveGoodState()
     }
 }

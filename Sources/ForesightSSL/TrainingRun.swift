@@ -182,8 +182,9 @@ public final class TrainingRun {
     /// when its parameters give a finite loss on the last batch; a non-finite loss stops the run
     /// with an error, and the file on disk is the last good checkpoint.
     /// `shouldStop` is asked before each step: when it says so, the run writes its checkpoint
-    /// and returns early (Ctrl-C in `foresight train`).
-    public func train(steps: Int, checkpointEvery: Int? = nil, output: String? = nil,
+    /// and returns early (Ctrl-C in `foresight train`). `heartbeat` is rewritten after every
+    /// step and every checkpoint with the steps done and those saved.
+    public func train(steps: Int, checkpointEvery: Int? = nil, output: String? = nil, heartbeat: Heartbeat? = nil,
                       progress: (TrainingProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> TrainingRunReport {
         guard steps >= 1 else { throw TrainingError.invalidSetting(name: "steps", message: "the number of steps must be at least 1 (got \(steps))") }
         if let checkpointEvery, checkpointEvery < 1 { throw TrainingError.invalidSetting(name: "--checkpoint-every", message: "--checkpoint-every must be at least 1 (got \(checkpointEvery))") }
@@ -205,6 +206,7 @@ public final class TrainingRun {
             try save(to: output)
             checkpoints += 1
             lastCheckpoint = stepsDone
+            heartbeat?.beat(steps: stepsDone, saved: stepsDone)
         }
         let start = MonotonicClock.nanoseconds()
         var taken = 0
@@ -236,6 +238,7 @@ public final class TrainingRun {
                 throw TrainingError.nonFiniteLoss(method: method, step: stepsDone + 1, message: "\(method): the loss became \(loss) at step \(stepsDone + 1); \(kept(lastCheckpoint)). Lower --learning-rate and resume")
             }
             stepsDone += 1
+            heartbeat?.beat(steps: stepsDone, saved: lastCheckpoint ?? 0)
             losses[taken] = loss
             taken += 1
             if let output, stepsDone == steps || checkpointEvery.map({ stepsDone % $0 == 0 }) == true { try checkpoint(output) }

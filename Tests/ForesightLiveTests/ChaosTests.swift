@@ -1,8 +1,10 @@
 // SIGKILL at random moments: `foresight learn` and `foresight train`, each started again with
 // --resume after every kill, are killed while they start, load, learn and write checkpoints.
 // After every kill the checkpoint on disk must be a whole file that loads and holds no fewer
-// steps than any checkpoint seen before; the next run must resume from exactly those steps. A
-// fifth of the kills wait for a checkpoint's temporary file to appear, to land inside a write.
+// steps than any checkpoint seen before, and at most one checkpoint interval fewer than the
+// killed run had done (its --heartbeat file says how many); the next run must resume from
+// exactly those steps. A fifth of the kills wait for a checkpoint's temporary file to appear,
+// to land inside a write.
 //
 // FORESIGHT_CHAOS_KILLS sets the kills per command (default 50), FORESIGHT_CHAOS_SEED the
 // moments (default: a new seed, printed with any failure).
@@ -24,12 +26,17 @@ final class ChaosTests: XCTestCase {
         try? FileManager.default.removeItem(at: folder)
     }
 
+    /// Steps between checkpoints: at most this many may be lost by a kill.
+    private let interval = 2
+    private var heartbeat: String { folder.appendingPathComponent("heartbeat").path }
+
     private var kills: Int { ProcessInfo.processInfo.environment["FORESIGHT_CHAOS_KILLS"].flatMap { Int($0) } ?? 50 }
 
     func testLearnSurvivesRandomKills() throws {
         let checkpoint = folder.appendingPathComponent("live.safetensors").path
         try survivesRandomKills(checkpoint: checkpoint, resumedLine: "resumed from \(checkpoint) at step ") { resume in
-            ["learn", "--as-fast-as-possible", "--checkpoint", checkpoint, "--checkpoint-every", "2", "--replay", "32", "--seconds", "60"]
+            ["learn", "--as-fast-as-possible", "--checkpoint", checkpoint, "--checkpoint-every", "\(interval)", "--replay", "32", "--seconds", "60",
+             "--heartbeat", heartbeat]
                 + (resume ? ["--resume"] : [])
         }
     }
@@ -44,7 +51,8 @@ final class ChaosTests: XCTestCase {
         try data.write(to: clip)
         let model = folder.appendingPathComponent("next-frame.safetensors").path
         try survivesRandomKills(checkpoint: model, resumedLine: "resumed from \(model) at step ") { resume in
-            ["train", "--method", "next-frame", "--data", clip.path, "--steps", "1000000", "--checkpoint-every", "2", "-o", model]
+            ["train", "--method", "next-frame", "--data", clip.path, "--steps", "1000000", "--checkpoint-every", "\(interval)", "-o", model,
+             "--heartbeat", heartbeat]
                 + (resume ? ["--resume"] : [])
         }
     }
@@ -58,7 +66,7 @@ final class ChaosTests: XCTestCase {
         let folderPath = (checkpoint as NSString).deletingLastPathComponent
         let partialPrefix = "." + (checkpoint as NSString).lastPathComponent + ".partial-"
         var savedSteps: Int? = nil     // the checkpoint's steps after the last kill (nil: none yet)
-        var insideWrites = 0, resumes = 0, mostSteps = 0
+        var insideWrites = 0, resumes = 0, mostSteps = 0, mostLost = 0, lostMeasured = 0
         for round in 0..<kills {
             let resume = savedSteps != nil
             let run = try RunningForesight(command(resume))
@@ -99,6 +107,15 @@ final class ChaosTests: XCTestCase {
                 return
             }
             XCTAssertGreaterThanOrEqual(steps, highest, "round \(round), \(context): the checkpoint went back")
+            // The steps the killed run had done, from its heartbeat (none when it was killed before
+            // its first beat): at most one interval of them may be missing from the checkpoint.
+            if let beat = try? Heartbeat.read(heartbeat) {
+                let lost = beat.steps - steps
+                XCTAssertLessThanOrEqual(lost, interval, "round \(round), \(context): \(lost) steps lost (heartbeat \(beat), checkpoint \(steps))")
+                XCTAssertLessThanOrEqual(beat.saved, steps, "round \(round), \(context): the heartbeat says more was saved than the file holds")
+                mostLost = max(mostLost, lost)
+                lostMeasured += 1
+            }
             savedSteps = steps
             mostSteps = max(mostSteps, steps)
         }
@@ -108,6 +125,7 @@ final class ChaosTests: XCTestCase {
         XCTAssertGreaterThan(insideWrites, 0, "\(context): no kill landed inside a checkpoint write")
         XCTAssertGreaterThan(resumes, kills / 2, "\(context): too few runs got as far as resuming")
         XCTAssertGreaterThan(mostSteps, 10, "\(context): learning made no progress across the kills")
-        print("chaos \(command(false).first!): \(kills) kills, \(insideWrites) inside checkpoint writes, \(resumes) resumed, \(mostSteps) steps at the end, \(context)")
+        XCTAssertGreaterThan(lostMeasured, kills / 2, "\(context): too few kills found a heartbeat to measure the steps lost")
+        print("chaos \(command(false).first!): \(kills) kills, \(insideWrites) inside checkpoint writes, \(resumes) resumed, \(mostSteps) steps at the end; steps lost per kill at most \(mostLost) (checkpoint every \(interval), measured on \(lostMeasured) kills), \(context)")
     }
 }
