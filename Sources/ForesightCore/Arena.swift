@@ -21,11 +21,11 @@ public final class Arena: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
 
     /// Reserves `capacity` bytes, zero-filled.
-    public init(capacity: Int) throws(ArenaError) {
-        guard capacity >= 0 else { throw ArenaError.invalidCapacity(capacity) }
+    public init(capacity: Int) throws(CoreError) {
+        guard capacity >= 0 else { throw CoreError.invalidArenaCapacity(capacity) }
         let bytes = max(Arena.alignment, Arena.roundUp(capacity))
         guard let memory = aligned_alloc(Arena.alignment, bytes) else {
-            throw ArenaError.systemOutOfMemory(requested: bytes)
+            throw CoreError.systemOutOfMemory(requested: bytes)
         }
         memset(memory, 0, bytes)
         self.base = memory
@@ -38,10 +38,10 @@ public final class Arena: @unchecked Sendable {
     public static func roundUp(_ bytes: Int) -> Int { (bytes + alignment - 1) / alignment * alignment }
 
     /// Carves the next tensor out of the block.
-    public func allocate(_ shape: Shape, dtype: DType = .float32, name: String) throws(ArenaError) -> Tensor {
+    public func allocate(_ shape: Shape, dtype: DType = .float32, name: String) throws(CoreError) -> Tensor {
         let bytes = Arena.roundUp(shape.count * dtype.byteSize)
         guard used + bytes <= capacity else {
-            throw ArenaError.outOfSpace(name: name, requested: bytes, used: used, capacity: capacity)
+            throw CoreError.arenaOutOfSpace(name: name, requested: bytes, used: used, capacity: capacity)
         }
         let tensor = Tensor(data: base + used, shape: shape, dtype: dtype, name: name)
         used += bytes
@@ -49,30 +49,15 @@ public final class Arena: @unchecked Sendable {
     }
 
     /// A tensor at a planned offset (the memory planner decides offsets; lifetimes may share bytes).
-    public func tensor(at offset: Int, _ shape: Shape, dtype: DType = .float32, name: String) throws(ArenaError) -> Tensor {
+    public func tensor(at offset: Int, _ shape: Shape, dtype: DType = .float32, name: String) throws(CoreError) -> Tensor {
         let bytes = shape.count * dtype.byteSize
         guard offset >= 0, offset % Arena.alignment == 0, offset + bytes <= capacity else {
-            throw ArenaError.outOfSpace(name: name, requested: bytes, used: offset, capacity: capacity)
+            throw CoreError.arenaOutOfSpace(name: name, requested: bytes, used: offset, capacity: capacity)
         }
         return Tensor(data: base + offset, shape: shape, dtype: dtype, name: name)
     }
 }
 
-/// Why an arena could not give memory.
-public enum ArenaError: Error, Equatable, CustomStringConvertible {
-    case invalidCapacity(Int)
-    case systemOutOfMemory(requested: Int)
-    case outOfSpace(name: String, requested: Int, used: Int, capacity: Int)
-
-    public var description: String {
-        switch self {
-        case let .invalidCapacity(bytes): "arena capacity must not be negative (got \(bytes) bytes)"
-        case let .systemOutOfMemory(bytes): "the system refused \(formatBytes(bytes)) for the arena"
-        case let .outOfSpace(name, requested, used, capacity):
-            "arena out of space for \(name): it needs \(formatBytes(requested)) but only \(formatBytes(max(0, capacity - used))) of \(formatBytes(capacity)) are free"
-        }
-    }
-}
 
 /// Human-readable byte count ("1.50 MiB").
 public func formatBytes(_ bytes: Int) -> String {

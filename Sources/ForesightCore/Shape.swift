@@ -12,22 +12,22 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible, ExpressibleByA
     public let dims: [Int]
 
     /// Creates a shape; every extent must be positive.
-    public init(_ dims: [Int]) throws(ShapeError) {
-        guard !dims.isEmpty else { throw ShapeError.empty }
+    public init(_ dims: [Int]) throws(CoreError) {
+        guard !dims.isEmpty else { throw CoreError.emptyShape }
         for (axis, extent) in dims.enumerated() where extent <= 0 {
-            throw ShapeError.nonPositiveExtent(dims: dims, axis: axis)
+            throw CoreError.nonPositiveExtent(dims: dims, axis: axis)
         }
         var total = 1
         for extent in dims {
             let (product, overflow) = total.multipliedReportingOverflow(by: extent)
-            guard !overflow else { throw ShapeError.tooLarge(dims: dims) }
+            guard !overflow else { throw CoreError.shapeTooLarge(dims: dims) }
             total = product
         }
         self.dims = dims
     }
 
     /// Creates a shape from its extents.
-    public init(_ dims: Int...) throws(ShapeError) { try self.init(dims) }
+    public init(_ dims: Int...) throws(CoreError) { try self.init(dims) }
 
     /// A shape from a literal; the literal must be valid (a programmer error traps).
     public init(arrayLiteral elements: Int...) {
@@ -55,19 +55,3 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible, ExpressibleByA
     public var description: String { "[" + dims.map(String.init).joined(separator: "x") + "]" }
 }
 
-/// Why a shape is not valid.
-public enum ShapeError: Error, Equatable, CustomStringConvertible {
-    case empty
-    case nonPositiveExtent(dims: [Int], axis: Int)
-    case tooLarge(dims: [Int])
-    case mismatch(operation: String, expected: String, got: String)
-
-    public var description: String {
-        switch self {
-        case .empty: "a shape needs at least one axis"
-        case let .nonPositiveExtent(dims, axis): "shape \(dims) has extent \(dims[axis]) on axis \(axis); every extent must be at least 1"
-        case let .tooLarge(dims): "shape \(dims) has more elements than an Int can count"
-        case let .mismatch(operation, expected, got): "\(operation): expected \(expected), got \(got)"
-        }
-    }
-}

@@ -65,7 +65,7 @@ public final class Int8EncoderModel: FrameEmbedder {
         model = try Int8Model(inputShape: EncoderModel.inputShape, input: inputQuantization, convolutions: convolutions,
                               batch: batch, threads: threads)
         guard model.outputShape == [batch] + EncoderModel.outputShape else {
-            throw Int8ConversionError.invalidStoredLayer(tensor: "e3", problem: "the layers produce \(model.outputShape), not [N, 32, 16, 16]")
+            throw ModelError.invalidStoredLayer(tensor: "e3", problem: "the layers produce \(model.outputShape), not [N, 32, 16, 16]")
         }
         self.batch = batch
         self.inputQuantization = inputQuantization
@@ -112,9 +112,9 @@ public final class Int8EncoderModel: FrameEmbedder {
         let (inputQuantization, convolutions) = try Int8EncoderModel.read(file)
         do {
             try self.init(input: inputQuantization, convolutions: convolutions, batch: batch, threads: threads, metadata: file.metadata)
-        } catch let error as Int8ConversionError {
+        } catch let error as ModelError {
             throw ModelFileError(path: file.path, problem: "\(error)")
-        } catch let error as QuantizationError {
+        } catch let error as CoreError {
             throw ModelFileError(path: file.path, problem: "\(error)")
         }
     }

@@ -87,14 +87,14 @@ public final class Graph {
     @discardableResult
     public func apply(_ operation: any Operation, _ inputs: [TensorID], name: String) throws -> TensorID {
         for input in inputs {
-            guard input.index < tensors.count else { throw GraphError.unknownTensor(input.index, operation: name) }
+            guard input.index < tensors.count else { throw ModelError.unknownTensor(input.index, operation: name) }
         }
         let shapes = inputs.map { tensors[$0.index].shape }
         let outputShape: Shape
         do {
             outputShape = try operation.outputShape(shapes, dtypes: inputs.map { tensors[$0.index].dtype })
         } catch {
-            throw GraphError.invalidOperation(name: name, reason: "\(error)")
+            throw ModelError.invalidOperation(name: name, reason: "\(error)")
         }
         let requiresGradient = inputs.contains { tensors[$0.index].requiresGradient }
         let output = try add(TensorInfo(name: name, shape: outputShape, dtype: .float32, role: .activation,
@@ -112,7 +112,7 @@ public final class Graph {
     }
 
     private func add(_ info: TensorInfo) throws -> TensorID {
-        guard !names.contains(info.name) else { throw GraphError.duplicateName(info.name) }
+        guard !names.contains(info.name) else { throw ModelError.duplicateName(info.name) }
         names.insert(info.name)
         tensors.append(info)
         return TensorID(index: tensors.count - 1)
@@ -134,17 +134,3 @@ public final class Graph {
     }
 }
 
-/// Why a graph could not be built.
-public enum GraphError: Error, CustomStringConvertible, Equatable {
-    case duplicateName(String)
-    case unknownTensor(Int, operation: String)
-    case invalidOperation(name: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case let .duplicateName(name): "a tensor called \(name) exists already; names in a graph must be unique"
-        case let .unknownTensor(index, operation): "\(operation) refers to tensor %\(index), which is not in this graph"
-        case let .invalidOperation(name, reason): "\(name): \(reason)"
-        }
-    }
-}

@@ -15,7 +15,7 @@ extension Graph {
                        groups: Int = 1, bias: Bool = true, initializer: Initializer? = nil, name: String) throws -> TensorID {
         let inChannels = shape(x).rank == 4 ? shape(x)[1] : 0
         guard inChannels > 0, groups > 0, inChannels % groups == 0, outChannels > 0 else {
-            throw GraphError.invalidOperation(name: name, reason: "conv2d needs an input [N, C, H, W] with C divisible by groups (\(groups)); got \(shape(x))")
+            throw ModelError.invalidOperation(name: name, reason: "conv2d needs an input [N, C, H, W] with C divisible by groups (\(groups)); got \(shape(x))")
         }
         let fanIn = inChannels / groups * kernel * kernel
         let weight = try parameter(name + ".weight", [outChannels, inChannels / groups, kernel, kernel], initializer: initializer ?? .fanIn(fanIn))

@@ -19,7 +19,7 @@ extension Graph {
     public func convGRU(_ x: TensorID, steps: Int, hidden: Int, kernel: Int = 3, name: String) throws -> TensorID {
         let xShape = shape(x)
         guard xShape.rank == 4, steps >= 1, xShape[0] % steps == 0, hidden > 0, kernel > 0, kernel % 2 == 1 else {
-            throw GraphError.invalidOperation(name: name, reason: "a convolutional GRU needs frames [N*steps, C, H, W], steps >= 1, hidden > 0 and an odd kernel; got \(xShape), steps \(steps), hidden \(hidden), kernel \(kernel)")
+            throw ModelError.invalidOperation(name: name, reason: "a convolutional GRU needs frames [N*steps, C, H, W], steps >= 1, hidden > 0 and an odd kernel; got \(xShape), steps \(steps), hidden \(hidden), kernel \(kernel)")
         }
         let rows = 3 * hidden, fanIn = hidden * kernel * kernel
         let weightX = try parameter(name + ".weight_x", [rows, xShape[1], kernel, kernel], initializer: .fanIn(fanIn))

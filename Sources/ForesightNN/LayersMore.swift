@@ -58,7 +58,7 @@ extension Graph {
     public func groupNorm(_ x: TensorID, groups: Int, name: String) throws -> TensorID {
         let xShape = shape(x)
         guard xShape.rank == 4 else {
-            throw GraphError.invalidOperation(name: name, reason: "group norm needs an input [N, C, H, W]; got \(xShape)")
+            throw ModelError.invalidOperation(name: name, reason: "group norm needs an input [N, C, H, W]; got \(xShape)")
         }
         let gamma = try parameter(name + ".weight", [xShape[1]], initializer: .ones)
         let beta = try parameter(name + ".bias", [xShape[1]], initializer: .zeros)

@@ -32,7 +32,7 @@ extension Graph {
     private func recurrent(_ x: TensorID, cell: RecurrentCell, hidden: Int, name: String) throws -> TensorID {
         let xShape = shape(x)
         guard xShape.rank == 3, hidden > 0 else {
-            throw GraphError.invalidOperation(name: name, reason: "a recurrent layer needs an input [N, T, features] and hidden > 0; got \(xShape), hidden \(hidden)")
+            throw ModelError.invalidOperation(name: name, reason: "a recurrent layer needs an input [N, T, features] and hidden > 0; got \(xShape), hidden \(hidden)")
         }
         let rows = cell.gates * hidden
         let weightIH = try parameter(name + ".weight_ih", [rows, xShape[2]], initializer: .fanIn(hidden))
@@ -56,7 +56,7 @@ extension Graph {
                             name: String) throws -> (loss: TensorID, operation: InfoNCEOperation) {
         let contextShape = shape(context), encodingShape = shape(encodings)
         guard contextShape.rank == 3, encodingShape.rank == 3, predictionSteps >= 1 else {
-            throw GraphError.invalidOperation(name: name, reason: "InfoNCE needs context [N, T, D], encodings [N, T, E] and at least one step ahead; got \(contextShape), \(encodingShape), \(predictionSteps) steps")
+            throw ModelError.invalidOperation(name: name, reason: "InfoNCE needs context [N, T, D], encodings [N, T, E] and at least one step ahead; got \(contextShape), \(encodingShape), \(predictionSteps) steps")
         }
         let weight = try parameter(name + ".weight", [predictionSteps, encodingShape[2], contextShape[2]],
                                    initializer: .fanIn(contextShape[2]))

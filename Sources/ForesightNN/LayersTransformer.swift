@@ -28,7 +28,7 @@ extension Graph {
     public func positionalEmbedding(_ x: TensorID, name: String) throws -> TensorID {
         let xShape = shape(x)
         guard xShape.rank == 3 else {
-            throw GraphError.invalidOperation(name: name, reason: "positional embedding needs tokens [N, T, D]; got \(xShape)")
+            throw ModelError.invalidOperation(name: name, reason: "positional embedding needs tokens [N, T, D]; got \(xShape)")
         }
         let positions = try parameter(name + ".weight", [xShape[1], xShape[2]], initializer: .normal(standardDeviation: 0.02))
         return try apply(AddPositionsOperation(), [x, positions], name: name)
@@ -61,7 +61,7 @@ extension Graph {
     public func selfAttention(_ x: TensorID, heads: Int, causal: Bool = false, name: String) throws -> TensorID {
         let xShape = shape(x)
         guard xShape.rank == 3, heads >= 1, xShape[2] % heads == 0 else {
-            throw GraphError.invalidOperation(name: name, reason: "self-attention needs tokens [N, T, D] with D divisible by \(heads) heads; got \(xShape)")
+            throw ModelError.invalidOperation(name: name, reason: "self-attention needs tokens [N, T, D] with D divisible by \(heads) heads; got \(xShape)")
         }
         let qkv = try linear(x, outFeatures: 3 * xShape[2], name: name + ".qkv")
         let heads = try apply(MultiHeadAttentionOperation(heads: heads, causal: causal), [qkv], name: name + ".heads")

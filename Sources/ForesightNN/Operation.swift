@@ -58,14 +58,14 @@ extension Operation {
 /// Throws a shape mismatch unless `condition` holds.
 @inline(__always)
 func require(_ condition: Bool, _ operation: String, expected: @autoclosure () -> String, got: @autoclosure () -> String) throws {
-    if !condition { throw ShapeError.mismatch(operation: operation, expected: expected(), got: got()) }
+    if !condition { throw CoreError.shapeMismatch(operation: operation, expected: expected(), got: got()) }
 }
 
 /// Throws unless every operand is float32.
 @inline(__always)
 func requireFloat(_ dtypes: [DType], _ operation: String) throws {
     for (index, dtype) in dtypes.enumerated() where dtype != .float32 {
-        throw ShapeError.mismatch(operation: operation, expected: "float32 operands", got: "\(dtype) operand \(index)")
+        throw CoreError.shapeMismatch(operation: operation, expected: "float32 operands", got: "\(dtype) operand \(index)")
     }
 }
 

@@ -23,13 +23,9 @@ public protocol Optimizer: AnyObject {
     var stepCount: Int { get set }
 }
 
-/// Why an optimizer's hyper-parameters are not usable.
-public struct OptimizerError: Error, CustomStringConvertible {
-    public let description: String
-}
 
 private func check(_ condition: Bool, _ message: @autoclosure () -> String) throws {
-    if !condition { throw OptimizerError(description: message()) }
+    if !condition { throw ModelError.invalidOptimizerSetting(message()) }
 }
 
 /// Stochastic gradient descent with momentum (PyTorch's formulation) and L2 weight decay.

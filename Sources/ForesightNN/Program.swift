@@ -41,24 +41,6 @@ public struct MemoryReport: Sendable, CustomStringConvertible {
     }
 }
 
-/// Why a program cannot be made or run.
-public enum ProgramError: Error, CustomStringConvertible {
-    case overBudget(budget: Int, report: MemoryReport)
-    case lossNotScalar(String, Shape)
-    case nonFiniteLoss(step: Int, value: Float)
-    case invalidClipNorm(Float)
-
-    public var description: String {
-        switch self {
-        case let .overBudget(budget, report):
-            "the model needs \(formatBytes(report.total)) but the budget is \(formatBytes(budget)); shrink the batch, the input size or the channel counts:\n\(report)"
-        case let .lossNotScalar(name, shape): "the loss \(name) must be a single value, but its shape is \(shape)"
-        case let .nonFiniteLoss(step, value):
-            "the loss became \(value) at step \(step); the parameters were left as they were before this step (lower the learning rate or enable gradient clipping)"
-        case let .invalidClipNorm(value): "the gradient clipping norm must be positive and finite (got \(value))"
-        }
-    }
-}
 
 /// A planned, bound graph: run `forward()` for inference or `step()` to train.
 ///
@@ -75,7 +57,7 @@ public final class Program: @unchecked Sendable {
     public let optimizer: (any Optimizer)?
     /// Global gradient-norm clipping (nil: off).
     public var clipGradientNorm: Float? {
-        didSet { precondition(clipGradientNorm.map { $0 > 0 && $0.isFinite } ?? true, "\(ProgramError.invalidClipNorm(clipGradientNorm!))") }
+        didSet { precondition(clipGradientNorm.map { $0 > 0 && $0.isFinite } ?? true, "\(ModelError.invalidClipNorm(clipGradientNorm!))") }
     }
     /// The scalar loss trained by `step()`.
     public let loss: TensorID?
@@ -92,7 +74,7 @@ public final class Program: @unchecked Sendable {
     public init(_ graph: Graph, loss: TensorID? = nil, optimizer: (any Optimizer)? = nil, threads: Int = 1,
                 budget: Int? = nil, seed: UInt64 = 0) throws {
         precondition(threads >= 1, "threads must be at least 1, got \(threads)")
-        if let loss, graph[loss].shape.count != 1 { throw ProgramError.lossNotScalar(graph[loss].name, graph[loss].shape) }
+        if let loss, graph[loss].shape.count != 1 { throw ModelError.lossNotScalar(graph[loss].name, graph[loss].shape) }
         self.graph = graph
         self.loss = loss
         self.optimizer = optimizer
@@ -177,7 +159,7 @@ public final class Program: @unchecked Sendable {
         let scratchBytes = Arena.roundUp((nodes.map { $0.operation.scratchFloats(threads: threads) }.max() ?? 0) * 4)
         report.scratch = scratchBytes
         self.memory = report
-        if let budget, report.total > budget { throw ProgramError.overBudget(budget: budget, report: report) }
+        if let budget, report.total > budget { throw ModelError.overBudget(budget: budget, report: report) }
 
         let arena = try Arena(capacity: report.total)
         self.arena = arena
@@ -320,7 +302,7 @@ public final class Program: @unchecked Sendable {
     public func finishStep() throws -> Float {
         guard let optimizer else { preconditionFailure("finishStep() needs a program built with an optimizer") }
         let value = lossValue
-        guard value.isFinite else { throw ProgramError.nonFiniteLoss(step: optimizer.stepCount + 1, value: value) }
+        guard value.isFinite else { throw ModelError.nonFiniteLoss(step: optimizer.stepCount + 1, value: value) }
         backward()
         clipAndUpdate(optimizer)
         return value
@@ -373,7 +355,7 @@ extension Program {
                 node.operation.forward(pool: pool)
                 forwardTimes[index] += MonotonicClock.nanoseconds() - start
             }
-            guard lossValue.isFinite else { throw ProgramError.nonFiniteLoss(step: optimizer.stepCount + 1, value: lossValue) }
+            guard lossValue.isFinite else { throw ModelError.nonFiniteLoss(step: optimizer.stepCount + 1, value: lossValue) }
             for id in parameters { gradient(id)!.zero() }
             for index in stride(from: nodes.count - 1, through: 0, by: -1) {
                 let start = MonotonicClock.nanoseconds()

@@ -36,7 +36,7 @@ public final class CLIPLossOperation: ForesightNN.Operation {
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
         guard inputs.count == 2, inputs[0].rank == 2, inputs[0] == inputs[1], dtypes.allSatisfy({ $0 == .float32 }), inputs[0][0] >= 2 else {
-            throw ShapeError.mismatch(operation: "clipLoss", expected: "two float32 inputs of one shape [B, P] with B >= 2", got: "\(inputs) \(dtypes)")
+            throw CoreError.shapeMismatch(operation: "clipLoss", expected: "two float32 inputs of one shape [B, P] with B >= 2", got: "\(inputs) \(dtypes)")
         }
         rows = inputs[0][0]; features = inputs[0][1]
         return [1]

@@ -12,7 +12,7 @@ import ForesightCore
 import ForesightNN
 
 private func check(_ condition: Bool, _ operation: String, expected: @autoclosure () -> String, got: @autoclosure () -> String) throws {
-    if !condition { throw ShapeError.mismatch(operation: operation, expected: expected(), got: got()) }
+    if !condition { throw CoreError.shapeMismatch(operation: operation, expected: expected(), got: got()) }
 }
 
 /// Normalises the rows of x [rows, p] into u; `inverseNorms` [rows], when given, gets 1 / |x_i|.

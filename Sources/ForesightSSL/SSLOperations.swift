@@ -10,7 +10,7 @@ import ForesightCore
 import ForesightNN
 
 private func check(_ condition: Bool, _ operation: String, expected: @autoclosure () -> String, got: @autoclosure () -> String) throws {
-    if !condition { throw ShapeError.mismatch(operation: operation, expected: expected(), got: got()) }
+    if !condition { throw CoreError.shapeMismatch(operation: operation, expected: expected(), got: got()) }
 }
 
 /// Mean over the spatial axes: x [N, C, H, W] -> [N, C].

@@ -61,7 +61,7 @@ public struct FrameEncoder: ImageBackbone, Equatable {
     private func maps(_ graph: Graph, _ images: TensorID, name: String) throws -> TensorID {
         let shape = graph.shape(images)
         guard shape.rank == 4, shape[2] % 4 == 0, shape[3] % 4 == 0 else {
-            throw GraphError.invalidOperation(name: name, reason: "a frame encoder needs images [N, C, H, W] with H and W divisible by 4; got \(shape)")
+            throw ModelError.invalidOperation(name: name, reason: "a frame encoder needs images [N, C, H, W] with H and W divisible by 4; got \(shape)")
         }
         let hidden = try graph.relu(try graph.conv2d(images, outChannels: width, kernel: 3, stride: 2, padding: 1, name: name + ".1"))
         return try graph.relu(try graph.conv2d(hidden, outChannels: width, kernel: 3, stride: 2, padding: 1, name: name + ".2"))
@@ -101,7 +101,7 @@ public struct FramePredictionEncoder: ImageBackbone, Equatable {
     public func build(_ graph: Graph, _ images: TensorID, name: String) throws -> TensorID {
         let shape = graph.shape(images)
         guard shape.rank == 4, shape[1] == 1, shape[2] % 4 == 0, shape[3] % 4 == 0 else {
-            throw GraphError.invalidOperation(name: name, reason: "a frame prediction encoder needs greyscale images [N, 1, H, W] with H and W divisible by 4; got \(shape)")
+            throw ModelError.invalidOperation(name: name, reason: "a frame prediction encoder needs greyscale images [N, 1, H, W] with H and W divisible by 4; got \(shape)")
         }
         // [N, 1, H, W] -> [N, K, H, W], one copy at a time.
         var stacked = images

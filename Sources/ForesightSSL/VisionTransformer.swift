@@ -112,7 +112,7 @@ public struct TextTransformer: Sendable {
     public func build(_ graph: Graph, _ ids: TensorID, name: String, rows: TensorID? = nil) throws -> TensorID {
         let idShape = graph.shape(ids)
         guard idShape.dims.count == 2, idShape[1] == context else {
-            throw GraphError.invalidOperation(name: name, reason: "text transformer needs ids [N, \(context)]; got \(idShape)")
+            throw ModelError.invalidOperation(name: name, reason: "text transformer needs ids [N, \(context)]; got \(idShape)")
         }
         var h = try graph.tokenEmbedding(ids, vocabulary: vocabulary, dimension: dimension, name: name + ".embed")
         h = try graph.positionalEmbedding(h, name: name + ".positions")

@@ -5,9 +5,9 @@ import XCTest
 
 final class CoreTests: XCTestCase {
     func testShapeRejectsBadExtents() {
-        XCTAssertThrowsError(try Shape([])) { XCTAssertEqual($0 as? ShapeError, .empty) }
+        XCTAssertThrowsError(try Shape([])) { XCTAssertEqual($0 as? CoreError, .emptyShape) }
         XCTAssertThrowsError(try Shape(2, 0, 3)) { error in
-            XCTAssertEqual(error as? ShapeError, .nonPositiveExtent(dims: [2, 0, 3], axis: 1))
+            XCTAssertEqual(error as? CoreError, .nonPositiveExtent(dims: [2, 0, 3], axis: 1))
             XCTAssertTrue("\(error)".contains("axis 1"))
         }
         XCTAssertThrowsError(try Shape(1 << 40, 1 << 40))
@@ -23,7 +23,7 @@ final class CoreTests: XCTestCase {
         XCTAssertEqual(Int(bitPattern: first.data) % Arena.alignment, 0)
         XCTAssertEqual(arena.used, 448)
         XCTAssertThrowsError(try arena.allocate(Shape(200), name: "second")) { error in
-            guard case let .outOfSpace(name, requested, used, capacity) = error as? ArenaError else {
+            guard case let .arenaOutOfSpace(name, requested, used, capacity) = error as? CoreError else {
                 return XCTFail("unexpected \(error)")
             }
             XCTAssertEqual(name, "second")

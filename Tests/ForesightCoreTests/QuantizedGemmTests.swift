@@ -166,7 +166,7 @@ final class QuantizedGemmTests: XCTestCase {
     func testZeroAndNaNScalesAreClearErrors() throws {
         for scale: Float in [0, .nan, -0.5, .infinity] {
             XCTAssertThrowsError(try ActivationQuantization(scale: scale, zeroPoint: 0, tensor: "e2.out")) { error in
-                guard case let .invalidScale(tensor, _)? = error as? QuantizationError else { return XCTFail("unexpected \(error)") }
+                guard case let .invalidScale(tensor, _)? = error as? CoreError else { return XCTFail("unexpected \(error)") }
                 XCTAssertEqual(tensor, "e2.out")
                 XCTAssertTrue("\(error)".contains("e2.out") && "\(error)".contains("scale"), "\(error)")
             }
@@ -174,7 +174,7 @@ final class QuantizedGemmTests: XCTestCase {
         XCTAssertThrowsError(try ActivationQuantization(scale: 0.1, zeroPoint: 256, tensor: "x"))
         // A scale whose code 255 would dequantize to infinity (found by fuzzing int8 files).
         XCTAssertThrowsError(try ActivationQuantization(scale: 1e37, zeroPoint: 0, tensor: "e3.output_scale")) { error in
-            guard case .scaleTooLarge("e3.output_scale", 1e37)? = error as? QuantizationError else { return XCTFail("unexpected \(error)") }
+            guard case .scaleTooLarge("e3.output_scale", 1e37)? = error as? CoreError else { return XCTFail("unexpected \(error)") }
         }
         let largest = try ActivationQuantization(scale: ActivationQuantization.largestScale, zeroPoint: 0, tensor: "x")
         XCTAssertTrue(largest.dequantize(255).isFinite)

@@ -42,7 +42,7 @@ final class ProgramTests: XCTestCase {
     func testOverBudgetSaysWhatTakesTheSpace() throws {
         let model = try Models.pc64(batch: 8)
         XCTAssertThrowsError(try Program(model.graph, loss: model.loss, optimizer: Adam(), budget: 1 << 20)) { error in
-            guard case let ProgramError.overBudget(budget, report) = error else { return XCTFail("unexpected \(error)") }
+            guard case let ModelError.overBudget(budget, report) = error else { return XCTFail("unexpected \(error)") }
             XCTAssertEqual(budget, 1 << 20)
             XCTAssertGreaterThan(report.total, budget)
             let message = "\(error)"
@@ -64,7 +64,9 @@ final class ProgramTests: XCTestCase {
         XCTAssertThrowsError(try graph.mseLoss(x, target, name: "loss")) { error in
             XCTAssertTrue("\(error)".contains("shape"), "\(error)")
         }
-        XCTAssertThrowsError(try graph.input("x", [1])) { XCTAssertEqual($0 as? GraphError, .duplicateName("x")) }
+        XCTAssertThrowsError(try graph.input("x", [1])) {
+            guard case .duplicateName("x")? = $0 as? ModelError else { return XCTFail("unexpected \($0)") }
+        }
         XCTAssertThrowsError(try graph.input("negative", [2, -1]))
     }
 
@@ -78,7 +80,7 @@ final class ProgramTests: XCTestCase {
         let before = program.tensor(weight).toArray()
         program.tensor(model.target).floats[0] = .nan
         XCTAssertThrowsError(try program.step()) { error in
-            guard case ProgramError.nonFiniteLoss = error else { return XCTFail("unexpected \(error)") }
+            guard case ModelError.nonFiniteLoss = error else { return XCTFail("unexpected \(error)") }
             XCTAssertTrue("\(error)".contains("nan"), "\(error)")
         }
         XCTAssertEqual(program.tensor(weight).toArray(), before)

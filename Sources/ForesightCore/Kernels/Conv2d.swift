@@ -23,24 +23,24 @@ public struct Conv2dGeometry: Sendable, Equatable {
     public init(
         batch: Int, inChannels: Int, height: Int, width: Int, outChannels: Int,
         kernel: Int, stride: Int = 1, padding: Int = 0, groups: Int = 1
-    ) throws(ShapeError) {
+    ) throws(CoreError) {
         let operation = "conv2d"
         guard batch > 0, inChannels > 0, height > 0, width > 0, outChannels > 0 else {
-            throw .mismatch(operation: operation, expected: "positive batch, channels and size",
+            throw .shapeMismatch(operation: operation, expected: "positive batch, channels and size",
                             got: "batch \(batch), in \(inChannels), \(height)x\(width), out \(outChannels)")
         }
         guard kernel > 0, stride > 0, padding >= 0 else {
-            throw .mismatch(operation: operation, expected: "kernel >= 1, stride >= 1, padding >= 0",
+            throw .shapeMismatch(operation: operation, expected: "kernel >= 1, stride >= 1, padding >= 0",
                             got: "kernel \(kernel), stride \(stride), padding \(padding)")
         }
         guard groups > 0, inChannels % groups == 0, outChannels % groups == 0 else {
-            throw .mismatch(operation: operation, expected: "groups dividing input (\(inChannels)) and output (\(outChannels)) channels",
+            throw .shapeMismatch(operation: operation, expected: "groups dividing input (\(inChannels)) and output (\(outChannels)) channels",
                             got: "groups \(groups)")
         }
         let outHeight = (height + 2 * padding - kernel) / stride + 1
         let outWidth = (width + 2 * padding - kernel) / stride + 1
         guard height + 2 * padding >= kernel, width + 2 * padding >= kernel else {
-            throw .mismatch(operation: operation, expected: "a padded input at least as large as the \(kernel)x\(kernel) kernel",
+            throw .shapeMismatch(operation: operation, expected: "a padded input at least as large as the \(kernel)x\(kernel) kernel",
                             got: "\(height)x\(width) with padding \(padding)")
         }
         self.batch = batch; self.inChannels = inChannels; self.height = height; self.width = width

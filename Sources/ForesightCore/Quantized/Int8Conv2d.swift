@@ -141,7 +141,7 @@ public final class Int8Conv2d: @unchecked Sendable {
     /// read from images with border `geometry.padding`, the output written with `outputBorder`.
     public convenience init(_ geometry: Conv2dGeometry, weights: UnsafePointer<Float>, bias floatBias: UnsafePointer<Float>?,
                             input: ActivationQuantization, output: ActivationQuantization, relu: Bool, outputBorder: Int,
-                            name: String = "conv") throws(QuantizationError) {
+                            name: String = "conv") throws(CoreError) {
         let perChannel = geometry.groupInChannels * geometry.kernelHeight * geometry.kernelWidth
         let (codes, scales) = quantizeWeightsPerChannel(UnsafeBufferPointer(start: weights, count: geometry.outChannels * perChannel),
                                                         channels: geometry.outChannels)
@@ -154,7 +154,7 @@ public final class Int8Conv2d: @unchecked Sendable {
     /// file): a zero, negative or NaN scale, or a code outside [-127, 127], throws naming the tensor.
     public init(_ geometry: Conv2dGeometry, weightCodes codes: [Int8], weightScales scales: [Float], bias floatBias: [Float]?,
                 input: ActivationQuantization, output: ActivationQuantization, relu: Bool, outputBorder: Int,
-                name: String = "conv") throws(QuantizationError) {
+                name: String = "conv") throws(CoreError) {
         precondition(geometry.groups == 1, "Int8Conv2d takes one group; use Int8DepthwiseConv2d for depthwise layers")
         let g = geometry
         let perChannel = g.inChannels * g.kernelHeight * g.kernelWidth
@@ -275,7 +275,7 @@ public final class Int8DepthwiseConv2d: @unchecked Sendable {
     /// Quantizes float32 weights [C, 1, K, K] and bias [C].
     public init(_ geometry: Conv2dGeometry, weights floatWeights: UnsafePointer<Float>, bias floatBias: UnsafePointer<Float>?,
                 input: ActivationQuantization, output: ActivationQuantization, relu: Bool, outputBorder: Int,
-                name: String = "depthwise") throws(QuantizationError) {
+                name: String = "depthwise") throws(CoreError) {
         let g = geometry
         precondition(g.groups == g.inChannels && g.outChannels == g.inChannels, "Int8DepthwiseConv2d needs groups = in = out channels")
         self.geometry = g; self.input = input; self.output = output; self.relu = relu

@@ -21,7 +21,7 @@ public struct Int8Add: Sendable {
     let multiplierA: Int64, multiplierB: Int64, shift: Int64
 
     /// An addition for these parameters; scale ratios fixed point cannot hold throw.
-    public init(a: ActivationQuantization, b: ActivationQuantization, output: ActivationQuantization, relu: Bool) throws(QuantizationError) {
+    public init(a: ActivationQuantization, b: ActivationQuantization, output: ActivationQuantization, relu: Bool) throws(CoreError) {
         self.a = a; self.b = b; self.output = output; self.relu = relu
         let ratioA = Double(a.scale) / Double(output.scale), ratioB = Double(b.scale) / Double(output.scale)
         let largest = try FixedPointMultiplier(max(ratioA, ratioB), tensor: "add")
@@ -70,7 +70,7 @@ public func int8ConcatChannels(
     _ a: UnsafePointer<UInt8>, _ aLayout: Int8ImageLayout, _ qa: ActivationQuantization,
     _ b: UnsafePointer<UInt8>, _ bLayout: Int8ImageLayout, _ qb: ActivationQuantization,
     into y: UnsafeMutablePointer<UInt8>, _ yLayout: Int8ImageLayout, _ qy: ActivationQuantization, batch: Int
-) throws(QuantizationError) {
+) throws(CoreError) {
     precondition(yLayout.channels == aLayout.channels + bLayout.channels && yLayout.height == aLayout.height
                  && yLayout.width == aLayout.width && bLayout.height == aLayout.height && bLayout.width == aLayout.width,
                  "int8 concat of \(aLayout) and \(bLayout) into \(yLayout)")

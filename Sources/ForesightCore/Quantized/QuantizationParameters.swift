@@ -5,42 +5,10 @@
 import CKernels
 import Foundation
 
-/// Why quantization parameters are not usable.
-public enum QuantizationError: Error, Equatable, CustomStringConvertible {
-    /// A scale that is zero, negative, infinite or NaN.
-    case invalidScale(tensor: String, scale: Float)
-    /// An activation scale so large that a uint8 code's real value is not a finite float32.
-    case scaleTooLarge(tensor: String, scale: Float)
-    /// A zero point outside the integer range of its type.
-    case invalidZeroPoint(tensor: String, zeroPoint: Int32)
-    /// A calibration range that is not finite or not ordered.
-    case invalidRange(tensor: String, min: Float, max: Float)
-    /// A requantization multiplier that fixed point cannot hold (>= 2^30, negative or not finite).
-    case multiplierOutOfRange(tensor: String, multiplier: Double)
-    /// A stored weight code outside the symmetric range [-127, 127].
-    case invalidWeightCode(tensor: String, index: Int)
-
-    public var description: String {
-        switch self {
-        case let .invalidScale(tensor, scale):
-            "\(tensor): quantization scale \(scale) is not usable; a scale must be positive and finite (the model file or the calibration that produced it is broken)"
-        case let .scaleTooLarge(tensor, scale):
-            "\(tensor): activation scale \(scale) makes uint8 codes worth more than the largest float32; it must be at most \(ActivationQuantization.largestScale)"
-        case let .invalidZeroPoint(tensor, zeroPoint):
-            "\(tensor): zero point \(zeroPoint) is outside [0, 255] of uint8 activations"
-        case let .invalidRange(tensor, min, max):
-            "\(tensor): calibration range [\(min), \(max)] is not a finite, ordered range"
-        case let .invalidWeightCode(tensor, index):
-            "\(tensor): weight code -128 at element \(index) is outside the symmetric int8 range [-127, 127]"
-        case let .multiplierOutOfRange(tensor, multiplier):
-            "\(tensor): requantization multiplier \(multiplier) is outside [0, 2^30); the input, weight and output scales do not fit together"
-        }
-    }
-}
 
 /// Checks that `scale` can be used as a quantization scale.
 @inline(__always)
-func validateScale(_ scale: Float, tensor: String) throws(QuantizationError) {
+func validateScale(_ scale: Float, tensor: String) throws(CoreError) {
     guard scale.isFinite, scale > 0 else { throw .invalidScale(tensor: tensor, scale: scale) }
 }
 
@@ -61,7 +29,7 @@ public struct ActivationQuantization: Sendable, Equatable, Codable {
 
     /// Parameters as stored; a zero, negative or NaN scale, one above `largestScale`, or a zero
     /// point outside [0, 255] throws.
-    public init(scale: Float, zeroPoint: Int32, tensor: String) throws(QuantizationError) {
+    public init(scale: Float, zeroPoint: Int32, tensor: String) throws(CoreError) {
         try validateScale(scale, tensor: tensor)
         guard scale <= Self.largestScale else { throw .scaleTooLarge(tensor: tensor, scale: scale) }
         guard (0...255).contains(zeroPoint) else { throw .invalidZeroPoint(tensor: tensor, zeroPoint: zeroPoint) }
@@ -71,7 +39,7 @@ public struct ActivationQuantization: Sendable, Equatable, Codable {
 
     /// Parameters covering [min, max] widened to contain 0. An all-zero range gets scale 1
     /// (every value is the exact zero point).
-    public init(min: Float, max: Float, tensor: String) throws(QuantizationError) {
+    public init(min: Float, max: Float, tensor: String) throws(CoreError) {
         guard min.isFinite, max.isFinite, min <= max else { throw .invalidRange(tensor: tensor, min: min, max: max) }
         let low = Swift.min(min, 0), high = Swift.max(max, 0)
         let scale = high > low ? (high - low) / 255 : 1
@@ -135,7 +103,7 @@ public struct FixedPointMultiplier: Sendable, Equatable {
 
     /// The fixed-point form of `real`; zero gives multiplier 0. Values >= 2^30, negative or
     /// non-finite throw.
-    public init(_ real: Double, tensor: String) throws(QuantizationError) {
+    public init(_ real: Double, tensor: String) throws(CoreError) {
         guard real.isFinite, real >= 0, real < 0x1p30 else { throw .multiplierOutOfRange(tensor: tensor, multiplier: real) }
         if real == 0 { multiplier = 0; shift = 0; return }
         let exponent = real.exponent + 1                  // real = fraction * 2^exponent, fraction in [0.5, 1)

@@ -65,7 +65,7 @@ public struct ActivationObserver: Sendable {
     }
 
     /// uint8 parameters for the observed range; nothing observed or non-finite values throw.
-    public func quantization(_ method: CalibrationMethod) throws(QuantizationError) -> ActivationQuantization {
+    public func quantization(_ method: CalibrationMethod) throws(CoreError) -> ActivationQuantization {
         let (low, high) = range(method)
         return try ActivationQuantization(min: low, max: high, tensor: name)
     }

@@ -46,7 +46,7 @@ public final class FakeQuantizeOperation: Operation {
     public func bind(_ binding: Binding) { self.binding = binding }
 
     /// The activation quantization of the current range (after at least one batch).
-    public func quantization(tensor: String) throws(QuantizationError) -> ActivationQuantization {
+    public func quantization(tensor: String) throws(CoreError) -> ActivationQuantization {
         guard let range else { throw .invalidRange(tensor: tensor, min: .nan, max: .nan) }
         return try ActivationQuantization(min: range.min, max: range.max, tensor: tensor)
     }

@@ -47,7 +47,7 @@ public final class FloatInferenceModel: ParallelWork, @unchecked Sendable {
             case .upsampleNearest:
                 layers.append(.upsample)
             default:
-                throw Int8ConversionError.unsupported(node: stage.name, reason: "no NHWC float32 form here (supported: conv2d with ReLU, nearest 2x upsampling, a final sigmoid)")
+                throw ModelError.unsupported(node: stage.name, reason: "no NHWC float32 form here (supported: conv2d with ReLU, nearest 2x upsampling, a final sigmoid)")
             }
             layouts.append(FloatImageLayout(height: stage.outputShape[2], width: stage.outputShape[3], channels: stage.outputShape[1],
                                             border: border(after: index)))

@@ -8,23 +8,6 @@
 import Foundation
 import ForesightCore
 
-/// Why a graph could not be converted to int8.
-public enum Int8ConversionError: Error, CustomStringConvertible {
-    case unsupported(node: String, reason: String)
-    case notAChain(from: String, to: String)
-    case noCalibrationData
-    /// A stored layer (a model file) that cannot be rebuilt: the tensor and what is wrong.
-    case invalidStoredLayer(tensor: String, problem: String)
-
-    public var description: String {
-        switch self {
-        case let .unsupported(node, reason): "\(node) cannot run in int8: \(reason)"
-        case let .notAChain(from, to): "no linear chain of operations leads from \(from) to \(to)"
-        case .noCalibrationData: "calibration needs at least one input batch"
-        case let .invalidStoredLayer(tensor, problem): "\(tensor): \(problem)"
-        }
-    }
-}
 
 /// One int8 convolution (3x3 or any square kernel, one group, optional fused ReLU) as a model
 /// file stores it: int8 weight codes, per-output-channel scales, int32 biases and the output's
@@ -94,7 +77,7 @@ package func parseChain(_ graph: Graph, from input: TensorID, to output: TensorI
     var stages: [ChainStage] = []
     var current = input
     var shape = graph.shape(input).dims
-    guard shape.count == 4 else { throw Int8ConversionError.unsupported(node: graph[input].name, reason: "the input must be [N, C, H, W], not \(graph.shape(input))") }
+    guard shape.count == 4 else { throw ModelError.unsupported(node: graph[input].name, reason: "the input must be [N, C, H, W], not \(graph.shape(input))") }
     shape[0] = batch
     let nodes = graph.nodes
     /// `id` itself, or the float parameter behind it when a fake quantizer produces it.
@@ -104,7 +87,7 @@ package func parseChain(_ graph: Graph, from input: TensorID, to output: TensorI
     }
     while current != output {
         guard let index = nodes.firstIndex(where: { $0.inputs.first == current }) else {
-            throw Int8ConversionError.notAChain(from: graph[input].name, to: graph[output].name)
+            throw ModelError.notAChain(from: graph[input].name, to: graph[output].name)
         }
         let node = nodes[index]
         var produced = node.output
@@ -120,7 +103,7 @@ package func parseChain(_ graph: Graph, from input: TensorID, to output: TensorI
             let g = try Conv2dGeometry(batch: batch, inChannels: shape[1], height: shape[2], width: shape[3], outChannels: weightShape[0],
                                        kernel: weightShape[2], stride: stride, padding: padding, groups: groups)
             guard groups == 1 || (groups == shape[1] && weightShape[0] == shape[1]) else {
-                throw Int8ConversionError.unsupported(node: node.name, reason: "grouped convolutions other than depthwise")
+                throw ModelError.unsupported(node: node.name, reason: "grouped convolutions other than depthwise")
             }
             var relu = false
             if node.output != output, let next = nodes.first(where: { $0.inputs.first == node.output }),
@@ -143,11 +126,11 @@ package func parseChain(_ graph: Graph, from input: TensorID, to output: TensorI
         case .activation(.sigmoid) where node.output == output:
             operation = .sigmoid
         case .activation, .upsample2x, .pool2d:
-            throw Int8ConversionError.unsupported(node: node.name, reason: "\(node.operation.inferenceForm) has no int8 form here (supported: conv2d with ReLU, depthwise conv2d, nearest 2x upsampling, 2x2 pooling, a final sigmoid)")
+            throw ModelError.unsupported(node: node.name, reason: "\(node.operation.inferenceForm) has no int8 form here (supported: conv2d with ReLU, depthwise conv2d, nearest 2x upsampling, 2x2 pooling, a final sigmoid)")
         case .trainingOnly:
-            throw Int8ConversionError.unsupported(node: node.name, reason: "\(type(of: node.operation)) exists only for training; end the chain before it")
+            throw ModelError.unsupported(node: node.name, reason: "\(type(of: node.operation)) exists only for training; end the chain before it")
         case let .notLowered(what):
-            throw Int8ConversionError.unsupported(node: node.name, reason: "\(what) has no inference lowering yet (supported: conv2d with ReLU, depthwise conv2d, nearest 2x upsampling, 2x2 pooling, a final sigmoid)")
+            throw ModelError.unsupported(node: node.name, reason: "\(what) has no inference lowering yet (supported: conv2d with ReLU, depthwise conv2d, nearest 2x upsampling, 2x2 pooling, a final sigmoid)")
         }
         stages.append(ChainStage(name: graph[produced].name, operation: operation, inputShape: shape, outputShape: outputShape,
                                  parameterNames: parameterNames))
@@ -275,11 +258,11 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
     public convenience init(graph: Graph, from input: TensorID, to output: TensorID, batch: Int,
                             parameter: (TensorID) -> UnsafePointer<Float>, calibration: [[Float]],
                             method: CalibrationMethod = .minMax, threads: Int = 1) throws {
-        guard !calibration.isEmpty else { throw Int8ConversionError.noCalibrationData }
+        guard !calibration.isEmpty else { throw ModelError.noCalibrationData }
         let stages = try parseChain(graph, from: input, to: output, batch: batch, parameter: parameter)
         let floatSigmoid = { if case .sigmoid = stages.last?.operation { true } else { false } }()
         let integerStages = floatSigmoid ? Array(stages.dropLast()) : stages
-        guard !integerStages.isEmpty else { throw Int8ConversionError.unsupported(node: graph[output].name, reason: "nothing to run in int8") }
+        guard !integerStages.isEmpty else { throw ModelError.unsupported(node: graph[output].name, reason: "nothing to run in int8") }
 
         // Calibrate: observe the input and every int8 stage's output over the batches.
         let reference = FloatChain(integerStages)
@@ -352,15 +335,15 @@ public final class Int8Model: ParallelWork, @unchecked Sendable {
                             convolutions: [Int8StoredConvolution], batch: Int, threads: Int = 1) throws {
         precondition(batch >= 1 && threads >= 1, "batch \(batch) and threads \(threads) must be at least 1")
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
-            throw Int8ConversionError.invalidStoredLayer(tensor: "input", problem: "shape \(inputShape) is not [C, H, W]")
+            throw ModelError.invalidStoredLayer(tensor: "input", problem: "shape \(inputShape) is not [C, H, W]")
         }
-        guard !convolutions.isEmpty else { throw Int8ConversionError.invalidStoredLayer(tensor: "model", problem: "holds no layers") }
+        guard !convolutions.isEmpty else { throw ModelError.invalidStoredLayer(tensor: "model", problem: "holds no layers") }
         var shape = [batch] + inputShape
         var layers: [Layer] = [], quantizations: [ActivationQuantization] = []
         var layouts = [Int8ImageLayout(height: shape[2], width: shape[3], channels: shape[1], border: convolutions[0].padding)]
         var previous = inputQuantization
         for (index, stored) in convolutions.enumerated() {
-            func fail(_ tensor: String, _ problem: String) -> Int8ConversionError { .invalidStoredLayer(tensor: stored.name + "." + tensor, problem: problem) }
+            func fail(_ tensor: String, _ problem: String) -> ModelError { .invalidStoredLayer(tensor: stored.name + "." + tensor, problem: problem) }
             let g: Conv2dGeometry
             do {
                 g = try Conv2dGeometry(batch: batch, inChannels: shape[1], height: shape[2], width: shape[3], outChannels: stored.outChannels,
