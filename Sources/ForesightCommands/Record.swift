@@ -101,7 +101,7 @@ struct Record: ParsableCommand {
         var written = 0, droppedByDriver = 0
         var firstTimestamp: UInt64? = nil, lastSequence: UInt32? = nil, elapsed = 0.0
         while written < limit && elapsed < duration && interrupted == 0 {
-            do throws(CameraError) {
+            do throws(SensorError) {
                 try device.readFrame(timeoutMilliseconds: 2000) { bytes, info in
                     if let lastSequence, info.sequence > lastSequence + 1 { droppedByDriver += Int(info.sequence - lastSequence - 1) }
                     lastSequence = info.sequence
@@ -111,7 +111,7 @@ struct Record: ParsableCommand {
                     planes.withUnsafeMutableBytes { repack(bytes, device, chroma, into: $0) }
                 }
             } catch {
-                if case .timeout = error, interrupted != 0 { break }  // Ctrl-C during the wait
+                if case .cameraTimeout = error, interrupted != 0 { break }  // Ctrl-C during the wait
                 throw error
             }
             try writer.writeFrame(planes: planes)

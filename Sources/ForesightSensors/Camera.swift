@@ -8,52 +8,15 @@ import CV4L2
 import Glibc
 import ForesightIO
 
-/// What can go wrong with a camera, worded for the person at the robot.
-public enum CameraError: Error, Equatable, CustomStringConvertible, Sendable {
-    /// No device node at the path (unplugged, or a wrong number).
-    case noSuchDevice(path: String)
-    /// Another program is using the camera.
-    case busy(path: String)
-    /// The user may not open the device node.
-    case permissionDenied(path: String)
-    /// The node exists but is not a video capture device (e.g. a metadata node).
-    case notACaptureDevice(path: String)
-    /// The camera refused the format, size or frame rate asked for.
-    case formatRejected(path: String, reason: String)
-    /// The camera disappeared while streaming (unplugged, driver unbound).
-    case deviceGone(path: String)
-    /// No frame arrived within the time allowed.
-    case timeout(path: String, milliseconds: Int)
-    /// Any other failing system call, with its errno.
-    case system(path: String, call: String, errno: Int32)
-    /// The camera offers none of the formats asked for natively, and libv4l2, which converts
-    /// others (e.g. MJPEG), is not installed.
-    case conversionLibraryMissing(path: String, offered: [String], MissingLibraryError)
-
-    /// What happened and what to do about it.
-    public var description: String {
-        switch self {
-        case .noSuchDevice(let path): return "no camera at \(path): check the cable and `foresight devices`"
-        case .busy(let path): return "camera \(path) is busy: another program is using it"
-        case .permissionDenied(let path): return "no permission to open \(path): add the user to the 'video' group"
-        case .notACaptureDevice(let path): return "\(path) is not a video capture device"
-        case .formatRejected(let path, let reason): return "camera \(path) rejected the format: \(reason)"
-        case .deviceGone(let path): return "camera \(path) disappeared while streaming"
-        case .timeout(let path, let milliseconds): return "no frame from \(path) within \(milliseconds) ms"
-        case .system(let path, let call, let code): return "\(call) on \(path) failed: \(String(cString: strerror(code))) (errno \(code))"
-        case .conversionLibraryMissing(let path, let offered, let missing):
-            return "camera \(path) offers only \(offered.joined(separator: ", ")): \(missing)"
-        }
-    }
-
+extension SensorError {
     /// Maps errno after `call` on `path` to the error a user can act on.
-    static func from(errno code: Int32, call: String, path: String) -> CameraError {
+    static func from(errno code: Int32, call: String, path: String) -> SensorError {
         switch code {
-        case ENOENT: return .noSuchDevice(path: path)
-        case EBUSY: return .busy(path: path)
-        case EACCES, EPERM: return .permissionDenied(path: path)
-        case ENODEV, ENXIO: return .deviceGone(path: path)
-        default: return .system(path: path, call: call, errno: code)
+        case ENOENT: return .noSuchCamera(path: path)
+        case EBUSY: return .cameraBusy(path: path)
+        case EACCES, EPERM: return .cameraPermissionDenied(path: path)
+        case ENODEV, ENXIO: return .cameraGone(path: path)
+        default: return .cameraSystemCall(path: path, call: call, errno: code)
         }
     }
 }
@@ -138,17 +101,17 @@ struct V4L2Device {
     let converter: foresight_libv4l2?
 
     /// Opens `path` for the kernel's interface, non-blocking.
-    static func open(_ path: String) throws(CameraError) -> V4L2Device {
+    static func open(_ path: String) throws(SensorError) -> V4L2Device {
         let descriptor = Glibc.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else { throw CameraError.from(errno: errno, call: "open", path: path) }
+        guard descriptor >= 0 else { throw SensorError.from(errno: errno, call: "open", path: path) }
         return V4L2Device(descriptor: descriptor, converter: nil)
     }
 
     /// The same node handed to libv4l2, which from then on owns the descriptor (on failure,
     /// the caller still closes this one).
-    func converting(with library: foresight_libv4l2, path: String) throws(CameraError) -> V4L2Device {
+    func converting(with library: foresight_libv4l2, path: String) throws(SensorError) -> V4L2Device {
         precondition(converter == nil, "\(path) is already opened through libv4l2")
-        guard library.v4l2_fd_open(descriptor, 0) == descriptor else { throw CameraError.from(errno: errno, call: "v4l2_fd_open", path: path) }
+        guard library.v4l2_fd_open(descriptor, 0) == descriptor else { throw SensorError.from(errno: errno, call: "v4l2_fd_open", path: path) }
         return V4L2Device(descriptor: descriptor, converter: library)
     }
 
@@ -202,7 +165,7 @@ public enum Camera {
 
     /// The formats, sizes and frame rates of the camera at `path`; with libv4l2 installed,
     /// also the formats it converts (marked `emulated`).
-    public static func describe(path: String) throws(CameraError) -> CameraDescription {
+    public static func describe(path: String) throws(SensorError) -> CameraDescription {
         var device = try V4L2Device.open(path)
         defer { device.close() }
         let capability = try queryCapability(device, path: path)
@@ -218,11 +181,11 @@ public enum Camera {
     }
 
     /// VIDIOC_QUERYCAP, checking for single-planar video capture with streaming.
-    static func queryCapability(_ device: V4L2Device, path: String) throws(CameraError) -> v4l2_capability {
+    static func queryCapability(_ device: V4L2Device, path: String) throws(SensorError) -> v4l2_capability {
         var capability = v4l2_capability()
         let status = device.request(foresight_VIDIOC_QUERYCAP(), &capability)
         guard status == 0 else {
-            throw status == ENOTTY ? .notACaptureDevice(path: path) : CameraError.from(errno: status, call: "VIDIOC_QUERYCAP", path: path)
+            throw status == ENOTTY ? .notACaptureDevice(path: path) : SensorError.from(errno: status, call: "VIDIOC_QUERYCAP", path: path)
         }
         let deviceCaps = capability.capabilities & UInt32(V4L2_CAP_DEVICE_CAPS) != 0 ? capability.device_caps : capability.capabilities
         guard deviceCaps & UInt32(V4L2_CAP_VIDEO_CAPTURE) != 0, deviceCaps & UInt32(V4L2_CAP_STREAMING) != 0 else {
@@ -363,7 +326,7 @@ public final class V4L2Camera {
     /// natively; only when it lists none of them, the first that libv4l2 converts to), a size
     /// near `width` x `height`, and `framesPerSecond`; then maps `bufferCount` buffers.
     public convenience init(path: String, width: Int, height: Int, framesPerSecond: Double = CameraMode.standard.framesPerSecond,
-                            formats: [PixelFormat] = V4L2Camera.preferredFormats, bufferCount: Int = 4) throws(CameraError) {
+                            formats: [PixelFormat] = V4L2Camera.preferredFormats, bufferCount: Int = 4) throws(SensorError) {
         try self.init(path: path, width: width, height: height, framesPerSecond: framesPerSecond, formats: formats,
                       bufferCount: bufferCount, alwaysThroughLibV4L2: false)
     }
@@ -371,7 +334,7 @@ public final class V4L2Camera {
     /// `alwaysThroughLibV4L2`: go through libv4l2 even when the camera offers a wanted format
     /// natively (tests of that path on a camera that offers everything).
     init(path: String, width: Int, height: Int, framesPerSecond: Double, formats: [PixelFormat], bufferCount: Int,
-         alwaysThroughLibV4L2: Bool) throws(CameraError) {
+         alwaysThroughLibV4L2: Bool) throws(SensorError) {
         precondition(width > 0 && height > 0 && framesPerSecond > 0 && bufferCount >= 2,
                      "camera needs a positive size and rate and 2+ buffers, got \(width)x\(height) at \(framesPerSecond), \(bufferCount)")
         self.path = path
@@ -400,7 +363,7 @@ public final class V4L2Camera {
             }
         }
         guard let chosen = firstWanted(offered) else {
-            throw .formatRejected(path: path, reason: "it offers \(offered.joined(separator: ", ")); none of \(formats.map { FourCC.string(FourCC.code($0)) }.joined(separator: ", "))")
+            throw .cameraFormatRejected(path: path, reason: "it offers \(offered.joined(separator: ", ")); none of \(formats.map { FourCC.string(FourCC.code($0)) }.joined(separator: ", "))")
         }
         var format = v4l2_format()
         format.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
@@ -410,14 +373,14 @@ public final class V4L2Camera {
         format.fmt.pix.field = V4L2_FIELD_NONE.rawValue
         let status = device.request(foresight_VIDIOC_S_FMT(), &format)
         guard status == 0 else {
-            if status == EINVAL { throw .formatRejected(path: path, reason: "VIDIOC_S_FMT refused \(FourCC.string(FourCC.code(chosen))) \(width)x\(height)") }
-            throw CameraError.from(errno: status, call: "VIDIOC_S_FMT", path: path)
+            if status == EINVAL { throw .cameraFormatRejected(path: path, reason: "VIDIOC_S_FMT refused \(FourCC.string(FourCC.code(chosen))) \(width)x\(height)") }
+            throw SensorError.from(errno: status, call: "VIDIOC_S_FMT", path: path)
         }
         guard let negotiated = FourCC.pixelFormat(format.fmt.pix.pixelformat), negotiated == chosen else {
-            throw .formatRejected(path: path, reason: "asked for \(FourCC.string(FourCC.code(chosen))), the driver set \(FourCC.string(format.fmt.pix.pixelformat))")
+            throw .cameraFormatRejected(path: path, reason: "asked for \(FourCC.string(FourCC.code(chosen))), the driver set \(FourCC.string(format.fmt.pix.pixelformat))")
         }
         guard format.fmt.pix.field == V4L2_FIELD_NONE.rawValue || format.fmt.pix.field == V4L2_FIELD_ANY.rawValue else {
-            throw .formatRejected(path: path, reason: "the driver only gives interlaced frames (field \(format.fmt.pix.field))")
+            throw .cameraFormatRejected(path: path, reason: "the driver only gives interlaced frames (field \(format.fmt.pix.field))")
         }
         self.pixelFormat = negotiated
         self.width = Int(format.fmt.pix.width)
@@ -434,7 +397,7 @@ public final class V4L2Camera {
            parameters.parm.capture.capability & UInt32(V4L2_CAP_TIMEPERFRAME) != 0 {
             parameters.parm.capture.timeperframe = v4l2_fract(numerator: 1000, denominator: UInt32((framesPerSecond * 1000).rounded()))
             let rateStatus = device.request(foresight_VIDIOC_S_PARM(), &parameters)
-            guard rateStatus == 0 else { throw CameraError.from(errno: rateStatus, call: "VIDIOC_S_PARM", path: path) }
+            guard rateStatus == 0 else { throw SensorError.from(errno: rateStatus, call: "VIDIOC_S_PARM", path: path) }
             let fraction = parameters.parm.capture.timeperframe
             if fraction.numerator > 0 { actualRate = Double(fraction.denominator) / Double(fraction.numerator) }
         }
@@ -446,17 +409,17 @@ public final class V4L2Camera {
         request.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
         request.memory = V4L2_MEMORY_MMAP.rawValue
         let requestStatus = device.request(foresight_VIDIOC_REQBUFS(), &request)
-        guard requestStatus == 0 else { throw CameraError.from(errno: requestStatus, call: "VIDIOC_REQBUFS", path: path) }
-        guard request.count >= 2 else { throw .formatRejected(path: path, reason: "the driver gave \(request.count) buffer(s), 2 are needed") }
+        guard requestStatus == 0 else { throw SensorError.from(errno: requestStatus, call: "VIDIOC_REQBUFS", path: path) }
+        guard request.count >= 2 else { throw .cameraFormatRejected(path: path, reason: "the driver gave \(request.count) buffer(s), 2 are needed") }
         for index in 0..<request.count {
             var buffer = v4l2_buffer()
             buffer.index = index
             buffer.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
             buffer.memory = V4L2_MEMORY_MMAP.rawValue
             let queryStatus = device.request(foresight_VIDIOC_QUERYBUF(), &buffer)
-            guard queryStatus == 0 else { throw CameraError.from(errno: queryStatus, call: "VIDIOC_QUERYBUF", path: path) }
+            guard queryStatus == 0 else { throw SensorError.from(errno: queryStatus, call: "VIDIOC_QUERYBUF", path: path) }
             guard let start = device.map(length: Int(buffer.length), offset: Int64(buffer.m.offset)) else {
-                throw CameraError.from(errno: errno, call: "mmap", path: path)
+                throw SensorError.from(errno: errno, call: "mmap", path: path)
             }
             mapped.append((start, Int(buffer.length)))
         }
@@ -477,7 +440,7 @@ public final class V4L2Camera {
     }
 
     /// Queues every buffer and starts streaming.
-    public func start() throws(CameraError) {
+    public func start() throws(SensorError) {
         guard !streaming else { return }
         for index in buffers.indices {
             var buffer = v4l2_buffer()
@@ -485,11 +448,11 @@ public final class V4L2Camera {
             buffer.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
             buffer.memory = V4L2_MEMORY_MMAP.rawValue
             let status = device.request(foresight_VIDIOC_QBUF(), &buffer)
-            guard status == 0 else { throw CameraError.from(errno: status, call: "VIDIOC_QBUF", path: path) }
+            guard status == 0 else { throw SensorError.from(errno: status, call: "VIDIOC_QBUF", path: path) }
         }
         var type = Int32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
         let status = device.request(foresight_VIDIOC_STREAMON(), &type)
-        guard status == 0 else { throw CameraError.from(errno: status, call: "VIDIOC_STREAMON", path: path) }
+        guard status == 0 else { throw SensorError.from(errno: status, call: "VIDIOC_STREAMON", path: path) }
         streaming = true
     }
 
@@ -506,9 +469,9 @@ public final class V4L2Camera {
     /// Allocates nothing.
     @discardableResult
     public func readFrame<Result>(timeoutMilliseconds: Int,
-                                  _ body: (UnsafeRawBufferPointer, CameraFrameInfo) -> Result) throws(CameraError) -> Result {
+                                  _ body: (UnsafeRawBufferPointer, CameraFrameInfo) -> Result) throws(SensorError) -> Result {
         precondition(streaming, "readFrame before start()")
-        if gone { throw .deviceGone(path: path) }
+        if gone { throw .cameraGone(path: path) }
         var buffer = v4l2_buffer()
         buffer.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
         buffer.memory = V4L2_MEMORY_MMAP.rawValue
@@ -518,16 +481,16 @@ public final class V4L2Camera {
             let ready = poll(&waiter, 1, Int32(timeoutMilliseconds))
             if ready < 0 {
                 if errno == EINTR { continue }
-                throw CameraError.from(errno: errno, call: "poll", path: path)
+                throw SensorError.from(errno: errno, call: "poll", path: path)
             }
-            if ready == 0 { throw .timeout(path: path, milliseconds: timeoutMilliseconds) }
+            if ready == 0 { throw .cameraTimeout(path: path, milliseconds: timeoutMilliseconds) }
             // An unregistered device reports POLLERR | POLLHUP (and ENODEV on the next call).
-            if waiter.revents & Int16(POLLHUP | POLLNVAL) != 0 { gone = true; throw .deviceGone(path: path) }
+            if waiter.revents & Int16(POLLHUP | POLLNVAL) != 0 { gone = true; throw .cameraGone(path: path) }
             let status = device.request(foresight_VIDIOC_DQBUF(), &buffer)
             if status == 0 { break }
             if status == EAGAIN { continue }
-            if status == ENODEV || status == ENXIO || status == EIO { gone = true; throw .deviceGone(path: path) }
-            throw CameraError.from(errno: status, call: "VIDIOC_DQBUF", path: path)
+            if status == ENODEV || status == ENXIO || status == EIO { gone = true; throw .cameraGone(path: path) }
+            throw SensorError.from(errno: status, call: "VIDIOC_DQBUF", path: path)
         }
         let mapped = buffers[Int(buffer.index)]
         let info = CameraFrameInfo(
@@ -536,8 +499,8 @@ public final class V4L2Camera {
             bytesUsed: Int(buffer.bytesused))
         let result = body(UnsafeRawBufferPointer(start: mapped.start, count: min(mapped.length, Int(buffer.bytesused == 0 ? UInt32(mapped.length) : buffer.bytesused))), info)
         let status = device.request(foresight_VIDIOC_QBUF(), &buffer)
-        if status == ENODEV || status == ENXIO { gone = true; throw .deviceGone(path: path) }
-        guard status == 0 else { throw CameraError.from(errno: status, call: "VIDIOC_QBUF", path: path) }
+        if status == ENODEV || status == ENXIO { gone = true; throw .cameraGone(path: path) }
+        guard status == 0 else { throw SensorError.from(errno: status, call: "VIDIOC_QBUF", path: path) }
         return result
     }
 }

@@ -11,7 +11,7 @@ public struct CameraCaptureStatus: Sendable {
     /// Times the camera vanished and was opened again.
     public var reconnects: Int = 0
     /// The last error met (the thread keeps trying to reopen after `deviceGone`).
-    public var lastError: CameraError? = nil
+    public var lastError: SensorError? = nil
     /// True while the camera is open and streaming.
     public var streaming = false
     /// CPU time of the capture thread, nanoseconds.
@@ -58,7 +58,7 @@ public final class CameraCapture: @unchecked Sendable {
     public init(path: String, cameraWidth: Int = CameraMode.standard.width, cameraHeight: Int = CameraMode.standard.height,
                 framesPerSecond: Double = CameraMode.standard.framesPerSecond,
                 outputWidth: Int = 64, outputHeight: Int = 64, rgb: Bool = false, slots: Int = 8,
-                formats: [PixelFormat] = V4L2Camera.preferredFormats, reconnectInterval: Double = 0.5) throws(CameraError) {
+                formats: [PixelFormat] = V4L2Camera.preferredFormats, reconnectInterval: Double = 0.5) throws(SensorError) {
         self.path = path
         self.cameraWidth = cameraWidth
         self.cameraHeight = cameraHeight
@@ -72,7 +72,7 @@ public final class CameraCapture: @unchecked Sendable {
         camera = try openCamera()
     }
 
-    private func openCamera() throws(CameraError) -> V4L2Camera {
+    private func openCamera() throws(SensorError) -> V4L2Camera {
         let camera = try V4L2Camera(path: path, width: cameraWidth, height: cameraHeight, framesPerSecond: framesPerSecond, formats: formats)
         try camera.start()
         state.withLock {
@@ -120,7 +120,7 @@ public final class CameraCapture: @unchecked Sendable {
                                       targetHeight: outputHeight, channels: outputChannels)
                 scratch = [Float](repeating: 0, count: camera.width * camera.height * outputChannels)
             }
-            do throws(CameraError) {
+            do throws(SensorError) {
                 try camera.readFrame(timeoutMilliseconds: 200) { bytes, info in
                     scratch.withUnsafeMutableBufferPointer { scratch in
                         if outputChannels == 1 {
@@ -138,11 +138,11 @@ public final class CameraCapture: @unchecked Sendable {
                 let cpu = MonotonicClock.threadCPUNanoseconds()
                 state.withLock { $0.framesCaptured += 1; $0.cpuNanoseconds += cpu - cpuAtLastUpdate }
                 cpuAtLastUpdate = cpu
-            } catch .timeout {
+            } catch .cameraTimeout {
                 continue
             } catch {
                 state.withLock { $0.lastError = error; $0.streaming = false }
-                if case .deviceGone = error { self.camera = nil; continue }
+                if case .cameraGone = error { self.camera = nil; continue }
                 self.camera = nil  // other errors: also close and retry, the error stays visible
             }
         }

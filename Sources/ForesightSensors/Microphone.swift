@@ -9,42 +9,16 @@ import Glibc
 import ForesightCore
 import ForesightIO
 
-/// What can go wrong with a microphone, worded for the person at the robot.
-public enum MicrophoneError: Error, Equatable, CustomStringConvertible, Sendable {
-    /// No such ALSA device (wrong card or device number, unknown name).
-    case noSuchDevice(name: String, message: String)
-    /// Another program holds the device.
-    case busy(name: String)
-    /// The device refused the sample format, rate, channel count or sizes.
-    case formatRejected(name: String, reason: String)
-    /// The device disappeared (USB microphone unplugged).
-    case deviceGone(name: String)
-    /// Any other ALSA failure, with ALSA's message.
-    case system(name: String, call: String, code: Int32, message: String)
-    /// alsa-lib is not installed.
-    case libraryMissing(MissingLibraryError)
-
-    /// What happened and what to do about it.
-    public var description: String {
-        switch self {
-        case .noSuchDevice(let name, let message): return "no audio device \(name) (\(message)): see `foresight devices`"
-        case .busy(let name): return "audio device \(name) is busy: another program is using it"
-        case .formatRejected(let name, let reason): return "audio device \(name) rejected the format: \(reason)"
-        case .deviceGone(let name): return "audio device \(name) disappeared"
-        case .system(let name, let call, let code, let message): return "\(call) on \(name) failed: \(message) (\(code))"
-        case .libraryMissing(let missing): return missing.description
-        }
-    }
-
-    static func from(_ code: Int32, call: String, name: String) -> MicrophoneError {
+extension SensorError {
+    static func from(_ code: Int32, call: String, name: String) -> SensorError {
         // Only called once alsa-lib has loaded.
         let message = (try? ALSA.shared.get()).map { String(cString: $0.snd_strerror(code)) } ?? "error \(code)"
         switch -code {
-        case ENOENT, ENXIO: return .noSuchDevice(name: name, message: message)
-        case EBUSY: return .busy(name: name)
-        case ENODEV: return .deviceGone(name: name)
-        case EINVAL: return .formatRejected(name: name, reason: "\(call): \(message)")
-        default: return .system(name: name, call: call, code: code, message: message)
+        case ENOENT, ENXIO: return .noSuchMicrophone(name: name, message: message)
+        case EBUSY: return .microphoneBusy(name: name)
+        case ENODEV: return .microphoneGone(name: name)
+        case EINVAL: return .microphoneFormatRejected(name: name, reason: "\(call): \(message)")
+        default: return .alsaCall(name: name, call: call, code: code, message: message)
         }
     }
 }
@@ -82,8 +56,8 @@ enum ALSA {
     }
 
     /// alsa-lib's functions, or the error that says which package to install.
-    static func functions() throws(MicrophoneError) -> foresight_alsa {
-        try shared.mapError { MicrophoneError.libraryMissing($0) }.get()
+    static func functions() throws(SensorError) -> foresight_alsa {
+        try shared.mapError { SensorError.alsaLibraryMissing($0) }.get()
     }
 }
 
@@ -102,7 +76,7 @@ public enum Microphone {
     }
 
     /// Every capture PCM of every card (hw:X,Y), after `default`.
-    public static func enumerate() throws(MicrophoneError) -> [MicrophoneDescription] {
+    public static func enumerate() throws(SensorError) -> [MicrophoneDescription] {
         let alsa = try ALSA.functions()
         var result = [MicrophoneDescription(name: "default", card: "system default", device: "default")]
         var card: Int32 = -1
@@ -170,20 +144,20 @@ public final class ALSAStream: @unchecked Sendable {
 
     /// Opens `name` for capture; `periodFrames` defaults to 10 ms, the buffer to 8 periods.
     public convenience init(capture name: String = "default", sampleRate: Int = ALSAStream.standardSampleRate, channels: Int = 1,
-                            format: AudioSampleFormat = .s16, periodFrames: Int? = nil, periods: Int = 8) throws(MicrophoneError) {
+                            format: AudioSampleFormat = .s16, periodFrames: Int? = nil, periods: Int = 8) throws(SensorError) {
         try self.init(name: name, capture: true, sampleRate: sampleRate, channels: channels, format: format,
                       periodFrames: periodFrames ?? max(16, sampleRate / 100), periods: periods)
     }
 
     /// Opens `name` for playback with the same parameters as a capture stream.
     public convenience init(playback name: String, sampleRate: Int = ALSAStream.standardSampleRate, channels: Int = 1,
-                            format: AudioSampleFormat = .s16, periodFrames: Int? = nil, periods: Int = 8) throws(MicrophoneError) {
+                            format: AudioSampleFormat = .s16, periodFrames: Int? = nil, periods: Int = 8) throws(SensorError) {
         try self.init(name: name, capture: false, sampleRate: sampleRate, channels: channels, format: format,
                       periodFrames: periodFrames ?? max(16, sampleRate / 100), periods: periods)
     }
 
     init(name: String, capture: Bool, sampleRate: Int, channels: Int, format: AudioSampleFormat,
-         periodFrames: Int, periods: Int) throws(MicrophoneError) {
+         periodFrames: Int, periods: Int) throws(SensorError) {
         precondition(sampleRate > 0 && channels > 0 && periodFrames > 0 && periods >= 2,
                      "audio needs positive rate, channels and period and 2+ periods, got \(sampleRate), \(channels), \(periodFrames), \(periods)")
         self.name = name
@@ -191,25 +165,25 @@ public final class ALSAStream: @unchecked Sendable {
         let alsa = try ALSA.functions()
         var handle: OpaquePointer? = nil
         var code = alsa.snd_pcm_open(&handle, name, capture ? SND_PCM_STREAM_CAPTURE : SND_PCM_STREAM_PLAYBACK, 0)
-        guard code == 0, let handle else { throw MicrophoneError.from(code, call: "snd_pcm_open", name: name) }
+        guard code == 0, let handle else { throw SensorError.from(code, call: "snd_pcm_open", name: name) }
         var ready = false
         defer { if !ready { _ = alsa.snd_pcm_close(handle) } }
 
         var hardware: OpaquePointer? = nil
         _ = alsa.snd_pcm_hw_params_malloc(&hardware)
         defer { alsa.snd_pcm_hw_params_free(hardware) }
-        func check(_ code: Int32, _ call: String) throws(MicrophoneError) {
-            if code < 0 { throw MicrophoneError.from(code, call: call, name: name) }
+        func check(_ code: Int32, _ call: String) throws(SensorError) {
+            if code < 0 { throw SensorError.from(code, call: call, name: name) }
         }
         try check(alsa.snd_pcm_hw_params_any(handle, hardware), "snd_pcm_hw_params_any")
         try check(alsa.snd_pcm_hw_params_set_access(handle, hardware, SND_PCM_ACCESS_RW_INTERLEAVED), "set access (interleaved)")
         code = alsa.snd_pcm_hw_params_set_format(handle, hardware, format.alsa)
-        if code < 0 { throw .formatRejected(name: name, reason: "sample format \(format.rawValue) (try plughw: for conversion)") }
+        if code < 0 { throw .microphoneFormatRejected(name: name, reason: "sample format \(format.rawValue) (try plughw: for conversion)") }
         code = alsa.snd_pcm_hw_params_set_channels(handle, hardware, UInt32(channels))
-        if code < 0 { throw .formatRejected(name: name, reason: "\(channels) channel(s) (try plughw: for conversion)") }
+        if code < 0 { throw .microphoneFormatRejected(name: name, reason: "\(channels) channel(s) (try plughw: for conversion)") }
         var rate = UInt32(sampleRate)
         try check(alsa.snd_pcm_hw_params_set_rate_near(handle, hardware, &rate, nil), "set rate \(sampleRate)")
-        if Int(rate) != sampleRate { throw .formatRejected(name: name, reason: "rate \(sampleRate) Hz (nearest is \(rate); try plughw:)") }
+        if Int(rate) != sampleRate { throw .microphoneFormatRejected(name: name, reason: "rate \(sampleRate) Hz (nearest is \(rate); try plughw:)") }
         var period = snd_pcm_uframes_t(periodFrames)
         try check(alsa.snd_pcm_hw_params_set_period_size_near(handle, hardware, &period, nil), "set period size")
         var buffer = snd_pcm_uframes_t(Int(period) * periods)
@@ -246,7 +220,7 @@ public final class ALSAStream: @unchecked Sendable {
     /// rounded down to whole frames) and returns the frames read. Blocks until data arrives.
     /// An overrun is recovered (prepare, start, continue) and counted in `overruns` and
     /// `lostFrames`.
-    public func read(into samples: UnsafeMutableBufferPointer<Float>) throws(MicrophoneError) -> Int {
+    public func read(into samples: UnsafeMutableBufferPointer<Float>) throws(SensorError) -> Int {
         precondition(isCapture, "read on a playback stream")
         let frames = min(samples.count / channels, periodFrames)
         if !started { try start(); lastTransfer = MonotonicClock.nanoseconds() }
@@ -262,7 +236,7 @@ public final class ALSAStream: @unchecked Sendable {
     }
 
     /// Playback: writes interleaved samples (any count of whole frames), blocking as needed.
-    public func write(_ samples: UnsafeBufferPointer<Float>) throws(MicrophoneError) {
+    public func write(_ samples: UnsafeBufferPointer<Float>) throws(SensorError) {
         precondition(!isCapture, "write on a capture stream")
         var done = 0
         let total = samples.count / channels
@@ -283,14 +257,14 @@ public final class ALSAStream: @unchecked Sendable {
     public func drain() { _ = alsa.snd_pcm_drain(pcm) }
 
     /// Starts a capture stream explicitly (the first `read` does it too).
-    public func start() throws(MicrophoneError) {
+    public func start() throws(SensorError) {
         let code = alsa.snd_pcm_start(pcm)
-        if code < 0 && code != -EBADFD { throw MicrophoneError.from(code, call: "snd_pcm_start", name: name) }
+        if code < 0 && code != -EBADFD { throw SensorError.from(code, call: "snd_pcm_start", name: name) }
         started = true
     }
 
     /// -EPIPE: estimate the loss, prepare and go on; -ESTRPIPE: resume; others are errors.
-    private func recover(_ code: Int32, call: String) throws(MicrophoneError) {
+    private func recover(_ code: Int32, call: String) throws(SensorError) {
         if code == -EINTR || code == -EAGAIN { return }
         if code == foresight_alsa_overrun_code() {
             // Everything captured since the last good read is gone: what sat in the buffer
@@ -300,7 +274,7 @@ public final class ALSAStream: @unchecked Sendable {
             overruns += 1
             if isCapture { lostFrames += lost }
             let prepared = alsa.snd_pcm_prepare(pcm)
-            if prepared < 0 { throw MicrophoneError.from(prepared, call: "snd_pcm_prepare", name: name) }
+            if prepared < 0 { throw SensorError.from(prepared, call: "snd_pcm_prepare", name: name) }
             if isCapture { try start(); lastTransfer = MonotonicClock.nanoseconds() }
             return
         }
@@ -311,7 +285,7 @@ public final class ALSAStream: @unchecked Sendable {
             if isCapture { try start() }
             return
         }
-        throw MicrophoneError.from(code, call: call, name: name)
+        throw SensorError.from(code, call: call, name: name)
     }
 
     private func convertIn(count: Int, into output: UnsafeMutablePointer<Float>) {
@@ -344,7 +318,7 @@ public struct MicrophoneCaptureStatus: Sendable {
     /// Overruns recovered and frames lost to them.
     public var overruns = 0, lostFrames = 0
     /// The error that stopped the thread, if any.
-    public var lastError: MicrophoneError? = nil
+    public var lastError: SensorError? = nil
     /// CPU time of the capture thread, nanoseconds.
     public var cpuNanoseconds: UInt64 = 0
 }
@@ -367,7 +341,7 @@ public final class MicrophoneCapture: @unchecked Sendable {
 
     /// Opens the device now, so errors surface here; `start()` starts the thread.
     public init(name: String = "default", sampleRate: Int = ALSAStream.standardSampleRate, channels: Int = 1, format: AudioSampleFormat = .s16,
-                chunkFrames: Int? = nil, slots: Int = 64) throws(MicrophoneError) {
+                chunkFrames: Int? = nil, slots: Int = 64) throws(SensorError) {
         stream = try ALSAStream(capture: name, sampleRate: sampleRate, channels: channels, format: format, periodFrames: chunkFrames)
         ring = FrameRing(slotCount: slots, slotCapacity: stream.periodFrames * channels)
     }
@@ -393,7 +367,7 @@ public final class MicrophoneCapture: @unchecked Sendable {
         let startCPU = MonotonicClock.threadCPUNanoseconds()
         while !stopRequested.isOpen {
             let slot = ring.beginWrite()
-            do throws(MicrophoneError) {
+            do throws(SensorError) {
                 // Fill the whole slot: reads may return less than a period.
                 var filled = 0
                 while filled < slot.count {

@@ -110,10 +110,10 @@ final class MicrophoneFileTests: XCTestCase {
 
     func testBadDeviceNamesGiveTypedErrors() {
         XCTAssertThrowsError(try ALSAStream(capture: "hw:97,0")) { error in
-            guard case .noSuchDevice = error as? MicrophoneError else { return XCTFail("\(error)") }
+            guard case .noSuchMicrophone = error as? SensorError else { return XCTFail("\(error)") }
         }
         XCTAssertThrowsError(try ALSAStream(capture: "nosuchpcmname")) { error in
-            guard case .noSuchDevice = error as? MicrophoneError else { return XCTFail("\(error)") }
+            guard case .noSuchMicrophone = error as? SensorError else { return XCTFail("\(error)") }
         }
         XCTAssertTrue(try Microphone.enumerate().contains { $0.name == "default" })
     }

@@ -14,9 +14,9 @@ final class RuntimeLibraryTests: XCTestCase {
               case .failure(let png) = PNG.load(file: "libpng16-foresight-missing.so.16") else {
             return XCTFail("a library file that does not exist loaded")
         }
-        XCTAssertEqual(MicrophoneError.libraryMissing(alsa).description,
+        XCTAssertEqual(SensorError.alsaLibraryMissing(alsa).description,
                        "microphones need ALSA's library libasound-foresight-missing.so.2: apt install libasound2 (libasound2t64 on Debian 13)")
-        XCTAssertEqual(CameraError.conversionLibraryMissing(path: "/dev/video3", offered: ["MJPG", "H264"], v4l2).description,
+        XCTAssertEqual(SensorError.conversionLibraryMissing(path: "/dev/video3", offered: ["MJPG", "H264"], v4l2).description,
                        "camera /dev/video3 offers only MJPG, H264: converting other camera formats (e.g. MJPEG) needs libv4l2's library "
                        + "libv4l2-foresight-missing.so.0: apt install libv4l-0 (libv4l-0t64 on Debian 13)")
         XCTAssertTrue(png.description.hasSuffix("apt install libpng16-16 (libpng16-16t64 on Debian 13)"), png.description)
@@ -44,22 +44,22 @@ final class RuntimeLibraryTests: XCTestCase {
 
     func testWithoutALSAOpeningAMicrophoneThrowsTheLibraryError() throws {
         guard let missing = Microphone.missingLibrary else { throw XCTSkip("libasound.so.2 is installed: its absence is checked on a machine without it") }
-        XCTAssertThrowsError(try ALSAStream(capture: "default")) { XCTAssertEqual($0 as? MicrophoneError, .libraryMissing(missing)) }
-        XCTAssertThrowsError(try Microphone.enumerate()) { XCTAssertEqual($0 as? MicrophoneError, .libraryMissing(missing)) }
+        XCTAssertThrowsError(try ALSAStream(capture: "default")) { XCTAssertEqual($0 as? SensorError, .alsaLibraryMissing(missing)) }
+        XCTAssertThrowsError(try Microphone.enumerate()) { XCTAssertEqual($0 as? SensorError, .alsaLibraryMissing(missing)) }
         Microphone.reloadConfiguration()  // nothing to reload, and no crash
     }
 
     func testV4L2OpenOfAMissingOrWrongNodeNamesIt() {
         XCTAssertThrowsError(try V4L2Camera(path: "/dev/video-foresight-none", width: 64, height: 48)) { error in
-            XCTAssertEqual(error as? CameraError, .noSuchDevice(path: "/dev/video-foresight-none"))
+            XCTAssertEqual(error as? SensorError, .noSuchCamera(path: "/dev/video-foresight-none"))
             XCTAssertEqual("\(error)", "no camera at /dev/video-foresight-none: check the cable and `foresight devices`")
         }
         // A node that answers no V4L2 request (ENOTTY).
         XCTAssertThrowsError(try Camera.describe(path: "/dev/null")) { error in
-            XCTAssertEqual(error as? CameraError, .notACaptureDevice(path: "/dev/null"))
+            XCTAssertEqual(error as? SensorError, .notACaptureDevice(path: "/dev/null"))
         }
         XCTAssertThrowsError(try V4L2Camera(path: "/dev/null", width: 64, height: 48)) { error in
-            XCTAssertEqual(error as? CameraError, .notACaptureDevice(path: "/dev/null"))
+            XCTAssertEqual(error as? SensorError, .notACaptureDevice(path: "/dev/null"))
         }
     }
 }

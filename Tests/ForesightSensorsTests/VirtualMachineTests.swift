@@ -249,21 +249,21 @@ final class InsideVMTests: XCTestCase {
         try camera!.start()
         try camera!.readFrame(timeoutMilliseconds: 5000) { _, _ in }
         try "vivid.0".write(toFile: unbind, atomically: false, encoding: .utf8)
-        var failure: CameraError? = nil
+        var failure: SensorError? = nil
         for _ in 0..<50 {
-            do throws(CameraError) {
+            do throws(SensorError) {
                 try camera!.readFrame(timeoutMilliseconds: 200) { _, _ in }
-            } catch .timeout {
+            } catch .cameraTimeout {
                 continue
             } catch {
                 failure = error
                 break
             }
         }
-        XCTAssertEqual(failure, .deviceGone(path: "/dev/video0"))
+        XCTAssertEqual(failure, .cameraGone(path: "/dev/video0"))
         camera = nil  // close, so that the node number is free again
         XCTAssertThrowsError(try V4L2Camera(path: "/dev/video0", width: 320, height: 180)) { error in
-            XCTAssertEqual(error as? CameraError, .noSuchDevice(path: "/dev/video0"))
+            XCTAssertEqual(error as? SensorError, .noSuchCamera(path: "/dev/video0"))
         }
         try "vivid.0".write(toFile: bind, atomically: false, encoding: .utf8)
         waitFor("/dev/video0 to come back", seconds: 10) { access("/dev/video0", F_OK) == 0 }
@@ -273,7 +273,7 @@ final class InsideVMTests: XCTestCase {
         capture.start()
         waitFor("3 frames", seconds: 10) { capture.status.framesCaptured >= 3 }
         try "vivid.0".write(toFile: unbind, atomically: false, encoding: .utf8)
-        waitFor("the capture thread to see the loss", seconds: 10) { capture.status.lastError == .deviceGone(path: "/dev/video0") }
+        waitFor("the capture thread to see the loss", seconds: 10) { capture.status.lastError == .cameraGone(path: "/dev/video0") }
         let before = capture.status.framesCaptured
         try "vivid.0".write(toFile: bind, atomically: false, encoding: .utf8)
         waitFor("the capture thread to reconnect", seconds: 15) { capture.status.reconnects >= 1 && capture.status.framesCaptured >= before + 3 }
