@@ -23,8 +23,8 @@ struct Inspect: ParsableCommand {
         let model: ModelFile
         do {
             model = try ModelFile(path: file)
-        } catch let error as ModelFileError {
-            print("checksum/format: FAILED: \(error.problem)")
+        } catch let error as IOError {
+            print("checksum/format: FAILED: \(error.message)")
             throw ExitCode.failure
         }
         print("\(file): format \(model.metadata["foresight.format"] ?? "?"), checksum \(model.metadata["foresight.checksum"] ?? "?") OK")
@@ -57,8 +57,8 @@ struct Inspect: ParsableCommand {
                     }
                 }
                 print("encoder: complete (runs with `foresight embed`)")
-            } catch let error as ModelFileError {
-                print("encoder: INCOMPLETE: \(error.problem)")
+            } catch let error as IOError {
+                print("encoder: INCOMPLETE: \(error.message)")
                 throw ExitCode.failure
             }
         }

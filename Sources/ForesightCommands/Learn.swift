@@ -260,8 +260,8 @@ struct Learn: ParsableCommand {
             // A stalled source, divergence or a checkpoint that cannot be written: the summary
             // of what was learned, then the reason in one line (exit status 1).
             try summarize(learner.report, settings: settings, interactive: interactive, checkpointWritten: false)
-            if let error = error as? ModelFileError, error.path == checkpoint {
-                throw CommandFailure("cannot write the checkpoint \(error.path): \(error.problem); the previous checkpoint is kept")
+            if let error = error as? IOError, case let .modelFile(path, problem) = error, path == checkpoint {
+                throw CommandFailure("cannot write the checkpoint \(path): \(problem); the previous checkpoint is kept")
             }
             throw error
         }

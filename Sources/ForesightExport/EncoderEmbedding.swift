@@ -175,7 +175,7 @@ public enum NPY {
         do {
             try bytes.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw ModelFileError(path: path, problem: "cannot be written: \(error.localizedDescription)")
+            throw IOError.modelFile(path: path, problem: "cannot be written: \(error.localizedDescription)")
         }
     }
 }

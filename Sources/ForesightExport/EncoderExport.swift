@@ -103,7 +103,7 @@ public final class EncoderModel: FrameEmbedder {
 
     /// Checks that `file` is an exported pc64 encoder: architecture, specs and every tensor.
     public static func checkEncoderFile(_ file: ModelFile) throws {
-        func fail(_ problem: String) -> ModelFileError { ModelFileError(path: file.path, problem: problem) }
+        func fail(_ problem: String) -> IOError { IOError.modelFile(path: file.path, problem: problem) }
         guard let found = file.metadata["architecture"] else {
             throw fail("has no architecture entry: not an exported encoder")
         }
@@ -122,10 +122,10 @@ public final class EncoderModel: FrameEmbedder {
     static func checkTensors(_ file: ModelFile) throws {
         for (name, shape) in parameters {
             guard let stored = file.tensors[name] else {
-                throw ModelFileError(path: file.path, problem: "has no tensor \(name): the pc64 encoder needs \(parameters.map(\.name).joined(separator: ", "))")
+                throw IOError.modelFile(path: file.path, problem: "has no tensor \(name): the pc64 encoder needs \(parameters.map(\.name).joined(separator: ", "))")
             }
             guard stored.dtype == .float32, stored.shape == shape else {
-                throw ModelFileError(path: file.path, problem: "stores \(name) as \(stored.dtype) \(stored.shape), but the pc64 encoder needs float32 \(shape)")
+                throw IOError.modelFile(path: file.path, problem: "stores \(name) as \(stored.dtype) \(stored.shape), but the pc64 encoder needs float32 \(shape)")
             }
         }
     }
@@ -161,7 +161,7 @@ public final class EncoderModel: FrameEmbedder {
         let file = try ModelFile(path: checkpoint)
         let source = file.metadata["architecture"] ?? "unknown"
         guard holdsExportableEncoder(source) else {
-            throw ModelFileError(path: checkpoint, problem: "holds architecture \(source); export takes a pc64 checkpoint (pc64-motion or pc64-next-frame) or a next-frame or motion model file")
+            throw IOError.modelFile(path: checkpoint, problem: "holds architecture \(source); export takes a pc64 checkpoint (pc64-motion or pc64-next-frame) or a next-frame or motion model file")
         }
         try checkTensors(file)
         let encoder = try EncoderModel(batch: 1, threads: threads)

@@ -210,7 +210,7 @@ private func writeONNXFile(_ bytes: Data, to path: String) throws {
     do {
         try bytes.write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
-        throw ModelFileError(path: path, problem: "cannot be written: \(error.localizedDescription)")
+        throw IOError.modelFile(path: path, problem: "cannot be written: \(error.localizedDescription)")
     }
 }
 

@@ -107,15 +107,15 @@ public final class Int8EncoderModel: FrameEmbedder {
     }
 
     /// Builds the encoder from a read model file; anything missing, mistyped, misshaped or out
-    /// of range throws a `ModelFileError` naming the tensor.
+    /// of range throws a `IOError` naming the tensor.
     public convenience init(file: ModelFile, batch: Int, threads: Int = 1) throws {
         let (inputQuantization, convolutions) = try Int8EncoderModel.read(file)
         do {
             try self.init(input: inputQuantization, convolutions: convolutions, batch: batch, threads: threads, metadata: file.metadata)
         } catch let error as ModelError {
-            throw ModelFileError(path: file.path, problem: "\(error)")
+            throw IOError.modelFile(path: file.path, problem: "\(error)")
         } catch let error as CoreError {
-            throw ModelFileError(path: file.path, problem: "\(error)")
+            throw IOError.modelFile(path: file.path, problem: "\(error)")
         }
     }
 
@@ -125,13 +125,13 @@ public final class Int8EncoderModel: FrameEmbedder {
         do {
             _ = try Int8Model(inputShape: EncoderModel.inputShape, input: inputQuantization, convolutions: convolutions, batch: 1)
         } catch {
-            throw ModelFileError(path: file.path, problem: "\(error)")
+            throw IOError.modelFile(path: file.path, problem: "\(error)")
         }
     }
 
     /// Reads and checks the stored parameters of `file`.
     static func read(_ file: ModelFile) throws -> (ActivationQuantization, [Int8StoredConvolution]) {
-        func fail(_ problem: String) -> ModelFileError { ModelFileError(path: file.path, problem: problem) }
+        func fail(_ problem: String) -> IOError { IOError.modelFile(path: file.path, problem: problem) }
         guard let found = file.metadata["architecture"] else { throw fail("has no architecture entry: not an exported encoder") }
         guard found == architecture else {
             let hint = found == EncoderModel.architecture ? " (a float32 encoder file)"
@@ -240,7 +240,7 @@ public final class Int8EncoderModel: FrameEmbedder {
             try EncoderModel.checkEncoderFile(file)
         } else {
             guard EncoderModel.holdsExportableEncoder(architecture) else {
-                throw ModelFileError(path: checkpoint, problem: "holds architecture \(architecture); int8 export takes a pc64 checkpoint, a next-frame or motion model file, or a float32 encoder file")
+                throw IOError.modelFile(path: checkpoint, problem: "holds architecture \(architecture); int8 export takes a pc64 checkpoint, a next-frame or motion model file, or a float32 encoder file")
             }
             try EncoderModel.checkTensors(file)
         }

@@ -21,7 +21,7 @@ enum FuzzTarget: String, CaseIterable {
             var frame = Y4MFrame(for: reader.header)
             // A frame that is read must be a whole frame of the header's size.
             while true {
-                do throws(FileFormatError) {
+                do throws(IOError) {
                     guard try reader.readFrame(into: &frame) else { return true }
                 } catch {
                     return false

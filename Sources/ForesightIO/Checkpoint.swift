@@ -87,14 +87,14 @@ public struct Checkpoint: Sendable {
     /// Refuses a checkpoint of another architecture, naming both.
     public func require(architecture expected: String) throws {
         guard architecture == expected else {
-            throw ModelFileError(path: path, problem: "holds architecture \(architecture), but this run is \(expected)")
+            throw IOError.modelFile(path: path, problem: "holds architecture \(architecture), but this run is \(expected)")
         }
     }
 
     /// Loads every tensor of `state` from the file; an error names a tensor missing or of
     /// another shape, and then `state` may be partly loaded.
     public func load(into state: [(name: String, tensor: Tensor)]) throws {
-        guard let file else { throw ModelFileError(path: path, problem: "was not read from a file") }
+        guard let file else { throw IOError.modelFile(path: path, problem: "was not read from a file") }
         for (name, tensor) in state { try file.load(name, into: tensor) }
     }
 

@@ -63,9 +63,9 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
     public static func decode(_ data: Data, source: String) throws -> DeviceProfile {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw DeviceProfileError(source: source, problem: "is not valid JSON (\(error.localizedDescription))")
+            throw IOError.deviceProfile(source: source, problem: "is not valid JSON (\(error.localizedDescription))")
         }
-        guard let top = object as? [String: Any] else { throw DeviceProfileError(source: source, problem: "must be a JSON object") }
+        guard let top = object as? [String: Any] else { throw IOError.deviceProfile(source: source, problem: "must be a JSON object") }
         try checkKeys(top, section: "", source: source)
         for section in ["camera", "microphone"] {
             if let nested = top[section] as? [String: Any] { try checkKeys(nested, section: section, source: source) }
@@ -73,31 +73,31 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         let profile: DeviceProfile
         do { profile = try JSONDecoder().decode(DeviceProfile.self, from: data) } catch let DecodingError.keyNotFound(key, context) {
             let path = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
-            throw DeviceProfileError(source: source, problem: "lacks the key \"\(path)\"")
+            throw IOError.deviceProfile(source: source, problem: "lacks the key \"\(path)\"")
         } catch let DecodingError.typeMismatch(expected, context) {
-            throw DeviceProfileError(source: source, problem: "has a value of the wrong type at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" (\(typeName(expected)) expected)")
+            throw IOError.deviceProfile(source: source, problem: "has a value of the wrong type at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" (\(typeName(expected)) expected)")
         } catch let DecodingError.valueNotFound(expected, context) {
-            throw DeviceProfileError(source: source, problem: "has null at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" (\(typeName(expected)) expected)")
+            throw IOError.deviceProfile(source: source, problem: "has null at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" (\(typeName(expected)) expected)")
         } catch {
-            throw DeviceProfileError(source: source, problem: "could not be read: \(error)")
+            throw IOError.deviceProfile(source: source, problem: "could not be read: \(error)")
         }
-        guard profile.cores >= 1 && profile.cores <= 256 else { throw DeviceProfileError(source: source, problem: "cores must be between 1 and 256 (got \(profile.cores))") }
-        guard profile.memoryBudgetMiB >= 8 else { throw DeviceProfileError(source: source, problem: "memoryBudgetMiB must be at least 8 (got \(profile.memoryBudgetMiB))") }
+        guard profile.cores >= 1 && profile.cores <= 256 else { throw IOError.deviceProfile(source: source, problem: "cores must be between 1 and 256 (got \(profile.cores))") }
+        guard profile.memoryBudgetMiB >= 8 else { throw IOError.deviceProfile(source: source, problem: "memoryBudgetMiB must be at least 8 (got \(profile.memoryBudgetMiB))") }
         for (key, value) in [("width", profile.camera.width), ("height", profile.camera.height), ("framesPerSecond", profile.camera.framesPerSecond)] where value <= 0 {
-            throw DeviceProfileError(source: source, problem: "camera.\(key) must be positive (got \(value))")
+            throw IOError.deviceProfile(source: source, problem: "camera.\(key) must be positive (got \(value))")
         }
         guard profile.camera.device.hasPrefix("/") else {
-            throw DeviceProfileError(source: source, problem: "camera.device must be a device path such as /dev/video0 (got \"\(profile.camera.device)\")")
+            throw IOError.deviceProfile(source: source, problem: "camera.device must be a device path such as /dev/video0 (got \"\(profile.camera.device)\")")
         }
         guard !profile.microphone.device.isEmpty, !profile.microphone.device.contains(where: \.isWhitespace) else {
-            throw DeviceProfileError(source: source, problem: "microphone.device must name an ALSA capture device such as default, hw:1,0 or plughw:1,0 (got \"\(profile.microphone.device)\")")
+            throw IOError.deviceProfile(source: source, problem: "microphone.device must name an ALSA capture device such as default, hw:1,0 or plughw:1,0 (got \"\(profile.microphone.device)\")")
         }
         for (key, value, known) in [("model", profile.model, knownModels), ("objective", profile.objective, knownObjectives)] where !known.contains(value) {
             let closest = known.min { editDistance($0, value) < editDistance($1, value) }!
-            throw DeviceProfileError(source: source, problem: "names the \(key) \"\(value)\", which Foresight does not know; did you mean \"\(closest)\"? (known: \(known.joined(separator: ", ")))")
+            throw IOError.deviceProfile(source: source, problem: "names the \(key) \"\(value)\", which Foresight does not know; did you mean \"\(closest)\"? (known: \(known.joined(separator: ", ")))")
         }
         guard profile.microphone.sampleRate >= 8000 else {
-            throw DeviceProfileError(source: source, problem: "microphone.sampleRate must be at least 8000 (got \(profile.microphone.sampleRate))")
+            throw IOError.deviceProfile(source: source, problem: "microphone.sampleRate must be at least 8000 (got \(profile.microphone.sampleRate))")
         }
         return profile
     }
@@ -120,7 +120,7 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         let fileManager = FileManager.default
         if nameOrPath.hasSuffix(".json") || nameOrPath.contains("/") {
             guard let data = fileManager.contents(atPath: nameOrPath) else {
-                throw DeviceProfileError(source: nameOrPath, problem: "cannot be read (no such file, or not readable)")
+                throw IOError.deviceProfile(source: nameOrPath, problem: "cannot be read (no such file, or not readable)")
             }
             return try decode(data, source: nameOrPath)
         }
@@ -133,7 +133,7 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
             return try decode(Data(compiled.json.utf8), source: "\(nameOrPath) (built in)")
         }
         let known = availableProfiles(environment: environment).joined(separator: ", ")
-        throw DeviceProfileError(source: nameOrPath, problem: "was not found in \(folders.joined(separator: ", ")) or the built-in profiles; known profiles: \(known)")
+        throw IOError.deviceProfile(source: nameOrPath, problem: "was not found in \(folders.joined(separator: ", ")) or the built-in profiles; known profiles: \(known)")
     }
 
     /// Names of the profiles in `searchFolders()` and the built-in ones, sorted, each once.
@@ -151,17 +151,11 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         for key in object.keys.sorted() where !known.contains(key) {
             let closest = known.min { editDistance($0, key) < editDistance($1, key) }!
             let place = section.isEmpty ? "" : " in \"\(section)\""
-            throw DeviceProfileError(source: source, problem: "has an unknown key \"\(key)\"\(place); did you mean \"\(closest)\"?")
+            throw IOError.deviceProfile(source: source, problem: "has an unknown key \"\(key)\"\(place); did you mean \"\(closest)\"?")
         }
     }
 }
 
-/// A device profile that cannot be used, with the file and the reason.
-public struct DeviceProfileError: Error, CustomStringConvertible, Equatable {
-    public let source: String
-    public let problem: String
-    public var description: String { "device profile \(source) \(problem)" }
-}
 
 /// "a number" or "text", for messages about a value of the wrong type.
 private func typeName(_ type: Any.Type) -> String {

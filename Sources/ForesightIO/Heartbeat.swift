@@ -23,10 +23,10 @@ public final class Heartbeat {
     private static var length: Int { stepText.count + width + savedText.count + width + 1 }
 
     /// Opens (or empties) the file at `path`; an error names the path and why it cannot be written.
-    public init(path: String) throws(FileFormatError) {
+    public init(path: String) throws(IOError) {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw FileFormatError("heartbeat", .io, at: 0, "cannot write \(path): \(String(cString: strerror(errno)))")
+            throw IOError.file("heartbeat", .io, at: 0, "cannot write \(path): \(String(cString: strerror(errno)))")
         }
         self.path = path
         self.descriptor = descriptor
@@ -67,11 +67,11 @@ public final class Heartbeat {
     }
 
     /// The steps and saved steps a heartbeat file holds; an error for a file that is not one.
-    public static func read(_ path: String) throws(FileFormatError) -> (steps: Int, saved: Int) {
+    public static func read(_ path: String) throws(IOError) -> (steps: Int, saved: Int) {
         let bytes = try readWholeFile(path, format: "heartbeat")
         let words = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
         guard words.count == 4, words[0] == "step", words[2] == "saved", let steps = Int(words[1]), let saved = Int(words[3]) else {
-            throw FileFormatError("heartbeat", .malformed, at: 0, "\(path) does not read \"step N saved M\"")
+            throw IOError.file("heartbeat", .malformed, at: 0, "\(path) does not read \"step N saved M\"")
         }
         return (steps, saved)
     }

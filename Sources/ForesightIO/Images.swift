@@ -32,14 +32,14 @@ public struct ByteImage: Equatable, Sendable {
     }
 
     /// Reads a PNG, PGM or PPM file, chosen by its first bytes.
-    public static func read(path: String) throws(FileFormatError) -> ByteImage {
+    public static func read(path: String) throws(IOError) -> ByteImage {
         let bytes = try readWholeFile(path, format: path.lowercased().hasSuffix(".png") ? "PNG" : "PNM")
         if bytes.starts(with: PNG.signature) { return try PNG.decode(bytes) }
         return try PNM.decode(bytes)
     }
 
     /// Writes a PNG (`.png`) or a PGM/PPM file (any other name), by the path's extension.
-    public func write(path: String) throws(FileFormatError) {
+    public func write(path: String) throws(IOError) {
         if path.lowercased().hasSuffix(".png") {
             try writeWholeFile(path, PNG.encode(self), format: "PNG")
         } else {
@@ -51,14 +51,14 @@ public struct ByteImage: Equatable, Sendable {
 /// Binary PGM (P5, grey) and PPM (P6, RGB), 8 or 16 bits per sample.
 public enum PNM {
     /// Decodes a P5 or P6 file; 16-bit samples keep their high byte, other maxima are rescaled.
-    public static func decode(_ bytes: [UInt8]) throws(FileFormatError) -> ByteImage {
-        guard bytes.count >= 2 else { throw FileFormatError("PNM", .truncated, at: bytes.count, "file ends inside the magic number") }
+    public static func decode(_ bytes: [UInt8]) throws(IOError) -> ByteImage {
+        guard bytes.count >= 2 else { throw IOError.file("PNM", .truncated, at: bytes.count, "file ends inside the magic number") }
         guard bytes[0] == UInt8(ascii: "P"), bytes[1] == UInt8(ascii: "5") || bytes[1] == UInt8(ascii: "6") else {
-            throw FileFormatError("PNM", .unsupported, at: 0, "not a binary PGM (P5) or PPM (P6) file")
+            throw IOError.file("PNM", .unsupported, at: 0, "not a binary PGM (P5) or PPM (P6) file")
         }
         let channels = bytes[1] == UInt8(ascii: "5") ? 1 : 3
         var position = 2
-        func number(_ what: String) throws(FileFormatError) -> Int {
+        func number(_ what: String) throws(IOError) -> Int {
             // Whitespace and '#' comments may stand between the header fields.
             while position < bytes.count {
                 let byte = bytes[position]
@@ -73,24 +73,24 @@ public enum PNM {
             while position < bytes.count, bytes[position] >= UInt8(ascii: "0"), bytes[position] <= UInt8(ascii: "9") {
                 value = value * 10 + Int(bytes[position] - UInt8(ascii: "0"))
                 position += 1
-                if position - start > 6 { throw FileFormatError("PNM", .malformed, at: start, "\(what) has more than 6 digits") }
+                if position - start > 6 { throw IOError.file("PNM", .malformed, at: start, "\(what) has more than 6 digits") }
             }
-            if position == bytes.count { throw FileFormatError("PNM", .truncated, at: position, "file ends inside the \(what)") }
-            if position == start { throw FileFormatError("PNM", .malformed, at: start, "\(what) is not a number") }
+            if position == bytes.count { throw IOError.file("PNM", .truncated, at: position, "file ends inside the \(what)") }
+            if position == start { throw IOError.file("PNM", .malformed, at: start, "\(what) is not a number") }
             return value
         }
         let width = try number("width"), height = try number("height"), maximum = try number("maximum value")
         guard width > 0 && height > 0 && width <= 16384 && height <= 16384 else {
-            throw FileFormatError("PNM", .malformed, at: 3, "image size \(width)x\(height) is outside 1x1 to 16384x16384")
+            throw IOError.file("PNM", .malformed, at: 3, "image size \(width)x\(height) is outside 1x1 to 16384x16384")
         }
         guard maximum >= 1 && maximum <= 65535 else {
-            throw FileFormatError("PNM", .malformed, at: position, "maximum value \(maximum) is outside 1 to 65535")
+            throw IOError.file("PNM", .malformed, at: position, "maximum value \(maximum) is outside 1 to 65535")
         }
         position += 1  // the single whitespace byte before the raster
         let bytesPerSample = maximum > 255 ? 2 : 1
         let sampleCount = width * height * channels
         guard bytes.count - position >= sampleCount * bytesPerSample else {
-            throw FileFormatError("PNM", .truncated, at: bytes.count,
+            throw IOError.file("PNM", .truncated, at: bytes.count,
                                   "raster needs \(sampleCount * bytesPerSample) bytes from byte \(position), the file has \(max(0, bytes.count - position))")
         }
         var pixels = [UInt8](repeating: 0, count: sampleCount)
@@ -119,31 +119,31 @@ public enum PNG {
 
     static let library = RuntimeLibrary(library: "libpng's library", file: "libpng16.so.16", package: "libpng16-16",
                                         neededBy: "PNG files need")
-    static let shared: Result<foresight_png, MissingLibraryError> = load()
+    static let shared: Result<foresight_png, MissingLibrary> = load()
 
     /// Opens `file` (a test passes a missing one to see the error).
-    static func load(file: String? = nil) -> Result<foresight_png, MissingLibraryError> {
+    static func load(file: String? = nil) -> Result<foresight_png, MissingLibrary> {
         library.load(file: file) { foresight_png_load($0, $1, $2) }
     }
 
     /// libpng's functions, or the error that says which package to install.
-    static func functions() throws(FileFormatError) -> foresight_png {
+    static func functions() throws(IOError) -> foresight_png {
         try shared.mapError { missingLibraryError($0) }.get()
     }
 
     /// Why PNG files cannot be read or written (libpng is not installed); nil when it is.
-    public static var missingLibrary: MissingLibraryError? {
+    public static var missingLibrary: MissingLibrary? {
         if case .failure(let missing) = shared { return missing }
         return nil
     }
 
     /// The error of a PNG read or write without libpng.
-    static func missingLibraryError(_ missing: MissingLibraryError) -> FileFormatError {
-        FileFormatError("PNG", .unsupported, at: 0, missing.description)
+    static func missingLibraryError(_ missing: MissingLibrary) -> IOError {
+        IOError.file("PNG", .unsupported, at: 0, missing.description)
     }
 
     /// Decodes a PNG to grey (grey and grey+alpha files) or RGB (all others).
-    public static func decode(_ bytes: [UInt8]) throws(FileFormatError) -> ByteImage {
+    public static func decode(_ bytes: [UInt8]) throws(IOError) -> ByteImage {
         let firstImageData = try checkChunks(bytes)
         let png = try functions()
         var image = png_image()
@@ -156,7 +156,7 @@ public enum PNG {
         image.format = colour ? PNG.formatRGB : PNG.formatGray
         let width = Int(image.width), height = Int(image.height)
         guard width <= 16384 && height <= 16384 else {
-            throw FileFormatError("PNG", .malformed, at: 16, "image size \(width)x\(height) is beyond 16384x16384")
+            throw IOError.file("PNG", .malformed, at: 16, "image size \(width)x\(height) is beyond 16384x16384")
         }
         var pixels = [UInt8](repeating: 0, count: width * height * channels)
         let finished = pixels.withUnsafeMutableBytes { png.png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
@@ -165,7 +165,7 @@ public enum PNG {
     }
 
     /// Encodes an 8-bit grey or RGB PNG.
-    public static func encode(_ source: ByteImage) throws(FileFormatError) -> [UInt8] {
+    public static func encode(_ source: ByteImage) throws(IOError) -> [UInt8] {
         let png = try functions()
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
@@ -185,27 +185,27 @@ public enum PNG {
     }
 
     /// Walks the chunks (length, type, data, CRC) up to IEND, checking each CRC; returns the offset of the first IDAT.
-    static func checkChunks(_ bytes: [UInt8]) throws(FileFormatError) -> Int {
-        guard bytes.count >= 8 else { throw FileFormatError("PNG", .truncated, at: bytes.count, "file ends inside the signature") }
-        guard bytes.starts(with: signature) else { throw FileFormatError("PNG", .malformed, at: 0, "not a PNG signature") }
+    static func checkChunks(_ bytes: [UInt8]) throws(IOError) -> Int {
+        guard bytes.count >= 8 else { throw IOError.file("PNG", .truncated, at: bytes.count, "file ends inside the signature") }
+        guard bytes.starts(with: signature) else { throw IOError.file("PNG", .malformed, at: 0, "not a PNG signature") }
         let reader = BigEndian(bytes: bytes)
         var position = 8, firstImageData = -1
         while true {
             guard bytes.count - position >= 8 else {
-                throw FileFormatError("PNG", .truncated, at: bytes.count, "file ends inside a chunk header at byte \(position) (no IEND)")
+                throw IOError.file("PNG", .truncated, at: bytes.count, "file ends inside a chunk header at byte \(position) (no IEND)")
             }
             let length = reader.uint32(position)
             guard length <= 0x7FFF_FFFF else {
-                throw FileFormatError("PNG", .malformed, at: position, "chunk length \(length) is beyond 2^31-1")
+                throw IOError.file("PNG", .malformed, at: position, "chunk length \(length) is beyond 2^31-1")
             }
             let type = String(decoding: bytes[position + 4..<position + 8], as: UTF8.self)
             guard bytes.count - position - 12 >= Int(length) else {
-                throw FileFormatError("PNG", .truncated, at: bytes.count,
+                throw IOError.file("PNG", .truncated, at: bytes.count,
                                       "chunk \(type) at byte \(position) announces \(length) bytes; the file ends first")
             }
             let storedCRC = reader.uint32(position + 8 + Int(length))
             guard crc32(bytes[position + 4..<position + 8 + Int(length)]) == storedCRC else {
-                throw FileFormatError("PNG", .malformed, at: position + 8 + Int(length),
+                throw IOError.file("PNG", .malformed, at: position + 8 + Int(length),
                                       "CRC of chunk \(type) at byte \(position) does not match its data")
             }
             if type == "IDAT" && firstImageData < 0 { firstImageData = position }
@@ -224,12 +224,12 @@ public enum PNG {
         return crc ^ 0xFFFF_FFFF
     }
 
-    private static func libpngError(_ image: inout png_image, at offset: Int) -> FileFormatError {
+    private static func libpngError(_ image: inout png_image, at offset: Int) -> IOError {
         let message = withUnsafeBytes(of: &image.message) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
-        let kind: FileFormatError.Kind = message.contains("end of") || message.contains("truncat") ? .truncated : .malformed
-        return FileFormatError("PNG", kind, at: offset, "libpng: \(message)")
+        let kind: IOError.FileProblem = message.contains("end of") || message.contains("truncat") ? .truncated : .malformed
+        return IOError.file("PNG", kind, at: offset, "libpng: \(message)")
     }
 
     private struct BigEndian {
@@ -257,9 +257,9 @@ public struct ImageFolder: Sendable {
     }
 
     /// Lists `path`'s `.png`, `.pgm` and `.ppm` files.
-    public init(path: String) throws(FileFormatError) {
+    public init(path: String) throws(IOError) {
         guard let directory = opendir(path) else {
-            throw FileFormatError("folder", .io, at: 0, "cannot open folder \(path): \(String(cString: strerror(errno)))")
+            throw IOError.file("folder", .io, at: 0, "cannot open folder \(path): \(String(cString: strerror(errno)))")
         }
         defer { closedir(directory) }
         var names: [String] = []
@@ -275,7 +275,7 @@ public struct ImageFolder: Sendable {
     public var count: Int { paths.count }
 
     /// Reads the image at `index`.
-    public func image(at index: Int) throws(FileFormatError) -> ByteImage {
+    public func image(at index: Int) throws(IOError) -> ByteImage {
         precondition(index >= 0 && index < paths.count, "image index \(index) outside 0..<\(paths.count)")
         return try ByteImage.read(path: paths[index])
     }

@@ -17,17 +17,6 @@ public struct StoredTensor: Sendable {
     public let byteCount: Int
 }
 
-/// Why a model file cannot be read or written.
-public struct ModelFileError: Error, CustomStringConvertible, Equatable {
-    public let path: String
-    public let problem: String
-    public var description: String { "model file \(path): \(problem)" }
-
-    public init(path: String, problem: String) {
-        self.path = path
-        self.problem = problem
-    }
-}
 
 /// A safetensors file read into memory and checked.
 ///
@@ -57,9 +46,9 @@ public struct ModelFile: Sendable {
     /// reach the checks behind it. Every other check holds either way.
     package init(path: String, verifyingChecksum: Bool) throws {
         guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw ModelFileError(path: path, problem: "cannot be read (missing or not a file)")
+            throw IOError.modelFile(path: path, problem: "cannot be read (missing or not a file)")
         }
-        func fail(_ problem: String) -> ModelFileError { ModelFileError(path: path, problem: problem) }
+        func fail(_ problem: String) -> IOError { IOError.modelFile(path: path, problem: problem) }
         guard bytes.count >= 8 else { throw fail("is \(bytes.count) bytes long, too short for a safetensors header") }
         let headerLength = bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength > 1, headerLength <= UInt64(bytes.count - 8), headerLength < 100_000_000 else {
@@ -138,9 +127,9 @@ public struct ModelFile: Sendable {
 
     /// Copies stored tensor `name` into `tensor`, which must have its type and shape.
     public func load(_ name: String, into tensor: Tensor) throws {
-        guard let stored = tensors[name] else { throw ModelFileError(path: path, problem: "has no tensor \(name)") }
+        guard let stored = tensors[name] else { throw IOError.modelFile(path: path, problem: "has no tensor \(name)") }
         guard stored.dtype == tensor.dtype, stored.shape == tensor.shape.dims else {
-            throw ModelFileError(path: path, problem: "stores \(name) as \(stored.dtype) \(stored.shape), but the model needs \(tensor.dtype) \(tensor.shape.dims)")
+            throw IOError.modelFile(path: path, problem: "stores \(name) as \(stored.dtype) \(stored.shape), but the model needs \(tensor.dtype) \(tensor.shape.dims)")
         }
         data.withUnsafeBytes { raw in
             tensor.data.copyMemory(from: raw.baseAddress! + dataStart + stored.offset, byteCount: stored.byteCount)
@@ -150,7 +139,7 @@ public struct ModelFile: Sendable {
     /// Writes `tensors` and `metadata` to `path` atomically (temporary file, fsync, rename).
     /// The format version and checksum are added to the metadata.
     public static func write(to path: String, metadata: [String: String], tensors: [(name: String, tensor: Tensor)]) throws {
-        func fail(_ problem: String) -> ModelFileError { ModelFileError(path: path, problem: problem) }
+        func fail(_ problem: String) -> IOError { IOError.modelFile(path: path, problem: problem) }
         var header: [String: Any] = [:]
         var offset = 0
         var described: [(String, DType, [Int], Int, Int)] = []
@@ -216,19 +205,19 @@ extension ModelFile {
     /// creates and removes the temporary file a write would make beside it.
     ///
     /// ```swift
-    /// try ModelFile.checkWritable("/mnt/ro/live.safetensors")   // ModelFileError: "cannot be written: ... Read-only file system"
+    /// try ModelFile.checkWritable("/mnt/ro/live.safetensors")   // IOError: "cannot be written: ... Read-only file system"
     /// ```
-    public static func checkWritable(_ path: String) throws(ModelFileError) {
+    public static func checkWritable(_ path: String) throws(IOError) {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-            throw ModelFileError(path: path, problem: "is a folder, not a file")
+            throw IOError.modelFile(path: path, problem: "is a folder, not a file")
         }
         let probe = partialPath(of: path, processID: getpid())
         let descriptor = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard descriptor >= 0 else {
             let reason = String(cString: strerror(errno))
             let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            throw ModelFileError(path: path, problem: "cannot be written: no file can be made in \(folder) (\(reason))")
+            throw IOError.modelFile(path: path, problem: "cannot be written: no file can be made in \(folder) (\(reason))")
         }
         close(descriptor)
         unlink(probe)
@@ -266,9 +255,9 @@ extension ModelFile {
     /// ```
     public func values<T: BitwiseCopyable>(_ name: String, as type: T.Type, dtype: DType) throws -> [T] {
         precondition(MemoryLayout<T>.stride == dtype.byteSize, "\(T.self) does not hold \(dtype) elements")
-        guard let stored = tensors[name] else { throw ModelFileError(path: path, problem: "has no tensor \(name)") }
+        guard let stored = tensors[name] else { throw IOError.modelFile(path: path, problem: "has no tensor \(name)") }
         guard stored.dtype == dtype else {
-            throw ModelFileError(path: path, problem: "stores \(name) as \(stored.dtype) \(stored.shape), but it must be \(dtype)")
+            throw IOError.modelFile(path: path, problem: "stores \(name) as \(stored.dtype) \(stored.shape), but it must be \(dtype)")
         }
         let count = stored.byteCount / dtype.byteSize
         return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
@@ -281,7 +270,7 @@ extension ModelFile {
 
     /// The raw little-endian bytes of stored tensor `name` (any dtype).
     public func bytes(_ name: String) throws -> [UInt8] {
-        guard let stored = tensors[name] else { throw ModelFileError(path: path, problem: "has no tensor \(name)") }
+        guard let stored = tensors[name] else { throw IOError.modelFile(path: path, problem: "has no tensor \(name)") }
         return data.withUnsafeBytes { raw in Array(raw[(dataStart + stored.offset)..<(dataStart + stored.offset + stored.byteCount)]) }
     }
 
@@ -294,7 +283,7 @@ extension ModelFile {
         defer { for block in memory { block.deallocate() } }
         for (name, dtype, shape, bytes) in arrays {
             let dims: Shape
-            do { dims = try Shape(shape) } catch { throw ModelFileError(path: path, problem: "cannot store \(name) with shape \(shape): \(error)") }
+            do { dims = try Shape(shape) } catch { throw IOError.modelFile(path: path, problem: "cannot store \(name) with shape \(shape): \(error)") }
             precondition(bytes.count == dims.count * dtype.byteSize, "\(name): \(bytes.count) bytes for \(dtype) \(shape)")
             let block = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
             memory.append(block)

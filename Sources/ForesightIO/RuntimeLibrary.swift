@@ -3,13 +3,14 @@
 // when one is not installed. Not a plugin loader: each shim (CALSA, CPNG, CV4L2) looks up
 // its own fixed table of functions.
 
-/// A system library that did not load, worded so that the user can install it.
+/// A system library that did not load, worded so that the user can install it. Thrown inside
+/// `IOError.missingLibrary` or a sensor's error, never alone (it is an `Error` for `Result`).
 ///
 /// ```swift
 /// // microphones need ALSA's library libasound.so.2: apt install libasound2 (libasound2t64 on Debian 13)
 /// print(error)
 /// ```
-public struct MissingLibraryError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct MissingLibrary: Error, Equatable, Sendable, CustomStringConvertible {
     /// What needs the library, e.g. "microphones need".
     public let neededBy: String
     /// The library in words and its file, e.g. "ALSA's library" and "libasound.so.2".
@@ -50,12 +51,12 @@ package struct RuntimeLibrary: Sendable {
     /// Runs a shim's loader (`foresight_*_load`) on `file` and copies the function table it
     /// returns. A test may pass another `file` to see the error of a missing library.
     package func load<Table>(file: String? = nil,
-                     _ loader: (UnsafePointer<CChar>, UnsafeMutablePointer<CChar>, Int) -> UnsafePointer<Table>?) -> Result<Table, MissingLibraryError> {
+                     _ loader: (UnsafePointer<CChar>, UnsafeMutablePointer<CChar>, Int) -> UnsafePointer<Table>?) -> Result<Table, MissingLibrary> {
         let file = file ?? self.file
         var message = [CChar](repeating: 0, count: 512)
         let table = message.withUnsafeMutableBufferPointer { loader(file, $0.baseAddress!, $0.count) }
         if let table { return .success(table.pointee) }
-        return .failure(MissingLibraryError(neededBy: neededBy, library: library, file: file, package: package,
+        return .failure(MissingLibrary(neededBy: neededBy, library: library, file: file, package: package,
                                             reason: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))
     }
 }

@@ -209,30 +209,30 @@ public struct WAVFormat: Sendable, Equatable {
 
     /// Parses the fmt chunk's first bytes (16, or 40 for WAVE_FORMAT_EXTENSIBLE) found at
     /// file offset `body`; each field out of range is an error naming it.
-    static func parse(_ reader: LittleEndianReader, body: Int, size: Int) throws(FileFormatError) -> WAVFormat {
+    static func parse(_ reader: LittleEndianReader, body: Int, size: Int) throws(IOError) -> WAVFormat {
         var tag = reader.uint16(0)
         let channels = Int(reader.uint16(2))
         let rate = Int(reader.uint32(4))
         let bits = Int(reader.uint16(14))
         if tag == 0xFFFE {  // WAVE_FORMAT_EXTENSIBLE: the real tag opens the sub-format GUID
             guard size >= 40 else {
-                throw FileFormatError("WAV", .malformed, at: body, "extensible fmt chunk of \(size) bytes, 40 needed")
+                throw IOError.file("WAV", .malformed, at: body, "extensible fmt chunk of \(size) bytes, 40 needed")
             }
             tag = reader.uint16(24)
         }
         guard channelCounts.contains(channels) else {
-            throw FileFormatError("WAV", .malformed, at: body + 2,
+            throw IOError.file("WAV", .malformed, at: body + 2,
                                   "channel count \(channels) is outside \(channelCounts.lowerBound) to \(channelCounts.upperBound)")
         }
         guard sampleRates.contains(rate) else {
-            throw FileFormatError("WAV", .malformed, at: body + 4,
+            throw IOError.file("WAV", .malformed, at: body + 4,
                                   "sample rate \(rate) Hz is outside \(sampleRates.lowerBound) to \(sampleRates.upperBound) Hz")
         }
         switch (tag, bits) {
         case (1, 16): return WAVFormat(sample: .pcm16, channels: channels, sampleRate: rate)
         case (3, 32): return WAVFormat(sample: .float32, channels: channels, sampleRate: rate)
         default:
-            throw FileFormatError("WAV", .unsupported, at: body,
+            throw IOError.file("WAV", .unsupported, at: body,
                                   "format tag \(tag) with \(bits) bits per sample; read are 16-bit PCM (tag 1) and 32-bit float (tag 3)")
         }
     }
@@ -265,33 +265,33 @@ public final class WAVReader {
     static let pieceBytes = 1 << 16
 
     /// Opens the file at `path` and reads its header.
-    public convenience init(path: String) throws(FileFormatError) {
+    public convenience init(path: String) throws(IOError) {
         try self.init(stream: ByteStream(path: path, format: "WAV"))
     }
 
     /// Reads a whole file held in memory.
-    public convenience init(bytes: [UInt8]) throws(FileFormatError) {
+    public convenience init(bytes: [UInt8]) throws(IOError) {
         try self.init(stream: ByteStream(bytes: bytes))
     }
 
-    init(stream: ByteStream) throws(FileFormatError) {
+    init(stream: ByteStream) throws(IOError) {
         self.stream = stream
         let length = stream.knownLength
-        func readHeader(_ count: Int, _ what: String) throws(FileFormatError) -> LittleEndianReader {
+        func readHeader(_ count: Int, _ what: String) throws(IOError) -> LittleEndianReader {
             var bytes = [UInt8](repeating: 0, count: count)
             let at = stream.offset
             let got = bytes.withUnsafeMutableBytes { stream.read(into: $0.baseAddress!, count: count) }
             guard got == count else {
-                throw FileFormatError("WAV", .truncated, at: at, "file ends (\(at + got) bytes) inside \(what), which needs \(count) bytes here")
+                throw IOError.file("WAV", .truncated, at: at, "file ends (\(at + got) bytes) inside \(what), which needs \(count) bytes here")
             }
             return LittleEndianReader(bytes: bytes, format: "WAV")
         }
         let riff = try readHeader(12, "the RIFF header")
         guard riff.tag(0) == "RIFF" else {
-            throw FileFormatError("WAV", .malformed, at: 0, "not a WAV file: it starts with \"\(riff.tag(0))\", not RIFF")
+            throw IOError.file("WAV", .malformed, at: 0, "not a WAV file: it starts with \"\(riff.tag(0))\", not RIFF")
         }
         guard riff.tag(8) == "WAVE" else {
-            throw FileFormatError("WAV", .malformed, at: 8, "RIFF file of type \"\(riff.tag(8))\", not WAVE")
+            throw IOError.file("WAV", .malformed, at: 8, "RIFF file of type \"\(riff.tag(8))\", not WAVE")
         }
         var format: WAVFormat? = nil
         while true {
@@ -302,7 +302,7 @@ public final class WAVReader {
             let body = position + 8
             if id == "data" {
                 guard let format else {
-                    throw FileFormatError("WAV", .malformed, at: position, "data chunk before the fmt chunk")
+                    throw IOError.file("WAV", .malformed, at: position, "data chunk before the fmt chunk")
                 }
                 // Streaming writers leave 0 or 0xFFFFFFFF when they could not patch the size.
                 let open = declared == 0xFFFF_FFFF || declared == 0
@@ -311,7 +311,7 @@ public final class WAVReader {
                     let available = length - body
                     if open { size = available }
                     guard size ?? 0 <= available else {
-                        throw FileFormatError("WAV", .truncated, at: length,
+                        throw IOError.file("WAV", .truncated, at: length,
                                               "data size field: the data chunk at byte \(position) announces \(declared) bytes but the file has \(available) after it")
                     }
                 }
@@ -322,22 +322,22 @@ public final class WAVReader {
             }
             if id == "fmt " {
                 guard declared >= 16 else {
-                    throw FileFormatError("WAV", .malformed, at: position + 4, "fmt chunk of \(declared) bytes, at least 16 needed")
+                    throw IOError.file("WAV", .malformed, at: position + 4, "fmt chunk of \(declared) bytes, at least 16 needed")
                 }
                 let fields = try readHeader(min(declared, 40), "the fmt chunk")
                 format = try WAVFormat.parse(fields, body: body, size: declared)
                 let rest = declared - min(declared, 40) + (declared & 1)
                 guard stream.skip(rest) == rest else {
-                    throw FileFormatError("WAV", .truncated, at: stream.offset, "file ends inside the fmt chunk")
+                    throw IOError.file("WAV", .truncated, at: stream.offset, "file ends inside the fmt chunk")
                 }
             } else {
                 // Skip any other chunk (LIST, fact, cue ...), with its pad byte.
                 if let length, declared > length - body {
-                    throw FileFormatError("WAV", .truncated, at: length, "chunk \"\(id)\" at byte \(position) announces \(declared) bytes, beyond the end of the file")
+                    throw IOError.file("WAV", .truncated, at: length, "chunk \"\(id)\" at byte \(position) announces \(declared) bytes, beyond the end of the file")
                 }
                 let skip = declared + (declared & 1)
                 guard stream.skip(skip) >= declared else {
-                    throw FileFormatError("WAV", .truncated, at: stream.offset, "file ends inside chunk \"\(id)\" at byte \(position)")
+                    throw IOError.file("WAV", .truncated, at: stream.offset, "file ends inside chunk \"\(id)\" at byte \(position)")
                 }
             }
         }
@@ -349,7 +349,7 @@ public final class WAVReader {
     /// Reads up to `maximumFrames` sample frames, interleaved, into `destination` (which holds
     /// `maximumFrames * channels` floats); returns the frames read, 0 at the end of the data.
     /// Float samples that are NaN or infinite read as 0.
-    public func read(into destination: UnsafeMutablePointer<Float>, maximumFrames: Int) throws(FileFormatError) -> Int {
+    public func read(into destination: UnsafeMutablePointer<Float>, maximumFrames: Int) throws(IOError) -> Int {
         let frameBytes = format.frameBytes
         var done = 0
         while done < maximumFrames {
@@ -365,7 +365,7 @@ public final class WAVReader {
             done += whole; framesRead += whole
             if got < want {
                 if let frameCount {
-                    throw FileFormatError("WAV", .truncated, at: at + got, "the data ends after \(framesRead) of the \(frameCount) sample frames it announced (the file changed since it was opened?)")
+                    throw IOError.file("WAV", .truncated, at: at + got, "the data ends after \(framesRead) of the \(frameCount) sample frames it announced (the file changed since it was opened?)")
                 }
                 break  // a stream of unknown length ends here; a partial frame is dropped
             }
@@ -375,10 +375,10 @@ public final class WAVReader {
 
     /// Reads up to `destination.count` sample frames mixed to mono (the channels' average);
     /// returns how many, 0 at the end of the data.
-    public func readMono(into destination: inout [Float]) throws(FileFormatError) -> Int {
+    public func readMono(into destination: inout [Float]) throws(IOError) -> Int {
         let channels = format.channels
         if channels == 1 {
-            return try destination.withUnsafeMutableBufferPointer { (buffer) throws(FileFormatError) -> Int in
+            return try destination.withUnsafeMutableBufferPointer { (buffer) throws(IOError) -> Int in
                 try read(into: buffer.baseAddress!, maximumFrames: buffer.count)
             }
         }
@@ -386,7 +386,7 @@ public final class WAVReader {
         var done = 0
         let scale = 1 / Float(channels)
         while done < destination.count {
-            let frames = try interleaved.withUnsafeMutableBufferPointer { (buffer) throws(FileFormatError) -> Int in
+            let frames = try interleaved.withUnsafeMutableBufferPointer { (buffer) throws(IOError) -> Int in
                 try read(into: buffer.baseAddress!, maximumFrames: min(destination.count - done, buffer.count / channels))
             }
             if frames == 0 { break }
@@ -436,7 +436,7 @@ public final class WAVMonoReader {
     private var ended = false
 
     /// Opens `path` to deliver mono samples at `sampleRate`.
-    public init(path: String, sampleRate: Int) throws(FileFormatError) {
+    public init(path: String, sampleRate: Int) throws(IOError) {
         precondition(sampleRate > 0, "WAVMonoReader needs a positive rate, got \(sampleRate)")
         reader = try WAVReader(path: path)
         self.sampleRate = sampleRate
@@ -448,7 +448,7 @@ public final class WAVMonoReader {
     public var heldSamples: Int { piece.count + resampler.heldCount }
 
     /// Fills `destination` as far as the file goes; returns how many samples, 0 at the end.
-    public func read(into destination: UnsafeMutableBufferPointer<Float>) throws(FileFormatError) -> Int {
+    public func read(into destination: UnsafeMutableBufferPointer<Float>) throws(IOError) -> Int {
         var done = 0
         while done < destination.count {
             let got = resampler.pull(into: UnsafeMutableBufferPointer(rebasing: destination[done...]))
@@ -463,7 +463,7 @@ public final class WAVMonoReader {
     }
 
     /// The rest of the file, or its first `maximumSamples` samples.
-    public func readAll(maximumSamples: Int = .max) throws(FileFormatError) -> [Float] {
+    public func readAll(maximumSamples: Int = .max) throws(IOError) -> [Float] {
         var samples: [Float] = []
         if let seconds = reader.seconds {  // reserve what the file will give, no more than asked
             samples.reserveCapacity(min(maximumSamples, Int(seconds * Double(sampleRate)) + 1))
@@ -471,7 +471,7 @@ public final class WAVMonoReader {
         var chunk = [Float](repeating: 0, count: 4096)
         while samples.count < maximumSamples {
             let want = min(chunk.count, maximumSamples - samples.count)
-            let got = try chunk.withUnsafeMutableBufferPointer { (buffer) throws(FileFormatError) -> Int in
+            let got = try chunk.withUnsafeMutableBufferPointer { (buffer) throws(IOError) -> Int in
                 try read(into: UnsafeMutableBufferPointer(rebasing: buffer[..<want]))
             }
             if got == 0 { break }
@@ -485,16 +485,16 @@ public final class WAVMonoReader {
 public enum WAV {
     /// Reads and decodes the file at `path`, a piece at a time; with `maximumSeconds`, only
     /// that much of its beginning is read.
-    public static func read(path: String, maximumSeconds: Double? = nil) throws(FileFormatError) -> AudioClip {
+    public static func read(path: String, maximumSeconds: Double? = nil) throws(IOError) -> AudioClip {
         try read(WAVReader(path: path), maximumSeconds: maximumSeconds)
     }
 
     /// Decodes a whole WAV file held in memory.
-    public static func decode(_ bytes: [UInt8]) throws(FileFormatError) -> AudioClip {
+    public static func decode(_ bytes: [UInt8]) throws(IOError) -> AudioClip {
         try read(WAVReader(bytes: bytes), maximumSeconds: nil)
     }
 
-    private static func read(_ reader: WAVReader, maximumSeconds: Double?) throws(FileFormatError) -> AudioClip {
+    private static func read(_ reader: WAVReader, maximumSeconds: Double?) throws(IOError) -> AudioClip {
         let format = reader.format
         var limit = Int.max
         if let maximumSeconds {
@@ -508,7 +508,7 @@ public enum WAV {
         var piece = [Float](repeating: 0, count: pieceFrames * format.channels)
         var frames = 0
         while frames < limit {
-            let got = try piece.withUnsafeMutableBufferPointer { (buffer) throws(FileFormatError) -> Int in
+            let got = try piece.withUnsafeMutableBufferPointer { (buffer) throws(IOError) -> Int in
                 try reader.read(into: buffer.baseAddress!, maximumFrames: min(pieceFrames, limit - frames))
             }
             if got == 0 { break }
@@ -559,7 +559,7 @@ public enum WAV {
     }
 
     /// Writes `clip` to `path`.
-    public static func write(_ clip: AudioClip, to path: String, format: WAVSampleFormat = .pcm16) throws(FileFormatError) {
+    public static func write(_ clip: AudioClip, to path: String, format: WAVSampleFormat = .pcm16) throws(IOError) {
         try writeWholeFile(path, encode(clip, format: format), format: "WAV")
     }
 }
@@ -582,7 +582,7 @@ public final class WAVWriter {
     private var scratch: [UInt8] = []
 
     /// Creates (or truncates) `path` and writes a header with zero sizes.
-    public init(path: String, sampleRate: Int, channels: Int = 1, format: WAVSampleFormat = .pcm16) throws(FileFormatError) {
+    public init(path: String, sampleRate: Int, channels: Int = 1, format: WAVSampleFormat = .pcm16) throws(IOError) {
         self.format = format
         self.channels = channels
         file = try OutputFile(path, format: "WAV")
@@ -590,7 +590,7 @@ public final class WAVWriter {
     }
 
     /// Appends interleaved samples in [-1, 1].
-    public func append(_ samples: UnsafeBufferPointer<Float>) throws(FileFormatError) {
+    public func append(_ samples: UnsafeBufferPointer<Float>) throws(IOError) {
         scratch.removeAll(keepingCapacity: true)
         WAV.encodeSamples(samples, format, into: &scratch)
         try file.write(scratch)
@@ -598,7 +598,7 @@ public final class WAVWriter {
     }
 
     /// Appends interleaved samples in [-1, 1].
-    public func append(_ samples: [Float]) throws(FileFormatError) {
+    public func append(_ samples: [Float]) throws(IOError) {
         scratch.removeAll(keepingCapacity: true)
         samples.withUnsafeBufferPointer { WAV.encodeSamples($0, format, into: &scratch) }
         try file.write(scratch)
@@ -606,7 +606,7 @@ public final class WAVWriter {
     }
 
     /// Writes the final sizes into the header and closes the file.
-    public func close() throws(FileFormatError) {
+    public func close() throws(IOError) {
         defer { file.close() }
         let dataBytes = samplesWritten * format.bytesPerSample
         func le32(_ value: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian) { Array($0) } }

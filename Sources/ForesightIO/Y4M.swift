@@ -117,16 +117,16 @@ public final class Y4MReader {
     static let maximumPixels = 16384 * 16384
 
     /// Opens the file at `path` and parses its header.
-    public convenience init(path: String) throws(FileFormatError) {
+    public convenience init(path: String) throws(IOError) {
         try self.init(stream: ByteStream(path: path, format: "Y4M"))
     }
 
     /// Parses a stream held in memory.
-    public convenience init(bytes: [UInt8]) throws(FileFormatError) {
+    public convenience init(bytes: [UInt8]) throws(IOError) {
         try self.init(stream: ByteStream(bytes: bytes))
     }
 
-    init(stream: ByteStream) throws(FileFormatError) {
+    init(stream: ByteStream) throws(IOError) {
         self.stream = stream
         let (line, lineOffset) = try Y4MReader.readLine(stream, what: "stream header")
         header = try Y4MReader.parseHeader(line, at: lineOffset)
@@ -135,24 +135,24 @@ public final class Y4MReader {
     /// Reads the next frame into `frame` (resized if its buffer is wrong). Returns false at a
     /// clean end of the stream; throws when the stream ends inside a frame.
     @discardableResult
-    public func readFrame(into frame: inout Y4MFrame) throws(FileFormatError) -> Bool {
+    public func readFrame(into frame: inout Y4MFrame) throws(IOError) -> Bool {
         if stream.atEnd() { return false }
         let (line, lineOffset) = try Y4MReader.readLine(stream, what: "frame \(framesRead) header")
         guard line.starts(with: Array("FRAME".utf8)), line.count == 5 || line[5] == UInt8(ascii: " ") else {
-            throw FileFormatError("Y4M", .malformed, at: lineOffset,
+            throw IOError.file("Y4M", .malformed, at: lineOffset,
                                   "frame \(framesRead) does not start with FRAME (found \"\(Y4MReader.printable(line.prefix(16)))\")")
         }
         frame.parameters = line.count > 6 ? String(decoding: line[6...], as: UTF8.self) : ""
         let size = header.frameBytes
         if let length = stream.knownLength, length - stream.offset < size {  // fail before allocating
-            throw FileFormatError("Y4M", .truncated, at: length,
+            throw IOError.file("Y4M", .truncated, at: length,
                                   "frame \(framesRead) needs \(size) bytes from byte \(stream.offset), the file has \(length - stream.offset)")
         }
         if frame.planes.count != size { frame.planes = [UInt8](repeating: 0, count: size) }
         let dataOffset = stream.offset
         let got = frame.planes.withUnsafeMutableBytes { stream.read(into: $0.baseAddress!, count: size) }
         guard got == size else {
-            throw FileFormatError("Y4M", .truncated, at: dataOffset + got,
+            throw IOError.file("Y4M", .truncated, at: dataOffset + got,
                                   "frame \(framesRead) has \(got) of its \(size) bytes")
         }
         framesRead += 1
@@ -160,17 +160,17 @@ public final class Y4MReader {
     }
 
     /// Reads one '\n'-terminated line (without the newline) and the offset where it starts.
-    private static func readLine(_ stream: ByteStream, what: String) throws(FileFormatError) -> ([UInt8], Int) {
+    private static func readLine(_ stream: ByteStream, what: String) throws(IOError) -> ([UInt8], Int) {
         let lineOffset = stream.offset
         var line: [UInt8] = []
         while true {
             guard let byte = stream.readByte() else {
-                throw FileFormatError("Y4M", .truncated, at: stream.offset, "file ends inside the \(what)")
+                throw IOError.file("Y4M", .truncated, at: stream.offset, "file ends inside the \(what)")
             }
             if byte == UInt8(ascii: "\n") { return (line, lineOffset) }
             line.append(byte)
             if line.count > maximumLineBytes {
-                throw FileFormatError("Y4M", .malformed, at: lineOffset, "\(what) is longer than \(maximumLineBytes) bytes")
+                throw IOError.file("Y4M", .malformed, at: lineOffset, "\(what) is longer than \(maximumLineBytes) bytes")
             }
         }
     }
@@ -179,10 +179,10 @@ public final class Y4MReader {
         String(decoding: bytes.map { $0 >= 32 && $0 < 127 ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
     }
 
-    static func parseHeader(_ line: [UInt8], at lineOffset: Int) throws(FileFormatError) -> Y4MHeader {
+    static func parseHeader(_ line: [UInt8], at lineOffset: Int) throws(IOError) -> Y4MHeader {
         let magic = Array("YUV4MPEG2".utf8)
         guard line.starts(with: magic) else {
-            throw FileFormatError("Y4M", .malformed, at: lineOffset, "not a Y4M file: it does not start with YUV4MPEG2")
+            throw IOError.file("Y4M", .malformed, at: lineOffset, "not a Y4M file: it does not start with YUV4MPEG2")
         }
         var width = -1, height = -1
         var rate = (0, 0), aspect = (0, 0)
@@ -202,48 +202,48 @@ public final class Y4MReader {
             case UInt8(ascii: "F"):
                 rate = try ratio(value, "frame rate", at: offset)
                 guard rate.0 > 0 && rate.1 > 0 else {
-                    throw FileFormatError("Y4M", .malformed, at: offset, "frame rate F\(value) must be positive")
+                    throw IOError.file("Y4M", .malformed, at: offset, "frame rate F\(value) must be positive")
                 }
             case UInt8(ascii: "A"): aspect = try ratio(value, "pixel aspect", at: offset)
             case UInt8(ascii: "I"):
                 guard value == "p" || value == "?" else {
-                    throw FileFormatError("Y4M", .unsupported, at: offset,
+                    throw IOError.file("Y4M", .unsupported, at: offset,
                                           "interlacing I\(value): only progressive (Ip) video is read")
                 }
             case UInt8(ascii: "C"):
                 guard let known = Y4MChroma(rawValue: value) else {
-                    throw FileFormatError("Y4M", .unsupported, at: offset,
+                    throw IOError.file("Y4M", .unsupported, at: offset,
                                           "chroma C\(value): supported are \(Y4MChroma.allCases.map { "C" + $0.rawValue }.joined(separator: ", "))")
                 }
                 chroma = known
             case UInt8(ascii: "X"): extensions.append(value)
             default:
-                throw FileFormatError("Y4M", .malformed, at: offset, "unknown header tag \"\(printable(token.prefix(16)))\"")
+                throw IOError.file("Y4M", .malformed, at: offset, "unknown header tag \"\(printable(token.prefix(16)))\"")
             }
         }
         guard width > 0 && height > 0 else {
-            throw FileFormatError("Y4M", .malformed, at: lineOffset, "header lacks a positive width (W) and height (H)")
+            throw IOError.file("Y4M", .malformed, at: lineOffset, "header lacks a positive width (W) and height (H)")
         }
         guard width <= 16384 && height <= 16384 && width * height <= maximumPixels else {
-            throw FileFormatError("Y4M", .malformed, at: lineOffset, "frame size \(width)x\(height) is beyond 16384x16384")
+            throw IOError.file("Y4M", .malformed, at: lineOffset, "frame size \(width)x\(height) is beyond 16384x16384")
         }
         guard rate.0 > 0 else {
-            throw FileFormatError("Y4M", .malformed, at: lineOffset, "header lacks a frame rate (F)")
+            throw IOError.file("Y4M", .malformed, at: lineOffset, "header lacks a frame rate (F)")
         }
         return Y4MHeader(width: width, height: height, frameRate: rate, chroma: chroma, pixelAspect: aspect, extensions: extensions)
     }
 
-    private static func integer(_ text: String, _ what: String, at offset: Int) throws(FileFormatError) -> Int {
+    private static func integer(_ text: String, _ what: String, at offset: Int) throws(IOError) -> Int {
         guard text.count <= 9, let value = Int(text), value >= 0 else {
-            throw FileFormatError("Y4M", .malformed, at: offset, "\(what) \"\(text.prefix(16))\" is not a number up to 9 digits")
+            throw IOError.file("Y4M", .malformed, at: offset, "\(what) \"\(text.prefix(16))\" is not a number up to 9 digits")
         }
         return value
     }
 
-    private static func ratio(_ text: String, _ what: String, at offset: Int) throws(FileFormatError) -> (Int, Int) {
+    private static func ratio(_ text: String, _ what: String, at offset: Int) throws(IOError) -> (Int, Int) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2 else {
-            throw FileFormatError("Y4M", .malformed, at: offset, "\(what) \"\(text.prefix(16))\" is not N:D")
+            throw IOError.file("Y4M", .malformed, at: offset, "\(what) \"\(text.prefix(16))\" is not N:D")
         }
         return (try integer(String(parts[0]), what, at: offset), try integer(String(parts[1]), what, at: offset))
     }
@@ -266,7 +266,7 @@ public final class Y4MWriter {
     private static let frameLine = Array("FRAME\n".utf8)
 
     /// Creates (or truncates) `path` and writes the stream header.
-    public init(path: String, header: Y4MHeader) throws(FileFormatError) {
+    public init(path: String, header: Y4MHeader) throws(IOError) {
         self.header = header
         file = try OutputFile(path, format: "Y4M")
         let (chromaWidth, chromaHeight) = header.chroma.chromaSize(width: header.width, height: header.height)
@@ -275,7 +275,7 @@ public final class Y4MWriter {
     }
 
     /// Appends one frame given as all of its planes (`header.frameBytes` bytes).
-    public func writeFrame(planes: UnsafeRawBufferPointer) throws(FileFormatError) {
+    public func writeFrame(planes: UnsafeRawBufferPointer) throws(IOError) {
         precondition(planes.count == header.frameBytes, "Y4M frame needs \(header.frameBytes) bytes, got \(planes.count)")
         try file.write(Y4MWriter.frameLine)
         try file.write(planes)
@@ -283,7 +283,7 @@ public final class Y4MWriter {
     }
 
     /// Appends one frame given as all of its planes.
-    public func writeFrame(planes: [UInt8]) throws(FileFormatError) {
+    public func writeFrame(planes: [UInt8]) throws(IOError) {
         precondition(planes.count == header.frameBytes, "Y4M frame needs \(header.frameBytes) bytes, got \(planes.count)")
         try file.write(Y4MWriter.frameLine)
         try file.write(planes)
@@ -291,7 +291,7 @@ public final class Y4MWriter {
     }
 
     /// Appends a grey frame: `luma` (width x height bytes) with neutral chroma planes.
-    public func writeGray(luma: UnsafeRawBufferPointer) throws(FileFormatError) {
+    public func writeGray(luma: UnsafeRawBufferPointer) throws(IOError) {
         precondition(luma.count == header.width * header.height, "Y4M luma needs \(header.width * header.height) bytes, got \(luma.count)")
         try file.write(Y4MWriter.frameLine)
         try file.write(luma)

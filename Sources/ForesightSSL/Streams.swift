@@ -51,16 +51,16 @@ final class RandomAccessFile {
     let size: Int
     private let descriptor: Int32
 
-    init(path: String, format: String) throws(FileFormatError) {
+    init(path: String, format: String) throws(IOError) {
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw FileFormatError(format, .io, at: 0, "cannot open \(path): \(String(cString: strerror(errno)))")
+            throw IOError.file(format, .io, at: 0, "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else {
             let message = String(cString: strerror(errno))
             Glibc.close(descriptor)
-            throw FileFormatError(format, .io, at: 0, "cannot read the size of \(path): \(message)")
+            throw IOError.file(format, .io, at: 0, "cannot read the size of \(path): \(message)")
         }
         self.path = path
         size = Int(status.st_size)
@@ -69,13 +69,13 @@ final class RandomAccessFile {
     deinit { Glibc.close(descriptor) }
 
     /// Reads `count` bytes at `offset` into `destination`; returns how many were read (fewer at the end).
-    func read(at offset: Int, count: Int, into destination: UnsafeMutableRawPointer, format: String) throws(FileFormatError) -> Int {
+    func read(at offset: Int, count: Int, into destination: UnsafeMutableRawPointer, format: String) throws(IOError) -> Int {
         var done = 0
         while done < count {
             let got = pread(descriptor, destination + done, count - done, off_t(offset + done))
             if got < 0 {
                 if errno == EINTR { continue }
-                throw FileFormatError(format, .io, at: offset + done, "cannot read \(path): \(String(cString: strerror(errno)))")
+                throw IOError.file(format, .io, at: offset + done, "cannot read \(path): \(String(cString: strerror(errno)))")
             }
             if got == 0 { break }
             done += got
@@ -154,7 +154,7 @@ public final class Y4MClipStream: VideoClipStream {
             }
             reader = try Y4MReader(path: path)
             guard try reader.readFrame(into: &frame) else { throw TrainingError.unreadableData(path: path, message: "\(path) has no frames left after reopening") }
-        } catch let error as FileFormatError {
+        } catch let error as IOError {
             throw TrainingError.unreadableData(path: path, message: "\(path): \(error)")
         }
     }
@@ -278,7 +278,7 @@ public final class WAVWindowStream: SampleStream {
             try file.read(at: dataOffset + position * frameBytes, count: count, into: raw.baseAddress!, format: "WAV")
         }
         guard got == count else {
-            throw FileFormatError("WAV", .truncated, at: dataOffset + position * frameBytes + got,
+            throw IOError.file("WAV", .truncated, at: dataOffset + position * frameBytes + got,
                                   "\(path) ended while reading samples it announced (it changed since it was opened?)")
         }
         let channels = self.channels, scale = 1 / Float(channels)
@@ -304,11 +304,12 @@ public final class WAVWindowStream: SampleStream {
         throws -> (rate: Int, channels: Int, dataOffset: Int, dataBytes: Int, bytesPerSample: Int, isFloat: Bool) {
         let reader: WAVReader
         do { reader = try WAVReader(path: file.path) } catch {
-            throw FileFormatError(error.format, error.kind, at: error.offset, "\(file.path): \(error.message)")
+            guard case let .badFile(format, problem, offset, message) = error else { throw error }
+            throw IOError.file(format, problem, at: offset, "\(file.path): \(message)")
         }
         let format = reader.format
         guard let frames = reader.frameCount else {
-            throw FileFormatError("WAV", .unsupported, at: reader.dataOffset, "\(file.path) is not a regular file; training reads WAV files whose length is known")
+            throw IOError.file("WAV", .unsupported, at: reader.dataOffset, "\(file.path) is not a regular file; training reads WAV files whose length is known")
         }
         return (format.sampleRate, format.channels, reader.dataOffset, frames * format.frameBytes, format.sample == .pcm16 ? 2 : 4, format.sample == .float32)
     }
@@ -351,7 +352,7 @@ public final class TextWindowStream: SampleStream {
         let count = windowBytes
         let got = try bytes.withUnsafeMutableBytes { try file.read(at: position, count: count, into: $0.baseAddress!, format: "text") }
         guard got == count else {
-            throw FileFormatError("text", .truncated, at: position + got, "\(path) became shorter while it was read")
+            throw IOError.file("text", .truncated, at: position + got, "\(path) became shorter while it was read")
         }
         for i in 0..<count { destination[i] = Int32(bytes[i]) }
         position += hop

@@ -1,6 +1,6 @@
 // The one error ForesightSSL throws: each case names the kind of failure, so a program can
 // act on it, and its description is the message a user reads. Not the lower layers' errors
-// (FileFormatError, ModelFileError, ModelError, ...): those pass through unwrapped.
+// (IOError, IOError, ModelError, ...): those pass through unwrapped.
 
 /// Why self-supervised training, evaluation or their data could not go on. The case says what
 /// kind of failure it is; `description` says what to change.

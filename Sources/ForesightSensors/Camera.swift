@@ -84,10 +84,10 @@ enum FourCC {
 enum LibV4L2 {
     static let library = RuntimeLibrary(library: "libv4l2's library", file: "libv4l2.so.0", package: "libv4l-0",
                                         neededBy: "converting other camera formats (e.g. MJPEG) needs")
-    static let shared: Result<foresight_libv4l2, MissingLibraryError> = load()
+    static let shared: Result<foresight_libv4l2, MissingLibrary> = load()
 
     /// Opens `file` (a test passes a missing one to see the error).
-    static func load(file: String? = nil) -> Result<foresight_libv4l2, MissingLibraryError> {
+    static func load(file: String? = nil) -> Result<foresight_libv4l2, MissingLibrary> {
         library.load(file: file) { foresight_libv4l2_load($0, $1, $2) }
     }
 }
@@ -175,7 +175,7 @@ public enum Camera {
     }
 
     /// Why formats that need libv4l2's conversion are not listed or used; nil when it is installed.
-    public static var missingConversionLibrary: MissingLibraryError? {
+    public static var missingConversionLibrary: MissingLibrary? {
         if case .failure(let missing) = LibV4L2.shared { return missing }
         return nil
     }

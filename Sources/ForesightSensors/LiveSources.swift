@@ -155,7 +155,7 @@ extension PacedFrameProducer {
         let reader = try Y4MReader(path: path)
         let header = reader.header
         let rate = Double(header.frameRate.numerator) / Double(max(1, header.frameRate.denominator))
-        guard rate > 0 && rate.isFinite else { throw FileFormatError("Y4M", .unsupported, at: 0, "frame rate \(header.frameRate) of \(path) is not positive") }
+        guard rate > 0 && rate.isFinite else { throw IOError.file("Y4M", .unsupported, at: 0, "frame rate \(header.frameRate) of \(path) is not positive") }
         var frame = Y4MFrame(for: header)
         let resizer = AreaResizer(sourceWidth: header.width, sourceHeight: header.height, targetWidth: size, targetHeight: size)
         let luma = UnsafeMutablePointer<Float>.allocate(capacity: header.width * header.height)

@@ -48,10 +48,10 @@ public struct MicrophoneDescription: Sendable, Equatable {
 enum ALSA {
     static let library = RuntimeLibrary(library: "ALSA's library", file: "libasound.so.2", package: "libasound2",
                                         neededBy: "microphones need")
-    static let shared: Result<foresight_alsa, MissingLibraryError> = load()
+    static let shared: Result<foresight_alsa, MissingLibrary> = load()
 
     /// Opens `file` (a test passes a missing one to see the error).
-    static func load(file: String? = nil) -> Result<foresight_alsa, MissingLibraryError> {
+    static func load(file: String? = nil) -> Result<foresight_alsa, MissingLibrary> {
         library.load(file: file) { foresight_alsa_load($0, $1, $2) }
     }
 
@@ -70,7 +70,7 @@ public enum Microphone {
     }
 
     /// Why microphones cannot be used (alsa-lib is not installed); nil when it is.
-    public static var missingLibrary: MissingLibraryError? {
+    public static var missingLibrary: MissingLibrary? {
         if case .failure(let missing) = ALSA.shared { return missing }
         return nil
     }

@@ -29,7 +29,7 @@ public enum SensorError: Error, Equatable, CustomStringConvertible, Sendable {
     case cameraSystemCall(path: String, call: String, errno: Int32)
     /// The camera offers none of the formats asked for natively, and libv4l2, which converts
     /// others (e.g. MJPEG), is not installed.
-    case conversionLibraryMissing(path: String, offered: [String], MissingLibraryError)
+    case conversionLibraryMissing(path: String, offered: [String], MissingLibrary)
 
     // Microphones
     /// No such ALSA device (wrong card or device number, unknown name).
@@ -43,7 +43,7 @@ public enum SensorError: Error, Equatable, CustomStringConvertible, Sendable {
     /// Any other ALSA failure, with ALSA's message.
     case alsaCall(name: String, call: String, code: Int32, message: String)
     /// alsa-lib is not installed.
-    case alsaLibraryMissing(MissingLibraryError)
+    case alsaLibraryMissing(MissingLibrary)
 
     /// What happened and what to do about it.
     public var description: String {

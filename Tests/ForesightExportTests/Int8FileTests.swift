@@ -132,10 +132,10 @@ final class Int8FileTests: XCTestCase {
             try ModelFile.write(to: broken, metadata: metadata, arrays: arrays)
             do {
                 _ = try Int8EncoderModel(path: broken, batch: 1)
-            } catch let error as ModelFileError {
+            } catch let error as IOError {
                 // inspect reports the same problem.
                 XCTAssertThrowsError(try Int8EncoderModel.checkFile(try ModelFile(path: broken)))
-                return error.problem
+                return error.message
             }
             XCTFail("the edited file loaded")
             return ""
@@ -246,7 +246,7 @@ final class Int8FileTests: XCTestCase {
                 XCTAssertEqual(model.convolutions, original.convolutions, "trial \(trial)")
                 XCTAssertEqual(model.inputQuantization, original.inputQuantization, "trial \(trial)")
                 loaded += 1
-            } catch is ModelFileError {
+            } catch is IOError {
                 refused += 1
             }
         }

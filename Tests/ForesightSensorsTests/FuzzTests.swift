@@ -1,5 +1,5 @@
 // Seeded fuzzing of the Y4M, WAV, PNM and PNG parsers: every truncation, random bit flips
-// and absurd header values must give a result or a FileFormatError, never a crash or a hang.
+// and absurd header values must give a result or a IOError, never a crash or a hang.
 
 import ForesightCore
 @testable import ForesightSensors
@@ -37,13 +37,13 @@ final class FuzzTests: XCTestCase {
         for length in 0..<wav.count {
             let bytes = Array(wav.prefix(length))
             // Any cut before the data ends is an error (a cut inside data is caught by the size check).
-            XCTAssertThrowsError(try WAV.decode(bytes), "wav[..<\(length)]") { XCTAssert($0 is FileFormatError) }
+            XCTAssertThrowsError(try WAV.decode(bytes), "wav[..<\(length)]") { XCTAssert($0 is IOError) }
         }
         for length in 0..<png.count {
-            XCTAssertThrowsError(try PNG.decode(Array(png.prefix(length))), "png[..<\(length)]") { XCTAssert($0 is FileFormatError) }
+            XCTAssertThrowsError(try PNG.decode(Array(png.prefix(length))), "png[..<\(length)]") { XCTAssert($0 is IOError) }
         }
         for length in 0..<pnm.count {
-            XCTAssertThrowsError(try PNM.decode(Array(pnm.prefix(length))), "pnm[..<\(length)]") { XCTAssert($0 is FileFormatError) }
+            XCTAssertThrowsError(try PNM.decode(Array(pnm.prefix(length))), "pnm[..<\(length)]") { XCTAssert($0 is IOError) }
         }
     }
 
@@ -76,7 +76,7 @@ final class FuzzTests: XCTestCase {
             "YUV4MPEG2 W4 H4 F1:1\nFRAME" + String(repeating: " ", count: 10_000), "YUV4MPEG2\n", "YUV4MPEG2 W4 H4 F1:1\n\n",
         ]
         for text in y4mHeaders {
-            XCTAssertThrowsError(try parseY4M(Array(text.utf8)), text.prefix(40).description) { XCTAssert($0 is FileFormatError) }
+            XCTAssertThrowsError(try parseY4M(Array(text.utf8)), text.prefix(40).description) { XCTAssert($0 is IOError) }
         }
         let wav = wavSample()
         func patched(_ offset: Int, _ value: UInt32) -> [UInt8] {
@@ -85,9 +85,9 @@ final class FuzzTests: XCTestCase {
             return bytes
         }
         for (offset, value) in [(16, 0xFFFF_FFF0), (16, 2), (24, 0), (24, 0xFFFF_FFFF), (22, 0x3E80_0100), (40, 0x7FFF_FFFF)] {
-            XCTAssertThrowsError(try WAV.decode(patched(offset, UInt32(value))), "wav field \(offset) = \(value)") { XCTAssert($0 is FileFormatError) }
+            XCTAssertThrowsError(try WAV.decode(patched(offset, UInt32(value))), "wav field \(offset) = \(value)") { XCTAssert($0 is IOError) }
         }
-        XCTAssertThrowsError(try PNM.decode(Array("P6\n9999999 1\n255\n".utf8))) { XCTAssert($0 is FileFormatError) }
-        XCTAssertThrowsError(try PNM.decode(Array("P6\n20000 20000\n255\n".utf8))) { XCTAssert($0 is FileFormatError) }
+        XCTAssertThrowsError(try PNM.decode(Array("P6\n9999999 1\n255\n".utf8))) { XCTAssert($0 is IOError) }
+        XCTAssertThrowsError(try PNM.decode(Array("P6\n20000 20000\n255\n".utf8))) { XCTAssert($0 is IOError) }
     }
 }

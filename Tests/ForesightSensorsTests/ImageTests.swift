@@ -30,8 +30,8 @@ final class ImageTests: XCTestCase {
         XCTAssertEqual(try PNM.decode(low).pixels, [255, 0])
     }
 
-    func error(_ body: () throws -> Void) -> FileFormatError? {
-        do { try body(); return nil } catch { return error as? FileFormatError }
+    func error(_ body: () throws -> Void) -> IOError? {
+        do { try body(); return nil } catch { return error as? IOError }
     }
 
     func testBrokenImagesNameTheOffset() {

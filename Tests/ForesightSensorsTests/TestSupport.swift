@@ -28,7 +28,7 @@ func removeTree(_ path: String) {
 }
 
 /// Skips the test when a library it needs at run time is not installed, naming the package.
-func skipUnlessInstalled(_ missing: MissingLibraryError?) throws {
+func skipUnlessInstalled(_ missing: MissingLibrary?) throws {
     if let missing { throw XCTSkip("\(missing)") }
 }
 
@@ -38,9 +38,9 @@ func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     return (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
 }
 
-/// Runs `body`, which must either succeed or throw a `FileFormatError` (never anything else).
+/// Runs `body`, which must either succeed or throw a `IOError` (never anything else).
 func expectParsesOrFileError(_ what: String, _ body: () throws -> Void) {
-    do { try body() } catch is FileFormatError {
+    do { try body() } catch is IOError {
     } catch { XCTFail("\(what): unexpected error type \(error)") }
 }
 

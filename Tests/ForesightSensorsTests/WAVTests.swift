@@ -75,7 +75,7 @@ final class WAVTests: XCTestCase {
 
     func testBrokenFilesNameTheOffset() {
         let good = WAV.encode(AudioClip(sampleRate: 16_000, channels: 1, samples: [0.1, 0.2, 0.3, 0.4]))
-        func error(_ bytes: [UInt8]) -> FileFormatError? {
+        func error(_ bytes: [UInt8]) -> IOError? {
             do { _ = try WAV.decode(bytes); return nil } catch { return error }
         }
         XCTAssertEqual(error(Array(good.prefix(10)))?.kind, .truncated)
@@ -130,7 +130,7 @@ final class WAVTests: XCTestCase {
         for (bytes, field, offset) in cases {
             XCTAssertThrowsError(try WAV.decode(bytes), field) { error in
                 XCTAssertTrue("\(error)".contains(field), "\(error)")
-                XCTAssertEqual((error as? FileFormatError)?.offset, offset, "\(error)")
+                XCTAssertEqual((error as? IOError)?.offset, offset, "\(error)")
             }
             let path = directory + "/absurd.wav"
             try Data(bytes).write(to: URL(fileURLWithPath: path))

@@ -72,7 +72,7 @@ final class Y4MTests: XCTestCase {
     }
 
     func testBrokenFilesNameTheOffset() throws {
-        func error(_ text: String) -> FileFormatError? {
+        func error(_ text: String) -> IOError? {
             do {
                 let reader = try Y4MReader(bytes: Array(text.utf8))
                 var frame = Y4MFrame()

@@ -1,17 +1,19 @@
-// The typed error of every file parser here (Y4M, WAV, PNM, PNG) and the bounded byte
-// readers they share. Not an I/O layer: files are read with plain POSIX calls.
+// The one error of ForesightIO (broken files, model files, device profiles, missing system
+// libraries) and the bounded byte readers the file parsers share. Not an I/O layer: files are
+// read with plain POSIX calls.
 
 import Glibc
 
-/// A broken or unsupported file: which format, what is wrong, and the byte offset where the
-/// parser found it, so that `xxd -s OFFSET` shows the culprit.
+/// Why a file, a model file, a device profile or a system library cannot be used: the one
+/// error of ForesightIO. A broken file says where: its format, the kind of problem and the
+/// byte offset where the parser found it, so that `xxd -s OFFSET` shows the culprit.
 ///
 /// ```swift
-/// do { _ = try WAV.decode(bytes) } catch let error as FileFormatError { print(error.offset) }
+/// do { _ = try WAV.decode(bytes) } catch let error as IOError { print(error.offset ?? 0) }
 /// ```
-public struct FileFormatError: Error, Equatable, CustomStringConvertible, Sendable {
-    /// What kind of problem the parser met.
-    public enum Kind: String, Sendable {
+public enum IOError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// What kind of problem a file parser met.
+    public enum FileProblem: String, Sendable {
         /// The file ends before a structure it announced.
         case truncated
         /// A field holds a value the format does not allow.
@@ -22,32 +24,54 @@ public struct FileFormatError: Error, Equatable, CustomStringConvertible, Sendab
         case io
     }
 
-    /// "Y4M", "WAV", "PNM" or "PNG".
-    public let format: String
-    /// The kind of problem.
-    public let kind: Kind
-    /// Byte offset from the start of the file where the problem was found.
-    public let offset: Int
-    /// What is wrong, in words a user can act on.
-    public let message: String
+    /// A Y4M, WAV, PNM, PNG or heartbeat file that does not parse, or cannot be read or
+    /// written: the format, the kind of problem, the byte offset and what is wrong.
+    case badFile(format: String, problem: FileProblem, offset: Int, message: String)
+    /// A model file or checkpoint that cannot be read, written or used, and why.
+    case modelFile(path: String, problem: String)
+    /// A device profile that cannot be found, read or used: which one, and why.
+    case deviceProfile(source: String, problem: String)
+    /// A system library that did not load, with the package to install.
+    case missingLibrary(MissingLibrary)
 
-    /// An error of `format` at `offset`.
-    public init(_ format: String, _ kind: Kind, at offset: Int, _ message: String) {
-        self.format = format
-        self.kind = kind
-        self.offset = offset
-        self.message = message
+    /// A broken file of `format` at `offset`.
+    public static func file(_ format: String, _ problem: FileProblem, at offset: Int, _ message: String) -> IOError {
+        .badFile(format: format, problem: problem, offset: offset, message: message)
     }
 
-    /// One line: format, kind, offset and message.
-    public var description: String { "\(format) file \(kind.rawValue) at byte \(offset): \(message)" }
+    /// One line a user can act on.
+    public var description: String {
+        switch self {
+        case let .badFile(format, problem, offset, message): "\(format) file \(problem.rawValue) at byte \(offset): \(message)"
+        case let .modelFile(path, problem): "model file \(path): \(problem)"
+        case let .deviceProfile(source, problem): "device profile \(source) \(problem)"
+        case let .missingLibrary(missing): missing.description
+        }
+    }
+
+    /// A broken file's format ("Y4M", "WAV", "PNM", "PNG"); nil for the other cases.
+    public var format: String? { if case let .badFile(format, _, _, _) = self { format } else { nil } }
+    /// A broken file's kind of problem; nil for the other cases.
+    public var kind: FileProblem? { if case let .badFile(_, problem, _, _) = self { problem } else { nil } }
+    /// The byte offset where a broken file's problem was found; nil for the other cases.
+    public var offset: Int? { if case let .badFile(_, _, offset, _) = self { offset } else { nil } }
+    /// What is wrong, without the format and offset (a broken file) or the path (a model file).
+    public var message: String {
+        switch self {
+        case let .badFile(_, _, _, message): message
+        case let .modelFile(_, problem), let .deviceProfile(_, problem): problem
+        case let .missingLibrary(missing): missing.description
+        }
+    }
+    /// The model file's path; nil for the other cases.
+    public var path: String? { if case let .modelFile(path, _) = self { path } else { nil } }
 }
 
 /// Reads a whole file into memory; errors name the path.
-func readWholeFile(_ path: String, format: String) throws(FileFormatError) -> [UInt8] {
+func readWholeFile(_ path: String, format: String) throws(IOError) -> [UInt8] {
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else {
-        throw FileFormatError(format, .io, at: 0, "cannot open \(path): \(String(cString: strerror(errno)))")
+        throw IOError.file(format, .io, at: 0, "cannot open \(path): \(String(cString: strerror(errno)))")
     }
     defer { close(descriptor) }
     var bytes: [UInt8] = []
@@ -56,7 +80,7 @@ func readWholeFile(_ path: String, format: String) throws(FileFormatError) -> [U
         let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
         if count < 0 {
             if errno == EINTR { continue }
-            throw FileFormatError(format, .io, at: bytes.count, "cannot read \(path): \(String(cString: strerror(errno)))")
+            throw IOError.file(format, .io, at: bytes.count, "cannot read \(path): \(String(cString: strerror(errno)))")
         }
         if count == 0 { return bytes }
         bytes.append(contentsOf: chunk[0..<count])
@@ -64,7 +88,7 @@ func readWholeFile(_ path: String, format: String) throws(FileFormatError) -> [U
 }
 
 /// Writes `bytes` to `path` (created or truncated).
-func writeWholeFile(_ path: String, _ bytes: [UInt8], format: String) throws(FileFormatError) {
+func writeWholeFile(_ path: String, _ bytes: [UInt8], format: String) throws(IOError) {
     let file = try OutputFile(path, format: format)
     defer { file.close() }
     try file.write(bytes)
@@ -77,30 +101,30 @@ final class OutputFile {
     let format: String
     private(set) var offset = 0
 
-    init(_ path: String, format: String) throws(FileFormatError) {
+    init(_ path: String, format: String) throws(IOError) {
         descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         self.path = path
         self.format = format
         guard descriptor >= 0 else {
-            throw FileFormatError(format, .io, at: 0, "cannot create \(path): \(String(cString: strerror(errno)))")
+            throw IOError.file(format, .io, at: 0, "cannot create \(path): \(String(cString: strerror(errno)))")
         }
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws(FileFormatError) {
+    func write(_ bytes: UnsafeRawBufferPointer) throws(IOError) {
         if let failure = writeAll(bytes) { throw failure }
     }
 
-    func write(_ bytes: [UInt8]) throws(FileFormatError) {
+    func write(_ bytes: [UInt8]) throws(IOError) {
         if let failure = bytes.withUnsafeBytes({ writeAll($0) }) { throw failure }
     }
 
-    private func writeAll(_ bytes: UnsafeRawBufferPointer) -> FileFormatError? {
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) -> IOError? {
         var done = 0
         while done < bytes.count {
             let count = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
             if count < 0 {
                 if errno == EINTR { continue }
-                return FileFormatError(format, .io, at: offset + done, "cannot write \(path): \(String(cString: strerror(errno)))")
+                return IOError.file(format, .io, at: offset + done, "cannot write \(path): \(String(cString: strerror(errno)))")
             }
             done += count
         }
@@ -110,10 +134,10 @@ final class OutputFile {
 
     /// Overwrites bytes at an absolute position (for sizes patched in a header), then returns
     /// to the end of the file.
-    func patch(at position: Int, _ bytes: [UInt8]) throws(FileFormatError) {
+    func patch(at position: Int, _ bytes: [UInt8]) throws(IOError) {
         let written = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(position)) }
         guard written == bytes.count else {
-            throw FileFormatError(format, .io, at: position, "cannot update the header of \(path): \(String(cString: strerror(errno)))")
+            throw IOError.file(format, .io, at: position, "cannot update the header of \(path): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -143,10 +167,10 @@ final class ByteStream {
     }
 
     /// A stream over a file.
-    init(path: String, format: String) throws(FileFormatError) {
+    init(path: String, format: String) throws(IOError) {
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw FileFormatError(format, .io, at: 0, "cannot open \(path): \(String(cString: strerror(errno)))")
+            throw IOError.file(format, .io, at: 0, "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         buffer = [UInt8](repeating: 0, count: 1 << 16)
         ownsDescriptor = true
@@ -229,9 +253,9 @@ struct LittleEndianReader {
     let bytes: [UInt8]
     let format: String
 
-    func require(_ offset: Int, _ count: Int, _ what: String) throws(FileFormatError) {
+    func require(_ offset: Int, _ count: Int, _ what: String) throws(IOError) {
         guard offset >= 0, count >= 0, offset <= bytes.count - count else {
-            throw FileFormatError(format, .truncated, at: min(max(offset, 0), bytes.count),
+            throw IOError.file(format, .truncated, at: min(max(offset, 0), bytes.count),
                                   "file ends (\(bytes.count) bytes) inside \(what), which needs \(count) bytes here")
         }
     }
