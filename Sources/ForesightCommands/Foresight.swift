@@ -25,7 +25,7 @@ public struct Foresight: ParsableCommand {
     public init() {}
 
     /// Parses and runs a subcommand; a Foundation file error is reported as its path and
-    /// reason (`PlainFileError`), not as "NSCocoaErrorDomain error 512". Standard output is
+    /// reason (`CommandFailure(foundationFileError:)`), not as "NSCocoaErrorDomain error 512". Standard output is
     /// line-buffered even into a pipe, so that journald or `tee` see each progress line as it
     /// is printed, not a block of them minutes later.
     public static func main() {
@@ -34,18 +34,22 @@ public struct Foresight: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            exit(withError: PlainFileError(error) ?? error)
+            exit(withError: CommandFailure(foundationFileError: error) ?? error)
         }
     }
 }
 
-/// A Foundation file error (CocoaError, or an NSError naming a file) as one sentence a user can
-/// act on: what was done, to which path, and why.
-struct PlainFileError: Error, CustomStringConvertible {
+/// A failure of a command that is neither a bad option nor a broken file: one sentence.
+struct CommandFailure: Error, CustomStringConvertible {
     let description: String
+    init(_ description: String) { self.description = description }
+}
 
+extension CommandFailure {
+    /// A Foundation file error (CocoaError, or an NSError naming a file) as one sentence a user
+    /// can act on: what was done, to which path, and why.
     /// nil when `error` is not a Foundation file error.
-    init?(_ error: any Error) {
+    init?(foundationFileError error: any Error) {
         let nsError = error as NSError
         guard nsError.domain == NSCocoaErrorDomain || nsError.userInfo[NSFilePathErrorKey] != nil else { return nil }
         let path = (nsError.userInfo[NSFilePathErrorKey] as? String) ?? (nsError.userInfo[NSURLErrorKey] as? URL)?.path
@@ -69,10 +73,4 @@ struct PlainFileError: Error, CustomStringConvertible {
         let verb = (512..<1024).contains(nsError.code) ? "cannot write" : (256..<512).contains(nsError.code) ? "cannot read" : "cannot open"
         description = "\(verb) \(path ?? "a file"): \(reason)"
     }
-}
-
-/// A failure of a command that is neither a bad option nor a broken file: one sentence.
-struct CommandFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
