@@ -118,7 +118,7 @@ public struct LiveInputs: Equatable, Sendable {
     /// or scene as fast as the learner takes frames. Nil when there is no video.
     public func openVideo(size: Int, paced: Bool, seed: UInt64) throws -> LiveFrameSource? {
         switch video {
-        case let .camera(path, mode): try CameraFrameSource(path: path, size: size, mode: mode)
+        case let .camera(path, mode): try CameraCapture(path: path, size: size, mode: mode)
         case let .recording(path): try PacedFrameProducer.recording(path: path, size: size, paced: paced)
         case let .scene(scene): PacedFrameProducer.synthetic(scene, size: size, paced: paced, seed: seed)
         case nil: nil

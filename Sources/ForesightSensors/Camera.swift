@@ -273,7 +273,7 @@ public struct CameraFrameInfo: Sendable, Equatable {
 /// A camera size and frame rate to ask the driver for (it gives the nearest it has).
 ///
 /// ```swift
-/// let source = try CameraFrameSource(path: "/dev/video0", mode: CameraMode(width: 320, height: 240, framesPerSecond: 15))
+/// let source = try CameraCapture(path: "/dev/video0", size: 64, mode: CameraMode(width: 320, height: 240, framesPerSecond: 15))
 /// ```
 public struct CameraMode: Sendable, Equatable {
     /// Frame size in pixels.

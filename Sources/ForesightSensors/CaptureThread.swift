@@ -23,8 +23,9 @@ public struct CameraCaptureStatus: Sendable {
 }
 
 /// A camera read by its own thread into a ring of grey or RGB float frames of the model's
-/// size ([height, width] or [height, width, 3], values in [0, 1]). When the camera
-/// disappears it reopens it every `reconnectInterval` seconds until `stop()`.
+/// size ([height, width] or [height, width, 3], values in [0, 1]); the live learner's source
+/// for `learn --camera`. When the camera disappears it reopens it every `reconnectInterval`
+/// seconds until `stop()`, and says why meanwhile (`interruption`).
 ///
 /// ```swift
 /// let capture = try CameraCapture(path: "/dev/video0", outputWidth: 64, outputHeight: 64)
@@ -32,7 +33,7 @@ public struct CameraCaptureStatus: Sendable {
 /// capture.ring.readOldest { pixels, info in learner.add(pixels) }   // never blocks
 /// capture.stop()
 /// ```
-public final class CameraCapture: @unchecked Sendable {
+public final class CameraCapture: LiveFrameSource, @unchecked Sendable {
     /// Frames for the learner.
     public let ring: FrameRing<Float>
     /// Device node.
@@ -84,8 +85,30 @@ public final class CameraCapture: @unchecked Sendable {
         return camera
     }
 
+    /// Opens the camera at `path` in `mode`, for grey frames of `size` x `size`.
+    public convenience init(path: String, size: Int, mode: CameraMode = .standard) throws(SensorError) {
+        try self.init(path: path, cameraWidth: mode.width, cameraHeight: mode.height, framesPerSecond: mode.framesPerSecond,
+                      outputWidth: size, outputHeight: size)
+    }
+
     /// The thread's counters and last error.
     public var status: CameraCaptureStatus { state.withLock { $0 } }
+
+    // As a live source:
+    public var label: String { path }
+    public var framesDelivered: UInt64 { status.framesCaptured }
+    /// A camera never ends.
+    public var finished: Bool { false }
+
+    /// The last error while the camera is closed and being reopened; nil while it streams.
+    public var interruption: String? {
+        let status = self.status
+        guard !status.streaming, let error = status.lastError else { return nil }
+        return "\(error); reopening it every \(String(format: "%g", reconnectInterval)) s"
+    }
+
+    /// Times the camera was reopened after it disappeared.
+    public var recoveries: Int { status.reconnects }
 
     /// Starts the capture thread.
     public func start() {

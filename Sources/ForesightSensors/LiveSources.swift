@@ -1,6 +1,6 @@
 // Where live learning gets its frames: a producer thread that renders a synthetic scene or
-// replays a Y4M recording at its frame rate into a fixed frame ring, and the camera's own
-// capture thread. Not a decoder of compressed video: recordings are raw Y4M.
+// replays a Y4M recording at its frame rate into a fixed frame ring. The camera's capture
+// thread (CameraCapture, CaptureThread.swift) is a source of its own. Not a decoder of compressed video: recordings are raw Y4M.
 
 import Foundation
 import ForesightCore
@@ -166,33 +166,4 @@ extension PacedFrameProducer {
             return true
         }
     }
-}
-
-/// A camera as a live source: its capture thread converts and resizes frames into the ring.
-public final class CameraFrameSource: LiveFrameSource, @unchecked Sendable {
-    public let capture: CameraCapture
-    public var ring: FrameRing<Float> { capture.ring }
-    public var framesPerSecond: Double { capture.framesPerSecond }
-    public var label: String { capture.path }
-    public var framesDelivered: UInt64 { capture.status.framesCaptured }
-    public var finished: Bool { false }
-
-    /// Opens the camera at `path` in `mode`, for frames of `size` x `size`.
-    public init(path: String, size: Int = 64, mode: CameraMode = .standard) throws {
-        capture = try CameraCapture(path: path, cameraWidth: mode.width, cameraHeight: mode.height, framesPerSecond: mode.framesPerSecond,
-                                    outputWidth: size, outputHeight: size)
-    }
-
-    /// The capture's last error while the camera is closed and being reopened.
-    public var interruption: String? {
-        let status = capture.status
-        guard !status.streaming, let error = status.lastError else { return nil }
-        return "\(error); reopening it every \(String(format: "%g", capture.reconnectInterval)) s"
-    }
-
-    /// Times the camera was reopened after it disappeared.
-    public var recoveries: Int { capture.status.reconnects }
-
-    public func start() { capture.start() }
-    public func stop() { capture.stop() }
 }
