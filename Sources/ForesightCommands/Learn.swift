@@ -74,6 +74,9 @@ struct Learn: ParsableCommand {
     @Option(help: "Built-in scene when no camera or video is given: \(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(LiveInputs.defaultScene.rawValue) when there is no profile; with --mic or --audio, give it to learn from both).")
     var scene: SyntheticScene?
 
+    @Option(help: "The robot's actions, learned with the frames: `scene` takes the built-in scene's camera motion (pan, zoom, turn; --scene ego-motion, or commanded, whose camera follows random commands). The model then predicts each frame from the past frames and the command applied since.")
+    var actions: String?
+
     @Flag(help: "Replay a recording or scene as fast as the learner takes frames instead of in real time.")
     var asFastAsPossible = false
 
@@ -173,7 +176,8 @@ struct Learn: ParsableCommand {
 
     func run() throws {
         let device = try profile.map { try DeviceProfile.load(named: $0) }
-        let inputs = try LiveInputs(camera: camera, video: video, scene: scene, mic: mic, audio: audio, listen: listen, profile: device)
+        let inputs = try LiveInputs(camera: camera, video: video, scene: scene, mic: mic, audio: audio, listen: listen, profile: device,
+                                    actions: actions)
         stopOnSignals()
         if let checkpoint {
             // A checkpoint that cannot be written is refused now, not at the first save an hour in.
@@ -208,7 +212,8 @@ struct Learn: ParsableCommand {
                 }
             }
         }
-        let settings = try settings(profile: device)
+        var settings = try settings(profile: device)
+        settings.actions = inputs.actionCount
         try settings.validate()
         let learner = try LiveLearner(settings)
         learner.heartbeat = beats

@@ -293,6 +293,9 @@ public final class Int8EncoderModel: FrameEmbedder {
         case .egoMotion:
             var world = EgoMotionScene(width: size, height: size, seed: seed)
             return render { world.render(into: $0); world.advance() }
+        case .commanded:
+            var world = EgoMotionScene.commanded(width: size, height: size, seed: seed)
+            return render { world.render(into: $0); world.advance() }
         case .movingShapes:
             var world = MovingShapes(width: size, height: size, seed: seed)
             return render { world.render(into: $0); world.advance() }

@@ -50,6 +50,10 @@ public struct LiveLearnerConfiguration: Sendable {
     public var evaluationWindow: Double = 10
     /// Gradient-norm clipping.
     public var clipGradientNorm: Float? = 1
+    /// Values of the action the source delivers with each frame (0: none). With actions the
+    /// model predicts each frame from the past frames and the command applied since the last
+    /// of them (`Models.pc64(actions:)`).
+    public var actions = 0
     /// Folder for PNG snapshot strips (nil: none), and how often (frames).
     public var snapshotDirectory: String?
     public var snapshotEvery = 150
@@ -73,6 +77,7 @@ public struct LiveLearnerConfiguration: Sendable {
         guard checkpointEvery >= 1, snapshotEvery >= 1 else {
             throw refuse("--checkpoint-every and --snapshot-every must be at least 1 (got \(checkpointEvery) and \(snapshotEvery))")
         }
+        guard (0...64).contains(actions) else { throw refuse("a live model takes 0 to 64 action values (got \(actions))") }
         guard evaluationWindow.isFinite, evaluationWindow > 0 else { throw refuse("the evaluation window must be positive seconds (got \(evaluationWindow))") }
         let clipBytes = (pastFrames + 1) * size * size
         let memory = max(1, sysconf(Int32(_SC_PHYS_PAGES))) * max(1, sysconf(Int32(_SC_PAGESIZE)))
@@ -159,6 +164,11 @@ public final class LiveLearner {
     /// The slot of the newest frame, and the frames the ring holds (at most `historyFrames`).
     private var newest = -1, historyCount = 0
     private let replay: UnsafeMutablePointer<UInt8>         // [replayClips, K + 1, H, W]
+    /// With actions: each history frame's action [historyFrames, A], and each replayed clip's
+    /// (that of its last past frame) [replayClips, A].
+    private let actionHistory: UnsafeMutablePointer<Float>
+    private let replayActions: UnsafeMutablePointer<Float>
+    private let actionCount: Int
     private var replayStored = 0
     private var clipsSeen = 0
     private var rng: SeededRandom
@@ -198,7 +208,7 @@ public final class LiveLearner {
             // pc64 keeps its sigmoid here: live frames are whole scenes, not sparse shapes on black.
             trainer = try FramePredictionTrainer(c.objective == .motion ? .motion : .nextFrame, output: .sigmoid, batch: c.batch,
                                                  pastFrames: c.pastFrames, size: c.size, learningRate: c.learningRate,
-                                                 threads: c.threads, seed: c.seed)
+                                                 threads: c.threads, seed: c.seed, actions: c.actions)
         }
         let program = trainer.program
         plane = c.size * c.size
@@ -208,7 +218,8 @@ public final class LiveLearner {
         let trainedState = program.trainingState
         self.trainedState = trainedState
         goodStateCount = trainedState.reduce(0) { $0 + $1.tensor.count }
-        let otherBytes = replayBytes + historyFrames * plane * 4 + goodStateCount * 4
+        actionCount = c.actions
+        let otherBytes = replayBytes + historyFrames * plane * 4 + goodStateCount * 4 + (historyFrames + c.replayClips) * c.actions * 4
         plannedBytes = program.memory.total + otherBytes
         if let budget = c.budget, plannedBytes > budget {
             throw LiveLearningError(description: """
@@ -223,6 +234,10 @@ public final class LiveLearner {
         history = .allocate(capacity: historyFrames * plane)
         replay = .allocate(capacity: replayBytes)
         goodState = .allocate(capacity: goodStateCount)
+        actionHistory = .allocate(capacity: historyFrames * c.actions)
+        replayActions = .allocate(capacity: c.replayClips * c.actions)
+        actionHistory.initialize(repeating: 0, count: historyFrames * c.actions)
+        replayActions.initialize(repeating: 0, count: c.replayClips * c.actions)
         // Touch every page now, so that the resident memory is what it will stay.
         history.initialize(repeating: 0, count: historyFrames * plane)
         replay.initialize(repeating: 0, count: replayBytes)
@@ -235,6 +250,7 @@ public final class LiveLearner {
 
     deinit {
         history.deallocate(); replay.deallocate(); goodState.deallocate()
+        actionHistory.deallocate(); replayActions.deallocate()
     }
 
     /// Runs until `seconds` or `frames` are reached, the source ends, or `shouldStop()` says so.
@@ -246,6 +262,11 @@ public final class LiveLearner {
     public func run(_ source: LiveFrameSource, seconds: Double? = nil, frames: Int? = nil, stallSeconds: Double? = nil,
                     shouldStop: () -> Bool = { false }, notice: (String) -> Void = { _ in },
                     progress: (LiveReport) -> Void = { _ in }) throws -> LiveReport {
+        guard source.actionCount == actionCount else {
+            throw LiveLearningError(description: actionCount == 0
+                ? "\(source.label) delivers actions of \(source.actionCount) values, but the model takes none (give it actions, or a source without them)"
+                : "the model takes actions of \(actionCount) values, but \(source.label) delivers \(source.actionCount == 0 ? "none" : "\(source.actionCount)")")
+        }
         let start = MonotonicClock.nanoseconds()
         var lastProgress = start
         source.start()
@@ -261,8 +282,10 @@ public final class LiveLearner {
             // The frame goes straight into the history slot after the newest (its one copy there);
             // a rejected frame leaves the slot to the next one.
             let incoming = history + ((newest + 1) % historyFrames) * plane
+            let incomingAction = actionHistory + ((newest + 1) % historyFrames) * actionCount
             let got = source.ring.waitOldest(timeoutNanoseconds: 50_000_000) { slot, _ -> Bool in
                 incoming.update(from: slot.baseAddress!, count: plane)
+                incomingAction.update(from: slot.baseAddress! + plane, count: actionCount)
                 return true
             }
             if got == nil {
@@ -279,7 +302,7 @@ public final class LiveLearner {
             report.interruptions += watch.look(at: source, stallSeconds: stallSeconds, notice: notice)
             waitingSince = nil
             report.frames += 1
-            guard isFinite(incoming, count: plane) else {
+            guard isFinite(incoming, count: plane), isFinite(incomingAction, count: actionCount) else {
                 report.rejectedFrames += 1
                 continue
             }
@@ -321,6 +344,18 @@ public final class LiveLearner {
         history + ((newest - back + historyFrames) % historyFrames) * plane
     }
 
+    /// The action of the frame `back` frames before the newest: the command applied from it to the next.
+    private func action(back: Int) -> UnsafeMutablePointer<Float> {
+        actionHistory + ((newest - back + historyFrames) % historyFrames) * actionCount
+    }
+
+    /// Writes `action` as batch row `row`'s constant action planes.
+    private func writeActionPlanes(row: Int, _ action: UnsafePointer<Float>) {
+        guard let planes = trainer.actionPlanes else { return }
+        let area = (configuration.size / 4) * (configuration.size / 4)
+        for a in 0..<actionCount { (planes + (row * actionCount + a) * area).update(repeating: action[a], count: area) }
+    }
+
     /// One frame, just written into the slot after the newest: score the prediction of it,
     /// train on it, remember it.
     private func learnNewestFrame(at time: Double) throws {
@@ -358,10 +393,12 @@ public final class LiveLearner {
                 let back = row % newestClips   // the clip whose target is `back` frames before the newest
                 for t in 0..<k { (rowFrames + t * plane).update(from: frame(back: back + k - t), count: plane) }
                 rowTarget.update(from: frame(back: back), count: plane)
+                writeActionPlanes(row: row, action(back: back + 1))
             } else {
-                let stored = replay + rng.nextInt(below: replayStored) * clip
+                let index = rng.nextInt(below: replayStored), stored = replay + index * clip
                 for i in 0..<(k * plane) { rowFrames[i] = Float(stored[i]) * (1 / 255) }
                 for i in 0..<plane { rowTarget[i] = Float(stored[k * plane + i]) * (1 / 255) }
+                writeActionPlanes(row: row, replayActions + index * actionCount)
             }
         }
     }
@@ -380,6 +417,7 @@ public final class LiveLearner {
             slot = candidate
         }
         let destination = replay + slot * clip
+        (replayActions + slot * actionCount).update(from: action(back: 1), count: actionCount)
         let k = configuration.pastFrames
         for t in 0...k {
             let source = frame(back: k - t), row = destination + t * plane
@@ -488,6 +526,7 @@ public final class LiveLearner {
     /// The architecture name written into checkpoints.
     public var architecture: String {
         "\(configuration.model.rawValue)-\(configuration.objective.rawValue) k\(configuration.pastFrames) \(configuration.size)x\(configuration.size)"
+            + (actionCount > 0 ? " actions \(actionCount)" : "")
     }
 
     /// Writes parameters, optimizer state and progress to the checkpoint path, atomically.

@@ -58,8 +58,18 @@ public struct LiveInputs: Equatable, Sendable {
         case recording(path: String)
     }
 
+    /// Where the robot's actions come from.
+    public enum Actions: Equatable, Sendable {
+        /// The built-in scene's own camera motion (pan, zoom, turn), published with each frame.
+        case scene
+    }
+
     /// The frames to learn from; nil when only a sound source was named.
     public var video: Video?
+    /// The actions that go with the frames; nil for none.
+    public var actions: Actions?
+    /// Values per action (0 without actions).
+    public var actionCount: Int { actions == nil ? 0 : EgoMotionScene.actionCount }
     /// The sound to learn from; nil for none.
     public var sound: Sound?
     /// Samples per second of the sound: the profile's microphone's, else the audio trainer's.
@@ -75,9 +85,11 @@ public struct LiveInputs: Equatable, Sendable {
     ///   scene. A camera is asked for the profile's size and rate, else `CameraMode.standard`.
     /// - Sound: `mic` or `audio`; `listen` takes the profile's microphone (`microphone.device`).
     ///
+    /// - Actions: `scene` takes the built-in scene's camera motion (the ego-motion and commanded scenes).
+    ///
     /// Conflicting choices are an error that names the options.
     public init(camera: String? = nil, video: String? = nil, scene: SyntheticScene? = nil, mic: String? = nil, audio: String? = nil,
-                listen: Bool = false, profile: DeviceProfile? = nil) throws(LiveLearningError) {
+                listen: Bool = false, profile: DeviceProfile? = nil, actions: String? = nil) throws(LiveLearningError) {
         if camera != nil && video != nil { throw LiveLearningError(description: "give one video source: --camera or --video, not both") }
         if mic != nil && audio != nil { throw LiveLearningError(description: "give one sound source: --mic or --audio, not both") }
         if listen && (mic != nil || audio != nil) {
@@ -112,6 +124,20 @@ public struct LiveInputs: Equatable, Sendable {
             sound = nil
         }
         sampleRate = profile?.microphone.sampleRate ?? AudioCPCConfiguration().sampleRate
+        switch actions {
+        case nil:
+            self.actions = nil
+        case "scene":
+            guard case let .scene(scene) = self.video else {
+                throw LiveLearningError(description: "--actions scene takes a built-in scene's camera motion; with a camera or a recording there is none (give --scene \(SyntheticScene.allCases.filter(\.publishesActions).map(\.rawValue).joined(separator: " or ")))")
+            }
+            guard scene.publishesActions else {
+                throw LiveLearningError(description: "the \(scene.rawValue) scene has no camera motion to publish as actions; --actions scene takes \(SyntheticScene.allCases.filter(\.publishesActions).map(\.rawValue).joined(separator: " or "))")
+            }
+            self.actions = .scene
+        case let other?:
+            throw LiveLearningError(description: "--actions takes `scene` (the built-in scene's camera motion), not \(other.debugDescription)")
+        }
     }
 
     /// Opens the video source for frames of `size` x `size`; `paced: false` replays a recording
@@ -120,7 +146,7 @@ public struct LiveInputs: Equatable, Sendable {
         switch video {
         case let .camera(path, mode): try CameraCapture(path: path, size: size, mode: mode)
         case let .recording(path): try PacedFrameProducer.recording(path: path, size: size, paced: paced)
-        case let .scene(scene): PacedFrameProducer.synthetic(scene, size: size, paced: paced, seed: seed)
+        case let .scene(scene): PacedFrameProducer.synthetic(scene, size: size, paced: paced, seed: seed, actions: actions == .scene)
         case nil: nil
         }
     }

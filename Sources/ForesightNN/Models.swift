@@ -19,6 +19,10 @@ public struct FramePredictionModel {
     public let predictionError: TensorID
     /// Motion models: [N, 3, H, W], the horizontal and vertical motion in pixels and the residual.
     public let motion: TensorID?
+    /// Action-conditioned models: each clip's action (the command applied from its last past
+    /// frame to the frame predicted) as constant planes [N, A, H/4, W/4], joined to the
+    /// encoder's output before the decoder; nil for models without actions.
+    public var actions: TensorID? = nil
 }
 
 /// What pc64's last convolution outputs as the predicted frame.
@@ -42,14 +46,15 @@ public enum Models {
     /// let model = try Models.pc64(batch: 8)
     /// let program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: 1e-3))
     /// ```
+    /// With `actions` > 0 the model also takes each clip's action (`FramePredictionModel.actions`).
     public static func pc64(batch: Int, pastFrames: Int = 4, size: Int = 64,
-                            output: FramePredictionOutput = .sigmoid) throws -> FramePredictionModel {
-        let (graph, frames, target, decoded) = try encoderDecoder(batch: batch, pastFrames: pastFrames, size: size)
+                            output: FramePredictionOutput = .sigmoid, actions: Int = 0) throws -> FramePredictionModel {
+        let (graph, frames, target, actionPlanes, decoded) = try encoderDecoder(batch: batch, pastFrames: pastFrames, size: size, actions: actions)
         let raw = try graph.conv2d(decoded, outChannels: 1, kernel: 3, padding: 1, name: "d2")
         let prediction = output == .sigmoid ? try graph.sigmoid(raw) : raw
         let loss = try graph.mseLoss(prediction, target, name: "loss")
         return FramePredictionModel(graph: graph, frames: frames, target: target, prediction: prediction, loss: loss,
-                                    predictionError: loss, motion: nil)
+                                    predictionError: loss, motion: nil, actions: actionPlanes)
     }
 
     /// pc64-motion: the pc64 encoder and decoder, whose head predicts a motion field of at most
@@ -57,8 +62,8 @@ public enum Models {
     /// plus the residual. The head starts at zero, so an untrained model copies the last frame.
     /// The loss is the squared error plus `smoothness` times the motion field's roughness.
     public static func pc64Motion(batch: Int, pastFrames: Int = 4, size: Int = 64, maxMotion: Float = 4,
-                                  maxResidual: Float = 0.25, smoothness: Float = 0.01) throws -> FramePredictionModel {
-        let (graph, frames, target, decoded) = try encoderDecoder(batch: batch, pastFrames: pastFrames, size: size)
+                                  maxResidual: Float = 0.25, smoothness: Float = 0.01, actions: Int = 0) throws -> FramePredictionModel {
+        let (graph, frames, target, actionPlanes, decoded) = try encoderDecoder(batch: batch, pastFrames: pastFrames, size: size, actions: actions)
         let h = try graph.conv2d(decoded, outChannels: 3, kernel: 3, padding: 1, initializer: .zeros, name: "d2")
         let motion = try graph.scaledTanh(h, scales: [maxMotion, maxMotion, maxResidual], name: "motion")
         let prediction = try graph.warpPrediction(motion: motion, frames: frames, name: "prediction")
@@ -66,19 +71,28 @@ public enum Models {
         let roughness = try graph.motionSmoothness(motion, name: "motion.roughness")
         let loss = try graph.add(error, try graph.scale(roughness, by: smoothness, name: "motion.penalty"), name: "loss")
         return FramePredictionModel(graph: graph, frames: frames, target: target, prediction: prediction, loss: loss,
-                                    predictionError: error, motion: motion)
+                                    predictionError: error, motion: motion, actions: actionPlanes)
     }
 
     /// The inputs, encoder and first decoder layer shared by the pc64 models: frames
     /// [N, K, H, W] -> [N, 16, H, W] after d1 and the second upsampling (d2 is the model's own head).
-    private static func encoderDecoder(batch: Int, pastFrames: Int, size: Int) throws
-        -> (graph: Graph, frames: TensorID, target: TensorID, decoded: TensorID) {
+    /// With `actions` > 0, action planes [N, A, H/4, W/4] join the encoder's output as channels,
+    /// so every position of the decoder sees the command.
+    private static func encoderDecoder(batch: Int, pastFrames: Int, size: Int, actions: Int) throws
+        -> (graph: Graph, frames: TensorID, target: TensorID, actions: TensorID?, decoded: TensorID) {
         let graph = Graph()
         let frames = try graph.input("frames", [batch, pastFrames, size, size])
         let target = try graph.input("target", [batch, 1, size, size])
-        var h = try graph.upsampleNearest2x(try encoder(graph, frames), name: "d1.upsample")
+        var code = try encoder(graph, frames)
+        var actionPlanes: TensorID? = nil
+        if actions > 0 {
+            let planes = try graph.input("actions", [batch, actions, size / 4, size / 4])
+            code = try graph.concatChannels(code, planes, name: "e3.actions")
+            actionPlanes = planes
+        }
+        var h = try graph.upsampleNearest2x(code, name: "d1.upsample")
         h = try graph.relu(try graph.conv2d(h, outChannels: 16, kernel: 3, padding: 1, name: "d1"))
-        return (graph, frames, target, try graph.upsampleNearest2x(h, name: "d2.upsample"))
+        return (graph, frames, target, actionPlanes, try graph.upsampleNearest2x(h, name: "d2.upsample"))
     }
 
     /// The pc64 encoder (e1..e3): [N, K, H, W] -> [N, 32, H/4, W/4].

@@ -66,10 +66,15 @@ public final class FramePredictionTrainer: SelfSupervisedTrainer {
     /// least 16 for pc64's pooling), drawing each step's clips from `clips` (K + 1 frames of
     /// S x S) or, without, stepping on what the caller wrote into `frames` and `target`.
     /// `output` is pc64's last layer for next-frame prediction (linear by default: a sigmoid
-    /// saturates on sparse scenes; the live model keeps the sigmoid); motion ignores it.
+    /// saturates on sparse scenes; the live model keeps the sigmoid); motion ignores it. With
+    /// `actions` > 0 the model also takes each clip's action, written by the caller into
+    /// `actionPlanes` (live learning; clip streams carry no actions).
     public init(_ objective: VideoPredictionObjective, output: FramePredictionOutput = .linear, batch: Int = 8, pastFrames: Int = 4,
                 size: Int = 64, clips: (any VideoClipStream)? = nil, learningRate: Float = 1e-3, threads: Int = 1, seed: UInt64 = 1,
-                budget: Int? = nil) throws {
+                budget: Int? = nil, actions: Int = 0) throws {
+        guard actions >= 0, actions <= 64, actions == 0 || clips == nil else {
+            throw TrainingError.invalidSetting(name: "actions", message: "an action-conditioned model takes 1 to 64 action values from its caller, not from a clip stream; got \(actions)\(clips == nil ? "" : " with a clip stream")")
+        }
         guard batch >= 1, pastFrames >= 1, size >= 4, size % 4 == 0 else {
             throw TrainingError.invalidSetting(name: "clips", message: "frame prediction needs batch >= 1, at least 1 past frame and a frame size divisible by 4; got batch \(batch), \(pastFrames) past frames, \(size)x\(size)")
         }
@@ -82,8 +87,8 @@ public final class FramePredictionTrainer: SelfSupervisedTrainer {
         self.size = size
         self.clips = clips
         model = switch objective {
-        case .nextFrame: try Models.pc64(batch: batch, pastFrames: pastFrames, size: size, output: output)
-        case .motion: try Models.pc64Motion(batch: batch, pastFrames: pastFrames, size: size)
+        case .nextFrame: try Models.pc64(batch: batch, pastFrames: pastFrames, size: size, output: output, actions: actions)
+        case .motion: try Models.pc64Motion(batch: batch, pastFrames: pastFrames, size: size, actions: actions)
         }
         program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: learningRate), threads: threads,
                               budget: budget, seed: seed)
@@ -112,6 +117,10 @@ public final class FramePredictionTrainer: SelfSupervisedTrainer {
 
     /// The model's input, [N, K, S, S]: what a step trains on.
     public var frames: UnsafeMutablePointer<Float> { program.tensor(model.frames).floatPointer }
+    /// Action-conditioned models: each clip's action as constant planes, [N, A, S/4, S/4]; nil without actions.
+    public var actionPlanes: UnsafeMutablePointer<Float>? { model.actions.map { program.tensor($0).floatPointer } }
+    /// Values per action (A; 0 without actions).
+    public var actionCount: Int { model.actions.map { model.graph[$0].shape.dims[1] } ?? 0 }
     /// The frames to predict, [N, 1, S, S].
     public var target: UnsafeMutablePointer<Float> { program.tensor(model.target).floatPointer }
     /// The model's prediction of `target` after a forward pass, [N, 1, S, S].

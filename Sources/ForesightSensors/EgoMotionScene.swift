@@ -1,5 +1,7 @@
 // A synthetic camera: a seeded textured world with a few moving striped discs, seen through
-// a camera that pans, zooms and rotates over time, rendered as grey frames in [0, 1].
+// a camera that pans, zooms and rotates over time, rendered as grey frames in [0, 1]. The
+// camera follows a fixed smooth motion, or, commanded, random piecewise-constant commands
+// (pan, zoom, turn) as a robot's, which the scene publishes as its actions.
 // Not a 3-D renderer: the world is a flat torus, so every frame is an affine view of it.
 
 import ForesightCore
@@ -59,6 +61,25 @@ public struct EgoMotionScene: Sendable {
     /// Frames advanced so far.
     public private(set) var frameIndex = 0
 
+    /// Values per action: pan right, pan down, zoom in, turn clockwise, each in [-1, 1].
+    public static let actionCount = 4
+    /// Camera speeds at action 1: frame pixels per second of pan, e-folds per second of zoom,
+    /// radians per second of turn.
+    public static let commandScale: (pan: Float, zoom: Float, turn: Float) = (40, 0.5, 0.8)
+    /// Commanded scenes: the command in force (applied from this frame to the next), the
+    /// frames it still holds, the camera's state, and the commands' own random stream.
+    private var commands: CommandState?
+
+    struct CommandState {
+        var action: SIMD4<Float> = .zero
+        var framesLeft = 0
+        var x: Float = 0, y: Float = 0, logZoom: Float = 0, angle: Float = 0
+        var rng: SeededRandom
+    }
+
+    /// Whether the camera follows random commands (`commanded(...)`) rather than the fixed motion.
+    public var isCommanded: Bool { commands != nil }
+
     static let worldSize = 256  // a power of two, so wrapping is a mask
     private let world: [Float]  // [worldSize, worldSize]
     private var discs: [Disc]
@@ -111,8 +132,50 @@ public struct EgoMotionScene: Sendable {
         return texture.map { 0.45 + 0.35 * tanh(1.5 * ($0 - mean) / deviation) }
     }
 
+    /// A scene whose camera follows random commands, each held for 0.2 to 1 s (a robot's pan,
+    /// zoom and turn), published by `action(into:)`; the world and its discs are those of
+    /// `EgoMotionScene(seed:)`.
+    public static func commanded(width: Int = 64, height: Int = 64, framesPerSecond: Float = 30, objects: Int = 3,
+                                 seed: UInt64) -> EgoMotionScene {
+        var scene = EgoMotionScene(width: width, height: height, framesPerSecond: framesPerSecond, objects: objects, seed: seed)
+        scene.commands = CommandState(rng: SeededRandom(seed: seed &+ 0x5EED))
+        scene.chooseCommandIfDue()
+        return scene
+    }
+
+    /// The command applied from the current frame to the next, in [-1, 1] per value (pan
+    /// right, pan down, zoom in, turn clockwise); for the fixed motion, its velocities at this
+    /// frame in the same units (pan beyond 40 px/s would exceed 1).
+    public var action: SIMD4<Float> {
+        if let commands { return commands.action }
+        let time = Float(frameIndex) / framesPerSecond, scale = EgoMotionScene.commandScale
+        let zoom = 1 + motion.zoomAmplitude * sin(2 * Float.pi * time / motion.zoomPeriod)
+        let zoomRate = motion.zoomAmplitude * 2 * Float.pi / motion.zoomPeriod * cos(2 * Float.pi * time / motion.zoomPeriod) / zoom
+        let turnRate = motion.rotationAmplitude * 2 * Float.pi / motion.rotationPeriod * cos(2 * Float.pi * time / motion.rotationPeriod)
+        return SIMD4(motion.panVelocity.x / scale.pan, motion.panVelocity.y / scale.pan, zoomRate / scale.zoom, turnRate / scale.turn)
+    }
+
+    /// Writes `action` into `values[0..<4]`.
+    public func action(into values: UnsafeMutablePointer<Float>) {
+        let action = self.action
+        for index in 0..<EgoMotionScene.actionCount { values[index] = action[index] }
+    }
+
+    /// A new random command when the last one has run its time; zoom commands lean back
+    /// toward no zoom as the camera nears 0.6x or 1.6x.
+    private mutating func chooseCommandIfDue() {
+        guard var state = commands, state.framesLeft <= 0 else { return }
+        var action = SIMD4<Float>(state.rng.nextFloat(in: -1..<1), state.rng.nextFloat(in: -1..<1),
+                                  state.rng.nextFloat(in: -1..<1), state.rng.nextFloat(in: -1..<1))
+        if state.logZoom > 0.35 { action[2] = -abs(action[2]) } else if state.logZoom < -0.35 { action[2] = abs(action[2]) }
+        state.action = action
+        state.framesLeft = Int((framesPerSecond * state.rng.nextFloat(in: 0.2..<1)).rounded(.up))
+        commands = state
+    }
+
     /// The camera at the current frame: world position of the frame centre, zoom and angle.
     public var pose: (x: Float, y: Float, zoom: Float, angle: Float) {
+        if let commands { return (commands.x, commands.y, exp(commands.logZoom), commands.angle) }
         let time = Float(frameIndex) / framesPerSecond
         let zoom = 1 + motion.zoomAmplitude * sin(2 * Float.pi * time / motion.zoomPeriod)
         let angle = motion.rotationAmplitude * sin(2 * Float.pi * time / motion.rotationPeriod)
@@ -163,6 +226,18 @@ public struct EgoMotionScene: Sendable {
     public mutating func advance() {
         frameIndex += 1
         let step = 1 / framesPerSecond, size = Float(EgoMotionScene.worldSize)
+        if var state = commands {
+            // The command moves the camera in its own frame: panning right follows its x axis.
+            let scale = EgoMotionScene.commandScale, zoom = exp(state.logZoom)
+            let right = state.action[0] * scale.pan * step / zoom, down = state.action[1] * scale.pan * step / zoom
+            state.x += cos(state.angle) * right - sin(state.angle) * down
+            state.y += sin(state.angle) * right + cos(state.angle) * down
+            state.logZoom += state.action[2] * scale.zoom * step
+            state.angle += state.action[3] * scale.turn * step
+            state.framesLeft -= 1
+            commands = state
+            chooseCommandIfDue()
+        }
         for index in discs.indices {
             discs[index].x = (discs[index].x + discs[index].vx * step + size).truncatingRemainder(dividingBy: size)
             discs[index].y = (discs[index].y + discs[index].vy * step + size).truncatingRemainder(dividingBy: size)

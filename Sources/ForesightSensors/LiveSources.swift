@@ -27,11 +27,15 @@ public protocol LiveFrameSource: AnyObject {
     var interruption: String? { get }
     /// Times the source came back after an interruption (a camera reopened).
     var recoveries: Int { get }
+    /// Values of the action that goes with each frame (0: none): the robot's command applied
+    /// from that frame to the next. Each ring slot then holds the frame followed by its action.
+    var actionCount: Int { get }
 }
 
 extension LiveFrameSource {
     public var interruption: String? { nil }
     public var recoveries: Int { 0 }
+    public var actionCount: Int { 0 }
 }
 
 /// Which built-in scene to render.
@@ -42,6 +46,12 @@ public enum SyntheticScene: String, Sendable, CaseIterable {
     case movingShapes = "moving-shapes"
     /// Handwritten-style digits moving and bouncing on a dark background.
     case movingDigits = "moving-digits"
+    /// The ego-motion world, its camera driven by random commands (pan, zoom, turn, each held
+    /// for 0.2 to 1 s) that the scene publishes as its actions: a robot looking around.
+    case commanded
+
+    /// Whether the scene publishes the camera motion it applies as actions (`EgoMotionScene.actionCount` values).
+    public var publishesActions: Bool { self == .egoMotion || self == .commanded }
 }
 
 /// Renders frames on a thread of its own, paced at `framesPerSecond` (or as fast as the ring
@@ -50,6 +60,7 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
     public let ring: FrameRing<Float>
     public let framesPerSecond: Double
     public let label: String
+    public let actionCount: Int
     private let paced: Bool
     private let frameLimit: Int?
     private let render: (UnsafeMutablePointer<Float>) throws -> Bool
@@ -59,9 +70,11 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
 
     /// `render` writes the next frame (of `size` x `size` values, or `slotCapacity` when
     /// given, e.g. a chunk of audio) and returns false at the end of the stream.
+    /// With `actionCount`, `render` writes the frame's action after its pixels.
     public init(size: Int, framesPerSecond: Double, label: String, paced: Bool, frameLimit: Int? = nil, slots: Int = 8,
-                slotCapacity: Int? = nil, render: @escaping (UnsafeMutablePointer<Float>) throws -> Bool) {
-        ring = FrameRing(slotCount: slots, slotCapacity: slotCapacity ?? size * size)
+                slotCapacity: Int? = nil, actionCount: Int = 0, render: @escaping (UnsafeMutablePointer<Float>) throws -> Bool) {
+        ring = FrameRing(slotCount: slots, slotCapacity: slotCapacity ?? size * size + actionCount)
+        self.actionCount = actionCount
         self.framesPerSecond = framesPerSecond
         self.label = label
         self.paced = paced
@@ -124,10 +137,23 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
 }
 
 extension PacedFrameProducer {
-    /// A built-in scene at `framesPerSecond`.
+    /// A built-in scene at `framesPerSecond`; with `actions`, each frame is followed in its
+    /// slot by the camera motion the scene applies from it to the next (`publishesActions`).
     public static func synthetic(_ scene: SyntheticScene, size: Int = 64, framesPerSecond: Double = 30, paced: Bool = true,
-                                 frameLimit: Int? = nil, seed: UInt64 = 1) -> PacedFrameProducer {
+                                 frameLimit: Int? = nil, seed: UInt64 = 1, actions: Bool = false) -> PacedFrameProducer {
+        precondition(!actions || scene.publishesActions, "the \(scene.rawValue) scene publishes no actions")
         switch scene {
+        case .commanded, .egoMotion where actions:
+            var world = scene == .commanded ? EgoMotionScene.commanded(width: size, height: size, framesPerSecond: Float(framesPerSecond), seed: seed)
+                : EgoMotionScene(width: size, height: size, framesPerSecond: Float(framesPerSecond), seed: seed)
+            let plane = size * size, count = actions ? EgoMotionScene.actionCount : 0
+            return PacedFrameProducer(size: size, framesPerSecond: framesPerSecond, label: "synthetic \(scene.rawValue)",
+                                      paced: paced, frameLimit: frameLimit, actionCount: count) { frame in
+                world.render(into: frame)
+                if count > 0 { world.action(into: frame + plane) }
+                world.advance()
+                return true
+            }
         case .egoMotion:
             var world = EgoMotionScene(width: size, height: size, framesPerSecond: Float(framesPerSecond), seed: seed)
             return PacedFrameProducer(size: size, framesPerSecond: framesPerSecond, label: "synthetic \(scene.rawValue)",

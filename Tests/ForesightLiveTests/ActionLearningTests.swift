@@ -1,0 +1,83 @@
+// Learning the consequences of actions: on the commanded scene, whose camera follows random
+// commands, the model given the commands predicts the next frame better than the same model
+// without them; sources and models that disagree on actions are refused; --actions is checked.
+
+import Foundation
+import XCTest
+import ForesightTestSupport
+import ForesightSensors
+@testable import ForesightIO
+@testable import ForesightLive
+
+final class ActionLearningTests: XCTestCase {
+    /// model/copy-last over a whole run of `frames` frames on the commanded scene (the untrained
+    /// start included), with or without the scene's actions.
+    private func ratio(actions: Bool, seed: UInt64, frames: Int = 900) throws -> (ratio: Double, report: LiveReport) {
+        var settings = LiveLearnerConfiguration()
+        settings.threads = 2
+        settings.seed = seed
+        settings.actions = actions ? EgoMotionScene.actionCount : 0
+        settings.evaluationWindow = 1e9   // the whole run, whatever the machine's speed
+        let learner = try LiveLearner(settings)
+        let source = PacedFrameProducer.synthetic(.commanded, paced: false, frameLimit: frames, seed: seed, actions: actions)
+        let report = try learner.run(source)
+        XCTAssertEqual(report.frames, frames)
+        return (report.ratio, report)
+    }
+
+    func testTheCommandsHelpPredictTheNextFrame() throws {
+        var lines: [String] = []
+        for seed: UInt64 in [1, 2] {
+            let with = try ratio(actions: true, seed: seed), without = try ratio(actions: false, seed: seed)
+            lines.append(String(format: "seed %d: model/copy-last %.3f with actions, %.3f without", seed, with.ratio, without.ratio))
+            XCTAssertLessThan(without.ratio, 1, "without actions the model still beats copy-last (seed \(seed))")
+            XCTAssertLessThan(with.ratio, 0.85 * without.ratio, "the commands help (seed \(seed)): \(lines.last!)")
+        }
+        print("commanded scene, 900 frames, whole run: " + lines.joined(separator: "; "))
+    }
+
+    func testSourceAndModelMustAgreeOnActions() throws {
+        var settings = LiveLearnerConfiguration()
+        settings.actions = EgoMotionScene.actionCount
+        let withActions = try LiveLearner(settings)
+        XCTAssertTrue(withActions.architecture.hasSuffix("actions 4"), withActions.architecture)
+        XCTAssertThrowsError(try withActions.run(PacedFrameProducer.synthetic(.commanded, paced: false, frameLimit: 10))) { error in
+            XCTAssertTrue("\(error)".contains("takes actions of 4 values") && "\(error)".contains("delivers none"), "\(error)")
+        }
+        let blind = try LiveLearner(LiveLearnerConfiguration())
+        XCTAssertThrowsError(try blind.run(PacedFrameProducer.synthetic(.commanded, paced: false, frameLimit: 10, actions: true))) { error in
+            XCTAssertTrue("\(error)".contains("the model takes none"), "\(error)")
+        }
+        settings.actions = 65
+        XCTAssertThrowsError(try settings.validate())
+    }
+
+    func testTheActionsOptionIsChecked() throws {
+        XCTAssertEqual(try LiveInputs(scene: .commanded, actions: "scene").actionCount, 4)
+        XCTAssertEqual(try LiveInputs(actions: "scene").actions, .scene, "the default scene (ego-motion) publishes its motion")
+        XCTAssertEqual(try LiveInputs(scene: .commanded).actionCount, 0)
+        for (inputs, expected) in [({ try LiveInputs(scene: .movingDigits, actions: "scene") }, "no camera motion"),
+                                   ({ try LiveInputs(video: "walk.y4m", actions: "scene") }, "with a camera or a recording there is none"),
+                                   ({ try LiveInputs(scene: .commanded, actions: "scenes") }, "not \"scenes\"")] as [(() throws -> LiveInputs, String)] {
+            XCTAssertThrowsError(try inputs()) { XCTAssertTrue("\($0)".contains(expected), "\($0)") }
+        }
+    }
+
+    func testACheckpointKeepsItsActions() throws {
+        let folder = try makeTemporaryFolder("foresight-actions")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let checkpoint = folder.appendingPathComponent("live.safetensors").path
+        let first = try runForesight(["learn", "--scene", "commanded", "--actions", "scene", "--as-fast-as-possible", "--frames", "40",
+                                      "--checkpoint", checkpoint])
+        XCTAssertEqual(first.status, 0, first.output)
+        XCTAssertTrue(try Checkpoint(path: checkpoint).architecture.hasSuffix("actions 4"))
+        let resumed = try runForesight(["learn", "--scene", "commanded", "--actions", "scene", "--as-fast-as-possible", "--frames", "20",
+                                        "--checkpoint", checkpoint, "--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        // The same file without actions is another model: refused, and kept.
+        let blind = try runForesight(["learn", "--scene", "commanded", "--as-fast-as-possible", "--frames", "20", "--checkpoint", checkpoint, "--resume"])
+        XCTAssertEqual(blind.status, 1, blind.output)
+        XCTAssertTrue(blind.output.contains("actions 4"), blind.output)
+        XCTAssertTrue(try Checkpoint(path: checkpoint).architecture.hasSuffix("actions 4"))
+    }
+}
