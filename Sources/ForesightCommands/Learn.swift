@@ -145,7 +145,7 @@ struct Learn: ParsableCommand {
         // Sources that cannot go together are refused before anything is read; --listen is
         // checked with the profile, in `run`.
         do { _ = try LiveInputs(camera: camera, video: video, scene: scene, mic: mic, audio: audio) } catch {
-            throw ValidationError(error.description)
+            throw ValidationError("\(error)")
         }
     }
 
@@ -248,6 +248,11 @@ struct Learn: ParsableCommand {
                              flops / 1e6, milliseconds, verdict, fps))
             }
             print("learning \(learner.architecture) from \(source.label) at \(String(format: "%.0f", source.framesPerSecond)) frames/s; \(settings.threads) thread(s); plan \(formatBytes(learner.plannedBytes))")
+            switch inputs.actions {
+            case .scene?: print("actions: the scene's camera motion (pan right, pan down, zoom in, turn clockwise), with each frame")
+            case let .file(path, track)?: print("actions from \(path): \(track.summary)")
+            case nil: break
+            }
             print("   time   frames  dropped   steps  model MSE  copy-last MSE  ratio")
         }
         let interactive = isatty(STDOUT_FILENO) == 1
@@ -289,6 +294,7 @@ struct Learn: ParsableCommand {
                          report.copyLastError, report.ratio, report.residentMiBAt10Seconds ?? report.residentMiBAtEnd, report.residentMiBAtEnd,
                          report.peakResidentMiB))
             if report.rollbacks > 0 { print("rolled back \(report.rollbacks) time(s); learning rate now \(report.learningRate)") }
+            if report.missingActions > 0 { print("\(report.missingActions) frame(s) came before the first action row and were learned with zero actions") }
             if let checkpoint, checkpointWritten { print("checkpoint: \(checkpoint)") }
         }
     }

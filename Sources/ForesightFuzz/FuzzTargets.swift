@@ -10,7 +10,7 @@ import ForesightExport
 import ForesightIO
 
 enum FuzzTarget: String, CaseIterable {
-    case y4m, wav, pnm, png, modelfile, profile, int8model, options
+    case y4m, wav, pnm, png, modelfile, profile, int8model, options, actions
 
     /// Runs the parser on `bytes` and says whether it accepted them; errors are answers, not findings.
     @discardableResult
@@ -52,6 +52,16 @@ enum FuzzTarget: String, CaseIterable {
             return FuzzTarget.runInt8Model(bytes)
         case .options:
             return FuzzTarget.parseOptions(bytes)
+        case .actions:
+            guard let track = try? ActionTrack(bytes: bytes) else { return false }
+            precondition(track.count >= 1 && track.values.count == track.times.count * track.count, "values do not match the rows")
+            precondition(track.values.allSatisfy { (-1...1).contains($0) }, "a value outside [-1, 1]")
+            var action = [Float](repeating: .nan, count: track.count)
+            for time in [-1, 0, track.times[track.times.count / 2], .infinity] {
+                action.withUnsafeMutableBufferPointer { track.action(at: time, into: $0.baseAddress!) }
+                precondition(action.allSatisfy(\.isFinite), "a non-finite action at time \(time)")
+            }
+            return true
         }
     }
 

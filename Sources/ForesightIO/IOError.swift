@@ -67,8 +67,9 @@ public enum IOError: Error, Equatable, CustomStringConvertible, Sendable {
     public var path: String? { if case let .modelFile(path, _) = self { path } else { nil } }
 }
 
-/// Reads a whole file into memory; errors name the path.
-func readWholeFile(_ path: String, format: String) throws(IOError) -> [UInt8] {
+/// Reads a whole file into memory; errors name the path. A file longer than `limit` bytes is
+/// refused before more than that is read.
+func readWholeFile(_ path: String, format: String, limit: Int = .max) throws(IOError) -> [UInt8] {
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else {
         throw IOError.file(format, .io, at: 0, "cannot open \(path): \(String(cString: strerror(errno)))")
@@ -83,6 +84,9 @@ func readWholeFile(_ path: String, format: String) throws(IOError) -> [UInt8] {
             throw IOError.file(format, .io, at: bytes.count, "cannot read \(path): \(String(cString: strerror(errno)))")
         }
         if count == 0 { return bytes }
+        guard bytes.count + count <= limit else {
+            throw IOError.file(format, .unsupported, at: limit, "\(path) is longer than the \(limit >> 20) MiB this reader takes")
+        }
         bytes.append(contentsOf: chunk[0..<count])
     }
 }

@@ -107,6 +107,10 @@ public struct LiveReport: Sendable {
     public var rejectedFrames = 0
     /// Times the source stopped delivering and said why (a camera unplugged).
     public var interruptions = 0
+    /// Values per action the model took with each frame (0: none), and the frames that came
+    /// without one (before a recording's first action row), learned with zeros.
+    public var actions = 0
+    public var missingActions = 0
     public var learningRate: Float = 0
     /// The step count this run started from (a resumed checkpoint's steps, otherwise 0).
     public var resumedSteps = 0
@@ -122,7 +126,7 @@ public struct LiveReport: Sendable {
             "mse_model": modelError, "mse_copy_last": copyLastError, "peak_rss_mib": (peakResidentMiB * 10).rounded() / 10,
             "rss_mib_at_10s": residentMiBAt10Seconds.map { ($0 * 10).rounded() / 10 } ?? NSNull(),
             "rss_mib_at_end": (residentMiBAtEnd * 10).rounded() / 10, "rollbacks": rollbacks, "rejected_frames": rejectedFrames, "seconds": (seconds * 100).rounded() / 100,
-            "interruptions": interruptions,
+            "interruptions": interruptions, "actions": actions, "missing_actions": missingActions,
         ]
     }
 }
@@ -317,6 +321,8 @@ public final class LiveLearner {
         }
         update(elapsed: MonotonicClock.seconds(since: start))
         report.dropped = Int(source.ring.statistics.dropped)
+        report.actions = actionCount
+        report.missingActions = source.missingActions
         report.residentMiBAtEnd = residentMiB()
         report.peakResidentMiB = peakResidentMiB()
         // Stopped before a rollback could undo it (a short run): the diverged model is not kept.

@@ -3,6 +3,7 @@
 // the sensors'). Not the command's parsing; choosing opens nothing, `openVideo` and
 // `openSound` do.
 
+import Foundation
 import ForesightCore
 import ForesightIO
 import ForesightSensors
@@ -62,6 +63,8 @@ public struct LiveInputs: Equatable, Sendable {
     public enum Actions: Equatable, Sendable {
         /// The built-in scene's own camera motion (pan, zoom, turn), published with each frame.
         case scene
+        /// A recording's actions from a CSV file (`ActionTrack`), matched to frames by time.
+        case file(path: String, track: ActionTrack)
     }
 
     /// The frames to learn from; nil when only a sound source was named.
@@ -69,7 +72,13 @@ public struct LiveInputs: Equatable, Sendable {
     /// The actions that go with the frames; nil for none.
     public var actions: Actions?
     /// Values per action (0 without actions).
-    public var actionCount: Int { actions == nil ? 0 : EgoMotionScene.actionCount }
+    public var actionCount: Int {
+        switch actions {
+        case nil: 0
+        case .scene: EgoMotionScene.actionCount
+        case let .file(_, track): track.count
+        }
+    }
     /// The sound to learn from; nil for none.
     public var sound: Sound?
     /// Samples per second of the sound: the profile's microphone's, else the audio trainer's.
@@ -85,11 +94,12 @@ public struct LiveInputs: Equatable, Sendable {
     ///   scene. A camera is asked for the profile's size and rate, else `CameraMode.standard`.
     /// - Sound: `mic` or `audio`; `listen` takes the profile's microphone (`microphone.device`).
     ///
-    /// - Actions: `scene` takes the built-in scene's camera motion (the ego-motion and commanded scenes).
+    /// - Actions: `scene` takes the built-in scene's camera motion (the ego-motion and commanded
+    ///   scenes); any other value is a CSV file of the recording's actions (`ActionTrack`).
     ///
     /// Conflicting choices are an error that names the options.
     public init(camera: String? = nil, video: String? = nil, scene: SyntheticScene? = nil, mic: String? = nil, audio: String? = nil,
-                listen: Bool = false, profile: DeviceProfile? = nil, actions: String? = nil) throws(LiveLearningError) {
+                listen: Bool = false, profile: DeviceProfile? = nil, actions: String? = nil) throws {
         if camera != nil && video != nil { throw LiveLearningError(description: "give one video source: --camera or --video, not both") }
         if mic != nil && audio != nil { throw LiveLearningError(description: "give one sound source: --mic or --audio, not both") }
         if listen && (mic != nil || audio != nil) {
@@ -135,8 +145,14 @@ public struct LiveInputs: Equatable, Sendable {
                 throw LiveLearningError(description: "the \(scene.rawValue) scene has no camera motion to publish as actions; --actions scene takes \(SyntheticScene.allCases.filter(\.publishesActions).map(\.rawValue).joined(separator: " or "))")
             }
             self.actions = .scene
-        case let other?:
-            throw LiveLearningError(description: "--actions takes `scene` (the built-in scene's camera motion), not \(other.debugDescription)")
+        case let path?:
+            guard case .recording = self.video else {
+                throw LiveLearningError(description: "--actions \(path): a CSV file of actions goes with a recording (--video FILE.y4m); for a built-in scene give --actions scene")
+            }
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw LiveLearningError(description: "--actions takes `scene` or a CSV file of `time, a1, ..., an` rows; there is no file \(path.debugDescription)")
+            }
+            self.actions = .file(path: path, track: try ActionTrack(path: path))
         }
     }
 
@@ -145,7 +161,9 @@ public struct LiveInputs: Equatable, Sendable {
     public func openVideo(size: Int, paced: Bool, seed: UInt64) throws -> LiveFrameSource? {
         switch video {
         case let .camera(path, mode): try CameraCapture(path: path, size: size, mode: mode)
-        case let .recording(path): try PacedFrameProducer.recording(path: path, size: size, paced: paced)
+        case let .recording(path):
+            if case let .file(_, track) = actions { try PacedFrameProducer.recording(path: path, size: size, paced: paced, actions: track) }
+            else { try PacedFrameProducer.recording(path: path, size: size, paced: paced) }
         case let .scene(scene): PacedFrameProducer.synthetic(scene, size: size, paced: paced, seed: seed, actions: actions == .scene)
         case nil: nil
         }

@@ -30,12 +30,16 @@ public protocol LiveFrameSource: AnyObject {
     /// Values of the action that goes with each frame (0: none): the robot's command applied
     /// from that frame to the next. Each ring slot then holds the frame followed by its action.
     var actionCount: Int { get }
+    /// Frames delivered without an action of their own (before a recording's first action
+    /// row); their action is zeros.
+    var missingActions: Int { get }
 }
 
 extension LiveFrameSource {
     public var interruption: String? { nil }
     public var recoveries: Int { 0 }
     public var actionCount: Int { 0 }
+    public var missingActions: Int { 0 }
 }
 
 /// Which built-in scene to render.
@@ -61,6 +65,8 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
     public let framesPerSecond: Double
     public let label: String
     public let actionCount: Int
+    private let missing: Locked<Int>?
+    public var missingActions: Int { missing?.withLock { $0 } ?? 0 }
     private let paced: Bool
     private let frameLimit: Int?
     private let render: (UnsafeMutablePointer<Float>) throws -> Bool
@@ -72,9 +78,11 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
     /// given, e.g. a chunk of audio) and returns false at the end of the stream.
     /// With `actionCount`, `render` writes the frame's action after its pixels.
     public init(size: Int, framesPerSecond: Double, label: String, paced: Bool, frameLimit: Int? = nil, slots: Int = 8,
-                slotCapacity: Int? = nil, actionCount: Int = 0, render: @escaping (UnsafeMutablePointer<Float>) throws -> Bool) {
+                slotCapacity: Int? = nil, actionCount: Int = 0, missingActions: Locked<Int>? = nil,
+                render: @escaping (UnsafeMutablePointer<Float>) throws -> Bool) {
         ring = FrameRing(slotCount: slots, slotCapacity: slotCapacity ?? size * size + actionCount)
         self.actionCount = actionCount
+        missing = missingActions
         self.framesPerSecond = framesPerSecond
         self.label = label
         self.paced = paced
@@ -176,8 +184,10 @@ extension PacedFrameProducer {
     }
 
     /// A Y4M recording replayed at its own frame rate (or as fast as the learner takes frames),
-    /// its luma plane area-resized to `size` x `size`.
-    public static func recording(path: String, size: Int = 64, paced: Bool = true, frameLimit: Int? = nil) throws -> PacedFrameProducer {
+    /// its luma plane area-resized to `size` x `size`; with `actions`, each frame is followed
+    /// in its slot by the action in force at its time (frame index / frame rate).
+    public static func recording(path: String, size: Int = 64, paced: Bool = true, frameLimit: Int? = nil,
+                                 actions: ActionTrack? = nil) throws -> PacedFrameProducer {
         let reader = try Y4MReader(path: path)
         let header = reader.header
         let rate = Double(header.frameRate.numerator) / Double(max(1, header.frameRate.denominator))
@@ -185,10 +195,15 @@ extension PacedFrameProducer {
         var frame = Y4MFrame(for: header)
         let resizer = AreaResizer(sourceWidth: header.width, sourceHeight: header.height, targetWidth: size, targetHeight: size)
         let luma = UnsafeMutablePointer<Float>.allocate(capacity: header.width * header.height)
-        return PacedFrameProducer(size: size, framesPerSecond: rate, label: path, paced: paced, frameLimit: frameLimit) { target in
+        let missing = Locked(0)
+        var index = 0
+        return PacedFrameProducer(size: size, framesPerSecond: rate, label: path, paced: paced, frameLimit: frameLimit,
+                                  actionCount: actions?.count ?? 0, missingActions: missing) { target in
             guard try reader.readFrame(into: &frame) else { return false }
             for i in 0..<(header.width * header.height) { luma[i] = Float(frame.planes[i]) * (1 / 255) }
             resizer.resize(luma, into: target)
+            if let actions, !actions.action(at: Double(index) / rate, into: target + size * size) { missing.withLock { $0 += 1 } }
+            index += 1
             return true
         }
     }

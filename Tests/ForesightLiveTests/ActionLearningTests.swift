@@ -81,3 +81,65 @@ final class ActionLearningTests: XCTestCase {
         XCTAssertTrue(try Checkpoint(path: checkpoint).architecture.hasSuffix("actions 4"))
     }
 }
+
+final class RecordedActionTests: XCTestCase {
+    /// A recording of the commanded scene at 96x96 and its commands as a CSV log: a row at each
+    /// change of command only, from 0.5 s on, with a header, a comment and two broken rows.
+    private func record(in folder: URL, frames: Int, seed: UInt64) throws -> (video: String, actions: String) {
+        let video = folder.appendingPathComponent("walk.y4m").path, actions = folder.appendingPathComponent("walk.csv").path
+        var scene = EgoMotionScene.commanded(width: 96, height: 96, seed: seed)
+        let writer = try Y4MWriter(path: video, header: Y4MHeader(width: 96, height: 96, chroma: .mono))
+        var pixels = [Float](repeating: 0, count: 96 * 96)
+        var csv = "time,pan_right,pan_down,zoom_in,turn\n# commanded scene, seed \(seed)\n0.2,oops,0,0,0\n"
+        var last: SIMD4<Float>? = nil
+        for index in 0..<frames {
+            pixels.withUnsafeMutableBufferPointer { scene.render(into: $0.baseAddress!) }
+            try writer.writeFrame(planes: pixels.map { UInt8(min(255, max(0, $0 * 255 + 0.5))) })
+            let time = Double(index) / 30
+            if time >= 0.5 && scene.action != last {
+                csv += "\(time),\(scene.action[0]),\(scene.action[1]),\(scene.action[2]),\(scene.action[3])\n"
+                last = scene.action
+            }
+            if index == frames / 2 { csv += "1e9,1,1\n" }
+            scene.advance()
+        }
+        writer.close()
+        try csv.write(toFile: actions, atomically: true, encoding: .utf8)
+        return (video, actions)
+    }
+
+    func testARecordingsActionsHelpPredictIt() throws {
+        let folder = try makeTemporaryFolder("foresight-recorded-actions")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (video, csv) = try record(in: folder, frames: 900, seed: 7)
+        let track = try ActionTrack(path: csv)
+        XCTAssertEqual(track.count, 4)
+        XCTAssertEqual(track.malformedRows, 2)
+        func run(_ actions: ActionTrack?) throws -> LiveReport {
+            var settings = LiveLearnerConfiguration()
+            settings.threads = 2
+            settings.evaluationWindow = 1e9
+            settings.actions = actions?.count ?? 0
+            return try LiveLearner(settings).run(try PacedFrameProducer.recording(path: video, paced: false, actions: actions))
+        }
+        let with = try run(track), without = try run(nil)
+        print(String(format: "recorded commanded scene (96x96 -> 64x64, 900 frames, seed 7), whole run: model/copy-last %.3f with actions, %.3f without",
+                     with.ratio, without.ratio))
+        XCTAssertEqual(with.missingActions, 15, "the frames before 0.5 s")
+        XCTAssertEqual(with.actions, 4)
+        XCTAssertLessThan(without.ratio, 1)
+        XCTAssertLessThan(with.ratio, 0.85 * without.ratio)
+
+        // The command line reads the same files and says what it read.
+        let line = try runForesight(["learn", "--video", video, "--actions", csv, "--as-fast-as-possible", "--frames", "30"])
+        XCTAssertEqual(line.status, 0, line.output)
+        XCTAssertTrue(line.output.contains("actions from \(csv):") && line.output.contains("2 malformed row(s) skipped"), line.output)
+        XCTAssertTrue(line.output.contains("15 frame(s) came before the first action row"), line.output)
+        let misplaced = try runForesight(["learn", "--scene", "commanded", "--actions", csv, "--frames", "5"])
+        XCTAssertEqual(misplaced.status, 1, misplaced.output)
+        XCTAssertTrue(misplaced.output.contains("goes with a recording"), misplaced.output)
+        let missing = try runForesight(["learn", "--video", video, "--actions", csv + ".gone", "--frames", "5"])
+        XCTAssertNotEqual(missing.status, 0, missing.output)
+        XCTAssertTrue(missing.output.contains("there is no file"), missing.output)
+    }
+}
