@@ -74,7 +74,7 @@ struct Learn: ParsableCommand {
     @Option(help: "Built-in scene when no camera or video is given: \(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(LiveInputs.defaultScene.rawValue) when there is no profile; with --mic or --audio, give it to learn from both).")
     var scene: SyntheticScene?
 
-    @Option(help: "The robot's actions, learned with the frames: `scene` takes the built-in scene's camera motion (pan, zoom, turn; --scene ego-motion, or commanded, whose camera follows random commands). The model then predicts each frame from the past frames and the command applied since.")
+    @Option(help: "The robot's actions, learned with the frames: `scene` takes the built-in scene's camera motion (pan, zoom, turn; --scene ego-motion, or commanded, whose camera follows random commands); FILE.csv a recording's log of `time, a1, ..., an` rows (time in seconds of the video, values in [-1, 1]); `stdin:N` lines of N values on standard input, each in force from its arrival. The model then predicts each frame from the past frames and the command applied since.")
     var actions: String?
 
     @Flag(help: "Replay a recording or scene as fast as the learner takes frames instead of in real time.")
@@ -251,15 +251,23 @@ struct Learn: ParsableCommand {
             switch inputs.actions {
             case .scene?: print("actions: the scene's camera motion (pan right, pan down, zoom in, turn clockwise), with each frame")
             case let .file(path, track)?: print("actions from \(path): \(track.summary)")
+            case let .standardInput(count)?: print("actions: lines of \(count) value(s) on standard input, each in force from its arrival")
             case nil: break
             }
             print("   time   frames  dropped   steps  model MSE  copy-last MSE  ratio")
         }
         let interactive = isatty(STDOUT_FILENO) == 1
+        var feed: LiveActionFeed? = nil
+        if case let .standardInput(count)? = inputs.actions { feed = LiveActionFeed(count: count) }
+        feed?.start()
+        defer {
+            feed?.stop()
+            if let feed, !json { print(feed.summary) }
+        }
         let report: LiveReport
         do {
             report = try learner.run(source, seconds: seconds, frames: frames, stallSeconds: stallSeconds(framesPerSecond: source.framesPerSecond),
-                                     shouldStop: { stopRequested.load(ordering: .relaxed) },
+                                     actions: feed, shouldStop: { stopRequested.load(ordering: .relaxed) },
                                      notice: { tell((interactive ? "\n" : "") + $0) }) { report in
                 guard !json else { return }
                 let line = String(format: "%6.0fs  %7d  %7d  %6d  %9.5f  %13.5f  %5.2f", report.seconds, report.frames, report.dropped,
@@ -294,7 +302,7 @@ struct Learn: ParsableCommand {
                          report.copyLastError, report.ratio, report.residentMiBAt10Seconds ?? report.residentMiBAtEnd, report.residentMiBAtEnd,
                          report.peakResidentMiB))
             if report.rollbacks > 0 { print("rolled back \(report.rollbacks) time(s); learning rate now \(report.learningRate)") }
-            if report.missingActions > 0 { print("\(report.missingActions) frame(s) came before the first action row and were learned with zero actions") }
+            if report.missingActions > 0 { print("\(report.missingActions) frame(s) came before the first action and were learned with zero actions") }
             if let checkpoint, checkpointWritten { print("checkpoint: \(checkpoint)") }
         }
     }

@@ -262,11 +262,16 @@ public final class LiveLearner {
     /// `stallSeconds` (nil: wait for ever) ends the run with a `LiveLearningError`, after the
     /// checkpoint is written; so does divergence, which writes none. `notice` hears, once
     /// each, that the source was interrupted (a camera unplugged) and that it delivers again
-    /// (see `InterruptionWatch`).
+    /// (see `InterruptionWatch`). With `actions`, each frame's action is the command in force
+    /// at the frame's time stamp (the source then delivers none of its own).
     public func run(_ source: LiveFrameSource, seconds: Double? = nil, frames: Int? = nil, stallSeconds: Double? = nil,
-                    shouldStop: () -> Bool = { false }, notice: (String) -> Void = { _ in },
+                    actions feed: LiveActionFeed? = nil, shouldStop: () -> Bool = { false }, notice: (String) -> Void = { _ in },
                     progress: (LiveReport) -> Void = { _ in }) throws -> LiveReport {
-        guard source.actionCount == actionCount else {
+        if let feed {
+            guard source.actionCount == 0, feed.count == actionCount else {
+                throw LiveLearningError(description: "the model takes actions of \(actionCount) values; \(feed.label) gives \(feed.count)\(source.actionCount > 0 ? " and \(source.label) gives its own" : "")")
+            }
+        } else if source.actionCount != actionCount {
             throw LiveLearningError(description: actionCount == 0
                 ? "\(source.label) delivers actions of \(source.actionCount) values, but the model takes none (give it actions, or a source without them)"
                 : "the model takes actions of \(actionCount) values, but \(source.label) delivers \(source.actionCount == 0 ? "none" : "\(source.actionCount)")")
@@ -287,9 +292,10 @@ public final class LiveLearner {
             // a rejected frame leaves the slot to the next one.
             let incoming = history + ((newest + 1) % historyFrames) * plane
             let incomingAction = actionHistory + ((newest + 1) % historyFrames) * actionCount
-            let got = source.ring.waitOldest(timeoutNanoseconds: 50_000_000) { slot, _ -> Bool in
+            let got = source.ring.waitOldest(timeoutNanoseconds: 50_000_000) { slot, info -> Bool in
                 incoming.update(from: slot.baseAddress!, count: plane)
-                incomingAction.update(from: slot.baseAddress! + plane, count: actionCount)
+                if let feed { feed.action(at: info.timestampNanoseconds, into: incomingAction) }
+                else { incomingAction.update(from: slot.baseAddress! + plane, count: actionCount) }
                 return true
             }
             if got == nil {
@@ -322,7 +328,7 @@ public final class LiveLearner {
         update(elapsed: MonotonicClock.seconds(since: start))
         report.dropped = Int(source.ring.statistics.dropped)
         report.actions = actionCount
-        report.missingActions = source.missingActions
+        report.missingActions = source.missingActions + (feed?.missing ?? 0)
         report.residentMiBAtEnd = residentMiB()
         report.peakResidentMiB = peakResidentMiB()
         // Stopped before a rollback could undo it (a short run): the diverged model is not kept.

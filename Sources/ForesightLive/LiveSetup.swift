@@ -65,6 +65,9 @@ public struct LiveInputs: Equatable, Sendable {
         case scene
         /// A recording's actions from a CSV file (`ActionTrack`), matched to frames by time.
         case file(path: String, track: ActionTrack)
+        /// Commands of `count` values as lines on standard input (`LiveActionFeed`), each in
+        /// force from its arrival.
+        case standardInput(count: Int)
     }
 
     /// The frames to learn from; nil when only a sound source was named.
@@ -77,6 +80,7 @@ public struct LiveInputs: Equatable, Sendable {
         case nil: 0
         case .scene: EgoMotionScene.actionCount
         case let .file(_, track): track.count
+        case let .standardInput(count): count
         }
     }
     /// The sound to learn from; nil for none.
@@ -95,7 +99,8 @@ public struct LiveInputs: Equatable, Sendable {
     /// - Sound: `mic` or `audio`; `listen` takes the profile's microphone (`microphone.device`).
     ///
     /// - Actions: `scene` takes the built-in scene's camera motion (the ego-motion and commanded
-    ///   scenes); any other value is a CSV file of the recording's actions (`ActionTrack`).
+    ///   scenes); `stdin:N` commands of N values as lines on standard input (`LiveActionFeed`);
+    ///   any other value is a CSV file of the recording's actions (`ActionTrack`).
     ///
     /// Conflicting choices are an error that names the options.
     public init(camera: String? = nil, video: String? = nil, scene: SyntheticScene? = nil, mic: String? = nil, audio: String? = nil,
@@ -145,6 +150,12 @@ public struct LiveInputs: Equatable, Sendable {
                 throw LiveLearningError(description: "the \(scene.rawValue) scene has no camera motion to publish as actions; --actions scene takes \(SyntheticScene.allCases.filter(\.publishesActions).map(\.rawValue).joined(separator: " or "))")
             }
             self.actions = .scene
+        case let value? where value.hasPrefix("stdin:"):
+            guard let count = Int(value.dropFirst("stdin:".count)), (1...64).contains(count) else {
+                throw LiveLearningError(description: "--actions stdin:N takes N, the values per command line, from 1 to 64 (got \(value.debugDescription))")
+            }
+            guard self.video != nil else { throw LiveLearningError(description: "--actions goes with pictures: give --camera, --video or --scene") }
+            self.actions = .standardInput(count: count)
         case let path?:
             guard case .recording = self.video else {
                 throw LiveLearningError(description: "--actions \(path): a CSV file of actions goes with a recording (--video FILE.y4m); for a built-in scene give --actions scene")

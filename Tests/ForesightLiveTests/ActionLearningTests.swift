@@ -5,6 +5,7 @@
 import Foundation
 import XCTest
 import ForesightTestSupport
+import ForesightCore
 import ForesightSensors
 @testable import ForesightIO
 @testable import ForesightLive
@@ -58,7 +59,7 @@ final class ActionLearningTests: XCTestCase {
         XCTAssertEqual(try LiveInputs(scene: .commanded).actionCount, 0)
         for (inputs, expected) in [({ try LiveInputs(scene: .movingDigits, actions: "scene") }, "no camera motion"),
                                    ({ try LiveInputs(video: "walk.y4m", actions: "scene") }, "with a camera or a recording there is none"),
-                                   ({ try LiveInputs(scene: .commanded, actions: "scenes") }, "not \"scenes\"")] as [(() throws -> LiveInputs, String)] {
+                                   ({ try LiveInputs(scene: .commanded, actions: "scenes") }, "for a built-in scene give --actions scene")] as [(() throws -> LiveInputs, String)] {
             XCTAssertThrowsError(try inputs()) { XCTAssertTrue("\($0)".contains(expected), "\($0)") }
         }
     }
@@ -134,12 +135,71 @@ final class RecordedActionTests: XCTestCase {
         let line = try runForesight(["learn", "--video", video, "--actions", csv, "--as-fast-as-possible", "--frames", "30"])
         XCTAssertEqual(line.status, 0, line.output)
         XCTAssertTrue(line.output.contains("actions from \(csv):") && line.output.contains("2 malformed row(s) skipped"), line.output)
-        XCTAssertTrue(line.output.contains("15 frame(s) came before the first action row"), line.output)
+        XCTAssertTrue(line.output.contains("15 frame(s) came before the first action and"), line.output)
         let misplaced = try runForesight(["learn", "--scene", "commanded", "--actions", csv, "--frames", "5"])
         XCTAssertEqual(misplaced.status, 1, misplaced.output)
         XCTAssertTrue(misplaced.output.contains("goes with a recording"), misplaced.output)
         let missing = try runForesight(["learn", "--video", video, "--actions", csv + ".gone", "--frames", "5"])
         XCTAssertNotEqual(missing.status, 0, missing.output)
         XCTAssertTrue(missing.output.contains("there is no file"), missing.output)
+    }
+}
+
+final class LiveActionFeedTests: XCTestCase {
+    func testLinesBecomeCommandsInForceFromTheirArrival() throws {
+        var ends: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&ends), 0)
+        let feed = LiveActionFeed(count: 2, descriptor: ends[0], label: "a pipe")
+        feed.start()
+        var action: [Float] = [9, 9]
+        let beforeAny = MonotonicClock.nanoseconds()
+        action.withUnsafeMutableBufferPointer { feed.action(at: beforeAny, into: $0.baseAddress!) }
+        XCTAssertEqual(action, [0, 0])
+        func send(_ text: String) { _ = text.utf8CString.withUnsafeBufferPointer { write(ends[1], $0.baseAddress, $0.count - 1) } }
+        func waitFor(received: Int) {
+            let deadline = Date().addingTimeInterval(10)
+            while feed.received + feed.malformed < received && Date() < deadline { usleep(1000) }
+        }
+        send("0.5,-0.25\n")
+        waitFor(received: 1)
+        let afterFirst = MonotonicClock.nanoseconds()
+        send("# a comment\n\nnot numbers\n1 2 3\n0.1 7\n" + String(repeating: "1", count: 5000) + "\n")
+        waitFor(received: 5)
+        action.withUnsafeMutableBufferPointer { feed.action(at: afterFirst, into: $0.baseAddress!) }
+        XCTAssertEqual(action, [0.5, -0.25], "the command in force at a time before the second arrived")
+        action.withUnsafeMutableBufferPointer { feed.action(at: MonotonicClock.nanoseconds(), into: $0.baseAddress!) }
+        XCTAssertEqual(action, [0.1, 1], "the newest, clamped")
+        XCTAssertEqual(feed.received, 2)
+        XCTAssertEqual(feed.malformed, 3, "not numbers, three values, an overlong line")
+        XCTAssertEqual(feed.outOfRange, 1)
+        XCTAssertEqual(feed.missing, 1)
+        close(ends[1])
+        let deadline = Date().addingTimeInterval(10)
+        while !feed.ended && Date() < deadline { usleep(1000) }
+        XCTAssertTrue(feed.ended)
+        feed.stop()
+        close(ends[0])
+        XCTAssertTrue(feed.summary.contains("2 command(s), 3 malformed line(s) skipped, 1 value(s) outside [-1, 1] clamped"), feed.summary)
+    }
+
+    func testTheCommandLineLearnsWithCommandsOnStandardInput() throws {
+        guard let tool = foresightTool() else { throw XCTSkip("the foresight tool was not built next to the tests") }
+        let process = Process()
+        process.executableURL = tool
+        process.arguments = ["learn", "--scene", "commanded", "--actions", "stdin:4", "--as-fast-as-possible", "--frames", "40"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        input.fileHandleForWriting.write(Data("0.5,0,0,0\n1,2\n0,0,0,-1\n".utf8))
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("actions from standard input: 2 command(s), 1 malformed line(s) skipped"), text)
+        let refused = try runForesight(["learn", "--actions", "stdin:0", "--frames", "5"])
+        XCTAssertEqual(refused.status, 1, refused.output)
+        XCTAssertTrue(refused.output.contains("from 1 to 64"), refused.output)
     }
 }
