@@ -102,7 +102,7 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: numericSettings
         ),
-        .testTarget(name: "ForesightLiveTests", dependencies: ["ForesightLive", "ForesightSSL", "ForesightIO", "ForesightSensors", "ForesightTestSupport"]),
+        .testTarget(name: "ForesightLiveTests", dependencies: ["ForesightLive", "ForesightSSL", "ForesightIO", "ForesightSensors", "ForesightTestSupport", "CAllocationCounter"]),
         .testTarget(name: "ForesightExportTests", dependencies: ["ForesightExport", "ForesightLive", "ForesightSSL", "ForesightIO", "ForesightSensors"]),
     ],
     swiftLanguageModes: [.v6]

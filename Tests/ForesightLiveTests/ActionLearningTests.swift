@@ -4,6 +4,7 @@
 
 import Foundation
 import XCTest
+import CAllocationCounter
 import ForesightTestSupport
 import ForesightCore
 import ForesightSensors
@@ -201,5 +202,33 @@ final class LiveActionFeedTests: XCTestCase {
         let refused = try runForesight(["learn", "--actions", "stdin:0", "--frames", "5"])
         XCTAssertEqual(refused.status, 1, refused.output)
         XCTAssertTrue(refused.output.contains("from 1 to 64"), refused.output)
+    }
+}
+
+final class LiveAllocationTests: XCTestCase {
+    /// Heap allocations of a run of `frames` frames of the commanded scene, from the learner's
+    /// start to its end (the source's thread included).
+    private func allocations(frames: Int, actions: Bool, feed: Bool = false) throws -> UInt64 {
+        var settings = LiveLearnerConfiguration()
+        settings.actions = actions || feed ? 4 : 0
+        settings.replayClips = 64
+        let learner = try LiveLearner(settings)
+        let source = PacedFrameProducer.synthetic(.commanded, paced: false, frameLimit: frames, actions: actions)
+        var ends: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&ends), 0)
+        defer { close(ends[0]); close(ends[1]) }
+        let commands = feed ? LiveActionFeed(count: 4, descriptor: ends[0], label: "a pipe") : nil
+        let before = foresight_allocation_count()
+        _ = try learner.run(source, actions: commands)
+        return foresight_allocation_count() - before
+    }
+
+    func testAFrameAndItsActionCostNoAllocation() throws {
+        for (actions, feed) in [(false, false), (true, false), (false, true)] {
+            // The same fixed costs (thread start, the summary) in both runs; the 150 frames more cost nothing.
+            let short = try allocations(frames: 50, actions: actions, feed: feed)
+            let long = try allocations(frames: 200, actions: actions, feed: feed)
+            XCTAssertLessThanOrEqual(Int(long) - Int(short), 15, "150 frames more took \(long - short) allocations (actions \(actions), feed \(feed))")
+        }
     }
 }
