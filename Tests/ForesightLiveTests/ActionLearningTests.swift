@@ -81,6 +81,11 @@ final class ActionLearningTests: XCTestCase {
         XCTAssertEqual(blind.status, 1, blind.output)
         XCTAssertTrue(blind.output.contains("actions 4"), blind.output)
         XCTAssertTrue(try Checkpoint(path: checkpoint).architecture.hasSuffix("actions 4"))
+        // Its encoder leaves the robot like any other: the actions join after it.
+        let encoder = folder.appendingPathComponent("encoder.safetensors").path
+        let export = try runForesight(["export", checkpoint, "--encoder", "--int8", "--calibrate", "commanded", "-o", encoder])
+        XCTAssertEqual(export.status, 0, export.output)
+        XCTAssertTrue(export.output.contains("pc64-encoder-int8"), export.output)
     }
 }
 
