@@ -19,7 +19,7 @@ public struct Foresight: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "foresight",
         abstract: "Self-supervised learning from a robot's own senses, in fixed memory.",
-        subcommands: [Learn.self, Imagine.self, Train.self, Eval.self, Methods.self, Sample.self, Bench.self, Devices.self, Record.self, Export.self, Inspect.self, Embed.self]
+        subcommands: [Learn.self, Imagine.self, Plan.self, Train.self, Eval.self, Methods.self, Sample.self, Bench.self, Devices.self, Record.self, Export.self, Inspect.self, Embed.self]
     )
 
     public init() {}

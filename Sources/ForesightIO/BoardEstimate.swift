@@ -76,4 +76,12 @@ extension Program {
             return total + 6 * convolution.forwardCost
         }
     }
+
+    /// float32 GEMM work of one forward pass of this program's convolutions, in FLOP.
+    public var convolutionFLOPsPerForward: Int {
+        graph.nodes.reduce(0) { total, node in
+            guard let convolution = node.operation as? Conv2dOperation else { return total }
+            return total + 2 * convolution.forwardCost
+        }
+    }
 }

@@ -155,6 +155,14 @@ public struct EgoMotionScene: Sendable {
         return SIMD4(motion.panVelocity.x / scale.pan, motion.panVelocity.y / scale.pan, zoomRate / scale.zoom, turnRate / scale.turn)
     }
 
+    /// Gives a commanded scene's camera `action` (clamped to [-1, 1]) from now on, in place of
+    /// its random commands: a robot's controller driving it (`foresight plan`).
+    public mutating func command(_ action: SIMD4<Float>) {
+        precondition(commands != nil, "only a commanded scene takes commands")
+        commands!.action = action.clamped(lowerBound: SIMD4(repeating: -1), upperBound: SIMD4(repeating: 1))
+        commands!.framesLeft = .max
+    }
+
     /// Writes `action` into `values[0..<4]`.
     public func action(into values: UnsafeMutablePointer<Float>) {
         let action = self.action
