@@ -55,15 +55,15 @@ extension Operation {
     public var forwardCost: Int { 0 }
 }
 
-/// Throws a shape mismatch unless `condition` holds.
+/// Throws a shape mismatch unless `condition` holds (every operation's checks, NN's and SSL's).
 @inline(__always)
-func require(_ condition: Bool, _ operation: String, expected: @autoclosure () -> String, got: @autoclosure () -> String) throws {
+package func require(_ condition: Bool, _ operation: String, expected: @autoclosure () -> String, got: @autoclosure () -> String) throws {
     if !condition { throw CoreError.shapeMismatch(operation: operation, expected: expected(), got: got()) }
 }
 
 /// Throws unless every operand is float32.
 @inline(__always)
-func requireFloat(_ dtypes: [DType], _ operation: String) throws {
+package func requireFloat(_ dtypes: [DType], _ operation: String) throws {
     for (index, dtype) in dtypes.enumerated() where dtype != .float32 {
         throw CoreError.shapeMismatch(operation: operation, expected: "float32 operands", got: "\(dtype) operand \(index)")
     }

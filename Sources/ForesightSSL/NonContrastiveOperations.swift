@@ -11,10 +11,6 @@ import Foundation
 import ForesightCore
 import ForesightNN
 
-private func check(_ condition: Bool, _ operation: String, expected: @autoclosure () -> String, got: @autoclosure () -> String) throws {
-    if !condition { throw CoreError.shapeMismatch(operation: operation, expected: expected(), got: got()) }
-}
-
 /// Normalises the rows of x [rows, p] into u; `inverseNorms` [rows], when given, gets 1 / |x_i|.
 private func normalizeRows(_ x: UnsafePointer<Float>, _ u: UnsafeMutablePointer<Float>, inverseNorms: UnsafeMutablePointer<Float>?,
                            rows: Int, p: Int) {
@@ -59,10 +55,10 @@ public final class CosinePredictionLossOperation: ForesightNN.Operation {
     public init(pairing: Pairing) { self.pairing = pairing }
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
-        try check(inputs.count == 2 && inputs[0].rank == 2 && inputs[0] == inputs[1] && dtypes.allSatisfy { $0 == .float32 },
+        try require(inputs.count == 2 && inputs[0].rank == 2 && inputs[0] == inputs[1] && dtypes.allSatisfy { $0 == .float32 },
                   "cosinePredictionLoss", expected: "two float32 inputs of one shape [N, P]", got: "\(inputs)")
         if pairing == .otherView {
-            try check(inputs[0][0] % 2 == 0, "cosinePredictionLoss", expected: "an even number of rows (two views)", got: "\(inputs[0])")
+            try require(inputs[0][0] % 2 == 0, "cosinePredictionLoss", expected: "an even number of rows (two views)", got: "\(inputs[0])")
         }
         rows = inputs[0][0]; features = inputs[0][1]
         return [1]
@@ -160,9 +156,9 @@ public final class BarlowTwinsOperation: ForesightNN.Operation {
     }
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
-        try check(inputs.count == 1 && inputs[0].rank == 2 && dtypes[0] == .float32, "barlowTwins",
+        try require(inputs.count == 1 && inputs[0].rank == 2 && dtypes[0] == .float32, "barlowTwins",
                   expected: "one float32 input [2B, P]", got: "\(inputs)")
-        try check(inputs[0][0] >= 4 && inputs[0][0] % 2 == 0, "barlowTwins", expected: "an even number of rows, at least 4 (two views of B >= 2)", got: "\(inputs[0])")
+        try require(inputs[0][0] >= 4 && inputs[0][0] % 2 == 0, "barlowTwins", expected: "an even number of rows, at least 4 (two views of B >= 2)", got: "\(inputs[0])")
         rows = inputs[0][0]; features = inputs[0][1]
         return [1]
     }
@@ -255,9 +251,9 @@ public final class QueueInfoNCEOperation: ForesightNN.Operation {
     }
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
-        try check(inputs.count == 3 && inputs.allSatisfy { $0.rank == 2 } && dtypes.allSatisfy { $0 == .float32 }, "queueInfoNCE",
+        try require(inputs.count == 3 && inputs.allSatisfy { $0.rank == 2 } && dtypes.allSatisfy { $0 == .float32 }, "queueInfoNCE",
                   expected: "three float32 inputs: queries [N, P], keys [N, P], queue [K, P]", got: "\(inputs)")
-        try check(inputs[0] == inputs[1] && inputs[2][1] == inputs[0][1] && inputs[2][0] >= 1, "queueInfoNCE",
+        try require(inputs[0] == inputs[1] && inputs[2][1] == inputs[0][1] && inputs[2][0] >= 1, "queueInfoNCE",
                   expected: "queries and keys of one shape [N, P] and a queue [K >= 1, P]", got: "\(inputs)")
         rows = inputs[0][0]; features = inputs[0][1]; queued = inputs[2][0]
         return [1]
@@ -347,7 +343,7 @@ public final class BatchStandardizeOperation: ForesightNN.Operation {
     public init() {}
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
-        try check(inputs.count == 1 && inputs[0].rank == 2 && inputs[0][0] >= 2 && dtypes[0] == .float32, "batchStandardize",
+        try require(inputs.count == 1 && inputs[0].rank == 2 && inputs[0][0] >= 2 && dtypes[0] == .float32, "batchStandardize",
                   expected: "one float32 input [N >= 2, P]", got: "\(inputs)")
         rows = inputs[0][0]; features = inputs[0][1]
         return inputs[0]

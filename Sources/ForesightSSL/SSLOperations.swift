@@ -9,10 +9,6 @@ import Foundation
 import ForesightCore
 import ForesightNN
 
-private func check(_ condition: Bool, _ operation: String, expected: @autoclosure () -> String, got: @autoclosure () -> String) throws {
-    if !condition { throw CoreError.shapeMismatch(operation: operation, expected: expected(), got: got()) }
-}
-
 /// Mean over the spatial axes: x [N, C, H, W] -> [N, C].
 ///
 /// ```swift
@@ -26,7 +22,7 @@ public final class GlobalAveragePoolOperation: ForesightNN.Operation {
     public init() {}
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
-        try check(inputs.count == 1 && inputs[0].rank == 4 && dtypes[0] == .float32, "globalAveragePool",
+        try require(inputs.count == 1 && inputs[0].rank == 4 && dtypes[0] == .float32, "globalAveragePool",
                   expected: "one float32 input [N, C, H, W]", got: "\(inputs)")
         rows = inputs[0][0] * inputs[0][1]
         area = inputs[0][2] * inputs[0][3]
@@ -73,7 +69,7 @@ public final class MaskedAveragePoolOperation: ForesightNN.Operation {
     public init() {}
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
-        try check(inputs.count == 2 && inputs[0].rank == 4 && dtypes[0] == .float32 && dtypes[1] == .float32
+        try require(inputs.count == 2 && inputs[0].rank == 4 && dtypes[0] == .float32 && dtypes[1] == .float32
                   && inputs[1].dims == [inputs[0][0], 1, inputs[0][2], inputs[0][3]], "maskedAveragePool",
                   expected: "float32 x [N, C, H, W] and weights [N, 1, H, W]", got: "\(inputs)")
         items = inputs[0][0]; channels = inputs[0][1]; area = inputs[0][2] * inputs[0][3]
@@ -140,9 +136,9 @@ public final class NTXentOperation: ForesightNN.Operation {
     }
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
-        try check(inputs.count == 1 && inputs[0].rank == 2 && dtypes[0] == .float32, "ntXent",
+        try require(inputs.count == 1 && inputs[0].rank == 2 && dtypes[0] == .float32, "ntXent",
                   expected: "one float32 input [2B, P]", got: "\(inputs)")
-        try check(inputs[0][0] >= 4 && inputs[0][0] % 2 == 0, "ntXent", expected: "an even number of rows, at least 4 (two views of B >= 2)", got: "\(inputs[0])")
+        try require(inputs[0][0] >= 4 && inputs[0][0] % 2 == 0, "ntXent", expected: "an even number of rows, at least 4 (two views of B >= 2)", got: "\(inputs[0])")
         rows = inputs[0][0]; features = inputs[0][1]
         return [1]
     }
@@ -248,9 +244,9 @@ public final class VICRegOperation: ForesightNN.Operation {
     }
 
     public func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape {
-        try check(inputs.count == 1 && inputs[0].rank == 2 && dtypes[0] == .float32, "vicreg",
+        try require(inputs.count == 1 && inputs[0].rank == 2 && dtypes[0] == .float32, "vicreg",
                   expected: "one float32 input [2B, P]", got: "\(inputs)")
-        try check(inputs[0][0] >= 4 && inputs[0][0] % 2 == 0, "vicreg", expected: "an even number of rows, at least 4 (two views of B >= 2)", got: "\(inputs[0])")
+        try require(inputs[0][0] >= 4 && inputs[0][0] % 2 == 0, "vicreg", expected: "an even number of rows, at least 4 (two views of B >= 2)", got: "\(inputs[0])")
         rows = inputs[0][0]; features = inputs[0][1]
         return [1]
     }
