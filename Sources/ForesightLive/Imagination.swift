@@ -36,7 +36,8 @@ extension LiveLearnerConfiguration {
     }
 }
 
-/// A live checkpoint's model, rolled ahead open-loop.
+/// A live checkpoint's model, rolled ahead open-loop: `batch` rows, each its own imagined
+/// future (one for `foresight imagine`, one per candidate command for the planner).
 ///
 /// ```swift
 /// let imagination = try Imagination(checkpoint: "live.safetensors")
@@ -44,17 +45,17 @@ extension LiveLearnerConfiguration {
 /// imagination.rollout(past: past, actions: plan, steps: 8, into: predictions)
 /// ```
 public final class Imagination {
-    /// Past frames the model takes (K), frame side (S) and values per action (A, 0 for none).
-    public let pastFrames: Int, size: Int, actionCount: Int
+    /// Past frames the model takes (K), frame side (S), values per action (A, 0 for none) and rows.
+    public let pastFrames: Int, size: Int, actionCount: Int, batch: Int
     /// The checkpoint's architecture and steps trained.
     public let architecture: String, steps: Int
     private let learner: LiveLearner
 
-    /// Loads `checkpoint` (written by `foresight learn`) into a model of batch 1.
-    public init(checkpoint path: String, threads: Int = 1) throws {
+    /// Loads `checkpoint` (written by `foresight learn`) into a model of `batch` rows.
+    public init(checkpoint path: String, batch: Int = 1, threads: Int = 1) throws {
         let checkpoint = try Checkpoint(path: path)
         var settings = try LiveLearnerConfiguration(architecture: checkpoint.architecture)
-        settings.batch = 1
+        settings.batch = batch
         settings.newestPerBatch = 1
         settings.replayClips = 1
         settings.threads = threads
@@ -63,31 +64,53 @@ public final class Imagination {
         pastFrames = settings.pastFrames
         size = settings.size
         actionCount = settings.actions
+        self.batch = batch
         architecture = checkpoint.architecture
         steps = checkpoint.steps
     }
 
-    /// Predicts `steps` frames after `past` ([K, S, S], oldest first), each from the K frames
-    /// before it, the predicted ones included, and the action of step k at `actions + k * A`
-    /// (the command applied from the frame before it). Writes them, clamped to [0, 1], to
-    /// `predictions` ([steps, S, S]). Allocates nothing.
+    /// Convolution work of one `advance()`, in FLOP (for board estimates).
+    public var flopsPerAdvance: Int { learner.program.convolutionFLOPsPerForward }
+
+    /// Starts every row from `past` ([K, S, S], oldest first).
+    public func begin(from past: UnsafePointer<Float>) {
+        let frames = learner.trainer.frames, clip = pastFrames * size * size
+        for row in 0..<batch { (frames + row * clip).update(from: past, count: clip) }
+    }
+
+    /// The command row `row` applies from its newest frame on (A values), until set again.
+    public func setAction(row: Int, _ action: UnsafePointer<Float>) { learner.trainer.writeAction(row: row, action) }
+
+    /// One frame further in every row: each row's prediction, clamped to [0, 1], becomes its
+    /// newest past frame. Allocates nothing.
+    public func advance() {
+        let trainer = learner.trainer, plane = size * size, k = pastFrames
+        learner.program.forward()
+        for row in 0..<batch {
+            let clip = trainer.frames + row * k * plane, prediction = trainer.prediction + row * plane
+            if k > 1 { clip.update(from: clip + plane, count: (k - 1) * plane) }
+            for i in 0..<plane { clip[(k - 1) * plane + i] = min(1, max(0, prediction[i])) }
+        }
+    }
+
+    /// Row `row`'s newest frame, [S, S]: the last one imagined after an `advance()`.
+    public func newest(row: Int) -> UnsafePointer<Float> {
+        UnsafePointer(learner.trainer.frames + (row * pastFrames + pastFrames - 1) * size * size)
+    }
+
+    /// Predicts `steps` frames after `past` ([K, S, S], oldest first) in row 0, each from the K
+    /// frames before it, the predicted ones included, and the action of step k at
+    /// `actions + k * A` (the command applied from the frame before it). Writes them, clamped
+    /// to [0, 1], to `predictions` ([steps, S, S]). Allocates nothing.
     public func rollout(past: UnsafePointer<Float>, actions: UnsafePointer<Float>?, steps: Int,
                         into predictions: UnsafeMutablePointer<Float>) {
         precondition(actionCount == 0 || actions != nil, "this model takes actions of \(actionCount) values")
-        let trainer = learner.trainer, plane = size * size, k = pastFrames
-        let frames = trainer.frames
-        frames.update(from: past, count: k * plane)
-        let area = (size / 4) * (size / 4)
+        let plane = size * size
+        begin(from: past)
         for step in 0..<steps {
-            if let planes = trainer.actionPlanes, let actions {
-                for a in 0..<actionCount { (planes + a * area).update(repeating: actions[step * actionCount + a], count: area) }
-            }
-            learner.program.forward()
-            let output = predictions + step * plane, prediction = trainer.prediction
-            for i in 0..<plane { output[i] = min(1, max(0, prediction[i])) }
-            // The prediction becomes the newest past frame.
-            if k > 1 { frames.update(from: frames + plane, count: (k - 1) * plane) }
-            (frames + (k - 1) * plane).update(from: output, count: plane)
+            if let actions { setAction(row: 0, actions + step * actionCount) }
+            advance()
+            (predictions + step * plane).update(from: newest(row: 0), count: plane)
         }
     }
 }

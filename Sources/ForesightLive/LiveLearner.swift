@@ -361,13 +361,6 @@ public final class LiveLearner {
         actionHistory + ((newest - back + historyFrames) % historyFrames) * actionCount
     }
 
-    /// Writes `action` as batch row `row`'s constant action planes.
-    private func writeActionPlanes(row: Int, _ action: UnsafePointer<Float>) {
-        guard let planes = trainer.actionPlanes else { return }
-        let area = (configuration.size / 4) * (configuration.size / 4)
-        for a in 0..<actionCount { (planes + (row * actionCount + a) * area).update(repeating: action[a], count: area) }
-    }
-
     /// One frame, just written into the slot after the newest: score the prediction of it,
     /// train on it, remember it.
     private func learnNewestFrame(at time: Double) throws {
@@ -405,12 +398,12 @@ public final class LiveLearner {
                 let back = row % newestClips   // the clip whose target is `back` frames before the newest
                 for t in 0..<k { (rowFrames + t * plane).update(from: frame(back: back + k - t), count: plane) }
                 rowTarget.update(from: frame(back: back), count: plane)
-                writeActionPlanes(row: row, action(back: back + 1))
+                trainer.writeAction(row: row, action(back: back + 1))
             } else {
                 let index = rng.nextInt(below: replayStored), stored = replay + index * clip
                 for i in 0..<(k * plane) { rowFrames[i] = Float(stored[i]) * (1 / 255) }
                 for i in 0..<plane { rowTarget[i] = Float(stored[k * plane + i]) * (1 / 255) }
-                writeActionPlanes(row: row, replayActions + index * actionCount)
+                trainer.writeAction(row: row, replayActions + index * actionCount)
             }
         }
     }

@@ -5,7 +5,6 @@
 
 import Foundation
 import ForesightCore
-import ForesightIO
 import ForesightSensors
 
 /// How the planner searches.
@@ -31,8 +30,12 @@ public struct PlanningSettings: Sendable {
 /// ```
 public final class Planner {
     public let settings: PlanningSettings
-    public let pastFrames: Int, size: Int, actionCount: Int
-    private let learner: LiveLearner
+    /// One row per candidate command.
+    private let imagination: Imagination
+    /// Past frames (K), frame side (S) and values per command (A) of the model.
+    public var pastFrames: Int { imagination.pastFrames }
+    public var size: Int { imagination.size }
+    public var actionCount: Int { imagination.actionCount }
     private var rng: SeededRandom
     private var mean: [Float], deviation: [Float]
     private var samples: [Float], costs: [Float], order: [Int]
@@ -41,21 +44,12 @@ public final class Planner {
         guard settings.candidates >= 2, (1...settings.candidates).contains(settings.elites), settings.rounds >= 1, settings.horizon >= 1 else {
             throw LiveLearningError(description: "planning needs at least 2 candidates, 1 to that many elites, 1 round and a horizon of 1 frame")
         }
-        let checkpoint = try Checkpoint(path: path)
-        var configuration = try LiveLearnerConfiguration(architecture: checkpoint.architecture)
-        guard configuration.actions > 0 else {
-            throw LiveLearningError(description: "\(path) holds a model without actions (\(checkpoint.architecture)); planning needs one learned with --actions")
+        imagination = try Imagination(checkpoint: path, batch: settings.candidates, threads: threads)
+        guard imagination.actionCount > 0 else {
+            throw LiveLearningError(description: "\(path) holds a model without actions (\(imagination.architecture)); planning needs one learned with --actions")
         }
-        configuration.batch = settings.candidates
-        configuration.newestPerBatch = 1
-        configuration.replayClips = 1
-        configuration.threads = threads
-        learner = try LiveLearner(configuration)
-        try learner.resume(from: path)
         self.settings = settings
-        pastFrames = configuration.pastFrames
-        size = configuration.size
-        actionCount = configuration.actions
+        let actionCount = imagination.actionCount
         rng = SeededRandom(seed: settings.seed)
         mean = [Float](repeating: 0, count: actionCount)
         deviation = mean
@@ -67,7 +61,7 @@ public final class Planner {
     /// Convolution work of planning one frame, in FLOP: every candidate imagined for `horizon`
     /// frames in each round (for board estimates).
     public var flopsPerFrame: Double {
-        Double(learner.program.convolutionFLOPsPerForward) * Double(settings.horizon * settings.rounds)
+        Double(imagination.flopsPerAdvance) * Double(settings.horizon * settings.rounds)
     }
 
     /// The command to apply now: of candidates held for `horizon` frames from `past` ([K, S, S],
@@ -104,24 +98,12 @@ public final class Planner {
 
     /// Rolls every candidate `horizon` frames ahead at once and scores its last frame against `goal`.
     private func imagine(past: UnsafePointer<Float>, goal: UnsafePointer<Float>) {
-        let trainer = learner.trainer, plane = size * size, k = pastFrames, n = settings.candidates, a = actionCount
-        let frames = trainer.frames, area = (size / 4) * (size / 4)
-        for row in 0..<n { (frames + row * k * plane).update(from: past, count: k * plane) }
-        if let planes = trainer.actionPlanes {
-            for row in 0..<n {
-                for index in 0..<a { (planes + (row * a + index) * area).update(repeating: samples[row * a + index], count: area) }
-            }
+        imagination.begin(from: past)
+        samples.withUnsafeBufferPointer { samples in
+            for row in 0..<settings.candidates { imagination.setAction(row: row, samples.baseAddress! + row * actionCount) }
         }
-        for step in 0..<settings.horizon {
-            learner.program.forward()
-            let prediction = trainer.prediction
-            for row in 0..<n {
-                let clip = frames + row * k * plane, predicted = prediction + row * plane
-                if k > 1 { clip.update(from: clip + plane, count: (k - 1) * plane) }
-                for i in 0..<plane { clip[(k - 1) * plane + i] = min(1, max(0, predicted[i])) }
-                if step == settings.horizon - 1 { costs[row] = meanSquaredDifference(clip + (k - 1) * plane, goal, count: plane) }
-            }
-        }
+        for _ in 0..<settings.horizon { imagination.advance() }
+        for row in 0..<settings.candidates { costs[row] = meanSquaredDifference(imagination.newest(row: row), goal, count: size * size) }
     }
 }
 

@@ -90,8 +90,11 @@ public final class FramePredictionTrainer: SelfSupervisedTrainer {
         case .nextFrame: try Models.pc64(batch: batch, pastFrames: pastFrames, size: size, output: output, actions: actions)
         case .motion: try Models.pc64Motion(batch: batch, pastFrames: pastFrames, size: size, actions: actions)
         }
-        program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: learningRate), threads: threads,
-                              budget: budget, seed: seed)
+        let program = try Program(model.graph, loss: model.loss, optimizer: Adam(learningRate: learningRate), threads: threads,
+                                  budget: budget, seed: seed)
+        self.program = program
+        actionPlanes = model.actions.map { program.tensor($0).floatPointer }
+        actionCount = actions
         clip = clips == nil ? [] : [Float](repeating: 0, count: (pastFrames + 1) * size * size)
     }
 
@@ -118,9 +121,17 @@ public final class FramePredictionTrainer: SelfSupervisedTrainer {
     /// The model's input, [N, K, S, S]: what a step trains on.
     public var frames: UnsafeMutablePointer<Float> { program.tensor(model.frames).floatPointer }
     /// Action-conditioned models: each clip's action as constant planes, [N, A, S/4, S/4]; nil without actions.
-    public var actionPlanes: UnsafeMutablePointer<Float>? { model.actions.map { program.tensor($0).floatPointer } }
+    public let actionPlanes: UnsafeMutablePointer<Float>?
     /// Values per action (A; 0 without actions).
-    public var actionCount: Int { model.actions.map { model.graph[$0].shape.dims[1] } ?? 0 }
+    public let actionCount: Int
+
+    /// Writes `action` (A values) as batch row `row`'s constant action planes; nothing for a
+    /// model without actions. Allocates nothing.
+    public func writeAction(row: Int, _ action: UnsafePointer<Float>) {
+        guard let actionPlanes else { return }
+        let area = (size / 4) * (size / 4)
+        for a in 0..<actionCount { (actionPlanes + (row * actionCount + a) * area).update(repeating: action[a], count: area) }
+    }
     /// The frames to predict, [N, 1, S, S].
     public var target: UnsafeMutablePointer<Float> { program.tensor(model.target).floatPointer }
     /// The model's prediction of `target` after a forward pass, [N, 1, S, S].
