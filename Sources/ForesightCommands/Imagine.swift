@@ -56,6 +56,7 @@ struct Imagine: ParsableCommand {
         let k = imagination.pastFrames, size = imagination.size, plane = size * size, a = imagination.actionCount
         let window = k + steps
         var source = try ImagineSource(from, size: size, seed: seed, actions: actions, actionCount: a)
+        defer { source.stop() }
         print("imagining with \(imagination.architecture) (\(imagination.steps) steps trained) from \(source.label): \(rollouts) rollout(s) of \(steps) frame(s) after \(k) past frame(s)")
 
         // One window of frames and their actions, filled from the source; every buffer made here, once.
@@ -63,11 +64,11 @@ struct Imagine: ParsableCommand {
         let frameActions = UnsafeMutablePointer<Float>.allocate(capacity: max(1, window * a))
         let predictions = UnsafeMutablePointer<Float>.allocate(capacity: steps * plane)
         defer { frames.deallocate(); frameActions.deallocate(); predictions.deallocate() }
-        for _ in 0..<start { guard try source.next(frame: frames, action: frameActions) else { break } }
+        for _ in 0..<start { guard source.next(frame: frames, action: frameActions) else { break } }
         var errors = HorizonErrors(steps: steps)
         rolling: for rollout in 0..<rollouts {
             for index in 0..<window {
-                guard try source.next(frame: frames + index * plane, action: frameActions + index * a) else { break rolling }
+                guard source.next(frame: frames + index * plane, action: frameActions + index * a) else { break rolling }
             }
             // Step j's action is the one logged with the frame before it: past frame K - 1 + j.
             imagination.rollout(past: frames, actions: a > 0 ? UnsafePointer(frameActions + (k - 1) * a) : nil, steps: steps, into: predictions)
@@ -75,7 +76,7 @@ struct Imagine: ParsableCommand {
             if rollout == 0, let output { try write(output, truth: frames + k * plane, imagined: predictions, size: size) }
         }
         guard errors.rollouts > 0 else {
-            throw CommandFailure("\(source.label) holds \(source.delivered) frame(s) after --start \(start); a rollout needs \(window) (\(k) past, \(steps) imagined)")
+            throw CommandFailure("\(source.label) holds \(source.delivered) frame(s); after --start \(start) a rollout needs \(window) (\(k) past, \(steps) imagined)")
         }
         print("horizon  model MSE  hold-last MSE  ratio")
         for horizon in 1...steps {
@@ -119,12 +120,14 @@ struct Imagine: ParsableCommand {
     }
 }
 
-/// Frames (area-resized to the model's size) and their actions, from a Y4M recording with its
-/// CSV log or from a built-in scene with its camera motion, one at a time.
+/// Frames (area-resized to the model's size) and their actions, one at a time, from the same
+/// producers live learning reads: a Y4M recording with its CSV log, or a built-in scene with
+/// its camera motion, unpaced.
 struct ImagineSource {
     let label: String
     private(set) var delivered = 0
-    private let produce: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) throws -> Bool
+    private let producer: PacedFrameProducer
+    private let plane: Int, actionCount: Int
 
     init(_ from: String, size: Int, seed: UInt64, actions: String?, actionCount: Int) throws {
         if let scene = SyntheticScene(rawValue: from) {
@@ -133,52 +136,35 @@ struct ImagineSource {
                 throw CommandFailure("the model takes actions, and the \(scene.rawValue) scene has none: imagine from \(SyntheticScene.allCases.filter(\.publishesActions).map(\.rawValue).joined(separator: " or "))")
             }
             label = "the \(scene.rawValue) scene (seed \(seed))"
-            switch scene {
-            case .egoMotion, .commanded:
-                var world = scene == .commanded ? EgoMotionScene.commanded(width: size, height: size, seed: seed) : EgoMotionScene(width: size, height: size, seed: seed)
-                produce = { frame, action, _ in
-                    world.render(into: frame)
-                    if actionCount > 0 { world.action(into: action) }
-                    world.advance()
-                    return true
-                }
-            case .movingShapes:
-                var world = MovingShapes(width: size, height: size, seed: seed)
-                produce = { frame, _, _ in world.render(into: frame); world.advance(); return true }
-            case .movingDigits:
-                var world = MovingDigits(width: size, height: size, seed: seed)
-                produce = { frame, _, _ in world.render(into: frame); world.advance(); return true }
+            producer = PacedFrameProducer.synthetic(scene, size: size, paced: false, seed: seed, actions: actionCount > 0)
+        } else {
+            guard FileManager.default.fileExists(atPath: from) else {
+                throw ValidationError("--from \(from) is neither a file nor a scene (\(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
-            return
+            let track = try actions.map { try ActionTrack(path: $0) }
+            if actionCount > 0 && track == nil { throw ValidationError("the model takes actions of \(actionCount) values: give the recording's --actions FILE.csv") }
+            if let track, track.count != actionCount {
+                throw ValidationError("--actions \(actions!) holds \(track.count) value(s) per row; the model takes \(actionCount)")
+            }
+            label = from
+            producer = try PacedFrameProducer.recording(path: from, size: size, paced: false, actions: track)
         }
-        guard FileManager.default.fileExists(atPath: from) else {
-            throw ValidationError("--from \(from) is neither a file nor a scene (\(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
-        let track = try actions.map { try ActionTrack(path: $0) }
-        if actionCount > 0 && track == nil { throw ValidationError("the model takes actions of \(actionCount) values: give the recording's --actions FILE.csv") }
-        if let track, track.count != actionCount {
-            throw ValidationError("--actions \(actions!) holds \(track.count) value(s) per row; the model takes \(actionCount)")
-        }
-        let reader = try Y4MReader(path: from)
-        let header = reader.header
-        let rate = Double(header.frameRate.numerator) / Double(max(1, header.frameRate.denominator))
-        var frame = Y4MFrame(for: header)
-        let resizer = AreaResizer(sourceWidth: header.width, sourceHeight: header.height, targetWidth: size, targetHeight: size)
-        var luma = [Float](repeating: 0, count: header.width * header.height)
-        label = from
-        produce = { target, action, index in
-            guard try reader.readFrame(into: &frame) else { return false }
-            for i in 0..<luma.count { luma[i] = Float(frame.planes[i]) * (1 / 255) }
-            luma.withUnsafeBufferPointer { resizer.resize($0.baseAddress!, into: target) }
-            if let track { track.action(at: Double(index) / rate, into: action) }
-            return true
-        }
+        plane = size * size
+        self.actionCount = actionCount
+        producer.start()
     }
 
     /// The next frame into `frame` and its action into `action`; false at the end.
-    mutating func next(frame: UnsafeMutablePointer<Float>, action: UnsafeMutablePointer<Float>) throws -> Bool {
-        guard try produce(frame, action, delivered) else { return false }
-        delivered += 1
-        return true
+    mutating func next(frame: UnsafeMutablePointer<Float>, action: UnsafeMutablePointer<Float>) -> Bool {
+        while true {
+            let got = producer.ring.waitOldest(timeoutNanoseconds: 100_000_000) { slot, _ in
+                frame.update(from: slot.baseAddress!, count: plane)
+                action.update(from: slot.baseAddress! + plane, count: actionCount)
+            }
+            if got != nil { delivered += 1; return true }
+            if producer.finished && producer.ring.statistics.waiting == 0 { return false }
+        }
     }
+
+    func stop() { producer.stop() }
 }
