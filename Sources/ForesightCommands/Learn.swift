@@ -257,8 +257,7 @@ struct Learn: ParsableCommand {
             print("   time   frames  dropped   steps  model MSE  copy-last MSE  ratio")
         }
         let interactive = isatty(STDOUT_FILENO) == 1
-        var feed: LiveActionFeed? = nil
-        if case let .standardInput(count)? = inputs.actions { feed = LiveActionFeed(count: count) }
+        let feed: LiveActionFeed? = if case let .standardInput(count)? = inputs.actions { LiveActionFeed(count: count) } else { nil }
         feed?.start()
         defer {
             feed?.stop()

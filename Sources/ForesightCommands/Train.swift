@@ -128,7 +128,6 @@ struct Train: ParsableCommand {
             FileHandle.standardError.write(Data("resumed from \(output) at step \(run.stepsDone)\n".utf8))
         }
         let total = try steps ?? run.steps(forEpochs: epochs!)
-        beats?.beat(steps: run.stepsDone, saved: resume ? run.stepsDone : 0)
         let bar = ProgressBar()
         let report: TrainingRunReport
         do {

@@ -74,6 +74,10 @@ public struct LiveInputs: Equatable, Sendable {
     public var video: Video?
     /// The actions that go with the frames; nil for none.
     public var actions: Actions?
+    /// A recording's CSV log of actions; nil for other actions or none.
+    public var actionTrack: ActionTrack? {
+        if case let .file(_, track) = actions { track } else { nil }
+    }
     /// Values per action (0 without actions).
     public var actionCount: Int {
         switch actions {
@@ -172,9 +176,7 @@ public struct LiveInputs: Equatable, Sendable {
     public func openVideo(size: Int, paced: Bool, seed: UInt64) throws -> LiveFrameSource? {
         switch video {
         case let .camera(path, mode): try CameraCapture(path: path, size: size, mode: mode)
-        case let .recording(path):
-            if case let .file(_, track) = actions { try PacedFrameProducer.recording(path: path, size: size, paced: paced, actions: track) }
-            else { try PacedFrameProducer.recording(path: path, size: size, paced: paced) }
+        case let .recording(path): try PacedFrameProducer.recording(path: path, size: size, paced: paced, actions: actionTrack)
         case let .scene(scene): PacedFrameProducer.synthetic(scene, size: size, paced: paced, seed: seed, actions: actions == .scene)
         case nil: nil
         }

@@ -192,6 +192,7 @@ public final class TrainingRun {
         var losses = [Float](repeating: 0, count: max(0, steps - stepsDone))
         var checkpoints = 0
         var lastCheckpoint = resumed.flatMap { $0.path == output ? $0.steps : nil }
+        heartbeat?.beat(steps: stepsDone, saved: lastCheckpoint ?? 0)
         func kept(_ step: Int?) -> String {
             if let step { return "the last good checkpoint (step \(step)) is kept in \(output ?? "")" }
             return output.map { "no checkpoint was written in this run (\($0) is as it was)" } ?? "no checkpoint was asked for"

@@ -1,6 +1,7 @@
 // Where live learning gets its frames: a producer thread that renders a synthetic scene or
 // replays a Y4M recording at its frame rate into a fixed frame ring. The camera's capture
-// thread (CameraCapture, CaptureThread.swift) is a source of its own. Not a decoder of compressed video: recordings are raw Y4M.
+// thread (CameraCapture, CaptureThread.swift) is a source of its own. Not a decoder of
+// compressed video: recordings are raw Y4M.
 
 import Foundation
 import ForesightCore
