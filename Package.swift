@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version:6.1
 // Foresight: on-device self-supervised learning for small robots.
 import PackageDescription
 
@@ -30,6 +30,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // The live view's web server and its Prometheus metrics; swift-configuration support is not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     // One-way layers, each using only those above it in this list (ForesightCore.docc's
     // Architecture article gives the reason for each boundary):
@@ -77,7 +81,18 @@ let package = Package(
             ]
         ),
         // The `foresight` program: ForesightCommands parsed and run.
-        .executableTarget(name: "foresight", dependencies: ["ForesightCommands"]),
+        // The web side of a run (live view, /metrics): only the executable links a web server;
+        // ForesightCommands reaches it through `LiveViewHosting`.
+        .target(
+            name: "ForesightServe",
+            dependencies: [
+                "ForesightCore", "ForesightLive", "ForesightCommands",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "foresight", dependencies: ["ForesightCommands", "ForesightServe"]),
         // Every parser of outside data as a fuzz target (Tests/Fuzz/fuzz.sh builds it with libFuzzer)
         // and, in ordinary builds, the replay of corpora and regression inputs through them.
         .executableTarget(

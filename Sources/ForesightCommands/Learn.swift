@@ -131,6 +131,9 @@ struct Learn: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed for weights, scene and replay.")
     var seed = defaults.seed
 
+    @Option(help: "Serve a live view of the run at [ADDRESS:]PORT: a web page with the last frames, the prediction, the truth, the motion and the error against copy-last over time, and Prometheus metrics at /metrics. A port alone listens on 127.0.0.1 (this machine); give 0.0.0.0:PORT to let other machines look. Port 0 picks a free one; the address is printed.")
+    var serve: ServeAddress?
+
     @Flag(help: "Print one JSON summary object at the end instead of progress lines.")
     var json = false
 
@@ -256,6 +259,15 @@ struct Learn: ParsableCommand {
             }
             print("   time   frames  dropped   steps  model MSE  copy-last MSE  ratio")
         }
+        var server: (any LiveViewServing)?
+        if let serve {
+            let publication = LivePublication(kind: .live, title: "\(learner.architecture) from \(source.label)", size: settings.size,
+                                              motion: learner.model.motion != nil)
+            learner.publication = publication
+            server = try LiveViewHost.start(publication, at: serve)
+            tell("live view at \(server!.url) (metrics at \(server!.url)metrics)")
+        }
+        defer { server?.stop() }
         let interactive = isatty(STDOUT_FILENO) == 1
         let feed: LiveActionFeed? = if case let .standardInput(count)? = inputs.actions { LiveActionFeed(count: count) } else { nil }
         feed?.start()

@@ -106,6 +106,17 @@ public final class Locked<Value> {
         return try body(&value)
     }
 
+    /// Runs `body` on the value if the lock is free now, and returns its result; returns nil
+    /// at once, without waiting, when another thread holds it.
+    public func withLockIfFree<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result? {
+        guard pthread_mutex_trylock(mutex) == 0 else { return nil }
+        defer {
+            pthread_cond_broadcast(changed)
+            pthread_mutex_unlock(mutex)
+        }
+        return try body(&value)
+    }
+
     /// Waits until `condition` holds for the value, or until the monotonic clock reaches
     /// `deadline` (a time of `MonotonicClock.nanoseconds()`; nil: no deadline), and then runs
     /// `body` on the value under the lock. `body` runs in both cases; it can ask the value why.

@@ -158,6 +158,10 @@ public final class LiveLearner {
     /// Bytes of everything sized at start: the program's arena, the replay reservoir, the frame history.
     public let plannedBytes: Int
     public private(set) var report = LiveReport()
+    /// Where the learner shows what it sees and expects (the live view, /metrics): each frame's
+    /// numbers and every `publishEvery`-th frame's images, without ever waiting for a reader.
+    public var publication: LivePublication?
+    public var publishEvery = 2
 
     private let plane: Int
     /// The last K + newestPerBatch frames, a ring of planes [historyFrames, H, W]: a frame is
@@ -318,10 +322,13 @@ public final class LiveLearner {
             }
             do { try learnNewestFrame(at: MonotonicClock.seconds(since: start)) } catch { stopError = error; break }
             report.dropped = Int(source.ring.statistics.dropped)
+            publishStatus(seconds: MonotonicClock.seconds(since: start))
             if report.residentMiBAt10Seconds == nil && elapsed >= 10 { report.residentMiBAt10Seconds = residentMiB() }
             if MonotonicClock.nanoseconds() - lastProgress >= 1_000_000_000 {
                 lastProgress = MonotonicClock.nanoseconds()
                 update(elapsed: Double(lastProgress - start) / 1e9)
+                publication?.addPoint(.init(seconds: report.seconds, modelError: report.modelError, copyLastError: report.copyLastError,
+                                            loss: Double(program.lossValue)))
                 progress(report)
             }
         }
@@ -331,6 +338,8 @@ public final class LiveLearner {
         report.missingActions = source.missingActions + (feed?.missing ?? 0)
         report.residentMiBAtEnd = residentMiB()
         report.peakResidentMiB = peakResidentMiB()
+        publishStatus(seconds: report.seconds)
+        publication?.finish()
         // Stopped before a rollback could undo it (a short run): the diverged model is not kept.
         if let reason = predictionDivergence(), !diverged {
             diverged = true
@@ -349,6 +358,23 @@ public final class LiveLearner {
         report.modelError = averages.model
         report.copyLastError = averages.copyLast
         report.learningRate = program.optimizer!.learningRate
+    }
+
+    /// The run's numbers, for whoever watches (no allocation; skipped while a reader copies).
+    private func publishStatus(seconds: Double) {
+        guard let publication else { return }
+        var status = LivePublication.Status()
+        status.steps = report.steps
+        status.frames = report.frames
+        status.dropped = report.dropped
+        status.seconds = seconds
+        status.modelError = report.modelError
+        status.copyLastError = report.copyLastError
+        status.loss = Double(program.lossValue)
+        status.learningRate = Double(program.optimizer!.learningRate)
+        status.stepsPerSecond = seconds > 0 ? Double(report.steps - report.resumedSteps) / seconds : 0
+        status.rollbacks = report.rollbacks
+        publication.publish(status)
     }
 
     /// The frame `back` frames before the newest (0: the newest) in the history ring.
@@ -379,6 +405,10 @@ public final class LiveLearner {
         if let snapshots, report.frames % configuration.snapshotEvery == 0 {
             try snapshots.write(frame: report.frames, past: (0..<k).map { UnsafePointer(self.frame(back: k - $0)) },
                                 prediction: prediction, truth: frame,
+                                motion: model.motion.map { UnsafePointer(program.tensor($0).floatPointer) })
+        }
+        if let publication, report.frames % publishEvery == 0 {
+            publication.publish(past: self.frame(back: 1), prediction: prediction, truth: frame,
                                 motion: model.motion.map { UnsafePointer(program.tensor($0).floatPointer) })
         }
         try trainStep()

@@ -66,7 +66,7 @@ struct SnapshotWriter {
 }
 
 /// Colour of a motion vector: hue from its direction, saturation from its length relative to `limit`.
-func motionColor(u: Float, v: Float, limit: Float) -> (UInt8, UInt8, UInt8) {
+public func motionColor(u: Float, v: Float, limit: Float) -> (UInt8, UInt8, UInt8) {
     let magnitude = min(1, (u * u + v * v).squareRoot() / max(limit, 1e-6))
     var hue = atan2(v, u) / (2 * Float.pi)
     if hue < 0 { hue += 1 }

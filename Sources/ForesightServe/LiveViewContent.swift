@@ -1,0 +1,128 @@
+// What the live view's requests answer, made from a copy of the publication: the numbers and
+// the error curve as JSON, the images as RGBA bytes a browser canvas takes as they are, and
+// the metrics in Prometheus' text format.
+
+import Foundation
+import ForesightCore
+import ForesightLive
+import Prometheus
+
+/// Reads the publication and encodes it for the web; one per server, shared by its requests.
+final class LiveViewContent: @unchecked Sendable {
+    let publication: LivePublication
+    let metrics: LiveMetrics
+    /// Largest motion shown at full colour, pixels.
+    let motionLimit: Float = 4
+
+    init(publication: LivePublication) {
+        self.publication = publication
+        metrics = LiveMetrics(publication: publication)
+    }
+
+    /// {"kind", "title", "status": {...}, "points": [[seconds, model, copyLast, loss], ...], "memoryMiB"}.
+    func statusJSON() -> [UInt8] {
+        let (status, points) = publication.read()
+        let object: [String: Any] = [
+            "kind": publication.kind.rawValue,
+            "title": publication.title,
+            "size": publication.size,
+            "motion": publication.hasMotion,
+            "memoryMiB": residentMiB(),
+            "status": [
+                "steps": status.steps, "totalSteps": status.totalSteps, "frames": status.frames, "dropped": status.dropped,
+                "seconds": finite(status.seconds), "modelError": finite(status.modelError), "copyLastError": finite(status.copyLastError),
+                "loss": finite(status.loss), "learningRate": finite(status.learningRate), "stepsPerSecond": finite(status.stepsPerSecond),
+                "rollbacks": status.rollbacks, "imageVersion": status.imageVersion, "finished": status.finished,
+            ] as [String: Any],
+            "points": points.map { [finite($0.seconds), finite($0.modelError), finite($0.copyLastError), finite($0.loss)] },
+        ]
+        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
+    }
+
+    /// JSON has no NaN or infinity: such a value goes out as 0.
+    private func finite(_ value: Double) -> Double { value.isFinite ? value : 0 }
+
+    /// The images: a header of 8 bytes (side, panel count, version as little-endian UInt16,
+    /// UInt16, UInt32), then each panel as side x side RGBA: the newest past frame, the
+    /// prediction, the truth and (when published) the motion colour-coded.
+    func imageBytes() -> [UInt8] {
+        var planes = [Float]()
+        let version = publication.readImages(into: &planes)
+        let side = publication.size, plane = side * side
+        let panels = publication.hasMotion ? 4 : 3
+        var bytes = [UInt8](repeating: 255, count: 8 + panels * plane * 4)
+        bytes[0] = UInt8(side & 0xff); bytes[1] = UInt8(side >> 8)
+        bytes[2] = UInt8(panels); bytes[3] = 0
+        for i in 0..<4 { bytes[4 + i] = UInt8((version >> (8 * i)) & 0xff) }
+        for panel in 0..<3 {
+            for i in 0..<plane {
+                let value = planes[panel * plane + i]
+                let level = UInt8(max(0, min(255, (value.isFinite ? value : 0) * 255 + 0.5)))
+                let at = 8 + (panel * plane + i) * 4
+                bytes[at] = level; bytes[at + 1] = level; bytes[at + 2] = level
+            }
+        }
+        if publication.hasMotion {
+            for i in 0..<plane {
+                let u = planes[3 * plane + i], v = planes[4 * plane + i]
+                let (r, g, b) = motionColor(u: u.isFinite ? u : 0, v: v.isFinite ? v : 0, limit: motionLimit)
+                let at = 8 + (3 * plane + i) * 4
+                bytes[at] = r; bytes[at + 1] = g; bytes[at + 2] = b
+            }
+        }
+        return bytes
+    }
+}
+
+/// The run's numbers as Prometheus metrics, brought up to date from the publication at each
+/// scrape. Names follow Prometheus' conventions: a `foresight_` prefix, `_total` on counters,
+/// base units (seconds, bytes).
+final class LiveMetrics: @unchecked Sendable {
+    private let publication: LivePublication
+    private let registry = PrometheusCollectorRegistry()
+    private let steps: Counter, frames: Counter, dropped: Counter, rollbacks: Counter
+    private let modelError: Gauge, copyLastError: Gauge, ratio: Gauge, loss: Gauge, learningRate: Gauge
+    private let stepsPerSecond: Gauge, uptime: Gauge, resident: Gauge, progress: Gauge
+    /// What the counters have been told so far (a counter only goes up by the difference).
+    private let counted = Locked((steps: 0, frames: 0, dropped: 0, rollbacks: 0))
+
+    init(publication: LivePublication) {
+        self.publication = publication
+        steps = registry.makeCounter(name: "foresight_training_steps_total", help: "Training steps taken by this run.")
+        frames = registry.makeCounter(name: "foresight_frames_total", help: "Frames the learner received.")
+        dropped = registry.makeCounter(name: "foresight_frames_dropped_total", help: "Frames the source dropped because the learner was busy.")
+        rollbacks = registry.makeCounter(name: "foresight_rollbacks_total", help: "Times the learner rolled back to its last good state after a loss spike.")
+        modelError = registry.makeGauge(name: "foresight_prediction_error", help: "Mean squared error of the model's predicted next frame, over the evaluation window.")
+        copyLastError = registry.makeGauge(name: "foresight_copy_last_error", help: "Mean squared error of copying the last frame, over the evaluation window.")
+        ratio = registry.makeGauge(name: "foresight_prediction_error_ratio", help: "The model's error over copy-last's (below 1: the model predicts better).")
+        loss = registry.makeGauge(name: "foresight_loss", help: "The last training step's loss.")
+        learningRate = registry.makeGauge(name: "foresight_learning_rate", help: "The optimizer's step size.")
+        stepsPerSecond = registry.makeGauge(name: "foresight_training_steps_per_second", help: "Training steps per second since the run started.")
+        uptime = registry.makeGauge(name: "foresight_run_seconds", help: "Seconds since the run started.")
+        resident = registry.makeGauge(name: "foresight_resident_memory_bytes", help: "Resident memory of the process.")
+        progress = registry.makeGauge(name: "foresight_progress_ratio", help: "Fraction of the planned steps done (train; 0 when not known).")
+    }
+
+    /// The metrics as of now, in Prometheus' text format.
+    func scrape() -> [UInt8] {
+        let (status, _) = publication.read()
+        counted.withLock { counted in
+            steps.increment(by: Int64(max(0, status.steps - counted.steps)))
+            frames.increment(by: Int64(max(0, status.frames - counted.frames)))
+            dropped.increment(by: Int64(max(0, status.dropped - counted.dropped)))
+            rollbacks.increment(by: Int64(max(0, status.rollbacks - counted.rollbacks)))
+            counted = (max(counted.steps, status.steps), max(counted.frames, status.frames), max(counted.dropped, status.dropped),
+                       max(counted.rollbacks, status.rollbacks))
+        }
+        modelError.set(to: status.modelError)
+        copyLastError.set(to: status.copyLastError)
+        ratio.set(to: status.copyLastError > 0 ? status.modelError / status.copyLastError : 0)
+        loss.set(to: status.loss)
+        learningRate.set(to: status.learningRate)
+        stepsPerSecond.set(to: status.stepsPerSecond)
+        uptime.set(to: status.seconds)
+        resident.set(to: residentMiB() * 1024 * 1024)
+        progress.set(to: status.totalSteps > 0 ? Double(status.steps) / Double(status.totalSteps) : 0)
+        return registry.emitToBuffer()
+    }
+}
