@@ -77,10 +77,9 @@ public final class MCAPReader {
     private var schemaNames: [UInt16: String] = [:]
     private var position = 0                 // next top-level record
     private var dataCRC = CRC32()            // of every byte before `position`, up to Data End
-    private var chunk: [UInt8] = []          // the current chunk's records
-    private var chunkOffset = 0              // file offset of chunk[0]
+    private var chunk: ArraySlice<UInt8> = []  // the current chunk's records, as read
+    private var chunkOffset = 0                // file offset of chunk index 0
     private var chunkPosition = 0, chunkEnd = 0
-    private var message: [UInt8] = []        // a message outside chunks
     private var ended = false
 
     /// Opens the file at `path`: checks both magics and the footer, and reads the Header.
@@ -129,8 +128,7 @@ public final class MCAPReader {
             case .schema?: try readSchema(content, offset: offset)
             case .channel?: try readChannel(content, offset: offset)
             case .message?:
-                message = Array(content)
-                if let found = try readMessage(message[...], offset: offset) { return found }
+                if let found = try readMessage(content, offset: offset) { return found }
             case .chunk?: try openChunk(content, offset: offset)
             case .dataEnd?: ended = true
             case .footer?: ended = true
@@ -291,11 +289,10 @@ public final class MCAPReader {
                                    "CRC of the Chunk at byte \(offset - 9) does not match its records (stored 0x\(String(storedCRC, radix: 16)), computed 0x\(String(crc.value, radix: 16))): the file is damaged")
             }
         }
-        chunk.removeAll(keepingCapacity: true)
-        chunk.append(contentsOf: records)
-        chunkOffset = recordsOffset
-        chunkPosition = 0
-        chunkEnd = chunk.count
+        chunk = records
+        chunkOffset = recordsOffset - records.startIndex
+        chunkPosition = records.startIndex
+        chunkEnd = records.endIndex
     }
 
     /// The next record inside the current chunk; a message on a known channel, else nil.
@@ -305,7 +302,7 @@ public final class MCAPReader {
             throw IOError.file("MCAP", .malformed, at: recordOffset, "a Chunk's records end inside a record header at byte \(recordOffset)")
         }
         let opcode = chunk[chunkPosition]
-        let declared = MCAPFields.uint64(chunk[...], chunkPosition + 1)
+        let declared = MCAPFields.uint64(chunk, chunkPosition + 1)
         let start = chunkPosition + 9
         guard declared <= UInt64(chunkEnd - start) else {
             throw IOError.file("MCAP", .malformed, at: recordOffset,
