@@ -109,7 +109,7 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: numericSettings
         ),
-        .testTarget(name: "ForesightIOTests", dependencies: ["ForesightIO", "ForesightNN", "CAllocationCounter"]),
+        .testTarget(name: "ForesightIOTests", dependencies: ["ForesightIO", "ForesightNN", "CAllocationCounter", "ForesightTestSupport"]),
         .testTarget(name: "ForesightSensorsTests", dependencies: ["ForesightSensors", "ForesightIO", "CAllocationCounter", "ForesightTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ForesightSSLTests",

@@ -40,7 +40,8 @@ struct Learn: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Learn to predict what the robot will see next, while it sees it.",
         discussion: """
-            Reads frames from a camera (--camera), a Y4M recording (--video), a built-in synthetic scene \
+            Reads frames from a camera (--camera), a Y4M recording (--video), the camera images of a ROS 2 \
+            bag in MCAP form (--bag, its sensor_msgs/msg/Image topic chosen with --topic), a built-in synthetic scene \
             (--scene) or, with --profile and no source named, the profile's camera; without either, the \
             \(LiveInputs.defaultScene.rawValue) scene. Predicts every frame before training on it, and reports \
             the model's error beside the error of repeating the last frame (a ratio below 1 means the model \
@@ -62,6 +63,12 @@ struct Learn: ParsableCommand {
     @Option(help: "Y4M recording to learn from, replayed at its frame rate.")
     var video: String?
 
+    @Option(help: "ROS 2 bag (MCAP) to learn from: the sensor_msgs/msg/Image messages of --topic (mono8, rgb8, bgr8, yuv422 or yuv422_yuy2/yuyv; chunks uncompressed), replayed at their log times.")
+    var bag: String?
+
+    @Option(help: "The bag's image topic, e.g. /camera/image_raw (default: the bag's only image topic).")
+    var topic: String?
+
     @Option(help: "Microphone to learn from (audio predictive coding): default, hw:X,Y or plughw:X,Y.")
     var mic: String?
 
@@ -74,10 +81,10 @@ struct Learn: ParsableCommand {
     @Option(help: "Built-in scene when no camera or video is given: \(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(LiveInputs.defaultScene.rawValue) when there is no profile; with --mic or --audio, give it to learn from both).")
     var scene: SyntheticScene?
 
-    @Option(help: "The robot's actions, learned with the frames: `scene` takes the built-in scene's camera motion (pan, zoom, turn; --scene ego-motion, or commanded, whose camera follows random commands); FILE.csv a recording's log of `time, a1, ..., an` rows (time in seconds of the video, values in [-1, 1]); `stdin:N` lines of N values on standard input, each in force from its arrival. The model then predicts each frame from the past frames and the command applied since.")
+    @Option(help: "The robot's actions, learned with the frames: `scene` takes the built-in scene's camera motion (pan, zoom, turn; --scene ego-motion, or commanded, whose camera follows random commands); FILE.csv a recording's log of `time, a1, ..., an` rows (time in seconds of the video, or of a bag from its first image; values in [-1, 1]); `stdin:N` lines of N values on standard input, each in force from its arrival. The model then predicts each frame from the past frames and the command applied since.")
     var actions: String?
 
-    @Flag(help: "Replay a recording or scene as fast as the learner takes frames instead of in real time.")
+    @Flag(help: "Replay a recording, bag or scene as fast as the learner takes frames instead of in real time.")
     var asFastAsPossible = false
 
     @Option(help: "The model: \(LiveLearnerConfiguration.Model.allCases.map(\.rawValue).joined(separator: ", ")) (default: the profile's model, else \(defaults.model.rawValue)).")
@@ -147,7 +154,7 @@ struct Learn: ParsableCommand {
         do { try settings(profile: nil).validate() } catch let error as LiveLearningError { throw ValidationError(error.description) }
         // Sources that cannot go together are refused before anything is read; --listen is
         // checked with the profile, in `run`.
-        do { _ = try LiveInputs(camera: camera, video: video, scene: scene, mic: mic, audio: audio) } catch {
+        do { _ = try LiveInputs(camera: camera, video: video, scene: scene, mic: mic, audio: audio, bag: bag, topic: topic) } catch {
             throw ValidationError("\(error)")
         }
     }
@@ -180,7 +187,7 @@ struct Learn: ParsableCommand {
     func run() throws {
         let device = try profile.map { try DeviceProfile.load(named: $0) }
         let inputs = try LiveInputs(camera: camera, video: video, scene: scene, mic: mic, audio: audio, listen: listen, profile: device,
-                                    actions: actions)
+                                    actions: actions, bag: bag, topic: topic)
         stopOnSignals()
         if let checkpoint {
             // A checkpoint that cannot be written is refused now, not at the first save an hour in.

@@ -1,5 +1,5 @@
 // `foresight train`: trains one self-supervised method (see `foresight methods`) on an image
-// folder, a text, a WAV or a Y4M file, with a progress bar on stderr and atomic checkpoints.
+// folder, a text, a WAV, a Y4M or a ROS 2 bag's MCAP file, with a progress bar on stderr and atomic checkpoints.
 // The work is ForesightSSL's TrainingRun; this file only reads the command line and prints.
 
 import ArgumentParser
@@ -19,6 +19,7 @@ struct Train: ParsableCommand {
             foresight train --method rotation --data images/ --backbone "resnet width=32 groups=8" --epochs 5 -o rotation.safetensors
             foresight train --method simclr --data images/ --steps 4000 --resume -o simclr.safetensors
             foresight train --method moco --data images/ --set temperature=0.1 --set queue=1024 --steps 2000 -o moco.safetensors
+            foresight train --method next-frame --data walk.mcap --topic /camera/image_raw --steps 2000 -o next-frame.safetensors
             An image folder (every .png/.pgm/.ppm under it) is resized to --size and made grey unless --rgb \
             is given; one larger than --image-memory is taken in chunks that fit. The model file is written every --checkpoint-every steps and at the end; \
             --resume continues from it. Ctrl-C stops after the current step and writes the model file; a loss \
@@ -29,8 +30,11 @@ struct Train: ParsableCommand {
     @Option(help: "The method's short name (see `foresight methods`).")
     var method: String
 
-    @Option(help: "An image folder, a .txt, a .wav or a .y4m file.")
+    @Option(help: "An image folder, a .txt, a .wav, a .y4m file, or a ROS 2 bag's .mcap file (its sensor_msgs/msg/Image topic --topic, for the video methods).")
     var data: String
+
+    @Option(help: "The image topic of a ROS 2 bag given with --data FILE.mcap, e.g. /camera/image_raw (default: the bag's only image topic).")
+    var topic: String?
 
     @Option(help: "The image backbone, `family key=value ...`: resnet width= groups=, or vit dim= depth= heads= patch= (default: \(methodDefaults(\.defaultBackbone)); the checkpoint's with --resume).")
     var backbone: String?
@@ -90,6 +94,9 @@ struct Train: ParsableCommand {
         try OptionRange.check(checkpointEvery, "--checkpoint-every", 1...OptionRange.maximumCount, unit: " steps")
         try OptionRange.check(imageMemory, "--image-memory", 1...(1 << 20), unit: " MiB")
         if let learningRate { try OptionRange.checkPositive(Double(learningRate), "--learning-rate", maximum: 1) }
+        if topic != nil && !data.lowercased().hasSuffix(".mcap") {
+            throw ValidationError("--topic names the image topic of a ROS 2 bag: give the bag with --data FILE.mcap")
+        }
     }
 
     func run() throws {
@@ -114,6 +121,7 @@ struct Train: ParsableCommand {
         if colourAugmentations { options.augmentation = TrainingOptions.colourAugmentation }
         guard imageMemory >= 1 else { throw ValidationError("--image-memory must be at least 1 MiB (got \(imageMemory))") }
         options.imageMemoryBytes = imageMemory << 20
+        options.topic = topic
         let stored = (checkpoint?.details[TrainingMetadata.settings] ?? "").split(separator: " ").map(String.init)
         options.settings = try MethodSetting.parse(stored).merging(MethodSetting.parse(settings)) { $1 }
         try ModelFile.checkWritable(output)   // refused now, not at the first checkpoint

@@ -8,9 +8,10 @@ import Foundation
 import ForesightCommands
 import ForesightExport
 import ForesightIO
+import ForesightSensors
 
 enum FuzzTarget: String, CaseIterable {
-    case y4m, wav, pnm, png, modelfile, profile, int8model, options, actions
+    case y4m, wav, pnm, png, modelfile, profile, int8model, options, actions, mcap
 
     /// Runs the parser on `bytes` and says whether it accepted them; errors are answers, not findings.
     @discardableResult
@@ -52,6 +53,8 @@ enum FuzzTarget: String, CaseIterable {
             return FuzzTarget.runInt8Model(bytes)
         case .options:
             return FuzzTarget.parseOptions(bytes)
+        case .mcap:
+            return FuzzTarget.runMCAP(bytes)
         case .actions:
             guard let track = try? ActionTrack(bytes: bytes) else { return false }
             precondition(track.count >= 1 && track.values.count == track.times.count * track.count, "values do not match the rows")
@@ -62,6 +65,37 @@ enum FuzzTarget: String, CaseIterable {
                 precondition(action.allSatisfy(\.isFinite), "a non-finite action at time \(time)")
             }
             return true
+        }
+    }
+
+    /// A ROS 2 bag: every message read from memory and every image decoded, whose pixels must
+    /// lie inside the message; then the file read as `learn --bag` reads it, into grey frames
+    /// that must be finite and within [0, 1].
+    static func runMCAP(_ bytes: [UInt8]) -> Bool {
+        do throws(IOError) {
+            _ = try MCAPReader.summary(bytes: bytes)
+            let reader = try MCAPReader(bytes: bytes)
+            while let message = try reader.nextMessage() {
+                guard message.channel.schemaName == ROS2Image.schemaName else { continue }
+                let image = try ROS2Image(cdr: message.data, offset: message.offset)
+                precondition(image.pixels.lowerBound >= message.data.startIndex && image.pixels.upperBound <= message.data.endIndex,
+                             "pixels \(image.pixels) outside the message \(message.data.indices)")
+                precondition(image.step * image.height <= image.pixels.count, "\(image.height) rows of \(image.step) bytes in \(image.pixels.count)")
+            }
+        } catch {
+            return false
+        }
+        let path = scratchFile
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)),
+              let frames = try? BagFrames(path: path, topic: nil, width: 8, height: 8) else { return false }
+        var frame = [Float](repeating: .nan, count: 64)
+        while true {
+            do throws(IOError) {
+                guard try frame.withUnsafeMutableBufferPointer({ (buffer) throws(IOError) -> UInt64? in try frames.next(into: buffer.baseAddress!) }) != nil else { return true }
+            } catch {
+                return false
+            }
+            precondition(frame.allSatisfy { $0 >= 0 && $0 <= 1.0001 }, "a grey value outside [0, 1]")
         }
     }
 

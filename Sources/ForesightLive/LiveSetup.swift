@@ -47,6 +47,9 @@ public struct LiveInputs: Equatable, Sendable {
         case camera(path: String, mode: CameraMode)
         /// A Y4M recording replayed at its frame rate.
         case recording(path: String)
+        /// The images of a topic of a ROS 2 bag (MCAP) replayed at their log times; nil takes
+        /// the bag's only image topic.
+        case bag(path: String, topic: String?)
         /// A built-in synthetic scene.
         case scene(SyntheticScene)
     }
@@ -97,7 +100,8 @@ public struct LiveInputs: Equatable, Sendable {
 
     /// Puts the sources named on the command line (nil: not named) together with `profile`:
     ///
-    /// - Video: `camera`, else `video`, else `scene`. When none of them is named, and no sound
+    /// - Video: `camera`, else `video` (a Y4M file), else `bag` (a ROS 2 bag in MCAP, its image
+    ///   topic `topic`, or its only one), else `scene`. When none of them is named, and no sound
     ///   source either, the profile's camera (`camera.device`); without a profile, the default
     ///   scene. A camera is asked for the profile's size and rate, else `CameraMode.standard`.
     /// - Sound: `mic` or `audio`; `listen` takes the profile's microphone (`microphone.device`).
@@ -108,8 +112,12 @@ public struct LiveInputs: Equatable, Sendable {
     ///
     /// Conflicting choices are an error that names the options.
     public init(camera: String? = nil, video: String? = nil, scene: SyntheticScene? = nil, mic: String? = nil, audio: String? = nil,
-                listen: Bool = false, profile: DeviceProfile? = nil, actions: String? = nil) throws {
-        if camera != nil && video != nil { throw LiveLearningError(description: "give one video source: --camera or --video, not both") }
+                listen: Bool = false, profile: DeviceProfile? = nil, actions: String? = nil, bag: String? = nil, topic: String? = nil) throws {
+        let named = [("--camera", camera), ("--video", video), ("--bag", bag)].filter { $0.1 != nil }.map(\.0)
+        if named.count > 1 { throw LiveLearningError(description: "give one video source: \(named.joined(separator: " or ")), not both") }
+        if topic != nil && bag == nil {
+            throw LiveLearningError(description: "--topic names the image topic of a ROS 2 bag: give the bag with --bag FILE.mcap")
+        }
         if mic != nil && audio != nil { throw LiveLearningError(description: "give one sound source: --mic or --audio, not both") }
         if listen && (mic != nil || audio != nil) {
             throw LiveLearningError(description: "--listen takes the profile's microphone; --mic and --audio name a sound source themselves")
@@ -124,6 +132,8 @@ public struct LiveInputs: Equatable, Sendable {
             self.video = .camera(path: camera, mode: cameraMode)
         } else if let video {
             self.video = .recording(path: video)
+        } else if let bag {
+            self.video = .bag(path: bag, topic: topic)
         } else if let scene {
             self.video = .scene(scene)
         } else if mic != nil || audio != nil {
@@ -158,11 +168,13 @@ public struct LiveInputs: Equatable, Sendable {
             guard let count = Int(value.dropFirst("stdin:".count)), (1...64).contains(count) else {
                 throw LiveLearningError(description: "--actions stdin:N takes N, the values per command line, from 1 to 64 (got \(value.debugDescription))")
             }
-            guard self.video != nil else { throw LiveLearningError(description: "--actions goes with pictures: give --camera, --video or --scene") }
+            guard self.video != nil else { throw LiveLearningError(description: "--actions goes with pictures: give --camera, --video, --bag or --scene") }
             self.actions = .standardInput(count: count)
         case let path?:
-            guard case .recording = self.video else {
-                throw LiveLearningError(description: "--actions \(path): a CSV file of actions goes with a recording (--video FILE.y4m); for a built-in scene give --actions scene")
+            switch self.video {
+            case .recording?, .bag?: break
+            default:
+                throw LiveLearningError(description: "--actions \(path): a CSV file of actions goes with a recording (--video FILE.y4m or --bag FILE.mcap); for a built-in scene give --actions scene")
             }
             guard FileManager.default.fileExists(atPath: path) else {
                 throw LiveLearningError(description: "--actions takes `scene` or a CSV file of `time, a1, ..., an` rows; there is no file \(path.debugDescription)")
@@ -177,6 +189,7 @@ public struct LiveInputs: Equatable, Sendable {
         switch video {
         case let .camera(path, mode): try CameraCapture(path: path, size: size, mode: mode)
         case let .recording(path): try PacedFrameProducer.recording(path: path, size: size, paced: paced, actions: actionTrack)
+        case let .bag(path, topic): try PacedFrameProducer.bag(path: path, topic: topic, size: size, paced: paced, actions: actionTrack)
         case let .scene(scene): PacedFrameProducer.synthetic(scene, size: size, paced: paced, seed: seed, actions: actions == .scene)
         case nil: nil
         }

@@ -115,7 +115,7 @@ extension SelfSupervisedMethod {
     /// This method's video trainer (VideoMethods) on the recording of `data`, at the options'
     /// image size and loop settings.
     func videoTrainer(_ data: TrainingData, _ options: TrainingOptions) throws -> any SelfSupervisedTrainer {
-        try VideoMethods.trainer(name, y4mPath: videoPath(data), size: options.imageSize, batch: options.batch,
+        try VideoMethods.trainer(name, y4mPath: videoPath(data), topic: options.topic, size: options.imageSize, batch: options.batch,
                                  learningRate: options.learningRate, threads: options.threads, seed: options.seed)
     }
 

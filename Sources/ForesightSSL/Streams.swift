@@ -1,5 +1,5 @@
-// Streaming training data inside a fixed memory budget: video clips from Y4M files or a
-// synthetic scene, mono audio windows from WAV files, byte windows from text files, images
+// Streaming training data inside a fixed memory budget: video clips from Y4M files, ROS 2
+// bags (MCAP) or a synthetic scene, mono audio windows from WAV files, byte windows from text files, images
 // from a folder read one at a time, and a bounded shuffling reservoir over any of them. Every
 // stream sizes its buffers once, reads on demand and starts again at the end of its file.
 // Truncated or malformed files are errors naming the file and the byte offset. Not a
@@ -167,6 +167,63 @@ public final class Y4MClipStream: VideoClipStream {
                 resizer.resize(luma.baseAddress!, into: destination)
             }
         }
+    }
+}
+
+/// Clips of T consecutive frames of one image topic of a ROS 2 bag (MCAP): each image grey in
+/// [0, 1] and area-resized to H x W (`BagFrames`). Clips follow each other without overlap; at
+/// the end of the bag the stream starts again from its first frame. Memory: the bag's largest
+/// chunk and one image in floats, whatever the bag's length.
+///
+/// ```swift
+/// let clips = try BagClipStream(path: "walk.mcap", topic: "/camera/image_raw", frames: 5, height: 32, width: 32)
+/// ```
+public final class BagClipStream: VideoClipStream {
+    public typealias Element = Float
+    public let path: String
+    public let frames: Int, height: Int, width: Int
+    /// Clips delivered so far.
+    public private(set) var clipsRead = 0
+    private let reader: BagFrames
+
+    /// Opens `path` and its image `topic` (nil: the bag's only image topic); a clear error
+    /// naming the bag's image topics when there is no such topic, and one when the topic has
+    /// fewer than `frames` images (found when the first clip is read).
+    public init(path: String, topic: String?, frames: Int, height: Int, width: Int) throws {
+        guard frames >= 1, height >= 1, width >= 1 else {
+            throw TrainingError.invalidSetting(name: "frames", message: "a clip needs at least one frame of at least 1x1 pixels; got \(frames) frames of \(height)x\(width)")
+        }
+        self.path = path
+        self.frames = frames; self.height = height; self.width = width
+        do { reader = try BagFrames(path: path, topic: topic, width: width, height: height) } catch {
+            throw TrainingError.unreadableData(path: path, message: "\(path): \(error)")
+        }
+    }
+
+    /// The topic's images over T, when the bag's summary counts them.
+    public var clipsPerPass: Int? { reader.messageCount.map { max(1, $0 / frames) } }
+
+    public var sampleCount: Int { frames * height * width }
+
+    /// Writes the next clip [T, H, W]; restarts at the bag's first frame when it ends.
+    public func next(into destination: UnsafeMutablePointer<Float>) throws {
+        let plane = height * width
+        do {
+            for t in 0..<frames {
+                if try reader.next(into: destination + t * plane) != nil { continue }
+                let framesInBag = reader.framesRead
+                guard framesInBag >= frames else {
+                    throw TrainingError.notEnoughData(available: framesInBag, needed: frames, message: "\(reader.topic) in \(path) holds \(framesInBag) image(s) but a clip needs \(frames)")
+                }
+                try reader.rewind()
+                guard try reader.next(into: destination + t * plane) != nil else {
+                    throw TrainingError.unreadableData(path: path, message: "\(path) has no images left after reopening")
+                }
+            }
+        } catch let error as IOError {
+            throw TrainingError.unreadableData(path: path, message: "\(path): \(error)")
+        }
+        clipsRead += 1
     }
 }
 

@@ -1,5 +1,5 @@
 // The kinds of data a method trains on, and the reading of `--data PATH` (an image folder, a
-// .txt, a .wav or a .y4m file) into that data. Not the decoding of image files (ImageLoading.swift)
+// .txt, a .wav, a .y4m or a ROS 2 bag's .mcap file) into that data. Not the decoding of image files (ImageLoading.swift)
 // and not which method takes which kind (each method's `dataKinds`).
 
 import Foundation
@@ -10,14 +10,14 @@ public enum TrainingDataKind: String, Sendable, CaseIterable {
     case images, text, audio, video
 
     /// The kind a `--data` path holds, by its form: a folder is images, then by extension
-    /// (.txt text, .wav audio, .y4m video); nil for anything else.
+    /// (.txt text, .wav audio, .y4m and .mcap video); nil for anything else.
     public static func of(path: String) -> TrainingDataKind? {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue { return .images }
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "txt": return .text
         case "wav": return .audio
-        case "y4m": return .video
+        case "y4m", "mcap": return .video
         default: return nil
         }
     }
@@ -28,14 +28,14 @@ public enum TrainingDataKind: String, Sendable, CaseIterable {
         case .images: "an image folder"
         case .text: "a .txt file"
         case .audio: "a .wav file"
-        case .video: "a .y4m file"
+        case .video: "a .y4m or .mcap file"
         }
     }
 
     /// Why `path` is no kind of training data: missing, or of a form not read.
     static func unknownMessage(_ path: String) -> String {
         FileManager.default.fileExists(atPath: path)
-            ? "--data \(path) is neither an image folder nor a .txt, .wav or .y4m file; give one of those"
+            ? "--data \(path) is neither an image folder nor a .txt, .wav, .y4m or .mcap file; give one of those"
             : "--data \(path) does not exist; check the path"
     }
 }
@@ -52,7 +52,7 @@ public enum TrainingData: Sendable {
     case text([UInt8])
     /// Mono samples in [-1, 1].
     case audio(samples: [Float], sampleRate: Int)
-    /// A Y4M recording, read by the trainer itself.
+    /// A Y4M recording or a ROS 2 bag (.mcap), read by the trainer itself.
     case video(path: String)
 
     /// Which kind this is.
@@ -97,7 +97,7 @@ public enum TrainingData: Sendable {
     /// made grey or RGB by `options.colour` (when they would take more than
     /// `options.imageMemoryBytes`, a seeded uniform sample of as many as fit); a text file's
     /// bytes; a WAV file mixed to mono and resampled to the audio methods' 16 kHz as it is read;
-    /// a Y4M file's path.
+    /// a Y4M or MCAP file's path.
     public static func load(path: String, options: TrainingOptions) throws -> TrainingData {
         guard let kind = TrainingDataKind.of(path: path) else { throw TrainingError.unreadableData(path: path, message: TrainingDataKind.unknownMessage(path)) }
         switch kind {

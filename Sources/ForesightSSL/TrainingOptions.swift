@@ -32,6 +32,9 @@ public struct TrainingOptions: Sendable {
     /// Method settings by name (`train --set temperature=0.1`); a method's others keep their
     /// defaults. `MethodRegistry.makeTrainer` refuses a name the method does not have.
     public var settings: [String: Double] = [:]
+    /// The image topic read when the video data is a ROS 2 bag (.mcap); nil takes the bag's
+    /// only image topic.
+    public var topic: String? = nil
 
     /// The options when none is changed: the one place the defaults are written, for the
     /// command line's defaults and the methods' (`SelfSupervisedMethod.defaultBatch`, ...).

@@ -230,7 +230,8 @@ public final class VideoCPCTrainer: SelfSupervisedTrainer {
 /// are `NextFrameMethod`, `MotionMethod` and `CPCMethod` under Methods/.
 public enum VideoMethods {
     /// The trainer for `method` ("next-frame", "motion" or "cpc") on clips of `y4mPath`
-    /// (shuffled in a reservoir of 64 clips), or on moving shapes when it is nil. Prediction
+    /// (shuffled in a reservoir of 64 clips), or on moving shapes when it is nil. A path ending
+    /// in .mcap is a ROS 2 bag, its frames the images of `topic` (nil: its only image topic). Prediction
     /// uses 4 past frames at `size` (default 32) and `batch` clips (default 8); CPC the default
     /// `VideoCPCConfiguration` (8 clips of 8 frames at 16x16) unless `size` or `batch` are given.
     /// `learningRate` nil keeps each trainer's default.
@@ -238,10 +239,13 @@ public enum VideoMethods {
     /// ```swift
     /// let trainer = try VideoMethods.trainer("motion", y4mPath: "walk.y4m", threads: 2)
     /// ```
-    public static func trainer(_ method: String, y4mPath: String?, size: Int? = nil, batch: Int? = nil, learningRate: Float? = nil,
-                               threads: Int = 1, seed: UInt64 = 1) throws -> any SelfSupervisedTrainer {
+    public static func trainer(_ method: String, y4mPath: String?, topic: String? = nil, size: Int? = nil, batch: Int? = nil,
+                               learningRate: Float? = nil, threads: Int = 1, seed: UInt64 = 1) throws -> any SelfSupervisedTrainer {
         func clips(frames: Int, size: Int, lanes: Int) throws -> any VideoClipStream {
             guard let y4mPath else { return SyntheticClipStream(frames: frames, size: size, lanes: lanes, seed: seed) }
+            if y4mPath.lowercased().hasSuffix(".mcap") {
+                return try ShuffleReservoir(BagClipStream(path: y4mPath, topic: topic, frames: frames, height: size, width: size), capacity: 64, seed: seed)
+            }
             return try ShuffleReservoir(Y4MClipStream(path: y4mPath, frames: frames, height: size, width: size), capacity: 64, seed: seed)
         }
         switch method {

@@ -1,7 +1,7 @@
-// Where live learning gets its frames: a producer thread that renders a synthetic scene or
-// replays a Y4M recording at its frame rate into a fixed frame ring. The camera's capture
-// thread (CameraCapture, CaptureThread.swift) is a source of its own. Not a decoder of
-// compressed video: recordings are raw Y4M.
+// Where live learning gets its frames: a producer thread that renders a synthetic scene, or
+// replays a Y4M recording at its frame rate or a ROS 2 bag's images at their log times, into a
+// fixed frame ring. The camera's capture thread (CameraCapture, CaptureThread.swift) is a
+// source of its own. Not a decoder of compressed video: recordings are raw Y4M or raw images.
 
 import Foundation
 import ForesightCore
@@ -71,16 +71,21 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
     private let paced: Bool
     private let frameLimit: Int?
     private let render: (UnsafeMutablePointer<Float>) throws -> Bool
+    private let timing: FrameTiming?
     private let state = Locked<(delivered: UInt64, finished: Bool)>((0, false))
     private let stopRequested = Latch()
     private var thread: JoinableThread?
 
     /// `render` writes the next frame (of `size` x `size` values, or `slotCapacity` when
     /// given, e.g. a chunk of audio) and returns false at the end of the stream.
-    /// With `actionCount`, `render` writes the frame's action after its pixels.
+    /// With `actionCount`, `render` writes the frame's action after its pixels. With `timing`,
+    /// `render` also records there the time its frame was recorded at, and paced replay
+    /// delivers each frame that long after the one before (gaps capped at
+    /// `FrameTiming.maximumGapSeconds`) instead of at `framesPerSecond`.
     public init(size: Int, framesPerSecond: Double, label: String, paced: Bool, frameLimit: Int? = nil, slots: Int = 8,
-                slotCapacity: Int? = nil, actionCount: Int = 0, missingActions: Locked<Int>? = nil,
+                slotCapacity: Int? = nil, actionCount: Int = 0, missingActions: Locked<Int>? = nil, timing: FrameTiming? = nil,
                 render: @escaping (UnsafeMutablePointer<Float>) throws -> Bool) {
+        self.timing = timing
         ring = FrameRing(slotCount: slots, slotCapacity: slotCapacity ?? size * size + actionCount)
         self.actionCount = actionCount
         missing = missingActions
@@ -120,11 +125,11 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
         var delivered = 0
         while !stopRequested.isOpen {
             if let frameLimit, delivered >= frameLimit { break }
-            if paced {
+            if paced && timing == nil {
                 // Sleep until the frame is due, or until `stop()`.
                 if MonotonicClock.nanoseconds() < due { stopRequested.wait(deadline: due); continue }
                 due += period
-            } else if ring.statistics.waiting >= ring.slotCount - 1 {
+            } else if !paced, ring.statistics.waiting >= ring.slotCount - 1 {
                 // Unpaced replay must not drop: wait for the learner to take a frame.
                 stopRequested.wait(deadline: MonotonicClock.nanoseconds() + 200_000)
                 continue
@@ -136,12 +141,41 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
                 more = false
             }
             guard more else { ring.abandonWrite(); break }
+            if paced, let timing {
+                // Hold the frame until it is due by the recording's clock, or until `stop()`.
+                due = timing.due(after: due, delivered: delivered)
+                while MonotonicClock.nanoseconds() < due && !stopRequested.isOpen { stopRequested.wait(deadline: due) }
+                if stopRequested.isOpen { ring.abandonWrite(); break }
+            }
             ring.commitWrite(count: slot.count, timestampNanoseconds: MonotonicClock.nanoseconds())
             delivered += 1
             state.withLock { $0.delivered += 1 }
         }
         state.withLock { $0.finished = true }
         ring.close()
+    }
+}
+
+/// The recording times of the frames a `PacedFrameProducer` renders, for replay at the pace
+/// they were recorded at: the render records each frame's time, the producer turns it into a
+/// due time. Used by the producer's thread only.
+public final class FrameTiming: @unchecked Sendable {
+    /// The longest pause between two frames replayed; a longer one in the recording (a
+    /// recorder paused) is shortened to this, so that it is not taken for a stalled source.
+    public static let maximumGapSeconds = 2.0
+    /// The time the last frame was recorded at, in nanoseconds of the recording's clock.
+    public var nanoseconds: UInt64 = 0
+    private var previous: UInt64 = 0
+
+    public init() {}
+
+    /// When the frame just rendered is due on the monotonic clock: now for the first one,
+    /// else `lastDue` plus its gap to the one before (0 when the recording's clock went back).
+    func due(after lastDue: UInt64, delivered: Int) -> UInt64 {
+        defer { previous = nanoseconds }
+        guard delivered > 0 else { return MonotonicClock.nanoseconds() }
+        let gap = nanoseconds >= previous ? min(nanoseconds - previous, UInt64(Self.maximumGapSeconds * 1e9)) : 0
+        return lastDue + gap
     }
 }
 
@@ -205,6 +239,31 @@ extension PacedFrameProducer {
             resizer.resize(luma, into: target)
             if let actions, !actions.action(at: Double(index) / rate, into: target + size * size) { missing.withLock { $0 += 1 } }
             index += 1
+            return true
+        }
+    }
+}
+
+extension PacedFrameProducer {
+    /// The images of `topic` in the ROS 2 bag (MCAP) at `path`, replayed at the pace of their
+    /// log times (or as fast as the learner takes frames), grey and area-resized to `size` x
+    /// `size` (`BagFrames`); nil `topic` takes the bag's only image topic. With `actions`, each
+    /// frame is followed in its slot by the action in force at its time (seconds since the
+    /// topic's first message).
+    public static func bag(path: String, topic: String?, size: Int = 64, paced: Bool = true, frameLimit: Int? = nil,
+                           actions: ActionTrack? = nil) throws -> PacedFrameProducer {
+        let frames = try BagFrames(path: path, topic: topic, width: size, height: size)
+        let timing = FrameTiming()
+        let missing = Locked(0)
+        var start: UInt64? = nil
+        return PacedFrameProducer(size: size, framesPerSecond: frames.framesPerSecond, label: "\(path) \(frames.topic)", paced: paced,
+                                  frameLimit: frameLimit, actionCount: actions?.count ?? 0, missingActions: missing, timing: timing) { target in
+            guard let time = try frames.next(into: target) else { return false }
+            timing.nanoseconds = time
+            let first = start ?? time
+            start = first
+            let seconds = time >= first ? Double(time - first) * 1e-9 : 0
+            if let actions, !actions.action(at: seconds, into: target + size * size) { missing.withLock { $0 += 1 } }
             return true
         }
     }

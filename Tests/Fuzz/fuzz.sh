@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
         *) targets+=("$1"); shift ;;
     esac
 done
-all=(y4m wav pnm png modelfile profile int8model options actions)
+all=(y4m wav pnm png modelfile profile int8model options actions mcap)
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 work="${FUZZ_WORK:-/tmp/foresight-fuzz}"
 mkdir -p "$work"

@@ -12,6 +12,9 @@ struct CLIPMethod: SelfSupervisedMethod {
 
     func makeTrainer(data: TrainingData, options: TrainingOptions) throws -> any SelfSupervisedTrainer {
         let path = try videoPath(data)
+        guard !path.lowercased().hasSuffix(".mcap") else {
+            throw TrainingError.unreadableData(path: path, message: "clip pairs a Y4M video with the WAV recorded beside it; a ROS 2 bag (\(path)) is read by the video methods next-frame, motion and cpc")
+        }
         let sound = URL(fileURLWithPath: path).deletingPathExtension().appendingPathExtension("wav").path
         guard FileManager.default.fileExists(atPath: sound) else {
             throw TrainingError.unreadableData(path: sound, message: "clip pairs frames with the sound heard at the same time: it needs \(sound) beside \(path); record both, or choose a video method such as next-frame")

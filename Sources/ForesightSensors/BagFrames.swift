@@ -1,0 +1,136 @@
+// The camera images of one topic of a ROS 2 bag (MCAP) as grey frames in [0, 1], area-resized
+// for the learner, with their log times: what live replay (`PacedFrameProducer.bag`) and
+// training clips read. Not a JPEG decoder: sensor_msgs/msg/CompressedImage is refused.
+
+import ForesightIO
+
+/// The ROS 2 image encodings read, and how each becomes grey.
+enum BagPixelEncoding {
+    /// The grey conversion and the bytes of one pixel, for a ROS 2 encoding name; nil when not read.
+    static func format(_ encoding: String) -> (PixelFormat, bytesPerPixel: Int)? {
+        switch encoding {
+        case "mono8", "8UC1": (.gray8, 1)
+        case "rgb8": (.rgb24, 3)
+        case "bgr8", "8UC3": (.bgr24, 3)
+        case "yuv422_yuy2", "yuyv": (.yuyv, 2)
+        case "yuv422", "uyvy": (.uyvy, 2)
+        default: nil
+        }
+    }
+
+    /// For messages: the encodings read.
+    static let supported = "mono8, rgb8, bgr8, yuv422_yuy2 or yuyv (YUYV), yuv422 or uyvy (UYVY)"
+}
+
+/// Grey frames of one image topic of a ROS 2 bag, in file order: each sensor_msgs/msg/Image
+/// converted to grey (BT.601 luma of RGB; the Y bytes of YUV 4:2:2 taken as they are), scaled
+/// to [0, 1] and area-resized to `width` x `height`. Memory: the largest chunk of the file and
+/// one frame of the bag's size in floats.
+///
+/// ```swift
+/// let frames = try BagFrames(path: "walk.mcap", topic: "/camera/image_raw", width: 64, height: 64)
+/// var frame = [Float](repeating: 0, count: 64 * 64)
+/// while let time = try frame.withUnsafeMutableBufferPointer({ try frames.next(into: $0.baseAddress!) }) { print(time) }
+/// ```
+public final class BagFrames {
+    /// The bag's path.
+    public let path: String
+    /// The image topic read.
+    public let topic: String
+    /// Output size.
+    public let width: Int, height: Int
+    /// Messages on the topic, from the bag's summary; nil when it has none.
+    public let messageCount: Int?
+    /// Frames per second, from the log times of the first frames (30 when there is one frame).
+    public private(set) var framesPerSecond: Double = 30
+    /// Frames read since the start of the bag.
+    public private(set) var framesRead = 0
+    private var reader: MCAPReader
+    private var gray: [Float] = []
+    private var resizer: AreaResizer?
+
+    /// Opens the bag at `path` and chooses `topic`: nil takes the bag's only image topic.
+    /// Errors name the bag's image topics when the topic is missing, not an image, or a
+    /// CompressedImage; the first frame is decoded here, so that an encoding that is not read
+    /// is an error before any frame is delivered.
+    public init(path: String, topic: String?, width: Int, height: Int) throws(IOError) {
+        precondition(width >= 1 && height >= 1, "bag frames need a positive size, got \(width)x\(height)")
+        let summary = try MCAPReader.summary(path: path)
+        let images = summary.channels.filter { $0.schemaName == ROS2Image.schemaName || $0.schemaName == ROS2Image.compressedSchemaName }
+        let listing = images.isEmpty ? "it has no sensor_msgs/msg/Image topic"
+            : "its image topics are " + images.map { "\($0.topic) (\($0.schemaName))" }.joined(separator: ", ")
+        guard let chosen = topic ?? (images.count == 1 ? images[0].topic : nil) else {
+            throw IOError.file("MCAP", .unsupported, at: 0, "\(path) has \(images.count) image topics; choose one with --topic: \(listing)")
+        }
+        let channels = summary.channels.filter { $0.topic == chosen }
+        guard let channel = channels.first else {
+            throw IOError.file("MCAP", .unsupported, at: 0, "\(path) has no topic \(chosen); \(listing)")
+        }
+        guard channel.schemaName != ROS2Image.compressedSchemaName else {
+            throw IOError.file("MCAP", .unsupported, at: 0,
+                               "\(chosen) in \(path) carries sensor_msgs/msg/CompressedImage: JPEG CompressedImage is not supported; no JPEG decoder is built in: record the camera's raw sensor_msgs/msg/Image topic (\(listing))")
+        }
+        guard channel.schemaName == ROS2Image.schemaName, channel.messageEncoding == "cdr" else {
+            throw IOError.file("MCAP", .unsupported, at: 0,
+                               "\(chosen) in \(path) carries \(channel.schemaName.isEmpty ? "messages without a schema" : channel.schemaName) in \(channel.messageEncoding.debugDescription); frames are read from sensor_msgs/msg/Image in CDR: \(listing)")
+        }
+        self.path = path
+        self.topic = chosen
+        self.width = width
+        self.height = height
+        messageCount = summary.messageCounts.map { counts in channels.reduce(0) { $0 + (counts[$1.id] ?? 0) } }
+        // The first frames: decoded once to check the encoding, their log times give the rate.
+        reader = try MCAPReader(path: path)
+        var times: [UInt64] = []
+        var scratch = [Float](repeating: 0, count: width * height)
+        while times.count < 30 {
+            guard let time = try scratch.withUnsafeMutableBufferPointer({ (buffer) throws(IOError) -> UInt64? in
+                try next(into: buffer.baseAddress!)
+            }) else { break }
+            times.append(time)
+        }
+        guard let first = times.first, let last = times.last else {
+            throw IOError.file("MCAP", .unsupported, at: 0, "\(chosen) in \(path) has no messages")
+        }
+        let span = Double(last &- first) * 1e-9
+        if last > first && span.isFinite { framesPerSecond = Double(times.count - 1) / span }
+        try rewind()
+    }
+
+    /// Starts again from the bag's first frame.
+    public func rewind() throws(IOError) {
+        reader = try MCAPReader(path: path)
+        framesRead = 0
+    }
+
+    /// Writes the next frame ([height, width] in [0, 1]) into `target`; returns its log time
+    /// in nanoseconds, or nil after the last frame.
+    public func next(into target: UnsafeMutablePointer<Float>) throws(IOError) -> UInt64? {
+        while let message = try reader.nextMessage() {
+            guard message.channel.topic == topic else { continue }
+            let image = try ROS2Image(cdr: message.data, offset: message.offset)
+            guard let (format, bytesPerPixel) = BagPixelEncoding.format(image.encoding) else {
+                throw IOError.file("MCAP", .unsupported, at: message.offset,
+                                   "image encoding \(image.encoding.debugDescription) on \(topic); frames are read from \(BagPixelEncoding.supported)")
+            }
+            guard image.step >= image.width * bytesPerPixel else {
+                throw IOError.file("MCAP", .malformed, at: message.offset,
+                                   "\(image.encoding) image of \(image.width)x\(image.height) with rows of \(image.step) bytes: a row needs \(image.width * bytesPerPixel)")
+            }
+            if resizer?.sourceWidth != image.width || resizer?.sourceHeight != image.height {
+                resizer = AreaResizer(sourceWidth: image.width, sourceHeight: image.height, targetWidth: width, targetHeight: height)
+                gray = [Float](repeating: 0, count: image.width * image.height)
+            }
+            message.data.withUnsafeBytes { raw in
+                gray.withUnsafeMutableBufferPointer { gray in
+                    convertToGray(format, source: raw.baseAddress! + (image.pixels.lowerBound - message.data.startIndex),
+                                  width: image.width, height: image.height, bytesPerLine: image.step, range: .full, gray: gray.baseAddress!)
+                    resizer!.resize(gray.baseAddress!, into: target)
+                }
+            }
+            framesRead += 1
+            return message.logTime
+        }
+        return nil
+    }
+}

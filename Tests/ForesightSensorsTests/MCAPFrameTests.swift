@@ -1,0 +1,135 @@
+// Grey frames from ROS 2 bags written by an independent writer (Tests/Peers/write_bag.py): each
+// encoding gives the grey values its pattern implies, topics are chosen or refused with the
+// bag's image topics named, and replay follows the bag's log times.
+
+import Foundation
+import ForesightTestSupport
+import XCTest
+@testable import ForesightIO
+@testable import ForesightSensors
+
+final class MCAPFrameTests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = try makeTemporaryFolder("mcap-frames")
+    }
+
+    override func tearDown() {
+        if let folder { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    private func bag(_ name: String, _ options: [String]) throws -> String {
+        let path = folder.appendingPathComponent(name).path
+        guard try PeerBag.write(path, options) else {
+            throw XCTSkip("the peer bag writer needs its Python packages: \(PeerBag.pipCommand)")
+        }
+        return path
+    }
+
+    /// The writer's `index` pattern: the byte at (x, y) of frame t.
+    private func value(_ x: Int, _ y: Int, _ t: Int) -> Float { Float((7 * x + 13 * y + 29 * t) % 256) }
+
+    /// The grey value the writer's `index` pattern implies for `encoding` at (x, y) of frame t.
+    private func expectedGray(_ encoding: String, _ x: Int, _ y: Int, _ t: Int) -> Float {
+        let v = value(x, y, t)
+        switch encoding {
+        case "rgb8", "bgr8":
+            // (R, G, B) = (v, v + 85, v + 170) mod 256 whatever the byte order: BT.601 luma.
+            let green = Float((Int(v) + 85) % 256), blue = Float((Int(v) + 170) % 256)
+            return (0.299 * v + 0.587 * green + 0.114 * blue) / 255
+        default:
+            return v / 255  // mono8, and the luma bytes of YUYV and UYVY
+        }
+    }
+
+    func testEveryEncodingGivesTheGreyValuesOfItsPattern() throws {
+        let (width, height, frames) = (16, 12, 3)
+        for encoding in ["mono8", "rgb8", "bgr8", "yuyv", "uyvy"] {
+            let path = try bag("\(encoding).mcap", ["--encoding", encoding, "--frames", "\(frames)", "--width", "\(width)", "--height", "\(height)", "--padding", "5"])
+            let reader = try BagFrames(path: path, topic: "/camera/image_raw", width: width, height: height)
+            XCTAssertEqual(reader.framesPerSecond, 30, accuracy: 0.01)
+            XCTAssertEqual(reader.messageCount, frames)
+            var frame = [Float](repeating: -1, count: width * height)
+            for t in 0..<frames {
+                let time = try frame.withUnsafeMutableBufferPointer { buffer throws(IOError) in try reader.next(into: buffer.baseAddress!) }
+                XCTAssertEqual(time, UInt64(1_000_000_000 + t * 1_000_000_000 / 30), encoding)
+                var worst: Float = 0
+                for y in 0..<height {
+                    for x in 0..<width { worst = max(worst, abs(frame[y * width + x] - expectedGray(encoding, x, y, t))) }
+                }
+                XCTAssertLessThan(worst, 1e-5, "\(encoding) frame \(t)")
+            }
+            let end = try frame.withUnsafeMutableBufferPointer { buffer throws(IOError) in try reader.next(into: buffer.baseAddress!) }
+            XCTAssertNil(end, "\(encoding): three frames, then the end")
+        }
+    }
+
+    func testFramesAreAreaResized() throws {
+        let path = try bag("resize.mcap", ["--encoding", "mono8", "--frames", "1", "--width", "16", "--height", "12"])
+        let reader = try BagFrames(path: path, topic: "/camera/image_raw", width: 8, height: 6)
+        var frame = [Float](repeating: 0, count: 48)
+        _ = try frame.withUnsafeMutableBufferPointer { buffer throws(IOError) in try reader.next(into: buffer.baseAddress!) }
+        // Each output pixel is the mean of a 2 x 2 block (no wrap-around within the pattern's range here).
+        for (x, y) in [(0, 0), (3, 2), (7, 5)] {
+            let block = [value(2 * x, 2 * y, 0), value(2 * x + 1, 2 * y, 0), value(2 * x, 2 * y + 1, 0), value(2 * x + 1, 2 * y + 1, 0)]
+            guard block.max()! - block.min()! < 128 else { continue }
+            XCTAssertEqual(frame[y * 8 + x], block.reduce(0, +) / 4 / 255, accuracy: 1e-5, "(\(x), \(y))")
+        }
+    }
+
+    func testTopicsAreChosenOrRefusedWithTheBagsImageTopics() throws {
+        let path = try bag("topics.mcap", ["--frames", "2"])
+        XCTAssertThrowsError(try BagFrames(path: path, topic: "/nope", width: 8, height: 8)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("has no topic /nope"), text)
+            XCTAssertTrue(text.contains("/camera/image_raw (sensor_msgs/msg/Image)") && text.contains("/camera/depth"), text)
+        }
+        XCTAssertThrowsError(try BagFrames(path: path, topic: nil, width: 8, height: 8)) { error in
+            XCTAssertTrue("\(error)".contains("choose one with --topic"), "\(error)")
+        }
+        let single = try bag("single.mcap", ["--frames", "2", "--other-topic", ""])
+        XCTAssertEqual(try BagFrames(path: single, topic: nil, width: 8, height: 8).topic, "/camera/image_raw")
+    }
+
+    func testUnknownEncodingsAndCompressedImagesAreRefused() throws {
+        let mono16 = try bag("mono16.mcap", ["--raw-encoding", "mono16", "--frames", "2"])
+        XCTAssertThrowsError(try BagFrames(path: mono16, topic: "/camera/image_raw", width: 8, height: 8)) { error in
+            let error = error as! IOError
+            XCTAssertEqual(error.kind, .unsupported)
+            XCTAssertTrue(error.description.contains("image encoding \"mono16\""), error.description)
+            XCTAssertTrue(error.description.contains("mono8, rgb8, bgr8"), error.description)
+        }
+        let jpeg = try bag("jpeg.mcap", ["--encoding", "compressed", "--frames", "2"])
+        XCTAssertThrowsError(try BagFrames(path: jpeg, topic: "/camera/image_raw", width: 8, height: 8)) { error in
+            XCTAssertTrue("\(error)".contains("JPEG CompressedImage is not supported; "), "\(error)")
+        }
+    }
+
+    func testUnpacedReplayDeliversEveryFrameThenFinishes() throws {
+        let path = try bag("replay.mcap", ["--frames", "12", "--width", "16", "--height", "12"])
+        let producer = try PacedFrameProducer.bag(path: path, topic: "/camera/image_raw", size: 8, paced: false)
+        XCTAssertTrue(producer.label.hasSuffix("/camera/image_raw"))
+        producer.start()
+        var taken = 0
+        while let count = producer.ring.waitOldest(timeoutNanoseconds: 30_000_000_000, { pixels, _ in pixels.count }) {
+            XCTAssertEqual(count, 64)
+            taken += 1
+        }
+        producer.stop()
+        XCTAssertEqual(taken, 12)
+        XCTAssertTrue(producer.finished)
+    }
+
+    func testPacingFollowsTheLogTimesWithLongPausesShortened() {
+        let timing = FrameTiming()
+        timing.nanoseconds = 5_000_000_000
+        _ = timing.due(after: 0, delivered: 0)
+        timing.nanoseconds = 5_040_000_000
+        XCTAssertEqual(timing.due(after: 1_000, delivered: 1), 1_000 + 40_000_000)
+        timing.nanoseconds = 65_040_000_000  // a minute's pause in the recording
+        XCTAssertEqual(timing.due(after: 2_000, delivered: 2), 2_000 + UInt64(FrameTiming.maximumGapSeconds * 1e9))
+        timing.nanoseconds = 1_000  // the clock went back
+        XCTAssertEqual(timing.due(after: 3_000, delivered: 3), 3_000)
+    }
+}
