@@ -138,7 +138,7 @@ struct Learn: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed for weights, scene and replay.")
     var seed = defaults.seed
 
-    @Option(help: "Serve a live view of the run at [ADDRESS:]PORT: a web page with the last frames, the prediction, the truth, the motion and the error against copy-last over time, and Prometheus metrics at /metrics. A port alone listens on 127.0.0.1 (this machine); give 0.0.0.0:PORT to let other machines look. Port 0 picks a free one; the address is printed.")
+    @Option(help: ServeAddress.help(showing: "the last frames, the prediction, the truth, the motion and the error against copy-last over time"))
     var serve: ServeAddress?
 
     @Flag(help: "Print one JSON summary object at the end instead of progress lines.")
@@ -272,7 +272,6 @@ struct Learn: ParsableCommand {
                                               motion: learner.model.motion != nil)
             learner.publication = publication
             server = try LiveViewHost.start(publication, at: serve)
-            tell("live view at \(server!.url) (metrics at \(server!.url)metrics)")
         }
         defer { server?.stop() }
         let interactive = isatty(STDOUT_FILENO) == 1

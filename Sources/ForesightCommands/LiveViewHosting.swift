@@ -6,6 +6,8 @@
 import ArgumentParser
 import ForesightCore
 import ForesightLive
+import ForesightSSL
+import Foundation
 
 /// A web server for a run's publication.
 public protocol LiveViewHosting: Sendable {
@@ -34,15 +36,46 @@ public enum LiveViewHost {
     /// Viewers served at once; more are answered "503 busy".
     static let maxViewers = 8
 
-    /// Serves `publication` at `address` and says where, or fails in one sentence.
+    /// Serves `publication` at `address` and says where on standard error, or fails in one sentence.
     static func start(_ publication: LivePublication, at address: ServeAddress) throws -> any LiveViewServing {
         guard let host = current else { throw CommandFailure("--serve needs the foresight executable's web server, which this build lacks") }
+        let server: any LiveViewServing
         do {
-            return try host.start(publication, at: address, maxViewers: maxViewers)
+            server = try host.start(publication, at: address, maxViewers: maxViewers)
         } catch {
             throw CommandFailure("cannot serve the live view at \(address): \(error)")
         }
+        FileHandle.standardError.write(Data("live view at \(server.url) (metrics at \(server.url)metrics)\n".utf8))
+        return server
     }
+}
+
+/// `foresight train --serve`: each step's numbers, and a point of the loss curve about once a second.
+final class TrainingPublisher {
+    let publication: LivePublication
+    private let start = MonotonicClock.nanoseconds()
+    private var lastPoint: UInt64 = 0
+    private var last = LivePublication.Status()
+
+    init(title: String) {
+        publication = LivePublication(kind: .train, title: title, size: 1, motion: false)
+    }
+
+    func show(_ progress: TrainingProgress) {
+        let now = MonotonicClock.nanoseconds()
+        last.steps = progress.step
+        last.totalSteps = progress.totalSteps
+        last.loss = Double(progress.loss)
+        last.stepsPerSecond = progress.stepsPerSecond
+        last.seconds = Double(now - start) / 1e9
+        publication.publish(last)
+        if now - lastPoint >= 1_000_000_000 || progress.step == progress.totalSteps {
+            lastPoint = now
+            publication.addPoint(.init(seconds: last.seconds, modelError: 0, copyLastError: 0, loss: last.loss))
+        }
+    }
+
+    func finish() { publication.finish(last) }
 }
 
 /// `[ADDRESS:]PORT`: a port alone binds to 127.0.0.1 (this machine only); give an address,
@@ -71,4 +104,10 @@ public struct ServeAddress: Sendable, CustomStringConvertible, ExpressibleByArgu
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     public static var defaultCompletionKind: CompletionKind { .default }
+
+    /// `--serve`'s help, for a run that shows `what`.
+    static func help(showing what: String) -> ArgumentHelp {
+        ArgumentHelp("Serve a live view of the run at [ADDRESS:]PORT: a web page with \(what), and Prometheus metrics at /metrics. A port alone listens on 127.0.0.1 (this machine); give 0.0.0.0:PORT to let other machines look. Port 0 picks a free one; the address is printed.",
+                     valueName: "[address:]port")
+    }
 }

@@ -81,6 +81,9 @@ struct Train: ParsableCommand {
     @Option(help: "A file rewritten after every step with \"step N saved M\": the steps done and those the model file holds, for a supervisor or watchdog.")
     var heartbeat: String?
 
+    @Option(help: ServeAddress.help(showing: "the loss curve, the progress, steps/s and memory"))
+    var serve: ServeAddress?
+
     @Option(name: .shortAndLong, help: "The model file to write (.safetensors).")
     var output: String
 
@@ -137,17 +140,22 @@ struct Train: ParsableCommand {
         }
         let total = try steps ?? run.steps(forEpochs: epochs!)
         let bar = ProgressBar()
+        let publisher = serve.map { _ in TrainingPublisher(title: "\(method) on \((data as NSString).lastPathComponent)") }
+        let server = try serve.map { try LiveViewHost.start(publisher!.publication, at: $0) }
+        defer { server?.stop() }
         let report: TrainingRunReport
         do {
             stopOnSignals()
             report = try run.train(steps: total, checkpointEvery: checkpointEvery, output: output, heartbeat: beats,
-                                   progress: { bar.show($0) },
+                                   progress: { bar.show($0); publisher?.show($0) },
                                    shouldStop: { stopRequested.load(ordering: .relaxed) })
         } catch {
             bar.finish()
+            publisher?.finish()
             throw error
         }
         bar.finish()
+        publisher?.finish()
         let stopped = report.steps < total ? " (stopped early; --resume continues)" : ""
         print(String(format: "%@: %d steps in %.1f s; loss %.4f -> %.4f; wrote %@%@", method, report.steps, report.seconds,
                      report.firstLoss, report.lastLoss, output, stopped))

@@ -338,8 +338,7 @@ public final class LiveLearner {
         report.missingActions = source.missingActions + (feed?.missing ?? 0)
         report.residentMiBAtEnd = residentMiB()
         report.peakResidentMiB = peakResidentMiB()
-        publishStatus(seconds: report.seconds)
-        publication?.finish()
+        publication?.finish(status(seconds: report.seconds))
         // Stopped before a rollback could undo it (a short run): the diverged model is not kept.
         if let reason = predictionDivergence(), !diverged {
             diverged = true
@@ -362,7 +361,10 @@ public final class LiveLearner {
 
     /// The run's numbers, for whoever watches (no allocation; skipped while a reader copies).
     private func publishStatus(seconds: Double) {
-        guard let publication else { return }
+        publication?.publish(status(seconds: seconds))
+    }
+
+    private func status(seconds: Double) -> LivePublication.Status {
         var status = LivePublication.Status()
         status.steps = report.steps
         status.frames = report.frames
@@ -374,7 +376,7 @@ public final class LiveLearner {
         status.learningRate = Double(program.optimizer!.learningRate)
         status.stepsPerSecond = seconds > 0 ? Double(report.steps - report.resumedSteps) / seconds : 0
         status.rollbacks = report.rollbacks
-        publication.publish(status)
+        return status
     }
 
     /// The frame `back` frames before the newest (0: the newest) in the history ring.

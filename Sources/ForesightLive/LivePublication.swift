@@ -52,6 +52,13 @@ public final class LivePublication: @unchecked Sendable {
         public var modelError: Double
         public var copyLastError: Double
         public var loss: Double
+
+        public init(seconds: Double, modelError: Double, copyLastError: Double, loss: Double) {
+            self.seconds = seconds
+            self.modelError = modelError
+            self.copyLastError = copyLastError
+            self.loss = loss
+        }
     }
 
     public let kind: Kind
@@ -133,9 +140,16 @@ public final class LivePublication: @unchecked Sendable {
         }
     }
 
-    /// Marks the run as ended.
-    public func finish() {
-        state.withLock { $0.status.finished = true }
+    /// Marks the run as ended, with its last numbers (waiting for a reader: this happens once).
+    public func finish(_ last: Status? = nil) {
+        state.withLock { state in
+            if let last {
+                let version = state.status.imageVersion
+                state.status = last
+                state.status.imageVersion = version
+            }
+            state.status.finished = true
+        }
     }
 
     // MARK: Readers' side.
@@ -161,6 +175,9 @@ public final class LivePublication: @unchecked Sendable {
             return state.status.imageVersion
         }
     }
+
+    /// Runs `body` holding the buffers, as a slow reader would (tests).
+    func holdForTesting(_ body: () -> Void) { state.withLock { _ in body() } }
 
     /// Publications the learner skipped because a reader held the buffers.
     public var skipped: Int { skippedCount.withLock { $0 } }

@@ -76,31 +76,49 @@ final class LiveViewContent: @unchecked Sendable {
 
 /// The run's numbers as Prometheus metrics, brought up to date from the publication at each
 /// scrape. Names follow Prometheus' conventions: a `foresight_` prefix, `_total` on counters,
-/// base units (seconds, bytes).
+/// base units (seconds, bytes). A live run exposes frames, drops, rollbacks and errors; a
+/// training run its progress; both the steps, the loss, the rate, the time and the memory.
 final class LiveMetrics: @unchecked Sendable {
     private let publication: LivePublication
     private let registry = PrometheusCollectorRegistry()
-    private let steps: Counter, frames: Counter, dropped: Counter, rollbacks: Counter
-    private let modelError: Gauge, copyLastError: Gauge, ratio: Gauge, loss: Gauge, learningRate: Gauge
-    private let stepsPerSecond: Gauge, uptime: Gauge, resident: Gauge, progress: Gauge
+    private let steps: Counter, loss: Gauge, stepsPerSecond: Gauge, uptime: Gauge, resident: Gauge
+    /// Live runs only.
+    private let live: (frames: Counter, dropped: Counter, rollbacks: Counter, modelError: Gauge, copyLastError: Gauge, ratio: Gauge,
+                       learningRate: Gauge)?
+    /// Training runs only.
+    private let progress: Gauge?
     /// What the counters have been told so far (a counter only goes up by the difference).
     private let counted = Locked((steps: 0, frames: 0, dropped: 0, rollbacks: 0))
 
     init(publication: LivePublication) {
         self.publication = publication
-        steps = registry.makeCounter(name: "foresight_training_steps_total", help: "Training steps taken by this run.")
-        frames = registry.makeCounter(name: "foresight_frames_total", help: "Frames the learner received.")
-        dropped = registry.makeCounter(name: "foresight_frames_dropped_total", help: "Frames the source dropped because the learner was busy.")
-        rollbacks = registry.makeCounter(name: "foresight_rollbacks_total", help: "Times the learner rolled back to its last good state after a loss spike.")
-        modelError = registry.makeGauge(name: "foresight_prediction_error", help: "Mean squared error of the model's predicted next frame, over the evaluation window.")
-        copyLastError = registry.makeGauge(name: "foresight_copy_last_error", help: "Mean squared error of copying the last frame, over the evaluation window.")
-        ratio = registry.makeGauge(name: "foresight_prediction_error_ratio", help: "The model's error over copy-last's (below 1: the model predicts better).")
-        loss = registry.makeGauge(name: "foresight_loss", help: "The last training step's loss.")
-        learningRate = registry.makeGauge(name: "foresight_learning_rate", help: "The optimizer's step size.")
-        stepsPerSecond = registry.makeGauge(name: "foresight_training_steps_per_second", help: "Training steps per second since the run started.")
-        uptime = registry.makeGauge(name: "foresight_run_seconds", help: "Seconds since the run started.")
-        resident = registry.makeGauge(name: "foresight_resident_memory_bytes", help: "Resident memory of the process.")
-        progress = registry.makeGauge(name: "foresight_progress_ratio", help: "Fraction of the planned steps done (train; 0 when not known).")
+        // A name is foresight_<metric>[_<unit>]; counters end in _total.
+        let registry = self.registry
+        func counter(_ metric: String, _ help: String) -> Counter {
+            registry.makeCounter(descriptor: .init(namespace: "foresight", metricName: metric, unitName: "total", helpText: help))
+        }
+        func gauge(_ metric: String, unit: String = "", _ help: String) -> Gauge {
+            registry.makeGauge(descriptor: .init(namespace: "foresight", metricName: metric, unitName: unit, helpText: help))
+        }
+        steps = counter("training_steps", "Training steps taken by this run.")
+        loss = gauge("loss", "The last training step's loss.")
+        stepsPerSecond = gauge("training_steps_per_second", "Training steps per second since the run started.")
+        uptime = gauge("run", unit: "seconds", "Seconds since the run started.")
+        resident = gauge("resident_memory", unit: "bytes", "Resident memory of the process.")
+        switch publication.kind {
+        case .live:
+            live = (counter("frames", "Frames the learner received."),
+                    counter("frames_dropped", "Frames the source dropped because the learner was busy."),
+                    counter("rollbacks", "Times the learner rolled back to its last good state after a loss spike."),
+                    gauge("prediction_error", "Mean squared error of the model's predicted next frame, over the evaluation window."),
+                    gauge("copy_last_error", "Mean squared error of copying the last frame, over the evaluation window."),
+                    gauge("prediction_error", unit: "ratio", "The model's error over copy-last's (below 1: the model predicts better)."),
+                    gauge("learning_rate", "The optimizer's step size."))
+            progress = nil
+        case .train:
+            live = nil
+            progress = gauge("progress", unit: "ratio", "Fraction of the run's steps done.")
+        }
     }
 
     /// The metrics as of now, in Prometheus' text format.
@@ -108,21 +126,25 @@ final class LiveMetrics: @unchecked Sendable {
         let (status, _) = publication.read()
         counted.withLock { counted in
             steps.increment(by: Int64(max(0, status.steps - counted.steps)))
-            frames.increment(by: Int64(max(0, status.frames - counted.frames)))
-            dropped.increment(by: Int64(max(0, status.dropped - counted.dropped)))
-            rollbacks.increment(by: Int64(max(0, status.rollbacks - counted.rollbacks)))
+            if let live {
+                live.frames.increment(by: Int64(max(0, status.frames - counted.frames)))
+                live.dropped.increment(by: Int64(max(0, status.dropped - counted.dropped)))
+                live.rollbacks.increment(by: Int64(max(0, status.rollbacks - counted.rollbacks)))
+            }
             counted = (max(counted.steps, status.steps), max(counted.frames, status.frames), max(counted.dropped, status.dropped),
                        max(counted.rollbacks, status.rollbacks))
         }
-        modelError.set(to: status.modelError)
-        copyLastError.set(to: status.copyLastError)
-        ratio.set(to: status.copyLastError > 0 ? status.modelError / status.copyLastError : 0)
         loss.set(to: status.loss)
-        learningRate.set(to: status.learningRate)
         stepsPerSecond.set(to: status.stepsPerSecond)
         uptime.set(to: status.seconds)
         resident.set(to: residentMiB() * 1024 * 1024)
-        progress.set(to: status.totalSteps > 0 ? Double(status.steps) / Double(status.totalSteps) : 0)
+        if let live {
+            live.modelError.set(to: status.modelError)
+            live.copyLastError.set(to: status.copyLastError)
+            live.ratio.set(to: status.copyLastError > 0 ? status.modelError / status.copyLastError : 0)
+            live.learningRate.set(to: status.learningRate)
+        }
+        progress?.set(to: status.totalSteps > 0 ? Double(status.steps) / Double(status.totalSteps) : 0)
         return registry.emitToBuffer()
     }
 }
