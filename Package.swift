@@ -37,7 +37,7 @@ let package = Package(
     ],
     // One-way layers, each using only those above it in this list (ForesightCore.docc's
     // Architecture article gives the reason for each boundary):
-    // Core -> NN -> IO -> Sensors -> SSL -> Live -> Export -> Commands -> foresight.
+    // Core -> NN -> IO -> Sensors -> SSL -> Live -> Export -> Commands -> Serve -> foresight.
     targets: [
         .target(name: "CAllocationCounter"),
         // int8 micro-kernels in C (Swift cannot emit vpdpbusd or sdot); optimised in debug builds too.
