@@ -141,6 +141,9 @@ struct Learn: ParsableCommand {
     @Option(help: ServeAddress.help(showing: "the last frames, the prediction, the truth, the motion and the error against copy-last over time"))
     var serve: ServeAddress?
 
+    @Option(help: "Record the run into this MCAP file as it goes, for Foxglove: the frames, predictions, truths and motion fields as foxglove.RawImage (/foresight/frame, /prediction, /truth, /motion) and the numbers about once a second (/foresight/metrics).")
+    var recordMcap: String?
+
     @Flag(help: "Print one JSON summary object at the end instead of progress lines.")
     var json = false
 
@@ -195,7 +198,12 @@ struct Learn: ParsableCommand {
             removeStalePartials(of: checkpoint)
         }
         let beats = try heartbeat.map { try Heartbeat(path: $0) }
-        if inputs.video == nil { return try learnAudio(inputs, device: device, heartbeat: beats) }
+        if inputs.video == nil {
+            if serve != nil || recordMcap != nil {
+                throw ValidationError("--serve and --record-mcap show and record video learning; this run learns from sound only")
+            }
+            return try learnAudio(inputs, device: device, heartbeat: beats)
+        }
         // Both senses: sound is learned on a thread of its own beside the video learner.
         let audioCheckpoint = checkpoint.map(Learn.soundCheckpoint(beside:))
         let background = try makeAudioLearning(inputs, device: device, checkpoint: audioCheckpoint).map {
@@ -266,14 +274,21 @@ struct Learn: ParsableCommand {
             }
             print("   time   frames  dropped   steps  model MSE  copy-last MSE  ratio")
         }
-        var server: (any LiveViewServing)?
-        if let serve {
-            let publication = LivePublication(kind: .live, title: "\(learner.architecture) from \(source.label)", size: settings.size,
-                                              motion: learner.model.motion != nil)
-            learner.publication = publication
-            server = try LiveViewHost.start(publication, at: serve)
+        // What a viewer or the recording reads: the learner publishes into it without waiting.
+        let publication = serve == nil && recordMcap == nil ? nil
+            : LivePublication(kind: .live, title: "\(learner.architecture) from \(source.label)", size: settings.size, motion: learner.model.motion != nil)
+        learner.publication = publication
+        let recording = try recordMcap.map { path in
+            do { return try LiveRecording(publication!, path: path) } catch { throw CommandFailure("cannot record into \(path): \(error)") }
         }
+        let server = try serve.map { try LiveViewHost.start(publication!, at: $0) }
         defer { server?.stop() }
+        /// Completes the recording's file and says what it holds.
+        func finishRecording() throws {
+            guard let recording, let recordMcap else { return }
+            let (sets, metrics) = try recording.finish()
+            tell("recorded \(sets) image sets and \(metrics) metrics messages into \(recordMcap)")
+        }
         let interactive = isatty(STDOUT_FILENO) == 1
         let feed: LiveActionFeed? = if case let .standardInput(count)? = inputs.actions { LiveActionFeed(count: count) } else { nil }
         feed?.start()
@@ -294,12 +309,14 @@ struct Learn: ParsableCommand {
         } catch {
             // A stalled source, divergence or a checkpoint that cannot be written: the summary
             // of what was learned, then the reason in one line (exit status 1).
+            do { try finishRecording() } catch let recordingError { tell("\(recordingError)") }
             try summarize(learner.report, settings: settings, interactive: interactive, checkpointWritten: false)
             if let error = error as? IOError, case let .modelFile(path, problem) = error, path == checkpoint {
                 throw CommandFailure("cannot write the checkpoint \(path): \(problem); the previous checkpoint is kept")
             }
             throw error
         }
+        try finishRecording()
         // An empty or header-only recording is a failure, not a run of 0 frames.
         guard report.frames > 0 || stopRequested.load(ordering: .relaxed) else {
             throw CommandFailure("no frames in \(source.label): the recording is empty or holds only its header, or the source delivered nothing")
