@@ -76,7 +76,7 @@ public final class MCAPWriter {
 
     /// Ends the data section and writes the summary and the footer; the file is complete.
     public func finish() throws(IOError) {
-        guard file != nil else { return }
+        guard let open = file else { return }
         begin(0x0F); integer(crc.value); try end()
         let summaryStart = written
         for schema in schemas { try writeSchema(schema) }
@@ -91,7 +91,7 @@ public final class MCAPWriter {
         // Footer: summary start, no summary-offset section, no summary CRC.
         begin(0x02); integer(UInt64(summaryStart)); integer(UInt64(0)); integer(UInt32(0)); try end()
         try put(MCAPReader.magic, counted: false)
-        let closed = fclose(file)
+        let closed = fclose(open)
         file = nil
         guard closed == 0 else { throw IOError.file("MCAP", .io, at: written, "cannot finish \(path): \(String(cString: strerror(errno)))") }
     }
@@ -137,7 +137,7 @@ public final class MCAPWriter {
 
     private func put(_ bytes: [UInt8], counted: Bool) throws(IOError) {
         guard let file else { throw IOError.file("MCAP", .io, at: written, "\(path) is already finished") }
-        let done = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        let done = bytes.withUnsafeBytes { raw in raw.baseAddress.map { fwrite($0, 1, raw.count, file) } ?? 0 }
         guard done == bytes.count else {
             throw IOError.file("MCAP", .io, at: written, "cannot write \(path): \(String(cString: strerror(errno)))")
         }

@@ -8,6 +8,9 @@ import ForesightCommands
 import ForesightCore
 import ForesightLive
 import Hummingbird
+import HTTPTypes
+import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 
 /// The web server `foresight --serve` uses.
@@ -51,7 +54,23 @@ public final class LiveViewServer: LiveViewServing, @unchecked Sendable {
         let bound = Locked<Result<Int, Error>?>(nil)
         var logger = Logger(label: "foresight.serve")
         logger.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname(address.host, port: address.port), serverName: "foresight"),
+        // Foxglove connects on the same port with its WebSocket subprotocol; at most maxViewers sessions.
+        let bridge = FoxgloveBridge(publication: publication)
+        let sessions = Locked(0)
+        let server = HTTPServerBuilder.http1WebSocketUpgrade { request, _, _ in
+            guard FoxgloveBridge.isWanted(request) else { return .dontUpgrade }
+            guard sessions.withLock({ count -> Bool in
+                guard count < maxViewers else { return false }
+                count += 1
+                return true
+            }) else { return .dontUpgrade }
+            return .upgrade([.secWebSocketProtocol: FoxgloveBridge.subprotocol]) { inbound, outbound, _ in
+                defer { sessions.withLock { $0 -= 1 } }
+                try await bridge.serve(inbound: inbound, outbound: outbound)
+            }
+        }
+        let app = Application(router: router, server: server,
+                              configuration: .init(address: .hostname(address.host, port: address.port), serverName: "foresight"),
                               onServerRunning: { channel in bound.withLock { $0 = .success(channel.localAddress?.port ?? address.port) } },
                               logger: logger)
         let finished = self.finished

@@ -179,6 +179,41 @@ final class LiveViewCommandTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: model.path))
     }
 
+    /// Foxglove's WebSocket protocol on the same port, spoken by an independent client
+    /// (Tests/Peers/foxglove_client.py with the `websockets` package from PyPI).
+    func testFoxgloveWebSocketAdvertisesAndStreamsTheRun() throws {
+        let run = try ServingRun(["learn", "--seconds", "8", "--serve", "127.0.0.1:0"])
+        let client = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Peers/foxglove_client.py")
+        let socketURL = "ws" + run.url.dropFirst("http".count)
+        let (status, output) = try runToEnd(URL(fileURLWithPath: "/usr/bin/env"), ["python3", client.path, socketURL, "3"])
+        if status == 127 || status == 2 { throw XCTSkip("the Foxglove client needs its Python package: python3 -m pip install websockets") }
+        XCTAssertEqual(status, 0, output)
+        let found = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try XCTUnwrap(output.split(separator: "\n").last).utf8)) as? [String: Any], output)
+        XCTAssertEqual(found["subprotocol"] as? String, "foxglove.websocket.v1")
+        XCTAssertEqual(found["server_op"] as? String, "serverInfo")
+        XCTAssertEqual(found["advertise_op"] as? String, "advertise")
+        XCTAssertEqual(found["well_formed"] as? Bool, true, output)
+        XCTAssertEqual(found["channels"] as? [String: String], [
+            "/foresight/frame": "foxglove.RawImage", "/foresight/prediction": "foxglove.RawImage", "/foresight/truth": "foxglove.RawImage",
+            "/foresight/motion": "foxglove.RawImage", "/foresight/metrics": "foresight.Metrics",
+        ])
+        let topics = try XCTUnwrap(found["topics"] as? [String: [String: Any]])
+        for topic in ["/foresight/frame", "/foresight/prediction", "/foresight/truth", "/foresight/motion"] {
+            let entry = try XCTUnwrap(topics[topic], "nothing received on \(topic): \(output)")
+            XCTAssertGreaterThan(entry["count"] as? Int ?? 0, 5, "\(topic): a few images a second expected")
+            XCTAssertEqual(entry["width"] as? Int, 64)
+            XCTAssertEqual(entry["encoding"] as? String, topic == "/foresight/motion" ? "rgb8" : "mono8")
+        }
+        let metrics = try XCTUnwrap(topics["/foresight/metrics"]?["last"] as? [String: Any], output)
+        XCTAssertGreaterThan(metrics["steps"] as? Int ?? 0, 0)
+        // A subscription to a channel that does not exist is answered with a status, not a dropped connection.
+        XCTAssertTrue((found["statuses"] as? [String] ?? []).contains { $0.contains("12345") }, output)
+        // The plain web page still answers on the same port.
+        XCTAssertEqual(try get(run.url).status, 200)
+        XCTAssertEqual(run.finish(), 0, run.errorText)
+    }
+
     func testTakenPortIsAClearError() throws {
         let first = try ServingRun(["learn", "--seconds", "6", "--serve", "127.0.0.1:0"])
         let port = try XCTUnwrap(URLComponents(string: first.url)?.port)

@@ -170,7 +170,7 @@ final class MethodRegistryTests: XCTestCase {
         let folder = try temporaryFolder(self)
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: folder + "/x.bin"))
         XCTAssertThrowsError(try TrainingRun(method: "simclr", dataPath: folder + "/x.bin", options: options)) { error in
-            XCTAssert("\(error)".contains("neither an image folder nor a .txt, .wav or .y4m file"), "\(error)")
+            XCTAssert("\(error)".contains("neither an image folder nor a .txt, .wav, .y4m or .mcap file"), "\(error)")
         }
     }
 
