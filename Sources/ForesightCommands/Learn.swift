@@ -200,7 +200,7 @@ struct Learn: ParsableCommand {
         let beats = try heartbeat.map { try Heartbeat(path: $0) }
         if inputs.video == nil {
             if serve != nil || recordMcap != nil {
-                throw ValidationError("--serve and --record-mcap show and record video learning; this run learns from sound only")
+                throw CommandFailure("--serve and --record-mcap show and record video learning; this run learns from sound only")
             }
             return try learnAudio(inputs, device: device, heartbeat: beats)
         }
@@ -278,11 +278,12 @@ struct Learn: ParsableCommand {
         let publication = serve == nil && recordMcap == nil ? nil
             : LivePublication(kind: .live, title: "\(learner.architecture) from \(source.label)", size: settings.size, motion: learner.model.motion != nil)
         learner.publication = publication
+        let server = try serve.map { try LiveViewHost.start(publication!, at: $0) }
+        defer { server?.stop() }
+        // Started last: nothing after it can fail before the run, which finishes its file.
         let recording = try recordMcap.map { path in
             do { return try LiveRecording(publication!, path: path) } catch { throw CommandFailure("cannot record into \(path): \(error)") }
         }
-        let server = try serve.map { try LiveViewHost.start(publication!, at: $0) }
-        defer { server?.stop() }
         /// Completes the recording's file and says what it holds.
         func finishRecording() throws {
             guard let recording, let recordMcap else { return }

@@ -13,32 +13,22 @@ public enum FoxgloveMessages {
     public static let metricsTopic = "/foresight/metrics"
     public static let imageSchemaName = "foxglove.RawImage"
     public static let metricsSchemaName = "foresight.Metrics"
-    /// Largest motion shown at full colour, pixels (as the live view).
-    static let motionLimit: Float = 4
 
     /// The image topics `publication` has (the motion only when it publishes motion).
     public static func imageTopics(_ publication: LivePublication) -> ArraySlice<String> {
-        allImageTopics.prefix(publication.hasMotion ? 4 : 3)
+        allImageTopics.prefix(publication.panelCount)
     }
 
-    /// Panel `panel` of the published planes ([planeCount, size, size]) as a RawImage message.
-    public static func image(_ planes: [Float], panel: Int, size side: Int, time: UInt64) -> [UInt8] {
-        let plane = side * side
-        var pixels: [UInt8]
-        let encoding: String
-        if panel < 3 {
-            encoding = "mono8"
-            pixels = planes[panel * plane..<(panel + 1) * plane].map { value in
-                UInt8(max(0, min(255, (value.isFinite ? value : 0) * 255 + 0.5)))
-            }
-        } else {
-            encoding = "rgb8"
-            pixels = [UInt8](repeating: 0, count: 3 * plane)
-            for i in 0..<plane {
-                let u = planes[3 * plane + i], v = planes[4 * plane + i]
-                let (r, g, b) = motionColor(u: u.isFinite ? u : 0, v: v.isFinite ? v : 0, limit: motionLimit)
-                pixels[3 * i] = r; pixels[3 * i + 1] = g; pixels[3 * i + 2] = b
-            }
+    /// Panel `panel` of `publication`'s planes (as `readImages` fills them) as a RawImage
+    /// message: mono8 for the frame, the prediction and the truth, rgb8 for the motion.
+    public static func image(_ planes: [Float], panel: Int, of publication: LivePublication, time: UInt64) -> [UInt8] {
+        let side = publication.size, plane = side * side
+        let encoding = panel == 3 ? "rgb8" : "mono8"
+        var pixels = [UInt8]()
+        pixels.reserveCapacity(panel == 3 ? 3 * plane : plane)
+        for i in 0..<plane {
+            let (r, g, b) = publication.colour(ofPanel: panel, pixel: i, in: planes)
+            if panel == 3 { pixels.append(r); pixels.append(g); pixels.append(b) } else { pixels.append(r) }
         }
         let message = #"{"timestamp":\#(timestamp(time)),"frame_id":"camera","width":\#(side),"height":\#(side),"#
             + #""encoding":"\#(encoding)","step":\#(encoding == "mono8" ? side : 3 * side),"data":"\#(Data(pixels).base64EncodedString())"}"#

@@ -322,7 +322,7 @@ public final class LiveLearner {
             }
             do { try learnNewestFrame(at: MonotonicClock.seconds(since: start)) } catch { stopError = error; break }
             report.dropped = Int(source.ring.statistics.dropped)
-            publishStatus(seconds: MonotonicClock.seconds(since: start))
+            publication?.publish(status(seconds: MonotonicClock.seconds(since: start)))
             if report.residentMiBAt10Seconds == nil && elapsed >= 10 { report.residentMiBAt10Seconds = residentMiB() }
             if MonotonicClock.nanoseconds() - lastProgress >= 1_000_000_000 {
                 lastProgress = MonotonicClock.nanoseconds()
@@ -359,11 +359,7 @@ public final class LiveLearner {
         report.learningRate = program.optimizer!.learningRate
     }
 
-    /// The run's numbers, for whoever watches (no allocation; skipped while a reader copies).
-    private func publishStatus(seconds: Double) {
-        publication?.publish(status(seconds: seconds))
-    }
-
+    /// The run's numbers, for whoever watches (no allocation; a publication is skipped while a reader copies).
     private func status(seconds: Double) -> LivePublication.Status {
         var status = LivePublication.Status()
         status.steps = report.steps

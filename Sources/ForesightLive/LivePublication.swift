@@ -70,6 +70,23 @@ public final class LivePublication: @unchecked Sendable {
     public let pointCapacity: Int
     /// Planes per published set: the newest past frame, the prediction, the truth, then motion u and v.
     public var planeCount: Int { hasMotion ? 5 : 3 }
+    /// Images per published set: the frame, the prediction, the truth and, with `hasMotion`, the motion field.
+    public var panelCount: Int { hasMotion ? 4 : 3 }
+    /// Largest motion drawn at full colour, pixels per frame.
+    public static let motionLimit: Float = 4
+
+    /// The colour of pixel `index` of panel `panel` in `planes` (as `readImages` fills them):
+    /// grey for the frame, the prediction and the truth, the motion colour-coded; a non-finite
+    /// value draws as 0.
+    public func colour(ofPanel panel: Int, pixel index: Int, in planes: [Float]) -> (UInt8, UInt8, UInt8) {
+        let plane = size * size
+        guard panel == 3 else {
+            let level = greyLevel(planes[panel * plane + index])
+            return (level, level, level)
+        }
+        let u = planes[3 * plane + index], v = planes[4 * plane + index]
+        return motionColor(u: u.isFinite ? u : 0, v: v.isFinite ? v : 0, limit: Self.motionLimit)
+    }
     /// What the run is ("pc64-motion k3 64x64 from synthetic ego-motion").
     public let title: String
 
@@ -122,12 +139,15 @@ public final class LivePublication: @unchecked Sendable {
 
     /// Publishes the run's numbers; skipped while a reader holds the buffers.
     public func publish(_ status: Status) {
-        let done: Void? = state.withLockIfFree { state in
-            let version = state.status.imageVersion
-            state.status = status
-            state.status.imageVersion = version
-        }
+        let done: Void? = state.withLockIfFree { Self.store(status, in: &$0) }
         if done == nil { skippedCount.withLock { $0 += 1 } }
+    }
+
+    /// The numbers become `status`; the image version stays the images' own.
+    private static func store(_ status: Status, in state: inout State) {
+        let version = state.status.imageVersion
+        state.status = status
+        state.status.imageVersion = version
     }
 
     /// Adds a point to the curve (the oldest goes when it is full); waits for a reader, which
@@ -143,11 +163,7 @@ public final class LivePublication: @unchecked Sendable {
     /// Marks the run as ended, with its last numbers (waiting for a reader: this happens once).
     public func finish(_ last: Status? = nil) {
         state.withLock { state in
-            if let last {
-                let version = state.status.imageVersion
-                state.status = last
-                state.status.imageVersion = version
-            }
+            if let last { Self.store(last, in: &state) }
             state.status.finished = true
         }
     }

@@ -71,7 +71,7 @@ public final class LiveRecording: @unchecked Sendable {
 
     private func writeImages(_ planes: [Float], at time: UInt64) throws {
         for (panel, channel) in imageChannels.enumerated() {
-            try writer.write(channel: channel, logTime: time, data: FoxgloveMessages.image(planes, panel: panel, size: publication.size, time: time))
+            try writer.write(channel: channel, logTime: time, data: FoxgloveMessages.image(planes, panel: panel, of: publication, time: time))
         }
         outcome.withLock { $0.sets += 1 }
     }

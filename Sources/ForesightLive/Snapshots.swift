@@ -36,7 +36,7 @@ struct SnapshotWriter {
         let width = panels * tile + (panels - 1) * gap
         var pixels = [UInt8](repeating: 40, count: width * tile * 3)
         func gray(_ value: Float) -> (UInt8, UInt8, UInt8) {
-            let level = UInt8(max(0, min(255, value * 255 + 0.5)))
+            let level = greyLevel(value)
             return (level, level, level)
         }
         func draw(_ panel: Int, _ color: (Int) -> (UInt8, UInt8, UInt8)) {
@@ -63,6 +63,11 @@ struct SnapshotWriter {
         }
         return path
     }
+}
+
+/// The byte of a brightness in [0, 1], rounded and clamped; a non-finite value is black.
+public func greyLevel(_ value: Float) -> UInt8 {
+    value.isFinite ? UInt8(max(0, min(255, value * 255 + 0.5))) : 0
 }
 
 /// Colour of a motion vector: hue from its direction, saturation from its length relative to `limit`.

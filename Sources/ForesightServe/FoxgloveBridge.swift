@@ -19,10 +19,15 @@ import NIOCore
 struct FoxgloveBridge: Sendable {
     static let subprotocol = "foxglove.websocket.v1"
     let publication: LivePublication
-
     /// Channel ids: the image topics from 1 (frame, prediction, truth, motion), then the metrics.
-    private var imageTopics: [String] { Array(FoxgloveMessages.imageTopics(publication)) }
-    private var metricsChannel: Int { imageTopics.count + 1 }
+    private let imageTopics: [String]
+    private let metricsChannel: Int
+
+    init(publication: LivePublication) {
+        self.publication = publication
+        imageTopics = Array(FoxgloveMessages.imageTopics(publication))
+        metricsChannel = imageTopics.count + 1
+    }
 
     /// Whether an upgrade request asks for Foxglove's protocol.
     static func isWanted(_ request: HTTPRequest) -> Bool {
@@ -104,9 +109,9 @@ struct FoxgloveBridge: Sendable {
                 let version = publication.readImages(into: &planes)
                 if version != lastVersion {
                     lastVersion = version
-                    for (panel, _) in imageTopics.enumerated() {
+                    for panel in imageTopics.indices {
                         guard let subscription = wanted[panel + 1] else { continue }
-                        let payload = FoxgloveMessages.image(planes, panel: panel, size: publication.size, time: now)
+                        let payload = FoxgloveMessages.image(planes, panel: panel, of: publication, time: now)
                         try await outbound.write(.binary(frame(subscription, now, payload)))
                     }
                 }

@@ -11,8 +11,6 @@ import Prometheus
 final class LiveViewContent: @unchecked Sendable {
     let publication: LivePublication
     let metrics: LiveMetrics
-    /// Largest motion shown at full colour, pixels.
-    let motionLimit: Float = 4
 
     init(publication: LivePublication) {
         self.publication = publication
@@ -49,24 +47,15 @@ final class LiveViewContent: @unchecked Sendable {
         var planes = [Float]()
         let version = publication.readImages(into: &planes)
         let side = publication.size, plane = side * side
-        let panels = publication.hasMotion ? 4 : 3
+        let panels = publication.panelCount
         var bytes = [UInt8](repeating: 255, count: 8 + panels * plane * 4)
         bytes[0] = UInt8(side & 0xff); bytes[1] = UInt8(side >> 8)
         bytes[2] = UInt8(panels); bytes[3] = 0
         for i in 0..<4 { bytes[4 + i] = UInt8((version >> (8 * i)) & 0xff) }
-        for panel in 0..<3 {
+        for panel in 0..<panels {
             for i in 0..<plane {
-                let value = planes[panel * plane + i]
-                let level = UInt8(max(0, min(255, (value.isFinite ? value : 0) * 255 + 0.5)))
+                let (r, g, b) = publication.colour(ofPanel: panel, pixel: i, in: planes)
                 let at = 8 + (panel * plane + i) * 4
-                bytes[at] = level; bytes[at + 1] = level; bytes[at + 2] = level
-            }
-        }
-        if publication.hasMotion {
-            for i in 0..<plane {
-                let u = planes[3 * plane + i], v = planes[4 * plane + i]
-                let (r, g, b) = motionColor(u: u.isFinite ? u : 0, v: v.isFinite ? v : 0, limit: motionLimit)
-                let at = 8 + (3 * plane + i) * 4
                 bytes[at] = r; bytes[at + 1] = g; bytes[at + 2] = b
             }
         }
