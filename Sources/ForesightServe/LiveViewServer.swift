@@ -54,7 +54,9 @@ public final class LiveViewServer: LiveViewServing, @unchecked Sendable {
         let bound = Locked<Result<Int, Error>?>(nil)
         var logger = Logger(label: "foresight.serve")
         logger.logLevel = .critical
-        // Foxglove connects on the same port with its WebSocket subprotocol; at most maxViewers sessions.
+        // Foxglove connects on the same port with its WebSocket subprotocol; at most maxViewers
+        // sessions. One more is closed at once with 1013 (try again later) and the reason, which
+        // a client can show, rather than a bare "400" for a refused upgrade.
         let bridge = FoxgloveBridge(publication: publication)
         let sessions = Locked(0)
         let server = HTTPServerBuilder.http1WebSocketUpgrade { request, _, _ in
@@ -63,7 +65,11 @@ public final class LiveViewServer: LiveViewServing, @unchecked Sendable {
                 guard count < maxViewers else { return false }
                 count += 1
                 return true
-            }) else { return .dontUpgrade }
+            }) else {
+                return .upgrade([.secWebSocketProtocol: FoxgloveBridge.subprotocol]) { _, outbound, _ in
+                    try await outbound.close(.unknown(1013), reason: "busy: \(maxViewers) Foxglove sessions already")
+                }
+            }
             return .upgrade([.secWebSocketProtocol: FoxgloveBridge.subprotocol]) { inbound, outbound, _ in
                 defer { sessions.withLock { $0 -= 1 } }
                 try await bridge.serve(inbound: inbound, outbound: outbound)

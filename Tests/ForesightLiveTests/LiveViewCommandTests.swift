@@ -214,6 +214,36 @@ final class LiveViewCommandTests: XCTestCase {
         XCTAssertEqual(run.finish(), 0, run.errorText)
     }
 
+    /// At most 8 Foxglove sessions: eight that subscribe and then never read (slow viewers) are
+    /// held open, a ninth is closed at once with 1013 and "busy", one closed makes room for the
+    /// next, the learner goes on stepping throughout, and vanished viewers free their places.
+    func testFoxgloveSessionsAreBoundedAndSlowViewersDoNotStopTheLearner() throws {
+        let run = try ServingRun(["learn", "--seconds", "30", "--serve", "127.0.0.1:0"])
+        let client = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Peers/foxglove_client.py")
+        let socketURL = "ws" + run.url.dropFirst("http".count)
+        let (status, output) = try runToEnd(URL(fileURLWithPath: "/usr/bin/env"), ["python3", client.path, socketURL, "--hold", "8"])
+        if status == 127 || status == 2 { throw XCTSkip("the Foxglove client needs its Python package: python3 -m pip install websockets") }
+        XCTAssertEqual(status, 0, output)
+        let found = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try XCTUnwrap(output.split(separator: "\n").last).utf8)) as? [String: Any], output)
+        XCTAssertEqual(found["opened"] as? Int, 8, output)
+        let refusal = try XCTUnwrap(found["extra_refusal"] as? [String: Any], "a ninth session was admitted: \(output)")
+        XCTAssertEqual(refusal["code"] as? Int, 1013, "closed with 'try again later': \(output)")
+        XCTAssertTrue((refusal["reason"] as? String ?? "").contains("busy: 8 Foxglove sessions"), output)
+        XCTAssertTrue(found["after_close_refusal"] is NSNull, "a closed session should make room: \(output)")
+        // Eight unread subscriptions for two seconds and more: the learner kept stepping.
+        let before = try XCTUnwrap(found["steps_before"] as? Int, output)
+        let after = try XCTUnwrap(found["steps_after"] as? Int, output)
+        XCTAssertGreaterThan(after, before, output)
+        // The web page is not one of the sessions.
+        XCTAssertEqual(try get(run.url + "status").status, 200)
+        // The probe dropped its sessions without a goodbye (vanished viewers): all eight places are free again.
+        let (secondStatus, second) = try runToEnd(URL(fileURLWithPath: "/usr/bin/env"), ["python3", client.path, socketURL, "--hold", "8"])
+        XCTAssertEqual(secondStatus, 0, second)
+        XCTAssertTrue(second.contains(#""opened": 8"#), second)
+        XCTAssertEqual(run.finish(), 0, run.errorText)
+    }
+
     func testTakenPortIsAClearError() throws {
         let first = try ServingRun(["learn", "--seconds", "6", "--serve", "127.0.0.1:0"])
         let port = try XCTUnwrap(URLComponents(string: first.url)?.port)
