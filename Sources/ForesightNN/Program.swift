@@ -67,7 +67,7 @@ public final class Program: @unchecked Sendable {
     private var optimizerStates: [UnsafeMutablePointer<Float>?]
     private let parameterIDs: [TensorID]
     /// Gradients to zero before each backward node runs (by node index), planned once.
-    let gradientsToClear: [[Tensor]]
+    let gradientsToClear: [GradientClearing]
 
     /// Plans and binds `graph`. With an optimizer and a loss the program can train;
     /// without, it only runs forward. `budget` (bytes) bounds the arena.
@@ -189,7 +189,7 @@ public final class Program: @unchecked Sendable {
                 if let gradient = gradients[id] { clear[firstWriter].append(gradient) }
             }
         }
-        gradientsToClear = clear
+        gradientsToClear = clear.map(GradientClearing.init)
         pool = ThreadPool(threads: threads)
 
         for (index, node) in nodes.enumerated() {
@@ -279,7 +279,7 @@ public final class Program: @unchecked Sendable {
     @inline(__always)
     func backward(node index: Int, loss: TensorID, seed: Tensor) {
         let node = graph.nodes[index]
-        for gradient in gradientsToClear[index] { gradient.zero() }
+        gradientsToClear[index].run(pool: pool)
         if node.output == loss { seed.floats[0] = 1 }
         if graph[node.output].requiresGradient { node.operation.backward(pool: pool) }
     }
@@ -365,5 +365,34 @@ extension Program {
             clipAndUpdate(optimizer)
         }
         return nodes.indices.map { (nodes[$0].name, Double(forwardTimes[$0]) / 1e9 / Double(steps), Double(backwardTimes[$0]) / 1e9 / Double(steps)) }
+    }
+}
+
+/// The activation gradients one backward node adds into first, zeroed before it runs: as one
+/// parallel region split over all their bytes when they are large enough to be worth it.
+final class GradientClearing: ParallelWork {
+    private let buffers: [(start: UnsafeMutableRawPointer, bytes: Int)]
+    /// Bytes before each buffer when they are laid end to end.
+    private let offsets: [Int]
+    let byteCount: Int
+
+    init(_ gradients: [Tensor]) {
+        buffers = gradients.map { ($0.data, $0.byteCount) }
+        offsets = buffers.reduce(into: [0]) { $0.append($0.last! + $1.bytes) }
+        byteCount = offsets.last!
+    }
+
+    func run(pool: ThreadPool) {
+        guard byteCount > 0 else { return }
+        runSplit(self, count: byteCount / MemoryLayout<Float>.stride, pool: pool)
+    }
+
+    /// Zeroes bytes [byteCount * chunk / chunks, byteCount * (chunk + 1) / chunks) of the buffers laid end to end.
+    func work(chunk: Int, of chunks: Int, thread: Int) {
+        let range = ThreadPool.range(chunk: chunk, of: chunks, items: byteCount)
+        for (index, buffer) in buffers.enumerated() {
+            let low = max(range.lowerBound, offsets[index]), high = min(range.upperBound, offsets[index + 1])
+            if low < high { (buffer.start + (low - offsets[index])).initializeMemory(as: UInt8.self, repeating: 0, count: high - low) }
+        }
     }
 }

@@ -119,6 +119,42 @@ final class ProgramTests: XCTestCase {
         }
     }
 
+    /// The gradients a backward node adds into are zeroed as one region split over all their
+    /// bytes: every chunk split leaves each buffer all zero and the bytes around them untouched.
+    func testGradientClearingZeroesEveryBufferAndNothingElse() throws {
+        let sizes = [3, 40_000, 1, 17, 70_001]
+        let guardBytes = 64
+        let total = sizes.reduce(0) { $0 + $1 * 4 + guardBytes }
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: total + guardBytes, alignment: 64)
+        defer { memory.deallocate() }
+        var tensors: [Tensor] = []
+        var offset = guardBytes
+        for (index, size) in sizes.enumerated() {
+            tensors.append(Tensor(data: memory + offset, shape: Shape(arrayLiteral: size), dtype: .float32, name: "g\(index)"))
+            offset += size * 4 + guardBytes
+        }
+        let clearing = GradientClearing(tensors)
+        XCTAssertEqual(clearing.byteCount, sizes.reduce(0, +) * 4)
+        for threads in [1, 2, 3] {
+            let pool = ThreadPool(threads: threads)
+            for chunks in [1, 2, 7, 64] {
+                memory.initializeMemory(as: UInt8.self, repeating: 0xAB, count: total + guardBytes)
+                if chunks == 1 { clearing.run(pool: pool) } else { pool.run(clearing, chunks: chunks) }
+                var position = 0
+                for size in sizes {
+                    let before = (memory + position).assumingMemoryBound(to: UInt8.self)
+                    XCTAssertTrue((0..<guardBytes).allSatisfy { before[$0] == 0xAB }, "bytes before a buffer changed (\(threads) threads, \(chunks) chunks)")
+                    position += guardBytes
+                    let floats = (memory + position).assumingMemoryBound(to: Float.self)
+                    XCTAssertTrue((0..<size).allSatisfy { floats[$0] == 0 }, "a buffer of \(size) not all zero (\(threads) threads, \(chunks) chunks)")
+                    position += size * 4
+                }
+                let after = (memory + position).assumingMemoryBound(to: UInt8.self)
+                XCTAssertTrue((0..<guardBytes).allSatisfy { after[$0] == 0xAB }, "bytes after the last buffer changed")
+            }
+        }
+    }
+
     func testSameSeedSameTraining() throws {
         let first = try FramePredictionTrainer(batch: 2, seed: 9)
         let second = try FramePredictionTrainer(batch: 2, seed: 9)
