@@ -7,8 +7,9 @@ import CTurboJPEG
 
 /// A TurboJPEG decompressor: JPEG bytes in, the image's luma (its Y channel, BT.601) out, one
 /// byte a pixel, rows packed. Sizes are read from the JPEG's header and refused beyond
-/// `maximumSide` before anything is allocated; a truncated or damaged stream is an error,
-/// not a partly grey image. One decoder per thread.
+/// `maximumSide` and `maximumPixels` before anything is allocated (a few bytes of JPEG can
+/// declare a gigapixel); a truncated or damaged stream is an error, not a partly grey image.
+/// One decoder per thread.
 ///
 /// ```swift
 /// let decoder = try JPEGDecoder()
@@ -22,6 +23,8 @@ public final class JPEGDecoder {
 
     /// The largest width or height decoded.
     public static let maximumSide = 16384
+    /// The most pixels decoded: 16 Mpx (4096 x 4096; a 4K camera's frame is 8.3 Mpx).
+    public static let maximumPixels = 1 << 24
 
     /// Opens `file` (a test passes a missing one to see the error).
     static func load(file: String? = nil) -> Result<foresight_turbojpeg, MissingLibrary> {
@@ -62,9 +65,10 @@ public final class JPEGDecoder {
         guard headerRead == 0 else {
             throw IOError.file(format, .malformed, at: offset, "the JPEG image's header does not decode (libturbojpeg: \(lastError()))")
         }
-        guard width >= 1, height >= 1, width <= Int32(Self.maximumSide), height <= Int32(Self.maximumSide) else {
+        guard width >= 1, height >= 1, width <= Int32(Self.maximumSide), height <= Int32(Self.maximumSide),
+              Int(width) * Int(height) <= Self.maximumPixels else {
             throw IOError.file(format, .unsupported, at: offset,
-                               "JPEG image of \(width)x\(height) pixels; sides from 1 to \(Self.maximumSide) are decoded")
+                               "JPEG image of \(width)x\(height) pixels; sides from 1 to \(Self.maximumSide) and up to \(Self.maximumPixels >> 20) Mpx are decoded")
         }
         let count = Int(width) * Int(height)
         if gray.count != count { gray = [UInt8](repeating: 0, count: count) }

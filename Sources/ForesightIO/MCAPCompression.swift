@@ -49,8 +49,29 @@ struct MCAPCompression: Sendable {
     /// The compressions read, by name.
     static let all: [String: MCAPCompression] = [zstd.name: zstd, lz4.name: lz4]
 
-    static let zstdFunctions: Result<foresight_zstd, MissingLibrary> = zstd.library.load { foresight_zstd_load($0, $1, $2) }
-    static let lz4Functions: Result<foresight_lz4, MissingLibrary> = lz4.library.load { foresight_lz4_load($0, $1, $2) }
+    static let zstdFunctions: Result<foresight_zstd, MissingLibrary> = loadZstd()
+    static let lz4Functions: Result<foresight_lz4, MissingLibrary> = loadLZ4()
+
+    /// Opens libzstd from `file` (a test passes a missing one to see the error).
+    static func loadZstd(file: String? = nil) -> Result<foresight_zstd, MissingLibrary> {
+        zstd.library.load(file: file) { foresight_zstd_load($0, $1, $2) }
+    }
+
+    /// Opens liblz4 from `file` (a test passes a missing one to see the error).
+    static func loadLZ4(file: String? = nil) -> Result<foresight_lz4, MissingLibrary> {
+        lz4.library.load(file: file) { foresight_lz4_load($0, $1, $2) }
+    }
+
+    /// Why chunks compressed with `name` cannot be read (its library is not installed); nil
+    /// when they can, or when no library reads them.
+    static func missingLibrary(_ name: String) -> MissingLibrary? {
+        switch name {
+        case zstd.name: if case .failure(let missing) = zstdFunctions { return missing }
+        case lz4.name: if case .failure(let missing) = lz4Functions { return missing }
+        default: break
+        }
+        return nil
+    }
 
     /// The records of a compressed Chunk (at file offset `chunkAt`), `uncompressedSize` bytes as
     /// it declares. The size is refused before it is allocated when it is beyond
