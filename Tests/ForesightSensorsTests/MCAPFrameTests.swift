@@ -182,6 +182,38 @@ final class MCAPFrameTests: XCTestCase {
         }
     }
 
+    func testJPEGsDeclaringHugeImagesAreRefusedBeforeAllocation() throws {
+        if let missing = JPEGDecoder.missingLibrary { throw XCTSkip("\(missing)") }
+        let path = try bag("one.mcap", ["--encoding", "jpeg", "--frames", "1", "--width", "16", "--height", "16"])
+        let reader = try MCAPReader(path: path)
+        var jpeg: [UInt8] = []
+        while let message = try reader.nextMessage() {
+            guard message.channel.schemaName == ROS2CompressedImage.schemaName else { continue }
+            let image = try ROS2CompressedImage(cdr: message.data, offset: message.offset)
+            XCTAssertEqual(image.format, "jpeg")
+            XCTAssertTrue(image.isJPEG)
+            jpeg = Array(message.data[image.data])
+        }
+        let decoder = try JPEGDecoder()
+        var gray: [UInt8] = []
+        XCTAssertEqual(try decoder.decodeGray(jpeg[...], into: &gray).width, 16)
+        // The baseline frame header (FF C0, length, precision, height, width) given other sides:
+        // a few bytes that would ask for gigabytes.
+        let frameHeader = try XCTUnwrap((0..<(jpeg.count - 1)).first { jpeg[$0] == 0xFF && jpeg[$0 + 1] == 0xC0 })
+        for (width, height, phrase) in [(8192, 8192, "up to 16 Mpx"), (20000, 100, "sides from 1 to 16384")] {
+            var huge = jpeg
+            huge[frameHeader + 5] = UInt8(height >> 8); huge[frameHeader + 6] = UInt8(height & 0xFF)
+            huge[frameHeader + 7] = UInt8(width >> 8); huge[frameHeader + 8] = UInt8(width & 0xFF)
+            XCTAssertThrowsError(try decoder.decodeGray(huge[...], into: &gray, format: "MCAP", offset: 1234)) { error in
+                let error = error as! IOError
+                XCTAssertEqual(error.kind, .unsupported)
+                XCTAssertEqual(error.offset, 1234)
+                XCTAssertTrue(error.description.contains("JPEG image of \(width)x\(height) pixels") && error.description.contains(phrase), error.description)
+            }
+            XCTAssertEqual(gray.count, 16 * 16, "nothing allocated for \(width)x\(height)")
+        }
+    }
+
     func testUnknownEncodingsAreRefused() throws {
         let signed = try bag("16sc1.mcap", ["--raw-encoding", "16SC1", "--frames", "2"])
         XCTAssertThrowsError(try BagFrames(path: signed, topic: "/camera/image_raw", width: 8, height: 8)) { error in
