@@ -1,7 +1,7 @@
 // `foresight learn --bag` and `foresight train --data FILE.mcap` on bags written by an
 // independent writer (Tests/Peers/write_bag.py): learning beats copy-last on a moving pattern,
-// learning reads JPEG frames from lz4 chunks, and bad bags or options end with one clear error
-// line, never a crash.
+// learning and training read JPEG frames from lz4 and zstd chunks, and bad bags or options end
+// with one clear error line, never a crash.
 
 import Foundation
 import ForesightTestSupport
@@ -61,6 +61,17 @@ final class MCAPCommandTests: XCTestCase {
         let model = folder.appendingPathComponent("next-frame.safetensors").path
         let (status, output) = try runForesight(["train", "--method", "next-frame", "--data", path, "--topic", "/camera/image_raw",
                                                  "--steps", "10", "-o", model])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("next-frame: 10 steps"), output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: model))
+    }
+
+    func testTrainingOnJPEGImagesInZstdChunks() throws {
+        let path = try bag("train-jpeg.mcap", ["--encoding", "jpeg", "--jpeg-colour", "--pattern", "moving", "--frames", "40", "--width", "32", "--height", "32",
+                                               "--compression", "zstd", "--other-topic", ""])  // its only image topic, taken without --topic
+        let model = folder.appendingPathComponent("next-frame-jpeg.safetensors").path
+        let (status, output) = try runForesight(["train", "--method", "next-frame", "--data", path, "--steps", "10", "-o", model])
+        if status == 1, output.contains("apt install") { throw XCTSkip(errorLine(output)) }
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("next-frame: 10 steps"), output)
         XCTAssertTrue(FileManager.default.fileExists(atPath: model))
