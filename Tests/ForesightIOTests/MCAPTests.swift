@@ -171,6 +171,7 @@ final class MCAPTests: XCTestCase {
                 ("cut in half", { $0.records.removeLast($0.records.count / 2) }, .malformed, "does not decode to the"),
                 ("replaced by noise", { $0.records = garbage }, .malformed, "does not decode to the"),
                 ("its last byte flipped", { $0.records[$0.records.count - 1] ^= 0x5A }, .malformed, "Chunk at byte \(chunkAt)"),
+                ("a CRC that is not its records'", { $0.crc ^= 1 }, .malformed, "CRC of the Chunk at byte \(chunkAt) does not match its records"),
                 ("one byte more declared", { $0.uncompressedSize += 1 }, .malformed, "decodes to \(original.uncompressedSize) bytes of records; it declares \(original.uncompressedSize + 1)"),
                 ("one byte fewer declared", { $0.uncompressedSize -= 1 }, .malformed, "does not decode to the \(original.uncompressedSize - 1) bytes it declares"),
                 ("200 MiB declared", { $0.uncompressedSize = 200 << 20 }, .malformed, "compressed bytes decode to at most"),
