@@ -47,14 +47,19 @@ let package = Package(
         .target(name: "ForesightCore", dependencies: ["CKernels"], swiftSettings: numericSettings),
         // Operations, layers, the planner and programs, optimizers, quantization.
         .target(name: "ForesightNN", dependencies: ["ForesightCore"], swiftSettings: numericSettings),
-        // System libraries: V4L2 through the kernel's header; libv4l2, alsa-lib and libpng are
-        // opened at run time (dlopen), so building needs none of their -dev packages. `dl` is
-        // part of libc from glibc 2.34 on and a library of its own before.
+        // System libraries: V4L2 through the kernel's header; libv4l2, alsa-lib, libpng, libzstd,
+        // liblz4 and libturbojpeg are opened at run time (dlopen), so building needs none of
+        // their -dev packages. `dl` is part of libc from glibc 2.34 on and a library of its own before.
         .target(name: "CV4L2", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "CALSA", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("dl")]),
-        // Files: model files and checkpoints, device profiles and board estimates, Y4M, WAV, images.
-        .target(name: "ForesightIO", dependencies: ["ForesightCore", "ForesightNN", "CPNG"], swiftSettings: numericSettings),
+        .target(name: "CZSTD", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CLZ4", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CTurboJPEG", linkerSettings: [.linkedLibrary("dl")]),
+        // Files: model files and checkpoints, device profiles and board estimates, Y4M, WAV,
+        // images, MCAP (its zstd and lz4 chunks) and ROS 2 images (JPEG among them).
+        .target(name: "ForesightIO", dependencies: ["ForesightCore", "ForesightNN", "CPNG", "CZSTD", "CLZ4", "CTurboJPEG"],
+                swiftSettings: numericSettings),
         // Live inputs: camera, microphone, frame rings, synthetic scenes, recordings replayed, log-mel.
         .target(
             name: "ForesightSensors",

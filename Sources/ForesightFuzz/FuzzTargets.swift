@@ -68,14 +68,23 @@ enum FuzzTarget: String, CaseIterable {
         }
     }
 
-    /// A ROS 2 bag: every message read from memory and every image decoded, whose pixels must
-    /// lie inside the message; then the file read as `learn --bag` reads it, into grey frames
-    /// that must be finite and within [0, 1].
+    /// A ROS 2 bag, its chunks uncompressed or compressed with zstd or lz4: every message read
+    /// from memory and every image decoded, whose pixels (or compressed bytes) must lie inside
+    /// the message, and every decoded chunk no larger than its declared limit; then the file
+    /// read as `learn --bag` reads it (JPEG through libturbojpeg), into grey frames that must be
+    /// finite and within [0, 1].
     static func runMCAP(_ bytes: [UInt8]) -> Bool {
         do throws(IOError) {
             _ = try MCAPReader.summary(bytes: bytes)
             let reader = try MCAPReader(bytes: bytes)
             while let message = try reader.nextMessage() {
+                precondition(message.data.count <= MCAPReader.maximumRecordBytes, "a message of \(message.data.count) bytes")
+                if message.channel.schemaName == ROS2CompressedImage.schemaName {
+                    let image = try ROS2CompressedImage(cdr: message.data, offset: message.offset)
+                    precondition(image.data.lowerBound >= message.data.startIndex && image.data.upperBound <= message.data.endIndex,
+                                 "compressed bytes \(image.data) outside the message \(message.data.indices)")
+                    continue
+                }
                 guard message.channel.schemaName == ROS2Image.schemaName else { continue }
                 let image = try ROS2Image(cdr: message.data, offset: message.offset)
                 precondition(image.pixels.lowerBound >= message.data.startIndex && image.pixels.upperBound <= message.data.endIndex,

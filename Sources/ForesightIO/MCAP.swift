@@ -1,8 +1,9 @@
 // MCAP, the container of ROS 2 bags: a streaming reader of its messages, record by record and
-// chunk by chunk, with the chunk and data-section CRCs checked; memory is the largest chunk, not
-// the file. Not a writer, not an indexed (random-access) reader, and not a decompressor: chunks
-// compressed with zstd or lz4 are an `unsupported` error. Message payloads are left to their
-// decoders (ROS2Image.swift for camera images).
+// chunk by chunk, with the chunk and data-section CRCs checked; memory is the largest chunk (and
+// its records decoded, when compressed), not the file. Not a writer, not an indexed
+// (random-access) reader, and not a decompressor itself: zstd and lz4 chunks are decoded by the
+// system's libraries (MCAPCompression.swift). Message payloads are left to their decoders
+// (ROS2Image.swift for camera images).
 
 import Glibc
 
@@ -37,7 +38,8 @@ public struct MCAPMessage {
     public var logTime: UInt64
     /// Its serialised bytes (a view into the reader's buffer: decode it before the next read).
     public var data: ArraySlice<UInt8>
-    /// The byte offset of `data` in the file, for error messages.
+    /// The byte offset of `data` in the file, for error messages; in a compressed chunk, the
+    /// offset it would have were the chunk's records stored uncompressed.
     public var offset: Int
 }
 
@@ -61,7 +63,8 @@ public struct MCAPSummary: Sendable {
 public final class MCAPReader {
     /// The eight bytes an MCAP file starts and ends with (major version 0).
     public static let magic: [UInt8] = [0x89, 0x4D, 0x43, 0x41, 0x50, 0x30, 0x0D, 0x0A]
-    /// The largest chunk or message read into memory; larger is an `unsupported` error.
+    /// The largest chunk or message read into memory, and the largest size a compressed
+    /// chunk's records may declare; larger is an `unsupported` error.
     public static let maximumRecordBytes = 256 << 20
     /// The largest schema, channel or summary record read into memory.
     static let maximumSmallRecordBytes = 16 << 20
@@ -77,8 +80,8 @@ public final class MCAPReader {
     private var schemaNames: [UInt16: String] = [:]
     private var position = 0                 // next top-level record
     private var dataCRC = CRC32()            // of every byte before `position`, up to Data End
-    private var chunk: ArraySlice<UInt8> = []  // the current chunk's records, as read
-    private var chunkOffset = 0                // file offset of chunk index 0
+    private var chunk: ArraySlice<UInt8> = []  // the current chunk's records, as read or decoded
+    private var chunkOffset = 0                // file offset of chunk index 0 (as if uncompressed)
     private var chunkPosition = 0, chunkEnd = 0
     private var ended = false
 
@@ -258,7 +261,8 @@ public final class MCAPReader {
         return MCAPMessage(channel: channel, logTime: logTime, data: fields.rest, offset: offset + (fields.position - content.startIndex))
     }
 
-    /// Checks a Chunk's fields and CRC, and makes its records the next ones read.
+    /// Checks a Chunk's fields, decodes its records when compressed, checks their CRC, and
+    /// makes them the next ones read.
     private func openChunk(_ content: ArraySlice<UInt8>, offset: Int) throws(IOError) {
         var fields = MCAPFields(content, offset: offset)
         _ = try fields.uint64("Chunk message start time")
@@ -272,15 +276,17 @@ public final class MCAPReader {
             throw IOError.file("MCAP", .malformed, at: recordsOffset - 8,
                                "Chunk at byte \(offset - 9) announces \(recordsLength) bytes of records; it holds \(fields.rest.count)")
         }
-        guard compression.isEmpty else {
-            throw IOError.file("MCAP", .unsupported, at: offset - 9,
-                               "Chunk at byte \(offset - 9) is compressed with \(compression); this reader has no \(compression) decoder and takes uncompressed chunks only (`mcap decompress`, of the MCAP command-line tool, writes an uncompressed copy)")
+        let stored = fields.rest.prefix(Int(recordsLength))
+        let records: ArraySlice<UInt8>
+        if compression.isEmpty {
+            guard uncompressedSize == recordsLength else {
+                throw IOError.file("MCAP", .malformed, at: offset - 9,
+                                   "uncompressed Chunk at byte \(offset - 9) says its records take \(uncompressedSize) bytes; they take \(recordsLength)")
+            }
+            records = stored
+        } else {
+            records = try MCAPCompression.decode(stored, with: compression, uncompressedSize: uncompressedSize, chunkAt: offset - 9)[...]
         }
-        guard uncompressedSize == recordsLength else {
-            throw IOError.file("MCAP", .malformed, at: offset - 9,
-                               "uncompressed Chunk at byte \(offset - 9) says its records take \(uncompressedSize) bytes; they take \(recordsLength)")
-        }
-        let records = fields.rest.prefix(Int(recordsLength))
         if storedCRC != 0 {
             var crc = CRC32()
             crc.update(records)

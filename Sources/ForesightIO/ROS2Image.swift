@@ -1,7 +1,8 @@
-// A ROS 2 camera image (sensor_msgs/msg/Image) decoded from its CDR serialisation, as ROS 2
-// bags hold it: the header, size, encoding and row step, and where the pixels lie. Not a pixel
-// converter (ForesightSensors turns the encodings into grey frames) and not a general CDR or
-// IDL decoder: the one message layout, in plain CDR of either byte order.
+// ROS 2 camera images (sensor_msgs/msg/Image and sensor_msgs/msg/CompressedImage) decoded from
+// their CDR serialisation, as ROS 2 bags hold them: the header, size, encoding and row step, or
+// the compressed format, and where the pixels or the compressed bytes lie. Not a pixel
+// converter (ForesightSensors turns the encodings into grey frames; JPEG.swift decodes JPEG)
+// and not a general CDR or IDL decoder: the two message layouts, in plain CDR of either byte order.
 
 /// A sensor_msgs/msg/Image message: its fields, and its pixels as a range of the message.
 ///
@@ -27,8 +28,6 @@ public struct ROS2Image: Equatable, Sendable {
 
     /// The ROS 2 schema name of this message.
     public static let schemaName = "sensor_msgs/msg/Image"
-    /// The ROS 2 schema name of compressed images (JPEG, PNG), which are not decoded here.
-    public static let compressedSchemaName = "sensor_msgs/msg/CompressedImage"
     /// The largest width or height accepted.
     public static let maximumSide = 16384
 
@@ -57,6 +56,47 @@ public struct ROS2Image: Equatable, Sendable {
         }
         let start = try reader.bytes(Int(count), "data")
         pixels = start..<(start + Int(count))
+    }
+}
+
+/// A sensor_msgs/msg/CompressedImage message: its header, its format and where the compressed
+/// bytes lie.
+///
+/// ```swift
+/// let image = try ROS2CompressedImage(cdr: message.data, offset: message.offset)
+/// image.format   // "jpeg"; the JPEG in message.data[image.data]
+/// ```
+public struct ROS2CompressedImage: Equatable, Sendable {
+    /// The header's stamp: seconds and nanoseconds.
+    public var stampSeconds: Int32, stampNanoseconds: UInt32
+    /// The header's frame id.
+    public var frameID: String
+    /// How the bytes are compressed: "jpeg" or "png", or image_transport's longer form,
+    /// e.g. "rgb8; jpeg compressed bgr8".
+    public var format: String
+    /// Where the compressed bytes lie within the message's bytes (the indices of the slice given).
+    public var data: Range<Int>
+
+    /// The ROS 2 schema name of this message.
+    public static let schemaName = "sensor_msgs/msg/CompressedImage"
+
+    /// Whether `format` names JPEG ("jpeg", "jpg", "rgb8; jpeg compressed bgr8", any case).
+    public var isJPEG: Bool {
+        let lowered = format.lowercased()
+        return lowered.contains("jpeg") || lowered.contains("jpg")
+    }
+
+    /// Decodes `cdr`, a message's bytes starting with the 4-byte encapsulation header;
+    /// `offset` is their position in the file, for errors.
+    public init(cdr: ArraySlice<UInt8>, offset: Int) throws(IOError) {
+        var reader = try CDRReader(cdr, offset: offset)
+        stampSeconds = Int32(bitPattern: try reader.uint32("header.stamp.sec"))
+        stampNanoseconds = try reader.uint32("header.stamp.nanosec")
+        frameID = try reader.string("header.frame_id")
+        format = try reader.string("format")
+        let count = Int(try reader.uint32("data length"))
+        let start = try reader.bytes(count, "data")
+        data = start..<(start + count)
     }
 }
 

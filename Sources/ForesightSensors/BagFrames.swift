@@ -1,31 +1,54 @@
 // The camera images of one topic of a ROS 2 bag (MCAP) as grey frames in [0, 1], area-resized
 // for the learner, with their log times: what live replay (`PacedFrameProducer.bag`) and
-// training clips read. Not a JPEG decoder: sensor_msgs/msg/CompressedImage is refused.
+// training clips read. Not a decoder itself: JPEG CompressedImage goes to libturbojpeg
+// (ForesightIO's JPEGDecoder); PNG CompressedImage is refused.
 
 import ForesightIO
 
 /// The ROS 2 image encodings read, and how each becomes grey.
 enum BagPixelEncoding {
+    /// How an encoding's pixels become grey.
+    enum Conversion: Equatable {
+        /// A camera pixel format's grey conversion.
+        case pixels(PixelFormat)
+        /// 16-bit grey, scaled by 1/65535 (all 16 bits kept, not only the high byte), in the
+        /// message's byte order.
+        case gray16
+    }
+
     /// The grey conversion and the bytes of one pixel, for a ROS 2 encoding name; nil when not read.
-    static func format(_ encoding: String) -> (PixelFormat, bytesPerPixel: Int)? {
+    static func format(_ encoding: String) -> (Conversion, bytesPerPixel: Int)? {
         switch encoding {
-        case "mono8", "8UC1": (.gray8, 1)
-        case "rgb8": (.rgb24, 3)
-        case "bgr8", "8UC3": (.bgr24, 3)
-        case "yuv422_yuy2", "yuyv": (.yuyv, 2)
-        case "yuv422", "uyvy": (.uyvy, 2)
+        case "mono8", "8UC1": (.pixels(.gray8), 1)
+        case "mono16": (.gray16, 2)
+        case "rgb8": (.pixels(.rgb24), 3)
+        case "bgr8", "8UC3": (.pixels(.bgr24), 3)
+        case "yuv422_yuy2", "yuyv": (.pixels(.yuyv), 2)
+        case "yuv422", "uyvy": (.pixels(.uyvy), 2)
         default: nil
         }
     }
 
     /// For messages: the encodings read.
-    static let supported = "mono8, rgb8, bgr8, yuv422_yuy2 or yuyv (YUYV), yuv422 or uyvy (UYVY)"
+    static let supported = "mono8, mono16, rgb8, bgr8, yuv422_yuy2 or yuyv (YUYV), yuv422 or uyvy (UYVY), and JPEG CompressedImage"
+
+    /// 16-bit grey rows (`height` rows `bytesPerLine` apart) to [0, 1].
+    static func convertGray16(_ source: UnsafeRawPointer, width: Int, height: Int, bytesPerLine: Int, bigEndian: Bool,
+                              gray: UnsafeMutablePointer<Float>) {
+        let bytes = source.assumingMemoryBound(to: UInt8.self)
+        let (high, low) = bigEndian ? (0, 1) : (1, 0)
+        for y in 0..<height {
+            let row = bytes + y * bytesPerLine, out = gray + y * width
+            for x in 0..<width { out[x] = Float(UInt16(row[2 * x + high]) << 8 | UInt16(row[2 * x + low])) / 65535 }
+        }
+    }
 }
 
 /// Grey frames of one image topic of a ROS 2 bag, in file order: each sensor_msgs/msg/Image
-/// converted to grey (BT.601 luma of RGB; the Y bytes of YUV 4:2:2 taken as they are), scaled
-/// to [0, 1] and area-resized to `width` x `height`. Memory: the largest chunk of the file and
-/// one frame of the bag's size in floats.
+/// converted to grey (BT.601 luma of RGB; the Y bytes of YUV 4:2:2 taken as they are; mono16
+/// scaled by 1/65535), or each JPEG sensor_msgs/msg/CompressedImage decoded to its luma, scaled
+/// to [0, 1] and area-resized to `width` x `height`. Memory: the largest chunk of the file
+/// (twice, when compressed) and one frame of the bag's size in floats (and in bytes, for JPEG).
 ///
 /// ```swift
 /// let frames = try BagFrames(path: "walk.mcap", topic: "/camera/image_raw", width: 64, height: 64)
@@ -48,15 +71,17 @@ public final class BagFrames {
     private var reader: MCAPReader
     private var gray: [Float] = []
     private var resizer: AreaResizer?
+    private var jpeg: JPEGDecoder?
+    private var jpegPixels: [UInt8] = []
 
     /// Opens the bag at `path` and chooses `topic`: nil takes the bag's only image topic.
-    /// Errors name the bag's image topics when the topic is missing, not an image, or a
-    /// CompressedImage; the first frame is decoded here, so that an encoding that is not read
-    /// is an error before any frame is delivered.
+    /// Errors name the bag's image topics when the topic is missing or not an image; the first
+    /// frame is decoded here, so that an encoding that is not read (or a JPEG without
+    /// libturbojpeg) is an error before any frame is delivered.
     public init(path: String, topic: String?, width: Int, height: Int) throws(IOError) {
         precondition(width >= 1 && height >= 1, "bag frames need a positive size, got \(width)x\(height)")
         let summary = try MCAPReader.summary(path: path)
-        let images = summary.channels.filter { $0.schemaName == ROS2Image.schemaName || $0.schemaName == ROS2Image.compressedSchemaName }
+        let images = summary.channels.filter { $0.schemaName == ROS2Image.schemaName || $0.schemaName == ROS2CompressedImage.schemaName }
         let listing = images.isEmpty ? "it has no sensor_msgs/msg/Image topic"
             : "its image topics are " + images.map { "\($0.topic) (\($0.schemaName))" }.joined(separator: ", ")
         guard let chosen = topic ?? (images.count == 1 ? images[0].topic : nil) else {
@@ -66,13 +91,10 @@ public final class BagFrames {
         guard let channel = channels.first else {
             throw IOError.file("MCAP", .unsupported, at: 0, "\(path) has no topic \(chosen); \(listing)")
         }
-        guard channel.schemaName != ROS2Image.compressedSchemaName else {
+        guard channel.schemaName == ROS2Image.schemaName || channel.schemaName == ROS2CompressedImage.schemaName,
+              channel.messageEncoding == "cdr" else {
             throw IOError.file("MCAP", .unsupported, at: 0,
-                               "\(chosen) in \(path) carries sensor_msgs/msg/CompressedImage: JPEG CompressedImage is not supported; no JPEG decoder is built in: record the camera's raw sensor_msgs/msg/Image topic (\(listing))")
-        }
-        guard channel.schemaName == ROS2Image.schemaName, channel.messageEncoding == "cdr" else {
-            throw IOError.file("MCAP", .unsupported, at: 0,
-                               "\(chosen) in \(path) carries \(channel.schemaName.isEmpty ? "messages without a schema" : channel.schemaName) in \(channel.messageEncoding.debugDescription); frames are read from sensor_msgs/msg/Image in CDR: \(listing)")
+                               "\(chosen) in \(path) carries \(channel.schemaName.isEmpty ? "messages without a schema" : channel.schemaName) in \(channel.messageEncoding.debugDescription); frames are read from sensor_msgs/msg/Image and CompressedImage in CDR: \(listing)")
         }
         self.path = path
         self.topic = chosen
@@ -108,29 +130,68 @@ public final class BagFrames {
     public func next(into target: UnsafeMutablePointer<Float>) throws(IOError) -> UInt64? {
         while let message = try reader.nextMessage() {
             guard message.channel.topic == topic else { continue }
-            let image = try ROS2Image(cdr: message.data, offset: message.offset)
-            guard let (format, bytesPerPixel) = BagPixelEncoding.format(image.encoding) else {
-                throw IOError.file("MCAP", .unsupported, at: message.offset,
-                                   "image encoding \(image.encoding.debugDescription) on \(topic); frames are read from \(BagPixelEncoding.supported)")
+            if message.channel.schemaName == ROS2CompressedImage.schemaName {
+                try decodeCompressed(message)
+            } else {
+                try decodeRaw(message)
             }
-            guard image.step >= image.width * bytesPerPixel else {
-                throw IOError.file("MCAP", .malformed, at: message.offset,
-                                   "\(image.encoding) image of \(image.width)x\(image.height) with rows of \(image.step) bytes: a row needs \(image.width * bytesPerPixel)")
-            }
-            if resizer?.sourceWidth != image.width || resizer?.sourceHeight != image.height {
-                resizer = AreaResizer(sourceWidth: image.width, sourceHeight: image.height, targetWidth: width, targetHeight: height)
-                gray = [Float](repeating: 0, count: image.width * image.height)
-            }
-            message.data.withUnsafeBytes { raw in
-                gray.withUnsafeMutableBufferPointer { gray in
-                    convertToGray(format, source: raw.baseAddress! + (image.pixels.lowerBound - message.data.startIndex),
-                                  width: image.width, height: image.height, bytesPerLine: image.step, range: .full, gray: gray.baseAddress!)
-                    resizer!.resize(gray.baseAddress!, into: target)
-                }
-            }
+            gray.withUnsafeMutableBufferPointer { resizer!.resize($0.baseAddress!, into: target) }
             framesRead += 1
             return message.logTime
         }
         return nil
+    }
+
+    /// Makes `gray` and the resizer fit a frame of `sourceWidth` x `sourceHeight`.
+    private func prepare(sourceWidth: Int, sourceHeight: Int) {
+        guard resizer?.sourceWidth != sourceWidth || resizer?.sourceHeight != sourceHeight else { return }
+        resizer = AreaResizer(sourceWidth: sourceWidth, sourceHeight: sourceHeight, targetWidth: width, targetHeight: height)
+        gray = [Float](repeating: 0, count: sourceWidth * sourceHeight)
+    }
+
+    /// A sensor_msgs/msg/Image into `gray`.
+    private func decodeRaw(_ message: MCAPMessage) throws(IOError) {
+        let image = try ROS2Image(cdr: message.data, offset: message.offset)
+        guard let (conversion, bytesPerPixel) = BagPixelEncoding.format(image.encoding) else {
+            throw IOError.file("MCAP", .unsupported, at: message.offset,
+                               "image encoding \(image.encoding.debugDescription) on \(topic); frames are read from \(BagPixelEncoding.supported)")
+        }
+        guard image.step >= image.width * bytesPerPixel else {
+            throw IOError.file("MCAP", .malformed, at: message.offset,
+                               "\(image.encoding) image of \(image.width)x\(image.height) with rows of \(image.step) bytes: a row needs \(image.width * bytesPerPixel)")
+        }
+        prepare(sourceWidth: image.width, sourceHeight: image.height)
+        message.data.withUnsafeBytes { raw in
+            gray.withUnsafeMutableBufferPointer { gray in
+                let pixels = raw.baseAddress! + (image.pixels.lowerBound - message.data.startIndex)
+                switch conversion {
+                case .pixels(let format):
+                    convertToGray(format, source: pixels, width: image.width, height: image.height, bytesPerLine: image.step,
+                                  range: .full, gray: gray.baseAddress!)
+                case .gray16:
+                    BagPixelEncoding.convertGray16(pixels, width: image.width, height: image.height, bytesPerLine: image.step,
+                                                   bigEndian: image.isBigEndian, gray: gray.baseAddress!)
+                }
+            }
+        }
+    }
+
+    /// A JPEG sensor_msgs/msg/CompressedImage into `gray`, through libturbojpeg.
+    private func decodeCompressed(_ message: MCAPMessage) throws(IOError) {
+        let image = try ROS2CompressedImage(cdr: message.data, offset: message.offset)
+        guard image.isJPEG else {
+            throw IOError.file("MCAP", .unsupported, at: message.offset,
+                               "CompressedImage format \(image.format.debugDescription) on \(topic); compressed frames are read from JPEG only")
+        }
+        if jpeg == nil { jpeg = try JPEGDecoder() }
+        let decoder = jpeg!
+        let at = message.offset + (image.data.lowerBound - message.data.startIndex)
+        let (sourceWidth, sourceHeight) = try decoder.decodeGray(message.data[image.data], into: &jpegPixels, format: "MCAP", offset: at)
+        prepare(sourceWidth: sourceWidth, sourceHeight: sourceHeight)
+        jpegPixels.withUnsafeBytes { pixels in
+            gray.withUnsafeMutableBufferPointer { gray in
+                convertToGray(.gray8, source: pixels.baseAddress!, width: sourceWidth, height: sourceHeight, range: .full, gray: gray.baseAddress!)
+            }
+        }
     }
 }

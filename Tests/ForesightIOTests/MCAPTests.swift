@@ -1,7 +1,8 @@
 // The MCAP reader and the ROS 2 image decoder on bags written by an independent writer
 // (Tests/Peers/write_bag.py, the `mcap` and `mcap-ros2-support` packages): messages, fields and
-// pixels as written, and broken bags (truncated, bad magic, CRC mismatches, compressed chunks,
-// absurd lengths, random mutations) that give typed one-line errors, never a crash.
+// pixels as written, zstd and lz4 chunks read as the same bag uncompressed, and broken bags
+// (truncated, bad magic, CRC mismatches, damaged or lying compressed chunks, unknown
+// compressions, absurd lengths, random mutations) that give typed one-line errors, never a crash.
 
 import Foundation
 import ForesightTestSupport
@@ -129,13 +130,61 @@ final class MCAPTests: XCTestCase {
         XCTAssertTrue(error.description.contains("not an MCAP file"), error.description)
     }
 
-    func testCompressedChunksNameTheirCompression() throws {
+    /// Skips when the library that decodes `compression` is not installed, naming its package.
+    private func requireLibrary(_ compression: String) throws {
+        if let missing = MCAPCompression.missingLibrary(compression) { throw XCTSkip("\(missing)") }
+    }
+
+    func testCompressedChunksReadAsTheUncompressedBag() throws {
+        let options = ["--encoding", "rgb8", "--frames", "6", "--width", "32", "--height", "24", "--chunk-size", "2000"]
+        let plain = try messages(MCAPReader(path: bag("none.mcap", options)))
+        XCTAssertEqual(plain.count, 12)
         for compression in ["zstd", "lz4"] {
-            let path = try bag("\(compression).mcap", ["--compression", compression])
-            XCTAssertThrowsError(try messages(MCAPReader(path: path))) { error in
-                let error = error as! IOError
-                XCTAssertEqual(error.kind, .unsupported)
-                XCTAssertTrue(error.description.contains("compressed with \(compression)"), error.description)
+            try requireLibrary(compression)
+            let path = try bag("\(compression).mcap", options + ["--compression", compression])
+            let chunks = try chunkRecords([UInt8](Data(contentsOf: URL(fileURLWithPath: path)))).map { PeerChunk($0.content) }
+            XCTAssertGreaterThan(chunks.count, 1, compression)
+            XCTAssertEqual(Set(chunks.map(\.compression)), [compression])
+            XCTAssertLessThan(chunks.reduce(0) { $0 + $1.records.count }, chunks.reduce(0) { $0 + Int($1.uncompressedSize) } / 2,
+                              "\(compression): the writer compressed the chunks")
+            let found = try messages(MCAPReader(path: path))
+            XCTAssertEqual(found.map(\.topic), plain.map(\.topic), compression)
+            XCTAssertEqual(found.map(\.time), plain.map(\.time), compression)
+            XCTAssertEqual(found.map(\.data), plain.map(\.data), "\(compression): the same message bytes")
+            XCTAssertEqual(try MCAPReader.summary(path: path).messageCounts, try MCAPReader.summary(path: bag("none.mcap", options)).messageCounts)
+        }
+    }
+
+    func testDamagedCompressedChunksAreClearErrors() throws {
+        for compression in ["zstd", "lz4"] {
+            try requireLibrary(compression)
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: bag("\(compression)-damaged.mcap", ["--frames", "3", "--compression", compression]))))
+            XCTAssertNil(readError(bytes), compression)
+            let chunkAt = try XCTUnwrap(chunkRecords(bytes).first).at
+            let original = PeerChunk(try XCTUnwrap(chunkRecords(bytes).first).content)
+            var state: UInt64 = 0x2545_F491_4F6C_DD1D
+            let garbage = (0..<original.records.count).map { _ -> UInt8 in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return UInt8(truncatingIfNeeded: state >> 56)
+            }
+            let cases: [(String, (inout PeerChunk) -> Void, IOError.FileProblem, String)] = [
+                ("cut in half", { $0.records.removeLast($0.records.count / 2) }, .malformed, "does not decode to the"),
+                ("replaced by noise", { $0.records = garbage }, .malformed, "does not decode to the"),
+                ("its last byte flipped", { $0.records[$0.records.count - 1] ^= 0x5A }, .malformed, "Chunk at byte \(chunkAt)"),
+                ("a CRC that is not its records'", { $0.crc ^= 1 }, .malformed, "CRC of the Chunk at byte \(chunkAt) does not match its records"),
+                ("one byte more declared", { $0.uncompressedSize += 1 }, .malformed, "decodes to \(original.uncompressedSize) bytes of records; it declares \(original.uncompressedSize + 1)"),
+                ("one byte fewer declared", { $0.uncompressedSize -= 1 }, .malformed, "does not decode to the \(original.uncompressedSize - 1) bytes it declares"),
+                ("200 MiB declared", { $0.uncompressedSize = 200 << 20 }, .malformed, "compressed bytes decode to at most"),
+                ("1 TiB declared", { $0.uncompressedSize = 1 << 40 }, .unsupported, "this reader decodes chunks of up to 256 MiB"),
+                ("an unknown compression", { $0.compression = "brotli" }, .unsupported, "is compressed with \"brotli\"; this reader decodes zstd and lz4"),
+            ]
+            for (name, change, kind, phrase) in cases {
+                let error = try XCTUnwrap(readError(changingFirstChunk(bytes, change)), "\(compression), \(name): read")
+                XCTAssertEqual(error.kind, kind, "\(compression), \(name): \(error)")
+                XCTAssertEqual(error.format, "MCAP")
+                XCTAssertTrue(error.description.contains(phrase), "\(compression), \(name): \(error)")
+                XCTAssertTrue(error.description.contains("Chunk at byte \(chunkAt)"), "\(compression), \(name): \(error)")
+                XCTAssertFalse(error.description.contains("\n"))
             }
         }
     }
@@ -185,4 +234,54 @@ final class MCAPTests: XCTestCase {
         }
         XCTAssertGreaterThan(refused, 1000, "most mutations are caught (CRCs, lengths)")
     }
+
+    // MARK: - Chunks, taken apart and put back as the peer wrote them
+
+    /// The top-level Chunk records of `bytes`: each record's offset and content.
+    private func chunkRecords(_ bytes: [UInt8]) throws -> [(at: Int, content: [UInt8])] {
+        var found: [(Int, [UInt8])] = []
+        var position = MCAPReader.magic.count
+        while position + 9 <= bytes.count - MCAPReader.magic.count {
+            let length = Int(MCAPFields.uint64(bytes[...], position + 1))
+            if bytes[position] == 0x06 { found.append((position, Array(bytes[(position + 9)..<(position + 9 + length)]))) }
+            position += 9 + length
+        }
+        return found
+    }
+
+    /// `bytes` with its first Chunk record rewritten after `change`: the records after it move,
+    /// so that only the reader's streaming pass (not the summary) still finds them.
+    private func changingFirstChunk(_ bytes: [UInt8], _ change: (inout PeerChunk) -> Void) throws -> [UInt8] {
+        let first = try XCTUnwrap(chunkRecords(bytes).first)
+        var chunk = PeerChunk(first.content)
+        change(&chunk)
+        let content = chunk.content
+        return Array(bytes[..<first.at]) + [0x06] + littleEndian(UInt64(content.count)) + content
+            + Array(bytes[(first.at + 9 + first.content.count)...])
+    }
 }
+
+/// A Chunk record's fields, as the MCAP specification lays them out.
+private struct PeerChunk {
+    var startTime: UInt64, endTime: UInt64, uncompressedSize: UInt64, crc: UInt32
+    var compression: String
+    var records: [UInt8]
+
+    init(_ content: [UInt8]) {
+        startTime = MCAPFields.uint64(content[...], 0)
+        endTime = MCAPFields.uint64(content[...], 8)
+        uncompressedSize = MCAPFields.uint64(content[...], 16)
+        crc = MCAPFields.uint32(content[...], 24)
+        let nameLength = Int(MCAPFields.uint32(content[...], 28))
+        compression = String(decoding: content[32..<(32 + nameLength)], as: UTF8.self)
+        records = Array(content[(32 + nameLength + 8)...])
+    }
+
+    var content: [UInt8] {
+        littleEndian(startTime) + littleEndian(endTime) + littleEndian(uncompressedSize) + littleEndian(UInt64(crc)).prefix(4)
+            + littleEndian(UInt64(compression.utf8.count)).prefix(4) + Array(compression.utf8)
+            + littleEndian(UInt64(records.count)) + records
+    }
+}
+
+private func littleEndian(_ value: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }

@@ -1,6 +1,8 @@
 // Grey frames from ROS 2 bags written by an independent writer (Tests/Peers/write_bag.py): each
-// encoding gives the grey values its pattern implies, topics are chosen or refused with the
-// bag's image topics named, and replay follows the bag's log times.
+// encoding gives the grey values its pattern implies (mono16 in both byte orders, JPEG within a
+// stated error of its source), zstd and lz4 bags give the frames of the uncompressed bag, bad
+// JPEGs are one-line errors, topics are chosen or refused with the bag's image topics named,
+// and replay follows the bag's log times.
 
 import Foundation
 import ForesightTestSupport
@@ -92,17 +94,133 @@ final class MCAPFrameTests: XCTestCase {
         XCTAssertEqual(try BagFrames(path: single, topic: nil, width: 8, height: 8).topic, "/camera/image_raw")
     }
 
-    func testUnknownEncodingsAndCompressedImagesAreRefused() throws {
-        let mono16 = try bag("mono16.mcap", ["--raw-encoding", "mono16", "--frames", "2"])
-        XCTAssertThrowsError(try BagFrames(path: mono16, topic: "/camera/image_raw", width: 8, height: 8)) { error in
+    /// Every frame of `path` at the bag's own size (no resizing), in order.
+    private func frames(_ path: String, width: Int, height: Int) throws -> [[Float]] {
+        let reader = try BagFrames(path: path, topic: "/camera/image_raw", width: width, height: height)
+        var found: [[Float]] = []
+        var frame = [Float](repeating: -1, count: width * height)
+        while try frame.withUnsafeMutableBufferPointer({ (buffer) throws(IOError) -> UInt64? in try reader.next(into: buffer.baseAddress!) }) != nil {
+            found.append(frame)
+        }
+        return found
+    }
+
+    /// The writer's `moving` pattern: the byte at (x, y) of frame t.
+    private func moving(_ x: Int, _ y: Int, _ t: Int) -> Float {
+        (128 + 100 * sin(2 * Float.pi * Float(x - t) / 16) * cos(2 * Float.pi * Float(y) / 24)).rounded()
+    }
+
+    func testCompressedBagsGiveTheFramesOfTheUncompressedBag() throws {
+        let options = ["--encoding", "yuyv", "--frames", "5", "--width", "24", "--height", "16", "--chunk-size", "1500"]
+        let plain = try frames(bag("none.mcap", options), width: 24, height: 16)
+        XCTAssertEqual(plain.count, 5)
+        for compression in ["zstd", "lz4"] {
+            if let missing = MCAPCompression.missingLibrary(compression) { throw XCTSkip("\(missing)") }
+            XCTAssertEqual(try frames(bag("\(compression).mcap", options + ["--compression", compression]), width: 24, height: 16), plain, compression)
+        }
+    }
+
+    func testMono16IsScaledInItsByteOrder() throws {
+        for order in [[], ["--big-endian"]] {
+            let path = try bag("mono16\(order.count).mcap", ["--encoding", "mono16", "--frames", "2", "--width", "16", "--height", "12", "--padding", "3"] + order)
+            for (t, frame) in try frames(path, width: 16, height: 12).enumerated() {
+                for y in 0..<12 {
+                    for x in 0..<16 {
+                        // The writer's 16-bit value: 256 v + (255 - v), scaled by 1/65535.
+                        let v = value(x, y, t)
+                        XCTAssertEqual(frame[y * 16 + x], (256 * v + 255 - v) / 65535, accuracy: 1e-6, "\(order) frame \(t) at \(x), \(y)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testJPEGFramesDecodeCloseToTheirSource() throws {
+        if let missing = JPEGDecoder.missingLibrary { throw XCTSkip("\(missing)") }
+        let (width, height) = (64, 48)
+        // Quality 95 over a smooth texture: the round trip through Pillow's encoder and
+        // libturbojpeg's decoder must leave each grey level within 3/255 of the source and
+        // 0.75/255 on average (measured: 2/255 and 0.41 to 0.47/255).
+        for (name, options) in [("grey", ["--compression", "zstd"]), ("colour", ["--jpeg-colour", "--compression", "lz4"])] {
+            let path = try bag("jpeg-\(name).mcap", ["--encoding", "jpeg", "--pattern", "moving", "--frames", "3",
+                                                    "--width", "\(width)", "--height", "\(height)"] + options)
+            let decoded = try frames(path, width: width, height: height)
+            XCTAssertEqual(decoded.count, 3, name)
+            for (t, frame) in decoded.enumerated() {
+                var worst: Float = 0, total: Float = 0
+                for y in 0..<height {
+                    for x in 0..<width {
+                        let v = moving(x, y, t)
+                        // Colour: (R, G, B) = (v, 255 - v, 128), whose BT.601 luma the JPEG stores as Y.
+                        let expected = name == "grey" ? v / 255 : (0.299 * v + 0.587 * (255 - v) + 0.114 * 128) / 255
+                        let error = abs(frame[y * width + x] - expected)
+                        worst = max(worst, error)
+                        total += error
+                    }
+                }
+                XCTAssertLessThanOrEqual(worst, 3 / 255, "\(name) frame \(t): largest error")
+                XCTAssertLessThanOrEqual(total / Float(width * height), 0.75 / 255, "\(name) frame \(t): mean error")
+            }
+        }
+    }
+
+    func testBadJPEGsAndOtherFormatsAreClearErrors() throws {
+        if let missing = JPEGDecoder.missingLibrary { throw XCTSkip("\(missing)") }
+        let cases: [([String], IOError.FileProblem, [String])] = [
+            (["--jpeg-damage", "truncated"], .malformed, ["JPEG image does not decode (libturbojpeg: ", "64x48"]),
+            (["--jpeg-damage", "garbage"], .malformed, ["the JPEG image's header does not decode (libturbojpeg: "]),
+            (["--format", "png"], .unsupported, ["CompressedImage format \"png\" on /camera/image_raw", "from JPEG only"]),
+        ]
+        for (options, kind, phrases) in cases {
+            let path = try bag("bad.mcap", ["--encoding", "jpeg", "--frames", "2", "--width", "64", "--height", "48"] + options)
+            XCTAssertThrowsError(try BagFrames(path: path, topic: "/camera/image_raw", width: 8, height: 8)) { error in
+                let error = error as! IOError
+                XCTAssertEqual(error.kind, kind, "\(options): \(error)")
+                for phrase in phrases { XCTAssertTrue(error.description.contains(phrase), "\(options): \(error)") }
+                XCTAssertFalse(error.description.contains("\n"), error.description)
+            }
+        }
+    }
+
+    func testJPEGsDeclaringHugeImagesAreRefusedBeforeAllocation() throws {
+        if let missing = JPEGDecoder.missingLibrary { throw XCTSkip("\(missing)") }
+        let path = try bag("one.mcap", ["--encoding", "jpeg", "--frames", "1", "--width", "16", "--height", "16"])
+        let reader = try MCAPReader(path: path)
+        var jpeg: [UInt8] = []
+        while let message = try reader.nextMessage() {
+            guard message.channel.schemaName == ROS2CompressedImage.schemaName else { continue }
+            let image = try ROS2CompressedImage(cdr: message.data, offset: message.offset)
+            XCTAssertEqual(image.format, "jpeg")
+            XCTAssertTrue(image.isJPEG)
+            jpeg = Array(message.data[image.data])
+        }
+        let decoder = try JPEGDecoder()
+        var gray: [UInt8] = []
+        XCTAssertEqual(try decoder.decodeGray(jpeg[...], into: &gray).width, 16)
+        // The baseline frame header (FF C0, length, precision, height, width) given other sides:
+        // a few bytes that would ask for gigabytes.
+        let frameHeader = try XCTUnwrap((0..<(jpeg.count - 1)).first { jpeg[$0] == 0xFF && jpeg[$0 + 1] == 0xC0 })
+        for (width, height, phrase) in [(8192, 8192, "up to 16 Mpx"), (20000, 100, "sides from 1 to 16384")] {
+            var huge = jpeg
+            huge[frameHeader + 5] = UInt8(height >> 8); huge[frameHeader + 6] = UInt8(height & 0xFF)
+            huge[frameHeader + 7] = UInt8(width >> 8); huge[frameHeader + 8] = UInt8(width & 0xFF)
+            XCTAssertThrowsError(try decoder.decodeGray(huge[...], into: &gray, format: "MCAP", offset: 1234)) { error in
+                let error = error as! IOError
+                XCTAssertEqual(error.kind, .unsupported)
+                XCTAssertEqual(error.offset, 1234)
+                XCTAssertTrue(error.description.contains("JPEG image of \(width)x\(height) pixels") && error.description.contains(phrase), error.description)
+            }
+            XCTAssertEqual(gray.count, 16 * 16, "nothing allocated for \(width)x\(height)")
+        }
+    }
+
+    func testUnknownEncodingsAreRefused() throws {
+        let signed = try bag("16sc1.mcap", ["--raw-encoding", "16SC1", "--frames", "2"])
+        XCTAssertThrowsError(try BagFrames(path: signed, topic: "/camera/image_raw", width: 8, height: 8)) { error in
             let error = error as! IOError
             XCTAssertEqual(error.kind, .unsupported)
-            XCTAssertTrue(error.description.contains("image encoding \"mono16\""), error.description)
-            XCTAssertTrue(error.description.contains("mono8, rgb8, bgr8"), error.description)
-        }
-        let jpeg = try bag("jpeg.mcap", ["--encoding", "compressed", "--frames", "2"])
-        XCTAssertThrowsError(try BagFrames(path: jpeg, topic: "/camera/image_raw", width: 8, height: 8)) { error in
-            XCTAssertTrue("\(error)".contains("JPEG CompressedImage is not supported; "), "\(error)")
+            XCTAssertTrue(error.description.contains("image encoding \"16SC1\""), error.description)
+            XCTAssertTrue(error.description.contains("mono8, mono16, rgb8, bgr8"), error.description)
         }
     }
 

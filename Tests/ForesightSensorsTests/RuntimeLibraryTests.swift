@@ -1,6 +1,7 @@
-// The libraries opened at run time (alsa-lib, libpng, libv4l2): a missing one gives one line
-// naming the Debian package, never a crash; an installed one loads; and V4L2 through the
-// kernel names a missing or wrong device node. PNG's own case is in ImageTests.
+// The libraries opened at run time (alsa-lib, libpng, libv4l2, libzstd, liblz4, libturbojpeg):
+// a missing one gives one line naming the Debian package, never a crash; an installed one
+// loads; and V4L2 through the kernel names a missing or wrong device node. PNG's own case is in
+// ImageTests; compressed MCAP chunks and JPEG frames in MCAPTests and MCAPFrameTests.
 
 @testable import ForesightSensors
 import Glibc
@@ -23,6 +24,21 @@ final class RuntimeLibraryTests: XCTestCase {
         for missing in [alsa, v4l2, png] { XCTAssertFalse(missing.description.contains("\n"), missing.description) }
     }
 
+    func testMissingDecodersOfBagsNameTheirPackages() {
+        guard case .failure(let zstd) = MCAPCompression.loadZstd(file: "libzstd-foresight-missing.so.1"),
+              case .failure(let lz4) = MCAPCompression.loadLZ4(file: "liblz4-foresight-missing.so.1"),
+              case .failure(let jpeg) = JPEGDecoder.load(file: "libturbojpeg-foresight-missing.so.0") else {
+            return XCTFail("a library file that does not exist loaded")
+        }
+        // Packages Debian 13 did not rename: no "t64" alternative.
+        XCTAssertEqual(IOError.missingLibrary(zstd).description,
+                       "MCAP chunks compressed with zstd need zstd's library libzstd-foresight-missing.so.1: apt install libzstd1")
+        XCTAssertEqual(IOError.missingLibrary(lz4).description,
+                       "MCAP chunks compressed with lz4 need LZ4's library liblz4-foresight-missing.so.1: apt install liblz4-1")
+        XCTAssertEqual(IOError.missingLibrary(jpeg).description,
+                       "JPEG images need libjpeg-turbo's TurboJPEG library libturbojpeg-foresight-missing.so.0: apt install libturbojpeg0")
+    }
+
     func testAFileThatIsNotALibraryIsNamedWithDlopensReason() {
         guard case .failure(let missing) = ALSA.load(file: "/etc/hostname") else { return XCTFail("/etc/hostname loaded as a library") }
         XCTAssertTrue(missing.description.contains("which did not load ("), missing.description)
@@ -33,7 +49,8 @@ final class RuntimeLibraryTests: XCTestCase {
         // Each check skips by itself when its library is absent, naming the package.
         var absent: [String] = []
         for (name, missing) in [("alsa-lib", Microphone.missingLibrary), ("libpng", PNG.missingLibrary),
-                                ("libv4l2", Camera.missingConversionLibrary)] {
+                                ("libv4l2", Camera.missingConversionLibrary), ("libzstd", MCAPCompression.missingLibrary("zstd")),
+                                ("liblz4", MCAPCompression.missingLibrary("lz4")), ("libturbojpeg", JPEGDecoder.missingLibrary)] {
             if let missing { absent.append("\(missing)") } else { XCTAssertNil(missing, name) }
         }
         if case .success(let alsa) = ALSA.shared {

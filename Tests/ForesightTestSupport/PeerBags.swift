@@ -1,12 +1,13 @@
 // ROS 2 bags for tests, written by an independent writer: Tests/Peers/write_bag.py with the
-// `mcap` and `mcap-ros2-support` packages from PyPI. Not a writer of Foresight's own.
+// `mcap` and `mcap-ros2-support` packages from PyPI (and `zstandard`, `lz4` and Pillow for
+// compressed chunks and JPEG images). Not a writer of Foresight's own.
 
 import Foundation
 
 /// Runs Tests/Peers/write_bag.py.
 public enum PeerBag {
     /// What installs the Python packages the writer needs.
-    public static let pipCommand = "python3 -m pip install mcap mcap-ros2-support"
+    public static let pipCommand = "python3 -m pip install mcap mcap-ros2-support zstandard lz4 Pillow"
 
     /// The writer script, found from this file's place in the package.
     public static var script: URL {

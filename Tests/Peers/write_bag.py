@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Writes ROS 2 bags (MCAP, sensor_msgs/msg/Image in CDR) with known pixels, for Foresight's
-MCAP tests, with the independent writer of the `mcap` and `mcap-ros2-support` packages:
+"""Writes ROS 2 bags (MCAP, sensor_msgs/msg/Image or CompressedImage in CDR) with known pixels,
+for Foresight's MCAP tests, with the independent writer of the `mcap` and `mcap-ros2-support`
+packages; chunks compressed with zstd or lz4 by the `zstandard` and `lz4` packages, JPEG
+images encoded by Pillow:
 
-    python3 -m pip install mcap mcap-ros2-support
+    python3 -m pip install mcap mcap-ros2-support zstandard lz4 Pillow
     python3 Tests/Peers/write_bag.py OUT.mcap --encoding rgb8 --frames 4 --width 16 --height 12
 
 Patterns (byte values, x and y the pixel, t the frame):
@@ -11,6 +13,10 @@ Patterns (byte values, x and y the pixel, t the frame):
           chroma U = 17, V = 230.
   moving  a smooth texture panning one pixel per frame to the right:
           128 + 100 sin(2 pi (x - t) / 16) cos(2 pi y / 24), rounded; grey in every channel.
+mono16 pixels are the 16-bit value 256 value + (255 - value), little-endian unless
+--big-endian. jpeg is a CompressedImage of format --format ("jpeg"): Pillow's JPEG (quality
+--jpeg-quality) of the grey pattern, or with --jpeg-colour of (R, G, B) = (value, 255 - value,
+128); --jpeg-damage writes its first half (truncated) or bytes that are no JPEG (garbage).
 Messages are logged at --rate frames per second from 1 s. Exit status 2 when the modules are
 missing (the tests skip then).
 """
@@ -50,7 +56,7 @@ uint32 step
 uint8[] data""", """string format
 uint8[] data""")
 
-ROS_ENCODING = {"mono8": "mono8", "rgb8": "rgb8", "bgr8": "bgr8", "yuyv": "yuv422_yuy2", "uyvy": "yuv422"}
+ROS_ENCODING = {"mono8": "mono8", "mono16": "mono16", "rgb8": "rgb8", "bgr8": "bgr8", "yuyv": "yuv422_yuy2", "uyvy": "yuv422"}
 
 
 class BagWriter(Ros2Writer):
@@ -71,7 +77,7 @@ def value(pattern, x, y, t):
     return int(round(128 + 100 * math.sin(2 * math.pi * (x - t) / 16) * math.cos(2 * math.pi * y / 24)))
 
 
-def pixels(encoding, pattern, width, height, t, padding):
+def pixels(encoding, pattern, width, height, t, padding, big_endian=False):
     """Rows of the image, each followed by `padding` bytes of 0xEE; returns (data, step)."""
     rows = []
     for y in range(height):
@@ -90,16 +96,42 @@ def pixels(encoding, pattern, width, height, t, padding):
                 row += bytes((v, 17) if x % 2 == 0 else (v, 230))
             elif encoding == "uyvy":
                 row += bytes((17, v) if x % 2 == 0 else (230, v))
+            elif encoding == "mono16":
+                row += (256 * v + 255 - v).to_bytes(2, "big" if big_endian else "little")
             else:
                 row += bytes((v, v))  # --raw-encoding: two bytes per pixel, e.g. mono16
         rows.append(bytes(row) + b"\xee" * padding)
     return b"".join(rows), len(rows[0])
 
 
+def jpeg(arguments, t):
+    """Frame t of the pattern as Pillow's JPEG, damaged as --jpeg-damage asks."""
+    import io
+    from PIL import Image
+    grey = bytes(value(arguments.pattern, x, y, t) for y in range(arguments.height) for x in range(arguments.width))
+    if arguments.jpeg_colour:
+        picture = Image.frombytes("RGB", (arguments.width, arguments.height), b"".join(bytes((v, 255 - v, 128)) for v in grey))
+    else:
+        picture = Image.frombytes("L", (arguments.width, arguments.height), grey)
+    stream = io.BytesIO()
+    picture.save(stream, format="JPEG", quality=arguments.jpeg_quality)
+    data = stream.getvalue()
+    if arguments.jpeg_damage == "truncated":
+        return data[: len(data) // 2]
+    if arguments.jpeg_damage == "garbage":
+        return b"this is not a JPEG image" * 4
+    return data
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output")
-    parser.add_argument("--encoding", default="mono8", choices=sorted(ROS_ENCODING) + ["compressed"])
+    parser.add_argument("--encoding", default="mono8", choices=sorted(ROS_ENCODING) + ["jpeg"])
+    parser.add_argument("--big-endian", action="store_true", help="mono16 pixels big-endian")
+    parser.add_argument("--format", default="jpeg", help="the CompressedImage format string")
+    parser.add_argument("--jpeg-quality", type=int, default=95)
+    parser.add_argument("--jpeg-colour", action="store_true", help="a colour JPEG: (value, 255 - value, 128)")
+    parser.add_argument("--jpeg-damage", default="none", choices=["none", "truncated", "garbage"])
     parser.add_argument("--raw-encoding", help="write this encoding string instead (two bytes a pixel)")
     parser.add_argument("--pattern", default="index", choices=["index", "moving"])
     parser.add_argument("--frames", type=int, default=4)
@@ -114,6 +146,16 @@ def main():
     parser.add_argument("--data-crc", action="store_true", help="write the data section's CRC")
     arguments = parser.parse_args()
 
+    needed = {"zstd": "zstandard", "lz4": "lz4"}.get(arguments.compression)
+    if arguments.encoding == "jpeg":
+        needed = "PIL"
+    if needed:
+        try:
+            __import__(needed)
+        except ImportError as error:
+            print(f"write_bag.py needs the mcap packages and {needed}: python3 -m pip install mcap mcap-ros2-support zstandard lz4 Pillow ({error})",
+                  file=sys.stderr)
+            sys.exit(2)
     compression = {"none": CompressionType.NONE, "zstd": CompressionType.ZSTD, "lz4": CompressionType.LZ4}[arguments.compression]
     with open(arguments.output, "wb") as stream:
         writer = BagWriter(stream, arguments.chunk_size, compression, arguments.data_crc)
@@ -122,16 +164,16 @@ def main():
         for t in range(arguments.frames):
             log_time = int(1e9 + t * 1e9 / arguments.rate)
             header = {"stamp": {"sec": log_time // 10**9, "nanosec": log_time % 10**9}, "frame_id": "camera"}
-            if arguments.encoding == "compressed":
-                writer.write_message(arguments.topic, compressed, {"header": header, "format": "jpeg", "data": b"\xff\xd8\xff\xd9"},
-                                     log_time=log_time, sequence=t)
+            if arguments.encoding == "jpeg":
+                writer.write_message(arguments.topic, compressed, {"header": header, "format": arguments.format,
+                                                                   "data": jpeg(arguments, t)}, log_time=log_time, sequence=t)
             else:
                 kind = "raw" if arguments.raw_encoding else arguments.encoding
-                data, step = pixels(kind, arguments.pattern, arguments.width, arguments.height, t, arguments.padding)
+                data, step = pixels(kind, arguments.pattern, arguments.width, arguments.height, t, arguments.padding, arguments.big_endian)
                 writer.write_message(arguments.topic, image, {
                     "header": header, "height": arguments.height, "width": arguments.width,
                     "encoding": arguments.raw_encoding or ROS_ENCODING[arguments.encoding],
-                    "is_bigendian": 0, "step": step, "data": data}, log_time=log_time, sequence=t)
+                    "is_bigendian": int(arguments.big_endian), "step": step, "data": data}, log_time=log_time, sequence=t)
             if arguments.other_topic:
                 writer.write_message(arguments.other_topic, image, {
                     "header": header, "height": 2, "width": 2, "encoding": "mono8", "is_bigendian": 0, "step": 2,
