@@ -278,9 +278,10 @@ private struct PeerChunk {
     }
 
     var content: [UInt8] {
-        littleEndian(startTime) + littleEndian(endTime) + littleEndian(uncompressedSize) + littleEndian(UInt64(crc)).prefix(4)
-            + littleEndian(UInt64(compression.utf8.count)).prefix(4) + Array(compression.utf8)
-            + littleEndian(UInt64(records.count)) + records
+        let crcBytes: [UInt8] = Array(littleEndian(UInt64(crc)).prefix(4))
+        let nameLength: [UInt8] = Array(littleEndian(UInt64(compression.utf8.count)).prefix(4))
+        let times: [UInt8] = littleEndian(startTime) + littleEndian(endTime) + littleEndian(uncompressedSize)
+        return times + crcBytes + nameLength + Array(compression.utf8) + littleEndian(UInt64(records.count)) + records
     }
 }
 
