@@ -1,7 +1,8 @@
 // A fixed pool of kernel worker threads started once. Not a task scheduler: one parallel
 // region at a time, cut into chunks that the threads (the caller included) claim one by one
 // from a shared counter, so a thread the OS deschedules (camera capture, another process)
-// simply claims fewer chunks instead of holding up the region. `run` with a `ParallelWork`
+// simply claims fewer chunks instead of holding up the region; while the machine has more
+// runnable threads than cores, regions run on the caller alone. `run` with a `ParallelWork`
 // object allocates nothing (training steps use it); `parallelFor` with a closure is the
 // convenient form and allocates one small box per call on several threads.
 
@@ -37,7 +38,7 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// What the workers share with the caller. The workers hold only this, not the pool, so
     /// a pool nobody uses any more stops and joins its threads.
-    private let regions: Regions
+    let regions: Regions
     private var workers: [JoinableThread] = []
 
     /// Starts `threads - 1` workers; the caller is the remaining one.
@@ -73,7 +74,7 @@ public final class ThreadPool: @unchecked Sendable {
     /// whichever thread t claims it first, and returns when all are done. Allocates nothing.
     public func run(_ work: any ParallelWork, chunks: Int) {
         precondition(chunks >= 0 && chunks <= ThreadPool.maximumChunks, "a region has 0...\(ThreadPool.maximumChunks) chunks, got \(chunks)")
-        if threadCount == 1 || chunks <= 1 {
+        if threadCount == 1 || chunks <= 1 || regions.runsOnCaller() {
             for chunk in 0..<chunks { work.work(chunk: chunk, of: chunks, thread: 0) }
             return
         }
@@ -85,7 +86,7 @@ public final class ThreadPool: @unchecked Sendable {
     /// Runs `body(i, thread)` for every `i` in `0..<count`; consecutive indices form chunks
     /// that the threads claim as they become free. Returns when all are done. Loops must not nest.
     public func parallelFor(_ count: Int, _ body: (_ index: Int, _ thread: Int) -> Void) {
-        if threadCount == 1 || count <= 1 {
+        if threadCount == 1 || count <= 1 || regions.runsOnCaller() {
             for index in 0..<count { body(index, 0) }
             return
         }
@@ -99,7 +100,7 @@ public final class ThreadPool: @unchecked Sendable {
 }
 
 /// The region being run and the counters the threads claim and finish its chunks with.
-private final class Regions: @unchecked Sendable {
+final class Regions: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -115,8 +116,8 @@ private final class Regions: @unchecked Sendable {
     /// Whether the caller sleeps on `done` (the thread that finishes the last chunk then signals).
     private var callerSleeps = false
     private var generation: UInt64 = 0
-    /// How long waiting threads poll before they sleep.
-    private let spin = SpinPolicy()
+    /// How long waiting threads poll before they sleep, and whether regions run on the caller alone.
+    let spin = SpinPolicy()
     private var stopping = false
 
     init() {
@@ -140,6 +141,16 @@ private final class Regions: @unchecked Sendable {
         stopping = true
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(mutex)
+    }
+
+    /// Whether the next region runs on the calling thread alone: while the machine has more
+    /// runnable threads than cores, a region split across threads waits for whichever of them
+    /// the OS has descheduled, and ends up slower than one thread doing it all (measured: 10%
+    /// slower with a competitor on one of 2 cores). Counts the region for the policy's samples.
+    func runsOnCaller() -> Bool {
+        guard spin.isCrowded else { return false }
+        spin.regionStarted()
+        return true
     }
 
     /// Publishes a region of `chunks` chunks, claims chunks on the calling thread (thread 0)
@@ -223,7 +234,8 @@ private final class Regions: @unchecked Sendable {
 /// waiting thread polls for about a millisecond. When it has more runnable threads than cores
 /// (another process, capture threads, more pool threads than free cores), polling takes a
 /// core from the very thread whose chunk is awaited, so waiting threads poll only a few
-/// microseconds and then sleep. The caller samples the kernel's count of runnable threads
+/// microseconds and then sleep, and regions run on the caller alone: a region split across
+/// threads would wait for whichever of them the OS has descheduled. The caller samples the kernel's count of runnable threads
 /// (/proc/loadavg), plus the pool's sleeping workers, every `period` regions; workers read
 /// the verdict.
 final class SpinPolicy: @unchecked Sendable {
@@ -232,8 +244,13 @@ final class SpinPolicy: @unchecked Sendable {
     static let period = 32
     /// Uncontended samples in a row before polling long again.
     static let calmSamples = 4
+    /// Contended samples in a row before regions run on the caller alone: a thread that is
+    /// runnable for a moment (a kernel worker, a timer) must not take the pool's threads away.
+    static let crowdedSamples = 3
 
     private let limit = Atomic<Int>(SpinPolicy.long)
+    /// Whether the last samples saw more runnable threads than cores (regions then run on the caller).
+    private let crowded = Atomic<Bool>(false)
     /// Workers asleep on the pool's condition: they would be runnable if they polled instead.
     let sleepingWorkers = Atomic<Int>(0)
     let cores: Int
@@ -243,6 +260,7 @@ final class SpinPolicy: @unchecked Sendable {
     private var loadavg: Int32 = -2
     private var regions = 0
     private var calm = 0
+    private var busy = 0
 
     init(cores: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))) {
         self.cores = cores
@@ -255,6 +273,9 @@ final class SpinPolicy: @unchecked Sendable {
 
     /// The poll budget for the next wait (any thread).
     var current: Int { limit.load(ordering: .relaxed) }
+
+    /// Whether the machine is oversubscribed by the last verdict: then regions run on the caller alone.
+    var isCrowded: Bool { crowded.load(ordering: .relaxed) }
 
     /// Counts a region and, every `period` regions, samples the runnable threads (the caller only).
     func regionStarted() {
@@ -269,10 +290,16 @@ final class SpinPolicy: @unchecked Sendable {
     func record(runnable: Int) {
         if runnable > cores {
             calm = 0
+            busy += 1
             limit.store(SpinPolicy.short, ordering: .relaxed)
+            if busy >= SpinPolicy.crowdedSamples { crowded.store(true, ordering: .relaxed) }
         } else {
+            busy = 0
             calm += 1
-            if calm >= SpinPolicy.calmSamples { limit.store(SpinPolicy.long, ordering: .relaxed) }
+            if calm >= SpinPolicy.calmSamples {
+                limit.store(SpinPolicy.long, ordering: .relaxed)
+                crowded.store(false, ordering: .relaxed)
+            }
         }
     }
 

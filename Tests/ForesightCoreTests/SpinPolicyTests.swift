@@ -44,6 +44,50 @@ final class SpinPolicyTests: XCTestCase {
         XCTAssertEqual(policy.current, SpinPolicy.long)
     }
 
+    func testCrowdedUntilCalmSamplesThenSharedAgain() {
+        let policy = SpinPolicy(cores: 2)
+        XCTAssertFalse(policy.isCrowded)
+        policy.record(runnable: 2)
+        XCTAssertFalse(policy.isCrowded, "as many runnable threads as cores is not crowded")
+        for _ in 1..<SpinPolicy.crowdedSamples {
+            policy.record(runnable: 3)
+            XCTAssertFalse(policy.isCrowded, "a moment of contention must not take the threads away")
+        }
+        policy.record(runnable: 2)
+        policy.record(runnable: 3)
+        XCTAssertFalse(policy.isCrowded, "contended samples count only in a row")
+        for _ in 1..<SpinPolicy.crowdedSamples { policy.record(runnable: 3) }
+        XCTAssertTrue(policy.isCrowded)
+        for _ in 1..<SpinPolicy.calmSamples {
+            policy.record(runnable: 2)
+            XCTAssertTrue(policy.isCrowded, "one calm sample must not end the crowded mode")
+        }
+        policy.record(runnable: 2)
+        XCTAssertFalse(policy.isCrowded)
+    }
+
+    /// On a crowded machine every chunk runs on the caller (thread 0), with the same results;
+    /// the regions still count towards the policy's samples, so a calm machine is noticed again.
+    func testACrowdedPoolRunsRegionsOnTheCaller() {
+        let pool = ThreadPool(threads: 2)
+        for _ in 0..<SpinPolicy.crowdedSamples { pool.regions.spin.record(runnable: 64) }
+        var threads = [Int](repeating: -1, count: 16)
+        var sums = [Int](repeating: 0, count: 16)
+        threads.withUnsafeMutableBufferPointer { threadOf in
+            sums.withUnsafeMutableBufferPointer { sum in
+                let threadBase = threadOf.baseAddress!, sumBase = sum.baseAddress!
+                pool.parallelFor(16) { index, thread in
+                    threadBase[index] = thread
+                    sumBase[index] += index
+                }
+            }
+        }
+        XCTAssertEqual(threads, [Int](repeating: 0, count: 16))
+        XCTAssertEqual(sums, Array(0..<16))
+        for _ in 0..<SpinPolicy.calmSamples { pool.regions.spin.record(runnable: 1) }
+        XCTAssertFalse(pool.regions.spin.isCrowded)
+    }
+
     func testSamplingInsideRegionsKeepsResultsExact() {
         // Many regions: the policy samples /proc/loadavg every `period` regions; sums stay exact.
         let pool = ThreadPool(threads: 2)
