@@ -154,13 +154,17 @@ struct Bench: ParsableCommand {
                 print(entry.name.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: " %10.3f  %11.3f", entry.forward * 1000, entry.backward * 1000))
             }
         }
+        let crowded = trainer.trainer.program.pool.regionsRunAlone
+        if crowded > 0 && !json {
+            print("note: \(crowded) parallel regions ran on one thread because the machine had more runnable threads than cores")
+        }
         let stepsPerSecond = median(rates)
         let rss = peakResidentMiB()
         let allocs = median(allocations)
         emit([
             "workload": "pc64", "threads": threads, "steps_per_s": rounded(stepsPerSecond, 2),
             "ms_per_step": rounded(1000 / stepsPerSecond, 3), "peak_rss_mib": rounded(rss, 1),
-            "allocs_per_step": allocs,
+            "allocs_per_step": allocs, "regions_run_alone": crowded,
         ], table: String(format: "pc64, %d thread(s): %.1f steps/s, %.2f ms/step, peak RSS %.1f MiB, %.0f heap allocations per step",
                          threads, stepsPerSecond, 1000 / stepsPerSecond, rss, allocs))
         if !json {

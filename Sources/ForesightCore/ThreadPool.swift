@@ -57,6 +57,10 @@ public final class ThreadPool: @unchecked Sendable {
         for worker in workers { worker.join() }
     }
 
+    /// Regions so far that ran on the calling thread alone because the machine had more
+    /// runnable threads than cores (benchmarks report it beside their figures).
+    public var regionsRunAlone: Int { regions.regionsOnCaller }
+
     /// A chunk count for `items` units of work of which a chunk should hold at least
     /// `minimumPerChunk`: about `chunksPerThread` per thread, 1 with one thread.
     public func chunks(items: Int, minimumPerChunk: Int = 1) -> Int {
@@ -150,8 +154,12 @@ final class Regions: @unchecked Sendable {
     func runsOnCaller() -> Bool {
         guard spin.isCrowded else { return false }
         spin.regionStarted()
+        regionsOnCaller += 1
         return true
     }
+
+    /// Regions run on the caller alone because the machine was crowded (the caller's count).
+    private(set) var regionsOnCaller = 0
 
     /// Publishes a region of `chunks` chunks, claims chunks on the calling thread (thread 0)
     /// until none are left, then waits only for chunks that other threads are still running:
