@@ -50,12 +50,13 @@ let package = Package(
         // System libraries: V4L2 through the kernel's header; libv4l2, alsa-lib, libpng, libzstd,
         // liblz4 and libturbojpeg are opened at run time (dlopen), so building needs none of
         // their -dev packages. `dl` is part of libc from glibc 2.34 on and a library of its own before.
-        .target(name: "CV4L2", linkerSettings: [.linkedLibrary("dl")]),
-        .target(name: "CALSA", linkerSettings: [.linkedLibrary("dl")]),
-        .target(name: "CPNG", linkerSettings: [.linkedLibrary("dl")]),
-        .target(name: "CZSTD", linkerSettings: [.linkedLibrary("dl")]),
-        .target(name: "CLZ4", linkerSettings: [.linkedLibrary("dl")]),
-        .target(name: "CTurboJPEG", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CRuntimeLibrary", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CV4L2", dependencies: ["CRuntimeLibrary"]),
+        .target(name: "CALSA", dependencies: ["CRuntimeLibrary"]),
+        .target(name: "CPNG", dependencies: ["CRuntimeLibrary"]),
+        .target(name: "CZSTD", dependencies: ["CRuntimeLibrary"]),
+        .target(name: "CLZ4", dependencies: ["CRuntimeLibrary"]),
+        .target(name: "CTurboJPEG", dependencies: ["CRuntimeLibrary"]),
         // Files: model files and checkpoints, device profiles and board estimates, Y4M, WAV,
         // images, MCAP (its zstd and lz4 chunks) and ROS 2 images (JPEG among them).
         .target(name: "ForesightIO", dependencies: ["ForesightCore", "ForesightNN", "CPNG", "CZSTD", "CLZ4", "CTurboJPEG"],

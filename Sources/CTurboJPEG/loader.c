@@ -1,34 +1,15 @@
 // Opens libturbojpeg at run time and fills the function table of CTurboJPEG.h. Not a wrapper: the
 // functions are called through the table as they are.
 #include "CTurboJPEG.h"
-
-#include <dlfcn.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "CRuntimeLibrary.h"
 
 const foresight_turbojpeg *foresight_turbojpeg_load(const char *file, char *error, size_t capacity) {
-    void *library = dlopen(file, RTLD_NOW | RTLD_LOCAL);
-    if (library == NULL) {
-        snprintf(error, capacity, "%s", dlerror());
-        return NULL;
-    }
-    foresight_turbojpeg *table = malloc(sizeof *table);
-    if (table == NULL) {
-        snprintf(error, capacity, "out of memory");
-        return NULL;
-    }
-#define LOOK_UP(name) if ((*(void **)&table->name = dlsym(library, #name)) == NULL) goto missing;
-    LOOK_UP(tjInitDecompress)
-    LOOK_UP(tjDecompressHeader3)
-    LOOK_UP(tjDecompress2)
-    LOOK_UP(tjDestroy)
-    LOOK_UP(tjGetErrorStr2)
-#undef LOOK_UP
-    return table;
-
-missing:
-    snprintf(error, capacity, "%s", dlerror());
-    free(table);
-    dlclose(library);
-    return NULL;
+    static const foresight_library_function functions[] = {
+        FORESIGHT_FUNCTION(foresight_turbojpeg, tjInitDecompress),
+        FORESIGHT_FUNCTION(foresight_turbojpeg, tjDecompressHeader3),
+        FORESIGHT_FUNCTION(foresight_turbojpeg, tjDecompress2),
+        FORESIGHT_FUNCTION(foresight_turbojpeg, tjDestroy),
+        FORESIGHT_FUNCTION(foresight_turbojpeg, tjGetErrorStr2),
+    };
+    return foresight_library_load(file, 0, functions, sizeof functions / sizeof functions[0], sizeof(foresight_turbojpeg), error, capacity);
 }
