@@ -1,0 +1,87 @@
+// Foresight nodes in a real Flower federation: Flower's SuperLink and the repository's ServerApp
+// (FedAvg) on loopback, and FleetClients that join it over gRPC. Two nodes with known arrays and
+// known example counts: the average the server computes, and sends back, is their weighted mean.
+
+import Foundation
+import XCTest
+import ForesightCore
+@testable import ForesightFleet
+
+/// A node whose "learning" in round r sets every value to `value + r` and counts `examples`
+/// examples; it records each global it is given.
+final class ConstantNode: FleetNode, @unchecked Sendable {
+    let layout = [FleetArraySpec(name: "encoder.weight", shape: [2, 3]), FleetArraySpec(name: "encoder.bias", shape: [3])]
+    let value: Float
+    let examples: Int
+    let seen = Locked<[(kind: String, round: Int, steps: Int?, values: [Float])]>([])
+
+    init(value: Float, examples: Int) {
+        self.value = value
+        self.examples = examples
+    }
+
+    func train(global: FleetArrays?, round: FleetRound, reply: FleetArrays) async throws -> FleetTrainResult {
+        if let global { seen.withLock { $0.append(("train", round.number, round.localSteps, Array(global.storage))) } }
+        reply.storage.update(repeating: value + Float(round.number))
+        return FleetTrainResult(examples: examples, metrics: [("loss", .real(Double(value)))])
+    }
+
+    func evaluate(global: FleetArrays?, round: FleetRound) async throws -> [(String, FleetMetric)] {
+        if let global { seen.withLock { $0.append(("evaluate", round.number, nil, Array(global.storage))) } }
+        return [("num-examples", .integer(Int64(examples)))]
+    }
+
+    func current(into arrays: FleetArrays) async throws {
+        arrays.storage.update(repeating: -value)
+    }
+}
+
+final class FederationTests: XCTestCase {
+    func testTwoNodesAreAveragedByFedAvg() async throws {
+        try FlowerServer.requireFlower()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try FlowerServer(["--clients", "2", "--rounds", "2", "--local-steps", "5", "--round-timeout", "60"], folder: folder)
+        defer { server.stop() }
+
+        let nodes = [ConstantNode(value: 1, examples: 1), ConstantNode(value: 3, examples: 3)]
+        let notices = Locked<[String]>([])
+        let stop = Locked(false)
+        var clients: [FleetClient] = []
+        for node in nodes {
+            var settings = try FleetSettings(address: server.fleetAddress)
+            settings.pollSeconds = 0.1
+            clients.append(try FleetClient(settings: settings, node: node) { line in notices.withLock { $0.append(line) } })
+        }
+        let tasks = clients.map { client in Task { await client.run { stop.withLock { $0 } } } }
+        let status = server.wait(seconds: 120)
+        stop.withLock { $0 = true }
+        for task in tasks { await task.value }
+        XCTAssertEqual(status, 0, server.log)
+
+        // Round r averages 1 + r (1 example) and 3 + r (3 examples): 3.5, then 4.5.
+        let arrays = try XCTUnwrap(server.result()["arrays"] as? [String: [String: Any]], server.log)
+        XCTAssertEqual(Set(arrays.keys), ["encoder.weight", "encoder.bias"])
+        XCTAssertEqual(arrays["encoder.weight"]?["shape"] as? [Int], [2, 3])
+        XCTAssertEqual(arrays["encoder.weight"]?["dtype"] as? String, "float32")
+        for (_, array) in arrays { XCTAssertEqual(array["values"] as? [Double], [Double](repeating: 4.5, count: (array["shape"] as! [Int]).reduce(1, *))) }
+        for (index, node) in nodes.enumerated() {
+            let seen = node.seen.withLock { $0 }
+            // Round 1 trains from the queried node's arrays (-1 or -3); the evaluate messages
+            // carry each round's average; round 2's train message carries round 1's average
+            // again, given once (the node already holds it).
+            XCTAssertEqual(seen.map(\.kind), ["train", "evaluate", "evaluate"], "node \(index): \(seen)")
+            XCTAssertTrue(seen[0].values == [Float](repeating: -1, count: 9) || seen[0].values == [Float](repeating: -3, count: 9), "\(seen[0])")
+            XCTAssertEqual(seen[0].steps, 5, "local-steps travels in the train config")
+            XCTAssertEqual(seen[1].values, [Float](repeating: 3.5, count: 9))
+            XCTAssertEqual(seen[2].values, [Float](repeating: 4.5, count: 9))
+            let statistics = clients[index].statistics
+            XCTAssertEqual(statistics.trainRounds, 2)
+            XCTAssertEqual(statistics.evaluations, 2)
+            XCTAssertEqual(statistics.refused, 0)
+            XCTAssertGreaterThan(statistics.lastTrainBytesSent, 36, "the reply's arrays were pushed")
+        }
+        XCTAssertTrue(notices.withLock { $0 }.contains { $0.hasPrefix("joined the Flower federation at \(server.fleetAddress)") })
+    }
+}
