@@ -144,6 +144,9 @@ struct Learn: ParsableCommand {
     @Option(help: "Record the run into this MCAP file as it goes, for Foxglove: the frames, predictions, truths and motion fields as foxglove.RawImage (/foresight/frame, /prediction, /truth, /motion) and the numbers about once a second (/foresight/metrics).")
     var recordMcap: String?
 
+    @Flag(help: "Predict and score every frame without learning from it, and write no checkpoint: how the model of --checkpoint (with --resume) does on this stream.")
+    var frozen = false
+
     @Option(help: FleetOptions.addressHelp)
     var fleet: String?
 
@@ -159,6 +162,7 @@ struct Learn: ParsableCommand {
         if let stallTimeout { try OptionRange.checkPositive(stallTimeout, "--stall-timeout", maximum: OptionRange.maximumSeconds, unit: " s") }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint PATH") }
         try FleetOptions.validate(address: fleet, key: fleetKey)
+        if frozen && fleet != nil { throw ValidationError("--frozen does not learn, so it has nothing to share with --fleet") }
         // The learner's ranges (threads, learning rate, batch, replay within this machine's memory); `run`
         // checks again with the device profile's budget.
         do { try settings(profile: nil).validate() } catch let error as LiveLearningError { throw ValidationError(error.description) }
@@ -191,6 +195,7 @@ struct Learn: ParsableCommand {
         settings.checkpointEvery = checkpointEvery
         settings.snapshotDirectory = snapshots
         settings.snapshotEvery = snapshotEvery
+        settings.frozen = frozen
         return settings
     }
 

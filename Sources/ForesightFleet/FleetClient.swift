@@ -15,8 +15,9 @@ public struct FleetSettings: Sendable {
     /// The SuperLink's Fleet API, "HOST:PORT" (flower-superlink's --fleet-api-address, 9092 by default).
     public var host: String
     public var port: Int
-    /// The heartbeat interval the node declares; heartbeats go out at 0.7 of it.
-    public var heartbeatSeconds: Double = 30
+    /// The heartbeat interval the node declares (Flower allows 10 to 1800 s); heartbeats go out
+    /// at 0.7 of it. Short, so that a robot that died is soon left out of the rounds.
+    public var heartbeatSeconds: Double = 10
     /// The wait between two pulls that found no message.
     public var pollSeconds: Double = 0.5
     /// How replies carry their arrays (received arrays may be any float type).
@@ -211,8 +212,7 @@ public final class FleetClient: Sendable {
 
     /// Heartbeats beside the message loop, until a stop or a failed call.
     private func serve(_ fleet: Flwr_Proto_Fleet.Client<HTTP2ClientTransport.Posix>, nodeID: UInt64, shouldStop: @escaping @Sendable () -> Bool) async throws {
-        var node = Flwr_Proto_Node()
-        node.nodeID = nodeID
+        let node = Flwr_Proto_Node.with { $0.nodeID = nodeID }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 var beat = Flwr_Proto_SendNodeHeartbeatRequest()

@@ -5,7 +5,9 @@ first global model, so the server needs no copy of the model. Each round then se
 arrays with a train message (and "local-steps", the steps each robot learns before it replies),
 averages the replies weighted by their "num-examples", and sends the average back with an
 evaluate message, which the robots adopt at once. A robot that does not answer within
-"round-timeout" seconds is left out of that round. With "result-file", the rounds and the final
+"round-timeout" seconds is left out of that round; the run starts once "clients" robots are
+connected, and each later round needs at least "min-clients" of them (a robot that stops sending
+heartbeats is dropped after about twice its heartbeat interval). With "result-file", the rounds and the final
 arrays are written there as JSON.
 """
 
@@ -47,7 +49,8 @@ def starting_arrays(grid: Grid, nodes: list[int], timeout: float) -> ArrayRecord
 def main(grid: Grid, context: Context) -> None:
     config = context.run_config
     rounds = int(config["num-server-rounds"])
-    clients = int(config["min-clients"])
+    clients = int(config["clients"])
+    minimum = min(int(config["min-clients"]) or clients, clients)
     timeout = float(config["round-timeout"])
     nodes = wait_for_nodes(grid, clients, seconds=max(timeout, 60.0))
     if len(nodes) < clients:
@@ -56,7 +59,8 @@ def main(grid: Grid, context: Context) -> None:
     shapes = {name: list(array.shape) for name, array in arrays.items()}
     print(f"starting from {len(shapes)} arrays, {sum(int(np.prod(s)) for s in shapes.values())} values, of node {nodes[0]}", flush=True)
 
-    settings = dict(min_train_nodes=clients, min_evaluate_nodes=clients, min_available_nodes=clients)
+    # Every connected robot trains each round; a round needs `minimum` of them connected.
+    settings = dict(min_train_nodes=minimum, min_evaluate_nodes=minimum, min_available_nodes=minimum)
     if config["strategy"] == "fedavgm":
         strategy = FedAvgM(server_momentum=float(config["server-momentum"]), **settings)
     else:

@@ -46,7 +46,8 @@ def wait_for_port(host: str, port: int, process: subprocess.Popen, seconds: floa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fleet", default="0.0.0.0:9092", help="HOST:PORT of the Fleet API the robots connect to (port 0: a free one, printed)")
-    parser.add_argument("--clients", type=int, default=2, help="robots each round waits for (FedAvg's minimum)")
+    parser.add_argument("--clients", type=int, default=2, help="robots the first round waits for")
+    parser.add_argument("--min-clients", type=int, default=0, help="robots a later round needs connected (default: --clients); fewer, and it waits for more to join")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--local-steps", type=int, default=20, help="training steps each robot takes on the global model before it replies")
     parser.add_argument("--round-timeout", type=float, default=120.0, help="seconds a round waits for replies before it goes on with those it has")
@@ -80,7 +81,7 @@ def main() -> int:
         wait_for_port("127.0.0.1" if fleet_host in ("0.0.0.0", "::") else fleet_host, fleet_port, superlink, 30)
         print(f"Fleet API at {fleet_address}; waiting for {arguments.clients} robot(s); {arguments.rounds} round(s) of {arguments.strategy}", flush=True)
         settings = [
-            f"num-server-rounds={arguments.rounds}", f"min-clients={arguments.clients}", f"local-steps={arguments.local_steps}",
+            f"num-server-rounds={arguments.rounds}", f"clients={arguments.clients}", f"min-clients={arguments.min_clients}", f"local-steps={arguments.local_steps}",
             f"round-timeout={float(arguments.round_timeout)}", f'strategy="{arguments.strategy}"',
             f'result-file="{os.path.abspath(arguments.result) if arguments.result else ""}"',
         ]
