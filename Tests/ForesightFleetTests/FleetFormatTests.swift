@@ -29,8 +29,9 @@ final class NpyTests: XCTestCase {
         XCTAssertTrue(refusal(Array(good.dropLast(4))).contains("needs 24 data bytes, the file holds 20"), refusal(Array(good.dropLast(4))))
         XCTAssertTrue(refusal([1, 2, 3] + good.dropFirst(3)).contains("magic"))
         XCTAssertTrue(refusal(Array(good.prefix(9))).contains("magic"), "a file shorter than the fixed part")
-        let text = String(decoding: good, as: UTF8.self)
-        func edited(_ from: String, _ to: String) -> [UInt8] { Array(text.replacingOccurrences(of: from, with: to).utf8) }
+        // The header is ASCII after the magic's first byte (0x93): edited as text behind it.
+        let text = String(decoding: good.dropFirst(), as: UTF8.self)
+        func edited(_ from: String, _ to: String) -> [UInt8] { [good[0]] + Array(text.replacingOccurrences(of: from, with: to).utf8) }
         XCTAssertTrue(refusal(edited("'<f4'", "'>f4'")).contains("element type >f4"))
         XCTAssertTrue(refusal(edited("'<f4'", "'|O1'")).contains("element type |O1"))
         XCTAssertTrue(refusal(edited("False", "True ")).contains("Fortran"))

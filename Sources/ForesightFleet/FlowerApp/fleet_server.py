@@ -3,8 +3,10 @@
 The robots start it: one of them is asked (a query message) for its arrays, which become the
 first global model, so the server needs no copy of the model. Each round then sends the global
 arrays with a train message (and "local-steps", the steps each robot learns before it replies),
-averages the replies weighted by their "num-examples", and sends the average back with an
-evaluate message, which the robots adopt at once. A robot that does not answer within
+averages the replies weighted by their "num-examples"; the next round's train message carries
+the average, and after the last round an evaluate message hands the final average to every
+robot. (Flower's Grid looks for replies every 3 s, so a round with its own evaluate step would
+take twice as long.) A robot that does not answer within
 "round-timeout" seconds is left out of that round; the run starts once "clients" robots are
 connected, and each later round needs at least "min-clients" of them (a robot that stops sending
 heartbeats is dropped after about twice its heartbeat interval). With "result-file", the rounds and the final
@@ -60,7 +62,7 @@ def main(grid: Grid, context: Context) -> None:
     print(f"starting from {len(shapes)} arrays, {sum(int(np.prod(s)) for s in shapes.values())} values, of node {nodes[0]}", flush=True)
 
     # Every connected robot trains each round; a round needs `minimum` of them connected.
-    settings = dict(min_train_nodes=minimum, min_evaluate_nodes=minimum, min_available_nodes=minimum)
+    settings = dict(fraction_evaluate=0.0, min_train_nodes=minimum, min_available_nodes=minimum)
     if config["strategy"] == "fedavgm":
         strategy = FedAvgM(server_momentum=float(config["server-momentum"]), **settings)
     else:
@@ -75,6 +77,10 @@ def main(grid: Grid, context: Context) -> None:
     )
     seconds = time.time() - started
     print(f"{rounds} rounds in {seconds:.1f} s ({60 * rounds / max(seconds, 1e-9):.1f} rounds/min)", flush=True)
+    final = RecordDict({"arrays": result.arrays, "config": ConfigRecord({"server-round": rounds})})
+    handed = [Message(final, dst_node_id=node, message_type=MessageType.EVALUATE) for node in grid.get_node_ids()]
+    answers = grid.send_and_receive(handed, timeout=min(timeout, 30.0))
+    print(f"the final average went to {sum(1 for a in answers if a.has_content())} of {len(handed)} robot(s)", flush=True)
     if config["result-file"]:
         final = {name: array.numpy() for name, array in result.arrays.items()}
         with open(str(config["result-file"]), "w", encoding="utf-8") as file:
@@ -82,7 +88,6 @@ def main(grid: Grid, context: Context) -> None:
                 "rounds": rounds,
                 "seconds": seconds,
                 "train_metrics": {str(k): dict(v) for k, v in result.train_metrics_clientapp.items()},
-                "evaluate_metrics": {str(k): dict(v) for k, v in result.evaluate_metrics_clientapp.items()},
                 "arrays": {name: {"shape": list(value.shape), "dtype": str(value.dtype),
                                   "values": value.astype(float).ravel().tolist() if value.size <= 4096 else None,
                                   "mean": float(value.mean())} for name, value in final.items()},
