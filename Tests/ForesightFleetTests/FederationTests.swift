@@ -84,3 +84,49 @@ final class FederationTests: XCTestCase {
         XCTAssertTrue(notices.withLock { $0 }.contains { $0.hasPrefix("joined the Flower federation at \(server.fleetAddress)") })
     }
 }
+
+final class ReconnectionTests: XCTestCase {
+    /// A free TCP port on 127.0.0.1.
+    func freePort() throws -> Int {
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(probe) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// A node started before its server: it says once that it cannot reach it, retries with
+    /// growing waits, joins when the server comes, and takes part in its rounds.
+    func testANodeWaitsForItsServerAndSaysSoOnce() async throws {
+        try FlowerServer.requireFlower()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let address = "127.0.0.1:\(try freePort())"
+        var settings = try FleetSettings(address: address)
+        settings.pollSeconds = 0.1
+        settings.maximumRetrySeconds = 2
+        let notices = Locked<[String]>([])
+        let stop = Locked(false)
+        let node = ConstantNode(value: 1, examples: 1)
+        let client = try FleetClient(settings: settings, node: node) { line in notices.withLock { $0.append(line) } }
+        let task = Task { await client.run { stop.withLock { $0 } } }
+        try await Task.sleep(for: .seconds(6))   // attempts after 1, 2, 2, ... s
+        XCTAssertEqual(notices.withLock { $0 }.count, 1, "\(notices.withLock { $0 })")
+        XCTAssertTrue(notices.withLock { $0 }.first?.hasPrefix("cannot reach the Flower server at \(address)") == true, "\(notices.withLock { $0 })")
+
+        let server = try FlowerServer(["--clients", "1", "--rounds", "2", "--local-steps", "1", "--round-timeout", "60"], folder: folder, fleet: address)
+        defer { server.stop() }
+        let status = server.wait(seconds: 120)
+        stop.withLock { $0 = true }
+        await task.value
+        XCTAssertEqual(status, 0, server.log)
+        let lines = notices.withLock { $0 }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("the Flower server at \(address) answers again; rejoined as node") }, "\(lines)")
+        XCTAssertEqual(client.statistics.trainRounds, 2)
+    }
+}

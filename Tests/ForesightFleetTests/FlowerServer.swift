@@ -31,14 +31,14 @@ final class FlowerServer: @unchecked Sendable {
         if check.terminationStatus != 0 { throw XCTSkip("Flower's server (flwr 1.39.0) is not installed: \(pipCommand)") }
     }
 
-    /// Starts serve.py with `options` and waits until its Fleet API listens.
-    init(_ options: [String], folder: URL) throws {
+    /// Starts serve.py with `options` and waits until its Fleet API listens at `fleet` (a free port by default).
+    init(_ options: [String], folder: URL, fleet: String = "127.0.0.1:0") throws {
         logPath = folder.appendingPathComponent("serve.log").path
         resultPath = folder.appendingPathComponent("result.json").path
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-u", Self.script.path, "--fleet", "127.0.0.1:0", "--result", resultPath] + options
+        process.arguments = ["python3", "-u", Self.script.path, "--fleet", fleet, "--result", resultPath] + options
         process.standardOutput = log
         process.standardError = log
         try process.run()
