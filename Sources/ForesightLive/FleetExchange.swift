@@ -2,6 +2,12 @@
 // learner's thread and a federation client's without stopping learning: the client leaves the
 // next global arrays here and asks for copies of the parameters; the learner adopts and copies
 // at a step boundary, into memory sized once. Not the federation protocol (ForesightFleet).
+//
+// Learning goes on while a round is in flight, so by the time a new average arrives the learner
+// has moved on from the copy it sent. Adopting the average relative to that copy keeps those
+// steps: parameters += average - copy sent. Right after a reply this is the average itself
+// (FedAvg's usual adoption); later, the average plus what was learned since the reply, which
+// the next reply then brings into the federation instead of it being thrown away.
 
 import ForesightCore
 
@@ -12,7 +18,7 @@ import ForesightCore
 /// // learner thread, between two steps:
 /// exchange.stepBoundary(steps: stepsDone)
 /// // client thread:
-/// exchange.offer(global)                       // adopted at the next boundary
+/// exchange.offer(global, relativeToSnapshot: false)   // adopted at the next boundary
 /// exchange.requestSnapshot()                   // copied at the next boundary
 /// if let steps = exchange.takeSnapshot(into: reply) { ... }
 /// ```
@@ -31,8 +37,10 @@ public final class FleetExchange: @unchecked Sendable {
 
     /// What the two sides know of each other.
     public struct State: Sendable {
-        /// Global arrays wait in `global` for the next step boundary.
+        /// Global arrays wait in `global` for the next step boundary; adopted relative to the
+        /// last copy handed to the client (see the file's header), or as they are.
         public var globalWaiting = false
+        public var relativeToSnapshot = false
         /// The client asked for a copy of the parameters; `snapshotSteps` is the step count it was taken at.
         public var snapshotWanted = false
         public var snapshotSteps: Int?
@@ -77,7 +85,13 @@ public final class FleetExchange: @unchecked Sendable {
             if state.globalWaiting {
                 var offset = 0
                 for tensor in tensors {
-                    tensor.floatPointer.update(from: global.baseAddress! + offset, count: tensor.count)
+                    let parameters = tensor.floatPointer, average = global.baseAddress! + offset
+                    if state.relativeToSnapshot {
+                        let sent = snapshot.baseAddress! + offset
+                        for i in 0..<tensor.count { parameters[i] += average[i] - sent[i] }
+                    } else {
+                        parameters.update(from: average, count: tensor.count)
+                    }
                     offset += tensor.count
                 }
                 state.globalWaiting = false
@@ -105,12 +119,15 @@ public final class FleetExchange: @unchecked Sendable {
 
     // MARK: the client's side
 
-    /// Leaves `values` (flat, in tensor order) to be adopted at the learner's next step boundary.
-    public func offer(_ values: UnsafeBufferPointer<Float>) {
+    /// Leaves `values` (flat, in tensor order) to be adopted at the learner's next step
+    /// boundary: relative to the last copy taken (`takeSnapshot`), which must be the one the
+    /// federation averaged, or, with `relativeToSnapshot` false, as they are.
+    public func offer(_ values: UnsafeBufferPointer<Float>, relativeToSnapshot: Bool) {
         precondition(values.count == totalCount, "\(values.count) values offered for \(totalCount) parameters")
         state.withLock { state in
             global.baseAddress!.update(from: values.baseAddress!, count: totalCount)
             state.globalWaiting = !state.closed
+            state.relativeToSnapshot = relativeToSnapshot
         }
     }
 

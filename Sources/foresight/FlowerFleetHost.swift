@@ -47,13 +47,17 @@ final class FlowerMembership: FleetMembership, @unchecked Sendable {
     }
 }
 
-/// A round answered by the learner behind a `FleetExchange`: a new global is adopted at the
-/// learner's next step boundary, the learner takes the round's local steps, and its parameters
-/// then are the reply, weighted by the examples learned since the adoption.
+/// A round answered by the learner behind a `FleetExchange`: a new average is adopted at the
+/// learner's next step boundary (the first as it is, later ones relative to the parameters last
+/// sent, keeping what was learned while the round was in flight), the learner takes the round's
+/// local steps, and its parameters then are the reply, weighted by the examples learned since
+/// the last reply.
 final class ExchangeNode: FleetNode, @unchecked Sendable {
     let exchange: FleetExchange
     let defaultLocalSteps: Int
     let layout: [FleetArraySpec]
+    /// The step count of the parameters last sent in a train reply (nil: none sent yet).
+    private let sentSteps = Locked<Int?>(nil)
 
     init(exchange: FleetExchange, defaultLocalSteps: Int) {
         self.exchange = exchange
@@ -72,7 +76,7 @@ final class ExchangeNode: FleetNode, @unchecked Sendable {
 
     private func adopt(_ global: FleetArrays?) async throws {
         guard let global else { return }
-        exchange.offer(UnsafeBufferPointer(global.storage))
+        exchange.offer(UnsafeBufferPointer(global.storage), relativeToSnapshot: sentSteps.withLock { $0 } != nil)
         try await wait { !$0.globalWaiting }
     }
 
@@ -90,7 +94,8 @@ final class ExchangeNode: FleetNode, @unchecked Sendable {
         let target = exchange.status.steps + (round.localSteps ?? defaultLocalSteps)
         try await wait { $0.steps >= target }
         let steps = try await snapshot(into: reply)
-        let learned = max(0, steps - exchange.status.adoptedAtStep)
+        let learned = max(0, steps - (sentSteps.withLock { $0 } ?? exchange.status.adoptedAtStep))
+        sentSteps.withLock { $0 = steps }
         return FleetTrainResult(examples: max(1, learned * exchange.examplesPerStep), metrics: [("steps", .integer(Int64(learned)))])
     }
 

@@ -18,7 +18,7 @@ final class FleetExchangeTests: XCTestCase {
         let first = program.tensor(program.parameters[0])
 
         let global = [Float](repeating: 0.25, count: exchange.totalCount)
-        global.withUnsafeBufferPointer { exchange.offer($0) }
+        global.withUnsafeBufferPointer { exchange.offer($0, relativeToSnapshot: false) }
         XCTAssertTrue(exchange.status.globalWaiting)
         XCTAssertNotEqual(first.floats[0], 0.25, "nothing changes before the learner's step boundary")
         exchange.stepBoundary(steps: 7)
@@ -35,8 +35,18 @@ final class FleetExchangeTests: XCTestCase {
         XCTAssertEqual(copy[0], 9)
         XCTAssertEqual(copy[1], 0.25)
 
+        // Relative to the copy sent (copy[0] = 9, the rest 0.25): the learner moved on to
+        // first[0] = 10; an average of 1 everywhere makes it 10 + (1 - 9) = 2, the rest 1.
+        first.floats[0] = 10
+        let average = [Float](repeating: 1, count: exchange.totalCount)
+        average.withUnsafeBufferPointer { exchange.offer($0, relativeToSnapshot: true) }
+        exchange.stepBoundary(steps: 12)
+        XCTAssertEqual(first.floats[0], 2)
+        XCTAssertEqual(first.floats[1], 1)
+        XCTAssertEqual(exchange.status.adoptions, 2)
+
         exchange.close()
-        global.withUnsafeBufferPointer { exchange.offer($0) }
+        global.withUnsafeBufferPointer { exchange.offer($0, relativeToSnapshot: false) }
         XCTAssertFalse(exchange.status.globalWaiting, "a stopped learner adopts nothing")
         first.floats[0] = 5
         exchange.requestSnapshot()
@@ -65,7 +75,7 @@ final class FleetExchangeTests: XCTestCase {
         _ = try learner.run(source, shouldStop: {
             exchange.stepBoundary(steps: learner.report.steps)
             boundaries += 1
-            if boundaries % 10 == 0 { exchange.offer(UnsafeBufferPointer(global)) }
+            if boundaries % 10 == 0 { exchange.offer(UnsafeBufferPointer(global), relativeToSnapshot: boundaries % 20 == 0) }
             if boundaries % 10 == 5 { exchange.requestSnapshot() }
             if boundaries % 10 == 7 { _ = exchange.takeSnapshot(into: copy) }
             return false
