@@ -153,6 +153,9 @@ struct Learn: ParsableCommand {
     @Option(help: FleetOptions.keyHelp)
     var fleetKey: String?
 
+    @Flag(help: FleetOptions.float16Help)
+    var fleetFloat16 = false
+
     @Flag(help: "Print one JSON summary object at the end instead of progress lines.")
     var json = false
 
@@ -161,7 +164,7 @@ struct Learn: ParsableCommand {
         if let seconds { try OptionRange.checkPositive(seconds, "--seconds", maximum: OptionRange.maximumSeconds, unit: " s") }
         if let stallTimeout { try OptionRange.checkPositive(stallTimeout, "--stall-timeout", maximum: OptionRange.maximumSeconds, unit: " s") }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint PATH") }
-        try FleetOptions.validate(address: fleet, key: fleetKey)
+        try FleetOptions.validate(address: fleet, key: fleetKey, halfPrecision: fleetFloat16)
         if frozen && fleet != nil { throw ValidationError("--frozen does not learn, so it has nothing to share with --fleet") }
         // The learner's ranges (threads, learning rate, batch, replay within this machine's memory); `run`
         // checks again with the device profile's budget.
@@ -304,7 +307,7 @@ struct Learn: ParsableCommand {
         }
         // --fleet: the model's parameters are exchanged with the federation at step boundaries.
         let exchange = fleet.map { _ in FleetExchange(parameters: learner.program.parameters.map(learner.program.tensor), examplesPerStep: settings.batch) }
-        let membership = try fleet.map { try FleetHost.join($0, exchange: exchange!, localSteps: FleetOptions.localSteps, keyPath: fleetKey) }
+        let membership = try fleet.map { try FleetHost.join($0, exchange: exchange!, localSteps: FleetOptions.localSteps, keyPath: fleetKey, halfPrecision: fleetFloat16) }
         defer {
             exchange?.close()
             if let membership {

@@ -50,7 +50,7 @@ final class FleetExchangeTests: XCTestCase {
         XCTAssertFalse(exchange.status.globalWaiting, "a stopped learner adopts nothing")
         first.floats[0] = 5
         exchange.requestSnapshot()
-        XCTAssertEqual(copy.withUnsafeMutableBufferPointer { exchange.takeSnapshot(into: $0) }, 9, "a stopped learner's parameters are copied as they are")
+        XCTAssertEqual(copy.withUnsafeMutableBufferPointer { exchange.takeSnapshot(into: $0) }, 12, "a stopped learner's parameters are copied as they are")
         XCTAssertEqual(copy[0], 5)
     }
 
