@@ -17,7 +17,9 @@ struct NodeIdentity: Sendable {
         publicKeyPEM = Array((privateKey.publicKey.pemRepresentation + "\n").utf8)
     }
 
-    /// The key kept in `path` (PKCS#8 PEM), made and written there (mode 0600) if the file does not exist.
+    /// The key kept in `path` (PKCS#8 PEM), made and written there (mode 0600) if the file does
+    /// not exist; its public key is written beside it, to `path` + ".pub", for a SuperLink that
+    /// admits only registered nodes (`flwr supernode register PATH.pub`).
     init(keptIn path: String) throws {
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
             do { self.init(privateKey: try P384.Signing.PrivateKey(pemRepresentation: text)) } catch {
@@ -29,6 +31,10 @@ struct NodeIdentity: Sendable {
                 throw FleetError.malformed("node key \(path): cannot be written")
             }
             self.init(privateKey: key)
+        }
+        let publicPath = path + ".pub"
+        if !FileManager.default.fileExists(atPath: publicPath) {
+            FileManager.default.createFile(atPath: publicPath, contents: Data(publicKeyPEM))
         }
     }
 

@@ -30,11 +30,15 @@ python3 -c "import importlib.metadata as m; assert m.version('flwr') == '1.39.0'
 work=$(mktemp -d)
 trap 'jobs -p | xargs -r kill 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# Peak resident memory (MiB) of the SuperLink and the ServerApp, sampled every 0.5 s until $1 ends.
+# Peak resident memory (MiB) of Flower's server processes started by serve.py (pid $1: its
+# SuperLink, SuperExec and ServerApp, not the `flwr run` that prints the log), every 0.5 s until it ends.
 server_memory() {
     local watched=$1 peak=0 now
     while kill -0 "$watched" 2>/dev/null; do
-        now=$(ps -eo rss=,args= | awk '/flower-superlink|flwr-serverapp/ && !/awk/ { sum += $1 } END { print int(sum / 1024) }')
+        now=$(ps -eo pid=,ppid=,rss=,args= | awk -v root="$watched" '
+            { parent[$1] = $2; rss[$1] = $3; server[$1] = ($0 ~ /flower-superlink|flower-superexec|flwr-serverapp/) }
+            END { for (p in parent) { q = p; while (q in parent && q != root && q > 1) q = parent[q]; if (q == root && server[p]) sum += rss[p] }
+                  print int(sum / 1024) }')
         [ "$now" -gt "$peak" ] && peak=$now
         sleep 0.5
     done
@@ -46,7 +50,7 @@ for precision in $precisions; do
     for n in $clients; do
         run="$work/$precision-$n"; mkdir -p "$run"
         python3 -u Sources/ForesightFleet/FlowerApp/serve.py --fleet 127.0.0.1:0 --clients "$n" --rounds "$rounds" --local-steps "$local_steps" \
-            --round-timeout 300 --result "$run/result.json" > "$run/serve.log" 2>&1 &
+            --round-timeout 300 --result "$run/result.json" < /dev/null > "$run/serve.log" 2>&1 &
         server=$!
         until grep -q "^Fleet API at" "$run/serve.log"; do sleep 0.2; kill -0 $server || { cat "$run/serve.log"; exit 1; }; done
         address=$(sed -n 's/^Fleet API at \([^;]*\);.*/\1/p' "$run/serve.log")
@@ -56,7 +60,7 @@ for precision in $precisions; do
         extra=(); [ "$precision" = float16 ] && extra=(--fleet-float16)
         for i in $(seq 1 "$n"); do
             "$binary" learn --scene ego-motion --seed "$i" --seconds 3600 --replay 64 --fleet "$address" "${extra[@]}" --json \
-                > "$run/robot$i.json" 2> "$run/robot$i.err" &
+                < /dev/null > "$run/robot$i.json" 2> "$run/robot$i.err" &
             robots+=($!)
         done
         wait $server || true

@@ -23,6 +23,7 @@ final class FleetPaysTests: XCTestCase {
             FileManager.default.createFile(atPath: errors.path, contents: nil)
             process.executableURL = tool
             process.arguments = arguments
+            process.standardInput = FileHandle.nullDevice
             process.standardOutput = try FileHandle(forWritingTo: output)
             process.standardError = try FileHandle(forWritingTo: errors)
             try process.run()

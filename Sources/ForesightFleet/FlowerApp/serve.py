@@ -14,6 +14,7 @@ Flower's own state stays in a temporary FLWR_HOME.
 import argparse
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -72,10 +73,13 @@ def main() -> int:
     (home / "config.toml").write_text(f'[superlink]\ndefault = "fleet"\n\n[superlink.fleet]\naddress = "127.0.0.1:{control_port}"\ninsecure = true\n')
     environment = dict(os.environ, FLWR_HOME=str(home))
     fleet_address = f"[{fleet_host}]:{fleet_port}" if ":" in fleet_host else f"{fleet_host}:{fleet_port}"
+    # SIGTERM (a supervisor, `timeout`) stops the SuperLink too, through the `finally` below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     superlink = subprocess.Popen(
         ["flower-superlink", "--insecure", "--fleet-api-address", fleet_address, "--host", "127.0.0.1",
          "--port", str(control_port), "--disable-runtime-dependency-installation"],
-        env=environment, stdout=open(home / "superlink.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+        env=environment, stdin=subprocess.DEVNULL, stdout=open(home / "superlink.log", "w"), stderr=subprocess.STDOUT,
+        start_new_session=True)
     try:
         wait_for_port("127.0.0.1", control_port, superlink, 60)
         wait_for_port("127.0.0.1" if fleet_host in ("0.0.0.0", "::") else fleet_host, fleet_port, superlink, 30)
@@ -85,17 +89,24 @@ def main() -> int:
             f"round-timeout={float(arguments.round_timeout)}", f'strategy="{arguments.strategy}"',
             f'result-file="{os.path.abspath(arguments.result) if arguments.result else ""}"',
         ]
-        run = subprocess.run(["flwr", "run", str(APP), "fleet", "--stream", "--run-config", " ".join(settings)], env=environment)
+        run = subprocess.run(["flwr", "run", str(APP), "fleet", "--stream", "--run-config", " ".join(settings)], env=environment,
+                             stdin=subprocess.DEVNULL)
         if arguments.result and not os.path.exists(arguments.result):
-            print(f"the run ended without writing {arguments.result}; the SuperLink's log: {home / 'superlink.log'}", file=sys.stderr)
+            print(f"the run ended without writing {arguments.result}; the SuperLink's log:\n{(home / 'superlink.log').read_text()[-4000:]}", file=sys.stderr)
             return 1
         return run.returncode
     finally:
+        # The SuperLink's session holds its SuperExec and ServerApp processes too.
         os.killpg(superlink.pid, signal.SIGTERM)
         try:
             superlink.wait(timeout=10)
         except subprocess.TimeoutExpired:
+            pass
+        try:
             os.killpg(superlink.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
