@@ -18,8 +18,10 @@ public struct FleetSettings: Sendable {
     /// The heartbeat interval the node declares (Flower allows 10 to 1800 s); heartbeats go out
     /// at 0.7 of it. Short, so that a robot that died is soon left out of the rounds.
     public var heartbeatSeconds: Double = 10
-    /// The wait between two pulls that found no message.
-    public var pollSeconds: Double = 0.5
+    /// The longest wait between two pulls that found no message: after a message the node
+    /// asks again after 0.1 s, then waits twice as long each time up to this (Flower's own
+    /// SuperNode waits 3 s), so a fleet of idle robots does not swamp the server.
+    public var pollSeconds: Double = 3
     /// How replies carry their arrays (received arrays may be any float type).
     public var element: Npy.Element = .float32
     /// A PEM file that keeps the node's key (made if missing); nil: a new key each run.
@@ -157,7 +159,9 @@ public final class FleetClient: Sendable {
             } catch {
                 let reason = Self.reason(error)
                 if trouble == nil {
-                    notice("cannot reach the Flower server at \(settings.address) (\(reason)); trying again with growing waits (at most \(Int(settings.maximumRetrySeconds)) s) while learning goes on locally")
+                    let unreachable = (error as? RPCError).map { $0.code == .unavailable || $0.code == .deadlineExceeded } ?? false
+                    notice((unreachable ? "cannot reach the Flower server at \(settings.address)" : "the session with the Flower server at \(settings.address) failed")
+                           + " (\(reason)); trying again with growing waits (at most \(Int(settings.maximumRetrySeconds)) s) while learning goes on locally")
                 }
                 trouble = reason
                 let until = Date().addingTimeInterval(wait)
@@ -227,12 +231,17 @@ public final class FleetClient: Sendable {
             group.addTask {
                 var pull = Flwr_Proto_PullMessagesRequest()
                 pull.node = node
+                var wait = 0.1
                 while !shouldStop() {
                     let response = try await fleet.pullMessages(pull, metadata: self.identity.callMetadata(), options: self.options)
                     if let message = response.messagesList.first, let tree = response.messageObjectTrees.first {
                         try await self.handle(message, tree: tree, node: node, fleet: fleet)
+                        wait = 0.1
                     } else {
-                        try await Task.sleep(for: .milliseconds(Int64(self.settings.pollSeconds * 1000)))
+                        let seconds = min(wait, self.settings.pollSeconds)
+                        let until = Date().addingTimeInterval(seconds)
+                        while Date() < until && !shouldStop() { try await Task.sleep(for: .milliseconds(Int64(min(100, seconds * 1000)))) }
+                        wait *= 2
                     }
                 }
             }

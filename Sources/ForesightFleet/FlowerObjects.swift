@@ -207,7 +207,10 @@ struct PulledMessage {
         self.metadata = metadata
         let root = try Self.object(tree.objectID, in: objects, type: "Message")
         try Self.checkChildren(of: root, against: tree)
-        let proto = try Flwr_Proto_Message(serializedBytes: Array(root.body))
+        let proto: Flwr_Proto_Message
+        do { proto = try Flwr_Proto_Message(serializedBytes: Array(root.body)) } catch {
+            throw FleetError.malformed("message \(root.id): its metadata is not a flwr.proto.Message (\(error))")
+        }
         if proto.hasError {
             error = proto.error
             records = []
@@ -272,7 +275,10 @@ struct PulledMessage {
 
     /// The entries of a ConfigRecord.
     func config(_ record: FlowerObject) throws -> [String: Flwr_Proto_ConfigRecordValue] {
-        let proto = try Flwr_Proto_ConfigRecord(serializedBytes: Array(record.body))
+        let proto: Flwr_Proto_ConfigRecord
+        do { proto = try Flwr_Proto_ConfigRecord(serializedBytes: Array(record.body)) } catch {
+            throw FleetError.malformed("ConfigRecord \(record.id): not a flwr.proto.ConfigRecord (\(error))")
+        }
         return Dictionary(proto.items.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
     }
 

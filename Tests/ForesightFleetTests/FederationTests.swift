@@ -10,14 +10,16 @@ import ForesightCore
 /// A node whose "learning" in round r sets every value to `value + r` and counts `examples`
 /// examples; it records each global it is given.
 final class ConstantNode: FleetNode, @unchecked Sendable {
-    let layout = [FleetArraySpec(name: "encoder.weight", shape: [2, 3]), FleetArraySpec(name: "encoder.bias", shape: [3])]
+    static let standardLayout = [FleetArraySpec(name: "encoder.weight", shape: [2, 3]), FleetArraySpec(name: "encoder.bias", shape: [3])]
+    let layout: [FleetArraySpec]
     let value: Float
     let examples: Int
     let seen = Locked<[(kind: String, round: Int, steps: Int?, values: [Float])]>([])
 
-    init(value: Float, examples: Int) {
+    init(value: Float, examples: Int, layout: [FleetArraySpec] = ConstantNode.standardLayout) {
         self.value = value
         self.examples = examples
+        self.layout = layout
     }
 
     func train(global: FleetArrays?, round: FleetRound, reply: FleetArrays) async throws -> FleetTrainResult {
@@ -82,6 +84,42 @@ final class FederationTests: XCTestCase {
             XCTAssertGreaterThan(statistics.lastTrainBytesSent, 36, "the reply's arrays were pushed")
         }
         XCTAssertTrue(notices.withLock { $0 }.contains { $0.hasPrefix("joined the Flower federation at \(server.fleetAddress)") })
+    }
+}
+
+final class RefusalTests: XCTestCase {
+    /// Two nodes whose models differ (another shape of one array): whichever node's arrays
+    /// start the federation, the other refuses every train message with an error reply that
+    /// names the array, its model is never touched, and the server's rounds go on.
+    func testAMismatchedModelIsRefusedOverTheWire() async throws {
+        try FlowerServer.requireFlower()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try FlowerServer(["--clients", "2", "--rounds", "2", "--local-steps", "1", "--round-timeout", "60"], folder: folder)
+        defer { server.stop() }
+        let other = [FleetArraySpec(name: "encoder.weight", shape: [3, 2]), FleetArraySpec(name: "encoder.bias", shape: [3])]
+        let nodes = [ConstantNode(value: 1, examples: 1), ConstantNode(value: 2, examples: 1, layout: other)]
+        let stop = Locked(false)
+        let clients = try nodes.map { node in
+            var settings = try FleetSettings(address: server.fleetAddress)
+            settings.pollSeconds = 0.1
+            return try FleetClient(settings: settings, node: node)
+        }
+        let tasks = clients.map { client in Task { await client.run { stop.withLock { $0 } } } }
+        let status = server.wait(seconds: 120)
+        stop.withLock { $0 = true }
+        for task in tasks { await task.value }
+        XCTAssertEqual(status, 0, server.log)
+        let refusing = try XCTUnwrap(clients.firstIndex { $0.statistics.refused > 0 }, "neither node refused: \(server.log)")
+        let statistics = clients[refusing].statistics
+        XCTAssertEqual(statistics.refused, 3, "two train messages and the final average")
+        XCTAssertEqual(statistics.trainRounds, 0)
+        XCTAssertTrue(statistics.lastRefusal?.contains("array encoder.weight has shape") == true, statistics.lastRefusal ?? "")
+        XCTAssertTrue(nodes[refusing].seen.withLock { $0 }.isEmpty, "the refusing node's model was never handed arrays")
+        XCTAssertEqual(clients[1 - refusing].statistics.trainRounds, 2)
+        XCTAssertTrue(server.log.contains("Received 1 results and 1 failures"), server.log)
+        XCTAssertTrue(server.log.contains("parameters refused: array encoder.weight has shape"), server.log)
     }
 }
 

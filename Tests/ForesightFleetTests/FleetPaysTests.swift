@@ -123,3 +123,30 @@ final class FleetPaysTests: XCTestCase {
         print(table.joined(separator: "\n"))
     }
 }
+
+final class FleetTrainTests: XCTestCase {
+    /// `foresight train --fleet`: offline training takes part in the rounds like live learning.
+    func testOfflineTrainingJoinsTheRounds() throws {
+        try FlowerServer.requireFlower()
+        guard let tool = builtProgram("foresight") else { throw XCTSkip("the foresight tool was not built next to the tests") }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-train-\(UUID().uuidString)")
+        let images = folder.appendingPathComponent("images")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var random = SeededRandom(seed: 3)
+        for index in 0..<64 {
+            var pixels = [UInt8](repeating: 0, count: 32 * 32)
+            let x = random.nextInt(below: 24), y = random.nextInt(below: 24)
+            for row in y..<(y + 8) { for column in x..<(x + 4) { pixels[row * 32 + column] = 255 } }
+            FileManager.default.createFile(atPath: images.appendingPathComponent("\(index).pgm").path, contents: Data("P5\n32 32\n255\n".utf8) + Data(pixels))
+        }
+        let server = try FlowerServer(["--clients", "1", "--rounds", "2", "--local-steps", "3", "--round-timeout", "60"], folder: folder)
+        defer { server.stop() }
+        let (status, output) = try runToEnd(tool, ["train", "--method", "rotation", "--data", images.path, "--size", "32", "--steps", "400",
+                                                   "-o", folder.appendingPathComponent("rotation.safetensors").path, "--fleet", server.fleetAddress])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertEqual(server.wait(seconds: 60), 0, server.log)
+        XCTAssertTrue(output.contains("fleet: joined the Flower federation"), output)
+        XCTAssertTrue(output.contains("fleet: 2 round(s) trained and 1 average(s) received"), output)
+    }
+}
