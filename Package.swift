@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "ForesightSSL", targets: ["ForesightSSL"]),
         .library(name: "ForesightLive", targets: ["ForesightLive"]),
         .library(name: "ForesightExport", targets: ["ForesightExport"]),
+        .library(name: "ForesightFleet", targets: ["ForesightFleet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,10 +36,16 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        // Flower's Fleet API (`--fleet`): gRPC over HTTP/2, its protobuf messages, and the node's ECDSA key and SHA-256 object ids.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     // One-way layers, each using only those above it in this list (ForesightCore.docc's
     // Architecture article gives the reason for each boundary):
-    // Core -> NN -> IO -> Sensors -> SSL -> Live -> Export -> Commands -> Serve -> foresight.
+    // Core -> NN -> IO -> Sensors -> SSL -> Live -> Export -> Commands -> Serve -> foresight;
+    // Fleet needs only Core and, like Serve, is linked only into the executable.
     targets: [
         .target(name: "CAllocationCounter"),
         // int8 micro-kernels in C (Swift cannot emit vpdpbusd or sdot); optimised in debug builds too.
@@ -100,7 +107,22 @@ let package = Package(
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             ]
         ),
-        .executableTarget(name: "foresight", dependencies: ["ForesightCommands", "ForesightServe"]),
+        // A robot in a Flower federation (`--fleet`): the Fleet API over gRPC, Flower's object tree
+        // and .npy arrays written by hand. Its Swift code generated from flwr's .proto files is
+        // committed (Generated/generate.py remakes it); the Flower ServerApp beside it is Python.
+        .target(
+            name: "ForesightFleet",
+            dependencies: [
+                "ForesightCore",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["Generated/generate.py", "FlowerApp"]
+        ),
+        .executableTarget(name: "foresight", dependencies: ["ForesightCommands", "ForesightServe", "ForesightFleet"]),
         // Every parser of outside data as a fuzz target (Tests/Fuzz/fuzz.sh builds it with libFuzzer)
         // and, in ordinary builds, the replay of corpora and regression inputs through them.
         .executableTarget(
@@ -127,6 +149,7 @@ let package = Package(
         ),
         .testTarget(name: "ForesightLiveTests", dependencies: ["ForesightLive", "ForesightSSL", "ForesightIO", "ForesightSensors", "ForesightTestSupport", "CAllocationCounter"]),
         .testTarget(name: "ForesightExportTests", dependencies: ["ForesightExport", "ForesightLive", "ForesightSSL", "ForesightIO", "ForesightSensors"]),
+        .testTarget(name: "ForesightFleetTests", dependencies: ["ForesightFleet", "ForesightCore", "ForesightTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -144,6 +144,18 @@ struct Learn: ParsableCommand {
     @Option(help: "Record the run into this MCAP file as it goes, for Foxglove: the frames, predictions, truths and motion fields as foxglove.RawImage (/foresight/frame, /prediction, /truth, /motion) and the numbers about once a second (/foresight/metrics).")
     var recordMcap: String?
 
+    @Flag(help: "Predict and score every frame without learning from it, and write no checkpoint: how the model of --checkpoint (with --resume) does on this stream.")
+    var frozen = false
+
+    @Option(help: FleetOptions.addressHelp)
+    var fleet: String?
+
+    @Option(help: FleetOptions.keyHelp)
+    var fleetKey: String?
+
+    @Flag(help: FleetOptions.float16Help)
+    var fleetFloat16 = false
+
     @Flag(help: "Print one JSON summary object at the end instead of progress lines.")
     var json = false
 
@@ -152,6 +164,8 @@ struct Learn: ParsableCommand {
         if let seconds { try OptionRange.checkPositive(seconds, "--seconds", maximum: OptionRange.maximumSeconds, unit: " s") }
         if let stallTimeout { try OptionRange.checkPositive(stallTimeout, "--stall-timeout", maximum: OptionRange.maximumSeconds, unit: " s") }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint PATH") }
+        try FleetOptions.validate(address: fleet, key: fleetKey, halfPrecision: fleetFloat16)
+        if frozen && fleet != nil { throw ValidationError("--frozen does not learn, so it has nothing to share with --fleet") }
         // The learner's ranges (threads, learning rate, batch, replay within this machine's memory); `run`
         // checks again with the device profile's budget.
         do { try settings(profile: nil).validate() } catch let error as LiveLearningError { throw ValidationError(error.description) }
@@ -184,6 +198,7 @@ struct Learn: ParsableCommand {
         settings.checkpointEvery = checkpointEvery
         settings.snapshotDirectory = snapshots
         settings.snapshotEvery = snapshotEvery
+        settings.frozen = frozen
         return settings
     }
 
@@ -199,8 +214,8 @@ struct Learn: ParsableCommand {
         }
         let beats = try heartbeat.map { try Heartbeat(path: $0) }
         if inputs.video == nil {
-            if serve != nil || recordMcap != nil {
-                throw CommandFailure("--serve and --record-mcap show and record video learning; this run learns from sound only")
+            if serve != nil || recordMcap != nil || fleet != nil {
+                throw CommandFailure("--serve, --record-mcap and --fleet show, record and share video learning; this run learns from sound only")
             }
             return try learnAudio(inputs, device: device, heartbeat: beats)
         }
@@ -290,6 +305,16 @@ struct Learn: ParsableCommand {
             let (sets, metrics) = try recording.finish()
             tell("recorded \(sets) image sets and \(metrics) metrics messages into \(recordMcap)")
         }
+        // --fleet: the model's parameters are exchanged with the federation at step boundaries.
+        let exchange = fleet.map { _ in FleetExchange(parameters: learner.program.parameters.map(learner.program.tensor), examplesPerStep: settings.batch) }
+        let membership = try fleet.map { try FleetHost.join($0, exchange: exchange!, localSteps: FleetOptions.localSteps, keyPath: fleetKey, halfPrecision: fleetFloat16) }
+        defer {
+            exchange?.close()
+            if let membership {
+                membership.leave()
+                tell("fleet: \(membership.summary)")
+            }
+        }
         let interactive = isatty(STDOUT_FILENO) == 1
         let feed: LiveActionFeed? = if case let .standardInput(count)? = inputs.actions { LiveActionFeed(count: count) } else { nil }
         feed?.start()
@@ -300,7 +325,10 @@ struct Learn: ParsableCommand {
         let report: LiveReport
         do {
             report = try learner.run(source, seconds: seconds, frames: frames, stallSeconds: stallSeconds(framesPerSecond: source.framesPerSecond),
-                                     actions: feed, shouldStop: { stopRequested.load(ordering: .relaxed) },
+                                     actions: feed, shouldStop: {
+                                         exchange?.stepBoundary(steps: learner.report.steps)
+                                         return stopRequested.load(ordering: .relaxed)
+                                     },
                                      notice: { tell((interactive ? "\n" : "") + $0) }) { report in
                 guard !json else { return }
                 let line = String(format: "%6.0fs  %7d  %7d  %6d  %9.5f  %13.5f  %5.2f", report.seconds, report.frames, report.dropped,

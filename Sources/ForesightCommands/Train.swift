@@ -87,6 +87,15 @@ struct Train: ParsableCommand {
     @Option(name: .shortAndLong, help: "The model file to write (.safetensors).")
     var output: String
 
+    @Option(help: FleetOptions.addressHelp)
+    var fleet: String?
+
+    @Option(help: FleetOptions.keyHelp)
+    var fleetKey: String?
+
+    @Flag(help: FleetOptions.float16Help)
+    var fleetFloat16 = false
+
     func validate() throws {
         guard (epochs == nil) != (steps == nil) else { throw ValidationError("give exactly one of --epochs N and --steps N") }
         if let epochs { try OptionRange.check(epochs, "--epochs", 1...1_000_000) }
@@ -97,6 +106,7 @@ struct Train: ParsableCommand {
         try OptionRange.check(checkpointEvery, "--checkpoint-every", 1...OptionRange.maximumCount, unit: " steps")
         try OptionRange.check(imageMemory, "--image-memory", 1...(1 << 20), unit: " MiB")
         if let learningRate { try OptionRange.checkPositive(Double(learningRate), "--learning-rate", maximum: 1) }
+        try FleetOptions.validate(address: fleet, key: fleetKey, halfPrecision: fleetFloat16)
         if topic != nil && !data.lowercased().hasSuffix(".mcap") {
             throw ValidationError("--topic names the image topic of a ROS 2 bag: give the bag with --data FILE.mcap")
         }
@@ -143,12 +153,26 @@ struct Train: ParsableCommand {
         let publisher = serve.map { _ in TrainingPublisher(title: "\(method) on \((data as NSString).lastPathComponent)") }
         let server = try serve.map { try LiveViewHost.start(publisher!.publication, at: $0) }
         defer { server?.stop() }
+        // --fleet: the model's parameters are exchanged with the federation at step boundaries.
+        let program = run.trainer.program
+        let exchange = fleet.map { _ in FleetExchange(parameters: program.parameters.map(program.tensor), examplesPerStep: options.batch) }
+        let membership = try fleet.map { try FleetHost.join($0, exchange: exchange!, localSteps: FleetOptions.localSteps, keyPath: fleetKey, halfPrecision: fleetFloat16) }
+        defer {
+            exchange?.close()
+            if let membership {
+                membership.leave()
+                FileHandle.standardError.write(Data("fleet: \(membership.summary)\n".utf8))
+            }
+        }
         let report: TrainingRunReport
         do {
             stopOnSignals()
             report = try run.train(steps: total, checkpointEvery: checkpointEvery, output: output, heartbeat: beats,
                                    progress: { bar.show($0); publisher?.show($0) },
-                                   shouldStop: { stopRequested.load(ordering: .relaxed) })
+                                   shouldStop: {
+                                       exchange?.stepBoundary(steps: run.stepsDone)
+                                       return stopRequested.load(ordering: .relaxed)
+                                   })
         } catch {
             bar.finish()
             publisher?.finish()

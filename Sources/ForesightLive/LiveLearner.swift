@@ -54,6 +54,9 @@ public struct LiveLearnerConfiguration: Sendable {
     /// model predicts each frame from the past frames and the command applied since the last
     /// of them (`Models.pc64(actions:)`).
     public var actions = 0
+    /// Predict and score every frame without training on it, and write no checkpoint: how a
+    /// model learned elsewhere does on this stream (`foresight learn --frozen`).
+    public var frozen = false
     /// Folder for PNG snapshot strips (nil: none), and how often (frames).
     public var snapshotDirectory: String?
     public var snapshotEvery = 150
@@ -346,7 +349,7 @@ public final class LiveLearner {
         }
         // A run stopped by divergence keeps the last checkpoint as it is (the learning rate
         // was cut on every rollback); any other stop saves what was learned.
-        if configuration.checkpointPath != nil && !diverged { try saveCheckpoint() }
+        if configuration.checkpointPath != nil && !diverged && !configuration.frozen { try saveCheckpoint() }
         if let stopError { throw stopError }
         return report
     }
@@ -409,6 +412,7 @@ public final class LiveLearner {
             publication.publish(past: self.frame(back: 1), prediction: prediction, truth: frame,
                                 motion: model.motion.map { UnsafePointer(program.tensor($0).floatPointer) })
         }
+        guard !configuration.frozen else { return }
         try trainStep()
         storeInReplay()
     }

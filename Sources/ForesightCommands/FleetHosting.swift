@@ -1,0 +1,69 @@
+// `--fleet`: what a command needs of a federation client (joining a Flower server, exchanging
+// the model's parameters through a `FleetExchange`, leaving). ForesightCommands links no gRPC:
+// the `foresight` executable installs ForesightFleet's client, as it installs the web server.
+
+import ArgumentParser
+import ForesightCore
+import ForesightLive
+import Foundation
+
+/// A federation client for a run.
+public protocol FleetHosting: Sendable {
+    /// Joins the Flower federation whose Fleet API is at `address` ("HOST:PORT") with the
+    /// arrays of `exchange`, on a task of its own; returns at once. `localSteps` is how many
+    /// steps a round learns before replying when the server does not say; `notice` hears what
+    /// happens to the connection (once per change, not every round).
+    /// `halfPrecision`: replies carry float16 arrays (half the bytes) instead of float32.
+    func join(address: String, exchange: FleetExchange, localSteps: Int, keyPath: String?, halfPrecision: Bool,
+              notice: @escaping @Sendable (String) -> Void) throws -> any FleetMembership
+}
+
+/// A run's place in a federation.
+public protocol FleetMembership: AnyObject {
+    /// Leaves the federation (the client stops after its current call) and waits for it.
+    func leave()
+    /// One line: rounds, bytes per round, refusals.
+    var summary: String { get }
+}
+
+/// The federation client `--fleet` uses (none: `--fleet` is refused with a clear error).
+public enum FleetHost {
+    private static let installed = Locked<(any FleetHosting)?>(nil)
+
+    /// Installs the client; the `foresight` executable does so before parsing its options.
+    public static func install(_ host: any FleetHosting) { installed.withLock { $0 = host } }
+
+    /// Joins `address` with `exchange`, saying so on standard error, or fails in one sentence.
+    static func join(_ address: String, exchange: FleetExchange, localSteps: Int, keyPath: String?, halfPrecision: Bool) throws -> any FleetMembership {
+        guard let host = installed.withLock({ $0 }) else { throw CommandFailure("--fleet needs the foresight executable's Flower client, which this build lacks") }
+        let values = exchange.totalCount
+        FileHandle.standardError.write(Data("fleet: joining the Flower federation at \(address) with \(exchange.names.count) arrays (\(values) values, \(formatBytes(values * (halfPrecision ? 2 : 4))) as \(halfPrecision ? "float16" : "float32"))\n".utf8))
+        do {
+            return try host.join(address: address, exchange: exchange, localSteps: localSteps, keyPath: keyPath, halfPrecision: halfPrecision) { line in
+                FileHandle.standardError.write(Data("fleet: \(line)\n".utf8))
+            }
+        } catch {
+            throw CommandFailure("cannot join the federation at \(address): \(error)")
+        }
+    }
+}
+
+/// The `--fleet` options of `learn` and `train`.
+enum FleetOptions {
+    static let addressHelp = ArgumentHelp(
+        "Join a Flower federation: the Fleet API of its SuperLink at HOST:PORT (see the README's Fleet section). Each round the model's trainable parameters go to the server after the round's local steps, and the average comes back and is adopted between two steps; learning goes on meanwhile. A server that goes away is retried while learning goes on locally.",
+        valueName: "host:port")
+    static let float16Help = ArgumentHelp("With --fleet: send the parameters as float16, half the bytes of float32 (the average then comes back in float16 too).")
+    static let keyHelp = ArgumentHelp("With --fleet: keep the node's ECDSA P-384 key in this PEM file (made if missing), so that the node keeps its identity across runs (default: a new key each run).", valueName: "file")
+    /// Steps a round learns before replying when the server does not say ("local-steps").
+    static let localSteps = 20
+
+    static func validate(address: String?, key: String?, halfPrecision: Bool) throws {
+        if (key != nil || halfPrecision) && address == nil { throw ValidationError("--fleet-key and --fleet-float16 need --fleet HOST:PORT") }
+        guard let address else { return }
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port),
+              colon > address.startIndex else {
+            throw ValidationError("--fleet must be HOST:PORT, the Fleet API of a Flower SuperLink, for example 127.0.0.1:9092 (got \(address))")
+        }
+    }
+}

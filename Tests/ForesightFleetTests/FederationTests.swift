@@ -1,0 +1,170 @@
+// Foresight nodes in a real Flower federation: Flower's SuperLink and the repository's ServerApp
+// (FedAvg) on loopback, and FleetClients that join it over gRPC. Two nodes with known arrays and
+// known example counts: the average the server computes, and sends back, is their weighted mean.
+
+import Foundation
+import XCTest
+import ForesightCore
+@testable import ForesightFleet
+
+/// A node whose "learning" in round r sets every value to `value + r` and counts `examples`
+/// examples; it records each global it is given.
+final class ConstantNode: FleetNode, @unchecked Sendable {
+    static let standardLayout = [FleetArraySpec(name: "encoder.weight", shape: [2, 3]), FleetArraySpec(name: "encoder.bias", shape: [3])]
+    let layout: [FleetArraySpec]
+    let value: Float
+    let examples: Int
+    let seen = Locked<[(kind: String, round: Int, steps: Int?, values: [Float])]>([])
+
+    init(value: Float, examples: Int, layout: [FleetArraySpec] = ConstantNode.standardLayout) {
+        self.value = value
+        self.examples = examples
+        self.layout = layout
+    }
+
+    func train(global: FleetArrays?, round: FleetRound, reply: FleetArrays) async throws -> FleetTrainResult {
+        if let global { seen.withLock { $0.append(("train", round.number, round.localSteps, Array(global.storage))) } }
+        reply.storage.update(repeating: value + Float(round.number))
+        return FleetTrainResult(examples: examples, metrics: [("loss", .real(Double(value)))])
+    }
+
+    func evaluate(global: FleetArrays?, round: FleetRound) async throws -> [(String, FleetMetric)] {
+        if let global { seen.withLock { $0.append(("evaluate", round.number, nil, Array(global.storage))) } }
+        return [("num-examples", .integer(Int64(examples)))]
+    }
+
+    func current(into arrays: FleetArrays) async throws {
+        arrays.storage.update(repeating: -value)
+    }
+}
+
+final class FederationTests: XCTestCase {
+    func testTwoNodesAreAveragedByFedAvg() async throws {
+        try FlowerServer.requireFlower()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try FlowerServer(["--clients", "2", "--rounds", "2", "--local-steps", "5", "--round-timeout", "60"], folder: folder)
+        defer { server.stop() }
+
+        let nodes = [ConstantNode(value: 1, examples: 1), ConstantNode(value: 3, examples: 3)]
+        let notices = Locked<[String]>([])
+        let stop = Locked(false)
+        var clients: [FleetClient] = []
+        for node in nodes {
+            var settings = try FleetSettings(address: server.fleetAddress)
+            settings.pollSeconds = 0.1
+            clients.append(try FleetClient(settings: settings, node: node) { line in notices.withLock { $0.append(line) } })
+        }
+        let tasks = clients.map { client in Task { await client.run { stop.withLock { $0 } } } }
+        let status = server.wait(seconds: 120)
+        stop.withLock { $0 = true }
+        for task in tasks { await task.value }
+        XCTAssertEqual(status, 0, server.log)
+
+        // Round r averages 1 + r (1 example) and 3 + r (3 examples): 3.5, then 4.5.
+        let arrays = try XCTUnwrap(server.result()["arrays"] as? [String: [String: Any]], server.log)
+        XCTAssertEqual(Set(arrays.keys), ["encoder.weight", "encoder.bias"])
+        XCTAssertEqual(arrays["encoder.weight"]?["shape"] as? [Int], [2, 3])
+        XCTAssertEqual(arrays["encoder.weight"]?["dtype"] as? String, "float32")
+        for (_, array) in arrays { XCTAssertEqual(array["values"] as? [Double], [Double](repeating: 4.5, count: (array["shape"] as! [Int]).reduce(1, *))) }
+        for (index, node) in nodes.enumerated() {
+            let seen = node.seen.withLock { $0 }
+            // Round 1 trains from the queried node's arrays (-1 or -3), round 2 from round 1's
+            // average; after the last round an evaluate message brings the final average.
+            XCTAssertEqual(seen.map(\.kind), ["train", "train", "evaluate"], "node \(index): \(seen)")
+            XCTAssertTrue(seen[0].values == [Float](repeating: -1, count: 9) || seen[0].values == [Float](repeating: -3, count: 9), "\(seen[0])")
+            XCTAssertEqual(seen[0].steps, 5, "local-steps travels in the train config")
+            XCTAssertEqual(seen[1].values, [Float](repeating: 3.5, count: 9))
+            XCTAssertEqual(seen[2].values, [Float](repeating: 4.5, count: 9))
+            let statistics = clients[index].statistics
+            XCTAssertEqual(statistics.trainRounds, 2)
+            XCTAssertEqual(statistics.evaluations, 1)
+            XCTAssertEqual(statistics.refused, 0)
+            XCTAssertGreaterThan(statistics.lastTrainBytesSent, 36, "the reply's arrays were pushed")
+        }
+        XCTAssertTrue(notices.withLock { $0 }.contains { $0.hasPrefix("joined the Flower federation at \(server.fleetAddress)") })
+    }
+}
+
+final class RefusalTests: XCTestCase {
+    /// Two nodes whose models differ (another shape of one array): whichever node's arrays
+    /// start the federation, the other refuses every train message with an error reply that
+    /// names the array, its model is never touched, and the server's rounds go on.
+    func testAMismatchedModelIsRefusedOverTheWire() async throws {
+        try FlowerServer.requireFlower()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try FlowerServer(["--clients", "2", "--rounds", "2", "--local-steps", "1", "--round-timeout", "60"], folder: folder)
+        defer { server.stop() }
+        let other = [FleetArraySpec(name: "encoder.weight", shape: [3, 2]), FleetArraySpec(name: "encoder.bias", shape: [3])]
+        let nodes = [ConstantNode(value: 1, examples: 1), ConstantNode(value: 2, examples: 1, layout: other)]
+        let stop = Locked(false)
+        let clients = try nodes.map { node in
+            var settings = try FleetSettings(address: server.fleetAddress)
+            settings.pollSeconds = 0.1
+            return try FleetClient(settings: settings, node: node)
+        }
+        let tasks = clients.map { client in Task { await client.run { stop.withLock { $0 } } } }
+        let status = server.wait(seconds: 120)
+        stop.withLock { $0 = true }
+        for task in tasks { await task.value }
+        XCTAssertEqual(status, 0, server.log)
+        let refusing = try XCTUnwrap(clients.firstIndex { $0.statistics.refused > 0 }, "neither node refused: \(server.log)")
+        let statistics = clients[refusing].statistics
+        XCTAssertEqual(statistics.refused, 3, "two train messages and the final average")
+        XCTAssertEqual(statistics.trainRounds, 0)
+        XCTAssertTrue(statistics.lastRefusal?.contains("array encoder.weight has shape") == true, statistics.lastRefusal ?? "")
+        XCTAssertTrue(nodes[refusing].seen.withLock { $0 }.isEmpty, "the refusing node's model was never handed arrays")
+        XCTAssertEqual(clients[1 - refusing].statistics.trainRounds, 2)
+        XCTAssertTrue(server.log.contains("Received 1 results and 1 failures"), server.log)
+        XCTAssertTrue(server.log.contains("parameters refused: array encoder.weight has shape"), server.log)
+    }
+}
+
+final class ReconnectionTests: XCTestCase {
+    /// A free TCP port on 127.0.0.1.
+    func freePort() throws -> Int {
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(probe) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// A node started before its server: it says once that it cannot reach it, retries with
+    /// growing waits, joins when the server comes, and takes part in its rounds.
+    func testANodeWaitsForItsServerAndSaysSoOnce() async throws {
+        try FlowerServer.requireFlower()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let address = "127.0.0.1:\(try freePort())"
+        var settings = try FleetSettings(address: address)
+        settings.pollSeconds = 0.1
+        settings.maximumRetrySeconds = 2
+        let notices = Locked<[String]>([])
+        let stop = Locked(false)
+        let node = ConstantNode(value: 1, examples: 1)
+        let client = try FleetClient(settings: settings, node: node) { line in notices.withLock { $0.append(line) } }
+        let task = Task { await client.run { stop.withLock { $0 } } }
+        try await Task.sleep(for: .seconds(6))   // attempts after 1, 2, 2, ... s
+        XCTAssertEqual(notices.withLock { $0 }.count, 1, "\(notices.withLock { $0 })")
+        XCTAssertTrue(notices.withLock { $0 }.first?.hasPrefix("cannot reach the Flower server at \(address)") == true, "\(notices.withLock { $0 })")
+
+        let server = try FlowerServer(["--clients", "1", "--rounds", "2", "--local-steps", "1", "--round-timeout", "60"], folder: folder, fleet: address)
+        defer { server.stop() }
+        let status = server.wait(seconds: 120)
+        stop.withLock { $0 = true }
+        await task.value
+        XCTAssertEqual(status, 0, server.log)
+        let lines = notices.withLock { $0 }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("the Flower server at \(address) answers again; rejoined as node") }, "\(lines)")
+        XCTAssertEqual(client.statistics.trainRounds, 2)
+    }
+}

@@ -1,0 +1,152 @@
+// "It pays": foresight learn robots in a Flower federation on loopback, each learning its own
+// scene, against the same robots learning alone for as many frames. Each model is then scored,
+// without learning (`learn --frozen`), on streams no robot trained on: fresh seeds of the three
+// scenes. A fourth robot is killed in the middle of a round and restarted from its checkpoint;
+// the others' rounds go on without it (FedAvg's round time-out) and it rejoins.
+
+import Foundation
+import XCTest
+import ForesightCore
+import ForesightTestSupport
+
+final class FleetPaysTests: XCTestCase {
+    let scenes = ["ego-motion", "moving-shapes", "moving-digits"]
+
+    /// A `foresight` process with its output in files.
+    final class Robot {
+        let process = Process()
+        let output: URL, errors: URL
+        init(_ tool: URL, _ arguments: [String], folder: URL, name: String) throws {
+            output = folder.appendingPathComponent("\(name).json")
+            errors = folder.appendingPathComponent("\(name).err")
+            FileManager.default.createFile(atPath: output.path, contents: nil)
+            FileManager.default.createFile(atPath: errors.path, contents: nil)
+            process.executableURL = tool
+            process.arguments = arguments
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = try FileHandle(forWritingTo: output)
+            process.standardError = try FileHandle(forWritingTo: errors)
+            try process.run()
+        }
+        var log: String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
+        /// The `--json` summary.
+        func summary() throws -> [String: Any] {
+            process.waitUntilExit()
+            let text = try String(contentsOf: output, encoding: .utf8)
+            let line = text.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(text)\n\(log)")
+        }
+    }
+
+    /// Waits until `server`'s log contains `text` (at most `seconds`).
+    func wait(for text: String, in server: FlowerServer, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if server.log.contains(text) { return true }
+            if !server.process.isRunning { return false }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        return false
+    }
+
+    /// model/copy-last of `checkpoint` on 150 frames of `scene` with `seed`, learning nothing.
+    func ratio(_ tool: URL, _ checkpoint: URL, scene: String, seed: Int) throws -> Double {
+        let (status, output) = try runToEnd(tool, ["learn", "--scene", scene, "--seed", String(seed), "--frames", "150", "--as-fast-as-possible",
+                                                   "--frozen", "--resume", "--checkpoint", checkpoint.path, "--json"])
+        XCTAssertEqual(status, 0, output)
+        let line = output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
+        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], output)
+        XCTAssertEqual(summary["steps_per_s"] as? Double, 0, "--frozen learns nothing")
+        return try XCTUnwrap(summary["mse_model"] as? Double) / XCTUnwrap(summary["mse_copy_last"] as? Double)
+    }
+
+    func testFederatedRobotsPredictUnseenStreamsBetterAndSurviveAKilledRobot() throws {
+        try FlowerServer.requireFlower()
+        guard let tool = builtProgram("foresight") else { throw XCTSkip("the foresight tool was not built next to the tests") }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-pays-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let rounds = 10
+        let server = try FlowerServer(["--clients", "4", "--min-clients", "3", "--rounds", String(rounds), "--local-steps", "40", "--round-timeout", "20"],
+                                      folder: folder)
+        defer { server.stop() }
+        func file(_ name: String) -> URL { folder.appendingPathComponent(name) }
+        func learner(_ scene: String, seed: Int, checkpoint: String, extra: [String] = []) -> [String] {
+            ["learn", "--scene", scene, "--seed", String(seed), "--seconds", "900", "--as-fast-as-possible", "--checkpoint", file(checkpoint).path,
+             "--fleet", server.fleetAddress, "--json"] + extra
+        }
+        var robots = try scenes.enumerated().map { index, scene in
+            try Robot(tool, learner(scene, seed: index + 1, checkpoint: "fed\(index).safetensors"), folder: folder, name: "fed\(index)")
+        }
+        let doomedArguments = learner("ego-motion", seed: 4, checkpoint: "doomed.safetensors", extra: ["--checkpoint-every", "50", "--fleet-key", file("doomed.pem").path])
+        let doomed = try Robot(tool, doomedArguments, folder: folder, name: "doomed")
+        defer { for robot in robots + [doomed] where robot.process.isRunning { robot.process.terminate() } }
+
+        // Killed while round 3 is in flight; back, from its checkpoint, for the later rounds.
+        XCTAssertTrue(wait(for: "[ROUND 3/", in: server, seconds: 240), server.log)
+        kill(doomed.process.processIdentifier, SIGKILL)
+        XCTAssertTrue(wait(for: "[ROUND 5/", in: server, seconds: 240), server.log)
+        let restarted = try Robot(tool, doomedArguments + ["--resume"], folder: folder, name: "restarted")
+        robots.append(restarted)
+        XCTAssertEqual(server.wait(seconds: 600), 0, server.log)
+        for robot in robots { robot.process.interrupt() }
+        let federated = try robots.map { try $0.summary() }
+
+        XCTAssertTrue(server.log.contains("\(rounds) rounds in"), server.log)
+        XCTAssertTrue(server.log.contains("aggregate_train: Received 3 results and 1 failures"), "the round with the killed robot went on with the other three: \(server.log)")
+        XCTAssertTrue(restarted.log.contains("joined the Flower federation"), restarted.log)
+        let restartedRounds = restarted.log.split(separator: "\n").first { $0.hasPrefix("fleet: ") && $0.contains("round(s) trained") } ?? ""
+        XCTAssertFalse(restartedRounds.hasPrefix("fleet: 0 round(s)"), "the restarted robot took part again: \(restarted.log)")
+
+        // The same robots alone, for as many frames each.
+        let alone = try scenes.enumerated().map { index, scene in
+            let frames = try XCTUnwrap(federated[index]["frames"] as? Int)
+            return try Robot(tool, ["learn", "--scene", scene, "--seed", String(index + 1), "--frames", String(frames), "--as-fast-as-possible",
+                                    "--checkpoint", file("alone\(index).safetensors").path, "--json"], folder: folder, name: "alone\(index)")
+        }
+        for robot in alone { _ = try robot.summary() }
+
+        var table = ["robot (its scene)        stream           federated  alone   (model/copy-last, fresh seeds)"]
+        for (index, scene) in scenes.enumerated() {
+            var federatedSum = 0.0, aloneSum = 0.0
+            for (other, stream) in scenes.enumerated() {
+                let withFleet = try ratio(tool, file("fed\(index).safetensors"), scene: stream, seed: 100 + other)
+                let withoutFleet = try ratio(tool, file("alone\(index).safetensors"), scene: stream, seed: 100 + other)
+                table.append(String(format: "%d (%@)%@%@%@%.3f      %.3f", index + 1, scene, String(repeating: " ", count: max(1, 20 - scene.count)),
+                                    stream, String(repeating: " ", count: max(1, 17 - stream.count)), withFleet, withoutFleet))
+                federatedSum += withFleet
+                aloneSum += withoutFleet
+            }
+            table.append(String(format: "%d mean over its unseen streams: federated %.3f, alone %.3f", index + 1, federatedSum / 3, aloneSum / 3))
+            XCTAssertLessThan(federatedSum, aloneSum, "robot \(index + 1) (\(scene)): the federated model predicts unseen streams worse than the robot alone\n\(table.joined(separator: "\n"))")
+        }
+        print(table.joined(separator: "\n"))
+    }
+}
+
+final class FleetTrainTests: XCTestCase {
+    /// `foresight train --fleet`: offline training takes part in the rounds like live learning.
+    func testOfflineTrainingJoinsTheRounds() throws {
+        try FlowerServer.requireFlower()
+        guard let tool = builtProgram("foresight") else { throw XCTSkip("the foresight tool was not built next to the tests") }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-train-\(UUID().uuidString)")
+        let images = folder.appendingPathComponent("images")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var random = SeededRandom(seed: 3)
+        for index in 0..<64 {
+            var pixels = [UInt8](repeating: 0, count: 32 * 32)
+            let x = random.nextInt(below: 24), y = random.nextInt(below: 24)
+            for row in y..<(y + 8) { for column in x..<(x + 4) { pixels[row * 32 + column] = 255 } }
+            FileManager.default.createFile(atPath: images.appendingPathComponent("\(index).pgm").path, contents: Data("P5\n32 32\n255\n".utf8) + Data(pixels))
+        }
+        let server = try FlowerServer(["--clients", "1", "--rounds", "2", "--local-steps", "3", "--round-timeout", "60"], folder: folder)
+        defer { server.stop() }
+        let (status, output) = try runToEnd(tool, ["train", "--method", "rotation", "--data", images.path, "--size", "32", "--steps", "400",
+                                                   "-o", folder.appendingPathComponent("rotation.safetensors").path, "--fleet", server.fleetAddress])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertEqual(server.wait(seconds: 60), 0, server.log)
+        XCTAssertTrue(output.contains("fleet: joined the Flower federation"), output)
+        XCTAssertTrue(output.contains("fleet: 2 round(s) trained and 1 average(s) received"), output)
+    }
+}
