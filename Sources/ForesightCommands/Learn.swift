@@ -293,6 +293,7 @@ struct Learn: ParsableCommand {
         let publication = serve == nil && recordMcap == nil ? nil
             : LivePublication(kind: .live, title: "\(learner.architecture) from \(source.label)", size: settings.size, motion: learner.model.motion != nil)
         learner.publication = publication
+        if fleet != nil { publication?.fleetRounds.store(0, ordering: .relaxed) }
         let server = try serve.map { try LiveViewHost.start(publication!, at: $0) }
         defer { server?.stop() }
         // Started last: nothing after it can fail before the run, which finishes its file.
@@ -326,7 +327,10 @@ struct Learn: ParsableCommand {
         do {
             report = try learner.run(source, seconds: seconds, frames: frames, stallSeconds: stallSeconds(framesPerSecond: source.framesPerSecond),
                                      actions: feed, shouldStop: {
-                                         exchange?.stepBoundary(steps: learner.report.steps)
+                                         if let exchange {
+                                             exchange.stepBoundary(steps: learner.report.steps)
+                                             publication?.fleetRounds.store(exchange.status.adoptions, ordering: .relaxed)
+                                         }
                                          return stopRequested.load(ordering: .relaxed)
                                      },
                                      notice: { tell((interactive ? "\n" : "") + $0) }) { report in

@@ -5,6 +5,7 @@
 // (or any other reader) serves what is published here.
 
 import ForesightCore
+import Synchronization
 
 /// Buffers a learner publishes into and readers copy from; nothing is allocated after `init`.
 ///
@@ -15,6 +16,11 @@ import ForesightCore
 /// var images = [Float](); publication.readImages(into: &images)
 /// ```
 public final class LivePublication: @unchecked Sendable {
+    /// Federation rounds whose average the run adopted (`--fleet`), kept by whoever runs the
+    /// federation's exchange; -1 while the run is in no federation. Set to 0 before a viewer
+    /// starts, it tells the viewer to show the count.
+    public let fleetRounds = Atomic<Int>(-1)
+
     /// What kind of run publishes.
     public enum Kind: String, Sendable {
         /// `foresight learn`: frames, predictions, errors against copy-last.

@@ -76,8 +76,10 @@ final class LiveMetrics: @unchecked Sendable {
                        learningRate: Gauge)?
     /// Training runs only.
     private let progress: Gauge?
+    /// Runs in a federation only.
+    private let fleetRounds: Counter?
     /// What the counters have been told so far (a counter only goes up by the difference).
-    private let counted = Locked((steps: 0, frames: 0, dropped: 0, rollbacks: 0))
+    private let counted = Locked((steps: 0, frames: 0, dropped: 0, rollbacks: 0, fleetRounds: 0))
 
     init(publication: LivePublication) {
         self.publication = publication
@@ -108,6 +110,8 @@ final class LiveMetrics: @unchecked Sendable {
             live = nil
             progress = gauge("progress", unit: "ratio", "Fraction of the run's steps done.")
         }
+        fleetRounds = publication.fleetRounds.load(ordering: .relaxed) >= 0
+            ? counter("fleet_rounds", "Federation rounds whose average this robot adopted (--fleet).") : nil
     }
 
     /// The metrics as of now, in Prometheus' text format.
@@ -120,8 +124,10 @@ final class LiveMetrics: @unchecked Sendable {
                 live.dropped.increment(by: Int64(max(0, status.dropped - counted.dropped)))
                 live.rollbacks.increment(by: Int64(max(0, status.rollbacks - counted.rollbacks)))
             }
+            let rounds = publication.fleetRounds.load(ordering: .relaxed)
+            fleetRounds?.increment(by: Int64(max(0, rounds - counted.fleetRounds)))
             counted = (max(counted.steps, status.steps), max(counted.frames, status.frames), max(counted.dropped, status.dropped),
-                       max(counted.rollbacks, status.rollbacks))
+                       max(counted.rollbacks, status.rollbacks), max(counted.fleetRounds, rounds))
         }
         loss.set(to: status.loss)
         stepsPerSecond.set(to: status.stepsPerSecond)

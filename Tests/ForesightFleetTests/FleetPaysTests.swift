@@ -5,6 +5,9 @@
 // the others' rounds go on without it (FedAvg's round time-out) and it rejoins.
 
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import XCTest
 import ForesightCore
 import ForesightTestSupport
@@ -36,6 +39,18 @@ final class FleetPaysTests: XCTestCase {
             let line = text.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
             return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(text)\n\(log)")
         }
+    }
+
+    /// `foresight_fleet_rounds_total` on the /metrics of a robot that serves its live view
+    /// (its URL is on its standard error).
+    func fleetRoundsOnMetrics(of robot: Robot) throws -> Int {
+        let log = robot.log
+        let found = try XCTUnwrap(log.range(of: #"live view at (http://\S+/)"#, options: .regularExpression), "no live view URL: \(log)")
+        let url = try XCTUnwrap(URL(string: String(log[found].dropFirst("live view at ".count)) + "metrics"))
+        let text = try String(contentsOf: url, encoding: .utf8)
+        XCTAssertTrue(text.contains("# TYPE foresight_fleet_rounds_total counter"), text)
+        let line = try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix("foresight_fleet_rounds_total ") }, text)
+        return try XCTUnwrap(Int(line.split(separator: " ")[1]), String(line))
     }
 
     /// Waits until `server`'s log contains `text` (at most `seconds`).
@@ -75,8 +90,10 @@ final class FleetPaysTests: XCTestCase {
             ["learn", "--scene", scene, "--seed", String(seed), "--seconds", "900", "--as-fast-as-possible", "--checkpoint", file(checkpoint).path,
              "--fleet", server.fleetAddress, "--json"] + extra
         }
+        // The first robot also serves its live view, whose /metrics counts the rounds it adopted.
         var robots = try scenes.enumerated().map { index, scene in
-            try Robot(tool, learner(scene, seed: index + 1, checkpoint: "fed\(index).safetensors"), folder: folder, name: "fed\(index)")
+            try Robot(tool, learner(scene, seed: index + 1, checkpoint: "fed\(index).safetensors", extra: index == 0 ? ["--serve", "127.0.0.1:0"] : []),
+                      folder: folder, name: "fed\(index)")
         }
         let doomedArguments = learner("ego-motion", seed: 4, checkpoint: "doomed.safetensors", extra: ["--checkpoint-every", "50", "--fleet-key", file("doomed.pem").path])
         let doomed = try Robot(tool, doomedArguments, folder: folder, name: "doomed")
@@ -89,6 +106,10 @@ final class FleetPaysTests: XCTestCase {
         let restarted = try Robot(tool, doomedArguments + ["--resume"], folder: folder, name: "restarted")
         robots.append(restarted)
         XCTAssertEqual(server.wait(seconds: 600), 0, server.log)
+        let adopted = try fleetRoundsOnMetrics(of: robots[0])
+        // One average a round (and the final one), not one per step or per message.
+        XCTAssertGreaterThan(adopted, 0, "foresight_fleet_rounds_total of the first robot")
+        XCTAssertLessThanOrEqual(adopted, rounds + 1, "foresight_fleet_rounds_total of the first robot")
         for robot in robots { robot.process.interrupt() }
         let federated = try robots.map { try $0.summary() }
 
