@@ -49,21 +49,34 @@ public enum FleetHost {
 }
 
 /// The `--fleet` options of `learn` and `train`.
-enum FleetOptions {
-    static let addressHelp = ArgumentHelp(
+/// `--fleet`, `--fleet-key` and `--fleet-float16`, shared by `learn` and `train`.
+struct FleetOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
         "Join a Flower federation: the Fleet API of its SuperLink at HOST:PORT (see the README's Fleet section). Each round the model's trainable parameters go to the server after the round's local steps, and the average comes back and is adopted between two steps; learning goes on meanwhile. A server that goes away is retried while learning goes on locally.",
-        valueName: "host:port")
-    static let float16Help = ArgumentHelp("With --fleet: send the parameters as float16, half the bytes of float32 (the average then comes back in float16 too).")
-    static let keyHelp = ArgumentHelp("With --fleet: keep the node's ECDSA P-384 key in this PEM file (made if missing), so that the node keeps its identity across runs (default: a new key each run).", valueName: "file")
+        valueName: "host:port"))
+    var fleet: String?
+
+    @Option(help: ArgumentHelp("With --fleet: keep the node's ECDSA P-384 key in this PEM file (made if missing), so that the node keeps its identity across runs (default: a new key each run).", valueName: "file"))
+    var fleetKey: String?
+
+    @Flag(help: "With --fleet: send the parameters as float16, half the bytes of float32 (the average then comes back in float16 too).")
+    var fleetFloat16 = false
+
     /// Steps a round learns before replying when the server does not say ("local-steps").
     static let localSteps = 20
 
-    static func validate(address: String?, key: String?, halfPrecision: Bool) throws {
-        if (key != nil || halfPrecision) && address == nil { throw ValidationError("--fleet-key and --fleet-float16 need --fleet HOST:PORT") }
-        guard let address else { return }
+    func validate() throws {
+        if (fleetKey != nil || fleetFloat16) && fleet == nil { throw ValidationError("--fleet-key and --fleet-float16 need --fleet HOST:PORT") }
+        guard let address = fleet else { return }
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port),
               colon > address.startIndex else {
             throw ValidationError("--fleet must be HOST:PORT, the Fleet API of a Flower SuperLink, for example 127.0.0.1:9092 (got \(address))")
         }
+    }
+
+    /// Joins the federation `--fleet` names with `exchange`'s parameters; nil without `--fleet`.
+    func join(_ exchange: FleetExchange?) throws -> (any FleetMembership)? {
+        guard let fleet, let exchange else { return nil }
+        return try FleetHost.join(fleet, exchange: exchange, localSteps: FleetOptions.localSteps, keyPath: fleetKey, halfPrecision: fleetFloat16)
     }
 }

@@ -147,14 +147,7 @@ struct Learn: ParsableCommand {
     @Flag(help: "Predict and score every frame without learning from it, and write no checkpoint: how the model of --checkpoint (with --resume) does on this stream.")
     var frozen = false
 
-    @Option(help: FleetOptions.addressHelp)
-    var fleet: String?
-
-    @Option(help: FleetOptions.keyHelp)
-    var fleetKey: String?
-
-    @Flag(help: FleetOptions.float16Help)
-    var fleetFloat16 = false
+    @OptionGroup var fleetOptions: FleetOptions
 
     @Flag(help: "Print one JSON summary object at the end instead of progress lines.")
     var json = false
@@ -164,8 +157,7 @@ struct Learn: ParsableCommand {
         if let seconds { try OptionRange.checkPositive(seconds, "--seconds", maximum: OptionRange.maximumSeconds, unit: " s") }
         if let stallTimeout { try OptionRange.checkPositive(stallTimeout, "--stall-timeout", maximum: OptionRange.maximumSeconds, unit: " s") }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint PATH") }
-        try FleetOptions.validate(address: fleet, key: fleetKey, halfPrecision: fleetFloat16)
-        if frozen && fleet != nil { throw ValidationError("--frozen does not learn, so it has nothing to share with --fleet") }
+        if frozen && fleetOptions.fleet != nil { throw ValidationError("--frozen does not learn, so it has nothing to share with --fleet") }
         // The learner's ranges (threads, learning rate, batch, replay within this machine's memory); `run`
         // checks again with the device profile's budget.
         do { try settings(profile: nil).validate() } catch let error as LiveLearningError { throw ValidationError(error.description) }
@@ -214,7 +206,7 @@ struct Learn: ParsableCommand {
         }
         let beats = try heartbeat.map { try Heartbeat(path: $0) }
         if inputs.video == nil {
-            if serve != nil || recordMcap != nil || fleet != nil {
+            if serve != nil || recordMcap != nil || fleetOptions.fleet != nil {
                 throw CommandFailure("--serve, --record-mcap and --fleet show, record and share video learning; this run learns from sound only")
             }
             return try learnAudio(inputs, device: device, heartbeat: beats)
@@ -293,7 +285,7 @@ struct Learn: ParsableCommand {
         let publication = serve == nil && recordMcap == nil ? nil
             : LivePublication(kind: .live, title: "\(learner.architecture) from \(source.label)", size: settings.size, motion: learner.model.motion != nil)
         learner.publication = publication
-        if fleet != nil { publication?.fleetRounds.store(0, ordering: .relaxed) }
+        if fleetOptions.fleet != nil { publication?.fleetRounds.store(0, ordering: .relaxed) }
         let server = try serve.map { try LiveViewHost.start(publication!, at: $0) }
         defer { server?.stop() }
         // Started last: nothing after it can fail before the run, which finishes its file.
@@ -307,8 +299,8 @@ struct Learn: ParsableCommand {
             tell("recorded \(sets) image sets and \(metrics) metrics messages into \(recordMcap)")
         }
         // --fleet: the model's parameters are exchanged with the federation at step boundaries.
-        let exchange = fleet.map { _ in FleetExchange(parameters: learner.program.parameters.map(learner.program.tensor), examplesPerStep: settings.batch) }
-        let membership = try fleet.map { try FleetHost.join($0, exchange: exchange!, localSteps: FleetOptions.localSteps, keyPath: fleetKey, halfPrecision: fleetFloat16) }
+        let exchange = fleetOptions.fleet.map { _ in FleetExchange(parameters: learner.program.parameters.map(learner.program.tensor), examplesPerStep: settings.batch) }
+        let membership = try fleetOptions.join(exchange)
         defer {
             exchange?.close()
             if let membership {
@@ -327,9 +319,8 @@ struct Learn: ParsableCommand {
         do {
             report = try learner.run(source, seconds: seconds, frames: frames, stallSeconds: stallSeconds(framesPerSecond: source.framesPerSecond),
                                      actions: feed, shouldStop: {
-                                         if let exchange {
-                                             exchange.stepBoundary(steps: learner.report.steps)
-                                             publication?.fleetRounds.store(exchange.status.adoptions, ordering: .relaxed)
+                                         if let rounds = exchange?.stepBoundary(steps: learner.report.steps) {
+                                             publication?.fleetRounds.store(rounds, ordering: .relaxed)
                                          }
                                          return stopRequested.load(ordering: .relaxed)
                                      },

@@ -87,14 +87,7 @@ struct Train: ParsableCommand {
     @Option(name: .shortAndLong, help: "The model file to write (.safetensors).")
     var output: String
 
-    @Option(help: FleetOptions.addressHelp)
-    var fleet: String?
-
-    @Option(help: FleetOptions.keyHelp)
-    var fleetKey: String?
-
-    @Flag(help: FleetOptions.float16Help)
-    var fleetFloat16 = false
+    @OptionGroup var fleetOptions: FleetOptions
 
     func validate() throws {
         guard (epochs == nil) != (steps == nil) else { throw ValidationError("give exactly one of --epochs N and --steps N") }
@@ -106,7 +99,6 @@ struct Train: ParsableCommand {
         try OptionRange.check(checkpointEvery, "--checkpoint-every", 1...OptionRange.maximumCount, unit: " steps")
         try OptionRange.check(imageMemory, "--image-memory", 1...(1 << 20), unit: " MiB")
         if let learningRate { try OptionRange.checkPositive(Double(learningRate), "--learning-rate", maximum: 1) }
-        try FleetOptions.validate(address: fleet, key: fleetKey, halfPrecision: fleetFloat16)
         if topic != nil && !data.lowercased().hasSuffix(".mcap") {
             throw ValidationError("--topic names the image topic of a ROS 2 bag: give the bag with --data FILE.mcap")
         }
@@ -155,8 +147,8 @@ struct Train: ParsableCommand {
         defer { server?.stop() }
         // --fleet: the model's parameters are exchanged with the federation at step boundaries.
         let program = run.trainer.program
-        let exchange = fleet.map { _ in FleetExchange(parameters: program.parameters.map(program.tensor), examplesPerStep: options.batch) }
-        let membership = try fleet.map { try FleetHost.join($0, exchange: exchange!, localSteps: FleetOptions.localSteps, keyPath: fleetKey, halfPrecision: fleetFloat16) }
+        let exchange = fleetOptions.fleet.map { _ in FleetExchange(parameters: program.parameters.map(program.tensor), examplesPerStep: options.batch) }
+        let membership = try fleetOptions.join(exchange)
         defer {
             exchange?.close()
             if let membership {

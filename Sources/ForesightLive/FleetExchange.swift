@@ -78,9 +78,11 @@ public final class FleetExchange: @unchecked Sendable {
     /// Called by the learner between two training steps with the steps done so far: adopts
     /// waiting global arrays into the parameters and copies the parameters for the client when
     /// it asked. Allocates nothing; copies only when there is something to hand over.
-    public func stepBoundary(steps: Int) {
+    /// Returns the averages adopted so far.
+    @discardableResult
+    public func stepBoundary(steps: Int) -> Int {
         state.withLock { state in
-            guard !state.closed else { return }
+            guard !state.closed else { return state.adoptions }
             state.steps = steps
             if state.globalWaiting {
                 var offset = 0
@@ -103,6 +105,7 @@ public final class FleetExchange: @unchecked Sendable {
                 state.snapshotWanted = false
                 state.snapshotSteps = steps
             }
+            return state.adoptions
         }
     }
 
