@@ -39,13 +39,14 @@ final class ConstantNode: FleetNode, @unchecked Sendable {
 }
 
 final class FederationTests: XCTestCase {
-    func testTwoNodesAreAveragedByFedAvg() async throws {
+    /// Two constant nodes through two rounds of `strategy`; the nodes, their clients and the server.
+    func federate(_ strategy: [String]) async throws -> (nodes: [ConstantNode], clients: [FleetClient], server: FlowerServer, notices: [String]) {
         try FlowerServer.requireFlower()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let server = try FlowerServer(["--clients", "2", "--rounds", "2", "--local-steps", "5", "--round-timeout", "60"], folder: folder)
-        defer { server.stop() }
+        addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
+        let server = try FlowerServer(["--clients", "2", "--rounds", "2", "--local-steps", "5", "--round-timeout", "60"] + strategy, folder: folder)
+        addTeardownBlock { server.stop() }
 
         let nodes = [ConstantNode(value: 1, examples: 1), ConstantNode(value: 3, examples: 3)]
         let notices = Locked<[String]>([])
@@ -61,7 +62,11 @@ final class FederationTests: XCTestCase {
         stop.withLock { $0 = true }
         for task in tasks { await task.value }
         XCTAssertEqual(status, 0, server.log)
+        return (nodes, clients, server, notices.withLock { $0 })
+    }
 
+    func testTwoNodesAreAveragedByFedAvg() async throws {
+        let (nodes, clients, server, notices) = try await federate([])
         // Round r averages 1 + r (1 example) and 3 + r (3 examples): 3.5, then 4.5.
         let arrays = try XCTUnwrap(server.result()["arrays"] as? [String: [String: Any]], server.log)
         XCTAssertEqual(Set(arrays.keys), ["encoder.weight", "encoder.bias"])
@@ -83,7 +88,28 @@ final class FederationTests: XCTestCase {
             XCTAssertEqual(statistics.refused, 0)
             XCTAssertGreaterThan(statistics.lastTrainBytesSent, 36, "the reply's arrays were pushed")
         }
-        XCTAssertTrue(notices.withLock { $0 }.contains { $0.hasPrefix("joined the Flower federation at \(server.fleetAddress)") })
+        XCTAssertTrue(notices.contains { $0.hasPrefix("joined the Flower federation at \(server.fleetAddress)") })
+    }
+
+    /// `serve.py --strategy fedavgm`: the server steps from its global model along a momentum of
+    /// the averages' moves (Flower's FedAvgM, learning rate 1). From the starting arrays g0 with
+    /// momentum 0.5: round 1 gives the average 3.5; round 2 moves by -(4.5 - 3.5) plus half of
+    /// round 1's move (3.5 - g0), to 6.25 - g0 / 2, not FedAvg's 4.5.
+    func testFedAvgMAddsTheServerMomentum() async throws {
+        let (nodes, _, server, _) = try await federate(["--strategy", "fedavgm", "--server-momentum", "0.5"])
+        XCTAssertTrue(server.log.contains("Server Momentum: 0.5"), server.log)
+        let seen = nodes[0].seen.withLock { $0 }
+        XCTAssertEqual(seen.map(\.kind), ["train", "train", "evaluate"], "\(seen)")
+        let start = try XCTUnwrap(seen.first?.values.first)
+        XCTAssertTrue(start == -1 || start == -3, "the starting arrays are a node's: \(start)")
+        XCTAssertEqual(seen[1].values, [Float](repeating: 3.5, count: 9), "the first round has no momentum yet")
+        let expected = 6.25 - Double(start) / 2
+        for value in seen[2].values { XCTAssertEqual(Double(value), expected, accuracy: 1e-5) }
+        let arrays = try XCTUnwrap(server.result()["arrays"] as? [String: [String: Any]], server.log)
+        for (_, array) in arrays {
+            for value in try XCTUnwrap(array["values"] as? [Double]) { XCTAssertEqual(value, expected, accuracy: 1e-5) }
+        }
+        XCTAssertEqual(nodes[1].seen.withLock { $0 }.last?.values, seen[2].values, "both robots get the same final model")
     }
 }
 

@@ -89,12 +89,28 @@ public struct Conv2dGeometry: Sendable, Equatable {
 /// Most chunks of a convolution's backward pass: each holds a private copy of the weight gradient.
 public let conv2dBackwardChunkLimit = 16
 
-/// Scratch of a convolution: the private weight and bias gradients of each backward chunk,
-/// then, per thread, an im2col matrix, padded planes and a GEMM workspace.
+/// Scratch of a convolution: the private weight and bias gradients of each backward chunk and
+/// the flipped weights all backward chunks read, then, per thread, an im2col matrix, padded
+/// planes and a GEMM workspace.
 public struct Conv2dScratch: @unchecked Sendable {
     /// Floats a convolution on `threads` threads needs.
     public static func floatCount(_ g: Conv2dGeometry, threads: Int) -> Int {
-        g.backwardChunks * gradientFloats(g) + threads * layout(g).total
+        sharedFloats(g) + threads * layout(g).total
+    }
+
+    /// Floats before the threads' parts: the chunks' gradients, then the flipped weights.
+    static func sharedFloats(_ g: Conv2dGeometry) -> Int {
+        g.backwardChunks * gradientFloats(g) + flippedFloats(g)
+    }
+
+    /// Floats of the flipped weights [C, F, K, K] of the input gradient (0 when it does not use them).
+    static func flippedFloats(_ g: Conv2dGeometry) -> Int {
+        g.usesTransposedInputGradient ? Arena.roundUp(g.outChannels * g.columnRows * 4) / 4 : 0
+    }
+
+    /// The flipped weights, written by `conv2dBackwardPrepare` and read by every backward chunk.
+    static func flippedWeights(_ g: Conv2dGeometry, memory: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        memory + g.backwardChunks * gradientFloats(g)
     }
 
     /// Floats of one backward chunk's private weight and bias gradients.
@@ -108,25 +124,22 @@ public struct Conv2dScratch: @unchecked Sendable {
     }
 
     /// Offsets (in floats) of one thread's parts: columns (im2col of the input or of the output
-    /// gradient), the zero-padded planes that im2col and the direct path read, flipped weights,
-    /// the GEMM workspace.
-    private static func layout(_ g: Conv2dGeometry) -> (padded: Int, flipped: Int, offsets: Int, gemm: Int, total: Int) {
+    /// gradient), the zero-padded planes that im2col and the direct path read, row offsets, the
+    /// GEMM workspace.
+    private static func layout(_ g: Conv2dGeometry) -> (padded: Int, offsets: Int, gemm: Int, total: Int) {
         func rounded(_ floats: Int) -> Int { Arena.roundUp(floats * 4) / 4 }
         var columns = g.columnRows * g.columnCount
         var padded = g.isPointwise ? 0 : g.inChannels * g.paddedHeight * g.paddedWidth
-        var flipped = 0
         if g.usesTransposedInputGradient {
             let t = g.transposed
             columns = max(columns, t.columnRows * t.columnCount)
             padded = max(padded, t.inChannels * t.paddedHeight * t.paddedWidth)
-            flipped = g.outChannels * g.columnRows
         }
         let paddedStart = rounded(columns)
-        let flippedStart = paddedStart + rounded(padded)
-        let offsetsStart = flippedStart + rounded(flipped)
+        let offsetsStart = paddedStart + rounded(padded)
         let offsets = g.columnRows + (g.usesTransposedInputGradient ? g.transposed.columnRows : 0)
         let gemmStart = offsetsStart + rounded(offsets)
-        return (paddedStart, flippedStart, offsetsStart, gemmStart, gemmStart + GemmWorkspace.floatCount)
+        return (paddedStart, offsetsStart, gemmStart, gemmStart + GemmWorkspace.floatCount)
     }
 
     let columns: UnsafeMutablePointer<Float>
@@ -140,12 +153,12 @@ public struct Conv2dScratch: @unchecked Sendable {
     /// Carves thread `thread`'s scratch out of `memory` (`floatCount(g, threads:)` floats).
     public init(_ g: Conv2dGeometry, memory: UnsafeMutablePointer<Float>, thread: Int) {
         let parts = Conv2dScratch.layout(g)
-        let base = memory + g.backwardChunks * Conv2dScratch.gradientFloats(g) + thread * parts.total
+        let base = memory + Conv2dScratch.sharedFloats(g) + thread * parts.total
         columns = base
         padded = base + parts.padded
         offsets = UnsafeMutableRawPointer(base + parts.offsets).assumingMemoryBound(to: Int32.self)
         transposedOffsets = offsets + g.columnRows
-        flippedWeights = base + parts.flipped
+        flippedWeights = Conv2dScratch.flippedWeights(g, memory: memory)
         gemmWorkspace = GemmWorkspace(memory: base + parts.gemm)
     }
 }
@@ -222,17 +235,29 @@ public func conv2dBackward(
     dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
     scratch: UnsafeMutablePointer<Float>, pool: ThreadPool
 ) {
+    conv2dBackwardPrepare(g, weight: weight, inputGradient: dx != nil, scratch: scratch)
     pool.parallelFor(g.backwardChunks) { chunk, thread in
         conv2dBackward(g, x: x, weight: weight, dy: dy, dx: dx, dweight: dweight, dbias: dbias,
                        scratch: scratch, chunk: chunk, thread: thread)
     }
-    conv2dBackwardReduce(g, dweight: dweight, dbias: dbias, scratch: scratch)
+    let reduceChunks = conv2dBackwardReduceChunks(g, pool: pool)
+    pool.parallelFor(reduceChunks) { chunk, _ in
+        conv2dBackwardReduce(g, dweight: dweight, dbias: dbias, scratch: scratch, chunk: chunk, of: reduceChunks)
+    }
+}
+
+/// What every chunk of a backward pass reads and none writes, made once before them: the
+/// flipped weights of the input gradient (when `inputGradient` is asked for and the geometry
+/// computes it as a transposed convolution).
+public func conv2dBackwardPrepare(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, inputGradient: Bool, scratch: UnsafeMutablePointer<Float>) {
+    if inputGradient && g.usesTransposedInputGradient { flipWeights(g, weight, Conv2dScratch.flippedWeights(g, memory: scratch)) }
 }
 
 /// Chunk `chunk` of the `g.backwardChunks` chunks of `conv2dBackward` (an even share of the
-/// samples), on thread `thread`'s scratch. It adds into `dx` directly (its samples' rows are
-/// its own) and sums the weight and bias gradients of its samples privately:
-/// `conv2dBackwardReduce` must run once all chunks have finished.
+/// samples), on thread `thread`'s scratch. `conv2dBackwardPrepare` must have run before any
+/// chunk. It adds into `dx` directly (its samples' rows are its own) and sums the weight and
+/// bias gradients of its samples privately: `conv2dBackwardReduce` must run once all chunks
+/// have finished.
 public func conv2dBackward(
     _ g: Conv2dGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
     dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
@@ -247,9 +272,8 @@ public func conv2dBackward(
     weightSum.update(repeating: 0, count: weightCount)
     biasSum?.update(repeating: 0, count: g.outChannels)
     let samples = ThreadPool.range(chunk: chunk, of: g.backwardChunks, items: g.batch)
-    if dx != nil && g.usesTransposedInputGradient {
-        flipWeights(g, weight, work.flippedWeights)
-        if g.transposed.supportsImplicitGemm { unfoldedRowOffsets(g.transposed, work.transposedOffsets) }
+    if dx != nil && g.usesTransposedInputGradient && g.transposed.supportsImplicitGemm {
+        unfoldedRowOffsets(g.transposed, work.transposedOffsets)
     }
     if g.supportsImplicitGemm { unfoldedRowOffsets(g, work.offsets) }
     for sample in samples {
@@ -321,17 +345,25 @@ public func conv2dBackward(
     }
 }
 
+/// Chunks of `conv2dBackwardReduce` worth sharing among `pool`'s threads: at least 4096
+/// weights each.
+public func conv2dBackwardReduceChunks(_ g: Conv2dGeometry, pool: ThreadPool) -> Int {
+    pool.chunks(items: g.outChannels * g.columnRows, minimumPerChunk: 4096)
+}
+
 /// Adds the backward chunks' private weight and bias gradients into `dweight`/`dbias`, in
-/// chunk order (so the sums do not depend on which thread ran which chunk).
+/// chunk order (so the sums do not depend on which thread ran which chunk): the weights of
+/// chunk `chunk` of `chunks` even shares of them, and, in chunk 0, the bias.
 public func conv2dBackwardReduce(
     _ g: Conv2dGeometry, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
-    scratch: UnsafeMutablePointer<Float>
+    scratch: UnsafeMutablePointer<Float>, chunk: Int = 0, of chunks: Int = 1
 ) {
     let weightCount = g.outChannels * g.columnRows
-    for chunk in 0..<g.backwardChunks {
-        let partial = Conv2dScratch.gradientPartial(g, memory: scratch, chunk: chunk)
-        axpy(1, partial, dweight, weightCount)
-        if let dbias { axpy(1, partial + weightCount, dbias, g.outChannels) }
+    let weights = ThreadPool.range(chunk: chunk, of: chunks, items: weightCount)
+    for part in 0..<g.backwardChunks {
+        let partial = Conv2dScratch.gradientPartial(g, memory: scratch, chunk: part)
+        axpy(1, partial + weights.lowerBound, dweight + weights.lowerBound, weights.count)
+        if let dbias, chunk == 0 { axpy(1, partial + weightCount, dbias, g.outChannels) }
     }
 }
 

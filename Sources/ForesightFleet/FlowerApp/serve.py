@@ -52,10 +52,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--local-steps", type=int, default=20, help="training steps each robot takes on the global model before it replies")
     parser.add_argument("--round-timeout", type=float, default=120.0, help="seconds a round waits for replies before it goes on with those it has")
-    parser.add_argument("--strategy", choices=["fedavg", "fedavgm"], default="fedavg")
+    parser.add_argument("--strategy", choices=["fedavg", "fedavgm"], default="fedavg",
+                        help="fedavg: the weighted mean of the robots' arrays; fedavgm: a server step along a momentum of those means' moves")
+    parser.add_argument("--server-momentum", type=float, default=0.9, help="FedAvgM's momentum, in [0, 1)")
     parser.add_argument("--result", default="", help="write the rounds' metrics and the final arrays here (JSON)")
     parser.add_argument("--control-port", type=int, default=0, help="the SuperLink's control and runtime HTTP port on 127.0.0.1 (0: a free one)")
     arguments = parser.parse_args()
+    if not 0 <= arguments.server_momentum < 1:
+        parser.error(f"--server-momentum must be in [0, 1), got {arguments.server_momentum}")
 
     try:
         from importlib.metadata import version
@@ -86,7 +90,7 @@ def main() -> int:
         print(f"Fleet API at {fleet_address}; waiting for {arguments.clients} robot(s); {arguments.rounds} round(s) of {arguments.strategy}", flush=True)
         settings = [
             f"num-server-rounds={arguments.rounds}", f"clients={arguments.clients}", f"min-clients={arguments.min_clients}", f"local-steps={arguments.local_steps}",
-            f"round-timeout={float(arguments.round_timeout)}", f'strategy="{arguments.strategy}"',
+            f"round-timeout={float(arguments.round_timeout)}", f'strategy="{arguments.strategy}"', f"server-momentum={float(arguments.server_momentum)}",
             f'result-file="{os.path.abspath(arguments.result) if arguments.result else ""}"',
         ]
         run = subprocess.run(["flwr", "run", str(APP), "fleet", "--stream", "--run-config", " ".join(settings)], env=environment,

@@ -9,7 +9,7 @@ public final class Conv2dOperation: Operation, ParallelWork {
     private(set) var geometry: Conv2dGeometry?
     private var binding: Binding?
     private var pass = Pass.forward
-    private enum Pass { case forward, backward }
+    private enum Pass { case forward, backward, reduce(chunks: Int) }
 
     public init(stride: Int, padding: Int, groups: Int) {
         self.stride = stride; self.padding = padding; self.groups = groups
@@ -34,18 +34,20 @@ public final class Conv2dOperation: Operation, ParallelWork {
     public func bind(_ binding: Binding) { self.binding = binding }
 
     /// Forward: chunks of samples, as many as the pool balances well. Backward: the geometry's
-    /// fixed chunks, whose private weight gradients are then added in order.
+    /// fixed chunks, whose private weight gradients are then added in order, by ranges of weights.
     public func forward(pool: ThreadPool) {
         pass = .forward
         pool.run(self, chunks: pool.chunks(items: geometry!.batch))
     }
 
     public func backward(pool: ThreadPool) {
+        let b = binding!, g = geometry!
+        conv2dBackwardPrepare(g, weight: b.inputs[1].floatPointer, inputGradient: b.inputGradients[0] != nil, scratch: b.scratch!)
         pass = .backward
-        pool.run(self, chunks: geometry!.backwardChunks)
-        let b = binding!
-        conv2dBackwardReduce(geometry!, dweight: b.inputGradients[1]!.floatPointer,
-                             dbias: b.inputGradients.count == 3 ? b.inputGradients[2]?.floatPointer : nil, scratch: b.scratch!)
+        pool.run(self, chunks: g.backwardChunks)
+        let reduceChunks = conv2dBackwardReduceChunks(g, pool: pool)
+        pass = .reduce(chunks: reduceChunks)
+        pool.run(self, chunks: reduceChunks)
     }
 
     public func work(chunk: Int, of chunks: Int, thread: Int) {
@@ -60,6 +62,10 @@ public final class Conv2dOperation: Operation, ParallelWork {
                            dx: b.inputGradients[0]?.floatPointer, dweight: b.inputGradients[1]!.floatPointer,
                            dbias: b.inputGradients.count == 3 ? b.inputGradients[2]?.floatPointer : nil,
                            scratch: b.scratch!, chunk: chunk, thread: thread)
+        case let .reduce(chunks):
+            conv2dBackwardReduce(geometry!, dweight: b.inputGradients[1]!.floatPointer,
+                                 dbias: b.inputGradients.count == 3 ? b.inputGradients[2]?.floatPointer : nil, scratch: b.scratch!,
+                                 chunk: chunk, of: chunks)
         }
     }
 }

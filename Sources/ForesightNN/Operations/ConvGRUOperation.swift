@@ -175,6 +175,7 @@ public final class ConvGRUOperation: Operation, ParallelWork {
     private func convolve(_ pool: ThreadPool, _ call: Convolution) {
         convolution = call
         if call.backward {
+            conv2dBackwardPrepare(call.geometry!, weight: call.weight!, inputGradient: call.dx != nil, scratch: binding!.scratch!)
             pool.run(self, chunks: call.geometry!.backwardChunks)
             conv2dBackwardReduce(call.geometry!, dweight: call.dweight!, dbias: call.bias, scratch: binding!.scratch!)
         } else {
