@@ -7,15 +7,26 @@ import ForesightCore
 import ForesightLive
 import Foundation
 
+/// How a run joins its federation: what `--fleet` and the options beside it ask.
+public struct FleetRequest: Sendable {
+    /// The Fleet API of the SuperLink, "HOST:PORT".
+    public var address: String
+    /// Steps a round learns before replying when the server does not say.
+    public var localSteps: Int
+    /// A PEM file keeping the node's key (nil: a new key each run).
+    public var keyPath: String?
+    /// Replies carry float16 arrays (half the bytes) instead of float32.
+    public var halfPrecision: Bool
+    /// A PEM file of the certificates that vouch for a SuperLink that speaks TLS (nil: plaintext).
+    public var rootCertificates: String?
+}
+
 /// A federation client for a run.
 public protocol FleetHosting: Sendable {
-    /// Joins the Flower federation whose Fleet API is at `address` ("HOST:PORT") with the
-    /// arrays of `exchange`, on a task of its own; returns at once. `localSteps` is how many
-    /// steps a round learns before replying when the server does not say; `notice` hears what
-    /// happens to the connection (once per change, not every round).
-    /// `halfPrecision`: replies carry float16 arrays (half the bytes) instead of float32.
-    func join(address: String, exchange: FleetExchange, localSteps: Int, keyPath: String?, halfPrecision: Bool,
-              notice: @escaping @Sendable (String) -> Void) throws -> any FleetMembership
+    /// Joins the Flower federation `request` names with the arrays of `exchange`, on a task of
+    /// its own; returns at once. `notice` hears what happens to the connection (once per
+    /// change, not every round).
+    func join(_ request: FleetRequest, exchange: FleetExchange, notice: @escaping @Sendable (String) -> Void) throws -> any FleetMembership
 }
 
 /// A run's place in a federation.
@@ -33,23 +44,22 @@ public enum FleetHost {
     /// Installs the client; the `foresight` executable does so before parsing its options.
     public static func install(_ host: any FleetHosting) { installed.withLock { $0 = host } }
 
-    /// Joins `address` with `exchange`, saying so on standard error, or fails in one sentence.
-    static func join(_ address: String, exchange: FleetExchange, localSteps: Int, keyPath: String?, halfPrecision: Bool) throws -> any FleetMembership {
+    /// Joins the federation of `request` with `exchange`, saying so on standard error, or fails in one sentence.
+    static func join(_ request: FleetRequest, exchange: FleetExchange) throws -> any FleetMembership {
         guard let host = installed.withLock({ $0 }) else { throw CommandFailure("--fleet needs the foresight executable's Flower client, which this build lacks") }
         let values = exchange.totalCount
-        FileHandle.standardError.write(Data("fleet: joining the Flower federation at \(address) with \(exchange.names.count) arrays (\(values) values, \(formatBytes(values * (halfPrecision ? 2 : 4))) as \(halfPrecision ? "float16" : "float32"))\n".utf8))
+        FileHandle.standardError.write(Data("fleet: joining the Flower federation at \(request.address)\(request.rootCertificates == nil ? "" : " over TLS") with \(exchange.names.count) arrays (\(values) values, \(formatBytes(values * (request.halfPrecision ? 2 : 4))) as \(request.halfPrecision ? "float16" : "float32"))\n".utf8))
         do {
-            return try host.join(address: address, exchange: exchange, localSteps: localSteps, keyPath: keyPath, halfPrecision: halfPrecision) { line in
+            return try host.join(request, exchange: exchange) { line in
                 FileHandle.standardError.write(Data("fleet: \(line)\n".utf8))
             }
         } catch {
-            throw CommandFailure("cannot join the federation at \(address): \(error)")
+            throw CommandFailure("cannot join the federation at \(request.address): \(error)")
         }
     }
 }
 
-/// The `--fleet` options of `learn` and `train`.
-/// `--fleet`, `--fleet-key` and `--fleet-float16`, shared by `learn` and `train`.
+/// `--fleet` and the options beside it, shared by `learn` and `train`.
 struct FleetOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "Join a Flower federation: the Fleet API of its SuperLink at HOST:PORT (see the README's Fleet section). Each round the model's trainable parameters go to the server after the round's local steps, and the average comes back and is adopted between two steps; learning goes on meanwhile. A server that goes away is retried while learning goes on locally.",
@@ -62,11 +72,16 @@ struct FleetOptions: ParsableArguments {
     @Flag(help: "With --fleet: send the parameters as float16, half the bytes of float32 (the average then comes back in float16 too).")
     var fleetFloat16 = false
 
+    @Option(help: ArgumentHelp("With --fleet: speak TLS to the SuperLink and trust the certificates in this PEM file (the SuperLink's --ssl-ca-certfile); its certificate must name the host of --fleet. Without it the connection is plaintext, for a SuperLink started with --insecure.", valueName: "file"))
+    var fleetRootCertificates: String?
+
     /// Steps a round learns before replying when the server does not say ("local-steps").
     static let localSteps = 20
 
     func validate() throws {
-        if (fleetKey != nil || fleetFloat16) && fleet == nil { throw ValidationError("--fleet-key and --fleet-float16 need --fleet HOST:PORT") }
+        if (fleetKey != nil || fleetFloat16 || fleetRootCertificates != nil) && fleet == nil {
+            throw ValidationError("--fleet-key, --fleet-float16 and --fleet-root-certificates need --fleet HOST:PORT")
+        }
         guard let address = fleet else { return }
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port),
               colon > address.startIndex else {
@@ -77,6 +92,7 @@ struct FleetOptions: ParsableArguments {
     /// Joins the federation `--fleet` names with `exchange`'s parameters; nil without `--fleet`.
     func join(_ exchange: FleetExchange?) throws -> (any FleetMembership)? {
         guard let fleet, let exchange else { return nil }
-        return try FleetHost.join(fleet, exchange: exchange, localSteps: FleetOptions.localSteps, keyPath: fleetKey, halfPrecision: fleetFloat16)
+        return try FleetHost.join(FleetRequest(address: fleet, localSteps: FleetOptions.localSteps, keyPath: fleetKey, halfPrecision: fleetFloat16,
+                                               rootCertificates: fleetRootCertificates), exchange: exchange)
     }
 }

@@ -10,6 +10,14 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import SwiftProtobuf
 
+/// Whether `text` is a dotted IPv4 address ("127.0.0.1").
+private func IPv4Address(_ text: String) -> [UInt8]? {
+    let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 4 else { return nil }
+    let bytes = parts.compactMap { part in part.allSatisfy(\.isNumber) && part.count <= 3 ? UInt8(part) : nil }
+    return bytes.count == 4 ? bytes : nil
+}
+
 /// Where and how a node joins its federation.
 public struct FleetSettings: Sendable {
     /// The SuperLink's Fleet API, "HOST:PORT" (flower-superlink's --fleet-api-address, 9092 by default).
@@ -30,6 +38,14 @@ public struct FleetSettings: Sendable {
     public var callSeconds: Double = 60
     /// Longest wait between two attempts to reach a server that went away.
     public var maximumRetrySeconds: Double = 30
+    /// A PEM file of the certificates that vouch for the SuperLink (its --ssl-ca-certfile):
+    /// the node then speaks TLS and checks the server's certificate against them and against
+    /// the host it dials. Nil: plaintext, for a SuperLink started with --insecure.
+    public var rootCertificatesPath: String? {
+        didSet { rootCertificates = nil }
+    }
+    /// The certificates read from `rootCertificatesPath` by `checkRootCertificates()`.
+    var rootCertificates: [UInt8]?
 
     /// "HOST:PORT" or "[IPv6]:PORT".
     public init(address: String) throws {
@@ -44,6 +60,33 @@ public struct FleetSettings: Sendable {
     }
 
     public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Reads `rootCertificatesPath` now, so that a missing or unreadable file, or one without a
+    /// PEM certificate, is said before the node starts (not as a server that cannot be reached).
+    public mutating func checkRootCertificates() throws {
+        guard let path = rootCertificatesPath else { return }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FleetError.malformed("root certificates \(path): the file cannot be read")
+        }
+        guard String(decoding: data, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
+            throw FleetError.malformed("root certificates \(path): no PEM certificate (-----BEGIN CERTIFICATE-----) in it")
+        }
+        rootCertificates = Array(data)
+    }
+
+    /// An address, or a name to look up. (Over TLS a name is also the server name the
+    /// certificate must carry; an address is checked against the certificate's IP addresses.)
+    var target: any ResolvableTarget {
+        if IPv4Address(host) != nil { return .ipv4(host: host, port: port) }
+        if host.contains(":") { return .ipv6(host: host, port: port) }
+        return .dns(host: host, port: port)
+    }
+
+    /// Plaintext, or TLS that trusts only the root certificates given.
+    var transportSecurity: HTTP2ClientTransport.Posix.TransportSecurity {
+        guard let rootCertificates else { return .plaintext }
+        return .tls { $0.trustRoots = .certificates([.bytes(rootCertificates, format: .pem)]) }
+    }
 }
 
 /// What a train message asks of a node and what it answers.
@@ -127,9 +170,11 @@ public final class FleetClient: Sendable {
     }
 
     public init(settings: FleetSettings, node: any FleetNode, notice: @escaping @Sendable (String) -> Void = { _ in }) throws {
-        self.settings = settings
         self.node = node
         self.notice = notice
+        var settings = settings
+        try settings.checkRootCertificates()
+        self.settings = settings
         identity = try settings.keyPath.map { try NodeIdentity(keptIn: $0) } ?? NodeIdentity()
         incoming = FleetArrays(layout: node.layout)
         outgoing = FleetArrays(layout: node.layout)
@@ -145,7 +190,7 @@ public final class FleetClient: Sendable {
         var trouble: String?
         while !shouldStop() && !Task.isCancelled {
             do {
-                let transport = try HTTP2ClientTransport.Posix(target: .dns(host: settings.host, port: settings.port), transportSecurity: .plaintext)
+                let transport = try HTTP2ClientTransport.Posix(target: settings.target, transportSecurity: settings.transportSecurity)
                 try await withGRPCClient(transport: transport) { grpc in
                     let fleet = Flwr_Proto_Fleet.Client(wrapping: grpc)
                     let nodeID = try await join(fleet)
@@ -157,7 +202,12 @@ public final class FleetClient: Sendable {
                     try? await leave(fleet, nodeID: nodeID)
                 }
             } catch {
-                let reason = Self.reason(error)
+                var reason = Self.reason(error)
+                if settings.rootCertificates == nil && reason.contains("connection preface") {
+                    reason += "; a SuperLink that speaks TLS needs the node to be given its root certificates"
+                } else if reason.contains("CERTIFICATE_VERIFY_FAILED") {
+                    reason += "; the server's certificate is not signed by the root certificates given, or does not name \(settings.host)"
+                }
                 if trouble == nil {
                     let unreachable = (error as? RPCError).map { $0.code == .unavailable || $0.code == .deadlineExceeded } ?? false
                     notice((unreachable ? "cannot reach the Flower server at \(settings.address)" : "the session with the Flower server at \(settings.address) failed")
@@ -174,7 +224,15 @@ public final class FleetClient: Sendable {
     /// A short reason for a failed call.
     static func reason(_ error: any Error) -> String {
         if let error = error as? RPCError {
-            let message = error.message.count > 300 ? String(error.message.prefix(300)) + "..." : error.message
+            // The cause says what the message does not: a refused connection, a certificate not trusted.
+            var message = error.message
+            var cause = error.cause
+            while let inner = cause {
+                if let wrapped = inner as? RPCError { message += " (\(wrapped.message))"; cause = wrapped.cause; continue }
+                message += " (\(inner))"
+                break
+            }
+            if message.count > 300 { message = String(message.prefix(300)) + "..." }
             return "\(error.code): \(message)"
         }
         return "\(error)"

@@ -10,12 +10,12 @@ import ForesightLive
 
 /// Joins federations with `FleetClient`.
 struct FlowerFleetHost: FleetHosting {
-    func join(address: String, exchange: FleetExchange, localSteps: Int, keyPath: String?, halfPrecision: Bool,
-              notice: @escaping @Sendable (String) -> Void) throws -> any FleetMembership {
-        var settings = try FleetSettings(address: address)
-        settings.keyPath = keyPath
-        settings.element = halfPrecision ? .float16 : .float32
-        let node = ExchangeNode(exchange: exchange, defaultLocalSteps: localSteps)
+    func join(_ request: FleetRequest, exchange: FleetExchange, notice: @escaping @Sendable (String) -> Void) throws -> any FleetMembership {
+        var settings = try FleetSettings(address: request.address)
+        settings.keyPath = request.keyPath
+        settings.element = request.halfPrecision ? .float16 : .float32
+        settings.rootCertificatesPath = request.rootCertificates
+        let node = ExchangeNode(exchange: exchange, defaultLocalSteps: request.localSteps)
         let client = try FleetClient(settings: settings, node: node, notice: notice)
         return FlowerMembership(client: client)
     }

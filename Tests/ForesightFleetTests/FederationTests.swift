@@ -194,3 +194,73 @@ final class ReconnectionTests: XCTestCase {
         XCTAssertEqual(client.statistics.trainRounds, 2)
     }
 }
+
+final class FleetTLSTests: XCTestCase {
+    /// A SuperLink that speaks TLS (serve.py --ssl-*): nodes that trust its authority join and
+    /// are averaged; a node that trusts another authority, and a node that speaks plaintext,
+    /// never join and say why, once.
+    func testNodesJoinOverTLSOnlyWhenTheyTrustTheServer() async throws {
+        try FlowerServer.requireFlower()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let trusted = try FlowerServer.makeCertificates(in: folder, name: "fleet")
+        let stranger = try FlowerServer.makeCertificates(in: folder, name: "stranger")
+        let server = try FlowerServer(["--clients", "2", "--rounds", "1", "--local-steps", "5", "--round-timeout", "60",
+                                       "--ssl-certfile", trusted.certificate, "--ssl-keyfile", trusted.key, "--ssl-ca-certfile", trusted.authority],
+                                      folder: folder)
+        defer { server.stop() }
+        XCTAssertTrue(server.log.contains("(TLS)"), server.log)
+
+        let nodes = [ConstantNode(value: 1, examples: 1), ConstantNode(value: 3, examples: 3), ConstantNode(value: 7, examples: 7), ConstantNode(value: 9, examples: 9)]
+        let roots = [trusted.authority, trusted.authority, stranger.authority, nil]
+        let notices = (0..<nodes.count).map { _ in Locked<[String]>([]) }
+        let stop = Locked(false)
+        var clients: [FleetClient] = []
+        for (index, node) in nodes.enumerated() {
+            var settings = try FleetSettings(address: server.fleetAddress)
+            settings.pollSeconds = 0.1
+            settings.rootCertificatesPath = roots[index]
+            let heard = notices[index]
+            clients.append(try FleetClient(settings: settings, node: node) { line in heard.withLock { $0.append(line) } })
+        }
+        let tasks = clients.map { client in Task { await client.run { stop.withLock { $0 } } } }
+        let status = server.wait(seconds: 120)
+        stop.withLock { $0 = true }
+        for task in tasks { await task.value }
+        XCTAssertEqual(status, 0, server.log)
+
+        // The two trusting nodes: one round of FedAvg over 2 (1 example) and 4 (3 examples).
+        for index in 0..<2 {
+            XCTAssertEqual(clients[index].statistics.trainRounds, 1, "node \(index)")
+            XCTAssertEqual(nodes[index].seen.withLock { $0 }.last?.values, [Float](repeating: 3.5, count: 9), "node \(index)")
+            XCTAssertTrue(notices[index].withLock { $0 }.contains { $0.hasPrefix("joined the Flower federation") }, "node \(index): \(notices[index].withLock { $0 })")
+        }
+        for index in 2..<4 {
+            let heard = notices[index].withLock { $0 }
+            XCTAssertEqual(clients[index].statistics.sessions, 0, "node \(index) joined: \(heard)")
+            XCTAssertEqual(clients[index].statistics.trainRounds, 0, "node \(index)")
+            XCTAssertEqual(heard.count, 1, "said once, not at every retry: \(heard)")
+            XCTAssertTrue(heard.first?.contains(index == 2 ? "not signed by the root certificates given" : "needs the node to be given its root certificates") ?? false,
+                          "node \(index) says why: \(heard)")
+            XCTAssertTrue(heard.first?.contains(server.fleetAddress) ?? false, "\(heard)")
+        }
+    }
+
+    /// A root-certificates file that is missing or holds no certificate is refused before the
+    /// node starts, naming the file.
+    func testUnusableRootCertificatesAreRefusedAtOnce() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let empty = folder.appendingPathComponent("empty.pem").path
+        FileManager.default.createFile(atPath: empty, contents: Data("not a certificate\n".utf8))
+        for (path, reason) in [(folder.appendingPathComponent("missing.pem").path, "cannot be read"), (empty, "no PEM certificate")] {
+            var settings = try FleetSettings(address: "127.0.0.1:9092")
+            settings.rootCertificatesPath = path
+            XCTAssertThrowsError(try FleetClient(settings: settings, node: ConstantNode(value: 1, examples: 1))) { error in
+                XCTAssertTrue("\(error)".contains(path) && "\(error)".contains(reason), "\(error)")
+            }
+        }
+    }
+}

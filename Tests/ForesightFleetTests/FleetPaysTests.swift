@@ -159,7 +159,8 @@ final class FleetPaysTests: XCTestCase {
 }
 
 final class FleetTrainTests: XCTestCase {
-    /// `foresight train --fleet`: offline training takes part in the rounds like live learning.
+    /// `foresight train --fleet`: offline training takes part in the rounds like live learning,
+    /// here with a SuperLink that speaks TLS (`--fleet-root-certificates`).
     func testOfflineTrainingJoinsTheRounds() throws {
         try FlowerServer.requireFlower()
         guard let tool = builtProgram("foresight") else { throw XCTSkip("the foresight tool was not built next to the tests") }
@@ -174,13 +175,28 @@ final class FleetTrainTests: XCTestCase {
             for row in y..<(y + 8) { for column in x..<(x + 4) { pixels[row * 32 + column] = 255 } }
             FileManager.default.createFile(atPath: images.appendingPathComponent("\(index).pgm").path, contents: Data("P5\n32 32\n255\n".utf8) + Data(pixels))
         }
-        let server = try FlowerServer(["--clients", "1", "--rounds", "2", "--local-steps", "3", "--round-timeout", "60"], folder: folder)
+        let certificates = try FlowerServer.makeCertificates(in: folder)
+        let server = try FlowerServer(["--clients", "1", "--rounds", "2", "--local-steps", "3", "--round-timeout", "60", "--ssl-certfile", certificates.certificate,
+                                       "--ssl-keyfile", certificates.key, "--ssl-ca-certfile", certificates.authority], folder: folder)
         defer { server.stop() }
         let (status, output) = try runToEnd(tool, ["train", "--method", "rotation", "--data", images.path, "--size", "32", "--steps", "400",
-                                                   "-o", folder.appendingPathComponent("rotation.safetensors").path, "--fleet", server.fleetAddress])
+                                                   "-o", folder.appendingPathComponent("rotation.safetensors").path, "--fleet", server.fleetAddress,
+                                                   "--fleet-root-certificates", certificates.authority])
         XCTAssertEqual(status, 0, output)
         XCTAssertEqual(server.wait(seconds: 60), 0, server.log)
+        XCTAssertTrue(output.contains("fleet: joining the Flower federation at \(server.fleetAddress) over TLS"), output)
         XCTAssertTrue(output.contains("fleet: joined the Flower federation"), output)
         XCTAssertTrue(output.contains("fleet: 2 round(s) trained and 1 average(s) received"), output)
+
+        // The option without --fleet, and a file that is no certificate, are refused at once.
+        let (alone, aloneOutput) = try runToEnd(tool, ["train", "--method", "rotation", "--data", images.path, "--steps", "1",
+                                                       "-o", folder.appendingPathComponent("x.safetensors").path, "--fleet-root-certificates", certificates.authority])
+        XCTAssertNotEqual(alone, 0)
+        XCTAssertTrue(aloneOutput.contains("need --fleet HOST:PORT"), aloneOutput)
+        let (broken, brokenOutput) = try runToEnd(tool, ["train", "--method", "rotation", "--data", images.path, "--steps", "1",
+                                                         "-o", folder.appendingPathComponent("x.safetensors").path, "--fleet", "127.0.0.1:9",
+                                                         "--fleet-root-certificates", certificates.key])
+        XCTAssertNotEqual(broken, 0)
+        XCTAssertTrue(brokenOutput.contains("no PEM certificate") && brokenOutput.contains(certificates.key), brokenOutput)
     }
 }

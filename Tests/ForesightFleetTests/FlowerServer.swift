@@ -47,7 +47,7 @@ final class FlowerServer: @unchecked Sendable {
         while Date() < deadline {
             let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Fleet API at ") }) {
-                fleetAddress = String(line.dropFirst("Fleet API at ".count).split(separator: ";")[0])
+                fleetAddress = String(line.dropFirst("Fleet API at ".count).split(separator: ";")[0].split(separator: " ")[0])
                 return
             }
             guard process.isRunning else { throw ServerFailure(description: "serve.py exited: \(text)") }
@@ -78,4 +78,43 @@ final class FlowerServer: @unchecked Sendable {
     }
 
     struct ServerFailure: Error, CustomStringConvertible { let description: String }
+
+    /// A certificate authority and a server certificate it signed for 127.0.0.1 and localhost,
+    /// made in `folder` with Python's cryptography (which flwr requires): the paths of the
+    /// authority's certificate, the server's certificate and the server's key (PEM).
+    static func makeCertificates(in folder: URL, name: String = "fleet") throws -> (authority: String, certificate: String, key: String) {
+        let paths = ["-ca.pem", ".pem", ".key"].map { folder.appendingPathComponent(name + $0).path }
+        let program = """
+        import datetime, ipaddress, sys
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        now = datetime.datetime.now(datetime.timezone.utc)
+        def certificate(subject, issuer, key, signer, authority, names=None):
+            builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.BasicConstraints(ca=authority, path_length=None), critical=True))
+            if names:
+                builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+            return builder.sign(signer, hashes.SHA256())
+        authority_key = ec.generate_private_key(ec.SECP256R1())
+        authority = certificate(sys.argv[4] + " test authority", sys.argv[4] + " test authority", authority_key, authority_key, True)
+        server_key = ec.generate_private_key(ec.SECP256R1())
+        server = certificate("localhost", authority.subject.rfc4514_string()[3:], server_key, authority_key, False,
+                             [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+        open(sys.argv[1], "wb").write(authority.public_bytes(serialization.Encoding.PEM))
+        open(sys.argv[2], "wb").write(server.public_bytes(serialization.Encoding.PEM))
+        open(sys.argv[3], "wb").write(server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        """
+        let maker = Process()
+        maker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        maker.arguments = ["python3", "-c", program] + paths + [name]
+        try maker.run()
+        maker.waitUntilExit()
+        guard maker.terminationStatus == 0 else { throw ServerFailure(description: "could not make test certificates") }
+        return (paths[0], paths[1], paths[2])
+    }
 }

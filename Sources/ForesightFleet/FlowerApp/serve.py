@@ -6,9 +6,10 @@
 
 starts `flower-superlink` (robots connect to its Fleet API at --fleet with `foresight learn
 --fleet HOST:9092`), submits this Flower App to it with `flwr run`, prints the run's log until
-the last round, and stops the SuperLink. Plain gRPC without TLS (flower-superlink --insecure):
-for robots beyond one trusted network, give the SuperLink certificates (see README, Fleet).
-Flower's own state stays in a temporary FLWR_HOME.
+the last round, and stops the SuperLink. Plain gRPC (flower-superlink --insecure) unless
+--ssl-certfile, --ssl-keyfile and --ssl-ca-certfile are given: then the SuperLink speaks TLS
+and robots join with `--fleet-root-certificates CA.pem`. Flower's own state stays in a
+temporary FLWR_HOME.
 """
 
 import argparse
@@ -56,10 +57,20 @@ def main() -> int:
                         help="fedavg: the weighted mean of the robots' arrays; fedavgm: a server step along a momentum of those means' moves")
     parser.add_argument("--server-momentum", type=float, default=0.9, help="FedAvgM's momentum, in [0, 1)")
     parser.add_argument("--result", default="", help="write the rounds' metrics and the final arrays here (JSON)")
+    parser.add_argument("--ssl-certfile", default="", help="TLS: the SuperLink's certificate (PEM; it must name the host robots dial); with --ssl-keyfile and --ssl-ca-certfile")
+    parser.add_argument("--ssl-keyfile", default="", help="TLS: the certificate's private key (PEM)")
+    parser.add_argument("--ssl-ca-certfile", default="", help="TLS: the certificate authority that signed it (PEM), which robots trust with --fleet-root-certificates")
     parser.add_argument("--control-port", type=int, default=0, help="the SuperLink's control and runtime HTTP port on 127.0.0.1 (0: a free one)")
     arguments = parser.parse_args()
     if not 0 <= arguments.server_momentum < 1:
         parser.error(f"--server-momentum must be in [0, 1), got {arguments.server_momentum}")
+    tls = [arguments.ssl_certfile, arguments.ssl_keyfile, arguments.ssl_ca_certfile]
+    if any(tls) and not all(tls):
+        parser.error("TLS needs all three of --ssl-certfile, --ssl-keyfile and --ssl-ca-certfile")
+    for path in filter(None, tls):
+        if not os.path.isfile(path):
+            parser.error(f"{path}: no such file")
+    tls = [os.path.abspath(path) for path in tls] if all(tls) else []
 
     try:
         from importlib.metadata import version
@@ -74,20 +85,22 @@ def main() -> int:
     fleet_port = int(fleet_port) or free_port(fleet_host)
     control_port = arguments.control_port or free_port("127.0.0.1")
     home = pathlib.Path(tempfile.mkdtemp(prefix="foresight-flwr-"))
-    (home / "config.toml").write_text(f'[superlink]\ndefault = "fleet"\n\n[superlink.fleet]\naddress = "127.0.0.1:{control_port}"\ninsecure = true\n')
+    # `flwr run` reaches the SuperLink's control API, which speaks TLS when the Fleet API does.
+    security = f'root-certificates = "{tls[2]}"' if tls else "insecure = true"
+    (home / "config.toml").write_text(f'[superlink]\ndefault = "fleet"\n\n[superlink.fleet]\naddress = "127.0.0.1:{control_port}"\n{security}\n')
     environment = dict(os.environ, FLWR_HOME=str(home))
     fleet_address = f"[{fleet_host}]:{fleet_port}" if ":" in fleet_host else f"{fleet_host}:{fleet_port}"
     # SIGTERM (a supervisor, `timeout`) stops the SuperLink too, through the `finally` below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     superlink = subprocess.Popen(
-        ["flower-superlink", "--insecure", "--fleet-api-address", fleet_address, "--host", "127.0.0.1",
-         "--port", str(control_port), "--disable-runtime-dependency-installation"],
+        ["flower-superlink", *(["--ssl-certfile", tls[0], "--ssl-keyfile", tls[1], "--ssl-ca-certfile", tls[2]] if tls else ["--insecure"]),
+         "--fleet-api-address", fleet_address, "--host", "127.0.0.1", "--port", str(control_port), "--disable-runtime-dependency-installation"],
         env=environment, stdin=subprocess.DEVNULL, stdout=open(home / "superlink.log", "w"), stderr=subprocess.STDOUT,
         start_new_session=True)
     try:
         wait_for_port("127.0.0.1", control_port, superlink, 60)
         wait_for_port("127.0.0.1" if fleet_host in ("0.0.0.0", "::") else fleet_host, fleet_port, superlink, 30)
-        print(f"Fleet API at {fleet_address}; waiting for {arguments.clients} robot(s); {arguments.rounds} round(s) of {arguments.strategy}", flush=True)
+        print(f"Fleet API at {fleet_address}{' (TLS)' if tls else ''}; waiting for {arguments.clients} robot(s); {arguments.rounds} round(s) of {arguments.strategy}", flush=True)
         settings = [
             f"num-server-rounds={arguments.rounds}", f"clients={arguments.clients}", f"min-clients={arguments.min_clients}", f"local-steps={arguments.local_steps}",
             f"round-timeout={float(arguments.round_timeout)}", f'strategy="{arguments.strategy}"', f"server-momentum={float(arguments.server_momentum)}",
