@@ -41,7 +41,7 @@ struct Learn: ParsableCommand {
         abstract: "Learn to predict what the robot will see next, while it sees it.",
         discussion: """
             Reads frames from a camera (--camera), a Y4M recording (--video), the camera images of a ROS 2 \
-            bag in MCAP form (--bag, its sensor_msgs/msg/Image or JPEG CompressedImage topic chosen with --topic), a built-in synthetic scene \
+            bag in MCAP form (--bag, its sensor_msgs/msg/Image or JPEG or PNG CompressedImage topic chosen with --topic), a built-in synthetic scene \
             (--scene) or, with --profile and no source named, the profile's camera; without either, the \
             \(LiveInputs.defaultScene.rawValue) scene. Predicts every frame before training on it, and reports \
             the model's error beside the error of repeating the last frame (a ratio below 1 means the model \
@@ -63,7 +63,7 @@ struct Learn: ParsableCommand {
     @Option(help: "Y4M recording to learn from, replayed at its frame rate.")
     var video: String?
 
-    @Option(help: "ROS 2 bag (MCAP) to learn from: the sensor_msgs/msg/Image messages of --topic (mono8, mono16, rgb8, bgr8, yuv422 or yuv422_yuy2/yuyv) or its JPEG CompressedImage, in chunks uncompressed or compressed with zstd or lz4, replayed at their log times.")
+    @Option(help: "ROS 2 bag (MCAP) to learn from: the sensor_msgs/msg/Image messages of --topic (mono8, mono16, rgb8, bgr8, yuv422 or yuv422_yuy2/yuyv) or its JPEG or PNG CompressedImage, in chunks uncompressed or compressed with zstd or lz4, replayed at their log times.")
     var bag: String?
 
     @Option(help: "The bag's image topic, e.g. /camera/image_raw (default: the bag's only image topic).")

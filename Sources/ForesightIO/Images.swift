@@ -144,24 +144,43 @@ public enum PNG {
 
     /// Decodes a PNG to grey (grey and grey+alpha files) or RGB (all others).
     public static func decode(_ bytes: [UInt8]) throws(IOError) -> ByteImage {
-        let firstImageData = try checkChunks(bytes)
-        let png = try functions()
+        var pixels: [UInt8] = []
+        let (width, height, channels) = try decode(bytes[...], into: &pixels)
+        return ByteImage(width: width, height: height, channels: channels, pixels: pixels)
+    }
+
+    /// Most pixels a PNG may declare before anything is allocated for it (16 Mpx).
+    public static let maximumPixels = 1 << 24
+
+    /// Decodes `png` into `pixels` (resized only when the image's size changes, so a stream of
+    /// same-sized images allocates once), grey for grey and grey+alpha files, RGB for all
+    /// others; returns the size and channels. Errors say `format` and where the PNG lies
+    /// (`offset`, e.g. a message's offset in a bag), plus the byte within the PNG.
+    public static func decode(_ png: ArraySlice<UInt8>, into pixels: inout [UInt8], format: String = "PNG",
+                              offset: Int = 0) throws(IOError) -> (width: Int, height: Int, channels: Int) {
+        let firstImageData = try png.withUnsafeBufferPointer { bytes throws(IOError) in try checkChunks(bytes, format: format, offset: offset) }
+        // IHDR, the first chunk, holds the sides: refuse a huge image before libpng allocates for it.
+        let start = png.startIndex
+        let declaredWidth = BigEndian.uint32(png, start + 16), declaredHeight = BigEndian.uint32(png, start + 20)
+        guard declaredWidth >= 1, declaredHeight >= 1, declaredWidth <= 16384, declaredHeight <= 16384,
+              Int(declaredWidth) * Int(declaredHeight) <= maximumPixels else {
+            throw IOError.file(format, .unsupported, at: offset + 16,
+                               "PNG image of \(declaredWidth)x\(declaredHeight) pixels; sides from 1 to 16384 and up to \(maximumPixels >> 20) Mpx are decoded")
+        }
+        let library = try functions()
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
-        let began = bytes.withUnsafeBytes { png.png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
-        guard began != 0 else { throw libpngError(&image, at: 8) }
-        defer { png.png_image_free(&image) }
+        let began = png.withUnsafeBytes { library.png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
+        guard began != 0 else { throw libpngError(&image, format: format, at: offset + 8) }
+        defer { library.png_image_free(&image) }
         let colour = image.format & PNG.formatFlagColour != 0
         let channels = colour ? 3 : 1
         image.format = colour ? PNG.formatRGB : PNG.formatGray
         let width = Int(image.width), height = Int(image.height)
-        guard width <= 16384 && height <= 16384 else {
-            throw IOError.file("PNG", .malformed, at: 16, "image size \(width)x\(height) is beyond 16384x16384")
-        }
-        var pixels = [UInt8](repeating: 0, count: width * height * channels)
-        let finished = pixels.withUnsafeMutableBytes { png.png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-        guard finished != 0 else { throw libpngError(&image, at: firstImageData) }
-        return ByteImage(width: width, height: height, channels: channels, pixels: pixels)
+        if pixels.count != width * height * channels { pixels = [UInt8](repeating: 0, count: width * height * channels) }
+        let finished = pixels.withUnsafeMutableBytes { library.png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+        guard finished != 0 else { throw libpngError(&image, format: format, at: offset + firstImageData) }
+        return (width, height, channels)
     }
 
     /// Encodes an 8-bit grey or RGB PNG.
@@ -184,29 +203,31 @@ public enum PNG {
         return Array(output.prefix(Int(size)))
     }
 
-    /// Walks the chunks (length, type, data, CRC) up to IEND, checking each CRC; returns the offset of the first IDAT.
-    static func checkChunks(_ bytes: [UInt8]) throws(IOError) -> Int {
-        guard bytes.count >= 8 else { throw IOError.file("PNG", .truncated, at: bytes.count, "file ends inside the signature") }
-        guard bytes.starts(with: signature) else { throw IOError.file("PNG", .malformed, at: 0, "not a PNG signature") }
-        let reader = BigEndian(bytes: bytes)
+    /// Walks the chunks (length, type, data, CRC) up to IEND, checking each CRC and that IHDR
+    /// comes first; returns the offset of the first IDAT. Errors are at `offset` plus the byte.
+    static func checkChunks(_ bytes: UnsafeBufferPointer<UInt8>, format: String = "PNG", offset: Int = 0) throws(IOError) -> Int {
+        func failure(_ kind: IOError.FileProblem, _ at: Int, _ message: String) -> IOError { IOError.file(format, kind, at: offset + at, message) }
+        guard bytes.count >= 8 else { throw failure(.truncated, bytes.count, "the PNG ends inside its signature") }
+        guard bytes.starts(with: signature) else { throw failure(.malformed, 0, "not a PNG signature") }
         var position = 8, firstImageData = -1
         while true {
             guard bytes.count - position >= 8 else {
-                throw IOError.file("PNG", .truncated, at: bytes.count, "file ends inside a chunk header at byte \(position) (no IEND)")
+                throw failure(.truncated, bytes.count, "the PNG ends inside a chunk header at byte \(position) (no IEND)")
             }
-            let length = reader.uint32(position)
+            let length = BigEndian.uint32(bytes, position)
             guard length <= 0x7FFF_FFFF else {
-                throw IOError.file("PNG", .malformed, at: position, "chunk length \(length) is beyond 2^31-1")
+                throw failure(.malformed, position, "chunk length \(length) is beyond 2^31-1")
             }
             let type = String(decoding: bytes[position + 4..<position + 8], as: UTF8.self)
-            guard bytes.count - position - 12 >= Int(length) else {
-                throw IOError.file("PNG", .truncated, at: bytes.count,
-                                      "chunk \(type) at byte \(position) announces \(length) bytes; the file ends first")
+            guard position > 8 || (type == "IHDR" && length == 13) else {
+                throw failure(.malformed, position, "the first chunk is \(type.debugDescription) of \(length) bytes, not IHDR of 13")
             }
-            let storedCRC = reader.uint32(position + 8 + Int(length))
+            guard bytes.count - position - 12 >= Int(length) else {
+                throw failure(.truncated, bytes.count, "chunk \(type) at byte \(position) announces \(length) bytes; the PNG ends first")
+            }
+            let storedCRC = BigEndian.uint32(bytes, position + 8 + Int(length))
             guard crc32(bytes[position + 4..<position + 8 + Int(length)]) == storedCRC else {
-                throw IOError.file("PNG", .malformed, at: position + 8 + Int(length),
-                                      "CRC of chunk \(type) at byte \(position) does not match its data")
+                throw failure(.malformed, position + 8 + Int(length), "CRC of chunk \(type) at byte \(position) does not match its data")
             }
             if type == "IDAT" && firstImageData < 0 { firstImageData = position }
             if type == "IEND" { return max(firstImageData, 8) }
@@ -215,7 +236,7 @@ public enum PNG {
     }
 
     /// The CRC-32 of PNG (and zlib), bit by bit: chunks are small and this runs once per file.
-    static func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+    static func crc32<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
         for byte in bytes {
             crc ^= UInt32(byte)
@@ -224,17 +245,16 @@ public enum PNG {
         return crc ^ 0xFFFF_FFFF
     }
 
-    private static func libpngError(_ image: inout png_image, at offset: Int) -> IOError {
+    private static func libpngError(_ image: inout png_image, format: String, at offset: Int) -> IOError {
         let message = withUnsafeBytes(of: &image.message) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
         let kind: IOError.FileProblem = message.contains("end of") || message.contains("truncat") ? .truncated : .malformed
-        return IOError.file("PNG", kind, at: offset, "libpng: \(message)")
+        return IOError.file(format, kind, at: offset, "libpng: \(message)")
     }
 
-    private struct BigEndian {
-        let bytes: [UInt8]
-        func uint32(_ offset: Int) -> UInt32 {
+    private enum BigEndian {
+        static func uint32<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ offset: Bytes.Index) -> UInt32 where Bytes.Index == Int {
             UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3])
         }
     }

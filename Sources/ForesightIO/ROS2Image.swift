@@ -86,6 +86,9 @@ public struct ROS2CompressedImage: Equatable, Sendable {
         return lowered.contains("jpeg") || lowered.contains("jpg")
     }
 
+    /// Whether `format` names PNG ("png", "mono8; png compressed ", any case).
+    public var isPNG: Bool { format.lowercased().contains("png") }
+
     /// Decodes `cdr`, a message's bytes starting with the 4-byte encapsulation header;
     /// `offset` is their position in the file, for errors.
     public init(cdr: ArraySlice<UInt8>, offset: Int) throws(IOError) {

@@ -1,7 +1,7 @@
 // The camera images of one topic of a ROS 2 bag (MCAP) as grey frames in [0, 1], area-resized
 // for the learner, with their log times: what live replay (`PacedFrameProducer.bag`) and
 // training clips read. Not a decoder itself: JPEG CompressedImage goes to libturbojpeg
-// (ForesightIO's JPEGDecoder); PNG CompressedImage is refused.
+// (ForesightIO's JPEGDecoder), PNG CompressedImage to libpng (ForesightIO's PNG).
 
 import ForesightIO
 
@@ -30,7 +30,7 @@ enum BagPixelEncoding {
     }
 
     /// For messages: the encodings read.
-    static let supported = "mono8, mono16, rgb8, bgr8, yuv422_yuy2 or yuyv (YUYV), yuv422 or uyvy (UYVY), and JPEG CompressedImage"
+    static let supported = "mono8, mono16, rgb8, bgr8, yuv422_yuy2 or yuyv (YUYV), yuv422 or uyvy (UYVY), and JPEG or PNG CompressedImage"
 
     /// 16-bit grey rows (`height` rows `bytesPerLine` apart) to [0, 1].
     static func convertGray16(_ source: UnsafeRawPointer, width: Int, height: Int, bytesPerLine: Int, bigEndian: Bool,
@@ -46,9 +46,10 @@ enum BagPixelEncoding {
 
 /// Grey frames of one image topic of a ROS 2 bag, in file order: each sensor_msgs/msg/Image
 /// converted to grey (BT.601 luma of RGB; the Y bytes of YUV 4:2:2 taken as they are; mono16
-/// scaled by 1/65535), or each JPEG sensor_msgs/msg/CompressedImage decoded to its luma, scaled
-/// to [0, 1] and area-resized to `width` x `height`. Memory: the largest chunk of the file
-/// (twice, when compressed) and one frame of the bag's size in floats (and in bytes, for JPEG).
+/// scaled by 1/65535), or each JPEG or PNG sensor_msgs/msg/CompressedImage decoded to its luma
+/// (a colour PNG's BT.601 luma; a 16-bit PNG is read at 8 bits), scaled to [0, 1] and
+/// area-resized to `width` x `height`. Memory: the largest chunk of the file (twice, when
+/// compressed) and one frame of the bag's size in floats (and in bytes, for JPEG and PNG).
 ///
 /// ```swift
 /// let frames = try BagFrames(path: "walk.mcap", topic: "/camera/image_raw", width: 64, height: 64)
@@ -72,7 +73,8 @@ public final class BagFrames {
     private var gray: [Float] = []
     private var resizer: AreaResizer?
     private var jpeg: JPEGDecoder?
-    private var jpegPixels: [UInt8] = []
+    /// The decoded bytes of a JPEG or PNG frame.
+    private var compressedPixels: [UInt8] = []
 
     /// Opens the bag at `path` and chooses `topic`: nil takes the bag's only image topic.
     /// Errors name the bag's image topics when the topic is missing or not an image; the first
@@ -176,19 +178,31 @@ public final class BagFrames {
         }
     }
 
-    /// A JPEG sensor_msgs/msg/CompressedImage into `gray`, through libturbojpeg.
+    /// A JPEG or PNG sensor_msgs/msg/CompressedImage into `gray`, through libturbojpeg or libpng.
     private func decodeCompressed(_ message: MCAPMessage) throws(IOError) {
         let image = try ROS2CompressedImage(cdr: message.data, offset: message.offset)
+        if image.isPNG && !image.isJPEG {
+            let at = message.offset + (image.data.lowerBound - message.data.startIndex)
+            let (sourceWidth, sourceHeight, channels) = try PNG.decode(message.data[image.data], into: &compressedPixels, format: "MCAP", offset: at)
+            prepare(sourceWidth: sourceWidth, sourceHeight: sourceHeight)
+            compressedPixels.withUnsafeBytes { pixels in
+                gray.withUnsafeMutableBufferPointer { gray in
+                    convertToGray(channels == 3 ? .rgb24 : .gray8, source: pixels.baseAddress!, width: sourceWidth, height: sourceHeight,
+                                  bytesPerLine: sourceWidth * channels, range: .full, gray: gray.baseAddress!)
+                }
+            }
+            return
+        }
         guard image.isJPEG else {
             throw IOError.file("MCAP", .unsupported, at: message.offset,
-                               "CompressedImage format \(image.format.debugDescription) on \(topic); compressed frames are read from JPEG only")
+                               "CompressedImage format \(image.format.debugDescription) on \(topic); compressed frames are read from JPEG or PNG")
         }
         if jpeg == nil { jpeg = try JPEGDecoder() }
         let decoder = jpeg!
         let at = message.offset + (image.data.lowerBound - message.data.startIndex)
-        let (sourceWidth, sourceHeight) = try decoder.decodeGray(message.data[image.data], into: &jpegPixels, format: "MCAP", offset: at)
+        let (sourceWidth, sourceHeight) = try decoder.decodeGray(message.data[image.data], into: &compressedPixels, format: "MCAP", offset: at)
         prepare(sourceWidth: sourceWidth, sourceHeight: sourceHeight)
-        jpegPixels.withUnsafeBytes { pixels in
+        compressedPixels.withUnsafeBytes { pixels in
             gray.withUnsafeMutableBufferPointer { gray in
                 convertToGray(.gray8, source: pixels.baseAddress!, width: sourceWidth, height: sourceHeight, range: .full, gray: gray.baseAddress!)
             }

@@ -80,7 +80,7 @@ final class MCAPCommandTests: XCTestCase {
     func testBadBagsAndOptionsEndWithOneClearError() throws {
         let good = try bag("good.mcap", ["--frames", "6"])
         let brokenJPEG = try bag("broken-jpeg.mcap", ["--encoding", "jpeg", "--jpeg-damage", "truncated", "--frames", "2", "--width", "32", "--height", "24", "--compression", "zstd"])
-        let png = try bag("png.mcap", ["--encoding", "jpeg", "--format", "png", "--frames", "2"])
+        let webp = try bag("webp.mcap", ["--encoding", "jpeg", "--format", "webp", "--frames", "2"])
         let signed = try bag("16sc1.mcap", ["--raw-encoding", "16SC1", "--frames", "2"])
         let bytes = try Data(contentsOf: URL(fileURLWithPath: good))
         let cut = folder.appendingPathComponent("cut.mcap").path
@@ -91,7 +91,7 @@ final class MCAPCommandTests: XCTestCase {
             (["learn", "--bag", good, "--topic", "/nope"], ["has no topic /nope", "/camera/image_raw (sensor_msgs/msg/Image)", "/camera/depth"]),
             (["learn", "--bag", good], ["choose one with --topic"]),
             (["learn", "--bag", brokenJPEG, "--topic", "/camera/image_raw"], ["JPEG image does not decode (libturbojpeg: "]),
-            (["learn", "--bag", png, "--topic", "/camera/image_raw"], ["CompressedImage format \"png\""]),
+            (["learn", "--bag", webp, "--topic", "/camera/image_raw"], ["CompressedImage format \"webp\"", "JPEG or PNG"]),
             (["learn", "--bag", signed, "--topic", "/camera/image_raw"], ["image encoding \"16SC1\""]),
             (["learn", "--bag", cut, "--topic", "/camera/image_raw"], ["MCAP file truncated at byte", "cut off"]),
             (["learn", "--bag", good, "--video", good], ["give one video source"]),

@@ -169,7 +169,8 @@ final class MCAPFrameTests: XCTestCase {
         let cases: [([String], IOError.FileProblem, [String])] = [
             (["--jpeg-damage", "truncated"], .malformed, ["JPEG image does not decode (libturbojpeg: ", "64x48"]),
             (["--jpeg-damage", "garbage"], .malformed, ["the JPEG image's header does not decode (libturbojpeg: "]),
-            (["--format", "png"], .unsupported, ["CompressedImage format \"png\" on /camera/image_raw", "from JPEG only"]),
+            (["--format", "webp"], .unsupported, ["CompressedImage format \"webp\" on /camera/image_raw", "from JPEG or PNG"]),
+            (["--format", "png"], .malformed, ["not a PNG signature"]),
         ]
         for (options, kind, phrases) in cases {
             let path = try bag("bad.mcap", ["--encoding", "jpeg", "--frames", "2", "--width", "64", "--height", "48"] + options)
@@ -180,6 +181,58 @@ final class MCAPFrameTests: XCTestCase {
                 XCTAssertFalse(error.description.contains("\n"), error.description)
             }
         }
+    }
+
+    func testPNGFramesAreTheirSourceExactly() throws {
+        if let missing = PNG.missingLibrary { throw XCTSkip("\(missing)") }
+        let (width, height) = (64, 48)
+        // PNG is lossless: grey frames come back exactly, colour frames as their BT.601 luma.
+        for (name, options) in [("grey", ["--compression", "zstd"]), ("colour", ["--jpeg-colour"])] {
+            let path = try bag("png-\(name).mcap", ["--encoding", "png", "--pattern", "moving", "--frames", "3",
+                                                   "--width", "\(width)", "--height", "\(height)"] + options)
+            let decoded = try frames(path, width: width, height: height)
+            XCTAssertEqual(decoded.count, 3, name)
+            for (t, frame) in decoded.enumerated() {
+                var worst: Float = 0
+                for y in 0..<height {
+                    for x in 0..<width {
+                        let v = moving(x, y, t)
+                        let expected = name == "grey" ? v / 255 : (0.299 * v + 0.587 * (255 - v) + 0.114 * 128) / 255
+                        worst = max(worst, abs(frame[y * width + x] - expected))
+                    }
+                }
+                XCTAssertLessThanOrEqual(worst, 1e-5, "\(name) frame \(t): largest error")
+            }
+        }
+    }
+
+    func testBadPNGsAreClearErrorsAtTheirPlaceInTheBag() throws {
+        if let missing = PNG.missingLibrary { throw XCTSkip("\(missing)") }
+        let cases: [([String], IOError.FileProblem, String)] = [
+            (["--jpeg-damage", "truncated"], .truncated, "the PNG ends first"),
+            (["--jpeg-damage", "garbage"], .malformed, "not a PNG signature"),
+        ]
+        for (options, kind, phrase) in cases {
+            let path = try bag("bad-png.mcap", ["--encoding", "png", "--frames", "2", "--width", "64", "--height", "48"] + options)
+            XCTAssertThrowsError(try BagFrames(path: path, topic: "/camera/image_raw", width: 8, height: 8)) { error in
+                let error = error as! IOError
+                XCTAssertEqual(error.format, "MCAP", "\(options): \(error)")
+                XCTAssertEqual(error.kind, kind, "\(options): \(error)")
+                XCTAssertTrue(error.description.contains(phrase), "\(options): \(error)")
+                XCTAssertGreaterThan(error.offset ?? 0, 0, "the offset is the PNG's place in the bag: \(error)")
+            }
+        }
+        // A PNG whose header asks for a huge image is refused before anything is allocated for it.
+        var pixels: [UInt8] = []
+        let header: [UInt8] = [0, 0, 0x40, 0, 0, 0, 0x40, 0, 8, 0, 0, 0, 0]  // 16384 x 16384
+        let huge = PNG.signature + PNGTestFiles.chunk("IHDR", header) + PNGTestFiles.chunk("IEND", [])
+        XCTAssertThrowsError(try PNG.decode(huge[...], into: &pixels, format: "MCAP", offset: 500)) { error in
+            let error = error as! IOError
+            XCTAssertEqual(error.kind, .unsupported)
+            XCTAssertEqual(error.offset, 516)
+            XCTAssertTrue(error.description.contains("16384x16384"), error.description)
+        }
+        XCTAssertTrue(pixels.isEmpty)
     }
 
     func testJPEGsDeclaringHugeImagesAreRefusedBeforeAllocation() throws {

@@ -2,7 +2,7 @@
 """Writes ROS 2 bags (MCAP, sensor_msgs/msg/Image or CompressedImage in CDR) with known pixels,
 for Foresight's MCAP tests, with the independent writer of the `mcap` and `mcap-ros2-support`
 packages; chunks compressed with zstd or lz4 by the `zstandard` and `lz4` packages, JPEG
-images encoded by Pillow:
+and PNG images encoded by Pillow:
 
     python3 -m pip install mcap mcap-ros2-support zstandard lz4 Pillow
     python3 Tests/Peers/write_bag.py OUT.mcap --encoding rgb8 --frames 4 --width 16 --height 12
@@ -14,9 +14,10 @@ Patterns (byte values, x and y the pixel, t the frame):
   moving  a smooth texture panning one pixel per frame to the right:
           128 + 100 sin(2 pi (x - t) / 16) cos(2 pi y / 24), rounded; grey in every channel.
 mono16 pixels are the 16-bit value 256 value + (255 - value), little-endian unless
---big-endian. jpeg is a CompressedImage of format --format ("jpeg"): Pillow's JPEG (quality
---jpeg-quality) of the grey pattern, or with --jpeg-colour of (R, G, B) = (value, 255 - value,
-128); --jpeg-damage writes its first half (truncated) or bytes that are no JPEG (garbage).
+--big-endian. jpeg and png are CompressedImages of format --format ("jpeg" or "png"):
+Pillow's JPEG (quality --jpeg-quality) or PNG of the grey pattern, or with --jpeg-colour of
+(R, G, B) = (value, 255 - value, 128); --jpeg-damage writes its first half (truncated) or
+bytes that are no image (garbage).
 Messages are logged at --rate frames per second from 1 s. Exit status 2 when the modules are
 missing (the tests skip then).
 """
@@ -105,7 +106,7 @@ def pixels(encoding, pattern, width, height, t, padding, big_endian=False):
 
 
 def jpeg(arguments, t):
-    """Frame t of the pattern as Pillow's JPEG, damaged as --jpeg-damage asks."""
+    """Frame t of the pattern as Pillow's JPEG (or PNG), damaged as --jpeg-damage asks."""
     import io
     from PIL import Image
     grey = bytes(value(arguments.pattern, x, y, t) for y in range(arguments.height) for x in range(arguments.width))
@@ -114,7 +115,10 @@ def jpeg(arguments, t):
     else:
         picture = Image.frombytes("L", (arguments.width, arguments.height), grey)
     stream = io.BytesIO()
-    picture.save(stream, format="JPEG", quality=arguments.jpeg_quality)
+    if arguments.encoding == "png":
+        picture.save(stream, format="PNG")
+    else:
+        picture.save(stream, format="JPEG", quality=arguments.jpeg_quality)
     data = stream.getvalue()
     if arguments.jpeg_damage == "truncated":
         return data[: len(data) // 2]
@@ -126,9 +130,9 @@ def jpeg(arguments, t):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output")
-    parser.add_argument("--encoding", default="mono8", choices=sorted(ROS_ENCODING) + ["jpeg"])
+    parser.add_argument("--encoding", default="mono8", choices=sorted(ROS_ENCODING) + ["jpeg", "png"])
     parser.add_argument("--big-endian", action="store_true", help="mono16 pixels big-endian")
-    parser.add_argument("--format", default="jpeg", help="the CompressedImage format string")
+    parser.add_argument("--format", help="the CompressedImage format string (default: the --encoding, jpeg or png)")
     parser.add_argument("--jpeg-quality", type=int, default=95)
     parser.add_argument("--jpeg-colour", action="store_true", help="a colour JPEG: (value, 255 - value, 128)")
     parser.add_argument("--jpeg-damage", default="none", choices=["none", "truncated", "garbage"])
@@ -147,8 +151,9 @@ def main():
     arguments = parser.parse_args()
 
     needed = {"zstd": "zstandard", "lz4": "lz4"}.get(arguments.compression)
-    if arguments.encoding == "jpeg":
+    if arguments.encoding in ("jpeg", "png"):
         needed = "PIL"
+    arguments.format = arguments.format or arguments.encoding
     if needed:
         try:
             __import__(needed)
@@ -164,7 +169,7 @@ def main():
         for t in range(arguments.frames):
             log_time = int(1e9 + t * 1e9 / arguments.rate)
             header = {"stamp": {"sec": log_time // 10**9, "nanosec": log_time % 10**9}, "frame_id": "camera"}
-            if arguments.encoding == "jpeg":
+            if arguments.encoding in ("jpeg", "png"):
                 writer.write_message(arguments.topic, compressed, {"header": header, "format": arguments.format,
                                                                    "data": jpeg(arguments, t)}, log_time=log_time, sequence=t)
             else:
