@@ -173,6 +173,46 @@ public final class Latch: Sendable {
     public func wait(deadline: UInt64) -> Bool { opened.withLock(when: { $0 }, deadline: deadline) { $0 } }
 }
 
+/// A fixed number of places that threads or tasks take and give back, never waiting: a taker
+/// finds a place or is told at once that all are taken (a server's bound on requests or
+/// sessions at once, so that many clients cannot make it hold unbounded memory).
+///
+/// ```swift
+/// let sessions = Places(8)
+/// guard sessions.take() else { return refuse("busy") }
+/// defer { sessions.giveBack() }
+/// ```
+public final class Places: Sendable {
+    /// How many there are.
+    public let count: Int
+    private let taken = Locked(0)
+
+    public init(_ count: Int) {
+        precondition(count >= 0, "a negative number of places: \(count)")
+        self.count = count
+    }
+
+    /// Takes a place if one is free; false when all `count` are taken.
+    public func take() -> Bool {
+        taken.withLock { taken in
+            guard taken < count else { return false }
+            taken += 1
+            return true
+        }
+    }
+
+    /// Gives back a place taken with `take()`.
+    public func giveBack() {
+        taken.withLock { taken in
+            precondition(taken > 0, "a place given back that was not taken")
+            taken -= 1
+        }
+    }
+
+    /// Places taken now.
+    public var inUse: Int { taken.withLock { $0 } }
+}
+
 /// The monotonic clock (`CLOCK_MONOTONIC`, the clock of V4L2 and ALSA time stamps): it never
 /// jumps when the wall clock is set, so every duration, rate and deadline is read from it.
 /// Also the CPU time of the calling thread.

@@ -34,7 +34,7 @@ public final class LiveViewServer: LiveViewServing, @unchecked Sendable {
     public init(publication: LivePublication, address: ServeAddress, maxViewers: Int) throws {
         let content = LiveViewContent(publication: publication)
         let router = Router()
-        router.middlewares.add(ViewerLimit(maximum: maxViewers))
+        router.middlewares.add(ViewerLimit(places: Places(maxViewers)))
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: LiveViewPage.html)))
@@ -58,20 +58,16 @@ public final class LiveViewServer: LiveViewServing, @unchecked Sendable {
         // sessions. One more is closed at once with 1013 (try again later) and the reason, which
         // a client can show, rather than a bare "400" for a refused upgrade.
         let bridge = FoxgloveBridge(publication: publication)
-        let sessions = Locked(0)
+        let sessions = Places(maxViewers)
         let server = HTTPServerBuilder.http1WebSocketUpgrade { request, _, _ in
             guard FoxgloveBridge.isWanted(request) else { return .dontUpgrade }
-            guard sessions.withLock({ count -> Bool in
-                guard count < maxViewers else { return false }
-                count += 1
-                return true
-            }) else {
+            guard sessions.take() else {
                 return .upgrade([.secWebSocketProtocol: FoxgloveBridge.subprotocol]) { _, outbound, _ in
                     try await outbound.close(.unknown(1013), reason: "busy: \(maxViewers) Foxglove sessions already")
                 }
             }
             return .upgrade([.secWebSocketProtocol: FoxgloveBridge.subprotocol]) { inbound, outbound, _ in
-                defer { sessions.withLock { $0 -= 1 } }
+                defer { sessions.giveBack() }
                 try await bridge.serve(inbound: inbound, outbound: outbound)
             }
         }
@@ -126,20 +122,14 @@ struct LiveViewError: Error, CustomStringConvertible {
 /// Answers "503 busy" beyond `maximum` requests at once, so that many viewers cannot make the
 /// server hold unbounded memory.
 struct ViewerLimit<Context: RequestContext>: RouterMiddleware {
-    let maximum: Int
-    let inFlight = Locked(0)
+    let places: Places
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let admitted = inFlight.withLock { count -> Bool in
-            guard count < maximum else { return false }
-            count += 1
-            return true
-        }
-        guard admitted else {
+        guard places.take() else {
             return Response(status: .serviceUnavailable, headers: [.retryAfter: "1"],
-                            body: .init(byteBuffer: ByteBuffer(string: "busy: \(maximum) viewers already\n")))
+                            body: .init(byteBuffer: ByteBuffer(string: "busy: \(places.count) viewers already\n")))
         }
-        defer { inFlight.withLock { $0 -= 1 } }
+        defer { places.giveBack() }
         return try await next(request, context)
     }
 }

@@ -165,6 +165,48 @@ final class CoreTests: XCTestCase {
         XCTAssertLessThanOrEqual(perThread[1], 4, "chunks per thread \(perThread)")
     }
 
+    /// Eight threads ask at once for three places and hold what they get: exactly three get
+    /// one. Then they take and give back places in a loop: never more than three holders at a
+    /// time, and every place is back at the end.
+    func testPlacesAreNeverOverTaken() {
+        let places = Places(3)
+        let release = Latch()
+        let granted = Locked(0), asked = Locked(0)
+        var threads = (0..<8).map { index in
+            JoinableThread(name: "places.\(index)") {
+                let got = places.take()
+                granted.withLock { $0 += got ? 1 : 0 }
+                asked.withLock { $0 += 1 }
+                release.wait()
+                if got { places.giveBack() }
+            }
+        }
+        asked.withLock(when: { $0 == 8 }, deadline: nil) { _ in }
+        XCTAssertEqual(granted.withLock { $0 }, 3)
+        XCTAssertEqual(places.inUse, 3)
+        XCTAssertFalse(places.take(), "a fourth place")
+        release.open()
+        for thread in threads { thread.join() }
+        XCTAssertEqual(places.inUse, 0)
+
+        let holders = Locked(0), most = Locked(0), refused = Locked(0)
+        threads = (0..<8).map { index in
+            JoinableThread(name: "places.loop.\(index)") {
+                for _ in 0..<2000 {
+                    guard places.take() else { refused.withLock { $0 += 1 }; continue }
+                    let now = holders.withLock { $0 += 1; return $0 }
+                    most.withLock { $0 = max($0, now) }
+                    holders.withLock { $0 -= 1 }
+                    places.giveBack()
+                }
+            }
+        }
+        for thread in threads { thread.join() }
+        XCTAssertLessThanOrEqual(most.withLock { $0 }, 3)
+        XCTAssertEqual(places.inUse, 0)
+        XCTAssertTrue(Places(0).take() == false, "no places: every taker is refused")
+    }
+
     func testSeededRandomIsReproducible() {
         var first = SeededRandom(seed: 7), second = SeededRandom(seed: 7), other = SeededRandom(seed: 8)
         let a = (0..<5).map { _ in first.next() }
