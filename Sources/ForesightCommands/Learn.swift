@@ -316,10 +316,14 @@ struct Learn: ParsableCommand {
             if let feed, !json { print(feed.summary) }
         }
         let report: LiveReport
+        var adoptedRounds = 0
         do {
             report = try learner.run(source, seconds: seconds, frames: frames, stallSeconds: stallSeconds(framesPerSecond: source.framesPerSecond),
                                      actions: feed, shouldStop: {
-                                         if let rounds = exchange?.stepBoundary(steps: learner.report.steps) {
+                                         if let rounds = exchange?.stepBoundary(steps: learner.report.steps), rounds > adoptedRounds {
+                                             // A new average: a rollback from now on returns to it, not to before it.
+                                             adoptedRounds = rounds
+                                             learner.keepForRollback()
                                              publication?.fleetRounds.store(rounds, ordering: .relaxed)
                                          }
                                          return stopRequested.load(ordering: .relaxed)

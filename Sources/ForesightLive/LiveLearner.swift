@@ -188,7 +188,8 @@ public final class LiveLearner {
     /// Everything training changes: each parameter and its optimizer state ("optimizer.<name>"),
     /// as views fixed at start (what checkpoints hold and rollbacks restore).
     private let trainedState: [(name: String, tensor: Tensor)]
-    private var goodStep = 0
+    /// The step whose parameters and optimizer state a rollback returns to.
+    private(set) var goodStep = 0
     /// Running average of the loss over the steps this process has trained, and how many
     /// steps went into it: a jump is judged only once the average has seen enough steps, so
     /// a resumed run (whose step count starts high) builds its own average first.
@@ -543,6 +544,11 @@ public final class LiveLearner {
         copyTrainedState(toGoodState: true)
         goodStep = report.steps
     }
+
+    /// Keeps the parameters as they are now as the state a rollback returns to: after they were
+    /// changed between two steps from outside (a fleet's average adopted), so that a rollback
+    /// soon after does not undo the change. Call it between steps (from `run`'s `shouldStop`).
+    public func keepForRollback() { saveGoodState() }
 
     private func restoreGoodState() { copyTrainedState(toGoodState: false) }
 

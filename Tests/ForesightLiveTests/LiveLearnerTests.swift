@@ -122,6 +122,34 @@ final class LiveLearnerTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), saved, "a diverged run wrote over the checkpoint")
     }
 
+    /// Parameters changed from outside between steps (a fleet's average) and kept with
+    /// `keepForRollback()` are what a later rollback returns to, not the state before them.
+    func testARollbackReturnsToParametersKeptBetweenSteps() throws {
+        var settings = LiveLearnerConfiguration()
+        settings.replayClips = 16
+        let learner = try LiveLearner(settings)
+        let weight = learner.program.graph.tensor(named: "e2.weight")!
+        var scene = MovingShapes(width: 64, height: 64, seed: 3)
+        var delivered = 0
+        let source = PacedFrameProducer(size: 64, framesPerSecond: 30, label: "poisoned", paced: false, frameLimit: 60, slots: 4) { frame in
+            scene.render(into: frame); scene.advance()
+            delivered += 1
+            if delivered == 45 { learner.program.tensor(weight).floats[7] = .nan }
+            return true
+        }
+        var keptAt: Int?
+        let report = try learner.run(source, shouldStop: {
+            if keptAt == nil && learner.report.steps >= 20 {
+                learner.program.tensor(weight).floats[3] += 0.25   // an average adopted
+                learner.keepForRollback()
+                keptAt = learner.report.steps
+            }
+            return false
+        })
+        XCTAssertGreaterThanOrEqual(report.rollbacks, 1)
+        XCTAssertEqual(learner.goodStep, try XCTUnwrap(keptAt), "the rollback went back past the kept parameters")
+    }
+
     func testNonFiniteLossRollsBackAndLowersTheLearningRate() throws {
         var settings = LiveLearnerConfiguration()
         settings.replayClips = 16
