@@ -5,6 +5,7 @@
 import Foundation
 import XCTest
 import ForesightCore
+import ForesightTestSupport
 @testable import ForesightFleet
 
 /// A node whose "learning" in round r sets every value to `value + r` and counts `examples`
@@ -38,31 +39,40 @@ final class ConstantNode: FleetNode, @unchecked Sendable {
     }
 }
 
+/// Clients for `nodes` (settings made by `configure` for each index) that answer `server` until
+/// its run ends (at most 120 s, and it must end well); their clients and what each was told.
+func runUntilTheServerEnds(_ nodes: [ConstantNode], server: FlowerServer,
+                           configure: (Int, inout FleetSettings) -> Void = { _, _ in }) async throws -> ([FleetClient], [[String]]) {
+    let notices = nodes.map { _ in Locked<[String]>([]) }
+    let stop = Locked(false)
+    var clients: [FleetClient] = []
+    for (index, node) in nodes.enumerated() {
+        var settings = try FleetSettings(address: server.fleetAddress)
+        settings.pollSeconds = 0.1
+        configure(index, &settings)
+        let heard = notices[index]
+        clients.append(try FleetClient(settings: settings, node: node) { line in heard.withLock { $0.append(line) } })
+    }
+    let tasks = clients.map { client in Task { await client.run { stop.withLock { $0 } } } }
+    let status = server.wait(seconds: 120)
+    stop.withLock { $0 = true }
+    for task in tasks { await task.value }
+    XCTAssertEqual(status, 0, server.log)
+    return (clients, notices.map { $0.withLock { $0 } })
+}
+
 final class FederationTests: XCTestCase {
     /// Two constant nodes through two rounds of `strategy`; the nodes, their clients and the server.
     func federate(_ strategy: [String]) async throws -> (nodes: [ConstantNode], clients: [FleetClient], server: FlowerServer, notices: [String]) {
         try FlowerServer.requireFlower()
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try makeTemporaryFolder("fleet")
         addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
         let server = try FlowerServer(["--clients", "2", "--rounds", "2", "--local-steps", "5", "--round-timeout", "60"] + strategy, folder: folder)
         addTeardownBlock { server.stop() }
 
         let nodes = [ConstantNode(value: 1, examples: 1), ConstantNode(value: 3, examples: 3)]
-        let notices = Locked<[String]>([])
-        let stop = Locked(false)
-        var clients: [FleetClient] = []
-        for node in nodes {
-            var settings = try FleetSettings(address: server.fleetAddress)
-            settings.pollSeconds = 0.1
-            clients.append(try FleetClient(settings: settings, node: node) { line in notices.withLock { $0.append(line) } })
-        }
-        let tasks = clients.map { client in Task { await client.run { stop.withLock { $0 } } } }
-        let status = server.wait(seconds: 120)
-        stop.withLock { $0 = true }
-        for task in tasks { await task.value }
-        XCTAssertEqual(status, 0, server.log)
-        return (nodes, clients, server, notices.withLock { $0 })
+        let (clients, notices) = try await runUntilTheServerEnds(nodes, server: server)
+        return (nodes, clients, server, notices.flatMap { $0 })
     }
 
     func testTwoNodesAreAveragedByFedAvg() async throws {
@@ -201,8 +211,7 @@ final class FleetTLSTests: XCTestCase {
     /// never join and say why, once.
     func testNodesJoinOverTLSOnlyWhenTheyTrustTheServer() async throws {
         try FlowerServer.requireFlower()
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-tls-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try makeTemporaryFolder("fleet-tls")
         defer { try? FileManager.default.removeItem(at: folder) }
         let trusted = try FlowerServer.makeCertificates(in: folder, name: "fleet")
         let stranger = try FlowerServer.makeCertificates(in: folder, name: "stranger")
@@ -214,30 +223,16 @@ final class FleetTLSTests: XCTestCase {
 
         let nodes = [ConstantNode(value: 1, examples: 1), ConstantNode(value: 3, examples: 3), ConstantNode(value: 7, examples: 7), ConstantNode(value: 9, examples: 9)]
         let roots = [trusted.authority, trusted.authority, stranger.authority, nil]
-        let notices = (0..<nodes.count).map { _ in Locked<[String]>([]) }
-        let stop = Locked(false)
-        var clients: [FleetClient] = []
-        for (index, node) in nodes.enumerated() {
-            var settings = try FleetSettings(address: server.fleetAddress)
-            settings.pollSeconds = 0.1
-            settings.rootCertificatesPath = roots[index]
-            let heard = notices[index]
-            clients.append(try FleetClient(settings: settings, node: node) { line in heard.withLock { $0.append(line) } })
-        }
-        let tasks = clients.map { client in Task { await client.run { stop.withLock { $0 } } } }
-        let status = server.wait(seconds: 120)
-        stop.withLock { $0 = true }
-        for task in tasks { await task.value }
-        XCTAssertEqual(status, 0, server.log)
+        let (clients, notices) = try await runUntilTheServerEnds(nodes, server: server) { index, settings in settings.rootCertificatesPath = roots[index] }
 
         // The two trusting nodes: one round of FedAvg over 2 (1 example) and 4 (3 examples).
         for index in 0..<2 {
             XCTAssertEqual(clients[index].statistics.trainRounds, 1, "node \(index)")
             XCTAssertEqual(nodes[index].seen.withLock { $0 }.last?.values, [Float](repeating: 3.5, count: 9), "node \(index)")
-            XCTAssertTrue(notices[index].withLock { $0 }.contains { $0.hasPrefix("joined the Flower federation") }, "node \(index): \(notices[index].withLock { $0 })")
+            XCTAssertTrue(notices[index].contains { $0.hasPrefix("joined the Flower federation") }, "node \(index): \(notices[index])")
         }
         for index in 2..<4 {
-            let heard = notices[index].withLock { $0 }
+            let heard = notices[index]
             XCTAssertEqual(clients[index].statistics.sessions, 0, "node \(index) joined: \(heard)")
             XCTAssertEqual(clients[index].statistics.trainRounds, 0, "node \(index)")
             XCTAssertEqual(heard.count, 1, "said once, not at every retry: \(heard)")
@@ -250,8 +245,7 @@ final class FleetTLSTests: XCTestCase {
     /// A root-certificates file that is missing or holds no certificate is refused before the
     /// node starts, naming the file.
     func testUnusableRootCertificatesAreRefusedAtOnce() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-tls-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try makeTemporaryFolder("fleet-tls")
         defer { try? FileManager.default.removeItem(at: folder) }
         let empty = folder.appendingPathComponent("empty.pem").path
         FileManager.default.createFile(atPath: empty, contents: Data("not a certificate\n".utf8))

@@ -94,6 +94,19 @@ final class LiveLearnerTests: XCTestCase {
         }
     }
 
+    /// `frames` unpaced frames of moving shapes of `seed`; `meddle(n, frame)` runs on the n-th
+    /// frame (from 1) once it is drawn, to spoil it or the learner's weights.
+    private func shapes(seed: UInt64, frames: Int, label: String, meddle: @escaping (Int, UnsafeMutablePointer<Float>) -> Void) -> PacedFrameProducer {
+        var scene = MovingShapes(width: 64, height: 64, seed: seed)
+        var delivered = 0
+        return PacedFrameProducer(size: 64, framesPerSecond: 30, label: label, paced: false, frameLimit: frames, slots: 4) { frame in
+            scene.render(into: frame); scene.advance()
+            delivered += 1
+            meddle(delivered, frame)
+            return true
+        }
+    }
+
     /// A run stopped because its loss keeps diverging leaves the last checkpoint as it was.
     func testDivergedRunLeavesTheCheckpointIntact() throws {
         let path = temporaryPath("diverged.safetensors")
@@ -107,14 +120,9 @@ final class LiveLearnerTests: XCTestCase {
         let learner = try LiveLearner(settings)
         try learner.resume(from: path)
         let weight = learner.program.graph.tensor(named: "e2.weight")!
-        var scene = MovingShapes(width: 64, height: 64, seed: 4)
-        var delivered = 0
         // Every frame after the 10th poisons a weight, as an update that diverges each time would.
-        let source = PacedFrameProducer(size: 64, framesPerSecond: 30, label: "diverging", paced: false, frameLimit: 200, slots: 4) { frame in
-            scene.render(into: frame); scene.advance()
-            delivered += 1
+        let source = shapes(seed: 4, frames: 200, label: "diverging") { delivered, _ in
             if delivered > 10 { learner.program.tensor(weight).floats[7] = .nan }
-            return true
         }
         XCTAssertThrowsError(try learner.run(source)) { error in
             XCTAssertTrue("\(error)".contains("20 rollbacks"), "\(error)")
@@ -129,13 +137,8 @@ final class LiveLearnerTests: XCTestCase {
         settings.replayClips = 16
         let learner = try LiveLearner(settings)
         let weight = learner.program.graph.tensor(named: "e2.weight")!
-        var scene = MovingShapes(width: 64, height: 64, seed: 3)
-        var delivered = 0
-        let source = PacedFrameProducer(size: 64, framesPerSecond: 30, label: "poisoned", paced: false, frameLimit: 60, slots: 4) { frame in
-            scene.render(into: frame); scene.advance()
-            delivered += 1
+        let source = shapes(seed: 3, frames: 60, label: "poisoned") { delivered, _ in
             if delivered == 45 { learner.program.tensor(weight).floats[7] = .nan }
-            return true
         }
         var keptAt: Int?
         let report = try learner.run(source, shouldStop: {
@@ -155,16 +158,11 @@ final class LiveLearnerTests: XCTestCase {
         settings.replayClips = 16
         let learner = try LiveLearner(settings)
         let weight = learner.program.graph.tensor(named: "e2.weight")!
-        var delivered = 0
         // A source whose 30th frame holds a NaN (rejected), and which poisons a weight once
         // (as a diverging update would): the loss turns NaN and the learner must roll back.
-        var scene = MovingShapes(width: 64, height: 64, seed: 2)
-        let source = PacedFrameProducer(size: 64, framesPerSecond: 30, label: "poisoned", paced: false, frameLimit: 60, slots: 4) { frame in
-            scene.render(into: frame); scene.advance()
-            delivered += 1
+        let source = shapes(seed: 2, frames: 60, label: "poisoned") { delivered, frame in
             if delivered == 30 { frame[100] = .nan }
             if delivered == 40 { learner.program.tensor(weight).floats[7] = .nan }
-            return true
         }
         let before = learner.program.optimizer!.learningRate
         let report = try learner.run(source)
