@@ -99,6 +99,7 @@ final class FederationTests: XCTestCase {
             XCTAssertGreaterThan(statistics.lastTrainBytesSent, 36, "the reply's arrays were pushed")
         }
         XCTAssertTrue(notices.contains { $0.hasPrefix("joined the Flower federation at \(server.fleetAddress)") })
+        XCTAssertEqual(server.leftovers, [], "serve.py ended and left Flower's processes behind")
     }
 
     /// `serve.py --strategy fedavgm`: the server steps from its global model along a momentum of
@@ -225,6 +226,7 @@ final class FleetTLSTests: XCTestCase {
         let roots = [trusted.authority, trusted.authority, stranger.authority, nil]
         let (clients, notices) = try await runUntilTheServerEnds(nodes, server: server) { index, settings in settings.rootCertificatesPath = roots[index] }
 
+        XCTAssertEqual(server.leftovers, [], "serve.py ended and left Flower's processes behind")
         // The two trusting nodes: one round of FedAvg over 2 (1 example) and 4 (3 examples).
         for index in 0..<2 {
             XCTAssertEqual(clients[index].statistics.trainRounds, 1, "node \(index)")

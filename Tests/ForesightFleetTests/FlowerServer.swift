@@ -59,6 +59,21 @@ final class FlowerServer: @unchecked Sendable {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// Processes still alive (not zombies) that were started to watch the SuperLink
+    /// (`--parent-pid`): its SuperExec and apps, which serve.py must stop when it ends.
+    var leftovers: [String] {
+        guard let line = log.split(separator: "\n").first(where: { $0.hasPrefix("SuperLink pid ") }),
+              let superlink = Int(line.dropFirst("SuperLink pid ".count)) else { return ["no SuperLink pid in the log: \(log)"] }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> String? in
+            guard Int(entry) != nil, let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard let flag = arguments.firstIndex(of: "--parent-pid"), flag + 1 < arguments.count, arguments[flag + 1] == String(superlink) else { return nil }
+            let state = (try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8))?.components(separatedBy: ") ").last ?? ""
+            return state.hasPrefix("Z") ? nil : "\(entry): \(arguments.joined(separator: " "))"
+        }
+    }
+
     /// Waits for the run to end (at most `seconds`); its exit status, nil if it is still running.
     func wait(seconds: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)

@@ -45,6 +45,46 @@ def wait_for_port(host: str, port: int, process: subprocess.Popen, seconds: floa
     sys.exit(f"flower-superlink did not listen on {host}:{port} within {seconds:.0f} s")
 
 
+def watchers_of(pid: int) -> list[int]:
+    """Processes started with `--parent-pid PID`: the SuperExec and apps a SuperLink starts in
+    sessions of their own, which stopping the SuperLink's session does not reach."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as file:
+                arguments = file.read().split(b"\0")
+        except OSError:
+            continue
+        for index, argument in enumerate(arguments[:-1]):
+            if argument == b"--parent-pid" and arguments[index + 1] == str(pid).encode():
+                found.append(int(entry))
+    return found
+
+
+def stop_group(pid: int, seconds: float) -> None:
+    """SIGTERM to the process group led by `pid` (or the process alone), SIGKILL after `seconds`."""
+    def send(signal_number: int) -> None:
+        try:
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal_number)
+            else:
+                os.kill(pid, signal_number)
+        except (ProcessLookupError, PermissionError):
+            pass
+    send(signal.SIGTERM)
+    deadline = time.time() + seconds
+    while time.time() < deadline and os.path.exists(f"/proc/{pid}"):
+        try:
+            if open(f"/proc/{pid}/stat").read().split(") ")[-1].startswith("Z"):
+                return
+        except OSError:
+            return
+        time.sleep(0.1)
+    send(signal.SIGKILL)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fleet", default="0.0.0.0:9092", help="HOST:PORT of the Fleet API the robots connect to (port 0: a free one, printed)")
@@ -100,6 +140,7 @@ def main() -> int:
     try:
         wait_for_port("127.0.0.1", control_port, superlink, 60)
         wait_for_port("127.0.0.1" if fleet_host in ("0.0.0.0", "::") else fleet_host, fleet_port, superlink, 30)
+        print(f"SuperLink pid {superlink.pid}", flush=True)
         print(f"Fleet API at {fleet_address}{' (TLS)' if tls else ''}; waiting for {arguments.clients} robot(s); {arguments.rounds} round(s) of {arguments.strategy}", flush=True)
         settings = [
             f"num-server-rounds={arguments.rounds}", f"clients={arguments.clients}", f"min-clients={arguments.min_clients}", f"local-steps={arguments.local_steps}",
@@ -113,7 +154,9 @@ def main() -> int:
             return 1
         return run.returncode
     finally:
-        # The SuperLink's session holds its SuperExec and ServerApp processes too.
+        # The SuperLink starts its SuperExec in a session of its own, watching the SuperLink's
+        # pid; it does not always leave when the SuperLink does, so it is stopped here too.
+        watchers = watchers_of(superlink.pid)
         os.killpg(superlink.pid, signal.SIGTERM)
         try:
             superlink.wait(timeout=10)
@@ -123,6 +166,11 @@ def main() -> int:
             os.killpg(superlink.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        watchers = set(watchers + watchers_of(superlink.pid))
+        for watcher in list(watchers):
+            watchers.update(watchers_of(watcher))  # the ServerApps a SuperExec started
+        for watcher in watchers:
+            stop_group(watcher, 5)
         shutil.rmtree(home, ignore_errors=True)
 
 
