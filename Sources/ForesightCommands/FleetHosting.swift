@@ -5,6 +5,7 @@
 import ArgumentParser
 import ForesightCore
 import ForesightLive
+import ForesightNN
 import Foundation
 
 /// How a run joins its federation: what `--fleet` and the options beside it ask.
@@ -89,10 +90,31 @@ struct FleetOptions: ParsableArguments {
         }
     }
 
-    /// Joins the federation `--fleet` names with `exchange`'s parameters; nil without `--fleet`.
-    func join(_ exchange: FleetExchange?) throws -> (any FleetMembership)? {
-        guard let fleet, let exchange else { return nil }
-        return try FleetHost.join(FleetRequest(address: fleet, localSteps: FleetOptions.localSteps, keyPath: fleetKey, halfPrecision: fleetFloat16,
-                                               rootCertificates: fleetRootCertificates), exchange: exchange)
+    /// Joins the federation `--fleet` names with the parameters of `program`; nil without `--fleet`.
+    func join(_ program: Program, examplesPerStep: Int) throws -> FleetSession? {
+        guard let fleet else { return nil }
+        let exchange = FleetExchange(parameters: program.parameters.map(program.tensor), examplesPerStep: examplesPerStep)
+        let membership = try FleetHost.join(FleetRequest(address: fleet, localSteps: FleetOptions.localSteps, keyPath: fleetKey, halfPrecision: fleetFloat16,
+                                                         rootCertificates: fleetRootCertificates), exchange: exchange)
+        return FleetSession(exchange: exchange, membership: membership)
+    }
+}
+
+/// A run's part in a federation: the exchange its training steps call at each boundary, and
+/// the client behind it.
+final class FleetSession {
+    let exchange: FleetExchange
+    private let membership: any FleetMembership
+
+    init(exchange: FleetExchange, membership: any FleetMembership) {
+        self.exchange = exchange
+        self.membership = membership
+    }
+
+    /// Stops exchanging, leaves the federation and returns the line that sums it up.
+    func end() -> String {
+        exchange.close()
+        membership.leave()
+        return "fleet: \(membership.summary)"
     }
 }

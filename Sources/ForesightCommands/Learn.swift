@@ -299,15 +299,8 @@ struct Learn: ParsableCommand {
             tell("recorded \(sets) image sets and \(metrics) metrics messages into \(recordMcap)")
         }
         // --fleet: the model's parameters are exchanged with the federation at step boundaries.
-        let exchange = fleetOptions.fleet.map { _ in FleetExchange(parameters: learner.program.parameters.map(learner.program.tensor), examplesPerStep: settings.batch) }
-        let membership = try fleetOptions.join(exchange)
-        defer {
-            exchange?.close()
-            if let membership {
-                membership.leave()
-                tell("fleet: \(membership.summary)")
-            }
-        }
+        let fleet = try fleetOptions.join(learner.program, examplesPerStep: settings.batch)
+        defer { if let fleet { tell(fleet.end()) } }
         let interactive = isatty(STDOUT_FILENO) == 1
         let feed: LiveActionFeed? = if case let .standardInput(count)? = inputs.actions { LiveActionFeed(count: count) } else { nil }
         feed?.start()
@@ -320,7 +313,7 @@ struct Learn: ParsableCommand {
         do {
             report = try learner.run(source, seconds: seconds, frames: frames, stallSeconds: stallSeconds(framesPerSecond: source.framesPerSecond),
                                      actions: feed, shouldStop: {
-                                         if let rounds = exchange?.stepBoundary(steps: learner.report.steps), rounds > adoptedRounds {
+                                         if let rounds = fleet?.exchange.stepBoundary(steps: learner.report.steps), rounds > adoptedRounds {
                                              // A new average: a rollback from now on returns to it, not to before it.
                                              adoptedRounds = rounds
                                              learner.keepForRollback()

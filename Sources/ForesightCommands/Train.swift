@@ -146,23 +146,15 @@ struct Train: ParsableCommand {
         let server = try serve.map { try LiveViewHost.start(publisher!.publication, at: $0) }
         defer { server?.stop() }
         // --fleet: the model's parameters are exchanged with the federation at step boundaries.
-        let program = run.trainer.program
-        let exchange = fleetOptions.fleet.map { _ in FleetExchange(parameters: program.parameters.map(program.tensor), examplesPerStep: options.batch) }
-        let membership = try fleetOptions.join(exchange)
-        defer {
-            exchange?.close()
-            if let membership {
-                membership.leave()
-                FileHandle.standardError.write(Data("fleet: \(membership.summary)\n".utf8))
-            }
-        }
+        let fleet = try fleetOptions.join(run.trainer.program, examplesPerStep: options.batch)
+        defer { if let fleet { FileHandle.standardError.write(Data((fleet.end() + "\n").utf8)) } }
         let report: TrainingRunReport
         do {
             stopOnSignals()
             report = try run.train(steps: total, checkpointEvery: checkpointEvery, output: output, heartbeat: beats,
                                    progress: { bar.show($0); publisher?.show($0) },
                                    shouldStop: {
-                                       exchange?.stepBoundary(steps: run.stepsDone)
+                                       fleet?.exchange.stepBoundary(steps: run.stepsDone)
                                        return stopRequested.load(ordering: .relaxed)
                                    })
         } catch {

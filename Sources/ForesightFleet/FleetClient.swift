@@ -316,7 +316,6 @@ public final class FleetClient: Sendable {
         var objects: [String: FlowerObject] = [:]
         var received = 0
         var content: FlowerObject?, refusal: String?
-        var kind = metadata.messageType
         do {
             for id in ObjectBundle.postOrder(tree) where objects[id] == nil {
                 let bytes = try await pullObject(id, runID: metadata.runID, node: node, fleet: fleet)
@@ -334,23 +333,24 @@ public final class FleetClient: Sendable {
             objects = bundle.objects
         } catch let error as FleetError {
             refusal = error.description
-            kind = "refused \(kind)"
             notice("refused a \(metadata.messageType) message of round \(metadata.groupID): \(error.description); the local model is unchanged")
         }
         let sent = try await reply(to: metadata, content: content, objects: objects, error: refusal, started: started, node: node, fleet: fleet)
         state.withLock {
             $0.statistics.bytesReceived += received
             $0.statistics.bytesSent += sent
-            switch kind {
+            if let refusal {
+                $0.statistics.refused += 1
+                $0.statistics.lastRefusal = refusal
+                return
+            }
+            switch metadata.messageType {
             case "train":
                 $0.statistics.trainRounds += 1
                 $0.statistics.lastTrainBytesReceived = received
                 $0.statistics.lastTrainBytesSent = sent
             case "evaluate": $0.statistics.evaluations += 1
-            case "query": $0.statistics.queries += 1
-            default:
-                $0.statistics.refused += 1
-                $0.statistics.lastRefusal = refusal
+            default: $0.statistics.queries += 1   // a message of another type is refused in `answer`
             }
         }
     }

@@ -181,30 +181,25 @@ public final class BagFrames {
     /// A JPEG or PNG sensor_msgs/msg/CompressedImage into `gray`, through libturbojpeg or libpng.
     private func decodeCompressed(_ message: MCAPMessage) throws(IOError) {
         let image = try ROS2CompressedImage(cdr: message.data, offset: message.offset)
-        if image.isPNG && !image.isJPEG {
-            let at = message.offset + (image.data.lowerBound - message.data.startIndex)
-            let (sourceWidth, sourceHeight, channels) = try PNG.decode(message.data[image.data], into: &compressedPixels, format: "MCAP", offset: at)
-            prepare(sourceWidth: sourceWidth, sourceHeight: sourceHeight)
-            compressedPixels.withUnsafeBytes { pixels in
-                gray.withUnsafeMutableBufferPointer { gray in
-                    convertToGray(channels == 3 ? .rgb24 : .gray8, source: pixels.baseAddress!, width: sourceWidth, height: sourceHeight,
-                                  bytesPerLine: sourceWidth * channels, range: .full, gray: gray.baseAddress!)
-                }
-            }
-            return
-        }
-        guard image.isJPEG else {
-            throw IOError.file("MCAP", .unsupported, at: message.offset,
-                               "CompressedImage format \(image.format.debugDescription) on \(topic); compressed frames are read from JPEG or PNG")
-        }
-        if jpeg == nil { jpeg = try JPEGDecoder() }
-        let decoder = jpeg!
         let at = message.offset + (image.data.lowerBound - message.data.startIndex)
-        let (sourceWidth, sourceHeight) = try decoder.decodeGray(message.data[image.data], into: &compressedPixels, format: "MCAP", offset: at)
+        let sourceWidth: Int, sourceHeight: Int, format: PixelFormat
+        if image.isPNG && !image.isJPEG {
+            let decoded = try PNG.decode(message.data[image.data], into: &compressedPixels, format: "MCAP", offset: at)
+            (sourceWidth, sourceHeight, format) = (decoded.width, decoded.height, decoded.channels == 3 ? .rgb24 : .gray8)
+        } else {
+            guard image.isJPEG else {
+                throw IOError.file("MCAP", .unsupported, at: message.offset,
+                                   "CompressedImage format \(image.format.debugDescription) on \(topic); compressed frames are read from JPEG or PNG")
+            }
+            if jpeg == nil { jpeg = try JPEGDecoder() }
+            let decoded = try jpeg!.decodeGray(message.data[image.data], into: &compressedPixels, format: "MCAP", offset: at)
+            (sourceWidth, sourceHeight, format) = (decoded.width, decoded.height, .gray8)
+        }
         prepare(sourceWidth: sourceWidth, sourceHeight: sourceHeight)
         compressedPixels.withUnsafeBytes { pixels in
             gray.withUnsafeMutableBufferPointer { gray in
-                convertToGray(.gray8, source: pixels.baseAddress!, width: sourceWidth, height: sourceHeight, range: .full, gray: gray.baseAddress!)
+                convertToGray(format, source: pixels.baseAddress!, width: sourceWidth, height: sourceHeight,
+                              bytesPerLine: sourceWidth * (format == .rgb24 ? 3 : 1), range: .full, gray: gray.baseAddress!)
             }
         }
     }
