@@ -157,9 +157,10 @@ struct ImagineSource {
     /// The next frame into `frame` and its action into `action`; false at the end.
     mutating func next(frame: UnsafeMutablePointer<Float>, action: UnsafeMutablePointer<Float>) -> Bool {
         while true {
-            let got = producer.ring.waitOldest(timeoutNanoseconds: 100_000_000) { slot, _ in
+            let got: Bool? = producer.ring.waitOldest(timeoutNanoseconds: 100_000_000) { slot, _ in
                 frame.update(from: slot.baseAddress!, count: plane)
                 action.update(from: slot.baseAddress! + plane, count: actionCount)
+                return true
             }
             if got != nil { delivered += 1; return true }
             if producer.finished && producer.ring.statistics.waiting == 0 { return false }

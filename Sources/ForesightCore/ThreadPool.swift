@@ -1,8 +1,11 @@
 // A fixed pool of kernel worker threads started once. Not a task scheduler: one parallel
-// region at a time, cut into chunks that the threads (the caller included) claim one by one
-// from a shared counter, so a thread the OS deschedules (camera capture, another process)
-// simply claims fewer chunks instead of holding up the region; while the machine has more
-// runnable threads than cores, regions run on the caller alone. `run` with a `ParallelWork`
+// region at a time, cut into chunks that the threads (the caller included) claim one by one.
+// Each thread has a home share of the chunks (the same share in every region, so a sample's
+// data stays in the cache of the core that made it) and claims from its front; a thread whose
+// share is done takes chunks from the back of the others' shares, so a thread the OS
+// deschedules (camera capture, another process) simply runs fewer chunks instead of holding
+// up the region. While the machine has more runnable threads than cores, regions run on the
+// caller alone. `run` with a `ParallelWork`
 // object allocates nothing (training steps use it); `parallelFor` with a closure is the
 // convenient form and allocates one small box per call on several threads.
 
@@ -45,7 +48,7 @@ public final class ThreadPool: @unchecked Sendable {
     public init(threads count: Int) {
         precondition(count >= 1, "a thread pool needs at least one thread, got \(count)")
         threadCount = count
-        let regions = Regions()
+        let regions = Regions(threads: count)
         self.regions = regions
         workers = (1..<count).map { index in
             JoinableThread(name: "foresight-pool\(index)") { regions.workerLoop(index: index) }
@@ -103,6 +106,35 @@ public final class ThreadPool: @unchecked Sendable {
     }
 }
 
+/// One thread's home share of a region's chunks: generation (bits 40...63), next chunk to
+/// claim from the front (bits 20...39), end of the share (bits 0...19). The owner claims at the
+/// front, other threads take from the end; both by compare-and-swap, which fails once the
+/// region has been replaced by the next one. Padded to its own cache lines.
+final class Share: @unchecked Sendable {
+    let word = Atomic<UInt64>(0)
+    private let padding: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+
+    static func pack(generation: UInt64, next: Int, end: Int) -> UInt64 {
+        generation << 40 | UInt64(next) << 20 | UInt64(end)
+    }
+
+    /// Claims the share's first unclaimed chunk (`fromEnd` false) or its last one, or nil
+    /// when the share is empty or belongs to another region.
+    @inline(__always)
+    func claim(generation: UInt64, fromEnd: Bool) -> Int? {
+        var current = word.load(ordering: .acquiring)
+        while true {
+            guard current >> 40 == generation else { return nil }
+            let next = Int(current >> 20 & 0xF_FFFF), end = Int(current & 0xF_FFFF)
+            guard next < end else { return nil }
+            let desired = fromEnd ? current - 1 : current + (1 << 20)
+            let (exchanged, original) = word.compareExchange(expected: current, desired: desired, ordering: .acquiringAndReleasing)
+            if exchanged { return fromEnd ? end - 1 : next }
+            current = original
+        }
+    }
+}
+
 /// The region being run and the counters the threads claim and finish its chunks with.
 final class Regions: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -113,8 +145,11 @@ final class Regions: @unchecked Sendable {
     var job: ((Int, Int) -> Void)?
     var jobCount = 0
     var work: (any ParallelWork)?
-    /// Generation (bits 40...63), chunk count (bits 20...39), next chunk to claim (bits 0...19).
-    private let claims = Atomic<UInt64>(0)
+    /// Each thread's share of the current region's chunks.
+    private let shares: [Share]
+    /// The current region's generation and chunk count (bits 40...63 and 0...19), published
+    /// after the shares: what waiting workers poll.
+    private let published = Atomic<UInt64>(0)
     /// Chunks of the current region that have finished.
     private let completed = Atomic<Int>(0)
     /// Whether the caller sleeps on `done` (the thread that finishes the last chunk then signals).
@@ -124,7 +159,8 @@ final class Regions: @unchecked Sendable {
     let spin = SpinPolicy()
     private var stopping = false
 
-    init() {
+    init(threads: Int) {
+        shares = (0..<threads).map { _ in Share() }
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
         pthread_cond_init(done, nil)
@@ -169,7 +205,11 @@ final class Regions: @unchecked Sendable {
         completed.store(0, ordering: .relaxed)
         pthread_mutex_lock(mutex)
         generation = (generation + 1) & 0xFF_FFFF
-        claims.store(generation << 40 | UInt64(chunks) << 20, ordering: .releasing)
+        for (thread, share) in shares.enumerated() {
+            let home = ThreadPool.range(chunk: thread, of: shares.count, items: chunks)
+            share.word.store(Share.pack(generation: generation, next: home.lowerBound, end: home.upperBound), ordering: .releasing)
+        }
+        published.store(generation << 40 | UInt64(chunks), ordering: .releasing)
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(mutex)
         runChunks(generation: generation, thread: 0)
@@ -186,21 +226,17 @@ final class Regions: @unchecked Sendable {
     }
 
     /// Claims and runs chunks of region `generation` until none are left (or the region is
-    /// over). A claim is a compare-and-swap on `claims`, so it fails for a region that has
-    /// already been replaced by the next one.
+    /// over): first from the front of this thread's share, then from the ends of the others'.
     private func runChunks(generation: UInt64, thread: Int) {
+        let chunks = Int(published.load(ordering: .acquiring) & 0xF_FFFF)
         while true {
-            var current = claims.load(ordering: .acquiring)
-            var chunk = 0, chunks = 0
-            while true {
-                guard current >> 40 == generation else { return }
-                chunks = Int(current >> 20 & 0xF_FFFF)
-                chunk = Int(current & 0xF_FFFF)
-                guard chunk < chunks else { return }
-                let (exchanged, original) = claims.compareExchange(expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
-                if exchanged { break }
-                current = original
+            var claimed = shares[thread].claim(generation: generation, fromEnd: false)
+            var other = thread + 1
+            while claimed == nil && other < thread + shares.count {
+                claimed = shares[other % shares.count].claim(generation: generation, fromEnd: true)
+                other += 1
             }
+            guard let chunk = claimed else { return }
             // The region cannot end before this chunk completes, so its description stays put.
             if let work {
                 work.work(chunk: chunk, of: chunks, thread: thread)
@@ -222,7 +258,7 @@ final class Regions: @unchecked Sendable {
             // Poll a little for the next region before sleeping: steps issue regions back to back.
             var spins = 0
             let spinLimit = spin.current
-            while claims.load(ordering: .acquiring) >> 40 == seen && spins < spinLimit { spins += 1 }
+            while published.load(ordering: .acquiring) >> 40 == seen && spins < spinLimit { spins += 1 }
             pthread_mutex_lock(mutex)
             spin.sleepingWorkers.add(1, ordering: .relaxed)
             while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }

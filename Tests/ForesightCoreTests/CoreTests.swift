@@ -165,6 +165,27 @@ final class CoreTests: XCTestCase {
         XCTAssertLessThanOrEqual(perThread[1], 4, "chunks per thread \(perThread)")
     }
 
+    /// Each thread starts on its own share of the chunks (so a sample stays with the core that
+    /// made it from one region to the next) and a thread done with its share takes from the
+    /// back of the other's. With thread 1 slow, whatever the timing: thread 1's chunks are the
+    /// front of the second half, in one run from chunk 32, and thread 0 ran the whole first
+    /// half and the rest of the second.
+    func testThreadsStartOnTheirOwnShareAndTakeFromTheBackOfOthers() {
+        let pool = ThreadPool(threads: 2)
+        let counter = ChunkCounter(capacity: 64)
+        counter.sleepingThread = 1
+        counter.sleepMicroseconds = 5_000
+        for _ in 0..<3 {
+            counter.reset(chunks: 64)
+            pool.run(counter, chunks: 64)
+            let owners = Array(UnsafeBufferPointer(start: counter.threadOfChunk, count: 64))
+            XCTAssertEqual(Array(owners[..<32]), [Int](repeating: 0, count: 32), "owners \(owners)")
+            let slow = owners[32...].prefix { $0 == 1 }.count
+            XCTAssertEqual(Array(owners[(32 + slow)...]), [Int](repeating: 0, count: 32 - slow), "owners \(owners)")
+            XCTAssertLessThanOrEqual(slow, 4, "owners \(owners)")
+        }
+    }
+
     /// Eight threads ask at once for three places and hold what they get: exactly three get
     /// one. Then they take and give back places in a loop: never more than three holders at a
     /// time, and every place is back at the end.
