@@ -8,7 +8,7 @@
 # included). A crashing input is written to $FUZZ_WORK/crash-TARGET-*: copy it into the
 # target's corpus folder, where every later run and CI replay it.
 #
-#   Tests/Fuzz/fuzz.sh                      # every target, 20 s each (the CI smoke)
+#   Tests/Fuzz/fuzz.sh                      # every target, 20 s each (CI runs 10 s each)
 #   Tests/Fuzz/fuzz.sh --runs 1000000 wav   # one target, a million inputs
 #   Tests/Fuzz/fuzz.sh --seconds 600
 #   Tests/Fuzz/fuzz.sh --runs 1000000 --seconds 1800 options   # whichever comes first

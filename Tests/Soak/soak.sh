@@ -7,7 +7,7 @@
 # go to $SOAK_WORK (default /tmp/foresight-soak) as rss.csv and progress.txt.
 #
 #   Tests/Soak/soak.sh                          # an hour, the release build
-#   Tests/Soak/soak.sh --minutes 5 --binary .build/debug/foresight   # the CI form
+#   Tests/Soak/soak.sh --minutes 3 --binary .build/debug/foresight   # the CI form
 #   Tests/Soak/soak.sh --minutes 60 --threads 1 -- --scene moving-shapes   # learn options after --
 set -euo pipefail
 cd "$(dirname "$0")/../.."
