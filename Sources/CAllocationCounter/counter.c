@@ -23,9 +23,12 @@ extern void *__libc_memalign(size_t alignment, size_t size);
 
 static uint64_t allocation_count = 0;
 static int counter_seen = 0;
+// Static TLS (the counter is linked into executables): reading it never allocates.
+static __thread uint64_t thread_allocation_count __attribute__((tls_model("initial-exec"))) = 0;
 
 static inline void count_one(void) {
     __atomic_fetch_add(&allocation_count, 1, __ATOMIC_RELAXED);
+    thread_allocation_count += 1;
     counter_seen = 1;
 }
 
@@ -48,6 +51,10 @@ uint64_t foresight_allocation_count(void) {
     return __atomic_load_n(&allocation_count, __ATOMIC_RELAXED);
 }
 
+uint64_t foresight_thread_allocation_count(void) {
+    return thread_allocation_count;
+}
+
 int foresight_allocation_counter_active(void) {
     // Make one allocation through the public symbol and see whether it was counted.
     uint64_t before = foresight_allocation_count();
@@ -58,5 +65,6 @@ int foresight_allocation_counter_active(void) {
 }
 #else
 uint64_t foresight_allocation_count(void) { return 0; }
+uint64_t foresight_thread_allocation_count(void) { return 0; }
 int foresight_allocation_counter_active(void) { return 0; }
 #endif

@@ -8,6 +8,11 @@
 /// Number of malloc/calloc/realloc/aligned allocations made by any thread since start-up.
 uint64_t foresight_allocation_count(void);
 
+/// Number of those allocations made by the calling thread: what a check of one thread's work
+/// counts when other threads (a library's event loops left from earlier work) may allocate
+/// meanwhile.
+uint64_t foresight_thread_allocation_count(void);
+
 /// Returns 1 when this process's allocations go through the counter (it can fail to when
 /// the binary is linked so that libc's malloc wins), else 0.
 int foresight_allocation_counter_active(void);
