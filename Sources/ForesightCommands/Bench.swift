@@ -43,11 +43,17 @@ struct Bench: ParsableCommand {
     @Flag(help: "pc64: also print the time of each operation.")
     var profile = false
 
+    @Flag(help: "pc64: measure 1 thread and --threads (at least 2) in turns in one process, and print the speed-up of each turn and their median (steady on a machine whose speed drifts).")
+    var scaling = false
+
     @Option(help: "enc: also measure this encoder file (float32 or int8, as `foresight export` wrote it) as loaded.")
     var model: String?
 
     func validate() throws {
         try OptionRange.checkThreads(threads)
+        if scaling && (workload != .pc64 || threads < 2) {
+            throw ValidationError("--scaling compares pc64 at 1 thread and at --threads: give `bench pc64 --scaling --threads N` with N of 2 or more")
+        }
         try OptionRange.check(steps, "--steps", 1...1_000_000)
         try OptionRange.checkPositive(liveSeconds, "--live-seconds", maximum: OptionRange.maximumSeconds, unit: " s")
         _ = try parsedShape()
@@ -80,7 +86,7 @@ struct Bench: ParsableCommand {
             try benchGemm()
             if shape == nil { benchGemmInt8() }
             if shape == nil && !json { printBoardEstimates() }
-        case .pc64: try benchPC64()
+        case .pc64: try scaling ? benchPC64Scaling() : benchPC64()
         case .live: try benchLive()
         case .enc: try benchEnc()
         }
@@ -176,6 +182,41 @@ struct Bench: ParsableCommand {
                       + String(format: "%6.2f ms/step (%.0f steps/s)", milliseconds, 1000 / milliseconds))
             }
         }
+    }
+}
+
+extension Bench {
+    /// pc64 at 1 thread and at `threads`, in turns of `steps / 4` steps each within one process:
+    /// a host whose speed drifts (another tenant, a clock change) slows both sides of a turn
+    /// alike, so the median of the turns' speed-ups holds where two separate runs do not.
+    func benchPC64Scaling() throws {
+        let one = try PC64Benchmark(threads: 1), many = try PC64Benchmark(threads: threads)
+        for _ in 0..<20 { try one.step(); try many.step() }
+        let turnSteps = max(1, steps / 4), turns = 15
+        var oneTimes: [Double] = [], manyTimes: [Double] = [], speedUps: [Double] = []
+        func time(_ benchmark: PC64Benchmark) throws -> Double {
+            let start = MonotonicClock.nanoseconds()
+            for _ in 0..<turnSteps { try benchmark.step() }
+            return MonotonicClock.seconds(since: start) / Double(turnSteps)
+        }
+        if !json { print("turn  1 thread ms  \(threads) threads ms  speed-up") }
+        for turn in 1...turns {
+            let single = try time(one), parallel = try time(many)
+            oneTimes.append(single); manyTimes.append(parallel); speedUps.append(single / parallel)
+            if !json { print(String(format: "%4d  %11.3f  %12.3f  %7.2fx", turn, single * 1000, parallel * 1000, single / parallel)) }
+        }
+        let crowded = many.trainer.program.pool.regionsRunAlone
+        if crowded > 0 && !json {
+            print("note: \(crowded) parallel regions ran on one thread because the machine had more runnable threads than cores")
+        }
+        let sorted = speedUps.sorted()
+        emit([
+            "workload": "pc64-scaling", "threads": threads, "turns": turns, "steps_per_turn": turnSteps,
+            "ms_per_step_1": rounded(median(oneTimes) * 1000, 3), "ms_per_step_n": rounded(median(manyTimes) * 1000, 3),
+            "speedup": rounded(median(speedUps), 3), "speedup_low": rounded(sorted[turns / 4], 3), "speedup_high": rounded(sorted[turns - 1 - turns / 4], 3),
+            "regions_run_alone": crowded,
+        ], table: String(format: "pc64 scaling, 1 -> %d threads: median %.2fx (middle half of the turns %.2fx to %.2fx); median %.2f and %.2f ms/step",
+                         threads, median(speedUps), sorted[turns / 4], sorted[turns - 1 - turns / 4], median(oneTimes) * 1000, median(manyTimes) * 1000))
     }
 }
 

@@ -28,6 +28,8 @@ final class CommandLineBoundsTests: XCTestCase {
         try expectRefusal(["learn", "--replay", "100000000", "--frames", "1"], mentions: ["--replay must be 1 to", "more than this machine's memory"])
         try expectRefusal(["learn", "--threads", "1000", "--frames", "1"], mentions: ["--threads must be 1 to", "at most 64; got 1000"])
         try expectRefusal(["bench", "pc64", "--threads", "1000"], mentions: ["--threads must be 1 to"])
+        try expectRefusal(["bench", "pc64", "--scaling"], mentions: ["--scaling compares pc64 at 1 thread and at --threads", "N of 2 or more"])
+        try expectRefusal(["bench", "gemm", "--scaling", "--threads", "2"], mentions: ["--scaling compares pc64"])
         try expectRefusal(["learn", "--seconds", "nan"], mentions: ["--seconds must be above 0"])
         try expectRefusal(["learn", "--learning-rate", "inf"], mentions: ["--learning-rate must be above 0 and at most 1"])
         try expectRefusal(["train", "--method", "simclr", "--data", "x", "--steps", "1", "--batch", "100000", "-o", "x.safetensors"],
@@ -69,5 +71,23 @@ final class CommandLineBoundsTests: XCTestCase {
         let audio = try runForesight(["learn", "--audio", sound, "--as-fast-as-possible", "--seconds", "20"])
         XCTAssertEqual(audio.status, 1, audio.output)
         XCTAssertTrue(audio.output.contains("no audio in \(sound)"), audio.output)
+    }
+
+    /// `bench pc64 --scaling` times both thread counts in turns and reports each turn's
+    /// speed-up: the median lies between the middle half's bounds, and the times are those
+    /// of real steps (positive, the same model on both sides). Speeds are not asserted.
+    func testScalingTimesBothThreadCountsInTurns() throws {
+        let result = try runForesight(["bench", "pc64", "--scaling", "--threads", "2", "--steps", "4", "--json"])
+        XCTAssertEqual(result.status, 0, result.output)
+        let line = try XCTUnwrap(result.output.split(separator: "\n").last { $0.hasPrefix("{") }, result.output)
+        let figures = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
+        XCTAssertEqual(figures["workload"] as? String, "pc64-scaling")
+        XCTAssertEqual(figures["turns"] as? Int, 15)
+        XCTAssertEqual(figures["steps_per_turn"] as? Int, 1)
+        let one = try XCTUnwrap(figures["ms_per_step_1"] as? Double), two = try XCTUnwrap(figures["ms_per_step_n"] as? Double)
+        let speedUp = try XCTUnwrap(figures["speedup"] as? Double)
+        let low = try XCTUnwrap(figures["speedup_low"] as? Double), high = try XCTUnwrap(figures["speedup_high"] as? Double)
+        XCTAssertGreaterThan(one, 0); XCTAssertGreaterThan(two, 0)
+        XCTAssertTrue(low <= speedUp && speedUp <= high && low > 0, "\(figures)")
     }
 }
