@@ -203,15 +203,21 @@ final class Regions: @unchecked Sendable {
     func run(chunks: Int) {
         spin.regionStarted()
         completed.store(0, ordering: .relaxed)
-        pthread_mutex_lock(mutex)
         generation = (generation + 1) & 0xFF_FFFF
         for (thread, share) in shares.enumerated() {
             let home = ThreadPool.range(chunk: thread, of: shares.count, items: chunks)
             share.word.store(Share.pack(generation: generation, next: home.lowerBound, end: home.upperBound), ordering: .releasing)
         }
-        published.store(generation << 40 | UInt64(chunks), ordering: .releasing)
-        pthread_cond_broadcast(wake)
-        pthread_mutex_unlock(mutex)
+        // Polling workers see the region without taking a lock. Sleeping ones are woken under
+        // the mutex: a worker going to sleep counts itself before it looks at `published`
+        // again, both sides in sequentially consistent order, so either it sees this region or
+        // the caller sees it counted and wakes it.
+        published.store(generation << 40 | UInt64(chunks), ordering: .sequentiallyConsistent)
+        if spin.sleepingWorkers.load(ordering: .sequentiallyConsistent) > 0 {
+            pthread_mutex_lock(mutex)
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(mutex)
+        }
         runChunks(generation: generation, thread: 0)
         var spins = 0
         let spinLimit = spin.current
@@ -259,13 +265,18 @@ final class Regions: @unchecked Sendable {
             var spins = 0
             let spinLimit = spin.current
             while published.load(ordering: .acquiring) >> 40 == seen && spins < spinLimit { spins += 1 }
-            pthread_mutex_lock(mutex)
-            spin.sleepingWorkers.add(1, ordering: .relaxed)
-            while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
-            spin.sleepingWorkers.subtract(1, ordering: .relaxed)
-            if stopping { pthread_mutex_unlock(mutex); return }
-            seen = generation
-            pthread_mutex_unlock(mutex)
+            var current = published.load(ordering: .acquiring) >> 40
+            if current == seen {
+                // Nothing new while polling: sleep until the caller publishes a region or stops.
+                pthread_mutex_lock(mutex)
+                spin.sleepingWorkers.add(1, ordering: .sequentiallyConsistent)
+                while published.load(ordering: .sequentiallyConsistent) >> 40 == seen && !stopping { pthread_cond_wait(wake, mutex) }
+                spin.sleepingWorkers.subtract(1, ordering: .relaxed)
+                if stopping { pthread_mutex_unlock(mutex); return }
+                pthread_mutex_unlock(mutex)
+                current = published.load(ordering: .acquiring) >> 40
+            }
+            seen = current
             runChunks(generation: seen, thread: index)
         }
     }
@@ -275,11 +286,14 @@ final class Regions: @unchecked Sendable {
 ///
 /// A training step issues its parallel regions back to back and a sleeping thread takes tens
 /// of microseconds to wake, so while the machine has a core for every runnable thread, a
-/// waiting thread polls for about a millisecond. When it has more runnable threads than cores
-/// (another process, capture threads, more pool threads than free cores), polling takes a
-/// core from the very thread whose chunk is awaited, so waiting threads poll only a few
-/// microseconds and then sleep, and regions run on the caller alone: a region split across
-/// threads would wait for whichever of them the OS has descheduled. The caller samples the kernel's count of runnable threads
+/// waiting thread polls for about a millisecond. Once it has had more runnable threads than
+/// cores (another process, capture threads, more pool threads than free cores) for
+/// `crowdedSamples` samples in a row, regions run on the caller alone, since a region split
+/// across threads would wait for whichever of them the OS has descheduled, and idle workers
+/// poll only a few microseconds before they sleep, leaving their cores to the others. Polling
+/// stays long until then: a worker that slept after every region would be counted, between
+/// waking and running, both as runnable and as asleep, and the doubled count alone would make
+/// the machine look crowded. The caller samples the kernel's count of runnable threads
 /// (/proc/loadavg), plus the pool's sleeping workers, every `period` regions; workers read
 /// the verdict.
 final class SpinPolicy: @unchecked Sendable {
@@ -335,8 +349,10 @@ final class SpinPolicy: @unchecked Sendable {
         if runnable > cores {
             calm = 0
             busy += 1
-            limit.store(SpinPolicy.short, ordering: .relaxed)
-            if busy >= SpinPolicy.crowdedSamples { crowded.store(true, ordering: .relaxed) }
+            if busy >= SpinPolicy.crowdedSamples {
+                crowded.store(true, ordering: .relaxed)
+                limit.store(SpinPolicy.short, ordering: .relaxed)
+            }
         } else {
             busy = 0
             calm += 1

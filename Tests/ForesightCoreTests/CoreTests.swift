@@ -186,6 +186,26 @@ final class CoreTests: XCTestCase {
         }
     }
 
+    /// A worker that has gone to sleep between regions (here: 20 ms pauses, far beyond its
+    /// polling) is woken by the next region and takes part in it. A lost wake-up would not
+    /// change any result (the caller takes the sleeper's chunks too), only leave thread 1
+    /// idle from then on, which this counts.
+    func testASleepingWorkerIsWokenByTheNextRegion() {
+        let pool = ThreadPool(threads: 2)
+        let counter = ChunkCounter(capacity: 8)
+        counter.sleepingThread = 0
+        counter.sleepMicroseconds = 2_000   // the caller's chunks take 2 ms: time for thread 1 to wake
+        var joined = 0
+        for _ in 0..<12 {
+            usleep(20_000)
+            counter.reset(chunks: 8)
+            pool.run(counter, chunks: 8)
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: counter.runs, count: 8)), [Int](repeating: 1, count: 8))
+            if counter.chunksPerThread(2)[1] > 0 { joined += 1 }
+        }
+        XCTAssertGreaterThanOrEqual(joined, 6, "thread 1 ran chunks in \(joined) of 12 regions that followed a pause")
+    }
+
     /// Eight threads ask at once for three places and hold what they get: exactly three get
     /// one. Then they take and give back places in a loop: never more than three holders at a
     /// time, and every place is back at the end.

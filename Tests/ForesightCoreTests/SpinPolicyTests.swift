@@ -29,12 +29,17 @@ final class SpinPolicyTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(count, 1)
     }
 
-    func testPollsBrieflyWhileContendedAndLongAgainAfterCalmSamples() {
+    func testPollsBrieflyOnceCrowdedAndLongAgainAfterCalmSamples() {
         let policy = SpinPolicy(cores: 2)
         XCTAssertEqual(policy.current, SpinPolicy.long)
         policy.record(runnable: 2)
         XCTAssertEqual(policy.current, SpinPolicy.long, "as many runnable threads as cores is not contention")
+        for _ in 1..<SpinPolicy.crowdedSamples {
+            policy.record(runnable: 3)
+            XCTAssertEqual(policy.current, SpinPolicy.long, "a moment of contention must not send the workers to sleep after every region")
+        }
         policy.record(runnable: 3)
+        XCTAssertTrue(policy.isCrowded)
         XCTAssertEqual(policy.current, SpinPolicy.short)
         for _ in 1..<SpinPolicy.calmSamples {
             policy.record(runnable: 1)
