@@ -160,10 +160,7 @@ struct Bench: ParsableCommand {
                 print(entry.name.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: " %10.3f  %11.3f", entry.forward * 1000, entry.backward * 1000))
             }
         }
-        let crowded = trainer.trainer.program.pool.regionsRunAlone
-        if crowded > 0 && !json {
-            print("note: \(crowded) parallel regions ran on one thread because the machine had more runnable threads than cores")
-        }
+        let crowded = noteRegionsRunAlone(trainer)
         let stepsPerSecond = median(rates)
         let rss = peakResidentMiB()
         let allocs = median(allocations)
@@ -205,18 +202,26 @@ extension Bench {
             oneTimes.append(single); manyTimes.append(parallel); speedUps.append(single / parallel)
             if !json { print(String(format: "%4d  %11.3f  %12.3f  %7.2fx", turn, single * 1000, parallel * 1000, single / parallel)) }
         }
-        let crowded = many.trainer.program.pool.regionsRunAlone
-        if crowded > 0 && !json {
-            print("note: \(crowded) parallel regions ran on one thread because the machine had more runnable threads than cores")
-        }
+        let crowded = noteRegionsRunAlone(many)
         let sorted = speedUps.sorted()
+        let (low, high) = (sorted[turns / 4], sorted[turns - 1 - turns / 4])
         emit([
             "workload": "pc64-scaling", "threads": threads, "turns": turns, "steps_per_turn": turnSteps,
             "ms_per_step_1": rounded(median(oneTimes) * 1000, 3), "ms_per_step_n": rounded(median(manyTimes) * 1000, 3),
-            "speedup": rounded(median(speedUps), 3), "speedup_low": rounded(sorted[turns / 4], 3), "speedup_high": rounded(sorted[turns - 1 - turns / 4], 3),
+            "speedup": rounded(median(speedUps), 3), "speedup_low": rounded(low, 3), "speedup_high": rounded(high, 3),
             "regions_run_alone": crowded,
         ], table: String(format: "pc64 scaling, 1 -> %d threads: median %.2fx (middle half of the turns %.2fx to %.2fx); median %.2f and %.2f ms/step",
-                         threads, median(speedUps), sorted[turns / 4], sorted[turns - 1 - turns / 4], median(oneTimes) * 1000, median(manyTimes) * 1000))
+                         threads, median(speedUps), low, high, median(oneTimes) * 1000, median(manyTimes) * 1000))
+    }
+
+    /// The regions `benchmark`'s pool ran on the calling thread alone, said in the table form
+    /// when there were any (a figure with many was measured on a busy machine).
+    private func noteRegionsRunAlone(_ benchmark: PC64Benchmark) -> Int {
+        let crowded = benchmark.trainer.program.pool.regionsRunAlone
+        if crowded > 0 && !json {
+            print("note: \(crowded) parallel regions ran on one thread because the machine had more runnable threads than cores")
+        }
+        return crowded
     }
 }
 

@@ -264,8 +264,11 @@ final class Regions: @unchecked Sendable {
             // Poll a little for the next region before sleeping: steps issue regions back to back.
             var spins = 0
             let spinLimit = spin.current
-            while published.load(ordering: .acquiring) >> 40 == seen && spins < spinLimit { spins += 1 }
             var current = published.load(ordering: .acquiring) >> 40
+            while current == seen && spins < spinLimit {
+                spins += 1
+                current = published.load(ordering: .acquiring) >> 40
+            }
             if current == seen {
                 // Nothing new while polling: sleep until the caller publishes a region or stops.
                 pthread_mutex_lock(mutex)

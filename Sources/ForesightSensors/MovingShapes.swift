@@ -84,7 +84,5 @@ public struct MovingShapes: Sendable {
 
 /// Mean squared difference of two frames, the error of predicting `b` by `a`.
 public func meanSquaredDifference(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-    var total: Double = 0
-    for i in 0..<count { let d = Double(a[i] - b[i]); total += d * d }
-    return Float(total / Double(max(1, count)))
+    Float(sumOfSquaredDifferences(a, b, count: count) / Double(max(1, count)))
 }

@@ -13,23 +13,28 @@ import Foundation
 /// prediction, target: [count]
 public func meanSquaredErrorForward(_ prediction: UnsafePointer<Float>, _ target: UnsafePointer<Float>, count: Int) -> Float {
     precondition(count > 0, "meanSquaredErrorForward: the mean of \(count) elements is undefined")
-    // Eight double-precision sums side by side: one running sum would wait on each addition.
+    return Float(sumOfSquaredDifferences(prediction, target, count: count) / Double(count))
+}
+
+/// The sum of (a[i] - b[i])^2 over `count` elements, in double precision, in eight lanes side by
+/// side (one running sum would wait on each addition).
+public func sumOfSquaredDifferences(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Double {
     var sums = SIMD8<Double>(repeating: 0)
     var i = 0
     while i + 8 <= count {
-        let p = UnsafeRawPointer(prediction + i).loadUnaligned(as: SIMD8<Float>.self)
-        let t = UnsafeRawPointer(target + i).loadUnaligned(as: SIMD8<Float>.self)
-        let difference = SIMD8<Double>(p) - SIMD8<Double>(t)
+        let x = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+        let y = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        let difference = SIMD8<Double>(x) - SIMD8<Double>(y)
         sums += difference * difference
         i += 8
     }
     var sum = sums.sum()
     while i < count {
-        let difference = Double(prediction[i]) - Double(target[i])
+        let difference = Double(a[i]) - Double(b[i])
         sum += difference * difference
         i += 1
     }
-    return Float(sum / Double(count))
+    return sum
 }
 
 /// dprediction += scale * 2 (prediction - target) / count. The gradient for the target, when the
