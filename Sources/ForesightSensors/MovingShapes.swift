@@ -81,8 +81,3 @@ public struct MovingShapes: Sendable {
         }
     }
 }
-
-/// Mean squared difference of two frames, the error of predicting `b` by `a`.
-public func meanSquaredDifference(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-    Float(sumOfSquaredDifferences(a, b, count: count) / Double(max(1, count)))
-}

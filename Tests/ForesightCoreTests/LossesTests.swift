@@ -17,6 +17,15 @@ final class LossesTests: XCTestCase {
         XCTAssertEqual(Double(meanSquaredErrorForward(prediction, target, count: count)), reference, accuracy: 1e-7)
     }
 
+    func testMeanSquaredDifferenceOfFramesAndOfNothing() {
+        // 37 values: four eight-lane blocks and a tail of five.
+        let a = randomFloats(count, seed: 3), b = randomFloats(count, seed: 4)
+        let reference = zip(a, b).map { pow(Double($0) - Double($1), 2) }.reduce(0, +) / Double(count)
+        XCTAssertEqual(Double(meanSquaredDifference(a, b, count: count)), reference, accuracy: 1e-7)
+        XCTAssertEqual(meanSquaredDifference(a, a, count: count), 0)
+        XCTAssertEqual(meanSquaredDifference(a, b, count: 0), 0)
+    }
+
     func testMeanSquaredErrorBackward() {
         checkGradients(inputs: [randomFloats(count, seed: 3), randomFloats(count, seed: 4)], checkedInputs: [0], forward: { inputs in
             [meanSquaredErrorForward(inputs[0], inputs[1], count: self.count)]

@@ -16,6 +16,13 @@ public func meanSquaredErrorForward(_ prediction: UnsafePointer<Float>, _ target
     return Float(sumOfSquaredDifferences(prediction, target, count: count) / Double(count))
 }
 
+/// The mean squared difference of two frames (or any two runs of `count` values), the error of
+/// predicting `b` by `a`: the score the live learner, imagination and the planner print and
+/// compare (0 for `count` 0).
+public func meanSquaredDifference(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    Float(sumOfSquaredDifferences(a, b, count: count) / Double(max(1, count)))
+}
+
 /// The sum of (a[i] - b[i])^2 over `count` elements, in double precision, in eight lanes side by
 /// side (one running sum would wait on each addition).
 public func sumOfSquaredDifferences(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Double {
