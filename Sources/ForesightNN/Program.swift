@@ -68,11 +68,19 @@ public final class Program: @unchecked Sendable {
     private let parameterIDs: [TensorID]
     /// Gradients to zero before each backward node runs (by node index), planned once.
     let gradientsToClear: [GradientClearing]
+    /// Nodes whose operation runs inside the node before it (an activation that is the only
+    /// reader of a convolution's output), by node index: the schedule skips them.
+    let fused: [Bool]
 
     /// Plans and binds `graph`. With an optimizer and a loss the program can train;
     /// without, it only runs forward. `budget` (bytes) bounds the arena.
-    public init(_ graph: Graph, loss: TensorID? = nil, optimizer: (any Optimizer)? = nil, threads: Int = 1,
-                budget: Int? = nil, seed: UInt64 = 0) throws {
+    public convenience init(_ graph: Graph, loss: TensorID? = nil, optimizer: (any Optimizer)? = nil, threads: Int = 1,
+                            budget: Int? = nil, seed: UInt64 = 0) throws {
+        try self.init(graph, loss: loss, optimizer: optimizer, threads: threads, budget: budget, seed: seed, fusing: true)
+    }
+
+    /// As above; `fusing: false` runs every activation as a pass of its own (to compare with).
+    init(_ graph: Graph, loss: TensorID?, optimizer: (any Optimizer)?, threads: Int, budget: Int?, seed: UInt64, fusing: Bool) throws {
         precondition(threads >= 1, "threads must be at least 1, got \(threads)")
         if let loss, graph[loss].shape.count != 1 { throw ModelError.lossNotScalar(graph[loss].name, graph[loss].shape) }
         self.graph = graph
@@ -130,24 +138,40 @@ public final class Program: @unchecked Sendable {
         var blockOf: [(id: Int, gradient: Bool)] = []
         var consumers = [[Int]](repeating: [], count: tensorCount)
         for (index, node) in nodes.enumerated() { for input in node.inputs { consumers[input.index].append(index) } }
+        // An activation right after the convolution whose output only it reads runs inside that
+        // convolution's passes (`host`): its tensors live from the convolution's forward to the
+        // convolution's backward, where it now runs.
+        let host: [Int?] = nodes.indices.map { index in
+            guard fusing, index > 0, nodes[index].operation is ActivationOperation, nodes[index - 1].operation is Conv2dOperation,
+                  nodes[index].inputs == [nodes[index - 1].output], consumers[nodes[index - 1].output.index] == [index], nodes[index - 1].output != loss else { return nil }
+            return index - 1
+        }
+        for (index, node) in nodes.enumerated() {
+            if let conv = node.operation as? Conv2dOperation {
+                conv.activation = index + 1 < nodeCount && host[index + 1] == index ? (nodes[index + 1].operation as! ActivationOperation) : nil
+            }
+        }
+        fused = host.map { $0 != nil }
+        func forwardTime(_ node: Int) -> Int { host[node] ?? node }
+        func backwardTimeOf(_ node: Int) -> Int { backwardTime(host[node] ?? node) }
         for (id, info) in graph.tensors.enumerated() where info.role == .activation {
             let producer = info.producer!
-            var last = producer
+            var last = forwardTime(producer)
             for consumer in consumers[id] {
-                last = max(last, consumer)
+                last = max(last, forwardTime(consumer))
                 if training && nodes[consumer].operation.backwardReadsInputs && graph[nodes[consumer].output].requiresGradient {
-                    last = max(last, backwardTime(consumer))
+                    last = max(last, backwardTimeOf(consumer))
                 }
             }
-            if training && info.requiresGradient && nodes[producer].operation.backwardReadsOutput { last = max(last, backwardTime(producer)) }
+            if training && info.requiresGradient && nodes[producer].operation.backwardReadsOutput { last = max(last, backwardTimeOf(producer)) }
             if TensorID(index: id) == loss || consumers[id].isEmpty { last = end }
             let bytes = Arena.roundUp(info.shape.count * 4)
-            blocks.append(LiveBlock(bytes: bytes, first: producer, last: last))
+            blocks.append(LiveBlock(bytes: bytes, first: forwardTime(producer), last: last))
             blockOf.append((id, false))
             report.activationsUnplanned += bytes
             if training && info.requiresGradient {
-                let first = consumers[id].map(backwardTime).min() ?? backwardTime(producer)
-                blocks.append(LiveBlock(bytes: bytes, first: min(first, backwardTime(producer)), last: backwardTime(producer)))
+                let first = consumers[id].map(backwardTimeOf).min() ?? backwardTimeOf(producer)
+                blocks.append(LiveBlock(bytes: bytes, first: min(first, backwardTimeOf(producer)), last: backwardTimeOf(producer)))
                 blockOf.append((id, true))
                 report.activationsUnplanned += bytes
             }
@@ -186,7 +210,7 @@ public final class Program: @unchecked Sendable {
         if training {
             for (id, info) in graph.tensors.enumerated() where info.role == .activation && info.requiresGradient {
                 let firstWriter = consumers[id].max() ?? info.producer!
-                if let gradient = gradients[id] { clear[firstWriter].append(gradient) }
+                if let gradient = gradients[id] { clear[host[firstWriter] ?? firstWriter].append(gradient) }
             }
         }
         gradientsToClear = clear.map(GradientClearing.init)
@@ -264,7 +288,7 @@ public final class Program: @unchecked Sendable {
 
     /// Runs every operation forward.
     public func forward() {
-        for node in graph.nodes { node.operation.forward(pool: pool) }
+        for (index, node) in graph.nodes.enumerated() where !fused[index] { node.operation.forward(pool: pool) }
     }
 
     /// Runs every operation backward from d(loss) = 1; parameter gradients are overwritten.
@@ -281,7 +305,7 @@ public final class Program: @unchecked Sendable {
         let node = graph.nodes[index]
         gradientsToClear[index].run(pool: pool)
         if node.output == loss { seed.floats[0] = 1 }
-        if graph[node.output].requiresGradient { node.operation.backward(pool: pool) }
+        if graph[node.output].requiresGradient && !fused[index] { node.operation.backward(pool: pool) }
     }
 
     /// The loss value after `forward()`.
@@ -344,13 +368,14 @@ public final class Program: @unchecked Sendable {
 
 extension Program {
     /// Time spent per operation over `steps` training steps (forward and backward, seconds
-    /// per step), in graph order: where a step's time goes.
+    /// per step), in graph order: where a step's time goes. An activation that runs inside
+    /// the convolution before it shows 0, its time in the convolution's.
     public func profile(steps: Int) throws -> [(name: String, forward: Double, backward: Double)] {
         guard let optimizer, let loss, let seed = gradient(loss) else { preconditionFailure("profile() needs a training program") }
         let nodes = graph.nodes
         var forwardTimes = [UInt64](repeating: 0, count: nodes.count), backwardTimes = forwardTimes
         for _ in 0..<steps {
-            for (index, node) in nodes.enumerated() {
+            for (index, node) in nodes.enumerated() where !fused[index] {
                 let start = MonotonicClock.nanoseconds()
                 node.operation.forward(pool: pool)
                 forwardTimes[index] += MonotonicClock.nanoseconds() - start

@@ -86,6 +86,64 @@ final class ProgramTests: XCTestCase {
         XCTAssertEqual(program.tensor(weight).toArray(), before)
     }
 
+    /// pc64's activations (four ReLUs and the sigmoid) run inside the convolutions before
+    /// them, sample by sample: losses, parameters and every activation are the same bits as
+    /// when each activation is a pass of its own, in training and in a forward-only program.
+    func testActivationsInsideTheirConvolutionGiveTheSameBits() throws {
+        for threads in [1, 2] {
+            var runs: [(losses: [Float], values: [[Float]])] = []
+            for fusing in [false, true] {
+                let model = try Models.pc64(batch: 4, size: 32)
+                let program = try Program(model.graph, loss: model.loss, optimizer: Adam(), threads: threads, budget: nil, seed: 7, fusing: fusing)
+                XCTAssertEqual(program.fused.filter { $0 }.count, fusing ? 5 : 0)
+                var rng = SeededRandom(seed: 21)
+                var losses: [Float] = []
+                for _ in 0..<3 {
+                    for id in [model.frames, model.target] {
+                        let values = program.tensor(id).floats
+                        for i in values.indices { values[i] = rng.nextFloat() }
+                    }
+                    losses.append(try program.step())
+                }
+                program.forward()
+                runs.append((losses, (program.parameters + [model.prediction]).map { program.tensor($0).toArray() }))
+            }
+            XCTAssertEqual(runs[0].losses, runs[1].losses, "\(threads) thread(s)")
+            for (index, (plain, fused)) in zip(runs[0].values, runs[1].values).enumerated() {
+                let differing = zip(plain, fused).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+                XCTAssertEqual(differing, 0, "tensor \(index) of the parameters and prediction, \(threads) thread(s)")
+            }
+
+            var outputs: [[Float]] = []
+            for fusing in [false, true] {
+                let model = try Models.pc64(batch: 4, size: 32)
+                let program = try Program(model.graph, loss: nil, optimizer: nil, threads: threads, budget: nil, seed: 7, fusing: fusing)
+                var rng = SeededRandom(seed: 22)
+                let frames = program.tensor(model.frames).floats
+                for i in frames.indices { frames[i] = rng.nextFloat() }
+                program.forward()
+                outputs.append(program.tensor(model.prediction).toArray())
+            }
+            XCTAssertEqual(outputs[0], outputs[1], "forward only, \(threads) thread(s)")
+        }
+    }
+
+    /// A convolution output that another node also reads keeps its activation as a pass of
+    /// its own (the other reader must see the convolution's output, not the activation's).
+    func testAnActivationIsNotFusedWhenItsOperandHasAnotherReader() throws {
+        let graph = Graph()
+        let x = try graph.input("x", [2, 3, 8, 8])
+        let convolved = try graph.conv2d(x, outChannels: 3, kernel: 3, padding: 1, name: "c")
+        let activated = try graph.relu(convolved)
+        let sum = try graph.add(activated, convolved, name: "sum")
+        let program = try Program(graph)
+        XCTAssertEqual(program.fused, [false, false, false])
+        program.tensor(x).fill(-1)
+        program.forward()
+        let c = program.tensor(convolved).toArray(), out = program.tensor(sum).toArray()
+        for i in c.indices { XCTAssertEqual(out[i], max(c[i], 0) + c[i]) }
+    }
+
     func testTrainingStepAllocatesNothing() throws {
         XCTAssertEqual(foresight_allocation_counter_active(), 1, "the allocation counter is not linked in")
         for threads in [1, 2] {

@@ -51,20 +51,30 @@ public final class ActivationOperation: Operation, ParallelWork {
 
     public func work(chunk: Int, of chunks: Int, thread: Int) {
         let (start, length) = splitRange(count, chunk: chunk, of: chunks)
+        if backwardPass { backward(elements: start, count: length) } else { forward(elements: start, count: length) }
+    }
+
+    /// The forward pass over elements [start, start + count): one chunk's, or one sample's
+    /// when the activation runs inside the convolution that produces its operand.
+    func forward(elements start: Int, count length: Int) {
         guard length > 0 else { return }
         let b = binding!
         let x = b.inputs[0].floatPointer + start, y = b.output.floatPointer + start
-        if !backwardPass {
-            switch activation {
-            case .relu: reluForward(x, y, count: length)
-            case let .leakyRelu(slope): leakyReluForward(x, y, count: length, slope: slope)
-            case .gelu: geluForward(x, y, count: length)
-            case .sigmoid: sigmoidForward(x, y, count: length)
-            case .tanh: tanhForward(x, y, count: length)
-            }
-            return
+        switch activation {
+        case .relu: reluForward(x, y, count: length)
+        case let .leakyRelu(slope): leakyReluForward(x, y, count: length, slope: slope)
+        case .gelu: geluForward(x, y, count: length)
+        case .sigmoid: sigmoidForward(x, y, count: length)
+        case .tanh: tanhForward(x, y, count: length)
         }
-        let dx = b.inputGradients[0]!.floatPointer + start, dy = b.outputGradient!.floatPointer + start
+    }
+
+    /// The backward pass over elements [start, start + count) (nothing without an operand gradient).
+    func backward(elements start: Int, count length: Int) {
+        let b = binding!
+        guard length > 0, let inputGradient = b.inputGradients[0], let outputGradient = b.outputGradient else { return }
+        let x = b.inputs[0].floatPointer + start, y = b.output.floatPointer + start
+        let dx = inputGradient.floatPointer + start, dy = outputGradient.floatPointer + start
         switch activation {
         case .relu: reluBackward(x: x, dy: dy, dx: dx, count: length)
         case let .leakyRelu(slope): leakyReluBackward(x: x, dy: dy, dx: dx, count: length, slope: slope)

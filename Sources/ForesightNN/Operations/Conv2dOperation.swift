@@ -10,6 +10,10 @@ public final class Conv2dOperation: Operation, ParallelWork {
     private var binding: Binding?
     private var pass = Pass.forward
     private enum Pass { case forward, backward, reduce(chunks: Int) }
+    /// The activation that runs inside this convolution's passes, sample by sample, on the
+    /// samples a chunk has just computed (forward) or before it reads their output gradient
+    /// (backward): set by the program when the activation is the convolution's only reader.
+    var activation: ActivationOperation?
 
     public init(stride: Int, padding: Int, groups: Int) {
         self.stride = stride; self.padding = padding; self.groups = groups
@@ -57,7 +61,11 @@ public final class Conv2dOperation: Operation, ParallelWork {
             conv2dForward(geometry!, x: b.inputs[0].floatPointer, weight: b.inputs[1].floatPointer,
                           bias: b.inputs.count == 3 ? b.inputs[2].floatPointer : nil,
                           y: b.output.floatPointer, scratch: b.scratch!, chunk: chunk, of: chunks, thread: thread)
+            if let activation { runActivation(activation, samples: ThreadPool.range(chunk: chunk, of: chunks, items: geometry!.batch), backward: false) }
         case .backward:
+            if let activation {
+                runActivation(activation, samples: ThreadPool.range(chunk: chunk, of: geometry!.backwardChunks, items: geometry!.batch), backward: true)
+            }
             conv2dBackward(geometry!, x: b.inputs[0].floatPointer, weight: b.inputs[1].floatPointer, dy: b.outputGradient!.floatPointer,
                            dx: b.inputGradients[0]?.floatPointer, dweight: b.inputGradients[1]!.floatPointer,
                            dbias: b.inputGradients.count == 3 ? b.inputGradients[2]?.floatPointer : nil,
@@ -66,6 +74,18 @@ public final class Conv2dOperation: Operation, ParallelWork {
             conv2dBackwardReduce(geometry!, dweight: b.inputGradients[1]!.floatPointer,
                                  dbias: b.inputGradients.count == 3 ? b.inputGradients[2]?.floatPointer : nil, scratch: b.scratch!,
                                  chunk: chunk, of: chunks)
+        }
+    }
+}
+
+extension Conv2dOperation {
+    /// The activation over the outputs of `samples`, while they are still in this thread's cache.
+    private func runActivation(_ activation: ActivationOperation, samples: Range<Int>, backward: Bool) {
+        let perSample = binding!.output.count / geometry!.batch
+        if backward {
+            activation.backward(elements: samples.lowerBound * perSample, count: samples.count * perSample)
+        } else {
+            activation.forward(elements: samples.lowerBound * perSample, count: samples.count * perSample)
         }
     }
 }
