@@ -1,6 +1,6 @@
 // Where live learning gets its frames: a producer thread that renders a synthetic scene, or
 // replays a Y4M recording at its frame rate or a ROS 2 bag's images at their log times, into a
-// fixed frame ring. The camera's capture thread (CameraCapture, CaptureThread.swift) is a
+// fixed frame ring. The camera's capture thread (CameraCapture, Camera.swift) is a
 // source of its own. Not a decoder of compressed video: recordings are raw Y4M or raw images.
 
 import Foundation
