@@ -26,9 +26,13 @@ static int counter_seen = 0;
 // Static TLS (the counter is linked into executables): reading it never allocates.
 static __thread uint64_t thread_allocation_count __attribute__((tls_model("initial-exec"))) = 0;
 
+static uint64_t marked_allocation_count = 0;
+static __thread int thread_marked __attribute__((tls_model("initial-exec"))) = 0;
+
 static inline void count_one(void) {
     __atomic_fetch_add(&allocation_count, 1, __ATOMIC_RELAXED);
     thread_allocation_count += 1;
+    if (thread_marked) __atomic_fetch_add(&marked_allocation_count, 1, __ATOMIC_RELAXED);
     counter_seen = 1;
 }
 
@@ -55,6 +59,12 @@ uint64_t foresight_thread_allocation_count(void) {
     return thread_allocation_count;
 }
 
+void foresight_mark_thread_for_counting(void) { thread_marked = 1; }
+
+uint64_t foresight_marked_allocation_count(void) {
+    return __atomic_load_n(&marked_allocation_count, __ATOMIC_RELAXED);
+}
+
 int foresight_allocation_counter_active(void) {
     // Make one allocation through the public symbol and see whether it was counted.
     uint64_t before = foresight_allocation_count();
@@ -66,5 +76,7 @@ int foresight_allocation_counter_active(void) {
 #else
 uint64_t foresight_allocation_count(void) { return 0; }
 uint64_t foresight_thread_allocation_count(void) { return 0; }
+void foresight_mark_thread_for_counting(void) {}
+uint64_t foresight_marked_allocation_count(void) { return 0; }
 int foresight_allocation_counter_active(void) { return 0; }
 #endif

@@ -117,7 +117,7 @@ final class AudioCPCTests: XCTestCase {
             trainer.append(period)
         }
         for _ in 0..<3 { _ = try trainer.step() }
-        let allocations = try quietestWindowAllocations {
+        let allocations = try quietestWindowAllocations(pool: trainer.program.pool) {
             period.withUnsafeMutableBufferPointer { buffer in
                 sound.render(into: buffer.baseAddress!, count: buffer.count)
                 trainer.append(UnsafeBufferPointer(buffer))

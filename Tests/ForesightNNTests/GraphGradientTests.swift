@@ -271,7 +271,7 @@ final class GraphGradientTests: XCTestCase {
             let program = try Program(graph, loss: loss, optimizer: Adam(), threads: threads)
             program.tensor(x).fill(0.3)
             for _ in 0..<3 { try program.step() }
-            let allocations = try quietestWindowAllocations { try program.step() }
+            let allocations = try quietestWindowAllocations(pool: program.pool) { try program.step() }
             XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in 10 steps with \(threads) thread(s)")
         }
     }

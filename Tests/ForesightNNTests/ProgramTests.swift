@@ -144,12 +144,32 @@ final class ProgramTests: XCTestCase {
         for i in c.indices { XCTAssertEqual(out[i], max(c[i], 0) + c[i]) }
     }
 
+    /// Counting on a pool's threads sees the allocations of its regions, and none made
+    /// meanwhile by a thread outside the pool (what an earlier test's event loop would be).
+    func testCountingOnAPoolSeesItsRegionsAndNoOtherThread() throws {
+        final class Allocating: ParallelWork, @unchecked Sendable {
+            func work(chunk: Int, of chunks: Int, thread: Int) { withExtendedLifetime([Int](repeating: chunk, count: 64 + chunk)) {} }
+        }
+        let pool = ThreadPool(threads: 2)
+        let work = Allocating()
+        XCTAssertGreaterThanOrEqual(quietestWindowAllocations(pool: pool) { pool.run(work, chunks: 8) }, 10 * 8)
+
+        let outsider = JoinableThread(name: "outsider") {
+            for index in 0..<2_000 { withExtendedLifetime([Int](repeating: index, count: 64)) {} ; usleep(100) }
+        }
+        let processBefore = foresight_allocation_count()
+        let marked = quietestWindowAllocations(pool: pool) { usleep(2_000) }
+        outsider.join()
+        XCTAssertEqual(marked, 0)
+        XCTAssertGreaterThan(foresight_allocation_count() - processBefore, 0, "the outsider allocated on its own thread")
+    }
+
     func testTrainingStepAllocatesNothing() throws {
         XCTAssertEqual(foresight_allocation_counter_active(), 1, "the allocation counter is not linked in")
         for threads in [1, 2] {
             let trainer = try FramePredictionTrainer(threads: threads, seed: 5)
             for _ in 0..<3 { _ = try trainer.step() }
-            let allocations = try quietestWindowAllocations { _ = try trainer.step() }
+            let allocations = try quietestWindowAllocations(pool: trainer.program.pool) { _ = try trainer.step() }
             XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in 10 steps with \(threads) thread(s)")
         }
     }
