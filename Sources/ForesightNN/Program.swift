@@ -152,26 +152,27 @@ public final class Program: @unchecked Sendable {
             }
         }
         fused = host.map { $0 != nil }
-        func forwardTime(_ node: Int) -> Int { host[node] ?? node }
-        func backwardTimeOf(_ node: Int) -> Int { backwardTime(host[node] ?? node) }
+        // Where node `node` really runs: its host's steps for a fused activation.
+        func runsForwardAt(_ node: Int) -> Int { host[node] ?? node }
+        func runsBackwardAt(_ node: Int) -> Int { backwardTime(host[node] ?? node) }
         for (id, info) in graph.tensors.enumerated() where info.role == .activation {
             let producer = info.producer!
-            var last = forwardTime(producer)
+            var last = runsForwardAt(producer)
             for consumer in consumers[id] {
-                last = max(last, forwardTime(consumer))
+                last = max(last, runsForwardAt(consumer))
                 if training && nodes[consumer].operation.backwardReadsInputs && graph[nodes[consumer].output].requiresGradient {
-                    last = max(last, backwardTimeOf(consumer))
+                    last = max(last, runsBackwardAt(consumer))
                 }
             }
-            if training && info.requiresGradient && nodes[producer].operation.backwardReadsOutput { last = max(last, backwardTimeOf(producer)) }
+            if training && info.requiresGradient && nodes[producer].operation.backwardReadsOutput { last = max(last, runsBackwardAt(producer)) }
             if TensorID(index: id) == loss || consumers[id].isEmpty { last = end }
             let bytes = Arena.roundUp(info.shape.count * 4)
-            blocks.append(LiveBlock(bytes: bytes, first: forwardTime(producer), last: last))
+            blocks.append(LiveBlock(bytes: bytes, first: runsForwardAt(producer), last: last))
             blockOf.append((id, false))
             report.activationsUnplanned += bytes
             if training && info.requiresGradient {
-                let first = consumers[id].map(backwardTimeOf).min() ?? backwardTimeOf(producer)
-                blocks.append(LiveBlock(bytes: bytes, first: min(first, backwardTimeOf(producer)), last: backwardTimeOf(producer)))
+                let first = consumers[id].map(runsBackwardAt).min() ?? runsBackwardAt(producer)
+                blocks.append(LiveBlock(bytes: bytes, first: min(first, runsBackwardAt(producer)), last: runsBackwardAt(producer)))
                 blockOf.append((id, true))
                 report.activationsUnplanned += bytes
             }

@@ -13,7 +13,7 @@ import Foundation
 /// prediction, target: [count]
 public func meanSquaredErrorForward(_ prediction: UnsafePointer<Float>, _ target: UnsafePointer<Float>, count: Int) -> Float {
     precondition(count > 0, "meanSquaredErrorForward: the mean of \(count) elements is undefined")
-    return Float(sumOfSquaredDifferences(prediction, target, count: count) / Double(count))
+    return meanSquaredDifference(prediction, target, count: count)
 }
 
 /// The mean squared difference of two frames (or any two runs of `count` values), the error of

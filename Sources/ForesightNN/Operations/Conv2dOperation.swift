@@ -81,7 +81,7 @@ public final class Conv2dOperation: Operation, ParallelWork {
 extension Conv2dOperation {
     /// The activation over the outputs of `samples`, while they are still in this thread's cache.
     private func runActivation(_ activation: ActivationOperation, samples: Range<Int>, backward: Bool) {
-        let perSample = binding!.output.count / geometry!.batch
+        let perSample = geometry!.outChannels * geometry!.columnCount
         if backward {
             activation.backward(elements: samples.lowerBound * perSample, count: samples.count * perSample)
         } else {
