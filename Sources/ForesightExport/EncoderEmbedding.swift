@@ -30,14 +30,12 @@ public enum EncoderFrames {
     /// images (sorted by name), or single image files; each is area-resized to 64 x 64.
     public static func read(_ inputs: [String]) throws -> [[Float]] {
         var frames: [[Float]] = []
-        var resizers: [String: AreaResizer] = [:]
         func resized(_ grey: [Float], width: Int, height: Int) -> [Float] {
-            let key = "\(width)x\(height)"
-            let resizer = resizers[key] ?? AreaResizer(sourceWidth: width, sourceHeight: height, targetWidth: size, targetHeight: size)
-            resizers[key] = resizer
             var frame = [Float](repeating: 0, count: size * size)
             grey.withUnsafeBufferPointer { source in
-                frame.withUnsafeMutableBufferPointer { resizer.resize(source.baseAddress!, into: $0.baseAddress!) }
+                frame.withUnsafeMutableBufferPointer {
+                    areaResize(source.baseAddress!, width: width, height: height, into: $0.baseAddress!, width: size, height: size)
+                }
             }
             return frame
         }

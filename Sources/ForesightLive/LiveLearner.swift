@@ -158,7 +158,8 @@ public final class LiveLearner {
     public let trainer: FramePredictionTrainer
     public var model: FramePredictionModel { trainer.model }
     public var program: Program { trainer.program }
-    /// Bytes of everything sized at start: the program's arena, the replay reservoir, the frame history.
+    /// Bytes of everything sized at start: the program's arena, the replay reservoir, the frame
+    /// history, the scores and the rollback copy.
     public let plannedBytes: Int
     public private(set) var report = LiveReport()
     /// Where the learner shows what it sees and expects (the live view, /metrics): each frame's
@@ -205,7 +206,12 @@ public final class LiveLearner {
     private var recentCopyLastError: Double = 0
     private var recentSteps = 0
     private var startingRatio: Double?
-    private var window: EvaluationWindow
+    /// Each scored frame's time and its model's and copy-last's errors, a ring of
+    /// `scoreCapacity` sized at start: the evaluation window averages the newest of them.
+    private let scores: UnsafeMutablePointer<(time: Double, model: Float, copyLast: Float)>
+    private static let scoreCapacity = 1 << 14
+    /// The slot the next score goes to, and the scores the ring holds.
+    private var nextScore = 0, scoreCount = 0
     private let snapshots: SnapshotWriter?
 
     public init(_ configuration: LiveLearnerConfiguration) throws {
@@ -231,14 +237,16 @@ public final class LiveLearner {
         self.trainedState = trainedState
         goodStateCount = trainedState.reduce(0) { $0 + $1.tensor.count }
         actionCount = c.actions
+        let scoreBytes = LiveLearner.scoreCapacity * MemoryLayout<(time: Double, model: Float, copyLast: Float)>.stride
         let otherBytes = replayBytes + historyFrames * plane * 4 + goodStateCount * 4 + (historyFrames + c.replayClips) * c.actions * 4
+            + scoreBytes
         plannedBytes = program.memory.total + otherBytes
         if let budget = c.budget, plannedBytes > budget {
             throw LiveLearningError(description: """
                 the live-learning plan needs \(formatBytes(plannedBytes)) but the budget is \(formatBytes(budget)):
                   model arena       \(formatBytes(program.memory.total)) (batch \(c.batch), \(c.size)x\(c.size) frames)
                   replay reservoir  \(formatBytes(replayBytes)) (\(c.replayClips) clips)
-                  frame history and rollback copy \(formatBytes(otherBytes - replayBytes))
+                  frame history, scores and rollback copy \(formatBytes(otherBytes - replayBytes))
                 shrink --replay, --batch or the frame size
                 """)
         }
@@ -248,6 +256,8 @@ public final class LiveLearner {
         goodState = .allocate(capacity: goodStateCount)
         actionHistory = .allocate(capacity: historyFrames * c.actions)
         replayActions = .allocate(capacity: c.replayClips * c.actions)
+        scores = .allocate(capacity: LiveLearner.scoreCapacity)
+        scores.initialize(repeating: (0, 0, 0), count: LiveLearner.scoreCapacity)
         actionHistory.initialize(repeating: 0, count: historyFrames * c.actions)
         replayActions.initialize(repeating: 0, count: c.replayClips * c.actions)
         // Touch every page now, so that the resident memory is what it will stay.
@@ -255,14 +265,13 @@ public final class LiveLearner {
         replay.initialize(repeating: 0, count: replayBytes)
         goodState.initialize(repeating: 0, count: goodStateCount)
         rng = SeededRandom(seed: c.seed &+ 17)
-        window = EvaluationWindow(capacity: 1 << 14)
         snapshots = try c.snapshotDirectory.map { try SnapshotWriter(directory: $0, size: c.size, maxMotion: 4) }
         saveGoodState()
     }
 
     deinit {
         history.deallocate(); replay.deallocate(); goodState.deallocate()
-        actionHistory.deallocate(); replayActions.deallocate()
+        actionHistory.deallocate(); replayActions.deallocate(); scores.deallocate()
     }
 
     /// Runs until `seconds` or `frames` are reached, the source ends, or `shouldStop()` says so.
@@ -357,10 +366,24 @@ public final class LiveLearner {
 
     private func update(elapsed: Double) {
         report.seconds = elapsed
-        let averages = window.averages(since: elapsed - configuration.evaluationWindow)
-        report.modelError = averages.model
-        report.copyLastError = averages.copyLast
+        let means = LiveLearner.means(of: UnsafeBufferPointer(start: scores, count: LiveLearner.scoreCapacity), next: nextScore,
+                                      count: scoreCount, since: elapsed - configuration.evaluationWindow)
+        report.modelError = means.model
+        report.copyLastError = means.copyLast
         report.learningRate = program.optimizer!.learningRate
+    }
+
+    /// The mean errors of the scores at `start` or later in a ring of `scores` whose next slot
+    /// is `next` and which holds `count` of them, summed from the newest back (0 when none is).
+    static func means(of scores: UnsafeBufferPointer<(time: Double, model: Float, copyLast: Float)>, next: Int, count: Int,
+                      since start: Double) -> (model: Double, copyLast: Double) {
+        var model = 0.0, copyLast = 0.0, taken = 0
+        while taken < count {
+            let score = scores[(next - 1 - taken + scores.count) % scores.count]
+            guard score.time >= start else { break }
+            model += Double(score.model); copyLast += Double(score.copyLast); taken += 1
+        }
+        return taken == 0 ? (0, 0) : (model / Double(taken), copyLast / Double(taken))
     }
 
     /// The run's numbers, for whoever watches (no allocation; a publication is skipped while a reader copies).
@@ -402,7 +425,9 @@ public final class LiveLearner {
         let prediction = trainer.prediction
         let modelError = meanSquaredDifference(prediction, frame, count: plane)
         let copyLastError = meanSquaredDifference(self.frame(back: 1), frame, count: plane)
-        window.append(time: time, model: modelError, copyLast: copyLastError)
+        scores[nextScore] = (time, modelError, copyLastError)
+        nextScore = (nextScore + 1) % LiveLearner.scoreCapacity
+        scoreCount = min(scoreCount + 1, LiveLearner.scoreCapacity)
         noteErrors(model: Double(modelError), copyLast: Double(copyLastError))
         if let snapshots, report.frames % configuration.snapshotEvery == 0 {
             try snapshots.write(frame: report.frames, past: (0..<k).map { UnsafePointer(self.frame(back: k - $0)) },
@@ -603,34 +628,6 @@ private func isFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
     var total: Float = 0
     for i in 0..<count { total += values[i] * 0 }
     return total == 0
-}
-
-/// Per-frame errors with their times, in a fixed ring, averaged over a trailing window.
-struct EvaluationWindow {
-    private var times: [Double], model: [Float], copyLast: [Float]
-    private var next = 0, count = 0
-
-    init(capacity: Int) {
-        times = [Double](repeating: 0, count: capacity)
-        model = [Float](repeating: 0, count: capacity)
-        copyLast = [Float](repeating: 0, count: capacity)
-    }
-
-    mutating func append(time: Double, model error: Float, copyLast baseline: Float) {
-        times[next] = time; model[next] = error; copyLast[next] = baseline
-        next = (next + 1) % times.count
-        count = min(count + 1, times.count)
-    }
-
-    func averages(since start: Double) -> (model: Double, copyLast: Double) {
-        var sumModel = 0.0, sumCopy = 0.0, n = 0
-        for offset in 0..<count {
-            let index = (next - 1 - offset + times.count) % times.count
-            guard times[index] >= start else { break }
-            sumModel += Double(model[index]); sumCopy += Double(copyLast[index]); n += 1
-        }
-        return n == 0 ? (0, 0) : (sumModel / Double(n), sumCopy / Double(n))
-    }
 }
 
 /// Current resident set size of this process (VmRSS), in MiB.

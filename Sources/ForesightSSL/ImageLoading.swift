@@ -67,7 +67,6 @@ public enum ImageLoading {
         precondition(channels == 1 || channels == 3, "images load as 1 or 3 channels, got \(channels)")
         precondition(height > 0 && width > 0, "image size \(height)x\(width) must be positive")
         var pixels = [Float](repeating: 0, count: files.count * channels * height * width)
-        var resizers: [String: AreaResizer] = [:]
         var interleaved: [Float] = [], resized = [Float](repeating: 0, count: height * width * channels)
         for (index, file) in files.enumerated() {
             let image: ByteImage
@@ -86,12 +85,11 @@ public enum ImageLoading {
                     interleaved += [grey, grey, grey]
                 }
             }
-            let key = "\(image.width)x\(image.height)"
-            let resizer = resizers[key] ?? AreaResizer(sourceWidth: image.width, sourceHeight: image.height,
-                                                       targetWidth: width, targetHeight: height, channels: channels)
-            resizers[key] = resizer
             interleaved.withUnsafeBufferPointer { source in
-                resized.withUnsafeMutableBufferPointer { resizer.resize(source.baseAddress!, into: $0.baseAddress!) }
+                resized.withUnsafeMutableBufferPointer {
+                    areaResize(source.baseAddress!, width: image.width, height: image.height, channels: channels,
+                               into: $0.baseAddress!, width: width, height: height)
+                }
             }
             // [H, W, C] -> [C, H, W].
             let base = index * channels * height * width

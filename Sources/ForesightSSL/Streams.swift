@@ -105,7 +105,6 @@ public final class Y4MClipStream: VideoClipStream {
     private var reader: Y4MReader
     private var frame: Y4MFrame
     private var luma: [Float]
-    private let resizer: AreaResizer
 
     /// Opens `path`; a clear error if it is not a Y4M file or has fewer than `frames` frames
     /// (found when the first clip is read).
@@ -119,11 +118,10 @@ public final class Y4MClipStream: VideoClipStream {
         header = reader.header
         frame = Y4MFrame(for: header)
         luma = [Float](repeating: 0, count: header.width * header.height)
-        resizer = AreaResizer(sourceWidth: header.width, sourceHeight: header.height, targetWidth: width, targetHeight: height)
     }
 
-    /// Bytes this stream holds besides the caller's clip: one file frame, its luma as floats and the resizer's rows.
-    public var bufferBytes: Int { frame.planes.count + luma.count * 4 + header.height * width * 4 }
+    /// Bytes this stream holds besides the caller's clip: one file frame and its luma as floats.
+    public var bufferBytes: Int { frame.planes.count + luma.count * 4 }
 
     /// The file's frames over T, from its size (frames with parameters make this a slight overestimate).
     public var clipsPerPass: Int? {
@@ -164,7 +162,7 @@ public final class Y4MClipStream: VideoClipStream {
         frame.planes.withUnsafeBufferPointer { planes in
             luma.withUnsafeMutableBufferPointer { luma in
                 for i in 0..<count { luma[i] = Float(planes[i]) * (1 / 255) }
-                resizer.resize(luma.baseAddress!, into: destination)
+                areaResize(luma.baseAddress!, width: header.width, height: header.height, into: destination, width: width, height: height)
             }
         }
     }
@@ -435,7 +433,6 @@ public final class ImageFolderStream: SampleStream {
     private var random: SeededRandom
     private var source: [Float] = []
     private var resized: [Float]
-    private var resizer: AreaResizer?
 
     public init(path: String, channels: Int = 1, height: Int, width: Int, seed: UInt64 = 0) throws {
         guard channels == 1 || channels == 3, height >= 1, width >= 1 else {
@@ -462,12 +459,11 @@ public final class ImageFolderStream: SampleStream {
         cursor += 1
         let image: ByteImage
         do { image = try ByteImage.read(path: path) } catch { throw TrainingError.unreadableData(path: path, message: "\(path): \(error)") }
-        if resizer?.sourceWidth != image.width || resizer?.sourceHeight != image.height || resizer?.channels != channels {
-            resizer = AreaResizer(sourceWidth: image.width, sourceHeight: image.height, targetWidth: width, targetHeight: height, channels: channels)
+        if source.count != image.width * image.height * channels {
             source = [Float](repeating: 0, count: image.width * image.height * channels)
         }
         let pixels = image.width * image.height
-        // source: [H, W, C] as the resizer wants; then transposed to [C, H, W].
+        // source: [H, W, C] as areaResize wants; then transposed to [C, H, W].
         for i in 0..<pixels {
             if image.channels == channels {
                 for c in 0..<channels { source[i * channels + c] = Float(image.pixels[i * channels + c]) * (1 / 255) }
@@ -478,7 +474,10 @@ public final class ImageFolderStream: SampleStream {
             }
         }
         resized.withUnsafeMutableBufferPointer { resized in
-            source.withUnsafeBufferPointer { resizer!.resize($0.baseAddress!, into: resized.baseAddress!) }
+            source.withUnsafeBufferPointer {
+                areaResize($0.baseAddress!, width: image.width, height: image.height, channels: channels,
+                           into: resized.baseAddress!, width: width, height: height)
+            }
             // [H, W, C] -> [C, H, W]
             let plane = height * width
             for c in 0..<channels {

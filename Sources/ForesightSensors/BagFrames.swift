@@ -70,8 +70,9 @@ public final class BagFrames {
     /// Frames read since the start of the bag.
     public private(set) var framesRead = 0
     private var reader: MCAPReader
+    /// The frame being decoded, grey at its own size.
     private var gray: [Float] = []
-    private var resizer: AreaResizer?
+    private var grayWidth = 0, grayHeight = 0
     private var jpeg: JPEGDecoder?
     /// The decoded bytes of a JPEG or PNG frame.
     private var compressedPixels: [UInt8] = []
@@ -137,17 +138,20 @@ public final class BagFrames {
             } else {
                 try decodeRaw(message)
             }
-            gray.withUnsafeMutableBufferPointer { resizer!.resize($0.baseAddress!, into: target) }
+            gray.withUnsafeBufferPointer {
+                areaResize($0.baseAddress!, width: grayWidth, height: grayHeight, into: target, width: width, height: height)
+            }
             framesRead += 1
             return message.logTime
         }
         return nil
     }
 
-    /// Makes `gray` and the resizer fit a frame of `sourceWidth` x `sourceHeight`.
+    /// Makes `gray` fit a frame of `sourceWidth` x `sourceHeight`.
     private func prepare(sourceWidth: Int, sourceHeight: Int) {
-        guard resizer?.sourceWidth != sourceWidth || resizer?.sourceHeight != sourceHeight else { return }
-        resizer = AreaResizer(sourceWidth: sourceWidth, sourceHeight: sourceHeight, targetWidth: width, targetHeight: height)
+        guard grayWidth != sourceWidth || grayHeight != sourceHeight else { return }
+        grayWidth = sourceWidth
+        grayHeight = sourceHeight
         gray = [Float](repeating: 0, count: sourceWidth * sourceHeight)
     }
 

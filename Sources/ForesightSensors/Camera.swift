@@ -632,7 +632,6 @@ public final class CameraCapture: LiveFrameSource, @unchecked Sendable {
 
     private func run() {
         var scratch: [Float] = []
-        var resizer: AreaResizer? = nil
         var cpuAtLastUpdate = MonotonicClock.threadCPUNanoseconds()
         while !stopRequested.isOpen {
             guard let camera else {
@@ -644,9 +643,7 @@ public final class CameraCapture: LiveFrameSource, @unchecked Sendable {
                 }
                 continue
             }
-            if resizer == nil || resizer!.sourceWidth != camera.width || resizer!.sourceHeight != camera.height {
-                resizer = AreaResizer(sourceWidth: camera.width, sourceHeight: camera.height, targetWidth: outputWidth,
-                                      targetHeight: outputHeight, channels: outputChannels)
+            if scratch.count != camera.width * camera.height * outputChannels {
                 scratch = [Float](repeating: 0, count: camera.width * camera.height * outputChannels)
             }
             do throws(SensorError) {
@@ -660,7 +657,8 @@ public final class CameraCapture: LiveFrameSource, @unchecked Sendable {
                                          bytesPerLine: camera.bytesPerLine, rgb: scratch.baseAddress!)
                         }
                         let slot = ring.beginWrite()
-                        resizer!.resize(scratch.baseAddress!, into: slot.baseAddress!)
+                        areaResize(scratch.baseAddress!, width: camera.width, height: camera.height, channels: outputChannels,
+                                   into: slot.baseAddress!, width: outputWidth, height: outputHeight)
                         ring.commitWrite(count: slot.count, timestampNanoseconds: info.timestampNanoseconds)
                     }
                 }

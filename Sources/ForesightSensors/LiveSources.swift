@@ -228,7 +228,6 @@ extension PacedFrameProducer {
         let rate = Double(header.frameRate.numerator) / Double(max(1, header.frameRate.denominator))
         guard rate > 0 && rate.isFinite else { throw IOError.file("Y4M", .unsupported, at: 0, "frame rate \(header.frameRate) of \(path) is not positive") }
         var frame = Y4MFrame(for: header)
-        let resizer = AreaResizer(sourceWidth: header.width, sourceHeight: header.height, targetWidth: size, targetHeight: size)
         let luma = UnsafeMutablePointer<Float>.allocate(capacity: header.width * header.height)
         let missing = Locked(0)
         var index = 0
@@ -236,7 +235,7 @@ extension PacedFrameProducer {
                                   actionCount: actions?.count ?? 0, missingActions: missing) { target in
             guard try reader.readFrame(into: &frame) else { return false }
             for i in 0..<(header.width * header.height) { luma[i] = Float(frame.planes[i]) * (1 / 255) }
-            resizer.resize(luma, into: target)
+            areaResize(luma, width: header.width, height: header.height, into: target, width: size, height: size)
             if let actions, !actions.action(at: Double(index) / rate, into: target + size * size) { missing.withLock { $0 += 1 } }
             index += 1
             return true

@@ -1,6 +1,6 @@
 // Frame preprocessing for the learner: camera pixel formats to grey or RGB floats, area
-// (box-filter) resizing with tables built once, and normalisation. Not a general image
-// library: 8-bit inputs, float outputs, no colour management beyond BT.601.
+// (box-filter) resizing, and normalisation. Not a general image library: 8-bit inputs, float
+// outputs, no colour management beyond BT.601.
 
 import ForesightIO
 /// A raw pixel layout, as cameras and files deliver it.
@@ -145,97 +145,61 @@ public func convertToRGB(_ format: PixelFormat, source: UnsafeRawPointer, width:
     }
 }
 
-/// Area (box-filter) resizing of float images with `channels` interleaved channels: each
-/// output pixel is the mean of the source area it covers, with fractional edge weights.
-/// Tables and scratch are sized in `init`; `resize` allocates nothing.
+/// Area (box-filter) resizing of a float image with `channels` interleaved channels, from
+/// [height, width, channels] in `source` to [targetHeight, targetWidth, channels] in `target`:
+/// each output pixel is the mean of the source area it covers, with fractional edge weights.
+/// The weights are worked out per output pixel as it goes, so it keeps no tables, needs no
+/// scratch and allocates nothing; any source size can follow any other.
 ///
 /// ```swift
-/// let resizer = AreaResizer(sourceWidth: 640, sourceHeight: 480, targetWidth: 64, targetHeight: 64)
-/// resizer.resize(source, into: target)   // [480, 640] -> [64, 64]
+/// areaResize(gray, width: 640, height: 480, into: frame, width: 64, height: 64)
 /// ```
-public final class AreaResizer: @unchecked Sendable {
-    /// Source size.
-    public let sourceWidth: Int, sourceHeight: Int
-    /// Target size.
-    public let targetWidth: Int, targetHeight: Int
-    /// Interleaved channels (1 or 3).
-    public let channels: Int
-
-    /// For each target index: first source index, tap count, and offset into `weights`.
-    struct Taps {
-        var first: [Int] = [], count: [Int] = [], offset: [Int] = [], weights: [Float] = []
-    }
-    private let horizontal: Taps
-    private let vertical: Taps
-    private var rows: [Float]  // [sourceHeight, targetWidth, channels] after the horizontal pass
-
-    /// Tables for one source and target size.
-    public init(sourceWidth: Int, sourceHeight: Int, targetWidth: Int, targetHeight: Int, channels: Int = 1) {
-        precondition(sourceWidth > 0 && sourceHeight > 0 && targetWidth > 0 && targetHeight > 0 && channels > 0,
-                     "resize sizes must be positive, got \(sourceWidth)x\(sourceHeight) -> \(targetWidth)x\(targetHeight)x\(channels)")
-        self.sourceWidth = sourceWidth
-        self.sourceHeight = sourceHeight
-        self.targetWidth = targetWidth
-        self.targetHeight = targetHeight
-        self.channels = channels
-        horizontal = AreaResizer.taps(source: sourceWidth, target: targetWidth)
-        vertical = AreaResizer.taps(source: sourceHeight, target: targetHeight)
-        rows = [Float](repeating: 0, count: sourceHeight * targetWidth * channels)
-    }
-
-    /// Target pixel i covers source [i * scale, (i + 1) * scale); each source pixel j weighs
-    /// its overlap with that interval, divided by the interval's length.
-    static func taps(source: Int, target: Int) -> Taps {
-        var taps = Taps()
-        let scale = Double(source) / Double(target)
-        for index in 0..<target {
-            let start = Double(index) * scale, end = Double(index + 1) * scale
-            let first = Int(start.rounded(.down)), last = min(source - 1, Int(end.rounded(.up)) - 1)
-            taps.first.append(first)
-            taps.offset.append(taps.weights.count)
-            var count = 0
-            for j in first...max(first, last) {
-                let overlap = min(end, Double(j + 1)) - max(start, Double(j))
-                if overlap > 1e-9 { taps.weights.append(Float(overlap / scale)); count += 1 } else if count == 0 { taps.first[index] += 1 }
-            }
-            taps.count.append(count)
-        }
-        return taps
-    }
-
-    /// Resizes `source` ([sourceHeight, sourceWidth, channels]) into `target`
-    /// ([targetHeight, targetWidth, channels]).
-    public func resize(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>) {
-        let channels = self.channels
-        rows.withUnsafeMutableBufferPointer { rows in
-            let rows = rows.baseAddress!
-            horizontal.weights.withUnsafeBufferPointer { weights in
-                for y in 0..<sourceHeight {
-                    let sourceRow = source + y * sourceWidth * channels, outRow = rows + y * targetWidth * channels
-                    for x in 0..<targetWidth {
-                        let first = horizontal.first[x], count = horizontal.count[x], offset = horizontal.offset[x]
-                        for channel in 0..<channels {
-                            var sum: Float = 0
-                            for tap in 0..<count { sum += weights[offset + tap] * sourceRow[(first + tap) * channels + channel] }
-                            outRow[x * channels + channel] = sum
-                        }
-                    }
+public func areaResize(_ source: UnsafePointer<Float>, width: Int, height: Int, channels: Int = 1,
+                       into target: UnsafeMutablePointer<Float>, width targetWidth: Int, height targetHeight: Int) {
+    precondition(width > 0 && height > 0 && targetWidth > 0 && targetHeight > 0 && channels > 0,
+                 "resize sizes must be positive, got \(width)x\(height) -> \(targetWidth)x\(targetHeight)x\(channels)")
+    let rowLength = width * channels
+    let scaleX = Double(width) / Double(targetWidth), scaleY = Double(height) / Double(targetHeight)
+    for y in 0..<targetHeight {
+        let rows = areaSpan(index: y, source: height, scale: scaleY)
+        let out = target + y * targetWidth * channels
+        for x in 0..<targetWidth {
+            let columns = areaSpan(index: x, source: width, scale: scaleX)
+            for channel in 0..<channels {
+                // The rows' weighted sums of their columns' weighted values, each sum in order
+                // from its first tap.
+                var value: Float = 0
+                for row in 0..<rows.count {
+                    let pixels = source + (rows.first + row) * rowLength + columns.first * channels + channel
+                    var sum: Float = 0
+                    if columns.count > 0 { sum += columns.firstWeight * pixels[0] }
+                    var column = 1
+                    while column < columns.count - 1 { sum += columns.innerWeight * pixels[column * channels]; column += 1 }
+                    if columns.count > 1 { sum += columns.lastWeight * pixels[(columns.count - 1) * channels] }
+                    let weight = row == 0 ? rows.firstWeight : row == rows.count - 1 ? rows.lastWeight : rows.innerWeight
+                    value += weight * sum
                 }
-            }
-            let rowLength = targetWidth * channels
-            vertical.weights.withUnsafeBufferPointer { weights in
-                for y in 0..<targetHeight {
-                    let first = vertical.first[y], count = vertical.count[y], offset = vertical.offset[y]
-                    let out = target + y * rowLength
-                    for i in 0..<rowLength { out[i] = 0 }
-                    for tap in 0..<count {
-                        let weight = weights[offset + tap], row = rows + (first + tap) * rowLength
-                        for i in 0..<rowLength { out[i] += weight * row[i] }
-                    }
-                }
+                out[x * channels + channel] = value
             }
         }
     }
+}
+
+/// The source pixels that target pixel `index` covers along one axis (`scale` is source size /
+/// target size): it covers source [index * scale, (index + 1) * scale), and each source pixel j
+/// weighs its overlap with that interval divided by the interval's length, so 1 / scale inside
+/// and less at the two edges. `first` is the first pixel with a positive overlap, `count` the
+/// pixels from it on that have one.
+@inline(__always)
+private func areaSpan(index: Int, source: Int, scale: Double)
+    -> (first: Int, count: Int, firstWeight: Float, innerWeight: Float, lastWeight: Float) {
+    let start = Double(index) * scale, end = Double(index + 1) * scale
+    func overlap(_ j: Int) -> Double { min(end, Double(j + 1)) - max(start, Double(j)) }
+    var low = Int(start.rounded(.down)), high = max(low, min(source - 1, Int(end.rounded(.up)) - 1))
+    while low <= high && overlap(low) <= 1e-9 { low += 1 }
+    while high >= low && overlap(high) <= 1e-9 { high -= 1 }
+    let count = max(0, high - low + 1)
+    return (low, count, count > 0 ? Float(overlap(low) / scale) : 0, Float(1 / scale), count > 0 ? Float(overlap(high) / scale) : 0)
 }
 
 /// Maps values to `(value - mean) / standardDeviation`, in place.

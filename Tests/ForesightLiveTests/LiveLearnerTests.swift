@@ -28,6 +28,21 @@ final class LiveLearnerTests: XCTestCase {
         XCTAssertEqual(report.steps, 700 - settings.pastFrames)
         // The whole-run average includes the untrained start; it must still beat copy-last clearly.
         XCTAssertLessThan(report.ratio, 0.8, "model \(report.modelError), copy-last \(report.copyLastError)")
+        XCTAssertGreaterThan(report.copyLastError, 0.01, "moving digits change from frame to frame")
+    }
+
+    func testTheEvaluationWindowAveragesTheScoresOfItsSecondsAcrossTheRingsEnd() {
+        // A ring of 4 that has taken 6 scores at seconds 1 to 6: slots hold 5, 6, 3, 4 and the next is slot 2.
+        var scores: [(time: Double, model: Float, copyLast: Float)] = [(0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0)]
+        for second in 1...6 { scores[(second - 1) % 4] = (Double(second), Float(second), Float(10 * second)) }
+        scores.withUnsafeBufferPointer { ring in
+            let lastThree = LiveLearner.means(of: ring, next: 2, count: 4, since: 3.5)
+            XCTAssertEqual(lastThree.model, 5)          // 4, 5, 6
+            XCTAssertEqual(lastThree.copyLast, 50)
+            XCTAssertEqual(LiveLearner.means(of: ring, next: 2, count: 4, since: 0).model, 4.5, "only the 4 kept: 3 to 6")
+            XCTAssertEqual(LiveLearner.means(of: ring, next: 2, count: 4, since: 6.5).model, 0, "none in the window")
+            XCTAssertEqual(LiveLearner.means(of: ring, next: 2, count: 2, since: 0).model, 5.5, "a ring not yet full: 5 and 6")
+        }
     }
 
     func testBudgetTooSmallSaysWhatToShrink() {

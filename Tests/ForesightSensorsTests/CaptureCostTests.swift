@@ -15,7 +15,6 @@ final class CaptureCostTests: XCTestCase {
         let width = 640, height = 480, frames = 90
         let camera = [UInt8](repeating: 0, count: width * height * 2).enumerated().map { UInt8(truncatingIfNeeded: $0.offset * 7 + $0.offset / 1280) }
         var scratch = [Float](repeating: 0, count: width * height)
-        let resizer = AreaResizer(sourceWidth: width, sourceHeight: height, targetWidth: 64, targetHeight: 64)
         let ring = FrameRing<Float>(slotCount: 8, slotCapacity: 64 * 64)
         let start = threadCPUSeconds()
         camera.withUnsafeBytes { bytes in
@@ -23,7 +22,7 @@ final class CaptureCostTests: XCTestCase {
                 for index in 0..<frames {
                     convertToGray(.yuyv, source: bytes.baseAddress!, width: width, height: height, gray: scratch.baseAddress!)
                     let slot = ring.beginWrite()
-                    resizer.resize(scratch.baseAddress!, into: slot.baseAddress!)
+                    areaResize(scratch.baseAddress!, width: width, height: height, into: slot.baseAddress!, width: 64, height: 64)
                     ring.commitWrite(count: slot.count, timestampNanoseconds: UInt64(index))
                 }
             }

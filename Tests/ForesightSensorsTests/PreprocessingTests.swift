@@ -68,16 +68,15 @@ final class PreprocessingTests: XCTestCase {
         var rng = SeededRandom(seed: 11)
         for (width, height, targetWidth, targetHeight) in [(8, 8, 4, 4), (5, 7, 3, 2), (64, 48, 7, 5), (3, 3, 6, 5), (9, 1, 2, 1)] {
             let source = (0..<width * height).map { _ in rng.nextFloat() }
-            let resizer = AreaResizer(sourceWidth: width, sourceHeight: height, targetWidth: targetWidth, targetHeight: targetHeight)
             var target = [Float](repeating: -1, count: targetWidth * targetHeight)
-            resizer.resize(source, into: &target)
+            areaResize(source, width: width, height: height, into: &target, width: targetWidth, height: targetHeight)
             let expected = referenceResize(source, width, height, targetWidth, targetHeight)
             for (a, b) in zip(target, expected) { XCTAssertEqual(a, b, accuracy: 1e-5, "\(width)x\(height) -> \(targetWidth)x\(targetHeight)") }
         }
         // Three channels resize independently.
         let rgb: [Float] = [1, 0, 0.5, 0, 1, 0.5, 1, 0, 0.5, 0, 1, 0.5]
         var out = [Float](repeating: 0, count: 3)
-        AreaResizer(sourceWidth: 2, sourceHeight: 2, targetWidth: 1, targetHeight: 1, channels: 3).resize(rgb, into: &out)
+        areaResize(rgb, width: 2, height: 2, channels: 3, into: &out, width: 1, height: 1)
         XCTAssertEqual(out, [0.5, 0.5, 0.5])
     }
 

@@ -286,7 +286,7 @@ final class InsideVMTests: XCTestCase {
     private func learn(_ arguments: [String], seconds: Double, meanwhile: (pid_t) throws -> Void) throws -> (status: Int32, output: String) {
         guard let tool = builtProgram("foresight") else { throw XCTSkip("the foresight tool was not brought into the VM") }
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("learn-\(UUID().uuidString.prefix(8)).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let output = try FileHandle(forWritingTo: log)
         let process = Process()
         process.executableURL = tool
