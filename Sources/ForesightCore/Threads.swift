@@ -1,5 +1,5 @@
-// The threading toolkit of every module: a named thread started with a closure and joined, a
-// value behind a lock that threads can also wait on, a latch that opens once, and the
+// The threading toolkit of every module: a named thread started with a closure and joined (and
+// one that runs until asked to stop), a value behind a lock that threads can also wait on, a latch that opens once, and the
 // monotonic clock. Not a scheduler or a task system: the kernel ThreadPool keeps its own
 // workers, and everything else runs on threads of its own started here.
 
@@ -63,6 +63,56 @@ public final class JoinableThread: @unchecked Sendable {
         precondition(status == 0, "pthread_join of thread \(name) failed with error \(status)")
         joined = true
     }
+}
+
+/// A named thread whose body runs until it is asked to stop: the body looks at, or waits on,
+/// `stopRequested`, and `stop()` opens it and waits for the body to return. The sensors'
+/// capture threads, the command feed, the recorder and the background audio learner are such
+/// threads.
+///
+/// ```swift
+/// let capture = StoppableThread(name: "foresight.camera")
+/// capture.start { [stop = capture.stopRequested] in while !stop.isOpen { readFrame() } }
+/// capture.stop()
+/// ```
+public final class StoppableThread: @unchecked Sendable {
+    /// The thread's name.
+    public let name: String
+    /// Opened by `stop()` or `requestStop()`; the body returns soon after.
+    public let stopRequested = Latch()
+    /// Touched by the owner only.
+    private var thread: JoinableThread?
+
+    /// A thread not yet started.
+    public init(name: String) { self.name = name }
+
+    /// Whether the thread was started and has been neither joined nor let go.
+    public var isStarted: Bool { thread != nil }
+
+    /// Starts `body` on the thread; starting it while it runs is a programming error.
+    public func start(_ body: @escaping @Sendable () -> Void) {
+        precondition(thread == nil, "thread \(name) started twice")
+        thread = JoinableThread(name: name, body)
+    }
+
+    /// Asks the body to stop and waits until it has returned (returns at once if it never started).
+    public func stop() {
+        requestStop()
+        join()
+    }
+
+    /// Asks the body to stop, without waiting.
+    public func requestStop() { stopRequested.open() }
+
+    /// Waits until the body has returned.
+    public func join() {
+        thread?.join()
+        thread = nil
+    }
+
+    /// Stops waiting for the body: it runs to its end on its own (a body blocked where it
+    /// cannot see the request, such as a read from a silent pipe).
+    public func letGo() { thread = nil }
 }
 
 /// A value shared by threads, behind a lock. A thread may also wait, with or without a

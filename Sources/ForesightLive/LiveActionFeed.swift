@@ -30,8 +30,7 @@ public final class LiveActionFeed: @unchecked Sendable {
     public static let maximumLineBytes = 4096
     private struct Counters { var stored = 0, received = 0, malformed = 0, outOfRange = 0, missing = 0, ended = false }
     private let state = Locked(Counters())
-    private let stopRequested = Latch()
-    private var thread: JoinableThread?
+    private let reader = StoppableThread(name: "foresight.actions")
 
     /// A feed of `count` values per line read from `descriptor` (not closed by the feed).
     public init(count: Int, descriptor: Int32 = STDIN_FILENO, label: String = "standard input") {
@@ -53,15 +52,12 @@ public final class LiveActionFeed: @unchecked Sendable {
 
     /// Starts reading lines on a thread of its own.
     public func start() {
-        precondition(thread == nil, "LiveActionFeed started twice")
-        thread = JoinableThread(name: "foresight.actions") { [self] in readLines() }
+        reader.start { [self] in readLines() }
     }
 
     /// Stops reading (within about 100 ms); the commands received stay.
     public func stop() {
-        stopRequested.open()
-        thread?.join()
-        thread = nil
+        reader.stop()
     }
 
     /// Lines taken as commands, lines refused, values clamped to [-1, 1], frames that came
@@ -137,7 +133,7 @@ public final class LiveActionFeed: @unchecked Sendable {
         line.reserveCapacity(Self.maximumLineBytes)
         var overlong = false
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while !stopRequested.isOpen {
+        while !reader.stopRequested.isOpen {
             var waiter = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
             let ready = poll(&waiter, 1, 100)
             if ready < 0 && errno == EINTR { continue }

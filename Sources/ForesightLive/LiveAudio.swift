@@ -210,8 +210,7 @@ public final class BackgroundAudioLearning: @unchecked Sendable {
     private let checkpoint: String?
     private let checkpointEvery: Int
     private let stallSeconds: Double?
-    private let stopRequested = Latch()
-    private var thread: JoinableThread?
+    private let learning = StoppableThread(name: "foresight.audio")
     /// Written by the learning thread; read after joining it.
     private var outcome: Result<LiveAudioReport, any Error>?
 
@@ -229,20 +228,18 @@ public final class BackgroundAudioLearning: @unchecked Sendable {
     /// Starts learning; `externalStop` is polled as well (for Ctrl-C); `notice` hears of
     /// microphone overruns, as in `runLive`.
     public func start(externalStop: @escaping @Sendable () -> Bool, notice: @escaping @Sendable (String) -> Void = { _ in }) {
-        precondition(thread == nil, "BackgroundAudioLearning started twice")
-        thread = JoinableThread(name: "foresight.audio") { [self] in
+        learning.start { [self] in
             outcome = Result {
                 try trainer.runLive(source, stallSeconds: stallSeconds, checkpoint: checkpoint, checkpointEvery: checkpointEvery,
-                                    shouldStop: { self.stopRequested.isOpen || externalStop() }, notice: notice)
+                                    shouldStop: { self.learning.stopRequested.isOpen || externalStop() }, notice: notice)
             }
         }
     }
 
     /// Stops, waits, and returns the report (or throws what stopped the learning).
     public func finish() throws -> LiveAudioReport {
-        guard let thread else { preconditionFailure("BackgroundAudioLearning finished before it started") }
-        stopRequested.open()
-        thread.join()
+        precondition(learning.isStarted, "BackgroundAudioLearning finished before it started")
+        learning.stop()
         return try outcome!.get()
     }
 }

@@ -13,8 +13,7 @@ public final class LiveRecording: @unchecked Sendable {
     private let writer: MCAPWriter
     private var imageChannels: [UInt16] = []
     private var metricsChannel: UInt16 = 0
-    private let stop = Locked(false)
-    private var thread: JoinableThread?
+    private let recorder = StoppableThread(name: "foresight.mcap")
     private let outcome = Locked<(sets: Int, metrics: Int, error: IOError?)>((0, 0, nil))
 
     /// Creates the file and starts recording.
@@ -27,15 +26,13 @@ public final class LiveRecording: @unchecked Sendable {
             imageChannels.append(try writer.addChannel(topic: topic, schema: image, messageEncoding: "json"))
         }
         metricsChannel = try writer.addChannel(topic: FoxgloveMessages.metricsTopic, schema: metrics, messageEncoding: "json")
-        thread = JoinableThread(name: "foresight.mcap") { [self] in record() }
+        recorder.start { [self] in record() }
     }
 
     /// Stops recording and completes the file: image sets and metrics messages written.
     @discardableResult
     public func finish() throws(IOError) -> (imageSets: Int, metrics: Int) {
-        stop.withLock { $0 = true }
-        thread?.join()
-        thread = nil
+        recorder.stop()
         let (sets, metrics, error) = outcome.withLock { $0 }
         if let error { throw error }
         try writer.finish()
@@ -48,7 +45,7 @@ public final class LiveRecording: @unchecked Sendable {
         var lastVersion = 0, lastMetrics: UInt64 = 0
         do {
             while true {
-                let stopping = stop.withLock { $0 }
+                let stopping = recorder.stopRequested.isOpen
                 let version = publication.readImages(into: &planes)
                 let now = FoxgloveMessages.wallClockNanoseconds()
                 if version != lastVersion {

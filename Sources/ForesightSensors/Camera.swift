@@ -556,8 +556,7 @@ public final class CameraCapture: LiveFrameSource, @unchecked Sendable {
     public let reconnectInterval: Double
 
     private let state = Locked(CameraCaptureStatus())
-    private let stopRequested = Latch()
-    private var thread: JoinableThread?
+    private let capture = StoppableThread(name: "foresight.camera")
     private var camera: V4L2Camera?
 
     /// Opens the camera now (so that errors such as `busy` surface here), but does not start
@@ -618,21 +617,19 @@ public final class CameraCapture: LiveFrameSource, @unchecked Sendable {
 
     /// Starts the capture thread.
     public func start() {
-        precondition(thread == nil, "CameraCapture started twice")
-        thread = JoinableThread(name: "foresight.camera") { [self] in run() }
+        capture.start { [self] in run() }
     }
 
     /// Stops the thread and closes the camera; the ring keeps its frames.
     public func stop() {
-        stopRequested.open()
-        thread?.join()
-        thread = nil
+        capture.stop()
         ring.close()
     }
 
     private func run() {
         var scratch: [Float] = []
         var cpuAtLastUpdate = MonotonicClock.threadCPUNanoseconds()
+        let stopRequested = capture.stopRequested
         while !stopRequested.isOpen {
             guard let camera else {
                 // Vanished: try again after a pause (cut short by `stop()`).

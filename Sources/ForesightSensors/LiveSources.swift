@@ -73,8 +73,7 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
     private let render: (UnsafeMutablePointer<Float>) throws -> Bool
     private let timing: FrameTiming?
     private let state = Locked<(delivered: UInt64, finished: Bool)>((0, false))
-    private let stopRequested = Latch()
-    private var thread: JoinableThread?
+    private let producer = StoppableThread(name: "foresight.frames")
 
     /// `render` writes the next frame (of `size` x `size` values, or `slotCapacity` when
     /// given, e.g. a chunk of audio) and returns false at the end of the stream.
@@ -100,19 +99,17 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
     public var finished: Bool { state.withLock { $0.finished } }
 
     public func start() {
-        precondition(thread == nil, "PacedFrameProducer started twice")
-        thread = JoinableThread(name: "foresight.frames") { [self] in run() }
+        producer.start { [self] in run() }
     }
 
     /// Stops rendering and closes the ring. A render blocked in a read (a named pipe whose
     /// writer stopped sending) cannot see the request: after `joinSeconds` its thread is left to
     /// end on its own, with the ring already closed, so that stopping never waits on the writer.
     public func stop() {
-        guard let thread else { return }
-        stopRequested.open()
+        guard producer.isStarted else { return }
+        producer.requestStop()
         let deadline = MonotonicClock.nanoseconds() + UInt64(Self.joinSeconds * 1e9)
-        if state.withLock(when: { $0.finished }, deadline: deadline, { $0.finished }) { thread.join() }
-        self.thread = nil
+        if state.withLock(when: { $0.finished }, deadline: deadline, { $0.finished }) { producer.join() } else { producer.letGo() }
         ring.close()
     }
 
@@ -123,6 +120,7 @@ public final class PacedFrameProducer: LiveFrameSource, @unchecked Sendable {
         let period = UInt64(1e9 / framesPerSecond)
         var due = MonotonicClock.nanoseconds()
         var delivered = 0
+        let stopRequested = producer.stopRequested
         while !stopRequested.isOpen {
             if let frameLimit, delivered >= frameLimit { break }
             if paced && timing == nil {

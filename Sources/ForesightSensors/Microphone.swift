@@ -336,8 +336,7 @@ public final class MicrophoneCapture: @unchecked Sendable {
     /// The open stream.
     public let stream: ALSAStream
     private let state = Locked(MicrophoneCaptureStatus())
-    private let stopRequested = Latch()
-    private var thread: JoinableThread?
+    private let capture = StoppableThread(name: "foresight.mic")
 
     /// Opens the device now, so errors surface here; `start()` starts the thread.
     public init(name: String = "default", sampleRate: Int = ALSAStream.standardSampleRate, channels: Int = 1, format: AudioSampleFormat = .s16,
@@ -351,21 +350,18 @@ public final class MicrophoneCapture: @unchecked Sendable {
 
     /// Starts the capture thread.
     public func start() {
-        precondition(thread == nil, "MicrophoneCapture started twice")
-        thread = JoinableThread(name: "foresight.mic") { [self] in run() }
+        capture.start { [self] in run() }
     }
 
     /// Stops the thread after its current read (at most one period).
     public func stop() {
-        stopRequested.open()
-        thread?.join()
-        thread = nil
+        capture.stop()
         ring.close()
     }
 
     private func run() {
         let startCPU = MonotonicClock.threadCPUNanoseconds()
-        while !stopRequested.isOpen {
+        while !capture.stopRequested.isOpen {
             let slot = ring.beginWrite()
             do throws(SensorError) {
                 // Fill the whole slot: reads may return less than a period.

@@ -1,5 +1,5 @@
-// The threading toolkit: a thread runs, is named and joins; the lock excludes and wakes its
-// waiters; a latch releases a waiter; the clocks never go back. No test here depends on how
+// The threading toolkit: a thread runs, is named and joins; a stoppable thread runs until
+// stopped, or is let go; the lock excludes and wakes its waiters; a latch releases a waiter; the clocks never go back. No test here depends on how
 // long anything takes: each outcome is forced by the order the primitives impose.
 
 import ForesightCore
@@ -91,6 +91,38 @@ final class ThreadsTests: XCTestCase {
         XCTAssertTrue(latch.wait(deadline: UInt64.max), "open before the (unreachable) deadline")
         opener.join()
         XCTAssertTrue(latch.wait(deadline: 0), "an open latch returns at once whatever the deadline")
+    }
+
+    func testAStoppableThreadRunsUntilStoppedAndStopReturnsAfterItsBody() {
+        let thread = StoppableThread(name: "stoppable")
+        XCTAssertFalse(thread.isStarted)
+        thread.stop()   // never started: returns at once
+        let state = Locked<(turns: Int, returned: Bool)>((0, false))
+        let stoppable = StoppableThread(name: "foresight.loop")
+        stoppable.start { [stop = stoppable.stopRequested] in
+            while !stop.isOpen { state.withLock { $0.turns += 1 } }
+            state.withLock { $0.returned = true }
+        }
+        XCTAssertTrue(stoppable.isStarted)
+        // It keeps going until asked: wait for some turns, then stop.
+        _ = state.withLock(when: { $0.turns >= 3 }, deadline: nil) { $0.turns }
+        XCTAssertFalse(state.withLock { $0.returned })
+        stoppable.stop()
+        XCTAssertTrue(state.withLock { $0.returned }, "stop() returns only after the body has")
+        XCTAssertFalse(stoppable.isStarted)
+        XCTAssertTrue(stoppable.stopRequested.isOpen)
+    }
+
+    func testAStoppableThreadLetGoRunsToItsEndWithoutBeingWaitedFor() {
+        let gate = Latch(), finished = Latch()
+        let blocked = StoppableThread(name: "blocked")
+        blocked.start { gate.wait(); finished.open() }   // blind to its stop request, like a read from a silent pipe
+        blocked.requestStop()
+        blocked.letGo()
+        XCTAssertFalse(blocked.isStarted)
+        XCTAssertFalse(finished.isOpen, "its body still waits")
+        gate.open()
+        finished.wait()
     }
 
     func testClocksNeverGoBack() {
