@@ -18,15 +18,15 @@ extension LiveLearnerConfiguration {
         guard parts.count == 2, let model = Model(rawValue: String(parts[0])), let objective = Objective(rawValue: String(parts[1])),
               words.count == 3 || (words.count == 5 && words[3] == "actions"),
               words[1].hasPrefix("k"), let past = Int(words[1].dropFirst()), (1...64).contains(past) else {
-            throw LiveLearningError(description: "\"\(architecture)\" is not the architecture of a live-learning checkpoint (e.g. \"pc64-motion k4 64x64\")")
+            throw LiveLearningError.unsuitableCheckpoint(path: nil, message: "\"\(architecture)\" is not the architecture of a live-learning checkpoint (e.g. \"pc64-motion k4 64x64\")")
         }
         let sides = words[2].split(separator: "x").compactMap { Int($0) }
         guard sides.count == 2, sides[0] == sides[1], (16...1024).contains(sides[0]), sides[0] % 4 == 0 else {
-            throw LiveLearningError(description: "\"\(architecture)\": frame size \(words[2]) is not a square side of 16 to 1024 divisible by 4")
+            throw LiveLearningError.unsuitableCheckpoint(path: nil, message: "\"\(architecture)\": frame size \(words[2]) is not a square side of 16 to 1024 divisible by 4")
         }
         let actions = words.count == 5 ? Int(words[4]) : 0
         guard let actions, (0...64).contains(actions) else {
-            throw LiveLearningError(description: "\"\(architecture)\": \(words.last!) is not a count of 1 to 64 action values")
+            throw LiveLearningError.unsuitableCheckpoint(path: nil, message: "\"\(architecture)\": \(words.last!) is not a count of 1 to 64 action values")
         }
         self.model = model
         self.objective = objective

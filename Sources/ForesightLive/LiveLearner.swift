@@ -71,24 +71,24 @@ public struct LiveLearnerConfiguration: Sendable {
     /// their ranges before anything is allocated; the error names the option and its range. The
     /// replay reservoir must fit in the budget, or without one in this machine's memory.
     public func validate() throws {
-        func refuse(_ text: String) -> LiveLearningError { LiveLearningError(description: text) }
-        if let problem = ThreadLimit.problem(threads, option: "--threads") { throw refuse(problem) }
-        guard (1...1024).contains(batch) else { throw refuse("--batch must be 1 to 1024 clips (got \(batch))") }
+        func refuse(_ name: String, _ text: String) -> LiveLearningError { .invalidSetting(name: name, message: text) }
+        if let problem = ThreadLimit.problem(threads, option: "--threads") { throw refuse("--threads", problem) }
+        guard (1...1024).contains(batch) else { throw refuse("--batch", "--batch must be 1 to 1024 clips (got \(batch))") }
         guard learningRate.isFinite, learningRate > 0, learningRate <= 1 else {
-            throw refuse("--learning-rate must be above 0 and at most 1 (got \(learningRate))")
+            throw refuse("--learning-rate", "--learning-rate must be above 0 and at most 1 (got \(learningRate))")
         }
         guard checkpointEvery >= 1, snapshotEvery >= 1 else {
-            throw refuse("--checkpoint-every and --snapshot-every must be at least 1 (got \(checkpointEvery) and \(snapshotEvery))")
+            throw refuse("--checkpoint-every", "--checkpoint-every and --snapshot-every must be at least 1 (got \(checkpointEvery) and \(snapshotEvery))")
         }
-        guard (0...64).contains(actions) else { throw refuse("a live model takes 0 to 64 action values (got \(actions))") }
-        guard evaluationWindow.isFinite, evaluationWindow > 0 else { throw refuse("the evaluation window must be positive seconds (got \(evaluationWindow))") }
+        guard (0...64).contains(actions) else { throw refuse("--actions", "a live model takes 0 to 64 action values (got \(actions))") }
+        guard evaluationWindow.isFinite, evaluationWindow > 0 else { throw refuse("evaluation window", "the evaluation window must be positive seconds (got \(evaluationWindow))") }
         let clipBytes = (pastFrames + 1) * size * size
         let memory = max(1, sysconf(Int32(_SC_PHYS_PAGES))) * max(1, sysconf(Int32(_SC_PAGESIZE)))
         let limit = budget ?? memory
         let fitting = limit / max(clipBytes, 1)
         guard replayClips >= 1, replayClips <= fitting else {
             let place = budget == nil ? "this machine's memory" : "the memory budget"
-            throw refuse("--replay must be 1 to \(fitting) clips: \(replayClips) clips of \(clipBytes) bytes would take \(replayClips.multipliedReportingOverflow(by: clipBytes).overflow ? "more than \(Int.max) bytes" : "\(replayClips * clipBytes >> 20) MiB"), more than \(place) (\(limit >> 20) MiB)")
+            throw refuse("--replay", "--replay must be 1 to \(fitting) clips: \(replayClips) clips of \(clipBytes) bytes would take \(replayClips.multipliedReportingOverflow(by: clipBytes).overflow ? "more than \(Int.max) bytes" : "\(replayClips * clipBytes >> 20) MiB"), more than \(place) (\(limit >> 20) MiB)")
         }
     }
 }
@@ -132,11 +132,6 @@ public struct LiveReport: Sendable {
             "interruptions": interruptions, "actions": actions, "missing_actions": missingActions,
         ]
     }
-}
-
-/// Why live learning cannot start or go on.
-public struct LiveLearningError: Error, CustomStringConvertible {
-    public let description: String
 }
 
 /// Learns to predict a stream of frames while it arrives.
@@ -218,7 +213,7 @@ public final class LiveLearner {
         let c = configuration
         guard c.batch >= 1, c.pastFrames >= 1, c.size >= 16, c.size % 4 == 0, c.newestPerBatch >= 1, c.newestPerBatch <= c.batch,
               c.replayClips >= 1, c.threads >= 1 else {
-            throw LiveLearningError(description: "invalid live-learning settings: batch \(c.batch), past frames \(c.pastFrames), size \(c.size) (a multiple of 4, at least 16), newest per batch \(c.newestPerBatch), replay \(c.replayClips), threads \(c.threads)")
+            throw LiveLearningError.invalidSetting(name: "settings", message: "invalid live-learning settings: batch \(c.batch), past frames \(c.pastFrames), size \(c.size) (a multiple of 4, at least 16), newest per batch \(c.newestPerBatch), replay \(c.replayClips), threads \(c.threads)")
         }
         self.configuration = c
         switch c.model {
@@ -242,12 +237,10 @@ public final class LiveLearner {
             + scoreBytes
         plannedBytes = program.memory.total + otherBytes
         if let budget = c.budget, plannedBytes > budget {
-            throw LiveLearningError(description: """
-                the live-learning plan needs \(formatBytes(plannedBytes)) but the budget is \(formatBytes(budget)):
+            throw LiveLearningError.overBudget(plannedBytes: plannedBytes, budgetBytes: budget, breakdown: """
                   model arena       \(formatBytes(program.memory.total)) (batch \(c.batch), \(c.size)x\(c.size) frames)
                   replay reservoir  \(formatBytes(replayBytes)) (\(c.replayClips) clips)
                   frame history, scores and rollback copy \(formatBytes(otherBytes - replayBytes))
-                shrink --replay, --batch or the frame size
                 """)
         }
         program.clipGradientNorm = c.clipGradientNorm
@@ -286,10 +279,10 @@ public final class LiveLearner {
                     progress: (LiveReport) -> Void = { _ in }) throws -> LiveReport {
         if let feed {
             guard source.actionCount == 0, feed.count == actionCount else {
-                throw LiveLearningError(description: "the model takes actions of \(actionCount) values; \(feed.label) gives \(feed.count)\(source.actionCount > 0 ? " and \(source.label) gives its own" : "")")
+                throw LiveLearningError.actionMismatch(message: "the model takes actions of \(actionCount) values; \(feed.label) gives \(feed.count)\(source.actionCount > 0 ? " and \(source.label) gives its own" : "")")
             }
         } else if source.actionCount != actionCount {
-            throw LiveLearningError(description: actionCount == 0
+            throw LiveLearningError.actionMismatch(message: actionCount == 0
                 ? "\(source.label) delivers actions of \(source.actionCount) values, but the model takes none (give it actions, or a source without them)"
                 : "the model takes actions of \(actionCount) values, but \(source.label) delivers \(source.actionCount == 0 ? "none" : "\(source.actionCount)")")
         }
@@ -321,7 +314,7 @@ public final class LiveLearner {
                 waitingSince = waitingSince ?? now
                 report.interruptions += watch.look(at: source, stallSeconds: stallSeconds, notice: notice)
                 if let stallSeconds, Double(now - waitingSince!) * 1e-9 >= stallSeconds {
-                    stopError = LiveLearningError(description: "\(source.label) delivered no frame for \(String(format: "%g", stallSeconds)) s; stopped (a slower source needs a longer --stall-timeout)")
+                    stopError = LiveLearningError.sourceStalled(source: source.label, seconds: stallSeconds)
                     break
                 }
                 continue
@@ -546,13 +539,13 @@ public final class LiveLearner {
 
     /// The error that ends a diverged run, after `reason` (from `predictionDivergence`).
     private func divergedError(_ reason: String) -> LiveLearningError {
-        LiveLearningError(description: "\(reason) at step \(report.steps): learning diverged (is --learning-rate \(program.optimizer!.learningRate) too high?); stopped without writing the checkpoint (the last one is intact)")
+        .diverged(reason: reason, step: report.steps, learningRate: program.optimizer!.learningRate)
     }
 
     private func rollBack(reason: String) throws {
         guard report.rollbacks < 20 else {
             diverged = true
-            throw LiveLearningError(description: "\(reason) again after 20 rollbacks; stopping (the last checkpoint is intact)")
+            throw LiveLearningError.rollbacksExhausted(reason: reason, rollbacks: report.rollbacks)
         }
         restoreGoodState()
         recentSteps = 0   // the restored weights build their own evidence

@@ -20,10 +20,10 @@ extension LiveLearnerConfiguration {
     public init(profile: DeviceProfile) throws(LiveLearningError) {
         self.init()
         guard let model = Model(rawValue: profile.model) else {
-            throw LiveLearningError(description: "the profile \(profile.name) names the model \"\(profile.model)\"; live learning knows \(Model.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw .invalidSetting(name: "model", message: "the profile \(profile.name) names the model \"\(profile.model)\"; live learning knows \(Model.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard let objective = Objective(rawValue: profile.objective) else {
-            throw LiveLearningError(description: "the profile \(profile.name) names the objective \"\(profile.objective)\"; live learning knows \(Objective.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw .invalidSetting(name: "objective", message: "the profile \(profile.name) names the objective \"\(profile.objective)\"; live learning knows \(Objective.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         self.model = model
         self.objective = objective
@@ -114,16 +114,16 @@ public struct LiveInputs: Equatable, Sendable {
     public init(camera: String? = nil, video: String? = nil, scene: SyntheticScene? = nil, mic: String? = nil, audio: String? = nil,
                 listen: Bool = false, profile: DeviceProfile? = nil, actions: String? = nil, bag: String? = nil, topic: String? = nil) throws {
         let named = [("--camera", camera), ("--video", video), ("--bag", bag)].filter { $0.1 != nil }.map(\.0)
-        if named.count > 1 { throw LiveLearningError(description: "give one video source: \(named.joined(separator: " or ")), not both") }
+        if named.count > 1 { throw LiveLearningError.conflictingOptions(message: "give one video source: \(named.joined(separator: " or ")), not both") }
         if topic != nil && bag == nil {
-            throw LiveLearningError(description: "--topic names the image topic of a ROS 2 bag: give the bag with --bag FILE.mcap")
+            throw LiveLearningError.conflictingOptions(message: "--topic names the image topic of a ROS 2 bag: give the bag with --bag FILE.mcap")
         }
-        if mic != nil && audio != nil { throw LiveLearningError(description: "give one sound source: --mic or --audio, not both") }
+        if mic != nil && audio != nil { throw LiveLearningError.conflictingOptions(message: "give one sound source: --mic or --audio, not both") }
         if listen && (mic != nil || audio != nil) {
-            throw LiveLearningError(description: "--listen takes the profile's microphone; --mic and --audio name a sound source themselves")
+            throw LiveLearningError.conflictingOptions(message: "--listen takes the profile's microphone; --mic and --audio name a sound source themselves")
         }
         if listen && profile == nil {
-            throw LiveLearningError(description: "--listen takes the microphone of a device profile: give --profile BOARD, or name the microphone with --mic DEVICE")
+            throw LiveLearningError.conflictingOptions(message: "--listen takes the microphone of a device profile: give --profile BOARD, or name the microphone with --mic DEVICE")
         }
         let cameraMode = profile.map {
             CameraMode(width: $0.camera.width, height: $0.camera.height, framesPerSecond: Double($0.camera.framesPerSecond))
@@ -158,26 +158,26 @@ public struct LiveInputs: Equatable, Sendable {
             self.actions = nil
         case "scene":
             guard case let .scene(scene) = self.video else {
-                throw LiveLearningError(description: "--actions scene takes a built-in scene's camera motion; with a camera or a recording there is none (give --scene \(SyntheticScene.allCases.filter(\.publishesActions).map(\.rawValue).joined(separator: " or ")))")
+                throw LiveLearningError.conflictingOptions(message: "--actions scene takes a built-in scene's camera motion; with a camera or a recording there is none (give --scene \(SyntheticScene.allCases.filter(\.publishesActions).map(\.rawValue).joined(separator: " or ")))")
             }
             guard scene.publishesActions else {
-                throw LiveLearningError(description: "the \(scene.rawValue) scene has no camera motion to publish as actions; --actions scene takes \(SyntheticScene.allCases.filter(\.publishesActions).map(\.rawValue).joined(separator: " or "))")
+                throw LiveLearningError.conflictingOptions(message: "the \(scene.rawValue) scene has no camera motion to publish as actions; --actions scene takes \(SyntheticScene.allCases.filter(\.publishesActions).map(\.rawValue).joined(separator: " or "))")
             }
             self.actions = .scene
         case let value? where value.hasPrefix("stdin:"):
             guard let count = Int(value.dropFirst("stdin:".count)), (1...64).contains(count) else {
-                throw LiveLearningError(description: "--actions stdin:N takes N, the values per command line, from 1 to 64 (got \(value.debugDescription))")
+                throw LiveLearningError.invalidSetting(name: "--actions", message: "--actions stdin:N takes N, the values per command line, from 1 to 64 (got \(value.debugDescription))")
             }
-            guard self.video != nil else { throw LiveLearningError(description: "--actions goes with pictures: give --camera, --video, --bag or --scene") }
+            guard self.video != nil else { throw LiveLearningError.conflictingOptions(message: "--actions goes with pictures: give --camera, --video, --bag or --scene") }
             self.actions = .standardInput(count: count)
         case let path?:
             switch self.video {
             case .recording?, .bag?: break
             default:
-                throw LiveLearningError(description: "--actions \(path): a CSV file of actions goes with a recording (--video FILE.y4m or --bag FILE.mcap); for a built-in scene give --actions scene")
+                throw LiveLearningError.conflictingOptions(message: "--actions \(path): a CSV file of actions goes with a recording (--video FILE.y4m or --bag FILE.mcap); for a built-in scene give --actions scene")
             }
             guard FileManager.default.fileExists(atPath: path) else {
-                throw LiveLearningError(description: "--actions takes `scene` or a CSV file of `time, a1, ..., an` rows; there is no file \(path.debugDescription)")
+                throw LiveLearningError.conflictingOptions(message: "--actions takes `scene` or a CSV file of `time, a1, ..., an` rows; there is no file \(path.debugDescription)")
             }
             self.actions = .file(path: path, track: try ActionTrack(path: path))
         }

@@ -42,11 +42,11 @@ public final class Planner {
 
     public init(checkpoint path: String, settings: PlanningSettings = PlanningSettings(), threads: Int = 1) throws {
         guard settings.candidates >= 2, (1...settings.candidates).contains(settings.elites), settings.rounds >= 1, settings.horizon >= 1 else {
-            throw LiveLearningError(description: "planning needs at least 2 candidates, 1 to that many elites, 1 round and a horizon of 1 frame")
+            throw LiveLearningError.invalidSetting(name: "planning", message: "planning needs at least 2 candidates, 1 to that many elites, 1 round and a horizon of 1 frame")
         }
         imagination = try Imagination(checkpoint: path, batch: settings.candidates, threads: threads)
         guard imagination.actionCount > 0 else {
-            throw LiveLearningError(description: "\(path) holds a model without actions (\(imagination.architecture)); planning needs one learned with --actions")
+            throw LiveLearningError.unsuitableCheckpoint(path: path, message: "holds a model without actions (\(imagination.architecture)); planning needs one learned with --actions")
         }
         self.settings = settings
         let actionCount = imagination.actionCount

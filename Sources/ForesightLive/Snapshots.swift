@@ -19,7 +19,7 @@ struct SnapshotWriter {
         if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } else if !isDirectory.boolValue {
-            throw LiveLearningError(description: "--snapshots \(directory) exists and is not a folder")
+            throw LiveLearningError.snapshotsUnwritable(path: directory, message: "exists and is not a folder (--snapshots takes a folder)")
         }
         self.directory = directory
         self.size = size
@@ -59,7 +59,7 @@ struct SnapshotWriter {
         let path = "\(directory)/snapshot-\(String(format: "%07d", frame)).png"
         let bytes = try PNG.encode(ByteImage(width: width, height: tile, channels: 3, pixels: pixels))
         guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw LiveLearningError(description: "cannot write snapshot \(path)")
+            throw LiveLearningError.snapshotsUnwritable(path: path, message: "could not be written (is the disk full, or the folder read-only?)")
         }
         return path
     }

@@ -52,6 +52,9 @@ final class LiveLearnerTests: XCTestCase {
             let message = "\(error)"
             XCTAssertTrue(message.contains("replay reservoir"), message)
             XCTAssertTrue(message.contains("shrink"), message)
+            guard case let .overBudget(planned, budget, _)? = error as? LiveLearningError else { return XCTFail("not over budget: \(error)") }
+            XCTAssertEqual(budget, 8 << 20)
+            XCTAssertGreaterThan(planned, budget)
         }
     }
 
@@ -141,6 +144,7 @@ final class LiveLearnerTests: XCTestCase {
         }
         XCTAssertThrowsError(try learner.run(source)) { error in
             XCTAssertTrue("\(error)".contains("20 rollbacks"), "\(error)")
+            guard case .rollbacksExhausted(_, 20)? = error as? LiveLearningError else { return XCTFail("not out of rollbacks: \(error)") }
         }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), saved, "a diverged run wrote over the checkpoint")
     }

@@ -72,7 +72,10 @@ final class LiveSetupTests: XCTestCase {
             ({ try LiveInputs(listen: true) }, "--profile"),
         ]
         for (make, named) in cases {
-            XCTAssertThrowsError(try make()) { XCTAssertTrue("\($0)".contains(named), "\($0)") }
+            XCTAssertThrowsError(try make()) { error in
+                XCTAssertTrue("\(error)".contains(named), "\(error)")
+                guard case .conflictingOptions? = error as? LiveLearningError else { return XCTFail("not a conflict of options: \(error)") }
+            }
         }
     }
 

@@ -77,6 +77,7 @@ final class SourceInterruptionTests: XCTestCase {
         var notices: [String] = []
         XCTAssertThrowsError(try learner.run(InterruptedSource(before: 20, after: 20, gap: 2), stallSeconds: 0.5, notice: { notices.append($0) })) { error in
             XCTAssertTrue("\(error)".contains("test camera delivered no frame for 0.5 s"), "\(error)")
+            XCTAssertEqual(error as? LiveLearningError, .sourceStalled(source: "test camera", seconds: 0.5))
         }
         XCTAssertEqual(notices.count, 1, "\(notices)")
         XCTAssertEqual(learner.report.frames, 20)
