@@ -46,7 +46,7 @@ public struct TensorInfo: Sendable {
 
 /// One operation of a graph with its operands.
 public struct Node {
-    public let operation: any Operation
+    public let operation: any GraphOperation
     public let inputs: [TensorID]
     public let output: TensorID
     public let name: String
@@ -85,7 +85,7 @@ public final class Graph {
 
     /// Appends `operation` on `inputs`; its output shape comes from the operation's own check.
     @discardableResult
-    public func apply(_ operation: any Operation, _ inputs: [TensorID], name: String) throws -> TensorID {
+    public func apply(_ operation: any GraphOperation, _ inputs: [TensorID], name: String) throws -> TensorID {
         for input in inputs {
             guard input.index < tensors.count else { throw ModelError.unknownTensor(input.index, operation: name) }
         }

@@ -1,6 +1,6 @@
 // What an operation is in a forward-only model that leaves the training program: the int8
 // chain (Int8Model), the float32 NHWC chain (FloatInferenceModel) and the ONNX exporter all
-// lower from this one description. `Operation` requires it without a default, so a new
+// lower from this one description. `GraphOperation` requires it without a default, so a new
 // operation states its form (or why it has none) before it compiles, and the lowerings
 // switch over it exhaustively, so a new form compiles only once every lowering handles it.
 

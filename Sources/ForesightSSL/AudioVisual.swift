@@ -20,7 +20,7 @@ import ForesightNN
 /// ```swift
 /// let loss = try graph.apply(CLIPLossOperation(temperature: 0.1), [imageProjections, audioProjections], name: "clip")
 /// ```
-public final class CLIPLossOperation: ForesightNN.Operation {
+public final class CLIPLossOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .trainingOnly }
     /// tau: logits are cosine similarities divided by it.
     public let temperature: Float

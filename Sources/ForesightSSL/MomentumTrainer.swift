@@ -117,7 +117,7 @@ public final class MomentumTrainer: SelfSupervisedTrainer {
     /// Images per step (B); the programs see 2B views.
     public let batch: Int
     /// The loss operation, for its diagnostics (InfoNCE accuracy, mean cosine).
-    public let objective: any ForesightNN.Operation
+    public let objective: any GraphOperation
     private var data: LabeledImages
     private let views: TensorID, targetViews: TensorID, targetProjections: TensorID, targets: TensorID
     /// MoCo's queue input [K, P] and the next row to overwrite.

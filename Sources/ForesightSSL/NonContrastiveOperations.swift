@@ -42,7 +42,7 @@ private func normalizeRowsBackward(_ du: UnsafePointer<Float>, u: UnsafePointer<
 /// ```swift
 /// let loss = try graph.apply(CosinePredictionLossOperation(pairing: .otherView), [predictions, targets], name: "loss")
 /// ```
-public final class CosinePredictionLossOperation: ForesightNN.Operation {
+public final class CosinePredictionLossOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .trainingOnly }
     /// Which target row each prediction row is compared with.
     public enum Pairing: Sendable { case sameRow, otherView }
@@ -141,7 +141,7 @@ private func standardizeColumnsBackward(_ dy: UnsafePointer<Float>, y: UnsafePoi
 /// ```swift
 /// let loss = try graph.apply(BarlowTwinsOperation(offDiagonalWeight: 5e-3), [projections], name: "loss")   // [256, 64]
 /// ```
-public final class BarlowTwinsOperation: ForesightNN.Operation {
+public final class BarlowTwinsOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .trainingOnly }
     /// lambda: the weight of the redundancy (off-diagonal) term.
     public let offDiagonalWeight: Float
@@ -236,7 +236,7 @@ public final class BarlowTwinsOperation: ForesightNN.Operation {
 /// ```swift
 /// let loss = try graph.apply(QueueInfoNCEOperation(temperature: 0.2), [queries, keys, queue], name: "loss")
 /// ```
-public final class QueueInfoNCEOperation: ForesightNN.Operation {
+public final class QueueInfoNCEOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .trainingOnly }
     /// tau: logits are cosine similarities divided by it.
     public let temperature: Float
@@ -335,7 +335,7 @@ public final class QueueInfoNCEOperation: ForesightNN.Operation {
 /// ```swift
 /// let standardized = try graph.apply(BatchStandardizeOperation(), [projections], name: "projector.norm")   // [128, 64]
 /// ```
-public final class BatchStandardizeOperation: ForesightNN.Operation {
+public final class BatchStandardizeOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("batch standardisation") }
     private var rows = 0, features = 0
     private var binding: Binding?

@@ -14,7 +14,7 @@ import ForesightNN
 /// ```swift
 /// let features = try graph.apply(GlobalAveragePoolOperation(), [h], name: "pool")   // [8, 64, 4, 4] -> [8, 64]
 /// ```
-public final class GlobalAveragePoolOperation: ForesightNN.Operation {
+public final class GlobalAveragePoolOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("global average pooling") }
     private var rows = 0, area = 0
     private var binding: Binding?
@@ -61,7 +61,7 @@ public final class GlobalAveragePoolOperation: ForesightNN.Operation {
 /// ```swift
 /// let region = try graph.apply(MaskedAveragePoolOperation(), [maps, blockWeights], name: "region")   // [8, 32, 4, 4] -> [8, 32]
 /// ```
-public final class MaskedAveragePoolOperation: ForesightNN.Operation {
+public final class MaskedAveragePoolOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("masked average pooling") }
     private var items = 0, channels = 0, area = 0
     private var binding: Binding?
@@ -121,7 +121,7 @@ public final class MaskedAveragePoolOperation: ForesightNN.Operation {
 /// let objective = NTXentOperation(temperature: 0.2)
 /// let loss = try graph.apply(objective, [projections], name: "ntxent")   // projections [512, 64]
 /// ```
-public final class NTXentOperation: ForesightNN.Operation {
+public final class NTXentOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .trainingOnly }
     /// tau: logits are cosine similarities divided by it.
     public let temperature: Float
@@ -227,7 +227,7 @@ public final class NTXentOperation: ForesightNN.Operation {
 /// ```swift
 /// let loss = try graph.apply(VICRegOperation(), [embeddings], name: "vicreg")   // embeddings [512, 128]
 /// ```
-public final class VICRegOperation: ForesightNN.Operation {
+public final class VICRegOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .trainingOnly }
     public let invarianceWeight: Float, varianceWeight: Float, covarianceWeight: Float
     /// The three terms of the last forward pass, unweighted (variance and covariance summed over both views).

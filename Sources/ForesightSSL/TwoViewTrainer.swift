@@ -39,7 +39,7 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
     /// Images per step (B); the program sees 2B views.
     public let batch: Int
     /// The loss operation, for its diagnostics (NT-Xent accuracy, VICReg and Barlow Twins terms, SimSiam's mean cosine).
-    public let objective: any ForesightNN.Operation
+    public let objective: any GraphOperation
     /// The learning rate of the first step.
     public let baseLearningRate: Float
     /// Steps over which the learning rate rises linearly to `baseLearningRate` (0: none).
@@ -68,7 +68,7 @@ public final class TwoViewTrainer: SelfSupervisedTrainer {
         let features = try backbone.build(graph, views, name: "backbone")
         let hidden = try graph.relu(try graph.linear(features, outFeatures: projection, name: "projector.1"))
         let projections = try graph.linear(hidden, outFeatures: projection, name: "projector.2")
-        let operation: any ForesightNN.Operation
+        let operation: any GraphOperation
         let loss: TensorID
         switch objective {
         case let .simclr(temperature):

@@ -12,7 +12,7 @@ public enum Activation: Sendable, Equatable {
 }
 
 /// y = f(x), element-wise, any shape.
-public final class ActivationOperation: Operation, ParallelWork {
+public final class ActivationOperation: GraphOperation, ParallelWork {
     public var inferenceForm: InferenceForm { .activation(activation) }
     public let activation: Activation
     private var count = 0

@@ -23,7 +23,7 @@ import ForesightCore
 /// let qkv = try graph.linear(x, outFeatures: 3 * 64, name: "attn.qkv")          // [8, 32, 192]
 /// let heads = try graph.apply(MultiHeadAttentionOperation(heads: 4, causal: true), [qkv], name: "attn")  // [8, 32, 64]
 /// ```
-public final class MultiHeadAttentionOperation: Operation, ParallelWork {
+public final class MultiHeadAttentionOperation: GraphOperation, ParallelWork {
     public var inferenceForm: InferenceForm { .notLowered("attention") }
     public let heads: Int
     public let causal: Bool

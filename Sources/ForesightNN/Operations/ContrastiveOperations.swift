@@ -20,7 +20,7 @@ import ForesightCore
 /// let loss = try graph.apply(objective, [context, encodings, weight], name: "cpc")
 /// try program.step(); print(objective.accuracy)
 /// ```
-public final class InfoNCEOperation: Operation {
+public final class InfoNCEOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .trainingOnly }
     /// K: how many steps ahead are predicted (1...K).
     public let predictionSteps: Int

@@ -3,7 +3,7 @@
 import ForesightCore
 
 /// 2-D convolution, NCHW: operands x [N, C, H, W], weight [F, C/G, K, K], optional bias [F].
-public final class Conv2dOperation: Operation, ParallelWork {
+public final class Conv2dOperation: GraphOperation, ParallelWork {
     public var inferenceForm: InferenceForm { .convolution(stride: stride, padding: padding, groups: groups) }
     public let stride: Int, padding: Int, groups: Int
     private(set) var geometry: Conv2dGeometry?
@@ -91,7 +91,7 @@ extension Conv2dOperation {
 }
 
 /// Fully connected layer: x [..., in] times weight [out, in] transposed, plus bias [out].
-public final class LinearOperation: Operation {
+public final class LinearOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("a fully connected layer (chains are convolutional)") }
     private var rows = 0, inFeatures = 0, outFeatures = 0
     private var binding: Binding?

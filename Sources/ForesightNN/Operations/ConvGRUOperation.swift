@@ -25,7 +25,7 @@ import ForesightCore
 /// ```swift
 /// let states = try graph.apply(ConvGRUOperation(steps: 8), [frames, wx, wh, bx, bh], name: "convgru")
 /// ```
-public final class ConvGRUOperation: Operation, ParallelWork {
+public final class ConvGRUOperation: GraphOperation, ParallelWork {
     public var inferenceForm: InferenceForm { .notLowered("a convolutional GRU (recurrent state)") }
     /// Frames per clip (T).
     public let steps: Int

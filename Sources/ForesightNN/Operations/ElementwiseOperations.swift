@@ -12,7 +12,7 @@ private func sameShape(_ inputs: [Shape], _ dtypes: [DType], _ operation: String
 }
 
 /// y = a + b: a, b, y of one shape. `a` and `b` may be the same tensor.
-public final class AddOperation: Operation {
+public final class AddOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("element-wise addition of two tensors (chains have one path)") }
     private var count = 0
     // Bound once by `bind`.
@@ -50,7 +50,7 @@ public final class AddOperation: Operation {
 }
 
 /// y = a * b, element-wise: a, b, y of one shape. `a` and `b` may be the same tensor.
-public final class MultiplyOperation: Operation {
+public final class MultiplyOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("element-wise product of two tensors (chains have one path)") }
     private var count = 0
     // Bound once by `bind`.
@@ -94,7 +94,7 @@ public final class MultiplyOperation: Operation {
 }
 
 /// y = factor * x, any shape.
-public final class ScaleOperation: Operation {
+public final class ScaleOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("scaling by a constant") }
     public let factor: Float
     private var count = 0
@@ -130,7 +130,7 @@ public final class ScaleOperation: Operation {
 
 /// Channel concatenation of NCHW tensors: first [N, C1, H, W], second [N, C2, H, W] ->
 /// [N, C1 + C2, H, W]. `first` and `second` may be the same tensor.
-public final class ConcatChannelsOperation: Operation {
+public final class ConcatChannelsOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("channel concatenation (chains have one path)") }
     private var extents = (batch: 0, firstChannels: 0, secondChannels: 0, height: 0, width: 0)
     // Bound once by `bind`.

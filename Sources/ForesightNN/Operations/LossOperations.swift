@@ -14,7 +14,7 @@ public enum LossKind: Sendable, Equatable {
 }
 
 /// A scalar loss of (prediction, target).
-public final class LossOperation: Operation {
+public final class LossOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .trainingOnly }
     public let kind: LossKind
     private var count = 0, rows = 0, classes = 0

@@ -7,7 +7,7 @@ import ForesightCore
 
 /// y[:, c] = scales[c] * tanh(x[:, c]) for NCHW tensors: bounds each channel (e.g. motion to
 /// a few pixels, the residual to a small correction).
-public final class ScaledTanhOperation: Operation {
+public final class ScaledTanhOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("scaled tanh") }
     public let scales: [Float]
     private var dims = (batch: 0, channels: 0, plane: 0)
@@ -56,7 +56,7 @@ public final class ScaledTanhOperation: Operation {
 
 /// prediction = warp(frames[:, last], motion[:, 0..<2]) + motion[:, 2]: the last frame moved
 /// by the motion field, plus a residual. Operands: motion [N, 3, H, W], frames [N, K, H, W].
-public final class WarpPredictionOperation: Operation {
+public final class WarpPredictionOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("motion warping") }
     private var dims = (batch: 0, frames: 0, height: 0, width: 0)
     private var binding: Binding?
@@ -109,7 +109,7 @@ public final class WarpPredictionOperation: Operation {
 
 /// Mean squared difference between horizontally and vertically neighbouring motion vectors
 /// (channels 0 and 1 of [N, C, H, W]): a scalar that keeps the motion field smooth.
-public final class MotionSmoothnessOperation: Operation {
+public final class MotionSmoothnessOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .trainingOnly }
     private var dims = (batch: 0, channels: 0, height: 0, width: 0)
     private var binding: Binding?

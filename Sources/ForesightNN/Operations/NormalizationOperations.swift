@@ -4,7 +4,7 @@
 import ForesightCore
 
 /// Softmax over the last axis: x [..., D] -> [..., D], each of the count / D rows summing to 1.
-public final class SoftmaxOperation: Operation {
+public final class SoftmaxOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("softmax") }
     private var rows = 0, columns = 0
     // Bound once by `bind`.
@@ -42,7 +42,7 @@ public final class SoftmaxOperation: Operation {
 
 /// Layer norm over the last axis with a learned scale and shift:
 /// x [..., D], gamma [D], beta [D] -> [..., D]. Saves (mean, 1 / std) per row.
-public final class LayerNormOperation: Operation {
+public final class LayerNormOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("layer normalisation") }
     public let epsilon: Float
     private var rows = 0, columns = 0
@@ -104,7 +104,7 @@ public final class LayerNormOperation: Operation {
 /// channels, each (item, group) normalised over its channels and pixels, then scaled and
 /// shifted per channel: x [N, C, H, W], gamma [C], beta [C] -> [N, C, H, W].
 /// Saves (mean, 1 / std) per item and group.
-public final class GroupNormOperation: Operation {
+public final class GroupNormOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("group normalisation") }
     public let groups: Int
     public let epsilon: Float

@@ -7,7 +7,7 @@ import ForesightCore
 /// OH = (H + 2 padding - kernel) / stride + 1, likewise OW (PyTorch, ceil_mode = false).
 /// Max pooling keeps the position of every window's maximum, one Int32 per output element,
 /// in its saved memory for the backward pass.
-public final class Pool2dOperation: Operation {
+public final class Pool2dOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .pool2d(maximum: mode == .max, kernel: kernel, stride: stride, padding: padding) }
     /// Which reduction over a window.
     public enum Mode: Sendable, Equatable { case max, average }

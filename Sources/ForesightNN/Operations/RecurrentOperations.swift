@@ -32,7 +32,7 @@ public enum RecurrentCell: Sendable, Equatable {
 /// ```swift
 /// let h = try graph.apply(RecurrentOperation(.gru), [x, wih, whh, bih, bhh], name: "gru")
 /// ```
-public final class RecurrentOperation: Operation {
+public final class RecurrentOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("a recurrent layer (recurrent state)") }
     public let cell: RecurrentCell
     private var batch = 0, steps = 0, inFeatures = 0, hidden = 0

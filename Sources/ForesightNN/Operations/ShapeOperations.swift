@@ -4,7 +4,7 @@
 import ForesightCore
 
 /// x2 upsampling of NCHW tensors: [N, C, H, W] -> [N, C, 2H, 2W].
-public final class Upsample2xOperation: Operation, ParallelWork {
+public final class Upsample2xOperation: GraphOperation, ParallelWork {
     public var inferenceForm: InferenceForm { .upsample2x(nearest: mode == .nearest) }
     public enum Mode: Sendable { case nearest, bilinear }
     public let mode: Mode

@@ -10,7 +10,7 @@ import ForesightCore
 /// Rows of a table picked by int32 ids: ids [...] (any shape), table [V, D] -> [..., D].
 /// Backward adds each output row's gradient into its id's table row. An id outside 0..<V traps
 /// with the id and its position (the caller writes the ids, so a bad one is a programmer error).
-public final class TokenEmbeddingOperation: Operation {
+public final class TokenEmbeddingOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("token embedding") }
     private var tokens = 0, vocabulary = 0, dimension = 0
     private var binding: Binding?
@@ -46,7 +46,7 @@ public final class TokenEmbeddingOperation: Operation {
 }
 
 /// Learned positions added to every item: x [N, T, D], positions [T, D] -> [N, T, D].
-public final class AddPositionsOperation: Operation {
+public final class AddPositionsOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("position embedding") }
     private var items = 0, block = 0
     private var binding: Binding?
@@ -87,7 +87,7 @@ public final class AddPositionsOperation: Operation {
 /// [N, (H / P) (W / P), C P P], patches in row-major order, each patch's values ordered
 /// (channel, row, column). H and W must be multiples of P. A pure rearrangement: a linear layer
 /// after it makes the patch embedding (the strided convolution of a vision transformer).
-public final class PatchifyOperation: Operation {
+public final class PatchifyOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("patch tokens") }
     public let patch: Int
     private var extents = (batch: 0, channels: 0, height: 0, width: 0)
@@ -145,7 +145,7 @@ public final class PatchifyOperation: Operation {
 /// Tokens replaced by a learned mask token where a mask says so:
 /// x [N, T, D], mask [N, T] (1 = replace, 0 = keep; float32 input), token [D] -> [N, T, D],
 /// y = (1 - m) x + m token. Masks between 0 and 1 blend.
-public final class MaskTokensOperation: Operation {
+public final class MaskTokensOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("token masking") }
     private var tokens = 0, dimension = 0
     private var binding: Binding?
@@ -186,7 +186,7 @@ public final class MaskTokensOperation: Operation {
 }
 
 /// Mean over the tokens of each item: x [N, T, D] -> [N, D].
-public final class MeanTokensOperation: Operation {
+public final class MeanTokensOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("token averaging") }
     private var items = 0, tokens = 0, dimension = 0
     private var binding: Binding?
@@ -226,7 +226,7 @@ public final class MeanTokensOperation: Operation {
 /// Rows of a matrix picked by int32 indices: x [R, D], indices [M] -> [M, D] (an index may
 /// repeat). Backward adds each picked row's gradient back into its source row. An index
 /// outside 0..<R traps with the index and its position.
-public final class GatherRowsOperation: Operation {
+public final class GatherRowsOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("row gathering") }
     private var rows = 0, picked = 0, dimension = 0
     private var binding: Binding?
@@ -263,7 +263,7 @@ public final class GatherRowsOperation: Operation {
 
 /// The same values with another shape of the same element count (row-major order kept), as a
 /// copy: the planner gives every activation its own memory.
-public final class ReshapeOperation: Operation {
+public final class ReshapeOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .notLowered("reshaping") }
     public let dims: [Int]
     private var count = 0

@@ -11,7 +11,7 @@ import ForesightCore
 /// let w = try graph.parameter("c.weight", [16, 4, 3, 3], initializer: .fanIn(36))
 /// let wq = try graph.apply(FakeQuantizeOperation(.weightsPerChannel), [w], name: "c.weight.fq")
 /// ```
-public final class FakeQuantizeOperation: Operation {
+public final class FakeQuantizeOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .identity }
     /// Which grid.
     public enum Mode: Sendable, Equatable {

@@ -16,7 +16,7 @@ import ForesightCore
 
 /// A convolution (one group) trained in int8: operands x [N, C, H, W], weight [F, C, K, K]
 /// (float32 master), bias [F]; output [N, F, OH, OW] float32.
-public final class Int8TrainingConv2dOperation: Operation {
+public final class Int8TrainingConv2dOperation: GraphOperation {
     public var inferenceForm: InferenceForm { .convolution(stride: stride, padding: padding, groups: 1) }
     public let stride: Int, padding: Int
     private(set) var geometry: Conv2dGeometry?

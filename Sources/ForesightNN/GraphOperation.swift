@@ -23,7 +23,7 @@ public struct Binding: @unchecked Sendable {
 }
 
 /// An operation of a static graph.
-public protocol Operation: AnyObject {
+public protocol GraphOperation: AnyObject {
     /// Checks operand shapes and types and returns the output shape.
     func outputShape(_ inputs: [Shape], dtypes: [DType]) throws -> Shape
     /// Floats the operation keeps from forward to backward.
@@ -47,7 +47,7 @@ public protocol Operation: AnyObject {
     var inferenceForm: InferenceForm { get }
 }
 
-extension Operation {
+extension GraphOperation {
     public var savedFloats: Int { 0 }
     public func scratchFloats(threads: Int) -> Int { 0 }
     public var backwardReadsInputs: Bool { true }
