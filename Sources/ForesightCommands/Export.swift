@@ -60,7 +60,7 @@ struct Export: ParsableCommand {
         }
         if int8 {
             do { _ = try Int8EncoderModel.calibrationMethod(calibrationMethod) } catch let error as EncoderInputError {
-                throw ValidationError("--calibration-method \(error.path) \(error.problem)")
+                throw ValidationError(error.description)
             }
         }
     }

@@ -7,14 +7,27 @@ import ForesightCore
 import ForesightSensors
 import ForesightIO
 
-/// An input of `foresight embed` that cannot be used, and why.
-public struct EncoderInputError: Error, CustomStringConvertible, Equatable {
-    /// The input as given.
-    public let path: String
-    /// What is wrong with it.
-    public let problem: String
-    /// "input PATH: PROBLEM".
-    public var description: String { "input \(path): \(problem)" }
+/// The one error ForesightExport throws (besides the lower layers' errors, which pass through):
+/// an input of `foresight embed` or of int8 calibration that cannot be used. The case says what
+/// kind of failure it is; `description` names the input and what to give instead.
+public enum EncoderInputError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// Nothing is at `path`; `takes` says what may be given there.
+    case missing(path: String, takes: String)
+    /// The input at `path` holds no frame (an empty folder, a recording without frames).
+    case noFrames(path: String, problem: String)
+    /// `--calibration-method` names no calibration method.
+    case unknownCalibrationMethod(String)
+    /// The camera at `path` could not be opened, or stopped delivering, while calibrating.
+    case camera(path: String, problem: String)
+
+    public var description: String {
+        switch self {
+        case let .missing(path, takes): "input \(path): \(takes)"
+        case let .noFrames(path, problem), let .camera(path, problem): "input \(path): \(problem)"
+        case let .unknownCalibrationMethod(text):
+            "--calibration-method \(text) is not a calibration method: use minmax, percentile or percentile:P with 50 < P <= 100"
+        }
+    }
 }
 
 /// Grey 64 x 64 frames in [0, 1] read from recordings and images, in order.
@@ -42,11 +55,11 @@ public enum EncoderFrames {
         for input in inputs {
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: input, isDirectory: &isFolder) else {
-                throw EncoderInputError(path: input, problem: "does not exist (embed takes .y4m videos, image folders or PNG/PGM/PPM files)")
+                throw EncoderInputError.missing(path: input, takes: "does not exist (embed takes .y4m videos, image folders or PNG/PGM/PPM files)")
             }
             if isFolder.boolValue {
                 let folder = try ImageFolder(path: input)
-                guard folder.count > 0 else { throw EncoderInputError(path: input, problem: "is a folder without .png, .pgm or .ppm images") }
+                guard folder.count > 0 else { throw EncoderInputError.noFrames(path: input, problem: "is a folder without .png, .pgm or .ppm images") }
                 for path in folder.paths { frames.append(try imageFrame(ByteImage.read(path: path), resized)) }
             } else if input.lowercased().hasSuffix(".y4m") {
                 let reader = try Y4MReader(path: input)

@@ -270,7 +270,7 @@ public final class Int8EncoderModel: FrameEmbedder {
         if lowered.hasPrefix("percentile:"), let p = Double(lowered.dropFirst("percentile:".count)), p > 50, p <= 100 {
             return .percentile(p)
         }
-        throw EncoderInputError(path: text, problem: "is not a calibration method: use minmax, percentile or percentile:P with 50 < P <= 100")
+        throw EncoderInputError.unknownCalibrationMethod(text)
     }
 
     /// Frames calibrated on when nothing else is said.
@@ -306,10 +306,10 @@ public final class Int8EncoderModel: FrameEmbedder {
             return try cameraFrames(path: source, count: count)
         case nil:
             guard FileManager.default.fileExists(atPath: source) else {
-                throw EncoderInputError(path: source, problem: "is neither a file nor a scene (\(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw EncoderInputError.missing(path: source, takes: "is neither a file nor a scene (\(SyntheticScene.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             let frames = try EncoderFrames.read([source])
-            guard !frames.isEmpty else { throw EncoderInputError(path: source, problem: "holds no frames to calibrate on") }
+            guard !frames.isEmpty else { throw EncoderInputError.noFrames(path: source, problem: "holds no frames to calibrate on") }
             return frames
         }
     }
@@ -320,14 +320,14 @@ public final class Int8EncoderModel: FrameEmbedder {
     static func cameraFrames(path: String, count: Int) throws -> [[Float]] {
         let capture: CameraCapture
         do { capture = try CameraCapture(path: path, outputWidth: EncoderFrames.size, outputHeight: EncoderFrames.size) }
-        catch { throw EncoderInputError(path: path, problem: "cannot be opened for calibration: \(error)") }
+        catch { throw EncoderInputError.camera(path: path, problem: "cannot be opened for calibration: \(error)") }
         capture.start()
         defer { capture.stop() }
         var frames: [[Float]] = []
         while frames.count < count {
             let frame = capture.ring.waitOldest(timeoutNanoseconds: 5_000_000_000) { pixels, _ in Array(pixels) }
             guard let frame else {
-                throw EncoderInputError(path: path, problem: "delivered \(frames.count) of \(count) calibration frames, then none for 5 s (\(capture.status.lastError.map { "\($0)" } ?? "no error reported"))")
+                throw EncoderInputError.camera(path: path, problem: "delivered \(frames.count) of \(count) calibration frames, then none for 5 s (\(capture.status.lastError.map { "\($0)" } ?? "no error reported"))")
             }
             frames.append(frame)
         }

@@ -290,7 +290,14 @@ final class Int8FileTests: XCTestCase {
         XCTAssertEqual(try Int8EncoderModel.calibrationMethod("percentile"), .percentile(99.99))
         XCTAssertEqual(try Int8EncoderModel.calibrationMethod("percentile:99.9"), .percentile(99.9))
         XCTAssertThrowsError(try Int8EncoderModel.calibrationMethod("percentile:20")) { XCTAssertTrue("\($0)".contains("50 < P <= 100"), "\($0)") }
-        XCTAssertThrowsError(try Int8EncoderModel.calibrationFrames(source: "no-such-scene")) { XCTAssertTrue("\($0)".contains("neither a file nor a scene"), "\($0)") }
+        XCTAssertThrowsError(try Int8EncoderModel.calibrationFrames(source: "no-such-scene")) {
+            XCTAssertTrue("\($0)".contains("neither a file nor a scene"), "\($0)")
+            guard case .missing(path: "no-such-scene", _)? = $0 as? EncoderInputError else { return XCTFail("not a missing input: \($0)") }
+        }
+        XCTAssertEqual(try? Int8EncoderModel.calibrationMethod("percentile:99"), .percentile(99))
+        XCTAssertThrowsError(try Int8EncoderModel.calibrationMethod("median")) {
+            XCTAssertEqual($0 as? EncoderInputError, .unknownCalibrationMethod("median"))
+        }
         // A camera that is not there (unplugged) is named, not a crash or an empty calibration.
         XCTAssertThrowsError(try Int8EncoderModel.calibrationFrames(source: "/dev/video97", count: 4)) {
             XCTAssertTrue("\($0)".contains("/dev/video97") && "\($0)".contains("cannot be opened for calibration"), "\($0)")
