@@ -11,14 +11,22 @@ import Synchronization
 /// and the caller count: a library's event loop left by an earlier test (gRPC's, in the fleet
 /// tests) can allocate in every window, but never on those threads.
 func quietestWindowAllocations(pool: ThreadPool? = nil, _ step: () throws -> Void) rethrows -> UInt64 {
-    // Should a pool thread never get a chunk (a machine judged crowded runs every region on
-    // the caller), the whole process is counted instead.
-    let count: () -> UInt64 = if let pool, markForCounting(pool) { foresight_marked_allocation_count } else { foresight_allocation_count }
-    return try (0..<3).map { _ in
+    try quietestWindowAllocationsSayingWhatCounted(pool: pool, step).allocations
+}
+
+/// `quietestWindowAllocations`, and whether only the pool's threads were counted: should a
+/// pool thread never get a chunk (a machine judged crowded runs every region on the caller),
+/// the whole process is counted instead.
+func quietestWindowAllocationsSayingWhatCounted(pool: ThreadPool?, _ step: () throws -> Void) rethrows
+    -> (allocations: UInt64, poolOnly: Bool) {
+    let poolOnly = pool.map(markForCounting) ?? false
+    let count: () -> UInt64 = if poolOnly { foresight_marked_allocation_count } else { foresight_allocation_count }
+    let allocations = try (0..<3).map { _ in
         let before = count()
         for _ in 0..<10 { try step() }
         return count() - before
     }.min()!
+    return (allocations, poolOnly)
 }
 
 /// Marks every thread of `pool` (the calling thread is its thread 0) for

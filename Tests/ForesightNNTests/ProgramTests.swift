@@ -158,10 +158,11 @@ final class ProgramTests: XCTestCase {
             for index in 0..<2_000 { withExtendedLifetime([Int](repeating: index, count: 64)) {} ; usleep(100) }
         }
         let processBefore = foresight_allocation_count()
-        let marked = quietestWindowAllocations(pool: pool) { usleep(2_000) }
+        let (marked, poolOnly) = quietestWindowAllocationsSayingWhatCounted(pool: pool) { usleep(2_000) }
         outsider.join()
-        XCTAssertEqual(marked, 0)
         XCTAssertGreaterThan(foresight_allocation_count() - processBefore, 0, "the outsider allocated on its own thread")
+        try XCTSkipUnless(poolOnly, "the machine is so crowded that the pool ran every region on the caller: the whole process was counted")
+        XCTAssertEqual(marked, 0)
     }
 
     func testTrainingStepAllocatesNothing() throws {
