@@ -1,6 +1,6 @@
 // The threading toolkit of every module: a named thread started with a closure and joined (and
-// one that runs until asked to stop), a value behind a lock that threads can also wait on, a latch that opens once, and the
-// monotonic clock. Not a scheduler or a task system: the kernel ThreadPool keeps its own
+// one that runs until asked to stop), a value behind a lock that threads can also wait on, a
+// latch that opens once, and the monotonic clock. Not a scheduler or a task system: the kernel ThreadPool keeps its own
 // workers, and everything else runs on threads of its own started here.
 
 import Glibc

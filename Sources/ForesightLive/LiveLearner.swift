@@ -203,8 +203,10 @@ public final class LiveLearner {
     private var startingRatio: Double?
     /// Each scored frame's time and its model's and copy-last's errors, a ring of
     /// `scoreCapacity` sized at start: the evaluation window averages the newest of them.
-    private let scores: UnsafeMutablePointer<(time: Double, model: Float, copyLast: Float)>
+    private let scores: UnsafeMutablePointer<Score>
     private static let scoreCapacity = 1 << 14
+    /// One scored frame: when it came, and the model's and copy-last's errors on it.
+    typealias Score = (time: Double, model: Float, copyLast: Float)
     /// The slot the next score goes to, and the scores the ring holds.
     private var nextScore = 0, scoreCount = 0
     private let snapshots: SnapshotWriter?
@@ -232,7 +234,7 @@ public final class LiveLearner {
         self.trainedState = trainedState
         goodStateCount = trainedState.reduce(0) { $0 + $1.tensor.count }
         actionCount = c.actions
-        let scoreBytes = LiveLearner.scoreCapacity * MemoryLayout<(time: Double, model: Float, copyLast: Float)>.stride
+        let scoreBytes = LiveLearner.scoreCapacity * MemoryLayout<Score>.stride
         let otherBytes = replayBytes + historyFrames * plane * 4 + goodStateCount * 4 + (historyFrames + c.replayClips) * c.actions * 4
             + scoreBytes
         plannedBytes = program.memory.total + otherBytes
@@ -368,7 +370,7 @@ public final class LiveLearner {
 
     /// The mean errors of the scores at `start` or later in a ring of `scores` whose next slot
     /// is `next` and which holds `count` of them, summed from the newest back (0 when none is).
-    static func means(of scores: UnsafeBufferPointer<(time: Double, model: Float, copyLast: Float)>, next: Int, count: Int,
+    static func means(of scores: UnsafeBufferPointer<Score>, next: Int, count: Int,
                       since start: Double) -> (model: Double, copyLast: Double) {
         var model = 0.0, copyLast = 0.0, taken = 0
         while taken < count {

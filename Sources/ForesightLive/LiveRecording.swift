@@ -57,7 +57,7 @@ public final class LiveRecording: @unchecked Sendable {
                     try writeMetrics(at: now)
                 }
                 if stopping { break }
-                usleep(10_000)
+                recorder.stopRequested.wait(deadline: MonotonicClock.nanoseconds() + 10_000_000)
             }
         } catch let error as IOError {
             outcome.withLock { $0.error = error }

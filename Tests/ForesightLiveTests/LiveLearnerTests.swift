@@ -33,7 +33,7 @@ final class LiveLearnerTests: XCTestCase {
 
     func testTheEvaluationWindowAveragesTheScoresOfItsSecondsAcrossTheRingsEnd() {
         // A ring of 4 that has taken 6 scores at seconds 1 to 6: slots hold 5, 6, 3, 4 and the next is slot 2.
-        var scores: [(time: Double, model: Float, copyLast: Float)] = [(0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0)]
+        var scores: [LiveLearner.Score] = [(0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0)]
         for second in 1...6 { scores[(second - 1) % 4] = (Double(second), Float(second), Float(10 * second)) }
         scores.withUnsafeBufferPointer { ring in
             let lastThree = LiveLearner.means(of: ring, next: 2, count: 4, since: 3.5)
